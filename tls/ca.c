@@ -59,7 +59,7 @@ static int mkdirs(const char *dir, char *err, size_t err_cap)
 		p[i] = '\0';
 		if (mkdir(p, c == '\0' ? 0700 : 0755) != 0 && errno != EEXIST)
 			return errf(err, err_cap, SM_ERR_IO, "cannot create directory %s: %s", p,
-				    strerror(errno));
+			            strerror(errno));
 		p[i] = c;
 	}
 	return SM_OK;
@@ -102,7 +102,7 @@ static int read_small(const char *path, uint8_t *buf, size_t cap, size_t *len, m
 /* Write to <path>.tmp (created O_EXCL with the final mode), fsync, rename,
  * fsync the directory: the file appears whole or not at all. */
 static int write_atomic(const char *dir, const char *path, const void *data, size_t len,
-			mode_t mode, char *err, size_t err_cap)
+                        mode_t mode, char *err, size_t err_cap)
 {
 	char tmp[SM_CA_PATH_MAX + 16];
 	int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -203,22 +203,22 @@ static int make_ca_cert(struct sm_ca *ca, ecc_key *key, WC_RNG *rng, int64_t now
 		return rc;
 
 	struct sm_x509_tbs t = {
-		.serial = serial,
-		.issuer = name,
-		.issuer_len = name_len,
-		.subject = name,
-		.subject_len = name_len,
-		.not_before = now - 3600,
-		.not_after = now + SM_CA_VALIDITY_SECONDS,
-		.spki = spki,
-		.spki_len = spki_len,
-		.exts = exts,
-		.exts_len = exts_len,
+	        .serial = serial,
+	        .issuer = name,
+	        .issuer_len = name_len,
+	        .subject = name,
+	        .subject_len = name_len,
+	        .not_before = now - 3600,
+	        .not_after = now + SM_CA_VALIDITY_SECONDS,
+	        .spki = spki,
+	        .spki_len = spki_len,
+	        .exts = exts,
+	        .exts_len = exts_len,
 	};
 	if ((rc = sm_x509_tbs(&t, tbs, sizeof(tbs), &tbs_len)) != SM_OK)
 		return rc;
 	return sm_x509_sign(tbs, tbs_len, key, rng, ca->cert_der, sizeof(ca->cert_der),
-			    &ca->cert_len);
+	                    &ca->cert_len);
 }
 
 static int write_cert(struct sm_ca *ca, char *err, size_t err_cap)
@@ -240,7 +240,7 @@ static int create_key(struct sm_ca *ca, ecc_key *key, WC_RNG *rng, char *err, si
 		return errf(err, err_cap, SM_ERR_INVALID, "cannot encode the CA key");
 	ca->key_len = (size_t)n;
 	int p = wc_DerToPem(ca->key_der, (word32)ca->key_len, (byte *)pem, sizeof(pem),
-			    ECC_PRIVATEKEY_TYPE);
+	                    ECC_PRIVATEKEY_TYPE);
 	if (p <= 0)
 		return errf(err, err_cap, SM_ERR_INVALID, "cannot encode the CA key as PEM");
 	int rc = write_atomic(ca->dir, ca->key_path, pem, (size_t)p, 0600, err, err_cap);
@@ -256,25 +256,25 @@ static int load_key(struct sm_ca *ca, ecc_key *key, char *err, size_t err_cap)
 	int rc = read_small(ca->key_path, pem, sizeof(pem), &len, &mode);
 	if (rc != SM_OK)
 		return errf(err, err_cap, rc, "cannot read CA key %s: %s", ca->key_path,
-			    strerror(errno));
+		            strerror(errno));
 	if (mode & 077) {
 		explicit_bzero(pem, sizeof(pem));
 		return errf(err, err_cap, SM_ERR_STATE,
-			    "CA key %s has mode %04o: group or others can access it; "
-			    "run: chmod 600 %s",
-			    ca->key_path, (unsigned)(mode & 07777), ca->key_path);
+		            "CA key %s has mode %04o: group or others can access it; "
+		            "run: chmod 600 %s",
+		            ca->key_path, (unsigned)(mode & 07777), ca->key_path);
 	}
 	int n = wc_KeyPemToDer(pem, (int)len, ca->key_der, sizeof(ca->key_der), NULL);
 	explicit_bzero(pem, sizeof(pem));
 	if (n <= 0)
 		return errf(err, err_cap, SM_ERR_INVALID, "CA key %s is not a PEM private key",
-			    ca->key_path);
+		            ca->key_path);
 	ca->key_len = (size_t)n;
 	word32 idx = 0;
 	if (wc_EccPrivateKeyDecode(ca->key_der, &idx, key, (word32)ca->key_len) != 0 ||
 	    wc_ecc_get_curve_id(key->idx) != ECC_SECP256R1)
 		return errf(err, err_cap, SM_ERR_INVALID, "CA key %s is not an ECDSA P-256 key",
-			    ca->key_path);
+		            ca->key_path);
 	return SM_OK;
 }
 
@@ -286,28 +286,28 @@ static int load_cert(struct sm_ca *ca, ecc_key *key, int64_t now, char *err, siz
 	int rc = read_small(ca->cert_path, pem, sizeof(pem), &len, &mode);
 	if (rc != SM_OK)
 		return errf(err, err_cap, rc, "cannot read CA certificate %s: %s", ca->cert_path,
-			    strerror(errno));
+		            strerror(errno));
 	int n = wc_CertPemToDer(pem, (int)len, ca->cert_der, sizeof(ca->cert_der), CERT_TYPE);
 	if (n <= 0)
 		return errf(err, err_cap, SM_ERR_INVALID, "%s is not a PEM certificate",
-			    ca->cert_path);
+		            ca->cert_path);
 	ca->cert_len = (size_t)n;
 	if (sm_x509_parse(ca->cert_der, ca->cert_len, &ca->info) != SM_OK)
 		return errf(err, err_cap, SM_ERR_INVALID, "%s: cannot parse the certificate",
-			    ca->cert_path);
+		            ca->cert_path);
 	if (!ca->info.is_ca)
 		return errf(err, err_cap, SM_ERR_INVALID, "%s is not a CA certificate",
-			    ca->cert_path);
+		            ca->cert_path);
 	uint8_t spki[SM_X509_SPKI_MAX];
 	size_t spki_len;
 	if (sm_x509_spki(key, spki, sizeof(spki), &spki_len) != SM_OK ||
 	    spki_len != ca->info.spki.left || memcmp(spki, ca->info.spki.p, spki_len) != 0)
-		return errf(err, err_cap, SM_ERR_INVALID,
-			    "%s does not belong to the key in %s", ca->cert_path, ca->key_path);
+		return errf(err, err_cap, SM_ERR_INVALID, "%s does not belong to the key in %s",
+		            ca->cert_path, ca->key_path);
 	if (now >= ca->info.not_after)
 		return errf(err, err_cap, SM_ERR_STATE,
-			    "CA certificate %s has expired; move %s away to create a new CA",
-			    ca->cert_path, ca->dir);
+		            "CA certificate %s has expired; move %s away to create a new CA",
+		            ca->cert_path, ca->dir);
 	return SM_OK;
 }
 
@@ -329,7 +329,7 @@ int sm_ca_open(struct sm_ca *ca, const char *dir, int64_t now, char *err, size_t
 			return errf(err, err_cap, SM_ERR_LIMIT, "CA directory path too long");
 	} else if (sm_ca_default_dir(ca->dir, sizeof(ca->dir)) != SM_OK) {
 		return errf(err, err_cap, SM_ERR_INVALID,
-			    "no CA directory: set --ca-dir, XDG_DATA_HOME or HOME");
+		            "no CA directory: set --ca-dir, XDG_DATA_HOME or HOME");
 	}
 	int a = snprintf(ca->key_path, sizeof(ca->key_path), "%s/" SM_CA_KEY_FILE, ca->dir);
 	int b = snprintf(ca->cert_path, sizeof(ca->cert_path), "%s/" SM_CA_CERT_FILE, ca->dir);
@@ -342,9 +342,9 @@ int sm_ca_open(struct sm_ca *ca, const char *dir, int64_t now, char *err, size_t
 	bool have_key = exists(ca->key_path), have_cert = exists(ca->cert_path);
 	if (have_cert && !have_key)
 		return errf(err, err_cap, SM_ERR_STATE,
-			    "%s exists but its key %s is missing; restore the key or move %s "
-			    "away to create a new CA",
-			    ca->cert_path, ca->key_path, ca->dir);
+		            "%s exists but its key %s is missing; restore the key or move %s "
+		            "away to create a new CA",
+		            ca->cert_path, ca->key_path, ca->dir);
 
 	WC_RNG rng;
 	ecc_key key;
@@ -386,7 +386,7 @@ int sm_ca_pem(const struct sm_ca *ca, char *out, size_t cap, size_t *len)
 	if (cap < 2)
 		return SM_ERR_LIMIT;
 	int n = wc_DerToPem(ca->cert_der, (word32)ca->cert_len, (byte *)out, (word32)(cap - 1),
-			    CERT_TYPE);
+	                    CERT_TYPE);
 	if (n <= 0)
 		return SM_ERR_LIMIT;
 	out[n] = '\0';

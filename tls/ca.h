@@ -28,11 +28,11 @@
 
 #include "tls/x509.h"
 
-#define SM_CA_PATH_MAX 1024u
-#define SM_CA_KEY_DER_MAX 256u /* SEC1 P-256 private key is 121 bytes */
+#define SM_CA_PATH_MAX         1024u
+#define SM_CA_KEY_DER_MAX      256u /* SEC1 P-256 private key is 121 bytes */
 #define SM_CA_VALIDITY_SECONDS (10LL * 365 * 24 * 3600 + 2 * 24 * 3600) /* 10 y */
-#define SM_CA_KEY_FILE "ca.key"
-#define SM_CA_CERT_FILE "ca.pem"
+#define SM_CA_KEY_FILE         "ca.key"
+#define SM_CA_CERT_FILE        "ca.pem"
 
 struct sm_ca {
 	char dir[SM_CA_PATH_MAX];

@@ -8,7 +8,7 @@
 #include "tls/ca.h"
 
 static const char usage[] = "usage: soth-mitm [--ca-dir DIR] ca export [--der]\n"
-			    "       soth-mitm [--ca-dir DIR] ca path\n";
+                            "       soth-mitm [--ca-dir DIR] ca path\n";
 
 int sm_ca_cli_run(const char *ca_dir, int64_t now, int argc, char **argv, FILE *out, FILE *err)
 {
@@ -61,8 +61,7 @@ int sm_ca_cli_run(const char *ca_dir, int64_t now, int argc, char **argv, FILE *
 	} else {
 		char pem[4096];
 		size_t len;
-		if (sm_ca_pem(ca, pem, sizeof(pem), &len) != 0 ||
-		    fwrite(pem, 1, len, out) != len)
+		if (sm_ca_pem(ca, pem, sizeof(pem), &len) != 0 || fwrite(pem, 1, len, out) != len)
 			status = 1;
 	}
 	if (fflush(out) != 0)

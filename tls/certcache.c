@@ -21,7 +21,7 @@ static uint32_t hash_key(const char *name, size_t len, bool is_ip)
 }
 
 int sm_certcache_init(struct sm_certcache *c, uint32_t capacity,
-		      void (*release)(void *user, void *arg), void *release_arg)
+                      void (*release)(void *user, void *arg), void *release_arg)
 {
 	memset(c, 0, sizeof(*c));
 	if (capacity == 0 || capacity > (1u << 24))
@@ -118,8 +118,7 @@ static void drop(struct sm_certcache *c, uint32_t i)
 	c->count--;
 }
 
-static uint32_t find(struct sm_certcache *c, const char *name, size_t len, bool is_ip,
-		     uint32_t h)
+static uint32_t find(struct sm_certcache *c, const char *name, size_t len, bool is_ip, uint32_t h)
 {
 	for (uint32_t i = c->buckets[h & (c->nbuckets - 1)]; i != NONE; i = c->entries[i].hnext) {
 		struct sm_certcache_entry *e = &c->entries[i];
@@ -131,7 +130,7 @@ static uint32_t find(struct sm_certcache *c, const char *name, size_t len, bool 
 }
 
 struct sm_certcache_entry *sm_certcache_get(struct sm_certcache *c, const char *name, size_t len,
-					    bool is_ip, int64_t now)
+                                            bool is_ip, int64_t now)
 {
 	uint32_t h = hash_key(name, len, is_ip);
 	uint32_t i = len <= SM_CERTCACHE_NAME_MAX ? find(c, name, len, is_ip, h) : NONE;
@@ -152,8 +151,8 @@ struct sm_certcache_entry *sm_certcache_get(struct sm_certcache *c, const char *
 }
 
 int sm_certcache_put(struct sm_certcache *c, const char *name, size_t len, bool is_ip,
-		     const uint8_t *der, size_t der_len, int64_t not_after,
-		     struct sm_certcache_entry **out)
+                     const uint8_t *der, size_t der_len, int64_t not_after,
+                     struct sm_certcache_entry **out)
 {
 	if (len == 0 || len > SM_CERTCACHE_NAME_MAX || der_len > SM_CERTCACHE_DER_MAX)
 		return SM_ERR_LIMIT;

@@ -114,16 +114,16 @@ void sm_der_time(struct sm_der_w *w, int64_t t)
 	int n;
 	if (year >= 1950 && year < 2050)
 		n = snprintf(s, sizeof(s), "%02d%02d%02d%02d%02d%02dZ", year % 100, tm.tm_mon + 1,
-			     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	else
 		n = snprintf(s, sizeof(s), "%04d%02d%02d%02d%02d%02dZ", year, tm.tm_mon + 1,
-			     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	if (n <= 0 || (size_t)n >= sizeof(s)) {
 		w->err = true;
 		return;
 	}
 	sm_der_tlv(w, (year >= 1950 && year < 2050) ? SM_DER_UTC_TIME : SM_DER_GEN_TIME, s,
-		   (size_t)n);
+	           (size_t)n);
 }
 
 int sm_der_finish(struct sm_der_w *w, size_t *len)
@@ -136,8 +136,7 @@ int sm_der_finish(struct sm_der_w *w, size_t *len)
 	return SM_OK;
 }
 
-int sm_der_next(struct sm_der_r *r, uint8_t *tag, struct sm_der_r *content,
-		struct sm_der_r *whole)
+int sm_der_next(struct sm_der_r *r, uint8_t *tag, struct sm_der_r *content, struct sm_der_r *whole)
 {
 	if (r->left < 2)
 		return SM_ERR_INVALID;
@@ -203,8 +202,8 @@ int sm_der_parse_time(uint8_t tag, const struct sm_der_r *c, int64_t *out)
 	}
 	int mon = digits(p, 2), day = digits(p + 2, 2), hh = digits(p + 4, 2);
 	int mm = digits(p + 6, 2), ss = digits(p + 8, 2);
-	if (year < 0 || mon < 1 || mon > 12 || day < 1 || day > 31 || hh < 0 || hh > 23 ||
-	    mm < 0 || mm > 59 || ss < 0 || ss > 60 || p[10] != 'Z')
+	if (year < 0 || mon < 1 || mon > 12 || day < 1 || day > 31 || hh < 0 || hh > 23 || mm < 0 ||
+	    mm > 59 || ss < 0 || ss > 60 || p[10] != 'Z')
 		return SM_ERR_INVALID;
 	tm.tm_year = year - 1900;
 	tm.tm_mon = mon - 1;

@@ -16,18 +16,18 @@
 
 #define SM_DER_MAX_DEPTH 8
 
-#define SM_DER_BOOLEAN 0x01
-#define SM_DER_INTEGER 0x02
-#define SM_DER_BIT_STRING 0x03
+#define SM_DER_BOOLEAN      0x01
+#define SM_DER_INTEGER      0x02
+#define SM_DER_BIT_STRING   0x03
 #define SM_DER_OCTET_STRING 0x04
-#define SM_DER_NULL 0x05
-#define SM_DER_OID 0x06
-#define SM_DER_UTF8 0x0c
-#define SM_DER_PRINTABLE 0x13
-#define SM_DER_UTC_TIME 0x17
-#define SM_DER_GEN_TIME 0x18
-#define SM_DER_SEQUENCE 0x30
-#define SM_DER_SET 0x31
+#define SM_DER_NULL         0x05
+#define SM_DER_OID          0x06
+#define SM_DER_UTF8         0x0c
+#define SM_DER_PRINTABLE    0x13
+#define SM_DER_UTC_TIME     0x17
+#define SM_DER_GEN_TIME     0x18
+#define SM_DER_SEQUENCE     0x30
+#define SM_DER_SET          0x31
 
 struct sm_der_w {
 	uint8_t *buf;
@@ -58,8 +58,7 @@ struct sm_der_r {
 
 /* Reads the next TLV: tag, content window, and the whole TLV (may be NULL).
  * Returns SM_OK, or SM_ERR_INVALID on malformed/overlong input or end. */
-int sm_der_next(struct sm_der_r *r, uint8_t *tag, struct sm_der_r *content,
-		struct sm_der_r *whole);
+int sm_der_next(struct sm_der_r *r, uint8_t *tag, struct sm_der_r *content, struct sm_der_r *whole);
 /* Parses UTCTime / GeneralizedTime content ("...Z") to Unix seconds. */
 int sm_der_parse_time(uint8_t tag, const struct sm_der_r *content, int64_t *out);
 

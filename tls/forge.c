@@ -73,7 +73,7 @@ static bool dns_name_ok(const char *name, size_t len)
 }
 
 static int forge(struct sm_forge *f, const char *name, size_t len, int64_t now, uint8_t *der,
-		 size_t cap, size_t *der_len, int64_t *not_after)
+                 size_t cap, size_t *der_len, int64_t *not_after)
 {
 	uint8_t ip[16], serial[SM_X509_SERIAL_LEN];
 	size_t ip_len = 0;
@@ -118,12 +118,11 @@ static int forge(struct sm_forge *f, const char *name, size_t len, int64_t now, 
 	if ((rc = sm_der_finish(&w, &san_len)) != SM_OK)
 		return rc;
 
-	static const uint8_t bc[] = {0x30, 0x00}; /* CA:FALSE */
+	static const uint8_t bc[] = {0x30, 0x00};             /* CA:FALSE */
 	static const uint8_t ku[] = {0x03, 0x02, 0x07, 0x80}; /* digitalSignature */
-	static const uint8_t eku[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01,
-				      0x05, 0x05, 0x07, 0x03, 0x01}; /* serverAuth */
-	uint8_t aki[4 + SM_X509_KEYID_LEN] = {0x30, 2 + SM_X509_KEYID_LEN, 0x80,
-					      SM_X509_KEYID_LEN};
+	static const uint8_t eku[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06,
+	                              0x01, 0x05, 0x05, 0x07, 0x03, 0x01}; /* serverAuth */
+	uint8_t aki[4 + SM_X509_KEYID_LEN] = {0x30, 2 + SM_X509_KEYID_LEN, 0x80, SM_X509_KEYID_LEN};
 	uint8_t ski[2 + SM_X509_KEYID_LEN] = {SM_DER_OCTET_STRING, SM_X509_KEYID_LEN};
 	if (!ca->has_ski || ca->ski_len != SM_X509_KEYID_LEN)
 		return SM_ERR_STATE;
@@ -143,17 +142,17 @@ static int forge(struct sm_forge *f, const char *name, size_t len, int64_t now, 
 		return rc;
 
 	struct sm_x509_tbs t = {
-		.serial = serial,
-		.issuer = ca->subject.p,
-		.issuer_len = ca->subject.left,
-		.subject = subject,
-		.subject_len = subject_len,
-		.not_before = nb,
-		.not_after = na,
-		.spki = f->spki,
-		.spki_len = f->spki_len,
-		.exts = exts,
-		.exts_len = exts_len,
+	        .serial = serial,
+	        .issuer = ca->subject.p,
+	        .issuer_len = ca->subject.left,
+	        .subject = subject,
+	        .subject_len = subject_len,
+	        .not_before = nb,
+	        .not_after = na,
+	        .spki = f->spki,
+	        .spki_len = f->spki_len,
+	        .exts = exts,
+	        .exts_len = exts_len,
 	};
 	uint8_t tbs[SM_FORGE_DER_MAX];
 	size_t tbs_len;
@@ -166,7 +165,7 @@ static int forge(struct sm_forge *f, const char *name, size_t len, int64_t now, 
 }
 
 int sm_forge_leaf(struct sm_forge *f, const char *name, size_t len, int64_t now, uint8_t *der,
-		  size_t cap, size_t *der_len, int64_t *not_after)
+                  size_t cap, size_t *der_len, int64_t *not_after)
 {
 	int rc = f->ready ? forge(f, name, len, now, der, cap, der_len, not_after) : SM_ERR_STATE;
 	if (rc == SM_OK)

@@ -33,9 +33,9 @@
 
 #define SM_FORGE_VALIDITY_SECONDS (7LL * 24 * 3600)
 #define SM_FORGE_BACKDATE_SECONDS 3600LL
-#define SM_FORGE_CN_MAX 64u
-#define SM_FORGE_NAME_MAX 253u /* longest DNS name in text form */
-#define SM_FORGE_DER_MAX 1280u /* enough for a 253-byte name in CN and SAN */
+#define SM_FORGE_CN_MAX           64u
+#define SM_FORGE_NAME_MAX         253u  /* longest DNS name in text form */
+#define SM_FORGE_DER_MAX          1280u /* enough for a 253-byte name in CN and SAN */
 
 struct sm_forge {
 	const struct sm_ca *ca;
@@ -65,7 +65,7 @@ bool sm_forge_parse_ip(const char *name, size_t len, uint8_t ip[16], size_t *ip_
  * and the leaf's notAfter into *not_after. SM_OK, SM_ERR_INVALID (bad
  * name, crypto failure), SM_ERR_LIMIT (cap), SM_ERR_STATE (CA expired). */
 int sm_forge_leaf(struct sm_forge *f, const char *name, size_t len, int64_t now, uint8_t *der,
-		  size_t cap, size_t *der_len, int64_t *not_after);
+                  size_t cap, size_t *der_len, int64_t *not_after);
 
 /* The shared leaf private key as SEC1 DER, for the TLS context. */
 int sm_forge_key_der(struct sm_forge *f, uint8_t *out, size_t cap, size_t *len);

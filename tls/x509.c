@@ -57,7 +57,7 @@ int sm_x509_tbs(const struct sm_x509_tbs *t, uint8_t *out, size_t cap, size_t *l
 }
 
 int sm_x509_sign(const uint8_t *tbs, size_t tbs_len, ecc_key *key, WC_RNG *rng, uint8_t *out,
-		 size_t cap, size_t *len)
+                 size_t cap, size_t *len)
 {
 	uint8_t hash[WC_SHA256_DIGEST_SIZE];
 	uint8_t sig[1 + ECC_MAX_SIG_SIZE]; /* leading 0: BIT STRING unused bits */
@@ -80,7 +80,7 @@ int sm_x509_sign(const uint8_t *tbs, size_t tbs_len, ecc_key *key, WC_RNG *rng, 
 }
 
 void sm_x509_ext(struct sm_der_w *w, const uint8_t *oid, size_t oid_len, bool critical,
-		 const uint8_t *value, size_t value_len)
+                 const uint8_t *value, size_t value_len)
 {
 	sm_der_begin(w, SM_DER_SEQUENCE);
 	sm_der_tlv(w, SM_DER_OID, oid, oid_len);
@@ -207,8 +207,7 @@ int sm_x509_parse(const uint8_t *der, size_t len, struct sm_x509_info *out)
 		return SM_ERR_INVALID;
 	if (sm_der_next(&tbs, &tag, &validity, NULL) || tag != SM_DER_SEQUENCE)
 		return SM_ERR_INVALID;
-	if (sm_der_next(&validity, &tag, &t, NULL) ||
-	    sm_der_parse_time(tag, &t, &out->not_before))
+	if (sm_der_next(&validity, &tag, &t, NULL) || sm_der_parse_time(tag, &t, &out->not_before))
 		return SM_ERR_INVALID;
 	if (sm_der_next(&validity, &tag, &t, NULL) || sm_der_parse_time(tag, &t, &out->not_after))
 		return SM_ERR_INVALID;

@@ -21,13 +21,13 @@
 #include "tls/der.h"
 
 #define SM_X509_SERIAL_LEN 16u
-#define SM_X509_KEYID_LEN 20u  /* SHA-1 of the public key (RFC 5280 4.2.1.2 (1)) */
-#define SM_X509_SPKI_MAX 128u  /* P-256 SubjectPublicKeyInfo is 91 bytes */
-#define SM_X509_CERT_MAX 2048u /* our CA and leaf certs are ~500-700 bytes */
+#define SM_X509_KEYID_LEN  20u   /* SHA-1 of the public key (RFC 5280 4.2.1.2 (1)) */
+#define SM_X509_SPKI_MAX   128u  /* P-256 SubjectPublicKeyInfo is 91 bytes */
+#define SM_X509_CERT_MAX   2048u /* our CA and leaf certs are ~500-700 bytes */
 
 /* DER of the OIDs we write (content bytes only). */
-extern const uint8_t sm_x509_oid_bc[3], sm_x509_oid_ku[3], sm_x509_oid_ski[3],
-	sm_x509_oid_aki[3], sm_x509_oid_san[3], sm_x509_oid_eku[3];
+extern const uint8_t sm_x509_oid_bc[3], sm_x509_oid_ku[3], sm_x509_oid_ski[3], sm_x509_oid_aki[3],
+        sm_x509_oid_san[3], sm_x509_oid_eku[3];
 
 struct sm_x509_tbs {
 	const uint8_t *serial; /* SM_X509_SERIAL_LEN bytes, positive */
@@ -36,7 +36,7 @@ struct sm_x509_tbs {
 	const uint8_t *subject; /* Name DER */
 	size_t subject_len;
 	int64_t not_before, not_after; /* Unix seconds */
-	const uint8_t *spki; /* SubjectPublicKeyInfo DER */
+	const uint8_t *spki;           /* SubjectPublicKeyInfo DER */
 	size_t spki_len;
 	const uint8_t *exts; /* concatenated Extension DERs (sm_x509_ext) */
 	size_t exts_len;
@@ -47,11 +47,11 @@ int sm_x509_tbs(const struct sm_x509_tbs *t, uint8_t *out, size_t cap, size_t *l
 
 /* Signs tbs with key (SHA-256, ECDSA) and writes the Certificate DER. */
 int sm_x509_sign(const uint8_t *tbs, size_t tbs_len, ecc_key *key, WC_RNG *rng, uint8_t *out,
-		 size_t cap, size_t *len);
+                 size_t cap, size_t *len);
 
 /* Appends one Extension { oid, critical?, OCTET STRING { value } }. */
 void sm_x509_ext(struct sm_der_w *w, const uint8_t *oid, size_t oid_len, bool critical,
-		 const uint8_t *value, size_t value_len);
+                 const uint8_t *value, size_t value_len);
 
 /* Writes a Name: [O=org,] CN=cn (UTF8String). cn_len 0: an empty Name. */
 void sm_x509_name(struct sm_der_w *w, const char *org, const char *cn, size_t cn_len);
@@ -73,7 +73,7 @@ struct sm_x509_info {
 	struct sm_der_r subject; /* whole Name TLV */
 	struct sm_der_r spki;    /* whole SubjectPublicKeyInfo TLV */
 	int64_t not_before, not_after;
-	bool is_ca;      /* basicConstraints cA TRUE */
+	bool is_ca; /* basicConstraints cA TRUE */
 	bool bc_critical;
 	bool has_ski;
 	uint8_t ski[SM_X509_KEYID_LEN];
