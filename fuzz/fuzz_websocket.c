@@ -24,9 +24,9 @@ static void mix(struct hash *s, const void *p, size_t n)
 static void on_event(void *ctx, const struct sm_ws_event *ev)
 {
 	struct hash *s = ctx;
-	uint64_t hdr[12] = {ev->type,        ev->opcode,      ev->compressed,  ev->oversized,
-	                    ev->invalid_utf8, ev->frames,      ev->length,      ev->excerpt_len,
-	                    ev->payload_len, ev->close_code,  ev->error,       ev->offset};
+	uint64_t hdr[12] = {ev->type,         ev->opcode,     ev->compressed, ev->oversized,
+	                    ev->invalid_utf8, ev->frames,     ev->length,     ev->excerpt_len,
+	                    ev->payload_len,  ev->close_code, ev->error,      ev->offset};
 	mix(s, hdr, sizeof(hdr));
 	mix(s, ev->excerpt, ev->excerpt_len);
 	mix(s, ev->payload, ev->payload_len);
@@ -67,10 +67,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	struct sm_ws_config cfg = {
-		.dir = (data[0] & 1) ? SM_WS_SERVER_TO_CLIENT : SM_WS_CLIENT_TO_SERVER,
-		.permessage_deflate = data[0] & 2,
-		.max_message = 1u + ((data[0] >> 2) & 7u) * 40u,
-		.excerpt = 1u + (data[0] >> 5) * 3u,
+	        .dir = (data[0] & 1) ? SM_WS_SERVER_TO_CLIENT : SM_WS_CLIENT_TO_SERVER,
+	        .permessage_deflate = data[0] & 2,
+	        .max_message = 1u + ((data[0] >> 2) & 7u) * 40u,
+	        .excerpt = 1u + (data[0] >> 5) * 3u,
 	};
 	uint8_t step = (uint8_t)(1 + (data[0] >> 3));
 	data++;

@@ -203,13 +203,13 @@ static void error_at(struct sm_ws *p, enum sm_ws_reason r, uint64_t at)
 {
 	bool fatal = r != SM_WS_R_TOO_BIG && r != SM_WS_R_BAD_UTF8;
 	struct sm_ws_event ev = {
-		.type = SM_WS_EV_ERROR,
-		.dir = p->dir,
-		.opcode = p->opcode,
-		.error = r,
-		.suggested_close = reason_close_code(r),
-		.fatal = fatal,
-		.offset = at,
+	        .type = SM_WS_EV_ERROR,
+	        .dir = p->dir,
+	        .opcode = p->opcode,
+	        .error = r,
+	        .suggested_close = reason_close_code(r),
+	        .fatal = fatal,
+	        .offset = at,
 	};
 	p->st.errors++;
 	if (r == SM_WS_R_TOO_BIG)
@@ -309,12 +309,12 @@ static bool header_done(struct sm_ws *p)
 static void control_done(struct sm_ws *p)
 {
 	struct sm_ws_event ev = {
-		.dir = p->dir,
-		.opcode = p->opcode,
-		.length = p->ctrl_len,
-		.payload = p->ctrl,
-		.payload_len = p->ctrl_len,
-		.offset = p->off,
+	        .dir = p->dir,
+	        .opcode = p->opcode,
+	        .length = p->ctrl_len,
+	        .payload = p->ctrl,
+	        .payload_len = p->ctrl_len,
+	        .offset = p->off,
 	};
 	p->st.control++;
 	if (p->opcode == SM_WS_OP_PING) {
@@ -357,19 +357,19 @@ static void data_frame_done(struct sm_ws *p)
 	}
 	bool whole = !p->msg_oversized && !p->msg_bad_utf8;
 	struct sm_ws_event ev = {
-		.type = SM_WS_EV_MESSAGE,
-		.dir = p->dir,
-		.opcode = p->msg_op,
-		.compressed = p->msg_compressed,
-		.oversized = p->msg_oversized,
-		.invalid_utf8 = p->msg_bad_utf8,
-		.frames = p->msg_frames,
-		.length = p->msg_len,
-		.excerpt = p->buf,
-		.excerpt_len = p->buf_len < p->excerpt_max ? p->buf_len : p->excerpt_max,
-		.payload = whole ? p->buf : NULL,
-		.payload_len = whole ? p->buf_len : 0,
-		.offset = p->off,
+	        .type = SM_WS_EV_MESSAGE,
+	        .dir = p->dir,
+	        .opcode = p->msg_op,
+	        .compressed = p->msg_compressed,
+	        .oversized = p->msg_oversized,
+	        .invalid_utf8 = p->msg_bad_utf8,
+	        .frames = p->msg_frames,
+	        .length = p->msg_len,
+	        .excerpt = p->buf,
+	        .excerpt_len = p->buf_len < p->excerpt_max ? p->buf_len : p->excerpt_max,
+	        .payload = whole ? p->buf : NULL,
+	        .payload_len = whole ? p->buf_len : 0,
+	        .offset = p->off,
 	};
 	p->st.messages++;
 	p->cb(p->ctx, &ev);

@@ -68,45 +68,45 @@ enum sm_ws_ev_type {
 /* Error reasons. Append-only. */
 enum sm_ws_reason {
 	SM_WS_R_NONE = 0,
-	SM_WS_R_MASK_REQUIRED = 1,     /* client frame without mask (1002) */
-	SM_WS_R_MASK_FORBIDDEN = 2,    /* server frame with mask (1002) */
-	SM_WS_R_BAD_LENGTH = 3,        /* 64-bit length with high bit set (1002) */
+	SM_WS_R_MASK_REQUIRED = 1,      /* client frame without mask (1002) */
+	SM_WS_R_MASK_FORBIDDEN = 2,     /* server frame with mask (1002) */
+	SM_WS_R_BAD_LENGTH = 3,         /* 64-bit length with high bit set (1002) */
 	SM_WS_R_NON_MINIMAL_LENGTH = 4, /* length not in shortest form (1002) */
-	SM_WS_R_RSV_BITS = 5,          /* RSV bit not allowed here (1002) */
-	SM_WS_R_RESERVED_OPCODE = 6,   /* opcode 3-7 or 0xB-0xF (1002) */
-	SM_WS_R_CONTROL_TOO_LONG = 7,  /* control payload > 125 (1002) */
+	SM_WS_R_RSV_BITS = 5,           /* RSV bit not allowed here (1002) */
+	SM_WS_R_RESERVED_OPCODE = 6,    /* opcode 3-7 or 0xB-0xF (1002) */
+	SM_WS_R_CONTROL_TOO_LONG = 7,   /* control payload > 125 (1002) */
 	SM_WS_R_CONTROL_FRAGMENTED = 8, /* control frame without FIN (1002) */
-	SM_WS_R_UNEXPECTED_CONT = 9,   /* continuation with no message open (1002) */
-	SM_WS_R_EXPECTED_CONT = 10,    /* text/binary while a message is open (1002) */
+	SM_WS_R_UNEXPECTED_CONT = 9,    /* continuation with no message open (1002) */
+	SM_WS_R_EXPECTED_CONT = 10,     /* text/binary while a message is open (1002) */
 	SM_WS_R_BAD_CLOSE_PAYLOAD = 11, /* close payload of 1 byte (1002) */
-	SM_WS_R_BAD_CLOSE_CODE = 12,   /* close code not allowed on the wire (1002) */
-	SM_WS_R_BAD_CLOSE_UTF8 = 13,   /* close reason not UTF-8 (1007) */
-	SM_WS_R_BAD_UTF8 = 14,         /* text message not UTF-8 (1007) */
-	SM_WS_R_TOO_BIG = 15,          /* message > max_message (1009) */
-	SM_WS_R_AFTER_CLOSE = 16,      /* bytes after a close frame (1002) */
+	SM_WS_R_BAD_CLOSE_CODE = 12,    /* close code not allowed on the wire (1002) */
+	SM_WS_R_BAD_CLOSE_UTF8 = 13,    /* close reason not UTF-8 (1007) */
+	SM_WS_R_BAD_UTF8 = 14,          /* text message not UTF-8 (1007) */
+	SM_WS_R_TOO_BIG = 15,           /* message > max_message (1009) */
+	SM_WS_R_AFTER_CLOSE = 16,       /* bytes after a close frame (1002) */
 };
 
 struct sm_ws_event {
 	enum sm_ws_ev_type type;
 	enum sm_ws_dir dir;
-	uint8_t opcode;          /* MESSAGE: TEXT or BINARY; control: its opcode */
-	bool compressed;         /* MESSAGE: RSV1 on the first frame (permessage-deflate) */
-	bool oversized;          /* MESSAGE: longer than max_message, no payload */
-	bool invalid_utf8;       /* MESSAGE: text that failed validation, no payload */
-	uint32_t frames;         /* MESSAGE: number of frames */
-	uint64_t length;         /* MESSAGE: total payload bytes; control: payload bytes */
-	const uint8_t *excerpt;  /* MESSAGE: first min(length, excerpt) unmasked bytes */
+	uint8_t opcode;         /* MESSAGE: TEXT or BINARY; control: its opcode */
+	bool compressed;        /* MESSAGE: RSV1 on the first frame (permessage-deflate) */
+	bool oversized;         /* MESSAGE: longer than max_message, no payload */
+	bool invalid_utf8;      /* MESSAGE: text that failed validation, no payload */
+	uint32_t frames;        /* MESSAGE: number of frames */
+	uint64_t length;        /* MESSAGE: total payload bytes; control: payload bytes */
+	const uint8_t *excerpt; /* MESSAGE: first min(length, excerpt) unmasked bytes */
 	size_t excerpt_len;
-	const uint8_t *payload;  /* MESSAGE: whole unmasked payload, NULL when oversized
-	                            or invalid; PING/PONG/CLOSE: the control payload */
+	const uint8_t *payload; /* MESSAGE: whole unmasked payload, NULL when oversized
+	                           or invalid; PING/PONG/CLOSE: the control payload */
 	size_t payload_len;
-	uint16_t close_code;     /* CLOSE: code, 1005 when the payload is empty */
-	const char *reason;      /* CLOSE: UTF-8 reason (not NUL-terminated) */
+	uint16_t close_code; /* CLOSE: code, 1005 when the payload is empty */
+	const char *reason;  /* CLOSE: UTF-8 reason (not NUL-terminated) */
 	size_t reason_len;
-	enum sm_ws_reason error; /* ERROR */
+	enum sm_ws_reason error;  /* ERROR */
 	uint16_t suggested_close; /* ERROR: close code an endpoint would send */
-	bool fatal;              /* ERROR: the parser stopped */
-	uint64_t offset;         /* stream offset just after the completing byte */
+	bool fatal;               /* ERROR: the parser stopped */
+	uint64_t offset;          /* stream offset just after the completing byte */
 };
 
 typedef void (*sm_ws_cb)(void *ctx, const struct sm_ws_event *ev);
@@ -124,7 +124,7 @@ struct sm_ws_stats {
 	uint64_t messages;
 	uint64_t control;
 	uint64_t errors;
-	uint64_t oversized; /* SM_WS_R_TOO_BIG */
+	uint64_t oversized;    /* SM_WS_R_TOO_BIG */
 	size_t reassembly_hwm; /* <= max_message */
 };
 

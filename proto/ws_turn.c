@@ -28,8 +28,7 @@ static bool idle_exceeded(const struct sm_ws_turn *t, uint64_t now_ns)
 	return t->idle_ns && now_ns > t->cur.last_ns && now_ns - t->cur.last_ns > t->idle_ns;
 }
 
-void sm_ws_turn_message(struct sm_ws_turn *t, enum sm_ws_dir dir, uint64_t bytes,
-                        uint64_t now_ns)
+void sm_ws_turn_message(struct sm_ws_turn *t, enum sm_ws_dir dir, uint64_t bytes, uint64_t now_ns)
 {
 	if (t->open && t->cur.dir != dir)
 		flush(t, SM_WS_TURN_DIRECTION);

@@ -51,8 +51,7 @@ struct sm_ws_turn {
 void sm_ws_turn_init(struct sm_ws_turn *t, uint64_t idle_ns, sm_ws_turn_cb cb, void *ctx);
 
 /* A complete message of `bytes` payload bytes in direction dir at now_ns. */
-void sm_ws_turn_message(struct sm_ws_turn *t, enum sm_ws_dir dir, uint64_t bytes,
-                        uint64_t now_ns);
+void sm_ws_turn_message(struct sm_ws_turn *t, enum sm_ws_dir dir, uint64_t bytes, uint64_t now_ns);
 
 /* Ends the open turn if now_ns - last_ns > idle_ns. Call from a timer. */
 void sm_ws_turn_tick(struct sm_ws_turn *t, uint64_t now_ns);

@@ -27,28 +27,54 @@ struct turn_case {
 	const char *want;
 };
 
-#define M(d, b, t) {'m', d, b, t}
-#define K(t)       {'k', 0, 0, t}
-#define CL         {'c', 0, 0, 0}
-#define ER         {'e', 0, 0, 0}
+#define M(d, b, t)                                                                                 \
+	{                                                                                          \
+		'm', d, b, t                                                                       \
+	}
+#define K(t)                                                                                       \
+	{                                                                                          \
+		'k', 0, 0, t                                                                       \
+	}
+#define CL                                                                                         \
+	{                                                                                          \
+		'c', 0, 0, 0                                                                       \
+	}
+#define ER                                                                                         \
+	{                                                                                          \
+		'e', 0, 0, 0                                                                       \
+	}
 
 static const struct turn_case cases[] = {
-	{"direction_change", 100, {M(0, 10, 1), M(0, 5, 2), M(1, 7, 3), CL},
-	 "T0 c2s n=2 b=15 1-2 direction\nT1 s2c n=1 b=7 3-3 close\n"},
-	{"idle_on_next_message", 100, {M(1, 1, 0), M(1, 1, 50), M(1, 1, 151), CL},
-	 "T0 s2c n=2 b=2 0-50 idle\nT1 s2c n=1 b=1 151-151 close\n"},
-	{"idle_exactly_is_not_exceeded", 100, {M(1, 1, 0), M(1, 1, 100), K(200), K(201), CL},
-	 "T0 s2c n=2 b=2 0-100 idle\n"},
-	{"tick_flushes", 100, {M(0, 3, 10), K(50), K(111), K(500), M(0, 4, 600), ER},
-	 "T0 c2s n=1 b=3 10-10 idle\nT1 c2s n=1 b=4 600-600 error\n"},
-	{"no_turn_nothing_emitted", 100, {K(1000), CL, ER}, ""},
-	{"idle_disabled", 0, {M(0, 1, 0), M(0, 1, 1000000000), K(UINT64_MAX), CL},
-	 "T0 c2s n=2 b=2 0-1000000000 close\n"},
-	{"clock_backwards", 100, {M(0, 1, 500), M(0, 1, 400), K(550), CL},
-	 "T0 c2s n=2 b=2 500-500 close\n"},
-	{"ping_pong_turns", 100, {M(0, 1, 1), M(1, 2, 2), M(0, 3, 3), M(1, 4, 4), CL},
-	 "T0 c2s n=1 b=1 1-1 direction\nT1 s2c n=1 b=2 2-2 direction\n"
-	 "T2 c2s n=1 b=3 3-3 direction\nT3 s2c n=1 b=4 4-4 close\n"},
+        {"direction_change",
+         100,
+         {M(0, 10, 1), M(0, 5, 2), M(1, 7, 3), CL},
+         "T0 c2s n=2 b=15 1-2 direction\nT1 s2c n=1 b=7 3-3 close\n"},
+        {"idle_on_next_message",
+         100,
+         {M(1, 1, 0), M(1, 1, 50), M(1, 1, 151), CL},
+         "T0 s2c n=2 b=2 0-50 idle\nT1 s2c n=1 b=1 151-151 close\n"},
+        {"idle_exactly_is_not_exceeded",
+         100,
+         {M(1, 1, 0), M(1, 1, 100), K(200), K(201), CL},
+         "T0 s2c n=2 b=2 0-100 idle\n"},
+        {"tick_flushes",
+         100,
+         {M(0, 3, 10), K(50), K(111), K(500), M(0, 4, 600), ER},
+         "T0 c2s n=1 b=3 10-10 idle\nT1 c2s n=1 b=4 600-600 error\n"},
+        {"no_turn_nothing_emitted", 100, {K(1000), CL, ER}, ""},
+        {"idle_disabled",
+         0,
+         {M(0, 1, 0), M(0, 1, 1000000000), K(UINT64_MAX), CL},
+         "T0 c2s n=2 b=2 0-1000000000 close\n"},
+        {"clock_backwards",
+         100,
+         {M(0, 1, 500), M(0, 1, 400), K(550), CL},
+         "T0 c2s n=2 b=2 500-500 close\n"},
+        {"ping_pong_turns",
+         100,
+         {M(0, 1, 1), M(1, 2, 2), M(0, 3, 3), M(1, 4, 4), CL},
+         "T0 c2s n=1 b=1 1-1 direction\nT1 s2c n=1 b=2 2-2 direction\n"
+         "T2 c2s n=1 b=3 3-3 direction\nT3 s2c n=1 b=4 4-4 close\n"},
 };
 
 Test(ws_turn, scripts)
@@ -61,7 +87,9 @@ Test(ws_turn, scripts)
 		for (size_t k = 0; k < 10 && c->s[k].op; k++) {
 			const struct step *s = &c->s[k];
 			switch (s->op) {
-			case 'm': sm_ws_turn_message(&t, (enum sm_ws_dir)s->dir, s->bytes, s->t); break;
+			case 'm':
+				sm_ws_turn_message(&t, (enum sm_ws_dir)s->dir, s->bytes, s->t);
+				break;
 			case 'k': sm_ws_turn_tick(&t, s->t); break;
 			case 'c': sm_ws_turn_close(&t); break;
 			case 'e': sm_ws_turn_error(&t); break;
@@ -165,7 +193,8 @@ Test(ws_turn, fatal_error_flushes_nonfatal_does_not)
 	struct rec r = {0};
 	struct sm_ws_turn t;
 	sm_ws_turn_init(&t, 0, on_turn, &r);
-	struct sm_ws_event msg = {.type = SM_WS_EV_MESSAGE, .dir = SM_WS_SERVER_TO_CLIENT, .length = 9};
+	struct sm_ws_event msg = {
+	        .type = SM_WS_EV_MESSAGE, .dir = SM_WS_SERVER_TO_CLIENT, .length = 9};
 	struct sm_ws_event big = {.type = SM_WS_EV_ERROR, .error = SM_WS_R_TOO_BIG, .fatal = false};
 	struct sm_ws_event bad = {.type = SM_WS_EV_ERROR, .error = SM_WS_R_RSV_BITS, .fatal = true};
 	struct sm_ws_event ping = {.type = SM_WS_EV_PING};
