@@ -148,7 +148,7 @@ static bool parse_port(const char *s, size_t len, uint16_t *out, char *msg, size
 static bool parse_action(const char *s, size_t len, enum sm_action *out, char *msg, size_t cap)
 {
 	static const enum sm_action allowed[] = {SM_ACTION_TUNNEL, SM_ACTION_BLOCK,
-						 SM_ACTION_INTERCEPT};
+	                                         SM_ACTION_INTERCEPT};
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
 		const char *name = sm_config_action_str(allowed[i]);
 		if (strlen(name) == len && memcmp(name, s, len) == 0) {
@@ -160,7 +160,7 @@ static bool parse_action(const char *s, size_t len, enum sm_action *out, char *m
 }
 
 static bool parse_listen(const char *s, size_t len, struct sm_config_listen *out, char *msg,
-			 size_t cap)
+                         size_t cap)
 {
 	const char *what = "ADDR:PORT (IPv4 or [IPv6], port 0..65535, 0 = any free port)";
 	char host[INET6_ADDRSTRLEN];
@@ -227,7 +227,7 @@ static bool parse_cidr(const char *s, size_t len, struct sm_cidr *out, char *msg
 
 /* Host glob: letters, digits and - . _ : * ; stored lower-case. */
 static bool parse_host(struct sm_config_arena *a, const char *s, size_t len, const char **out,
-		       char *msg, size_t cap)
+                       char *msg, size_t cap)
 {
 	const char *what = "a host name or glob (letters, digits, '-', '.', '_', ':', '*')";
 	if (len == 0 || len > SM_CONFIG_MAX_HOST)
@@ -242,7 +242,7 @@ static bool parse_host(struct sm_config_arena *a, const char *s, size_t len, con
 		if (c >= 'A' && c <= 'Z')
 			c = (char)(c - 'A' + 'a');
 		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-			  c == '.' || c == '_' || c == ':' || c == '*';
+		          c == '.' || c == '_' || c == ':' || c == '*';
 		if (!ok)
 			return expected(msg, cap, s, len, what);
 		h[i] = c;
@@ -252,7 +252,7 @@ static bool parse_host(struct sm_config_arena *a, const char *s, size_t len, con
 }
 
 static bool parse_name(struct sm_config_arena *a, const char *s, size_t len, const char **out,
-		       char *msg, size_t cap)
+                       char *msg, size_t cap)
 {
 	const char *what = "a name of 1..128 printable ASCII characters";
 	if (len == 0 || len > SM_CONFIG_MAX_NAME)
@@ -288,31 +288,32 @@ struct key_desc {
 #define DAY_MS     86400000u
 
 static const struct key_desc scalar_keys[] = {
-	{"threads", K_U32, CFG_OFF(threads), 0, 1024},
-	{"default_action", K_ACTION, CFG_OFF(default_action), 0, 0},
-	{"events", K_PATH, CFG_OFF(events), 0, 0},
-	{"dns_servers", K_PATH, CFG_OFF(dns_servers), 0, 0},
-	{"timeouts.connect_timeout_ms", K_U32, CFG_OFF(timeouts.connect_timeout_ms), 1, DAY_MS},
-	{"timeouts.idle_timeout_ms", K_U32, CFG_OFF(timeouts.idle_timeout_ms), 1, DAY_MS},
-	{"timeouts.dns_timeout_ms", K_U32, CFG_OFF(timeouts.dns_timeout_ms), 1, DAY_MS},
-	{"timeouts.shutdown_grace_ms", K_U32, CFG_OFF(timeouts.shutdown_grace_ms), 0, DAY_MS},
-	{"limits.max_flows_per_thread", K_U32, CFG_OFF(limits.max_flows_per_thread), 1, 1u << 24},
-	{"limits.max_header_bytes", K_U32, CFG_OFF(limits.max_header_bytes), 1024, 1u << 20},
-	{"limits.event_ring_size", K_POW2, CFG_OFF(limits.event_ring_size), 64, 1u << 24},
+        {"threads", K_U32, CFG_OFF(threads), 0, 1024},
+        {"default_action", K_ACTION, CFG_OFF(default_action), 0, 0},
+        {"events", K_PATH, CFG_OFF(events), 0, 0},
+        {"dns_servers", K_PATH, CFG_OFF(dns_servers), 0, 0},
+        {"timeouts.connect_timeout_ms", K_U32, CFG_OFF(timeouts.connect_timeout_ms), 1, DAY_MS},
+        {"timeouts.idle_timeout_ms", K_U32, CFG_OFF(timeouts.idle_timeout_ms), 1, DAY_MS},
+        {"timeouts.dns_timeout_ms", K_U32, CFG_OFF(timeouts.dns_timeout_ms), 1, DAY_MS},
+        {"timeouts.shutdown_grace_ms", K_U32, CFG_OFF(timeouts.shutdown_grace_ms), 0, DAY_MS},
+        {"limits.max_flows_per_thread", K_U32, CFG_OFF(limits.max_flows_per_thread), 1, 1u << 24},
+        {"limits.max_header_bytes", K_U32, CFG_OFF(limits.max_header_bytes), 1024, 1u << 20},
+        {"limits.event_ring_size", K_POW2, CFG_OFF(limits.event_ring_size), 64, 1u << 24},
 };
 #define N_SCALAR_KEYS (sizeof(scalar_keys) / sizeof(scalar_keys[0]))
 
 static const struct key_desc *find_key(const char *path, size_t len)
 {
 	for (size_t i = 0; i < N_SCALAR_KEYS; i++)
-		if (strlen(scalar_keys[i].path) == len && memcmp(scalar_keys[i].path, path, len) == 0)
+		if (strlen(scalar_keys[i].path) == len &&
+		    memcmp(scalar_keys[i].path, path, len) == 0)
 			return &scalar_keys[i];
 	return NULL;
 }
 
 /* Store a scalar value; is_null marks a YAML null (~, null, empty). */
 static bool set_scalar(struct sm_config *cfg, const struct key_desc *k, const char *s, size_t len,
-		       bool is_null, char *msg, size_t cap)
+                       bool is_null, char *msg, size_t cap)
 {
 	char what[64];
 	void *field = (char *)cfg + k->off;
@@ -330,8 +331,7 @@ static bool set_scalar(struct sm_config *cfg, const struct key_desc *k, const ch
 		*(uint32_t *)field = v;
 		return true;
 	}
-	case K_ACTION:
-		return parse_action(s, len, field, msg, cap);
+	case K_ACTION: return parse_action(s, len, field, msg, cap);
 	case K_PATH:
 		if (is_null || len == 0) {
 			*(const char **)field = NULL;
@@ -366,7 +366,8 @@ static struct sm_config *config_new(const char *source)
 	struct sm_config_listen *l = arena_alloc(a, sizeof(*l));
 	struct sm_cidr *allow = arena_alloc(a, 2 * sizeof(*allow));
 	cfg->source = arena_strndup(a, source, strlen(source));
-	if (!l || !allow || !cfg->source || !parse_listen("127.0.0.1:8080", 14, l, msg, sizeof(msg)) ||
+	if (!l || !allow || !cfg->source ||
+	    !parse_listen("127.0.0.1:8080", 14, l, msg, sizeof(msg)) ||
 	    sm_cidr_parse("127.0.0.0/8", 11, &allow[0]) != SM_CIDR_OK ||
 	    sm_cidr_parse("::1/128", 7, &allow[1]) != SM_CIDR_OK) {
 		sm_config_free(cfg);
@@ -408,8 +409,7 @@ static const char *trim(const char *s, size_t *len)
 }
 
 /* listen and allow_clients: comma-separated items replacing the list. */
-static int set_list(struct sm_config *cfg, const char *key, const char *v, char *err,
-		    size_t errcap)
+static int set_list(struct sm_config *cfg, const char *key, const char *v, char *err, size_t errcap)
 {
 	bool is_listen = strcmp(key, "listen") == 0;
 	size_t max = is_listen ? SM_CONFIG_MAX_LISTEN : SM_CONFIG_MAX_CIDRS;
@@ -432,9 +432,10 @@ static int set_list(struct sm_config *cfg, const char *key, const char *v, char 
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
 		const char *item = trim(p, &len);
 		char msg[256];
-		bool ok = is_listen ? parse_listen(item, len, (struct sm_config_listen *)arr + i, msg,
-						   sizeof(msg))
-				    : parse_cidr(item, len, (struct sm_cidr *)arr + i, msg, sizeof(msg));
+		bool ok = is_listen ? parse_listen(item, len, (struct sm_config_listen *)arr + i,
+		                                   msg, sizeof(msg))
+		                    : parse_cidr(item, len, (struct sm_cidr *)arr + i, msg,
+		                                 sizeof(msg));
 		if (!ok) {
 			snprintf(err, errcap, "--set %s: %s", key, msg);
 			return SM_ERR_INVALID;
@@ -478,7 +479,7 @@ int sm_config_set(struct sm_config *cfg, const char *kv, char *err, size_t errca
 	if (strcmp(keybuf, "rules") == 0 || strncmp(keybuf, "rules.", 6) == 0 ||
 	    strncmp(keybuf, "rules[", 6) == 0) {
 		snprintf(err, errcap, "--set %s: rules can only be set in the configuration file",
-			 keybuf);
+		         keybuf);
 		return SM_ERR_INVALID;
 	}
 	const struct key_desc *k = find_key(keybuf, klen);
@@ -523,7 +524,7 @@ static int fail(struct loader *L, const yaml_node_t *n, const char *path, const 
 		return SM_ERR_NOMEM;
 	}
 	snprintf(L->err, L->errcap, "%s:%zu:%zu: %s%s%s", L->name, n->start_mark.line + 1,
-		 n->start_mark.column + 1, path ? path : "", path ? ": " : "", msg);
+	         n->start_mark.column + 1, path ? path : "", path ? ": " : "", msg);
 	return SM_ERR_INVALID;
 }
 
@@ -555,7 +556,8 @@ static bool is_null(const yaml_node_t *n)
 	const char *s = (const char *)n->data.scalar.value;
 	size_t len = n->data.scalar.length;
 	return len == 0 || (len == 1 && s[0] == '~') ||
-	       (len == 4 && (!memcmp(s, "null", 4) || !memcmp(s, "Null", 4) || !memcmp(s, "NULL", 4)));
+	       (len == 4 &&
+	        (!memcmp(s, "null", 4) || !memcmp(s, "Null", 4) || !memcmp(s, "NULL", 4)));
 }
 
 #define SCALAR(n) ((const char *)(n)->data.scalar.value), ((n)->data.scalar.length)
@@ -576,37 +578,38 @@ static void key_text(const yaml_node_t *k, char *out, size_t cap)
 }
 
 typedef bool (*item_fn)(struct loader *L, void *slot, const char *s, size_t len, char *msg,
-			size_t cap);
+                        size_t cap);
 
 static bool item_listen(struct loader *L, void *slot, const char *s, size_t len, char *msg,
-			size_t cap)
+                        size_t cap)
 {
 	return parse_listen(s, len, slot, msg, cap);
 }
 
 static bool item_cidr(struct loader *L, void *slot, const char *s, size_t len, char *msg,
-		      size_t cap)
+                      size_t cap)
 {
 	return parse_cidr(s, len, slot, msg, cap);
 }
 
 static bool item_port(struct loader *L, void *slot, const char *s, size_t len, char *msg,
-		      size_t cap)
+                      size_t cap)
 {
 	return parse_port(s, len, slot, msg, cap);
 }
 
 /* A scalar (one item) or a sequence of scalars into a new arena array. */
 static int load_list(struct loader *L, yaml_node_t *n, const char *path, const char *what,
-		     size_t max, size_t esz, item_fn fn, void **arr, size_t *count)
+                     size_t max, size_t esz, item_fn fn, void **arr, size_t *count)
 {
 	char msg[256], ipath[96];
-	size_t nitems = n->type == YAML_SEQUENCE_NODE
-				? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
-				: 1;
+	size_t nitems =
+	        n->type == YAML_SEQUENCE_NODE
+	                ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+	                : 1;
 	if (n->type == YAML_MAPPING_NODE || is_null(n) || nitems == 0)
 		return fail(L, n, path, "expected %s or a non-empty list of them, got %s", what,
-			    n->type == YAML_MAPPING_NODE ? "a mapping" : "nothing");
+		            n->type == YAML_MAPPING_NODE ? "a mapping" : "nothing");
 	if (nitems > max)
 		return fail(L, n, path, "too many items (at most %zu)", max);
 	unsigned char *a = arena_alloc(L->cfg->arena, nitems * esz);
@@ -646,7 +649,7 @@ static void append(char *buf, size_t cap, size_t *o, const char *fmt, ...)
 }
 
 static void append_cidrs(char *buf, size_t cap, size_t *o, const char *label,
-			 const struct sm_cidr *c, size_t n)
+                         const struct sm_cidr *c, size_t n)
 {
 	char t[SM_CIDR_STRLEN];
 	if (n == 0)
@@ -689,7 +692,7 @@ static int load_rule(struct loader *L, yaml_node_t *n, size_t idx, struct sm_rul
 	snprintf(path, sizeof(path), "rules[%zu]", idx);
 	if (n->type != YAML_MAPPING_NODE)
 		return fail(L, n, path, "expected a mapping with an action, got %s",
-			    n->type == YAML_SCALAR_NODE ? "a scalar" : kind_str(n));
+		            n->type == YAML_SCALAR_NODE ? "a scalar" : kind_str(n));
 	unsigned seen = 0;
 	struct sm_config_arena *a = L->cfg->arena;
 	r->line = (unsigned)n->start_mark.line + 1;
@@ -719,14 +722,14 @@ static int load_rule(struct loader *L, yaml_node_t *n, size_t idx, struct sm_rul
 		switch (which) {
 		case RK_PORT:
 			rc = load_list(L, v, kpath, "an integer 1..65535", SM_CONFIG_MAX_PORTS,
-				       sizeof(uint16_t), item_port, &arr, &r->n_ports);
+			               sizeof(uint16_t), item_port, &arr, &r->n_ports);
 			r->ports = arr;
 			break;
 		case RK_CLIENT:
 		case RK_DEST:
 			rc = load_list(L, v, kpath, "a CIDR", SM_CONFIG_MAX_CIDRS,
-				       sizeof(struct sm_cidr), item_cidr, &arr,
-				       which == RK_CLIENT ? &r->n_clients : &r->n_dests);
+			               sizeof(struct sm_cidr), item_cidr, &arr,
+			               which == RK_CLIENT ? &r->n_clients : &r->n_dests);
 			if (which == RK_CLIENT)
 				r->clients = arr;
 			else
@@ -734,18 +737,17 @@ static int load_rule(struct loader *L, yaml_node_t *n, size_t idx, struct sm_rul
 			break;
 		default: {
 			static const char *const what[RK_COUNT] = {
-				[RK_HOST] = "a host name or glob",
-				[RK_NAME] = "a name",
-				[RK_ACTION] = "one of tunnel, block, intercept"};
+			        [RK_HOST] = "a host name or glob",
+			        [RK_NAME] = "a name",
+			        [RK_ACTION] = "one of tunnel, block, intercept"};
 			if (v->type != YAML_SCALAR_NODE)
 				return fail(L, v, kpath, "expected %s, got %s", what[which],
-					    kind_str(v));
-			bool ok = which == RK_HOST   ? parse_host(a, SCALAR(v), &r->host, msg,
-								      sizeof(msg))
-				  : which == RK_NAME ? parse_name(a, SCALAR(v), &r->name, msg,
-								  sizeof(msg))
-						     : parse_action(SCALAR(v), &r->action, msg,
-								    sizeof(msg));
+				            kind_str(v));
+			bool ok = which == RK_HOST
+			                  ? parse_host(a, SCALAR(v), &r->host, msg, sizeof(msg))
+			          : which == RK_NAME
+			                  ? parse_name(a, SCALAR(v), &r->name, msg, sizeof(msg))
+			                  : parse_action(SCALAR(v), &r->action, msg, sizeof(msg));
 			if (!ok)
 				return fail(L, v, kpath, "%s", msg);
 		}
@@ -767,7 +769,7 @@ static int load_rules(struct loader *L, yaml_node_t *n)
 		return SM_OK;
 	if (n->type != YAML_SEQUENCE_NODE)
 		return fail(L, n, "rules", "expected a list of rules, got %s",
-			    n->type == YAML_SCALAR_NODE ? "a scalar" : kind_str(n));
+		            n->type == YAML_SCALAR_NODE ? "a scalar" : kind_str(n));
 	size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	if (count > SM_CONFIG_MAX_RULES)
 		return fail(L, n, "rules", "too many rules (at most %u)", SM_CONFIG_MAX_RULES);
@@ -797,7 +799,7 @@ static int load_mapping(struct loader *L, yaml_node_t *n, const char *section)
 	uint64_t seen = 0; /* bit i: scalar_keys[i]; bits 60..63: list and section keys */
 	if (n->type != YAML_MAPPING_NODE)
 		return fail(L, n, *section ? section : NULL, "expected a mapping of keys, got %s",
-			    n->type == YAML_SCALAR_NODE ? "a scalar" : kind_str(n));
+		            n->type == YAML_SCALAR_NODE ? "a scalar" : kind_str(n));
 	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
 	     pr++) {
 		yaml_node_t *k = node_at(L, pr->key), *v = node_at(L, pr->value);
@@ -807,12 +809,12 @@ static int load_mapping(struct loader *L, yaml_node_t *n, const char *section)
 		if (rc)
 			return rc;
 		if (k->type != YAML_SCALAR_NODE)
-			return fail(L, k, *section ? section : NULL,
-				    "expected a key name, got %s", kind_str(k));
+			return fail(L, k, *section ? section : NULL, "expected a key name, got %s",
+			            kind_str(k));
 		key_text(k, kt, sizeof(kt));
 		snprintf(path, sizeof(path), "%s%s%s", section, *section ? "." : "", kt);
 		static const char *const special[] = {"listen", "allow_clients", "rules",
-						      "timeouts", "limits"};
+		                                      "timeouts", "limits"};
 		int bit = -1;
 		const struct key_desc *kd = NULL;
 		if (!*section)
@@ -834,19 +836,19 @@ static int load_mapping(struct loader *L, yaml_node_t *n, const char *section)
 		if (kd) {
 			if (v->type != YAML_SCALAR_NODE)
 				return fail(L, v, path, "expected a scalar value, got %s",
-					    kind_str(v));
+				            kind_str(v));
 			if (!set_scalar(L->cfg, kd, SCALAR(v), is_null(v), msg, sizeof(msg)))
 				return fail(L, v, path, "%s", msg);
 		} else if (bit == 59) {
 			rc = load_list(L, v, path, "ADDR:PORT", SM_CONFIG_MAX_LISTEN,
-				       sizeof(struct sm_config_listen), item_listen, &arr,
-				       &L->cfg->n_listen);
+			               sizeof(struct sm_config_listen), item_listen, &arr,
+			               &L->cfg->n_listen);
 			if (rc == SM_OK)
 				L->cfg->listen = arr;
 		} else if (bit == 60) {
 			rc = load_list(L, v, path, "a CIDR", SM_CONFIG_MAX_CIDRS,
-				       sizeof(struct sm_cidr), item_cidr, &arr,
-				       &L->cfg->n_allow_clients);
+			               sizeof(struct sm_cidr), item_cidr, &arr,
+			               &L->cfg->n_allow_clients);
 			if (rc == SM_OK)
 				L->cfg->allow_clients = arr;
 		} else if (bit == 61) {
@@ -862,7 +864,7 @@ static int load_mapping(struct loader *L, yaml_node_t *n, const char *section)
 
 /* libyaml's own error, with its 0-based mark made 1-based. */
 static int syntax_error(struct loader *L, const yaml_parser_t *p, const unsigned char *buf,
-			size_t len)
+                        size_t len)
 {
 	if (p->error == YAML_MEMORY_ERROR) {
 		snprintf(L->err, L->errcap, "%s: out of memory", L->name);
@@ -885,15 +887,15 @@ static int syntax_error(struct loader *L, const yaml_parser_t *p, const unsigned
 	const char *problem = p->problem ? p->problem : "unknown error";
 	if (p->context)
 		snprintf(L->err, L->errcap, "%s:%zu:%zu: syntax error: %s (%s at line %zu)",
-			 L->name, line, col, problem, p->context, p->context_mark.line + 1);
+		         L->name, line, col, problem, p->context, p->context_mark.line + 1);
 	else
 		snprintf(L->err, L->errcap, "%s:%zu:%zu: syntax error: %s", L->name, line, col,
-			 problem);
+		         problem);
 	return SM_ERR_INVALID;
 }
 
 int sm_config_load_buffer(const char *name, const void *buf, size_t len, struct sm_config **out,
-			  char *err, size_t errcap)
+                          char *err, size_t errcap)
 {
 	*out = NULL;
 	if (errcap)
