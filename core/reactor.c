@@ -519,6 +519,10 @@ static void begin_drain(struct sm_reactor *r)
 		struct io_uring_sqe *sqe = sm_sqe(r);
 		io_uring_prep_cancel64(sqe, sm_ud_make(SM_OP_ACCEPT, 0, (uint32_t)k), 0);
 		io_uring_sqe_set_data64(sqe, sm_ud_make(SM_OP_NONE, 0, 0));
+		/* the pending accept holds its own reference until the cancel
+		 * lands; after that new clients are refused by the kernel */
+		close(r->listen_fds[k]);
+		r->listen_fds[k] = -1;
 	}
 	/* flows still waiting for their first request have nothing in flight */
 	for (uint32_t k = 0; k < r->cap; k++) {
