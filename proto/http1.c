@@ -377,7 +377,8 @@ static long fail(struct sm_h1 *h, struct side *s, enum sm_h1_reason r, unsigned 
 
 static long parse_fail(struct sm_h1 *h, struct side *s, llhttp_errno_t e)
 {
-	if (e == HPE_USER)
+	/* llhttp reports a failing *_complete callback as HPE_CB_*, not HPE_USER */
+	if (s->cb_reason != SM_H1_R_NONE)
 		return fail(h, s, (enum sm_h1_reason)s->cb_reason, s->cb_detail);
 	const uint8_t *ep = (const uint8_t *)llhttp_get_error_pos(&s->p);
 	size_t end = s->raw_fill;
@@ -949,8 +950,8 @@ int sm_h1_server_eof(struct sm_h1 *h, struct sm_h1_out *down)
 	default: return SM_ERR_STATE;
 	}
 	/* cut inside a head or body, or requests left unanswered */
-	if (s->state == S_HEAD && !s->fresh)
-		s->forwarded = 0;
+	if (s->state == S_HEAD)
+		s->forwarded = 0; /* at most interim responses went out: 502 is still valid */
 	return (int)fail(h, s, SM_H1_R_TRUNCATED, 0);
 }
 
@@ -991,6 +992,16 @@ int sm_h1_release(struct sm_h1 *h)
 
 enum sm_h1_wait sm_h1_client_wait(const struct sm_h1 *h)
 {
+	/* states changed by the server side or by release win over the last feed */
+	switch (h->cli.state) {
+	case S_HELD: return SM_H1_WAIT_HELD;
+	case S_TUNNEL: return SM_H1_WAIT_TUNNEL;
+	case S_CLOSED:
+	case S_DEAD: return SM_H1_WAIT_CLOSED;
+	default: break;
+	}
+	if (h->client_done)
+		return SM_H1_WAIT_CLOSED;
 	return (enum sm_h1_wait)h->wait;
 }
 
