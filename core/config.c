@@ -277,6 +277,7 @@ const struct sm_config_key sm_config_keys[] = {
         {"threads", K_U32, CFG_OFF(threads), 0, 1024},
         {"default_action", K_ACTION, CFG_OFF(default_action), 0, 0},
         {"events", K_PATH, CFG_OFF(events), 0, 0},
+        {"dns_servers", K_PATH, CFG_OFF(dns_servers), 0, 0},
         {"timeouts.connect_timeout_ms", K_U32, CFG_OFF(timeouts.connect_timeout_ms), 1, DAY_MS},
         {"timeouts.idle_timeout_ms", K_U32, CFG_OFF(timeouts.idle_timeout_ms), 1, DAY_MS},
         {"timeouts.dns_timeout_ms", K_U32, CFG_OFF(timeouts.dns_timeout_ms), 1, DAY_MS},

@@ -53,6 +53,7 @@ static void check_defaults(const struct sm_config *cfg)
 	cidr_is(&cfg->allow_clients[1], "::1/128");
 	cr_assert_eq(cfg->n_rules, 0);
 	cr_assert_null(cfg->events);
+	cr_assert_null(cfg->dns_servers);
 	cr_assert_eq(cfg->timeouts.connect_timeout_ms, 10000);
 	cr_assert_eq(cfg->timeouts.idle_timeout_ms, 300000);
 	cr_assert_eq(cfg->timeouts.dns_timeout_ms, 5000);
@@ -92,6 +93,7 @@ Test(config, full_file)
 	                                "  - 2001:db8::/32\n"
 	                                "  - ::ffff:192.168.0.0/112\n"
 	                                "events: /var/log/soth/events.jsonl\n"
+	                                "dns_servers: \"127.0.0.1:5353,[::1]:53\"\n"
 	                                "timeouts:\n"
 	                                "  connect_timeout_ms: 2000\n"
 	                                "  idle_timeout_ms: 60000\n"
@@ -123,6 +125,7 @@ Test(config, full_file)
 	cidr_is(&cfg->allow_clients[1], "2001:db8::/32");
 	cidr_is(&cfg->allow_clients[2], "192.168.0.0/16"); /* mapped prefix folded to IPv4 */
 	cr_assert_str_eq(cfg->events, "/var/log/soth/events.jsonl");
+	cr_assert_str_eq(cfg->dns_servers, "127.0.0.1:5353,[::1]:53");
 	cr_assert_eq(cfg->timeouts.connect_timeout_ms, 2000);
 	cr_assert_eq(cfg->timeouts.idle_timeout_ms, 60000);
 	cr_assert_eq(cfg->timeouts.dns_timeout_ms, 1500);
@@ -140,7 +143,7 @@ Test(config, full_file)
 	cr_assert_eq(r[0].n_dests, 2);
 	cidr_is(&r[0].dests[1], "fd00::/8");
 	cr_assert_eq(r[0].action, SM_ACTION_BLOCK);
-	cr_assert_eq(r[0].line, 19);
+	cr_assert_eq(r[0].line, 20);
 	cr_assert_str_eq(r[0].desc, "rules[0] dest 10.0.0.0/8,fd00::/8");
 
 	cr_assert_null(r[1].name);
@@ -394,6 +397,8 @@ Test(config, set_overrides)
 	cr_assert_str_eq(cfg->events, "-");
 	cr_assert_eq(sm_config_set(cfg, "events=", err, sizeof(err)), SM_OK);
 	cr_assert_null(cfg->events);
+	cr_assert_eq(sm_config_set(cfg, "dns_servers=127.0.0.1:5353", err, sizeof(err)), SM_OK);
+	cr_assert_str_eq(cfg->dns_servers, "127.0.0.1:5353");
 	sm_config_free(cfg);
 }
 

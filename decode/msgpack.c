@@ -1,0 +1,588 @@
+#include "decode/msgpack.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/result.h"
+
+/* Map frame phases. */
+enum {
+	PH_KEY = 0,     /* next value read is a key */
+	PH_KEY_WRAPPED, /* inside a non-str key rendered as an escaped string */
+	PH_VALUE,       /* next value read is the value of the pair */
+};
+
+/* Bounded JSON writer. `level` counts enclosing wrapped keys: a '"' or '\\'
+ * emitted at level L becomes 2^L - 1 backslashes followed by the byte, so a
+ * container used as a map key turns into a correctly escaped JSON string. */
+struct writer {
+	char *out;
+	size_t cap;
+	size_t len;
+	unsigned level;
+	bool full;
+};
+
+static void put(struct writer *w, const char *s, size_t n)
+{
+	if (w->full)
+		return;
+	if (w->level == 0) {
+		if (n > w->cap - w->len) {
+			w->full = true;
+			return;
+		}
+		memcpy(w->out + w->len, s, n);
+		w->len += n;
+		return;
+	}
+	/* Beyond 2^20 backslashes per quote any budget we accept is exceeded. */
+	size_t extra = w->level >= 20 ? SIZE_MAX : ((size_t)1 << w->level) - 1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"' || s[i] == '\\') {
+			if (extra >= w->cap - w->len) {
+				w->full = true;
+				return;
+			}
+			memset(w->out + w->len, '\\', extra);
+			w->len += extra;
+		}
+		if (w->len >= w->cap) {
+			w->full = true;
+			return;
+		}
+		w->out[w->len++] = s[i];
+	}
+}
+
+static void putc1(struct writer *w, char c)
+{
+	put(w, &c, 1);
+}
+
+static void put_str(struct writer *w, const char *s)
+{
+	put(w, s, strlen(s));
+}
+
+static uint64_t be(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void put_u64(struct writer *w, uint64_t v)
+{
+	char b[24];
+	int k = snprintf(b, sizeof(b), "%llu", (unsigned long long)v);
+	put(w, b, (size_t)k);
+}
+
+static void put_i64(struct writer *w, int64_t v)
+{
+	char b[24];
+	int k = snprintf(b, sizeof(b), "%lld", (long long)v);
+	put(w, b, (size_t)k);
+}
+
+/* Shortest %.Ng text that reads back to the same value. */
+static void put_double(struct writer *w, double d, bool is_float32)
+{
+	if (isnan(d)) {
+		put_str(w, "\"NaN\"");
+		return;
+	}
+	if (isinf(d)) {
+		put_str(w, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+		return;
+	}
+	char b[40];
+	int k = 0;
+	for (int prec = is_float32 ? 6 : 15; prec <= 17; prec++) {
+		k = snprintf(b, sizeof(b), "%.*g", prec, d);
+		if (is_float32 ? strtof(b, NULL) == (float)d : strtod(b, NULL) == d)
+			break;
+	}
+	put(w, b, (size_t)k);
+}
+
+static const char b64tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static void put_base64(struct writer *w, const uint8_t *p, size_t n)
+{
+	putc1(w, '"');
+	char q[4];
+	size_t i = 0;
+	for (; i + 3 <= n && !w->full; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		q[0] = b64tab[v >> 18];
+		q[1] = b64tab[(v >> 12) & 63];
+		q[2] = b64tab[(v >> 6) & 63];
+		q[3] = b64tab[v & 63];
+		put(w, q, 4);
+	}
+	if (n - i == 1) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		q[0] = b64tab[v >> 18];
+		q[1] = b64tab[(v >> 12) & 63];
+		q[2] = q[3] = '=';
+		put(w, q, 4);
+	} else if (n - i == 2) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+		q[0] = b64tab[v >> 18];
+		q[1] = b64tab[(v >> 12) & 63];
+		q[2] = b64tab[(v >> 6) & 63];
+		q[3] = '=';
+		put(w, q, 4);
+	}
+	putc1(w, '"');
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid
+ * (overlong, surrogate, above U+10FFFF, bad or missing continuation). */
+static size_t utf8_len(const uint8_t *p, size_t n)
+{
+	uint8_t c = p[0];
+	if (c < 0x80)
+		return 1;
+	size_t len;
+	uint8_t lo = 0x80, hi = 0xbf;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else {
+		return 0;
+	}
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+static void put_json_string(struct writer *w, const uint8_t *p, size_t n)
+{
+	putc1(w, '"');
+	size_t i = 0;
+	while (i < n && !w->full) {
+		/* Copy the longest run that needs no escaping in one go. */
+		size_t j = i;
+		while (j < n && p[j] >= 0x20 && p[j] < 0x80 && p[j] != '"' && p[j] != '\\')
+			j++;
+		if (j > i) {
+			put(w, (const char *)p + i, j - i);
+			i = j;
+			continue;
+		}
+		uint8_t c = p[i];
+		char e[8];
+		if (c == '"' || c == '\\') {
+			e[0] = '\\';
+			e[1] = (char)c;
+			put(w, e, 2);
+			i++;
+		} else if (c < 0x20) {
+			const char *s = NULL;
+			switch (c) {
+			case '\b': s = "\\b"; break;
+			case '\f': s = "\\f"; break;
+			case '\n': s = "\\n"; break;
+			case '\r': s = "\\r"; break;
+			case '\t': s = "\\t"; break;
+			}
+			if (s) {
+				put(w, s, 2);
+			} else {
+				snprintf(e, sizeof(e), "\\u%04x", c);
+				put(w, e, 6);
+			}
+			i++;
+		} else {
+			size_t k = utf8_len(p + i, n - i);
+			if (k == 0) {
+				put(w, "\\ufffd", 6);
+				i++;
+			} else {
+				put(w, (const char *)p + i, k);
+				i += k;
+			}
+		}
+	}
+	putc1(w, '"');
+}
+
+/* Howard Hinnant's civil_from_days, valid for the whole int64 day range we
+ * reach (|sec| / 86400). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	uint64_t doe = (uint64_t)(z - era * 146097);
+	uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t yy = (int64_t)yoe + era * 400;
+	uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	uint64_t mp = (5 * doy + 2) / 153;
+	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yy + (*m <= 2);
+}
+
+static void put_timestamp(struct writer *w, int64_t sec, uint32_t nsec)
+{
+	/* Days and second-of-day with floor division. */
+	int64_t days = sec / 86400, sod = sec % 86400;
+	if (sod < 0) {
+		sod += 86400;
+		days--;
+	}
+	int64_t y;
+	unsigned mo, d;
+	civil_from_days(days, &y, &mo, &d);
+	char b[64];
+	int k;
+	if (y < 0 || y > 9999) {
+		k = snprintf(b, sizeof(b), "{\"ext\":-1,\"sec\":%lld,\"nsec\":%u}", (long long)sec,
+			     nsec);
+		put(w, b, (size_t)k);
+		return;
+	}
+	k = snprintf(b, sizeof(b), "\"%04d-%02u-%02uT%02u:%02u:%02u", (int)y, mo, d,
+		     (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60), (unsigned)(sod % 60));
+	if (nsec) {
+		char f[16];
+		snprintf(f, sizeof(f), ".%09u", nsec);
+		size_t fl = strlen(f);
+		while (f[fl - 1] == '0')
+			fl--;
+		f[fl] = 0;
+		k += snprintf(b + k, sizeof(b) - (size_t)k, "%s", f);
+	}
+	k += snprintf(b + k, sizeof(b) - (size_t)k, "Z\"");
+	put(w, b, (size_t)k);
+}
+
+/* Renders ext type/data; returns false for a malformed timestamp. */
+static bool put_ext(struct writer *w, int8_t type, const uint8_t *p, size_t n)
+{
+	if (type == -1) {
+		if (n == 4) {
+			put_timestamp(w, (int64_t)be(p, 4), 0);
+			return true;
+		}
+		if (n == 8) {
+			uint64_t v = be(p, 8);
+			uint32_t nsec = (uint32_t)(v >> 34);
+			if (nsec > 999999999u)
+				return false;
+			put_timestamp(w, (int64_t)(v & 0x3ffffffffull), nsec);
+			return true;
+		}
+		if (n == 12) {
+			uint32_t nsec = (uint32_t)be(p, 4);
+			if (nsec > 999999999u)
+				return false;
+			put_timestamp(w, (int64_t)be(p + 4, 8), nsec);
+			return true;
+		}
+		return false;
+	}
+	char b[32];
+	int k = snprintf(b, sizeof(b), "{\"ext\":%d,\"data\":", type);
+	put(w, b, (size_t)k);
+	put_base64(w, p, n);
+	putc1(w, '}');
+	return true;
+}
+
+int sm_msgpack_init(struct sm_msgpack *m, const struct sm_msgpack_limits *lim)
+{
+	memset(m, 0, sizeof(*m));
+	if (!lim || lim->max_depth == 0 || lim->max_depth > SM_MSGPACK_DEPTH_CAP)
+		return SM_ERR_INVALID;
+	m->stack = calloc(lim->max_depth, sizeof(*m->stack));
+	if (!m->stack)
+		return SM_ERR_NOMEM;
+	m->lim = *lim;
+	return SM_OK;
+}
+
+void sm_msgpack_free(struct sm_msgpack *m)
+{
+	free(m->stack);
+	m->stack = NULL;
+}
+
+static int fail(struct sm_msgpack_status *st, enum sm_msgpack_reason r, size_t off,
+		const struct writer *w)
+{
+	st->reason = r;
+	st->in_offset = off;
+	st->out_len = w->len;
+	switch (r) {
+	case SM_MSGPACK_TRUNCATED: return SM_ERR_TRUNCATED;
+	case SM_MSGPACK_TOO_DEEP:
+	case SM_MSGPACK_TOO_MANY:
+	case SM_MSGPACK_OUTPUT_FULL: return SM_ERR_LIMIT;
+	default: return SM_ERR_INVALID;
+	}
+}
+
+/* Whether the value starting with type byte c is rendered as a JSON string
+ * that can serve as an object key directly (only msgpack str). */
+static bool is_str_type(uint8_t c)
+{
+	return (c >= 0xa0 && c <= 0xbf) || (c >= 0xd9 && c <= 0xdb);
+}
+
+int sm_msgpack_to_json(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out, size_t cap,
+		       struct sm_msgpack_status *st)
+{
+	struct writer w = {.out = out, .cap = cap < m->lim.max_output ? cap : m->lim.max_output};
+	uint32_t depth = 0;
+	size_t pos = 0;
+
+#define NEED(k)                                                                                    \
+	do {                                                                                       \
+		if ((k) > n - pos)                                                                 \
+			return fail(st, SM_MSGPACK_TRUNCATED, pos, &w);                            \
+	} while (0)
+
+	for (;;) {
+		/* Separators and key wrapping before the next value. */
+		if (depth > 0) {
+			struct sm_msgpack_frame *f = &m->stack[depth - 1];
+			if (f->phase != PH_VALUE && !f->first)
+				putc1(&w, ',');
+			if (f->is_map && f->phase == PH_KEY) {
+				NEED(1);
+				if (!is_str_type(in[pos])) {
+					putc1(&w, '"');
+					w.level++;
+					f->phase = PH_KEY_WRAPPED;
+				}
+			}
+		}
+		NEED(1);
+		size_t start = pos;
+		uint8_t c = in[pos++];
+		uint64_t count = 0; /* container size, if c opens one */
+		bool is_map = false, container = false;
+
+		if (c <= 0x7f) {
+			put_u64(&w, c);
+		} else if (c >= 0xe0) {
+			put_i64(&w, (int8_t)c);
+		} else if (c <= 0x8f) {
+			container = is_map = true;
+			count = c & 0x0f;
+		} else if (c <= 0x9f) {
+			container = true;
+			count = c & 0x0f;
+		} else if (c <= 0xbf) {
+			size_t len = c & 0x1f;
+			NEED(len);
+			put_json_string(&w, in + pos, len);
+			pos += len;
+		} else {
+			switch (c) {
+			case 0xc0: put_str(&w, "null"); break;
+			case 0xc1: return fail(st, SM_MSGPACK_BAD_TYPE, start, &w);
+			case 0xc2: put_str(&w, "false"); break;
+			case 0xc3: put_str(&w, "true"); break;
+			case 0xc4:
+			case 0xc5:
+			case 0xc6: {
+				unsigned lb = 1u << (c - 0xc4);
+				NEED(lb);
+				uint64_t len = be(in + pos, lb);
+				pos += lb;
+				NEED(len);
+				put_base64(&w, in + pos, (size_t)len);
+				pos += (size_t)len;
+				break;
+			}
+			case 0xc7:
+			case 0xc8:
+			case 0xc9:
+			case 0xd4:
+			case 0xd5:
+			case 0xd6:
+			case 0xd7:
+			case 0xd8: {
+				uint64_t len;
+				if (c >= 0xd4) {
+					len = 1u << (c - 0xd4);
+				} else {
+					unsigned lb = 1u << (c - 0xc7);
+					NEED(lb);
+					len = be(in + pos, lb);
+					pos += lb;
+				}
+				NEED(1);
+				int8_t type = (int8_t)in[pos++];
+				NEED(len);
+				if (!put_ext(&w, type, in + pos, (size_t)len))
+					return fail(st, SM_MSGPACK_BAD_TIMESTAMP, start, &w);
+				pos += (size_t)len;
+				break;
+			}
+			case 0xca: {
+				NEED(4);
+				uint32_t u = (uint32_t)be(in + pos, 4);
+				float fv;
+				memcpy(&fv, &u, 4);
+				pos += 4;
+				put_double(&w, fv, true);
+				break;
+			}
+			case 0xcb: {
+				NEED(8);
+				uint64_t u = be(in + pos, 8);
+				double dv;
+				memcpy(&dv, &u, 8);
+				pos += 8;
+				put_double(&w, dv, false);
+				break;
+			}
+			case 0xcc:
+			case 0xcd:
+			case 0xce:
+			case 0xcf: {
+				unsigned k = 1u << (c - 0xcc);
+				NEED(k);
+				put_u64(&w, be(in + pos, k));
+				pos += k;
+				break;
+			}
+			case 0xd0:
+			case 0xd1:
+			case 0xd2:
+			case 0xd3: {
+				unsigned k = 1u << (c - 0xd0);
+				NEED(k);
+				uint64_t u = be(in + pos, k);
+				int64_t v;
+				/* Sign-extend from k bytes without shifting into the sign bit. */
+				if (k < 8 && (u >> (8 * k - 1)))
+					v = (int64_t)(u | ~((UINT64_C(1) << (8 * k)) - 1));
+				else
+					v = (int64_t)u;
+				put_i64(&w, v);
+				pos += k;
+				break;
+			}
+			case 0xd9:
+			case 0xda:
+			case 0xdb: {
+				unsigned lb = 1u << (c - 0xd9);
+				NEED(lb);
+				uint64_t len = be(in + pos, lb);
+				pos += lb;
+				NEED(len);
+				put_json_string(&w, in + pos, (size_t)len);
+				pos += (size_t)len;
+				break;
+			}
+			case 0xdc:
+			case 0xdd:
+			case 0xde:
+			case 0xdf: {
+				unsigned lb = (c & 1) ? 4 : 2;
+				NEED(lb);
+				count = be(in + pos, lb);
+				pos += lb;
+				container = true;
+				is_map = c >= 0xde;
+				break;
+			}
+			}
+		}
+
+		if (container) {
+			if (depth >= m->lim.max_depth)
+				return fail(st, SM_MSGPACK_TOO_DEEP, start, &w);
+			if (count > m->lim.max_elements)
+				return fail(st, SM_MSGPACK_TOO_MANY, start, &w);
+			/* Every item takes at least one byte: reject impossible
+			 * declared sizes before looping over them. */
+			if ((is_map ? 2 * count : count) > n - pos)
+				return fail(st, SM_MSGPACK_TRUNCATED, start, &w);
+			putc1(&w, is_map ? '{' : '[');
+			if (count > 0) {
+				m->stack[depth++] = (struct sm_msgpack_frame){
+					.left = (uint32_t)count, .is_map = is_map, .phase = PH_KEY, .first = 1};
+				if (w.full)
+					return fail(st, SM_MSGPACK_OUTPUT_FULL, start, &w);
+				continue;
+			}
+			putc1(&w, is_map ? '}' : ']');
+		}
+		if (w.full)
+			return fail(st, SM_MSGPACK_OUTPUT_FULL, start, &w);
+
+		/* A value completed: advance the enclosing frames. */
+		for (;;) {
+			if (depth == 0) {
+				if (w.full)
+					return fail(st, SM_MSGPACK_OUTPUT_FULL, pos, &w);
+				if (pos != n)
+					return fail(st, SM_MSGPACK_TRAILING, pos, &w);
+				st->reason = SM_MSGPACK_OK;
+				st->in_offset = pos;
+				st->out_len = w.len;
+				return SM_OK;
+			}
+			struct sm_msgpack_frame *f = &m->stack[depth - 1];
+			if (f->is_map && f->phase != PH_VALUE) {
+				if (f->phase == PH_KEY_WRAPPED) {
+					w.level--;
+					putc1(&w, '"');
+				}
+				putc1(&w, ':');
+				f->phase = PH_VALUE;
+				break;
+			}
+			f->phase = PH_KEY;
+			f->first = 0;
+			if (--f->left > 0)
+				break;
+			putc1(&w, f->is_map ? '}' : ']');
+			depth--;
+		}
+		if (w.full)
+			return fail(st, SM_MSGPACK_OUTPUT_FULL, pos, &w);
+	}
+#undef NEED
+}
+
+const char *sm_msgpack_reason_str(enum sm_msgpack_reason r)
+{
+	switch (r) {
+	case SM_MSGPACK_OK: return "ok";
+	case SM_MSGPACK_TRUNCATED: return "truncated";
+	case SM_MSGPACK_BAD_TYPE: return "bad_type";
+	case SM_MSGPACK_TOO_DEEP: return "too_deep";
+	case SM_MSGPACK_TOO_MANY: return "too_many";
+	case SM_MSGPACK_OUTPUT_FULL: return "output_full";
+	case SM_MSGPACK_TRAILING: return "trailing";
+	case SM_MSGPACK_BAD_TIMESTAMP: return "bad_timestamp";
+	}
+	return "unknown";
+}
