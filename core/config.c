@@ -162,7 +162,7 @@ bool sm_config_parse_action(const char *s, size_t len, enum sm_action *out, char
 bool sm_config_parse_listen(const char *s, size_t len, struct sm_config_listen *out, char *msg,
                             size_t cap)
 {
-	const char *what = "ADDR:PORT (IPv4 or [IPv6], port 1..65535)";
+	const char *what = "ADDR:PORT (IPv4 or [IPv6], port 0..65535, 0 = any free port)";
 	char host[INET6_ADDRSTRLEN];
 	const char *port;
 	size_t hlen;
@@ -189,7 +189,7 @@ bool sm_config_parse_listen(const char *s, size_t len, struct sm_config_listen *
 		port = colon + 1;
 	}
 	uint32_t p;
-	if (!parse_u32(port, (size_t)(s + len - port), 1, 65535, &p))
+	if (!parse_u32(port, (size_t)(s + len - port), 0, 65535, &p))
 		return expected(msg, cap, s, len, what);
 	if (s[0] == '[') {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&out->addr;

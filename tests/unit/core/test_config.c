@@ -181,7 +181,8 @@ Test(config, scalar_forms)
 	cr_assert_eq(cfg->n_rules, 1);
 	sm_config_free(cfg);
 
-	cfg = load_ok("events: \"-\"\nrules:\n");
+	cfg = load_ok("events: \"-\"\nrules:\nlisten: \"[::1]:0\"\n");
+	listen_is(&cfg->listen[0], "[::1]:0");
 	cr_assert_str_eq(cfg->events, "-");
 	cr_assert_eq(cfg->n_rules, 0);
 	sm_config_free(cfg);
@@ -215,18 +216,19 @@ static const struct bad_case bad_cases[] = {
          "t.yaml:1:17: default_action: expected one of tunnel, block, intercept, got \"fault\""},
         {"default_action: Block\n",
          "t.yaml:1:17: default_action: expected one of tunnel, block, intercept, got \"Block\""},
-        {"listen: 127.0.0.1\n",
-         "t.yaml:1:9: listen: expected ADDR:PORT (IPv4 or [IPv6], port 1..65535), got "
-         "\"127.0.0.1\""},
+        {"listen: 127.0.0.1\n", "t.yaml:1:9: listen: expected ADDR:PORT (IPv4 or [IPv6], port "
+                                "0..65535, 0 = any free port), got "
+                                "\"127.0.0.1\""},
         {"listen:\n  - 127.0.0.1:80\n  - \"::1:80\"\n",
-         "t.yaml:3:5: listen[1]: expected ADDR:PORT (IPv4 or [IPv6], port 1..65535), got "
+         "t.yaml:3:5: listen[1]: expected ADDR:PORT (IPv4 or [IPv6], port 0..65535, 0 = any free "
+         "port), got "
          "\"::1:80\""},
-        {"listen: [\"[::1]:0\"]\n",
-         "t.yaml:1:10: listen[0]: expected ADDR:PORT (IPv4 or [IPv6], port 1..65535), got "
-         "\"[::1]:0\""},
-        {"listen: localhost:80\n",
-         "t.yaml:1:9: listen: expected ADDR:PORT (IPv4 or [IPv6], port 1..65535), got "
-         "\"localhost:80\""},
+        {"listen: [\"[::1]:65536\"]\n", "t.yaml:1:10: listen[0]: expected ADDR:PORT (IPv4 or "
+                                        "[IPv6], port 0..65535, 0 = any free port), got "
+                                        "\"[::1]:65536\""},
+        {"listen: localhost:80\n", "t.yaml:1:9: listen: expected ADDR:PORT (IPv4 or [IPv6], port "
+                                   "0..65535, 0 = any free port), got "
+                                   "\"localhost:80\""},
         {"listen: []\n",
          "t.yaml:1:9: listen: expected ADDR:PORT or a non-empty list of them, got nothing"},
         {"listen:\n",
@@ -417,9 +419,10 @@ static const struct set_case bad_sets[] = {
         {"threads=", "--set threads: expected an integer 0..1024, got \"\""},
         {"default_action=allow",
          "--set default_action: expected one of tunnel, block, intercept, got \"allow\""},
-        {"listen=127.0.0.1:1,nope",
-         "--set listen: expected ADDR:PORT (IPv4 or [IPv6], port 1..65535), got \"nope\""},
-        {"listen=", "--set listen: expected ADDR:PORT (IPv4 or [IPv6], port 1..65535), got \"\""},
+        {"listen=127.0.0.1:1,nope", "--set listen: expected ADDR:PORT (IPv4 or [IPv6], port "
+                                    "0..65535, 0 = any free port), got \"nope\""},
+        {"listen=", "--set listen: expected ADDR:PORT (IPv4 or [IPv6], port 0..65535, 0 = any free "
+                    "port), got \"\""},
         {"allow_clients=10.0.0.0/8,10.0.0.1/8",
          "--set allow_clients: host bits set in \"10.0.0.1/8\" (did you mean 10.0.0.0/8?)"},
         {"rules=x", "--set rules: rules can only be set in the configuration file"},
