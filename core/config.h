@@ -75,7 +75,7 @@ struct sm_config {
 	size_t n_allow_clients;
 	const struct sm_rule *rules; /* in file order */
 	size_t n_rules;
-	const char *events; /* JSONL sink path; "-" = stdout; NULL = no events */
+	const char *events;      /* JSONL sink path; "-" = stdout; NULL = no events */
 	const char *dns_servers; /* "127.0.0.1:5353,[::1]:53"; NULL = system resolver */
 
 	struct {
