@@ -362,6 +362,8 @@ long sm_sse_feed(struct sm_sse *p, const void *buf, size_t len)
 	size_t i = 0;
 	if (p->finished)
 		return SM_ERR_STATE;
+	if (len == 0)
+		return 0; /* also keeps NULL + 0 out of pointer arithmetic */
 	p->st.bytes += len;
 	/* A BOM may be split across chunks: hold matching bytes until decided. */
 	while (!p->bom_done && i < len) {
