@@ -121,8 +121,8 @@ int main(void)
 
 	/* SSE: token-sized events as LLM APIs stream them */
 	static const char ev[] =
-		"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
-		"\"delta\":{\"type\":\"text_delta\",\"text\":\" hello\"}}\n\n";
+	        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+	        "\"delta\":{\"type\":\"text_delta\",\"text\":\" hello\"}}\n\n";
 	o = 0;
 	while (o + sizeof(ev) <= n) {
 		memcpy(in + o, ev, sizeof(ev) - 1);
