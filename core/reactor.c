@@ -227,10 +227,8 @@ void sm_reactor_free(struct sm_reactor *r)
 		close(r->pipes[k][0]);
 		close(r->pipes[k][1]);
 	}
-	for (uint32_t k = 0; k < r->n_fronts; k++) {
-		free(r->fronts[k]->head);
-		free(r->fronts[k]);
-	}
+	for (uint32_t k = 0; k < r->n_fronts; k++)
+		sm_front_free(r->fronts[k]);
 	for (int k = 0; k < r->n_listen; k++)
 		if (r->listen_fds[k] >= 0)
 			close(r->listen_fds[k]);
@@ -391,37 +389,24 @@ static void on_accept(struct sm_reactor *r, int k, int res, unsigned flags)
 	sm_front_start(r, f);
 }
 
-/* ---- client recv (front phase) ----------------------------------------- */
+/* ---- receives (front phase and HTTP relay) -------------------------------- */
 
-void sm_arm_client_recv(struct sm_reactor *r, struct sm_flow *f)
+static void on_recv(struct sm_reactor *r, struct sm_flow *f, bool client, int res, unsigned flags)
 {
-	struct io_uring_sqe *sqe = sm_sqe(r);
-	io_uring_prep_recv_multishot(sqe, f->cfd, NULL, 0, 0);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = SM_BR_BGID;
-	sm_flow_prep(r, f, sqe, SM_OP_CLIENT_RECV);
-	f->client_recv_armed = true;
-}
-
-static void on_client_recv(struct sm_reactor *r, struct sm_flow *f, int res, unsigned flags)
-{
-	bool more = flags & IORING_CQE_F_MORE;
-	if (!more)
-		f->client_recv_armed = false;
+	const uint8_t *data = NULL;
+	unsigned bid = 0;
 	if (flags & IORING_CQE_F_BUFFER) {
-		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
-		if (res > 0 && f->state != SM_FLOW_CLOSING)
-			sm_front_recv(r, f, br_buf(r, bid), (size_t)res);
-		br_recycle(r, bid);
+		bid = flags >> IORING_CQE_BUFFER_SHIFT;
+		data = br_buf(r, bid);
 	}
-	if (res == -ENOBUFS)
-		SM_CTR_INC(r, enobufs);
-	if (more || f->state == SM_FLOW_CLOSING)
-		return;
-	if (f->state == SM_FLOW_FRONT && (res > 0 || res == -ENOBUFS))
-		sm_arm_client_recv(r, f);
-	else
-		sm_front_recv_end(r, f, (res > 0 || res == -ENOBUFS) ? -ECANCELED : res);
+	if (f->front && f->state != SM_FLOW_CLOSING) {
+		if (client)
+			sm_front_client_recv(r, f, data, res);
+		else
+			sm_front_upstream_recv(r, f, data, res);
+	}
+	if (flags & IORING_CQE_F_BUFFER)
+		br_recycle(r, bid);
 }
 
 /* ---- dispatch ----------------------------------------------------------- */
@@ -445,15 +430,16 @@ static void on_flow_cqe(struct sm_reactor *r, struct io_uring_cqe *cqe)
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		f->inflight--;
 	switch (op) {
-	case SM_OP_CLIENT_RECV: on_client_recv(r, f, cqe->res, cqe->flags); break;
+	case SM_OP_CLIENT_RECV:
+	case SM_OP_UP_RECV: on_recv(r, f, op == SM_OP_CLIENT_RECV, cqe->res, cqe->flags); break;
 	case SM_OP_CONNECT:
 		if (f->state == SM_FLOW_CONNECTING)
 			sm_front_connect_cqe(r, f, cqe->res);
 		break;
 	case SM_OP_CLIENT_SEND:
 	case SM_OP_UP_SEND:
-		if (f->state != SM_FLOW_CLOSING)
-			sm_front_send_cqe(r, f, cqe->res);
+		if (f->state != SM_FLOW_CLOSING && f->front)
+			sm_front_send_cqe(r, f, op == SM_OP_CLIENT_SEND, cqe->res);
 		break;
 	case SM_OP_CONNECT_TIMEOUT:
 	case SM_OP_CANCEL: break;
@@ -493,15 +479,31 @@ static void on_tick(struct sm_reactor *r)
 	sm_dns_tick(r->dns);
 	uint64_t idle_ns = (uint64_t)r->cfg->timeouts.idle_timeout_ms * 1000000ull;
 	bool force = r->draining && now >= r->drain_deadline_ns;
-	for (uint32_t k = 0; k < r->cap && (idle_ns || force); k++) {
+	for (uint32_t k = 0; k < r->cap; k++) {
 		struct sm_flow *f = &r->flows[k];
 		if (f->state == SM_FLOW_FREE || f->state == SM_FLOW_CLOSING)
 			continue;
 		if (force)
 			sm_flow_close(r, f, SM_CLOSE_SHUTDOWN);
+		else if (f->front && r->draining && sm_front_idle(f))
+			sm_flow_close(r, f, SM_CLOSE_SHUTDOWN);
+		else if (f->front && f->state == SM_FLOW_REPLYING)
+			sm_front_tick(r, f, now);
 		else if (idle_ns && now - f->t_last_ns > idle_ns &&
-		         (f->state == SM_FLOW_RELAY || f->state == SM_FLOW_FRONT))
+		         (f->state == SM_FLOW_RELAY || f->state == SM_FLOW_FRONT ||
+		          f->state == SM_FLOW_HTTP))
 			sm_flow_close(r, f, SM_CLOSE_IDLE_TIMEOUT);
+	}
+}
+
+/* While draining, connections idle between requests are closed: nothing
+ * is lost, and keep-alive clients would otherwise hold the drain open. */
+static void close_idle_requests(struct sm_reactor *r)
+{
+	for (uint32_t k = 0; k < r->cap; k++) {
+		struct sm_flow *f = &r->flows[k];
+		if (f->front && sm_front_idle(f))
+			sm_flow_close(r, f, SM_CLOSE_SHUTDOWN);
 	}
 }
 
@@ -515,13 +517,12 @@ static void begin_drain(struct sm_reactor *r)
 		struct io_uring_sqe *sqe = sm_sqe(r);
 		io_uring_prep_cancel64(sqe, sm_ud_make(SM_OP_ACCEPT, 0, (uint32_t)k), 0);
 		io_uring_sqe_set_data64(sqe, sm_ud_make(SM_OP_NONE, 0, 0));
+		/* the pending accept holds its own reference until the cancel
+		 * lands; after that new clients are refused by the kernel */
+		close(r->listen_fds[k]);
+		r->listen_fds[k] = -1;
 	}
-	/* flows still waiting for their first request have nothing in flight */
-	for (uint32_t k = 0; k < r->cap; k++) {
-		struct sm_flow *f = &r->flows[k];
-		if (f->state == SM_FLOW_FRONT && f->front && f->front->head_len == 0)
-			sm_flow_close(r, f, SM_CLOSE_SHUTDOWN);
-	}
+	close_idle_requests(r);
 }
 
 static void pin_to_cpu(int index)

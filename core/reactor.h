@@ -20,10 +20,11 @@
 
 #define SM_MAX_LISTEN 64
 #define SM_BR_BGID    1
-#define SM_CHUNK_SIZE (32 * 1024) /* one registered send chunk */
-#define SM_MAX_ADDRS  8           /* resolved addresses tried per upstream */
-#define SM_PIPE_SIZE  (64 * 1024) /* bytes moved per splice */
-#define SM_HEAD_MAX   65536       /* hard cap on max_header_bytes */
+#define SM_CHUNK_SIZE (32 * 1024)   /* one registered send chunk */
+#define SM_MAX_ADDRS  8             /* resolved addresses tried per upstream */
+#define SM_PIPE_SIZE  (64 * 1024)   /* bytes moved per splice */
+#define SM_HEAD_MAX   65536         /* hard cap on max_header_bytes */
+#define SM_LINGER_NS  1000000000ull /* drain time after an error reply */
 
 struct sm_dns;
 struct sm_front;
@@ -36,6 +37,7 @@ enum sm_flow_state {
 	SM_FLOW_CONNECTING, /* connect in flight */
 	SM_FLOW_REPLYING,   /* sending a final answer (403/502/...) then closing */
 	SM_FLOW_ESTABLISH,  /* sending "200 Connection established" (+ leftovers) */
+	SM_FLOW_HTTP,       /* relaying absolute-form requests through proto/http1 */
 	SM_FLOW_RELAY,      /* splice tunnel */
 	SM_FLOW_CLOSING,    /* waiting for in-flight ops before freeing */
 };
@@ -178,9 +180,6 @@ void sm_flow_touch(struct sm_reactor *r, struct sm_flow *f);
 int32_t sm_chunk_get(struct sm_reactor *r);
 void sm_chunk_put(struct sm_reactor *r, int32_t c);
 uint8_t *sm_chunk_ptr(struct sm_reactor *r, int32_t c);
-
-/* Arms the multishot recv on the client socket (front phase). */
-void sm_arm_client_recv(struct sm_reactor *r, struct sm_flow *f);
 
 /* Tunnel (core/tunnel.c). */
 void sm_tunnel_start(struct sm_reactor *r, struct sm_flow *f);

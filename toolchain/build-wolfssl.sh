@@ -139,7 +139,7 @@ make -s -j"$JOBS" >/dev/null 2>"$WORK/make.log" || {
 }
 make -s install >/dev/null
 # The options header records what this build enables; consumers must include
-# <wolfssl/options.h> first (the CMake block adds -DWOLFSSL_USE_OPTIONS_H).
+# <wolfssl/options.h> before any other wolfSSL header.
 test -f "$PREFIX/include/wolfssl/options.h"
 printf '%s\n' "$want_stamp" >"$STAMP"
 echo "wolfssl: done in $(($(date +%s) - start)) s" >&2
