@@ -1,1 +1,248 @@
-int main(void){return 0;}
+/* soth-mitm: command line, configuration, signals. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "core/config.h"
+#include "core/proxy.h"
+#include "core/result.h"
+
+static const char usage[] =
+        "Usage: soth-mitm [options]\n"
+        "\n"
+        "An explicit HTTP(S) proxy: CONNECT requests are tunnelled or blocked by policy,\n"
+        "and every flow is reported as JSONL events.\n"
+        "\n"
+        "Options:\n"
+        "  -l, --listen ADDR:PORT  listen address, repeatable (default 127.0.0.1:8080;\n"
+        "                          IPv6 as [::1]:8080; port 0 picks a free port)\n"
+        "  -t, --threads N         reactor threads, one per core (default: online CPUs)\n"
+        "  -c, --config FILE       YAML configuration (docs/config.md)\n"
+        "  -s, --set KEY=VALUE     override one configuration key after the file,\n"
+        "                          repeatable (e.g. --set default_action=block)\n"
+        "  -e, --events PATH       write flow events as JSONL to PATH ('-' = stdout)\n"
+        "  -h, --help              show this help and exit\n"
+        "  -V, --version           print the version and exit\n"
+        "\n"
+        "Signals: SIGINT/SIGTERM stop accepting, let in-flight flows finish for up to\n"
+        "timeouts.shutdown_grace_ms, then exit 0.\n";
+
+struct cli {
+	const char *config;
+	const char *sets[256];
+	int n_sets;
+	char listen[4096];
+	size_t listen_len;
+};
+
+static int need_arg(int argc, char **argv, int *i, const char **val)
+{
+	const char *opt = argv[*i];
+	const char *eq = strchr(opt, '=');
+	if (strncmp(opt, "--", 2) == 0 && eq) {
+		*val = eq + 1;
+		return 0;
+	}
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "soth-mitm: option %s needs a value (see --help)\n", opt);
+		return -1;
+	}
+	*val = argv[++*i];
+	return 0;
+}
+
+static bool is_opt(const char *arg, const char *s, const char *l)
+{
+	size_t n = strlen(l);
+	return strcmp(arg, s) == 0 || strcmp(arg, l) == 0 ||
+	       (strncmp(arg, l, n) == 0 && arg[n] == '=');
+}
+
+/* Returns 0 to continue, 1 to exit 0, -1 to exit 2. */
+static int parse_cli(int argc, char **argv, struct cli *c, char *scratch, size_t scratch_cap)
+{
+	size_t used = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage, stdout);
+			return 1;
+		}
+		if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+			printf("soth-mitm %s\n", SM_VERSION);
+			return 1;
+		}
+		if (c->n_sets >= (int)(sizeof(c->sets) / sizeof(c->sets[0])) - 4) {
+			fprintf(stderr, "soth-mitm: too many options\n");
+			return -1;
+		}
+		const char *key = NULL;
+		if (is_opt(a, "-l", "--listen")) {
+			if (need_arg(argc, argv, &i, &v))
+				return -1;
+			size_t n = strlen(v);
+			if (c->listen_len + n + 2 > sizeof(c->listen)) {
+				fprintf(stderr, "soth-mitm: too many --listen addresses\n");
+				return -1;
+			}
+			if (c->listen_len)
+				c->listen[c->listen_len++] = ',';
+			memcpy(c->listen + c->listen_len, v, n + 1);
+			c->listen_len += n;
+			continue;
+		} else if (is_opt(a, "-t", "--threads")) {
+			key = "threads";
+		} else if (is_opt(a, "-e", "--events")) {
+			key = "events";
+		} else if (is_opt(a, "-c", "--config")) {
+			if (need_arg(argc, argv, &i, &v))
+				return -1;
+			c->config = v;
+			continue;
+		} else if (is_opt(a, "-s", "--set")) {
+			if (need_arg(argc, argv, &i, &v))
+				return -1;
+			c->sets[c->n_sets++] = v;
+			continue;
+		} else {
+			fprintf(stderr, "soth-mitm: unknown option '%s' (see --help)\n", a);
+			return -1;
+		}
+		if (need_arg(argc, argv, &i, &v))
+			return -1;
+		int n = snprintf(scratch + used, scratch_cap - used, "%s=%s", key, v);
+		if (n < 0 || (size_t)n >= scratch_cap - used) {
+			fprintf(stderr, "soth-mitm: option value too long\n");
+			return -1;
+		}
+		c->sets[c->n_sets++] = scratch + used;
+		used += (size_t)n + 1;
+	}
+	return 0;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void print_listeners(const struct sm_proxy *p)
+{
+	for (size_t i = 0; i < sm_proxy_n_listen(p); i++) {
+		struct sockaddr_storage a;
+		socklen_t len;
+		char ip[INET6_ADDRSTRLEN] = "?";
+		unsigned port = 0;
+		sm_proxy_listen_addr(p, i, &a, &len);
+		if (a.ss_family == AF_INET) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&a)->sin_addr, ip, sizeof(ip));
+			port = ntohs(((struct sockaddr_in *)&a)->sin_port);
+			fprintf(stderr, "soth-mitm: listening on %s:%u (%d reactors)\n", ip, port,
+			        sm_proxy_n_reactors(p));
+		} else {
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a)->sin6_addr, ip,
+			          sizeof(ip));
+			port = ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
+			fprintf(stderr, "soth-mitm: listening on [%s]:%u (%d reactors)\n", ip, port,
+			        sm_proxy_n_reactors(p));
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static char scratch[16384];
+	static char listen_kv[4200];
+	struct cli cli = {0};
+	int rc = parse_cli(argc, argv, &cli, scratch, sizeof(scratch));
+	if (rc)
+		return rc > 0 ? 0 : 2;
+
+	char err[1024];
+	struct sm_config *cfg = NULL;
+	if (cli.config)
+		rc = sm_config_load_file(cli.config, &cfg, err, sizeof(err));
+	else if ((cfg = sm_config_default()) == NULL)
+		rc = SM_ERR_NOMEM, snprintf(err, sizeof(err), "out of memory");
+	if (rc != SM_OK) {
+		fprintf(stderr, "soth-mitm: %s\n", err);
+		return 2;
+	}
+	if (cli.listen_len) {
+		snprintf(listen_kv, sizeof(listen_kv), "listen=%s", cli.listen);
+		if (sm_config_set(cfg, listen_kv, err, sizeof(err)) != SM_OK) {
+			fprintf(stderr, "soth-mitm: %s\n", err);
+			sm_config_free(cfg);
+			return 2;
+		}
+	}
+	for (int i = 0; i < cli.n_sets; i++) {
+		if (sm_config_set(cfg, cli.sets[i], err, sizeof(err)) != SM_OK) {
+			fprintf(stderr, "soth-mitm: %s\n", err);
+			sm_config_free(cfg);
+			return 2;
+		}
+	}
+
+	int events_fd = -1;
+	if (cfg->events && strcmp(cfg->events, "-") == 0) {
+		events_fd = STDOUT_FILENO;
+	} else if (cfg->events) {
+		events_fd = open(cfg->events, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (events_fd < 0) {
+			fprintf(stderr, "soth-mitm: cannot open events file %s: %s\n", cfg->events,
+			        strerror(errno));
+			sm_config_free(cfg);
+			return 2;
+		}
+	}
+
+	raise_nofile();
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit the mask */
+
+	struct sm_proxy *p = NULL;
+	if (sm_proxy_create(cfg, events_fd, &p, err, sizeof(err)) != SM_OK ||
+	    sm_proxy_start(p, err, sizeof(err)) != SM_OK) {
+		fprintf(stderr, "soth-mitm: %s\n", err);
+		sm_proxy_destroy(p);
+		sm_config_free(cfg);
+		return 1;
+	}
+	for (int i = 0; i < 5000 && !sm_proxy_ready(p); i++) {
+		struct timespec ms = {0, 1000000};
+		nanosleep(&ms, NULL);
+	}
+	print_listeners(p);
+
+	int sig = 0;
+	sigwait(&set, &sig);
+	fprintf(stderr, "soth-mitm: %s: draining (up to %u ms)\n",
+	        sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->timeouts.shutdown_grace_ms);
+	sm_proxy_stop(p);
+	sm_proxy_wait(p);
+	struct sm_proxy_stats st;
+	sm_proxy_stats(p, &st);
+	fprintf(stderr, "soth-mitm: stopped after %llu connections (%llu events dropped)\n",
+	        (unsigned long long)st.accepted, (unsigned long long)st.events_dropped);
+	sm_proxy_destroy(p);
+	sm_config_free(cfg);
+	if (events_fd > STDERR_FILENO)
+		close(events_fd);
+	return 0;
+}

@@ -35,3 +35,7 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
+
+# wolfSSL with assembly, built once from Debian's source package into
+# build/deps/ (a no-op when the cached build is current).
+"$(dirname "$0")/build-wolfssl.sh"

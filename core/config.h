@@ -1,0 +1,124 @@
+/* Configuration: one YAML file (libyaml) plus `--set key=value` overrides.
+ *
+ * Life cycle (main thread only):
+ *   sm_config_load_file() or sm_config_default()  -> a new struct sm_config
+ *   sm_config_set() for each --set, in command-line order
+ *   publish the pointer; from then on the snapshot is immutable and may be
+ *   read from any thread without locks
+ *   sm_config_free() once no reactor uses it any more.
+ * A SIGHUP reload loads a fresh snapshot and re-applies the same --set list.
+ *
+ * Ownership: every pointer inside a struct sm_config (strings, arrays, rule
+ * descriptions) points into one allocation tree owned by the snapshot and
+ * freed by sm_config_free(); it stays valid exactly as long as the snapshot.
+ *
+ * Errors: functions that fail write one line (no trailing newline) to
+ * err/errcap, truncated to fit, naming where and what:
+ *   conf.yaml:4:12: rules[1].port: expected an integer 1..65535, got "http"
+ *   --set timeouts.connect_ms: unknown key
+ * Lines and columns are 1-based. Unknown and duplicate keys are errors.
+ * Keys, defaults and meaning: docs/config.md. */
+#ifndef SM_CORE_CONFIG_H
+#define SM_CORE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/cidr.h"
+
+/* What to do with a proxied connection. Append-only: logged in events. */
+enum sm_action {
+	SM_ACTION_TUNNEL = 0,    /* relay bytes untouched */
+	SM_ACTION_BLOCK = 1,     /* refuse (403) without opening an upstream socket */
+	SM_ACTION_INTERCEPT = 2, /* terminate TLS and parse */
+	SM_ACTION_FAULT = 3,     /* reserved: fault injection; the loader never produces it yet */
+};
+
+/* Hard bounds on what a file may declare (the loader reports an error). */
+#define SM_CONFIG_MAX_FILE_BYTES (1u << 20) /* sm_config_load_file input size */
+#define SM_CONFIG_MAX_LISTEN     64
+#define SM_CONFIG_MAX_CIDRS      4096 /* per list: allow_clients, rule client/dest */
+#define SM_CONFIG_MAX_RULES      10000
+#define SM_CONFIG_MAX_PORTS      1024 /* per rule */
+#define SM_CONFIG_MAX_HOST       253  /* host glob length */
+#define SM_CONFIG_MAX_NAME       128  /* rule name length */
+#define SM_CONFIG_MAX_PATH       4096 /* events path length */
+
+struct sm_config_listen {
+	struct sockaddr_storage addr; /* AF_INET or AF_INET6 with port set */
+	socklen_t addrlen;
+};
+
+/* One policy rule. Every present field must match (AND); an absent field
+ * matches anything. See core/policy.h for evaluation order. */
+struct sm_rule {
+	const char *name;              /* optional label, printable ASCII; NULL if none */
+	const char *host;              /* lower-case glob ('*' = any run of chars); NULL = any */
+	const uint16_t *ports;         /* n_ports entries; none = any port */
+	const struct sm_cidr *clients; /* n_clients entries (any of them); none = any client */
+	const struct sm_cidr *dests;   /* n_dests entries (any of them); none = any destination */
+	size_t n_ports, n_clients, n_dests;
+	enum sm_action action;
+	unsigned line;    /* 1-based line of the rule in its file */
+	const char *desc; /* `rules[0] host "*.blocked.test" port 443`, for logs and 403 bodies */
+};
+
+struct sm_config {
+	const char *source; /* file name given to the loader, or "<default>" */
+
+	const struct sm_config_listen *listen; /* n_listen >= 1 */
+	size_t n_listen;
+	uint32_t threads; /* reactor threads; 0 = one per online CPU (at most 1024) */
+	enum sm_action default_action;
+	const struct sm_cidr *allow_clients; /* n_allow_clients >= 1 */
+	size_t n_allow_clients;
+	const struct sm_rule *rules; /* in file order */
+	size_t n_rules;
+	const char *events;      /* JSONL sink path; "-" = stdout; NULL = no events */
+	const char *dns_servers; /* "127.0.0.1:5353,[::1]:53"; NULL = system resolver */
+
+	struct {
+		uint32_t connect_timeout_ms; /* upstream TCP connect */
+		uint32_t idle_timeout_ms;    /* no bytes either way */
+		uint32_t dns_timeout_ms;     /* name resolution */
+		uint32_t shutdown_grace_ms;  /* drain on SIGTERM before closing flows */
+	} timeouts;
+	struct {
+		uint32_t max_flows_per_thread;
+		uint32_t max_header_bytes; /* request line + headers of a proxy request */
+		uint32_t event_ring_size;  /* records per reactor ring, power of two */
+	} limits;
+
+	struct sm_config_arena *arena; /* private: owns everything above */
+};
+
+/* A snapshot holding the defaults, or NULL if out of memory. */
+struct sm_config *sm_config_default(void);
+
+/* Load path (at most SM_CONFIG_MAX_FILE_BYTES). Keys absent from the file
+ * keep their defaults. On success returns SM_OK and *out owns a new snapshot;
+ * on failure returns SM_ERR_IO (cannot read), SM_ERR_LIMIT (too large),
+ * SM_ERR_INVALID (syntax or schema) or SM_ERR_NOMEM, writes err and leaves
+ * *out NULL. */
+int sm_config_load_file(const char *path, struct sm_config **out, char *err, size_t errcap);
+
+/* Same as sm_config_load_file on an in-memory document; name is used in
+ * error messages and as cfg->source. buf need not be NUL-terminated. */
+int sm_config_load_buffer(const char *name, const void *buf, size_t len, struct sm_config **out,
+                          char *err, size_t errcap);
+
+/* Apply one override "key=value" (dotted key, e.g. timeouts.connect_timeout_ms=2000;
+ * list keys listen and allow_clients take comma-separated items and replace
+ * the whole list; events= with an empty value disables events; rules cannot
+ * be set). Only before the snapshot is published. On failure returns
+ * SM_ERR_INVALID, writes err and leaves cfg unchanged. */
+int sm_config_set(struct sm_config *cfg, const char *kv, char *err, size_t errcap);
+
+/* Free a snapshot and everything it owns. NULL is fine. */
+void sm_config_free(struct sm_config *cfg);
+
+/* "tunnel", "block", "intercept", "fault"; "unknown" otherwise. */
+const char *sm_config_action_str(enum sm_action a);
+
+#endif

@@ -1,0 +1,676 @@
+/* Front phase and HTTP relay: client bytes through the HTTP/1.1 layer,
+ * CONNECT answered and handed to the splice tunnel, absolute-form requests
+ * forwarded with per-request upstream selection, errors answered. */
+#include "core/front.h"
+
+#include <errno.h>
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/policy.h"
+#include "core/result.h"
+#include "telemetry/event.h"
+
+bool sm_upstream_connect_result(struct sm_reactor *r, struct sm_flow *f, int res);
+static void pump_client(struct sm_reactor *r, struct sm_flow *f);
+static void pump_upstream(struct sm_reactor *r, struct sm_flow *f);
+
+#define INQ_CAP (16 * 1024) /* one provided buffer's worth */
+
+/* ---- pool ---------------------------------------------------------------- */
+
+static void outq_reset(struct sm_outq *q)
+{
+	q->chunk = -1;
+	q->out.buf = NULL;
+	q->out.cap = q->out.len = 0;
+	q->sent = 0;
+	q->inflight = false;
+}
+
+struct sm_front *sm_front_get(struct sm_reactor *r)
+{
+	struct sm_front *fr;
+	struct sm_h1_limits lim = {.max_head = r->cfg->limits.max_header_bytes};
+	size_t h1len = sm_h1_footprint(&lim);
+	if (r->n_fronts > 0) {
+		fr = r->fronts[--r->n_fronts];
+	} else {
+		fr = calloc(1, sizeof(*fr));
+		if (!fr)
+			return NULL;
+		fr->h1mem = aligned_alloc(64, (h1len + 63) & ~(size_t)63);
+		fr->cin.buf = malloc(INQ_CAP);
+		fr->uin.buf = malloc(INQ_CAP);
+		if (!fr->h1mem || !fr->cin.buf || !fr->uin.buf) {
+			free(fr->h1mem);
+			free(fr->cin.buf);
+			free(fr->uin.buf);
+			free(fr);
+			return NULL;
+		}
+	}
+	void *h1mem = fr->h1mem;
+	uint8_t *cbuf = fr->cin.buf, *ubuf = fr->uin.buf;
+	memset(fr, 0, sizeof(*fr));
+	fr->h1mem = h1mem;
+	fr->h1 = sm_h1_init(h1mem, h1len, &lim);
+	fr->cin = (struct sm_inq){.buf = cbuf, .cap = INQ_CAP};
+	fr->uin = (struct sm_inq){.buf = ubuf, .cap = INQ_CAP};
+	outq_reset(&fr->up);
+	outq_reset(&fr->down);
+	return fr;
+}
+
+void sm_front_put(struct sm_reactor *r, struct sm_front *fr)
+{
+	sm_chunk_put(r, fr->up.chunk);
+	sm_chunk_put(r, fr->down.chunk);
+	outq_reset(&fr->up);
+	outq_reset(&fr->down);
+	if (r->n_fronts < r->fronts_cap) {
+		r->fronts[r->n_fronts++] = fr;
+	} else {
+		sm_front_free(fr);
+	}
+}
+
+void sm_front_free(struct sm_front *fr)
+{
+	free(fr->h1mem);
+	free(fr->cin.buf);
+	free(fr->uin.buf);
+	free(fr);
+}
+
+/* ---- sends ----------------------------------------------------------------- */
+
+static bool outq_ready(struct sm_reactor *r, struct sm_outq *q)
+{
+	if (q->chunk >= 0)
+		return true;
+	q->chunk = sm_chunk_get(r);
+	if (q->chunk < 0)
+		return false;
+	q->out.buf = sm_chunk_ptr(r, q->chunk);
+	q->out.cap = SM_CHUNK_SIZE;
+	q->out.len = 0;
+	return true;
+}
+
+static void outq_send(struct sm_reactor *r, struct sm_flow *f, bool to_client)
+{
+	struct sm_outq *q = to_client ? &f->front->down : &f->front->up;
+	struct io_uring_sqe *sqe = sm_sqe(r);
+	io_uring_prep_write_fixed(sqe, to_client ? f->cfd : f->ufd, q->out.buf + q->sent,
+	                          (unsigned)(q->out.len - q->sent), 0, 0);
+	sm_flow_prep(r, f, sqe, to_client ? SM_OP_CLIENT_SEND : SM_OP_UP_SEND);
+	q->inflight = true;
+}
+
+static void arm_recv(struct sm_reactor *r, struct sm_flow *f, bool client)
+{
+	struct io_uring_sqe *sqe = sm_sqe(r);
+	io_uring_prep_recv(sqe, client ? f->cfd : f->ufd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = SM_BR_BGID;
+	sm_flow_prep(r, f, sqe, client ? SM_OP_CLIENT_RECV : SM_OP_UP_RECV);
+	if (client)
+		f->client_recv_armed = true;
+	else
+		f->front->up_recv_armed = true;
+}
+
+/* ---- error replies ----------------------------------------------------------- */
+
+void sm_front_reply_error(struct sm_reactor *r, struct sm_flow *f, int status, const char *text,
+                          const char *detail, int reason)
+{
+	struct sm_front *fr = f->front;
+	if (!fr || fr->down.inflight || !outq_ready(r, &fr->down)) {
+		sm_flow_close(r, f, reason);
+		return;
+	}
+	char body[600];
+	int blen = snprintf(body, sizeof(body), "%s%s%s", text, detail ? ": " : "",
+	                    detail ? detail : "");
+	if (blen < 0 || (size_t)blen >= sizeof(body))
+		body[sizeof(body) - 1] = 0;
+	long n = sm_h1_error_response((unsigned)status, body, fr->down.out.buf, fr->down.out.cap);
+	if (n < 0) {
+		sm_flow_close(r, f, reason);
+		return;
+	}
+	fr->down.out.len = (size_t)n;
+	fr->down.sent = 0;
+	fr->pending_reason = (uint8_t)reason;
+	f->state = SM_FLOW_REPLYING;
+	outq_send(r, f, true);
+}
+
+/* The reply went out: shut our side and drain what the client still sends,
+ * so the answer is not lost to a reset caused by unread bytes. */
+static void reply_sent(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	shutdown(f->cfd, SHUT_WR);
+	if (fr->client_eof) {
+		sm_flow_close(r, f, fr->pending_reason);
+		return;
+	}
+	fr->lingering = true;
+	fr->linger_until_ns = sm_now_ns() + SM_LINGER_NS;
+	fr->cin.len = fr->cin.off = 0;
+	if (!f->client_recv_armed)
+		arm_recv(r, f, true);
+}
+
+void sm_front_tick(struct sm_reactor *r, struct sm_flow *f, uint64_t now)
+{
+	struct sm_front *fr = f->front;
+	if (f->state == SM_FLOW_REPLYING && fr && fr->lingering && now >= fr->linger_until_ns)
+		sm_flow_close(r, f, fr->pending_reason);
+}
+
+bool sm_front_idle(const struct sm_flow *f)
+{
+	const struct sm_front *fr = f->front;
+	if (!fr)
+		return false;
+	if (f->state == SM_FLOW_FRONT)
+		return fr->cin.len == 0 && fr->requests == 0;
+	if (f->state == SM_FLOW_HTTP)
+		return fr->cin.len == 0 && sm_h1_outstanding(fr->h1) == 0 && !fr->up.inflight &&
+		       !fr->down.inflight && !fr->switch_pending;
+	return false;
+}
+
+/* ---- start ----------------------------------------------------------------- */
+
+void sm_front_start(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = sm_front_get(r);
+	if (!fr || !fr->h1) {
+		if (fr)
+			sm_front_put(r, fr);
+		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+		return;
+	}
+	f->front = fr;
+	f->state = SM_FLOW_FRONT;
+	socklen_t len = sizeof(fr->peer);
+	if (getpeername(f->cfd, (struct sockaddr *)&fr->peer, &len) != 0)
+		memset(&fr->peer, 0, sizeof(fr->peer));
+	struct sm_event *ev = sm_flow_event(r, f, SM_EV_FLOW_OPEN);
+	if (ev) {
+		char buf[80];
+		size_t n = sm_fmt_addr((struct sockaddr *)&fr->peer, buf, sizeof(buf));
+		sm_event_set_str(ev, 0, buf, n);
+		struct sockaddr_storage local;
+		len = sizeof(local);
+		if (getsockname(f->cfd, (struct sockaddr *)&local, &len) == 0) {
+			n = sm_fmt_addr((struct sockaddr *)&local, buf, sizeof(buf));
+			sm_event_set_str(ev, 1, buf, n);
+		}
+		sm_flow_event_commit(r);
+	}
+	fr->denied = !sm_policy_client_allowed(r->cfg, (struct sockaddr *)&fr->peer);
+	if (fr->denied)
+		SM_CTR_INC(r, denied_clients);
+	arm_recv(r, f, true);
+}
+
+/* ---- the CONNECT path ----------------------------------------------------------- */
+
+static void start_tunnel(struct sm_reactor *r, struct sm_flow *f)
+{
+	sm_front_put(r, f->front);
+	f->front = NULL;
+	sm_tunnel_start(r, f);
+}
+
+/* After "200 Connection established": bytes the client sent after the
+ * CONNECT head go upstream first, then the splice tunnel takes over. */
+static void establish_continue(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	if (fr->up.inflight || fr->down.inflight || f->client_recv_armed || fr->up_recv_armed)
+		return;
+	if (fr->cin.len) {
+		if (!outq_ready(r, &fr->up)) {
+			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+			return;
+		}
+		size_t n = fr->cin.len < fr->up.out.cap ? fr->cin.len : fr->up.out.cap;
+		memcpy(fr->up.out.buf, fr->cin.buf + fr->cin.off, n);
+		fr->up.out.len = n;
+		fr->up.sent = 0;
+		fr->cin.off += (uint32_t)n;
+		fr->cin.len -= (uint32_t)n;
+		outq_send(r, f, false);
+		return;
+	}
+	if (fr->uin.len) { /* upgrade: upstream bytes after the 101 */
+		if (!outq_ready(r, &fr->down)) {
+			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+			return;
+		}
+		size_t n = fr->uin.len < fr->down.out.cap ? fr->uin.len : fr->down.out.cap;
+		memcpy(fr->down.out.buf, fr->uin.buf + fr->uin.off, n);
+		fr->down.out.len = n;
+		fr->down.sent = 0;
+		fr->uin.off += (uint32_t)n;
+		fr->uin.len -= (uint32_t)n;
+		outq_send(r, f, true);
+		return;
+	}
+	start_tunnel(r, f);
+}
+
+/* The pending upstream switch can start once every response is complete
+ * and nothing is in flight on the old upstream. */
+static void begin_switch(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	fr->switch_pending = false;
+	if (f->ufd >= 0) {
+		close(f->ufd);
+		f->ufd = -1;
+	}
+	fr->uin.len = fr->uin.off = 0;
+	fr->upstream_eof = false;
+	fr->live_host[0] = 0;
+	sm_upstream_resolve(r, f);
+}
+
+static void check_switch(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	if (!fr || !fr->switch_pending || sm_h1_outstanding(fr->h1) > 0 || fr->down.inflight ||
+	    fr->up.inflight)
+		return;
+	if (fr->up_recv_armed) {
+		/* the old upstream's recv must land before its socket closes */
+		if (fr->up_cancel_sent)
+			return;
+		fr->up_cancel_sent = true;
+		struct io_uring_sqe *sqe = sm_sqe(r);
+		io_uring_prep_cancel64(sqe, sm_ud_make(SM_OP_UP_RECV, f->gen, sm_flow_slot(r, f)),
+		                       0);
+		sm_flow_prep(r, f, sqe, SM_OP_CANCEL);
+		return;
+	}
+	begin_switch(r, f);
+}
+
+void sm_front_connect_cqe(struct sm_reactor *r, struct sm_flow *f, int res)
+{
+	struct sm_front *fr = f->front;
+	if (!sm_upstream_connect_result(r, f, res))
+		return;
+	sm_upstream_connected_event(r, f);
+	if (fr->purpose == SM_PURPOSE_CONNECT) {
+		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+		if (!outq_ready(r, &fr->down)) {
+			sm_front_reply_error(r, f, 503, "proxy out of send buffers", NULL,
+			                     SM_CLOSE_RESOURCE_LIMIT);
+			return;
+		}
+		memcpy(fr->down.out.buf, ok, sizeof(ok) - 1);
+		fr->down.out.len = sizeof(ok) - 1;
+		fr->down.sent = 0;
+		f->state = SM_FLOW_ESTABLISH;
+		outq_send(r, f, true);
+		return;
+	}
+	memcpy(fr->live_host, fr->host, sizeof(fr->host));
+	fr->live_port = fr->port;
+	f->state = SM_FLOW_HTTP;
+	sm_h1_release(fr->h1);
+	pump_client(r, f);
+	pump_upstream(r, f);
+}
+
+/* ---- client side ---------------------------------------------------------------- */
+
+static void request_event(struct sm_reactor *r, struct sm_flow *f, const struct sm_h1_event *ev)
+{
+	struct sm_event *e = sm_flow_event(r, f, SM_EV_PROXY_REQUEST);
+	if (!e)
+		return;
+	const char *m = llhttp_method_name((llhttp_method_t)ev->method);
+	e->i[0] = ev->version % 10;
+	sm_event_set_str(e, 0, m, strlen(m));
+	sm_event_set_str(e, 1, (const char *)ev->target, ev->target_len);
+	sm_flow_event_commit(r);
+}
+
+static const char *client_error_text(int status)
+{
+	switch (status) {
+	case 414: return "request target too long";
+	case 431: return "request head too large";
+	case 501: return "not implemented";
+	case 505: return "HTTP version not supported";
+	default: return "bad request";
+	}
+}
+
+/* Returns false when the flow left the front/relay states. */
+static bool client_events(struct sm_reactor *r, struct sm_flow *f, bool *popped)
+{
+	struct sm_front *fr = f->front;
+	struct sm_h1_event ev;
+	while (sm_h1_next_event(fr->h1, &ev)) {
+		*popped = true;
+		switch (ev.type) {
+		case SM_H1_EV_REQUEST:
+			fr->requests++;
+			request_event(r, f, &ev);
+			if (fr->denied) {
+				sm_front_reply_error(r, f, 403, "client not allowed",
+				                     "this address is not in allow_clients",
+				                     SM_CLOSE_CLIENT_NOT_ALLOWED);
+				return false;
+			}
+			if (!(ev.flags & (SM_H1_F_CONNECT | SM_H1_F_SWITCH)))
+				break; /* same upstream: the layer forwards it */
+			memcpy(fr->host, ev.authority->host, (size_t)ev.authority->host_len + 1);
+			fr->port = ev.authority->port;
+			fr->purpose =
+			        (ev.flags & SM_H1_F_CONNECT) ? SM_PURPOSE_CONNECT : SM_PURPOSE_HTTP;
+			fr->switch_pending = true;
+			check_switch(r, f);
+			if (f->state != SM_FLOW_FRONT && f->state != SM_FLOW_HTTP)
+				return false;
+			break;
+		case SM_H1_EV_ERROR: {
+			char detail[160];
+			snprintf(detail, sizeof(detail), "%s (%u)",
+			         sm_h1_reason_str((enum sm_h1_reason)ev.reason), ev.detail);
+			if ((ev.flags & SM_H1_F_FORWARDED) || sm_h1_outstanding(fr->h1) > 0)
+				sm_flow_close(r, f, SM_CLOSE_BAD_REQUEST);
+			else
+				sm_front_reply_error(r, f, ev.status, client_error_text(ev.status),
+				                     detail, SM_CLOSE_BAD_REQUEST);
+			return false;
+		}
+		default: break;
+		}
+	}
+	return true;
+}
+
+static bool relaying(const struct sm_flow *f)
+{
+	return f->state == SM_FLOW_FRONT || f->state == SM_FLOW_HTTP;
+}
+
+static void maybe_arm_client(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	if (!relaying(f) || f->client_recv_armed || fr->cin.len || fr->client_eof ||
+	    fr->switch_pending)
+		return;
+	enum sm_h1_wait w = sm_h1_client_wait(fr->h1);
+	if (w == SM_H1_WAIT_NONE || w == SM_H1_WAIT_OUT_FULL || w == SM_H1_WAIT_EVENTS)
+		arm_recv(r, f, true);
+}
+
+static void maybe_finish(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	if (!relaying(f) || fr->down.inflight || fr->up.inflight)
+		return;
+	bool idle = sm_h1_outstanding(fr->h1) == 0;
+	if (fr->close_after_flush || (fr->client_eof && idle && !fr->switch_pending))
+		sm_flow_close(r, f, SM_CLOSE_DONE);
+}
+
+static void pump_client(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	for (;;) {
+		if (!relaying(f) || fr->up.inflight || fr->switch_pending)
+			break;
+		if (!outq_ready(r, &fr->up)) {
+			sm_front_reply_error(r, f, 503, "proxy out of send buffers", NULL,
+			                     SM_CLOSE_RESOURCE_LIMIT);
+			return;
+		}
+		long n = sm_h1_client_feed(fr->h1, fr->cin.buf + fr->cin.off, fr->cin.len,
+		                           &fr->up.out);
+		if (n > 0) {
+			fr->cin.off += (uint32_t)n;
+			fr->cin.len -= (uint32_t)n;
+			if (!fr->cin.len)
+				fr->cin.off = 0;
+		}
+		bool popped = false;
+		if (!client_events(r, f, &popped) || n < 0)
+			return;
+		if (fr->up.out.len > 0 && f->ufd >= 0 && f->state == SM_FLOW_HTTP) {
+			fr->up.sent = 0;
+			outq_send(r, f, false);
+			break;
+		}
+		if (n <= 0 && !popped)
+			break;
+	}
+	maybe_arm_client(r, f);
+	maybe_finish(r, f);
+}
+
+void sm_front_client_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_t *data, int res)
+{
+	struct sm_front *fr = f->front;
+	f->client_recv_armed = false;
+	if (res == -ENOBUFS) {
+		SM_CTR_INC(r, enobufs);
+		if (f->state == SM_FLOW_REPLYING || relaying(f))
+			arm_recv(r, f, true);
+		return;
+	}
+	if (f->state == SM_FLOW_REPLYING) {
+		if (res > 0 && fr->lingering)
+			arm_recv(r, f, true); /* drain and drop */
+		else if (res <= 0 && fr->lingering)
+			sm_flow_close(r, f, fr->pending_reason);
+		else if (res <= 0)
+			fr->client_eof = true;
+		return;
+	}
+	if (res < 0) {
+		f->reset = res == -ECONNRESET;
+		sm_flow_close(r, f, SM_CLOSE_CLIENT_RESET);
+		return;
+	}
+	sm_flow_touch(r, f);
+	if (res == 0) {
+		fr->client_eof = true;
+		if (f->state == SM_FLOW_ESTABLISH) {
+			establish_continue(r, f);
+			return;
+		}
+		if (!relaying(f))
+			return; /* resolving or connecting: the tunnel sees the EOF */
+		if (sm_h1_client_eof(fr->h1) != SM_OK) {
+			sm_flow_close(r, f, SM_CLOSE_CLIENT_EOF_EARLY);
+			return;
+		}
+		if (fr->requests == 0) {
+			sm_flow_close(r, f, SM_CLOSE_DONE);
+			return;
+		}
+		maybe_finish(r, f);
+		return;
+	}
+	f->bytes_up += (uint64_t)res;
+	SM_CTR_ADD(r, bytes_up, (uint64_t)res);
+	memcpy(fr->cin.buf + fr->cin.off + fr->cin.len, data, (size_t)res);
+	fr->cin.len += (uint32_t)res;
+	pump_client(r, f);
+}
+
+/* ---- upstream side ---------------------------------------------------------------- */
+
+static void response_event(struct sm_reactor *r, struct sm_flow *f, const struct sm_h1_event *ev)
+{
+	struct sm_event *e = sm_flow_event(r, f, SM_EV_HTTP_RESPONSE);
+	if (!e)
+		return;
+	const char *m = llhttp_method_name((llhttp_method_t)ev->method);
+	e->i[0] = ev->status;
+	e->i[1] = f->front->requests;
+	sm_event_set_str(e, 0, m, strlen(m));
+	sm_event_set_str(e, 1, f->front->live_host, strlen(f->front->live_host));
+	sm_flow_event_commit(r);
+}
+
+static void pump_upstream(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	for (;;) {
+		if (f->state != SM_FLOW_HTTP || fr->down.inflight || fr->upgrade)
+			break;
+		if (!outq_ready(r, &fr->down)) {
+			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+			return;
+		}
+		long n = 0;
+		if (fr->uin.len || !fr->upstream_eof)
+			n = sm_h1_server_feed(fr->h1, fr->uin.buf + fr->uin.off, fr->uin.len,
+			                      &fr->down.out);
+		if (n > 0) {
+			fr->uin.off += (uint32_t)n;
+			fr->uin.len -= (uint32_t)n;
+			if (!fr->uin.len)
+				fr->uin.off = 0;
+		}
+		bool popped = false;
+		struct sm_h1_event ev;
+		while (sm_h1_next_event(fr->h1, &ev)) {
+			popped = true;
+			if (ev.type == SM_H1_EV_RESPONSE && !(ev.flags & SM_H1_F_DROPPED)) {
+				response_event(r, f, &ev);
+			} else if (ev.type == SM_H1_EV_RESPONSE_END) {
+				if (ev.flags & SM_H1_F_CLOSE_CLIENT)
+					fr->close_after_flush = true;
+			} else if (ev.type == SM_H1_EV_UPGRADE) {
+				fr->upgrade = true;
+			} else if (ev.type == SM_H1_EV_ERROR) {
+				if (ev.flags & SM_H1_F_FORWARDED)
+					sm_flow_close(r, f, SM_CLOSE_UPSTREAM_PROTOCOL);
+				else
+					sm_front_reply_error(
+					        r, f, 502, "bad upstream response",
+					        sm_h1_reason_str((enum sm_h1_reason)ev.reason),
+					        SM_CLOSE_UPSTREAM_PROTOCOL);
+				return;
+			}
+		}
+		if (fr->down.out.len > 0) {
+			fr->down.sent = 0;
+			outq_send(r, f, true);
+			break;
+		}
+		if (n <= 0 && !popped)
+			break;
+	}
+	if (f->state != SM_FLOW_HTTP)
+		return;
+	if (fr->upgrade && !fr->down.inflight && !fr->up.inflight) {
+		f->state = SM_FLOW_ESTABLISH;
+		establish_continue(r, f);
+		return;
+	}
+	if (!fr->up_recv_armed && !fr->uin.len && !fr->upstream_eof && f->ufd >= 0 &&
+	    !fr->switch_pending)
+		arm_recv(r, f, false);
+	check_switch(r, f);
+	maybe_finish(r, f);
+}
+
+void sm_front_upstream_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_t *data, int res)
+{
+	struct sm_front *fr = f->front;
+	fr->up_recv_armed = false;
+	fr->up_cancel_sent = false;
+	if (fr->switch_pending) { /* cancelled (or late bytes) on the old upstream */
+		check_switch(r, f);
+		return;
+	}
+	if (f->state != SM_FLOW_HTTP)
+		return;
+	if (res == -ENOBUFS) {
+		SM_CTR_INC(r, enobufs);
+		arm_recv(r, f, false);
+		return;
+	}
+	if (res < 0 && sm_h1_outstanding(fr->h1) > 0) {
+		f->reset = res == -ECONNRESET;
+		sm_flow_close(r, f, SM_CLOSE_UPSTREAM_RESET);
+		return;
+	}
+	sm_flow_touch(r, f);
+	if (res <= 0) {
+		fr->upstream_eof = true;
+		if (!outq_ready(r, &fr->down)) {
+			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+			return;
+		}
+		if (sm_h1_server_eof(fr->h1, &fr->down.out) != SM_OK) {
+			sm_flow_close(r, f, SM_CLOSE_UPSTREAM_RESET);
+			return;
+		}
+		pump_upstream(r, f);
+		pump_client(r, f);
+		return;
+	}
+	f->bytes_down += (uint64_t)res;
+	SM_CTR_ADD(r, bytes_down, (uint64_t)res);
+	memcpy(fr->uin.buf + fr->uin.off + fr->uin.len, data, (size_t)res);
+	fr->uin.len += (uint32_t)res;
+	pump_upstream(r, f);
+}
+
+/* ---- send completions ---------------------------------------------------------------- */
+
+void sm_front_send_cqe(struct sm_reactor *r, struct sm_flow *f, bool to_client, int res)
+{
+	struct sm_front *fr = f->front;
+	struct sm_outq *q = to_client ? &fr->down : &fr->up;
+	q->inflight = false;
+	if (res < 0) {
+		f->reset = res == -ECONNRESET || res == -EPIPE;
+		sm_flow_close(r, f, to_client ? SM_CLOSE_CLIENT_RESET : SM_CLOSE_UPSTREAM_RESET);
+		return;
+	}
+	q->sent += (uint32_t)res;
+	if (q->sent < q->out.len) {
+		outq_send(r, f, to_client);
+		return;
+	}
+	q->out.len = 0;
+	q->sent = 0;
+	switch (f->state) {
+	case SM_FLOW_REPLYING: reply_sent(r, f); return;
+	case SM_FLOW_ESTABLISH: establish_continue(r, f); return;
+	case SM_FLOW_HTTP:
+	case SM_FLOW_FRONT:
+		if (to_client) {
+			pump_upstream(r, f);
+			if (relaying(f))
+				pump_client(r, f);
+		} else {
+			pump_client(r, f);
+		}
+		if (relaying(f))
+			check_switch(r, f);
+		return;
+	default: return;
+	}
+}

@@ -1,0 +1,250 @@
+/* Instance lifecycle: listeners, reactors, collector. */
+#include "core/proxy.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/proxy_internal.h"
+#include "core/reactor.h"
+#include "core/result.h"
+#include "telemetry/collector.h"
+
+struct sm_proxy {
+	const struct sm_config *cfg;
+	int n_reactors;
+	struct sm_reactor *reactors;
+	struct sm_event_ring **rings;
+	struct sm_collector collector;
+	int collector_wake_fd;
+	int events_fd;
+	struct sm_hosts hosts;
+	struct sm_proxy_rt rt;
+	struct sockaddr_storage bound[SM_MAX_LISTEN];
+	socklen_t bound_len[SM_MAX_LISTEN];
+	size_t n_listen;
+	bool started;
+};
+
+const struct sm_proxy_rt *sm_proxy_rt(const struct sm_proxy *p)
+{
+	return &p->rt;
+}
+
+static int listen_one(const struct sockaddr_storage *addr, socklen_t len, char *err, size_t errcap)
+{
+	int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errcap, "socket: %s", strerror(errno));
+		return -1;
+	}
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (addr->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)addr, len) != 0 || listen(fd, 4096) != 0) {
+		char ip[INET6_ADDRSTRLEN] = "?";
+		uint16_t port;
+		if (addr->ss_family == AF_INET) {
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, ip,
+			          sizeof(ip));
+			port = ntohs(((const struct sockaddr_in *)addr)->sin_port);
+		} else {
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, ip,
+			          sizeof(ip));
+			port = ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
+		}
+		snprintf(err, errcap, "cannot listen on %s%s%s:%u: %s",
+		         addr->ss_family == AF_INET6 ? "[" : "", ip,
+		         addr->ss_family == AF_INET6 ? "]" : "", port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : (n > 1024 ? 1024 : (int)n);
+}
+
+int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy **out, char *err,
+                    size_t errcap)
+{
+	*out = NULL;
+	struct sm_proxy *p = calloc(1, sizeof(*p));
+	if (!p) {
+		snprintf(err, errcap, "out of memory");
+		return SM_ERR_NOMEM;
+	}
+	p->cfg = cfg;
+	p->events_fd = events_fd;
+	p->n_reactors = cfg->threads ? (int)cfg->threads : online_cpus();
+	p->collector_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	p->reactors = calloc((size_t)p->n_reactors, sizeof(*p->reactors));
+	p->rings = calloc((size_t)p->n_reactors, sizeof(*p->rings));
+	if (p->collector_wake_fd < 0 || !p->reactors || !p->rings ||
+	    sm_hosts_load(&p->hosts, "/etc/hosts") != SM_OK) {
+		snprintf(err, errcap, "out of memory");
+		sm_proxy_destroy(p);
+		return SM_ERR_NOMEM;
+	}
+	p->rt.hosts = &p->hosts;
+	if (cfg->n_listen > SM_MAX_LISTEN) {
+		snprintf(err, errcap, "at most %d listen addresses", SM_MAX_LISTEN);
+		sm_proxy_destroy(p);
+		return SM_ERR_LIMIT;
+	}
+	for (int i = 0; i < p->n_reactors; i++) {
+		struct sm_reactor *r = &p->reactors[i];
+		for (int k = 0; k < SM_MAX_LISTEN; k++)
+			r->listen_fds[k] = -1;
+		r->wake_fd = -1;
+		int rc = sm_reactor_init(r, p, cfg, i, p->collector_wake_fd, err, errcap);
+		if (rc != SM_OK) {
+			sm_proxy_destroy(p);
+			return rc;
+		}
+		p->rings[i] = &r->events;
+	}
+	/* One SO_REUSEPORT socket per reactor and address; with port 0 the
+	 * first bind picks the port and the others join it. */
+	p->n_listen = cfg->n_listen;
+	for (size_t l = 0; l < cfg->n_listen; l++) {
+		struct sockaddr_storage addr = cfg->listen[l].addr;
+		socklen_t len = cfg->listen[l].addrlen;
+		for (int i = 0; i < p->n_reactors; i++) {
+			int fd = listen_one(&addr, len, err, errcap);
+			if (fd < 0) {
+				sm_proxy_destroy(p);
+				return SM_ERR_IO;
+			}
+			p->reactors[i].listen_fds[l] = fd;
+			p->reactors[i].n_listen = (int)l + 1;
+			if (i == 0) {
+				p->bound_len[l] = sizeof(p->bound[l]);
+				getsockname(fd, (struct sockaddr *)&p->bound[l], &p->bound_len[l]);
+				addr = p->bound[l];
+				len = p->bound_len[l];
+			}
+		}
+	}
+	*out = p;
+	return SM_OK;
+}
+
+int sm_proxy_start(struct sm_proxy *p, char *err, size_t errcap)
+{
+	if (sm_collector_start(&p->collector, p->rings, p->n_reactors, p->events_fd,
+	                       p->collector_wake_fd) != SM_OK) {
+		snprintf(err, errcap, "cannot start the collector thread");
+		return SM_ERR_IO;
+	}
+	for (int i = 0; i < p->n_reactors; i++) {
+		struct sm_reactor *r = &p->reactors[i];
+		if (pthread_create(&r->thread, NULL, sm_reactor_main, r) != 0) {
+			snprintf(err, errcap, "cannot start reactor thread %d", i);
+			sm_proxy_stop(p);
+			sm_proxy_wait(p);
+			return SM_ERR_IO;
+		}
+		r->thread_started = true;
+	}
+	p->started = true;
+	return SM_OK;
+}
+
+void sm_proxy_stop(struct sm_proxy *p)
+{
+	for (int i = 0; i < p->n_reactors; i++) {
+		struct sm_reactor *r = &p->reactors[i];
+		atomic_store(&r->stop_requested, true);
+		uint64_t one = 1;
+		ssize_t n = write(r->wake_fd, &one, sizeof(one));
+		(void)n;
+	}
+}
+
+void sm_proxy_wait(struct sm_proxy *p)
+{
+	for (int i = 0; i < p->n_reactors; i++) {
+		struct sm_reactor *r = &p->reactors[i];
+		if (r->thread_started)
+			pthread_join(r->thread, NULL);
+		r->thread_started = false;
+	}
+	sm_collector_stop(&p->collector);
+}
+
+void sm_proxy_destroy(struct sm_proxy *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; p->reactors && i < p->n_reactors; i++)
+		sm_reactor_free(&p->reactors[i]);
+	free(p->reactors);
+	free(p->rings);
+	sm_hosts_free(&p->hosts);
+	if (p->collector_wake_fd >= 0)
+		close(p->collector_wake_fd);
+	free(p);
+}
+
+int sm_proxy_listen_addr(const struct sm_proxy *p, size_t i, struct sockaddr_storage *out,
+                         socklen_t *len)
+{
+	if (i >= p->n_listen)
+		return SM_ERR_INVALID;
+	*out = p->bound[i];
+	*len = p->bound_len[i];
+	return SM_OK;
+}
+
+size_t sm_proxy_n_listen(const struct sm_proxy *p)
+{
+	return p->n_listen;
+}
+
+int sm_proxy_n_reactors(const struct sm_proxy *p)
+{
+	return p->n_reactors;
+}
+
+bool sm_proxy_ready(const struct sm_proxy *p)
+{
+	for (int i = 0; i < p->n_reactors; i++)
+		if (!atomic_load(&p->reactors[i].ready))
+			return false;
+	return true;
+}
+
+void sm_proxy_stats(const struct sm_proxy *p, struct sm_proxy_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < p->n_reactors; i++) {
+		const struct sm_reactor_counters *c = &p->reactors[i].ctr;
+#define SUM(f) s->f += atomic_load_explicit(&c->f, memory_order_relaxed)
+		SUM(accepted);
+		SUM(open_flows);
+		SUM(denied_clients);
+		SUM(decision_tunnel);
+		SUM(decision_block);
+		SUM(bytes_up);
+		SUM(bytes_down);
+		SUM(upstream_connected);
+		SUM(upstream_failed);
+		SUM(enobufs);
+		SUM(stale_cqes);
+		SUM(flows_closed);
+#undef SUM
+		s->events_dropped +=
+		        atomic_load_explicit(&p->reactors[i].events.drops, memory_order_relaxed);
+	}
+}

@@ -1,0 +1,62 @@
+/* A proxy instance: its reactors, listeners, collector and counters.
+ *
+ * Everything mutable hangs off struct sm_proxy; two instances in one process
+ * share nothing (tests run two side by side). Lifecycle, on one controlling
+ * thread: sm_proxy_create() binds the listeners (so errors surface before any
+ * thread starts), sm_proxy_start() spawns the reactors and the collector,
+ * sm_proxy_stop() asks them to drain, sm_proxy_wait() joins them and
+ * sm_proxy_destroy() frees the rest. */
+#ifndef SM_CORE_PROXY_H
+#define SM_CORE_PROXY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/config.h"
+
+struct sm_proxy;
+
+/* Counters summed over every reactor (see docs/events.md for meanings). */
+struct sm_proxy_stats {
+	uint64_t accepted, open_flows, denied_clients;
+	uint64_t decision_tunnel, decision_block;
+	uint64_t bytes_up, bytes_down;
+	uint64_t upstream_connected, upstream_failed;
+	uint64_t events_dropped, enobufs, stale_cqes;
+	uint64_t flows_closed;
+};
+
+/* Binds every listener of cfg (one SO_REUSEPORT socket per reactor and
+ * address) and prepares the reactors. cfg must outlive the instance.
+ * events_fd: JSONL sink (-1: none); it is not closed by the instance.
+ * Returns SM_OK, or an error with a message in err. */
+int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy **out, char *err,
+                    size_t errcap);
+
+/* Starts the reactor threads and the collector. */
+int sm_proxy_start(struct sm_proxy *p, char *err, size_t errcap);
+
+/* Asks every reactor to stop accepting and finish in-flight flows within the
+ * configured grace period (then they are closed with reason "shutdown").
+ * Safe to call from a signal-handling thread; returns at once. */
+void sm_proxy_stop(struct sm_proxy *p);
+
+/* Joins the reactors (after sm_proxy_stop) and drains the event rings. */
+void sm_proxy_wait(struct sm_proxy *p);
+
+void sm_proxy_destroy(struct sm_proxy *p);
+
+/* Actual bound address of listener i (after port 0 was resolved). */
+int sm_proxy_listen_addr(const struct sm_proxy *p, size_t i, struct sockaddr_storage *out,
+                         socklen_t *len);
+size_t sm_proxy_n_listen(const struct sm_proxy *p);
+int sm_proxy_n_reactors(const struct sm_proxy *p);
+
+/* True once every reactor has armed its accept (readiness). */
+bool sm_proxy_ready(const struct sm_proxy *p);
+
+void sm_proxy_stats(const struct sm_proxy *p, struct sm_proxy_stats *out);
+
+#endif

@@ -1,0 +1,227 @@
+/* Splice tunnels: socket -> pipe -> socket on io_uring, per direction.
+ *
+ * Each direction cycles POLL_IN -> SPLICE_IN -> SPLICE_OUT (-> POLL_OUT when
+ * the destination is full) -> POLL_IN. Splices are non-blocking so an io-wq
+ * worker never parks on an idle socket; readiness comes from ring polls.
+ * A direction holds a pipe only while bytes sit in it: an idle tunnel owns
+ * no pipe, and at most one pipe's worth (64 KiB) per direction is in flight,
+ * which is the backpressure bound. EOF on a source becomes shutdown(SHUT_WR)
+ * on the destination (half-close); the flow ends when both directions did. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/reactor.h"
+#include "telemetry/event.h"
+
+static const enum sm_op op_poll_in[2] = {SM_OP_POLL_IN0, SM_OP_POLL_IN1};
+static const enum sm_op op_splice_in[2] = {SM_OP_SPLICE_IN0, SM_OP_SPLICE_IN1};
+static const enum sm_op op_splice_out[2] = {SM_OP_SPLICE_OUT0, SM_OP_SPLICE_OUT1};
+static const enum sm_op op_poll_out[2] = {SM_OP_POLL_OUT0, SM_OP_POLL_OUT1};
+static const enum sm_op op_shutdown[2] = {SM_OP_SHUTDOWN0, SM_OP_SHUTDOWN1};
+
+static int src_fd(const struct sm_flow *f, int d)
+{
+	return d == 0 ? f->cfd : f->ufd;
+}
+
+static int dst_fd(const struct sm_flow *f, int d)
+{
+	return d == 0 ? f->ufd : f->cfd;
+}
+
+static bool pipe_take(struct sm_reactor *r, struct sm_tunnel_dir *dir)
+{
+	if (dir->pipe_r >= 0)
+		return true;
+	if (r->n_pipes > 0) {
+		r->n_pipes--;
+		dir->pipe_r = r->pipes[r->n_pipes][0];
+		dir->pipe_w = r->pipes[r->n_pipes][1];
+		return true;
+	}
+	int p[2];
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0)
+		return false;
+	dir->pipe_r = p[0];
+	dir->pipe_w = p[1];
+	return true;
+}
+
+/* An empty pipe goes back to the pool; one still holding bytes is closed. */
+static void pipe_give(struct sm_reactor *r, struct sm_tunnel_dir *dir)
+{
+	if (dir->pipe_r < 0)
+		return;
+	if (dir->in_pipe == 0 && r->n_pipes < r->pipes_cap) {
+		r->pipes[r->n_pipes][0] = dir->pipe_r;
+		r->pipes[r->n_pipes][1] = dir->pipe_w;
+		r->n_pipes++;
+	} else {
+		close(dir->pipe_r);
+		close(dir->pipe_w);
+	}
+	dir->pipe_r = dir->pipe_w = -1;
+	dir->in_pipe = 0;
+}
+
+static void arm_poll_in(struct sm_reactor *r, struct sm_flow *f, int d)
+{
+	struct io_uring_sqe *sqe = sm_sqe(r);
+	io_uring_prep_poll_add(sqe, src_fd(f, d), POLLIN | POLLRDHUP);
+	sm_flow_prep(r, f, sqe, op_poll_in[d]);
+	f->dir[d].state = SM_DIR_POLL_IN;
+}
+
+static void arm_splice_in(struct sm_reactor *r, struct sm_flow *f, int d)
+{
+	struct sm_tunnel_dir *dir = &f->dir[d];
+	if (!pipe_take(r, dir)) {
+		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+		return;
+	}
+	struct io_uring_sqe *sqe = sm_sqe(r);
+	io_uring_prep_splice(sqe, src_fd(f, d), -1, dir->pipe_w, -1, SM_PIPE_SIZE,
+	                     SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	sm_flow_prep(r, f, sqe, op_splice_in[d]);
+	dir->state = SM_DIR_SPLICE_IN;
+}
+
+static void arm_splice_out(struct sm_reactor *r, struct sm_flow *f, int d)
+{
+	struct sm_tunnel_dir *dir = &f->dir[d];
+	struct io_uring_sqe *sqe = sm_sqe(r);
+	io_uring_prep_splice(sqe, dir->pipe_r, -1, dst_fd(f, d), -1, dir->in_pipe,
+	                     SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	sm_flow_prep(r, f, sqe, op_splice_out[d]);
+	dir->state = SM_DIR_SPLICE_OUT;
+}
+
+static void arm_poll_out(struct sm_reactor *r, struct sm_flow *f, int d)
+{
+	struct io_uring_sqe *sqe = sm_sqe(r);
+	io_uring_prep_poll_add(sqe, dst_fd(f, d), POLLOUT);
+	sm_flow_prep(r, f, sqe, op_poll_out[d]);
+	f->dir[d].state = SM_DIR_POLL_OUT;
+}
+
+static void arm_shutdown(struct sm_reactor *r, struct sm_flow *f, int d)
+{
+	pipe_give(r, &f->dir[d]);
+	struct io_uring_sqe *sqe = sm_sqe(r);
+	io_uring_prep_shutdown(sqe, dst_fd(f, d), SHUT_WR);
+	sm_flow_prep(r, f, sqe, op_shutdown[d]);
+	f->dir[d].state = SM_DIR_SHUT;
+}
+
+void sm_tunnel_start(struct sm_reactor *r, struct sm_flow *f)
+{
+	f->state = SM_FLOW_RELAY;
+	for (int d = 0; d < 2; d++) {
+		f->dir[d].pipe_r = f->dir[d].pipe_w = -1;
+		f->dir[d].in_pipe = 0;
+		arm_poll_in(r, f, d);
+	}
+}
+
+void sm_tunnel_release(struct sm_reactor *r, struct sm_flow *f)
+{
+	for (int d = 0; d < 2; d++)
+		pipe_give(r, &f->dir[d]);
+}
+
+static bool is_reset(int err)
+{
+	return err == ECONNRESET || err == EPIPE || err == ETIMEDOUT || err == EHOSTUNREACH ||
+	       err == ENETUNREACH || err == ECONNABORTED;
+}
+
+/* A syscall error on direction d: whose side failed decides the reason. */
+static void dir_error(struct sm_reactor *r, struct sm_flow *f, int d, bool on_source, int err)
+{
+	bool client_side = (d == 0) == on_source;
+	f->reset = is_reset(err);
+	sm_flow_close(r, f, client_side ? SM_CLOSE_CLIENT_RESET : SM_CLOSE_UPSTREAM_RESET);
+}
+
+static void maybe_done(struct sm_reactor *r, struct sm_flow *f)
+{
+	if (f->dir[0].state == SM_DIR_DONE && f->dir[1].state == SM_DIR_DONE)
+		sm_flow_close(r, f, SM_CLOSE_DONE);
+}
+
+void sm_tunnel_cqe(struct sm_reactor *r, struct sm_flow *f, enum sm_op op, int res)
+{
+	int d;
+	if (f->state != SM_FLOW_RELAY)
+		return; /* closing: the completion only settles inflight */
+	switch (op) {
+	case SM_OP_POLL_IN0:
+	case SM_OP_POLL_IN1:
+		d = op == SM_OP_POLL_IN1;
+		if (res < 0) {
+			dir_error(r, f, d, true, -res);
+			return;
+		}
+		arm_splice_in(r, f, d);
+		return;
+	case SM_OP_SPLICE_IN0:
+	case SM_OP_SPLICE_IN1:
+		d = op == SM_OP_SPLICE_IN1;
+		if (res == -EAGAIN || res == -EINTR) {
+			arm_poll_in(r, f, d);
+		} else if (res < 0) {
+			dir_error(r, f, d, true, -res);
+		} else if (res == 0) {
+			arm_shutdown(r, f, d);
+		} else {
+			f->dir[d].in_pipe += (uint32_t)res;
+			if (d == 0) {
+				f->bytes_up += (uint64_t)res;
+				SM_CTR_ADD(r, bytes_up, (uint64_t)res);
+			} else {
+				f->bytes_down += (uint64_t)res;
+				SM_CTR_ADD(r, bytes_down, (uint64_t)res);
+			}
+			sm_flow_touch(r, f);
+			arm_splice_out(r, f, d);
+		}
+		return;
+	case SM_OP_SPLICE_OUT0:
+	case SM_OP_SPLICE_OUT1:
+		d = op == SM_OP_SPLICE_OUT1;
+		if (res == -EAGAIN || res == -EINTR) {
+			arm_poll_out(r, f, d);
+		} else if (res <= 0) {
+			dir_error(r, f, d, false, res == 0 ? EPIPE : -res);
+		} else {
+			f->dir[d].in_pipe -= (uint32_t)res;
+			if (f->dir[d].in_pipe > 0) {
+				arm_splice_out(r, f, d);
+			} else {
+				pipe_give(r, &f->dir[d]);
+				arm_poll_in(r, f, d);
+			}
+		}
+		return;
+	case SM_OP_POLL_OUT0:
+	case SM_OP_POLL_OUT1:
+		d = op == SM_OP_POLL_OUT1;
+		if (res < 0) {
+			dir_error(r, f, d, false, -res);
+			return;
+		}
+		arm_splice_out(r, f, d);
+		return;
+	case SM_OP_SHUTDOWN0:
+	case SM_OP_SHUTDOWN1:
+		d = op == SM_OP_SHUTDOWN1;
+		/* ENOTCONN: the peer is already gone; the other direction reports it. */
+		f->dir[d].state = SM_DIR_DONE;
+		maybe_done(r, f);
+		return;
+	default: return;
+	}
+}

@@ -1,0 +1,105 @@
+#include "telemetry/collector.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "core/result.h"
+
+#define BATCH   256
+#define OUT_CAP (256 * 1024)
+
+struct out_buf {
+	char data[OUT_CAP];
+	size_t len;
+};
+
+static void flush(struct sm_collector *c, struct out_buf *o, uint64_t pending)
+{
+	size_t off = 0;
+	while (off < o->len && c->out_fd >= 0) {
+		ssize_t n = write(c->out_fd, o->data + off, o->len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			atomic_fetch_add(&c->write_errors, pending);
+			pending = 0;
+			break;
+		}
+		off += (size_t)n;
+	}
+	atomic_fetch_add(&c->lines, pending);
+	o->len = 0;
+}
+
+/* Returns the number of events drained. */
+static size_t drain(struct sm_collector *c, struct out_buf *o, struct sm_event *batch)
+{
+	size_t total = 0;
+	uint64_t pending = 0;
+	for (int r = 0; r < c->nrings; r++) {
+		size_t n;
+		while ((n = sm_event_ring_pop(c->rings[r], batch, BATCH)) > 0) {
+			for (size_t k = 0; k < n; k++) {
+				if (OUT_CAP - o->len < 1024) {
+					flush(c, o, pending);
+					pending = 0;
+				}
+				o->len += sm_event_to_json(&batch[k], o->data + o->len,
+				                           OUT_CAP - o->len);
+				pending++;
+			}
+			total += n;
+		}
+	}
+	if (o->len)
+		flush(c, o, pending);
+	return total;
+}
+
+static void *collector_main(void *arg)
+{
+	struct sm_collector *c = arg;
+	static _Thread_local struct out_buf out;
+	static _Thread_local struct sm_event batch[BATCH];
+	struct pollfd pfd = {.fd = c->wake_fd, .events = POLLIN};
+	while (!atomic_load(&c->stop)) {
+		if (poll(&pfd, 1, 50) > 0) {
+			uint64_t v;
+			ssize_t n = read(c->wake_fd, &v, sizeof(v));
+			(void)n;
+		}
+		drain(c, &out, batch);
+	}
+	drain(c, &out, batch);
+	return NULL;
+}
+
+int sm_collector_start(struct sm_collector *c, struct sm_event_ring **rings, int nrings, int out_fd,
+                       int wake_fd)
+{
+	c->rings = rings;
+	c->nrings = nrings;
+	c->out_fd = out_fd;
+	c->wake_fd = wake_fd;
+	atomic_store(&c->stop, false);
+	atomic_store(&c->lines, 0);
+	atomic_store(&c->write_errors, 0);
+	if (pthread_create(&c->thread, NULL, collector_main, c) != 0)
+		return SM_ERR_IO;
+	c->started = true;
+	return SM_OK;
+}
+
+void sm_collector_stop(struct sm_collector *c)
+{
+	if (!c->started)
+		return;
+	atomic_store(&c->stop, true);
+	uint64_t one = 1;
+	ssize_t n = write(c->wake_fd, &one, sizeof(one));
+	(void)n;
+	pthread_join(c->thread, NULL);
+	c->started = false;
+}

@@ -1,0 +1,38 @@
+/* The collector thread: drains every reactor's event ring and writes JSONL.
+ *
+ * Reactors signal new events through wake_fd (an eventfd); the collector also
+ * wakes every 50 ms on its own, so a lost wake-up delays output but never
+ * loses it. The sink is written with plain blocking write(): the collector is
+ * the one thread allowed to block on disk. Write errors are counted and the
+ * lines dropped; they never stall a reactor. */
+#ifndef SM_TELEMETRY_COLLECTOR_H
+#define SM_TELEMETRY_COLLECTOR_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "telemetry/event_ring.h"
+
+struct sm_collector {
+	struct sm_event_ring **rings; /* one per reactor, owned by the caller */
+	int nrings;
+	int out_fd;  /* JSONL sink, -1 = discard */
+	int wake_fd; /* eventfd the reactors write to */
+	_Atomic bool stop;
+	pthread_t thread;
+	bool started;
+	_Atomic uint64_t lines;        /* events written */
+	_Atomic uint64_t write_errors; /* events lost to sink errors */
+};
+
+/* Starts the thread. The caller keeps rings alive until sm_collector_stop().
+ * Returns SM_OK or SM_ERR_IO. */
+int sm_collector_start(struct sm_collector *c, struct sm_event_ring **rings, int nrings, int out_fd,
+                       int wake_fd);
+
+/* Drains whatever is left in every ring, then joins the thread. */
+void sm_collector_stop(struct sm_collector *c);
+
+#endif

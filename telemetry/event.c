@@ -1,0 +1,188 @@
+#include "telemetry/event.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum field_kind { F_NONE, F_INT, F_ENUM };
+
+struct field {
+	const char *name;
+	enum field_kind kind;
+	const char *(*enum_name)(int);
+};
+
+struct desc {
+	const char *type;
+	struct field i[4];
+	const char *s[2];
+};
+
+static const char *action_name(int a)
+{
+	static const char *const names[] = {"tunnel", "block", "intercept", "fault"};
+	if (a >= 0 && a < (int)(sizeof(names) / sizeof(names[0])))
+		return names[a];
+	return "unknown";
+}
+
+static const struct desc descs[SM_EV_TYPE_COUNT] = {
+        [SM_EV_FLOW_OPEN] = {"flow_open", {{0}}, {"client", "listener"}},
+        [SM_EV_PROXY_REQUEST] = {"proxy_request", {{"http_minor", F_INT, 0}}, {"method", "target"}},
+        [SM_EV_CONNECT_DECISION] = {"connect_decision",
+                                    {{"action", F_ENUM, action_name},
+                                     {"rule", F_INT, 0},
+                                     {"port", F_INT, 0}},
+                                    {"host", "rule_desc"}},
+        [SM_EV_UPSTREAM_CONNECTED] = {"upstream_connected",
+                                      {{"connect_us", F_INT, 0}, {"dns_us", F_INT, 0}},
+                                      {"address", 0}},
+        [SM_EV_UPSTREAM_FAILED] = {"upstream_failed",
+                                   {{"reason", F_ENUM, sm_upstream_failure_name},
+                                    {"errno", F_INT, 0}},
+                                   {"address", 0}},
+        [SM_EV_FLOW_CLOSED] = {"flow_closed",
+                               {{"reason", F_ENUM, sm_close_reason_name},
+                                {"bytes_up", F_INT, 0},
+                                {"bytes_down", F_INT, 0},
+                                {"duration_us", F_INT, 0}},
+                               {0, 0}},
+        [SM_EV_HTTP_RESPONSE] = {"http_response",
+                                 {{"status", F_INT, 0}, {"request_index", F_INT, 0}},
+                                 {"method", "host"}},
+};
+
+void sm_event_set_str(struct sm_event *ev, int k, const char *s, size_t len)
+{
+	ev->strunc[k] = len > SM_EVENT_STR_MAX;
+	if (len > SM_EVENT_STR_MAX)
+		len = SM_EVENT_STR_MAX;
+	if (len)
+		memcpy(ev->s[k], s, len);
+	ev->slen[k] = (uint8_t)len;
+}
+
+const char *sm_event_type_name(int type)
+{
+	if (type > 0 && type < SM_EV_TYPE_COUNT && descs[type].type)
+		return descs[type].type;
+	return "unknown";
+}
+
+const char *sm_close_reason_name(int r)
+{
+	static const char *const names[SM_CLOSE_REASON_COUNT] = {
+	        [SM_CLOSE_DONE] = "done",
+	        [SM_CLOSE_CLIENT_RESET] = "client_reset",
+	        [SM_CLOSE_UPSTREAM_RESET] = "upstream_reset",
+	        [SM_CLOSE_IDLE_TIMEOUT] = "idle_timeout",
+	        [SM_CLOSE_BLOCKED] = "blocked",
+	        [SM_CLOSE_CLIENT_NOT_ALLOWED] = "client_not_allowed",
+	        [SM_CLOSE_BAD_REQUEST] = "bad_request",
+	        [SM_CLOSE_DNS_FAILED] = "dns_failed",
+	        [SM_CLOSE_CONNECT_REFUSED] = "connect_refused",
+	        [SM_CLOSE_CONNECT_TIMEOUT] = "connect_timeout",
+	        [SM_CLOSE_CONNECT_FAILED] = "connect_failed",
+	        [SM_CLOSE_SHUTDOWN] = "shutdown",
+	        [SM_CLOSE_RESOURCE_LIMIT] = "resource_limit",
+	        [SM_CLOSE_CLIENT_EOF_EARLY] = "client_eof_early",
+	        [SM_CLOSE_UPSTREAM_PROTOCOL] = "upstream_protocol",
+	};
+	if (r >= 0 && r < SM_CLOSE_REASON_COUNT && names[r])
+		return names[r];
+	return "unknown";
+}
+
+const char *sm_upstream_failure_name(int r)
+{
+	static const char *const names[SM_UPF_COUNT] = {
+	        [SM_UPF_DNS_NXDOMAIN] = "dns_nxdomain", [SM_UPF_DNS_ERROR] = "dns_error",
+	        [SM_UPF_REFUSED] = "connect_refused",   [SM_UPF_TIMEOUT] = "connect_timeout",
+	        [SM_UPF_UNREACHABLE] = "unreachable",   [SM_UPF_DEST_BLOCKED] = "dest_blocked",
+	        [SM_UPF_OTHER] = "connect_error",
+	};
+	if (r >= 0 && r < SM_UPF_COUNT && names[r])
+		return names[r];
+	return "unknown";
+}
+
+/* Appends a JSON string literal; control and non-ASCII bytes are escaped as
+ * \u00XX so the output is valid JSON whatever bytes the client sent. */
+static size_t put_json_str(char *out, size_t pos, size_t cap, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (pos + 2 > cap)
+		return cap + 1;
+	out[pos++] = '"';
+	for (size_t k = 0; k < len; k++) {
+		unsigned char c = (unsigned char)s[k];
+		if (pos + 7 > cap)
+			return cap + 1;
+		if (c == '"' || c == '\\') {
+			out[pos++] = '\\';
+			out[pos++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			memcpy(out + pos, "\\u00", 4);
+			out[pos + 4] = hex[c >> 4];
+			out[pos + 5] = hex[c & 15];
+			pos += 6;
+		} else {
+			out[pos++] = (char)c;
+		}
+	}
+	out[pos++] = '"';
+	return pos;
+}
+
+static size_t put_raw(char *out, size_t pos, size_t cap, const char *fmt_out, int n)
+{
+	if (n < 0 || pos + (size_t)n >= cap)
+		return cap + 1;
+	memcpy(out + pos, fmt_out, (size_t)n);
+	return pos + (size_t)n;
+}
+
+size_t sm_event_to_json(const struct sm_event *ev, char *buf, size_t cap)
+{
+	char tmp[160];
+	size_t pos = 0;
+	int type = ev->type;
+	const struct desc *d = (type > 0 && type < SM_EV_TYPE_COUNT) ? &descs[type] : NULL;
+	int n = snprintf(tmp, sizeof(tmp),
+	                 "{\"ts\":%llu.%06llu,\"core\":%u,\"flow\":%llu,\"seq\":%u,\"type\":",
+	                 (unsigned long long)(ev->ts_ns / 1000000000ull),
+	                 (unsigned long long)(ev->ts_ns % 1000000000ull / 1000ull), ev->core,
+	                 (unsigned long long)ev->flow, ev->seq);
+	pos = put_raw(buf, pos, cap, tmp, n);
+	const char *tname = sm_event_type_name(type);
+	if (pos <= cap)
+		pos = put_json_str(buf, pos, cap, tname, strlen(tname));
+	for (int k = 0; d && k < 4 && pos <= cap; k++) {
+		const struct field *f = &d->i[k];
+		if (f->kind == F_NONE)
+			continue;
+		if (f->kind == F_ENUM)
+			n = snprintf(tmp, sizeof(tmp), ",\"%s\":\"%s\"", f->name,
+			             f->enum_name((int)ev->i[k]));
+		else
+			n = snprintf(tmp, sizeof(tmp), ",\"%s\":%lld", f->name,
+			             (long long)ev->i[k]);
+		pos = put_raw(buf, pos, cap, tmp, n);
+	}
+	for (int k = 0; d && k < 2 && pos <= cap; k++) {
+		if (!d->s[k])
+			continue;
+		n = snprintf(tmp, sizeof(tmp), ",\"%s\":", d->s[k]);
+		pos = put_raw(buf, pos, cap, tmp, n);
+		if (pos <= cap)
+			pos = put_json_str(buf, pos, cap, ev->s[k], ev->slen[k]);
+		if (pos <= cap && ev->strunc[k]) {
+			n = snprintf(tmp, sizeof(tmp), ",\"%s_truncated\":true", d->s[k]);
+			pos = put_raw(buf, pos, cap, tmp, n);
+		}
+	}
+	if (pos + 2 > cap)
+		return 0;
+	buf[pos++] = '}';
+	buf[pos++] = '\n';
+	return pos;
+}

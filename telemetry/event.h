@@ -1,0 +1,85 @@
+/* Flow events: fixed-size records pushed by a reactor into its SPSC ring and
+ * formatted to JSONL by the collector thread.
+ *
+ * A record carries up to four integers and two short strings whose meaning
+ * depends on the type; telemetry/event.c holds one descriptor per type that
+ * names them, so formatting is data-driven and the reactor never formats.
+ * Strings longer than SM_EVENT_STR_MAX are cut and flagged ("…_truncated").
+ * Type and enum values are append-only: they leave the process (docs/events.md). */
+#ifndef SM_TELEMETRY_EVENT_H
+#define SM_TELEMETRY_EVENT_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define SM_EVENT_STR_MAX 110
+
+enum sm_event_type {
+	SM_EV_FLOW_OPEN = 1,    /* s0 client address, s1 listener address */
+	SM_EV_PROXY_REQUEST,    /* s0 method, s1 target, i0 http minor version */
+	SM_EV_CONNECT_DECISION, /* i0 action, i1 rule index (-1 default), i2 port, s0 host, s1 rule
+	                         */
+	SM_EV_UPSTREAM_CONNECTED, /* s0 address, i0 connect time us, i1 dns time us */
+	SM_EV_UPSTREAM_FAILED,    /* s0 address or host, i0 reason, i1 errno */
+	SM_EV_FLOW_CLOSED, /* i0 reason, i1 bytes client->upstream, i2 bytes upstream->client, i3 us
+	                    */
+	SM_EV_HTTP_RESPONSE, /* i0 status, i1 request index on the connection, s0 method, s1 host */
+	SM_EV_TYPE_COUNT
+};
+
+/* Why a flow ended. Append-only. */
+enum sm_close_reason {
+	SM_CLOSE_DONE = 0,           /* both sides finished normally */
+	SM_CLOSE_CLIENT_RESET,       /* client reset or errored */
+	SM_CLOSE_UPSTREAM_RESET,     /* upstream reset or errored */
+	SM_CLOSE_IDLE_TIMEOUT,       /* no bytes either way for idle_timeout_ms */
+	SM_CLOSE_BLOCKED,            /* policy said block: 403 sent */
+	SM_CLOSE_CLIENT_NOT_ALLOWED, /* client address outside allow_clients: 403 sent */
+	SM_CLOSE_BAD_REQUEST,        /* malformed proxy request: 4xx sent */
+	SM_CLOSE_DNS_FAILED,         /* name did not resolve: 502 sent */
+	SM_CLOSE_CONNECT_REFUSED,    /* upstream refused: 502 sent */
+	SM_CLOSE_CONNECT_TIMEOUT,    /* upstream connect deadline: 504 sent */
+	SM_CLOSE_CONNECT_FAILED,     /* other connect error (unreachable...): 502 sent */
+	SM_CLOSE_SHUTDOWN,           /* proxy stopping and the grace period ended */
+	SM_CLOSE_RESOURCE_LIMIT,     /* flow table, pipes or buffers exhausted: 503 sent */
+	SM_CLOSE_CLIENT_EOF_EARLY,   /* client closed before finishing its request */
+	SM_CLOSE_UPSTREAM_PROTOCOL,  /* upstream sent an unparseable response: 502 sent */
+	SM_CLOSE_REASON_COUNT
+};
+
+/* Why an upstream could not be reached. Append-only. */
+enum sm_upstream_failure {
+	SM_UPF_DNS_NXDOMAIN = 0, /* the name does not exist */
+	SM_UPF_DNS_ERROR,        /* resolver failure or timeout */
+	SM_UPF_REFUSED,          /* connection refused */
+	SM_UPF_TIMEOUT,          /* connect deadline passed */
+	SM_UPF_UNREACHABLE,      /* network or host unreachable */
+	SM_UPF_DEST_BLOCKED,     /* every resolved address was blocked by a dest rule */
+	SM_UPF_OTHER,            /* any other connect error (errno in the event) */
+	SM_UPF_COUNT
+};
+
+struct sm_event {
+	uint64_t ts_ns; /* CLOCK_REALTIME when the reactor recorded it */
+	uint64_t flow;  /* flow id, unique within one proxy instance */
+	uint32_t seq;   /* strictly increasing per flow, from 0 */
+	uint16_t core;  /* reactor index */
+	uint16_t type;  /* enum sm_event_type */
+	int64_t i[4];
+	uint8_t slen[2];   /* bytes used in s[k] */
+	uint8_t strunc[2]; /* 1 when s[k] was cut */
+	char s[2][SM_EVENT_STR_MAX];
+};
+
+/* Sets string k of ev from a byte span, cutting at SM_EVENT_STR_MAX. */
+void sm_event_set_str(struct sm_event *ev, int k, const char *s, size_t len);
+
+const char *sm_event_type_name(int type);
+const char *sm_close_reason_name(int reason);
+const char *sm_upstream_failure_name(int reason);
+
+/* Formats ev as one JSON object followed by '\n' into buf. Returns the length
+ * written, or 0 if cap is too small (cap >= 1024 always suffices). */
+size_t sm_event_to_json(const struct sm_event *ev, char *buf, size_t cap);
+
+#endif
