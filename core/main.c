@@ -195,6 +195,19 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* interception needs the TLS dataplane, which is not wired in yet: say
+	 * so instead of silently tunnelling what the user asked to inspect */
+	bool wants_intercept = cfg->default_action == SM_ACTION_INTERCEPT;
+	for (size_t i = 0; i < cfg->n_rules; i++)
+		wants_intercept |= cfg->rules[i].action == SM_ACTION_INTERCEPT;
+	if (wants_intercept) {
+		fprintf(stderr, "soth-mitm: action 'intercept' is not available in this build yet "
+		                "(TLS interception is not wired into the dataplane); use tunnel or "
+		                "block\n");
+		sm_config_free(cfg);
+		return 2;
+	}
+
 	int events_fd = -1;
 	if (cfg->events && strcmp(cfg->events, "-") == 0) {
 		events_fd = STDOUT_FILENO;
