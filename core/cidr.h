@@ -24,8 +24,8 @@
 #define SM_CIDR_STRLEN 50
 
 struct sm_cidr {
-	uint8_t family; /* AF_INET or AF_INET6 (never a mapped IPv6 prefix) */
-	uint8_t prefix; /* 0..32 for AF_INET, 0..128 for AF_INET6 */
+	uint8_t family;   /* AF_INET or AF_INET6 (never a mapped IPv6 prefix) */
+	uint8_t prefix;   /* 0..32 for AF_INET, 0..128 for AF_INET6 */
 	uint8_t addr[16]; /* network address, host bits zero; IPv4 in addr[0..3] */
 };
 

@@ -53,11 +53,11 @@ struct sm_config_listen {
 /* One policy rule. Every present field must match (AND); an absent field
  * matches anything. See core/policy.h for evaluation order. */
 struct sm_rule {
-	const char *name;             /* optional label, printable ASCII; NULL if none */
-	const char *host;             /* lower-case glob ('*' = any run of chars); NULL = any */
-	const uint16_t *ports;        /* n_ports entries; none = any port */
+	const char *name;              /* optional label, printable ASCII; NULL if none */
+	const char *host;              /* lower-case glob ('*' = any run of chars); NULL = any */
+	const uint16_t *ports;         /* n_ports entries; none = any port */
 	const struct sm_cidr *clients; /* n_clients entries (any of them); none = any client */
-	const struct sm_cidr *dests;  /* n_dests entries (any of them); none = any destination */
+	const struct sm_cidr *dests;   /* n_dests entries (any of them); none = any destination */
 	size_t n_ports, n_clients, n_dests;
 	enum sm_action action;
 	unsigned line;    /* 1-based line of the rule in its file */
@@ -75,7 +75,7 @@ struct sm_config {
 	size_t n_allow_clients;
 	const struct sm_rule *rules; /* in file order */
 	size_t n_rules;
-	const char *events; /* JSONL sink path; "-" = stdout; NULL = no events */
+	const char *events;      /* JSONL sink path; "-" = stdout; NULL = no events */
 	const char *dns_servers; /* "127.0.0.1:5353,[::1]:53"; NULL = system resolver */
 
 	struct {
@@ -106,7 +106,7 @@ int sm_config_load_file(const char *path, struct sm_config **out, char *err, siz
 /* Same as sm_config_load_file on an in-memory document; name is used in
  * error messages and as cfg->source. buf need not be NUL-terminated. */
 int sm_config_load_buffer(const char *name, const void *buf, size_t len, struct sm_config **out,
-			  char *err, size_t errcap);
+                          char *err, size_t errcap);
 
 /* Apply one override "key=value" (dotted key, e.g. timeouts.connect_timeout_ms=2000;
  * list keys listen and allow_clients take comma-separated items and replace

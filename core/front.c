@@ -156,13 +156,11 @@ void sm_front_start(struct sm_reactor *r, struct sm_flow *f)
 		}
 		sm_flow_event_commit(r);
 	}
-	if (!sm_policy_client_allowed(r->cfg, (struct sockaddr *)&fr->peer)) {
+	/* a denied client still gets its request head read, so the 403 is not
+	 * lost to a reset caused by unread bytes */
+	fr->denied = !sm_policy_client_allowed(r->cfg, (struct sockaddr *)&fr->peer);
+	if (fr->denied)
 		SM_CTR_INC(r, denied_clients);
-		sm_front_reply_error(r, f, 403, "client not allowed",
-		                     "this address is not in allow_clients",
-		                     SM_CLOSE_CLIENT_NOT_ALLOWED);
-		return;
-	}
 	sm_arm_client_recv(r, f);
 }
 
@@ -417,6 +415,12 @@ static void parse_head(struct sm_reactor *r, struct sm_flow *f, size_t head_len)
 	}
 	fr->leftover_off = (uint32_t)head_len;
 	fr->leftover_len = fr->head_len - (uint32_t)head_len;
+	if (fr->denied) {
+		sm_front_reply_error(r, f, 403, "client not allowed",
+		                     "this address is not in allow_clients",
+		                     SM_CLOSE_CLIENT_NOT_ALLOWED);
+		return;
+	}
 	if (sp1 - p == 7 && memcmp(p, "CONNECT", 7) == 0) {
 		on_connect_head(r, f, sp1 + 1, (size_t)(sp2 - sp1 - 1), sp2[8] - '0');
 		return;
@@ -479,6 +483,10 @@ void sm_front_recv_end(struct sm_reactor *r, struct sm_flow *f, int res)
 		}
 		if (f->state == SM_FLOW_ESTABLISH)
 			try_start_tunnel(r, f);
+		return;
+	case SM_FLOW_REPLYING:
+		if (f->front->lingering)
+			sm_flow_close(r, f, f->front->pending_reason);
 		return;
 	default: return;
 	}
@@ -574,7 +582,17 @@ void sm_front_send_cqe(struct sm_reactor *r, struct sm_flow *f, int res)
 	enum after_send next = (enum after_send)fr->after_send;
 	fr->after_send = 0;
 	switch (next) {
-	case AFTER_CLOSE: sm_flow_close(r, f, fr->pending_reason); break;
+	case AFTER_CLOSE:
+		/* lingering close: shut our side, drain what the client still
+		 * sends, close on its EOF or after a short grace */
+		if (f->client_recv_armed) {
+			shutdown(f->cfd, SHUT_WR);
+			fr->lingering = true;
+			fr->linger_until_ns = sm_now_ns() + SM_LINGER_NS;
+		} else {
+			sm_flow_close(r, f, fr->pending_reason);
+		}
+		break;
 	case AFTER_200:
 	case AFTER_LEFTOVER: try_start_tunnel(r, f); break;
 	}

@@ -31,6 +31,9 @@ struct sm_front {
 	uint8_t send_to_client;
 	uint8_t after_send; /* what to do when the send finishes (enum in front.c) */
 	uint8_t pending_reason;
+	bool denied;    /* client outside allow_clients: 403 once its head is read */
+	bool lingering; /* reply sent and write side shut: draining until EOF */
+	uint64_t linger_until_ns;
 };
 
 /* Allocates pooled front state for a new flow. NULL if out of memory. */

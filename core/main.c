@@ -182,7 +182,7 @@ int main(int argc, char **argv)
 	if (cli.listen_len) {
 		snprintf(listen_kv, sizeof(listen_kv), "listen=%s", cli.listen);
 		if (sm_config_set(cfg, listen_kv, err, sizeof(err)) != SM_OK) {
-			fprintf(stderr, "soth-mitm: --listen: %s\n", err);
+			fprintf(stderr, "soth-mitm: %s\n", err);
 			sm_config_free(cfg);
 			return 2;
 		}

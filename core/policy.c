@@ -40,7 +40,7 @@ bool sm_policy_host_match(const char *pat, const char *host, size_t hlen)
 static bool match_nondest(const struct sm_rule *r, const struct sm_policy_input *in)
 {
 	if (r->host && (!in->host || in->host_len == 0 ||
-			!sm_policy_host_match(r->host, in->host, in->host_len)))
+	                !sm_policy_host_match(r->host, in->host, in->host_len)))
 		return false;
 	if (r->n_ports) {
 		size_t i = 0;
@@ -88,7 +88,7 @@ static void decide_rule(const struct sm_config *cfg, size_t i, struct sm_policy_
 }
 
 int sm_policy_decide_dest(const struct sm_config *cfg, const struct sm_policy_input *in,
-			  struct sm_policy_decision *out)
+                          struct sm_policy_decision *out)
 {
 	uint8_t fam, addr[16];
 	decide_default(cfg, out);
@@ -127,7 +127,7 @@ static bool host_literal(const struct sm_policy_input *in, struct sockaddr_stora
 }
 
 int sm_policy_decide_pre(const struct sm_config *cfg, const struct sm_policy_input *in,
-			 struct sm_policy_decision *out)
+                         struct sm_policy_decision *out)
 {
 	struct sockaddr_storage ss;
 	if (host_literal(in, &ss)) {

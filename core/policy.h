@@ -41,13 +41,13 @@
 #include "core/config.h"
 
 struct sm_policy_input {
-	const char *host;              /* requested host, no port, no brackets; need not be
-					  NUL-terminated; NULL/0 = none (host rules fail) */
+	const char *host; /* requested host, no port, no brackets; need not be
+	                     NUL-terminated; NULL/0 = none (host rules fail) */
 	size_t host_len;
 	uint16_t port;                 /* requested port */
 	const struct sockaddr *client; /* peer of the accepted socket; NULL = client rules fail */
 	const struct sockaddr *dest;   /* resolved address (port ignored); used by decide_dest
-					  only */
+	                                  only */
 };
 
 struct sm_policy_decision {
@@ -55,19 +55,19 @@ struct sm_policy_decision {
 	int rule;         /* index into cfg->rules, or -1 for default_action */
 	const char *name; /* the rule's name, or NULL (no name, or default) */
 	const char *desc; /* `rules[0] host "*.blocked.test"` or "default_action";
-			     valid as long as cfg */
+	                     valid as long as cfg */
 };
 
 /* Before DNS. Returns SM_OK with *out final, or SM_AGAIN when a rule with
  * `dest` could match: resolve the host, then call sm_policy_decide_dest
  * (*out then holds the default decision and must not be used). */
 int sm_policy_decide_pre(const struct sm_config *cfg, const struct sm_policy_input *in,
-			 struct sm_policy_decision *out);
+                         struct sm_policy_decision *out);
 
 /* After DNS: full evaluation with in->dest. Returns SM_OK, or SM_ERR_INVALID
  * if in->dest is NULL or not AF_INET/AF_INET6 (then *out is the default). */
 int sm_policy_decide_dest(const struct sm_config *cfg, const struct sm_policy_input *in,
-			  struct sm_policy_decision *out);
+                          struct sm_policy_decision *out);
 
 /* True if the client address is inside one of cfg->allow_clients. */
 bool sm_policy_client_allowed(const struct sm_config *cfg, const struct sockaddr *client);

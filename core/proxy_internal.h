@@ -7,7 +7,7 @@
 struct sm_proxy;
 
 struct sm_proxy_rt {
-	const struct sm_hosts *hosts;         /* immutable after create */
+	const struct sm_hosts *hosts; /* immutable after create */
 };
 
 const struct sm_proxy_rt *sm_proxy_rt(const struct sm_proxy *p);

@@ -418,7 +418,8 @@ static void on_client_recv(struct sm_reactor *r, struct sm_flow *f, int res, uns
 		SM_CTR_INC(r, enobufs);
 	if (more || f->state == SM_FLOW_CLOSING)
 		return;
-	if (f->state == SM_FLOW_FRONT && (res > 0 || res == -ENOBUFS))
+	if ((f->state == SM_FLOW_FRONT || f->state == SM_FLOW_REPLYING) &&
+	    (res > 0 || res == -ENOBUFS))
 		sm_arm_client_recv(r, f);
 	else
 		sm_front_recv_end(r, f, (res > 0 || res == -ENOBUFS) ? -ECANCELED : res);
@@ -493,12 +494,15 @@ static void on_tick(struct sm_reactor *r)
 	sm_dns_tick(r->dns);
 	uint64_t idle_ns = (uint64_t)r->cfg->timeouts.idle_timeout_ms * 1000000ull;
 	bool force = r->draining && now >= r->drain_deadline_ns;
-	for (uint32_t k = 0; k < r->cap && (idle_ns || force); k++) {
+	for (uint32_t k = 0; k < r->cap; k++) {
 		struct sm_flow *f = &r->flows[k];
 		if (f->state == SM_FLOW_FREE || f->state == SM_FLOW_CLOSING)
 			continue;
 		if (force)
 			sm_flow_close(r, f, SM_CLOSE_SHUTDOWN);
+		else if (f->state == SM_FLOW_REPLYING && f->front && f->front->lingering &&
+		         now >= f->front->linger_until_ns)
+			sm_flow_close(r, f, f->front->pending_reason);
 		else if (idle_ns && now - f->t_last_ns > idle_ns &&
 		         (f->state == SM_FLOW_RELAY || f->state == SM_FLOW_FRONT))
 			sm_flow_close(r, f, SM_CLOSE_IDLE_TIMEOUT);
@@ -515,6 +519,10 @@ static void begin_drain(struct sm_reactor *r)
 		struct io_uring_sqe *sqe = sm_sqe(r);
 		io_uring_prep_cancel64(sqe, sm_ud_make(SM_OP_ACCEPT, 0, (uint32_t)k), 0);
 		io_uring_sqe_set_data64(sqe, sm_ud_make(SM_OP_NONE, 0, 0));
+		/* the pending accept holds its own reference until the cancel
+		 * lands; after that new clients are refused by the kernel */
+		close(r->listen_fds[k]);
+		r->listen_fds[k] = -1;
 	}
 	/* flows still waiting for their first request have nothing in flight */
 	for (uint32_t k = 0; k < r->cap; k++) {

@@ -59,7 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2)
 		return 0;
-	struct sm_grpc_config cfg = {.max_message = 1u + data[0] % 200u, .excerpt = 1u + data[1] % 16u};
+	struct sm_grpc_config cfg = {.max_message = 1u + data[0] % 200u,
+	                             .excerpt = 1u + data[1] % 16u};
 	uint8_t step = (uint8_t)(1 + (data[1] >> 4));
 	data += 2;
 	size -= 2;

@@ -22,8 +22,8 @@ static void mix(struct hash *s, const void *p, size_t n)
 static void on_event(void *ctx, const struct sm_sse_event *ev)
 {
 	struct hash *s = ctx;
-	uint64_t hdr[6] = {ev->type, ev->event_len, ev->data_len, ev->id_len, ev->retry_ms,
-	                   ev->offset};
+	uint64_t hdr[6] = {ev->type,   ev->event_len, ev->data_len,
+	                   ev->id_len, ev->retry_ms,  ev->offset};
 	mix(s, hdr, sizeof(hdr));
 	mix(s, &ev->truncated, 1);
 	mix(s, ev->event, ev->event_len);
@@ -62,7 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2)
 		return 0;
-	struct sm_sse_config cfg = {.max_event = 1u + data[0] % 64u, .max_line = 1u + data[1] % 32u};
+	struct sm_sse_config cfg = {.max_event = 1u + data[0] % 64u,
+	                            .max_line = 1u + data[1] % 32u};
 	uint8_t step = (uint8_t)(1 + (data[0] >> 6) * 5);
 	data += 2;
 	size -= 2;

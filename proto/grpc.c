@@ -64,15 +64,15 @@ const struct sm_grpc_stats *sm_grpc_stats(const struct sm_grpc *p)
 static void fail(struct sm_grpc *p, enum sm_grpc_reason r, int err)
 {
 	struct sm_grpc_event ev = {
-		.type = SM_GRPC_EV_ERROR,
-		.index = p->index,
-		.length = p->len,
-		.compressed = p->compressed,
-		.excerpt = p->ex,
-		.excerpt_len = r == SM_GRPC_R_TRUNCATED ? p->ex_len : 0,
-		.received = p->got,
-		.reason = r,
-		.offset = p->off,
+	        .type = SM_GRPC_EV_ERROR,
+	        .index = p->index,
+	        .length = p->len,
+	        .compressed = p->compressed,
+	        .excerpt = p->ex,
+	        .excerpt_len = r == SM_GRPC_R_TRUNCATED ? p->ex_len : 0,
+	        .received = p->got,
+	        .reason = r,
+	        .offset = p->off,
 	};
 	p->st.errors++;
 	if (r == SM_GRPC_R_TOO_LARGE)
@@ -85,13 +85,13 @@ static void fail(struct sm_grpc *p, enum sm_grpc_reason r, int err)
 static void message_done(struct sm_grpc *p)
 {
 	struct sm_grpc_event ev = {
-		.type = SM_GRPC_EV_MESSAGE,
-		.index = p->index,
-		.length = p->len,
-		.compressed = p->compressed,
-		.excerpt = p->ex,
-		.excerpt_len = p->ex_len,
-		.offset = p->off,
+	        .type = SM_GRPC_EV_MESSAGE,
+	        .index = p->index,
+	        .length = p->len,
+	        .compressed = p->compressed,
+	        .excerpt = p->ex,
+	        .excerpt_len = p->ex_len,
+	        .offset = p->off,
 	};
 	p->st.messages++;
 	if (p->compressed)
@@ -234,7 +234,8 @@ static void decode_message(struct sm_grpc_status *out, const char *v, size_t n)
 		unsigned char c = (unsigned char)v[i];
 		size_t used = 1;
 		if (c == '%' && i + 2 < n) {
-			int hi = hexval((unsigned char)v[i + 1]), lo = hexval((unsigned char)v[i + 2]);
+			int hi = hexval((unsigned char)v[i + 1]),
+			    lo = hexval((unsigned char)v[i + 2]);
 			if (hi >= 0 && lo >= 0) {
 				c = (unsigned char)(hi << 4 | lo);
 				used = 3;

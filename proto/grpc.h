@@ -42,16 +42,16 @@ enum sm_grpc_reason {
 
 struct sm_grpc_event {
 	enum sm_grpc_ev_type type;
-	uint64_t index;           /* message number in this stream, from 0 */
-	uint32_t length;          /* MESSAGE: payload length; ERROR: declared length
-	                             (TOO_LARGE, TRUNCATED), else 0 */
-	bool compressed;          /* flag byte was 1 (payload uses grpc-encoding) */
-	const uint8_t *excerpt;   /* first min(length, excerpt) payload bytes; valid
-	                             only during the callback */
-	size_t excerpt_len;       /* TRUNCATED: bytes of the partial message kept */
-	uint32_t received;        /* TRUNCATED: payload bytes received */
+	uint64_t index;         /* message number in this stream, from 0 */
+	uint32_t length;        /* MESSAGE: payload length; ERROR: declared length
+	                           (TOO_LARGE, TRUNCATED), else 0 */
+	bool compressed;        /* flag byte was 1 (payload uses grpc-encoding) */
+	const uint8_t *excerpt; /* first min(length, excerpt) payload bytes; valid
+	                           only during the callback */
+	size_t excerpt_len;     /* TRUNCATED: bytes of the partial message kept */
+	uint32_t received;      /* TRUNCATED: payload bytes received */
 	enum sm_grpc_reason reason;
-	uint64_t offset;          /* stream offset just after the completing byte */
+	uint64_t offset; /* stream offset just after the completing byte */
 };
 
 typedef void (*sm_grpc_cb)(void *ctx, const struct sm_grpc_event *ev);

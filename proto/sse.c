@@ -117,15 +117,15 @@ static void dispatch(struct sm_sse *p, bool truncated)
 		return;
 	}
 	struct sm_sse_event ev = {
-		.type = SM_SSE_EV_MESSAGE,
-		.event = p->evtype_len ? p->evtype : "message",
-		.event_len = p->evtype_len ? p->evtype_len : 7,
-		.data = p->data,
-		.data_len = p->data_len - 1, /* the last '\n' is not part of the data */
-		.id = p->id,
-		.id_len = p->id_len,
-		.truncated = truncated,
-		.offset = p->off,
+	        .type = SM_SSE_EV_MESSAGE,
+	        .event = p->evtype_len ? p->evtype : "message",
+	        .event_len = p->evtype_len ? p->evtype_len : 7,
+	        .data = p->data,
+	        .data_len = p->data_len - 1, /* the last '\n' is not part of the data */
+	        .id = p->id,
+	        .id_len = p->id_len,
+	        .truncated = truncated,
+	        .offset = p->off,
 	};
 	p->st.messages++;
 	emit(p, &ev);
@@ -140,13 +140,14 @@ static void resolve_field(struct sm_sse *p)
 		uint8_t len;
 		uint8_t field;
 	} known[] = {
-		{"data", 4, F_DATA}, {"event", 5, F_EVENT}, {"id", 2, F_ID}, {"retry", 5, F_RETRY}};
+	        {"data", 4, F_DATA}, {"event", 5, F_EVENT}, {"id", 2, F_ID}, {"retry", 5, F_RETRY}};
 	p->field = F_IGNORE;
 	p->line_len = 0;
 	if (p->name_long)
 		return;
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-		if (known[i].len == p->name_len && memcmp(known[i].name, p->name, p->name_len) == 0) {
+		if (known[i].len == p->name_len &&
+		    memcmp(known[i].name, p->name, p->name_len) == 0) {
 			p->field = known[i].field;
 			return;
 		}
@@ -216,9 +217,7 @@ static void end_of_line(struct sm_sse *p)
 		end_of_field(p);
 		break;
 	case ST_VALUE_START:
-	case ST_VALUE:
-		end_of_field(p);
-		break;
+	case ST_VALUE: end_of_field(p); break;
 	case ST_COMMENT: {
 		struct sm_sse_event ev = {.type = SM_SSE_EV_COMMENT,
 		                          .data = p->line,
@@ -248,7 +247,8 @@ static void value_run(struct sm_sse *p, const uint8_t *b, size_t n)
 	switch (p->field) {
 	case F_DATA:
 		if (p->data_len + n > p->max_event) {
-			fail(p, SM_SSE_R_EVENT_TOO_LARGE, p->off + (p->max_event - p->data_len) + 1);
+			fail(p, SM_SSE_R_EVENT_TOO_LARGE,
+			     p->off + (p->max_event - p->data_len) + 1);
 			return;
 		}
 		memcpy(p->data + p->data_len, b, n);

@@ -53,6 +53,7 @@ static void check_defaults(const struct sm_config *cfg)
 	cidr_is(&cfg->allow_clients[1], "::1/128");
 	cr_assert_eq(cfg->n_rules, 0);
 	cr_assert_null(cfg->events);
+	cr_assert_null(cfg->dns_servers);
 	cr_assert_eq(cfg->timeouts.connect_timeout_ms, 10000);
 	cr_assert_eq(cfg->timeouts.idle_timeout_ms, 300000);
 	cr_assert_eq(cfg->timeouts.dns_timeout_ms, 5000);
@@ -85,34 +86,35 @@ Test(config, empty_documents_give_defaults)
 Test(config, full_file)
 {
 	struct sm_config *cfg = load_ok("listen: [\"0.0.0.0:3128\", \"[::1]:3129\"]\n"
-					"threads: 4\n"
-					"default_action: block\n"
-					"allow_clients:\n"
-					"  - 10.0.0.0/8\n"
-					"  - 2001:db8::/32\n"
-					"  - ::ffff:192.168.0.0/112\n"
-					"events: /var/log/soth/events.jsonl\n"
-					"timeouts:\n"
-					"  connect_timeout_ms: 2000\n"
-					"  idle_timeout_ms: 60000\n"
-					"  dns_timeout_ms: 1500\n"
-					"  shutdown_grace_ms: 0\n"
-					"limits:\n"
-					"  max_flows_per_thread: 1000\n"
-					"  max_header_bytes: 8192\n"
-					"  event_ring_size: 1024\n"
-					"rules:\n"
-					"  - name: no internal\n"
-					"    dest: [10.0.0.0/8, \"fd00::/8\"]\n"
-					"    action: block\n"
-					"  - host: \"*.Example.TEST\"\n"
-					"    port: [443, 8443]\n"
-					"    client: 10.1.0.0/16\n"
-					"    action: intercept\n"
-					"  - host: plain.test\n"
-					"    port: 80\n"
-					"    action: tunnel\n"
-					"  - action: block\n");
+	                                "threads: 4\n"
+	                                "default_action: block\n"
+	                                "allow_clients:\n"
+	                                "  - 10.0.0.0/8\n"
+	                                "  - 2001:db8::/32\n"
+	                                "  - ::ffff:192.168.0.0/112\n"
+	                                "events: /var/log/soth/events.jsonl\n"
+	                                "dns_servers: \"127.0.0.1:5353,[::1]:53\"\n"
+	                                "timeouts:\n"
+	                                "  connect_timeout_ms: 2000\n"
+	                                "  idle_timeout_ms: 60000\n"
+	                                "  dns_timeout_ms: 1500\n"
+	                                "  shutdown_grace_ms: 0\n"
+	                                "limits:\n"
+	                                "  max_flows_per_thread: 1000\n"
+	                                "  max_header_bytes: 8192\n"
+	                                "  event_ring_size: 1024\n"
+	                                "rules:\n"
+	                                "  - name: no internal\n"
+	                                "    dest: [10.0.0.0/8, \"fd00::/8\"]\n"
+	                                "    action: block\n"
+	                                "  - host: \"*.Example.TEST\"\n"
+	                                "    port: [443, 8443]\n"
+	                                "    client: 10.1.0.0/16\n"
+	                                "    action: intercept\n"
+	                                "  - host: plain.test\n"
+	                                "    port: 80\n"
+	                                "    action: tunnel\n"
+	                                "  - action: block\n");
 	cr_assert_eq(cfg->n_listen, 2);
 	listen_is(&cfg->listen[0], "0.0.0.0:3128");
 	listen_is(&cfg->listen[1], "[::1]:3129");
@@ -123,6 +125,7 @@ Test(config, full_file)
 	cidr_is(&cfg->allow_clients[1], "2001:db8::/32");
 	cidr_is(&cfg->allow_clients[2], "192.168.0.0/16"); /* mapped prefix folded to IPv4 */
 	cr_assert_str_eq(cfg->events, "/var/log/soth/events.jsonl");
+	cr_assert_str_eq(cfg->dns_servers, "127.0.0.1:5353,[::1]:53");
 	cr_assert_eq(cfg->timeouts.connect_timeout_ms, 2000);
 	cr_assert_eq(cfg->timeouts.idle_timeout_ms, 60000);
 	cr_assert_eq(cfg->timeouts.dns_timeout_ms, 1500);
@@ -140,7 +143,7 @@ Test(config, full_file)
 	cr_assert_eq(r[0].n_dests, 2);
 	cidr_is(&r[0].dests[1], "fd00::/8");
 	cr_assert_eq(r[0].action, SM_ACTION_BLOCK);
-	cr_assert_eq(r[0].line, 19);
+	cr_assert_eq(r[0].line, 20);
 	cr_assert_str_eq(r[0].desc, "rules[0] dest 10.0.0.0/8,fd00::/8");
 
 	cr_assert_null(r[1].name);
@@ -151,7 +154,7 @@ Test(config, full_file)
 	cr_assert_eq(r[1].n_clients, 1);
 	cr_assert_eq(r[1].action, SM_ACTION_INTERCEPT);
 	cr_assert_str_eq(r[1].desc,
-			 "rules[1] host \"*.example.test\" port 443,8443 client 10.1.0.0/16");
+	                 "rules[1] host \"*.example.test\" port 443,8443 client 10.1.0.0/16");
 	cr_assert_eq(r[2].n_ports, 1);
 	cr_assert_eq(r[2].ports[0], 80);
 	cr_assert_str_eq(r[2].desc, "rules[2] host \"plain.test\" port 80");
@@ -165,10 +168,10 @@ Test(config, scalar_forms)
 	/* A single scalar is a one-item list; quoted integers are accepted;
 	 * null events means none; flow style works. */
 	struct sm_config *cfg = load_ok("listen: 127.0.0.1:9000\n"
-					"allow_clients: 0.0.0.0/0\n"
-					"threads: \"2\"\n"
-					"events: ~\n"
-					"rules: [{host: a.test, action: block}]\n");
+	                                "allow_clients: 0.0.0.0/0\n"
+	                                "threads: \"2\"\n"
+	                                "events: ~\n"
+	                                "rules: [{host: a.test, action: block}]\n");
 	cr_assert_eq(cfg->n_listen, 1);
 	listen_is(&cfg->listen[0], "127.0.0.1:9000");
 	cr_assert_eq(cfg->n_allow_clients, 1);
@@ -178,7 +181,8 @@ Test(config, scalar_forms)
 	cr_assert_eq(cfg->n_rules, 1);
 	sm_config_free(cfg);
 
-	cfg = load_ok("events: \"-\"\nrules:\n");
+	cfg = load_ok("events: \"-\"\nrules:\nlisten: \"[::1]:0\"\n");
+	listen_is(&cfg->listen[0], "[::1]:0");
 	cr_assert_str_eq(cfg->events, "-");
 	cr_assert_eq(cfg->n_rules, 0);
 	sm_config_free(cfg);
@@ -191,104 +195,106 @@ struct bad_case {
 
 /* Every broken file names file:line:col, the key path and what was expected. */
 static const struct bad_case bad_cases[] = {
-	{"rules:\n  - host: a.test\n    action: block\n  - host: b.test\n    port: http\n"
-	 "    action: block\n",
-	 "t.yaml:5:11: rules[1].port: expected an integer 1..65535, got \"http\""},
-	{"thread: 4\n", "t.yaml:1:1: thread: unknown key"},
-	{"timeouts:\n  connect_ms: 5\n", "t.yaml:2:3: timeouts.connect_ms: unknown key"},
-	{"limits:\n  threads: 5\n", "t.yaml:2:3: limits.threads: unknown key"},
-	{"timeouts.connect_timeout_ms: 5\n",
-	 "t.yaml:1:1: timeouts.connect_timeout_ms: unknown key"},
-	{"threads: 2\nthreads: 3\n", "t.yaml:2:1: threads: duplicate key"},
-	{"threads: -1\n", "t.yaml:1:10: threads: expected an integer 0..1024, got \"-1\""},
-	{"threads: 1025\n", "t.yaml:1:10: threads: expected an integer 0..1024, got \"1025\""},
-	{"threads: 99999999999\n",
-	 "t.yaml:1:10: threads: expected an integer 0..1024, got \"99999999999\""},
-	{"threads: [1]\n", "t.yaml:1:10: threads: expected a scalar value, got a sequence"},
-	{"threads:\n", "t.yaml:1:9: threads: expected an integer 0..1024, got \"\""},
-	{"default_action: allow\n",
-	 "t.yaml:1:17: default_action: expected one of tunnel, block, intercept, got \"allow\""},
-	{"default_action: fault\n",
-	 "t.yaml:1:17: default_action: expected one of tunnel, block, intercept, got \"fault\""},
-	{"default_action: Block\n",
-	 "t.yaml:1:17: default_action: expected one of tunnel, block, intercept, got \"Block\""},
-	{"listen: 127.0.0.1\n",
-	 "t.yaml:1:9: listen: expected ADDR:PORT (IPv4 or [IPv6], port 1..65535), got "
-	 "\"127.0.0.1\""},
-	{"listen:\n  - 127.0.0.1:80\n  - \"::1:80\"\n",
-	 "t.yaml:3:5: listen[1]: expected ADDR:PORT (IPv4 or [IPv6], port 1..65535), got "
-	 "\"::1:80\""},
-	{"listen: [\"[::1]:0\"]\n",
-	 "t.yaml:1:10: listen[0]: expected ADDR:PORT (IPv4 or [IPv6], port 1..65535), got "
-	 "\"[::1]:0\""},
-	{"listen: localhost:80\n",
-	 "t.yaml:1:9: listen: expected ADDR:PORT (IPv4 or [IPv6], port 1..65535), got "
-	 "\"localhost:80\""},
-	{"listen: []\n",
-	 "t.yaml:1:9: listen: expected ADDR:PORT or a non-empty list of them, got nothing"},
-	{"listen:\n",
-	 "t.yaml:1:8: listen: expected ADDR:PORT or a non-empty list of them, got nothing"},
-	{"listen: {a: 1}\n",
-	 "t.yaml:1:9: listen: expected ADDR:PORT or a non-empty list of them, got a mapping"},
-	{"allow_clients: [10.1.2.3/8]\n",
-	 "t.yaml:1:17: allow_clients[0]: host bits set in \"10.1.2.3/8\" (did you mean "
-	 "10.0.0.0/8?)"},
-	{"allow_clients: [10.0.0.0/33]\n",
-	 "t.yaml:1:17: allow_clients[0]: expected a CIDR (IPv4 or IPv6 address, optional /LEN), "
-	 "got \"10.0.0.0/33\""},
-	{"allow_clients: [[10.0.0.0/8]]\n",
-	 "t.yaml:1:17: allow_clients[0]: expected a CIDR, got a sequence"},
-	{"events: [a]\n", "t.yaml:1:9: events: expected a scalar value, got a sequence"},
-	{"timeouts: 5\n", "t.yaml:1:11: timeouts: expected a mapping of keys, got a scalar"},
-	{"timeouts:\n  connect_timeout_ms: 0\n",
-	 "t.yaml:2:23: timeouts.connect_timeout_ms: expected an integer 1..86400000, got \"0\""},
-	{"limits:\n  event_ring_size: 1000\n",
-	 "t.yaml:2:20: limits.event_ring_size: expected a power of two 64..16777216, got "
-	 "\"1000\""},
-	{"limits:\n  max_header_bytes: 100\n",
-	 "t.yaml:2:21: limits.max_header_bytes: expected an integer 1024..1048576, got \"100\""},
-	{"rules: 3\n", "t.yaml:1:8: rules: expected a list of rules, got a scalar"},
-	{"rules:\n  - block\n",
-	 "t.yaml:2:5: rules[0]: expected a mapping with an action, got a scalar"},
-	{"rules:\n  - host: a.test\n", "t.yaml:2:5: rules[0]: missing required key \"action\""},
-	{"rules:\n  - hosts: a.test\n    action: block\n", "t.yaml:2:5: rules[0].hosts: unknown key"},
-	{"rules:\n  - action: block\n    action: tunnel\n",
-	 "t.yaml:3:5: rules[0].action: duplicate key"},
-	{"rules:\n  - action: deny\n",
-	 "t.yaml:2:13: rules[0].action: expected one of tunnel, block, intercept, got \"deny\""},
-	{"rules:\n  - host: \"a b.test\"\n    action: block\n",
-	 "t.yaml:2:11: rules[0].host: expected a host name or glob (letters, digits, '-', '.', "
-	 "'_', ':', '*'), got \"a b.test\""},
-	{"rules:\n  - host: [a.test]\n    action: block\n",
-	 "t.yaml:2:11: rules[0].host: expected a host name or glob, got a sequence"},
-	{"rules:\n  - port: [80, 0]\n    action: block\n",
-	 "t.yaml:2:16: rules[0].port[1]: expected an integer 1..65535, got \"0\""},
-	{"rules:\n  - port: []\n    action: block\n",
-	 "t.yaml:2:11: rules[0].port: expected an integer 1..65535 or a non-empty list of them, "
-	 "got nothing"},
-	{"rules:\n  - dest: 10.0.0.1/8\n    action: block\n",
-	 "t.yaml:2:11: rules[0].dest: host bits set in \"10.0.0.1/8\" (did you mean "
-	 "10.0.0.0/8?)"},
-	{"rules:\n  - client: nowhere\n    action: block\n",
-	 "t.yaml:2:13: rules[0].client: expected a CIDR (IPv4 or IPv6 address, optional /LEN), "
-	 "got \"nowhere\""},
-	{"rules:\n  - name: \"bad\\nname\"\n    action: block\n",
-	 "t.yaml:2:11: rules[0].name: expected a name of 1..128 printable ASCII characters, got "
-	 "\"bad\\x0aname\""},
-	{"- a\n- b\n", "t.yaml:1:1: expected a mapping of keys, got a sequence"},
-	{"[a]: 1\n", "t.yaml:1:1: expected a key name, got a sequence"},
-	{"threads: 2\n---\nthreads: 3\n", "t.yaml:3:1: expected a single YAML document"},
-	{"a: &x 1\nb: *x\n", "t.yaml:1:1: a: unknown key"},
-	{"rules:\n  - &r {action: block}\n  - *r\n",
-	 "t.yaml:2:5: rules[1]: anchors and aliases are not supported"},
-	{"threads: [1\n",
-	 "t.yaml:2:1: syntax error: did not find expected ',' or ']' (while parsing a flow "
-	 "sequence at line 1)"},
-	{"threads: 1\n\tlisten: x\n",
-	 "t.yaml:2:1: syntax error: found a tab character that violates indentation (while "
-	 "scanning a plain scalar at line 1)"},
-	{"threads: \"1\x01\"\n",
-	 "t.yaml:1:12: syntax error: control characters are not allowed"},
+        {"rules:\n  - host: a.test\n    action: block\n  - host: b.test\n    port: http\n"
+         "    action: block\n",
+         "t.yaml:5:11: rules[1].port: expected an integer 1..65535, got \"http\""},
+        {"thread: 4\n", "t.yaml:1:1: thread: unknown key"},
+        {"timeouts:\n  connect_ms: 5\n", "t.yaml:2:3: timeouts.connect_ms: unknown key"},
+        {"limits:\n  threads: 5\n", "t.yaml:2:3: limits.threads: unknown key"},
+        {"timeouts.connect_timeout_ms: 5\n",
+         "t.yaml:1:1: timeouts.connect_timeout_ms: unknown key"},
+        {"threads: 2\nthreads: 3\n", "t.yaml:2:1: threads: duplicate key"},
+        {"threads: -1\n", "t.yaml:1:10: threads: expected an integer 0..1024, got \"-1\""},
+        {"threads: 1025\n", "t.yaml:1:10: threads: expected an integer 0..1024, got \"1025\""},
+        {"threads: 99999999999\n",
+         "t.yaml:1:10: threads: expected an integer 0..1024, got \"99999999999\""},
+        {"threads: [1]\n", "t.yaml:1:10: threads: expected a scalar value, got a sequence"},
+        {"threads:\n", "t.yaml:1:9: threads: expected an integer 0..1024, got \"\""},
+        {"default_action: allow\n",
+         "t.yaml:1:17: default_action: expected one of tunnel, block, intercept, got \"allow\""},
+        {"default_action: fault\n",
+         "t.yaml:1:17: default_action: expected one of tunnel, block, intercept, got \"fault\""},
+        {"default_action: Block\n",
+         "t.yaml:1:17: default_action: expected one of tunnel, block, intercept, got \"Block\""},
+        {"listen: 127.0.0.1\n", "t.yaml:1:9: listen: expected ADDR:PORT (IPv4 or [IPv6], port "
+                                "0..65535, 0 = any free port), got "
+                                "\"127.0.0.1\""},
+        {"listen:\n  - 127.0.0.1:80\n  - \"::1:80\"\n",
+         "t.yaml:3:5: listen[1]: expected ADDR:PORT (IPv4 or [IPv6], port 0..65535, 0 = any free "
+         "port), got "
+         "\"::1:80\""},
+        {"listen: [\"[::1]:65536\"]\n", "t.yaml:1:10: listen[0]: expected ADDR:PORT (IPv4 or "
+                                        "[IPv6], port 0..65535, 0 = any free port), got "
+                                        "\"[::1]:65536\""},
+        {"listen: localhost:80\n", "t.yaml:1:9: listen: expected ADDR:PORT (IPv4 or [IPv6], port "
+                                   "0..65535, 0 = any free port), got "
+                                   "\"localhost:80\""},
+        {"listen: []\n",
+         "t.yaml:1:9: listen: expected ADDR:PORT or a non-empty list of them, got nothing"},
+        {"listen:\n",
+         "t.yaml:1:8: listen: expected ADDR:PORT or a non-empty list of them, got nothing"},
+        {"listen: {a: 1}\n",
+         "t.yaml:1:9: listen: expected ADDR:PORT or a non-empty list of them, got a mapping"},
+        {"allow_clients: [10.1.2.3/8]\n",
+         "t.yaml:1:17: allow_clients[0]: host bits set in \"10.1.2.3/8\" (did you mean "
+         "10.0.0.0/8?)"},
+        {"allow_clients: [10.0.0.0/33]\n",
+         "t.yaml:1:17: allow_clients[0]: expected a CIDR (IPv4 or IPv6 address, optional /LEN), "
+         "got \"10.0.0.0/33\""},
+        {"allow_clients: [[10.0.0.0/8]]\n",
+         "t.yaml:1:17: allow_clients[0]: expected a CIDR, got a sequence"},
+        {"events: [a]\n", "t.yaml:1:9: events: expected a scalar value, got a sequence"},
+        {"timeouts: 5\n", "t.yaml:1:11: timeouts: expected a mapping of keys, got a scalar"},
+        {"timeouts:\n  connect_timeout_ms: 0\n",
+         "t.yaml:2:23: timeouts.connect_timeout_ms: expected an integer 1..86400000, got \"0\""},
+        {"limits:\n  event_ring_size: 1000\n",
+         "t.yaml:2:20: limits.event_ring_size: expected a power of two 64..16777216, got "
+         "\"1000\""},
+        {"limits:\n  max_header_bytes: 100\n",
+         "t.yaml:2:21: limits.max_header_bytes: expected an integer 1024..1048576, got \"100\""},
+        {"rules: 3\n", "t.yaml:1:8: rules: expected a list of rules, got a scalar"},
+        {"rules:\n  - block\n",
+         "t.yaml:2:5: rules[0]: expected a mapping with an action, got a scalar"},
+        {"rules:\n  - host: a.test\n", "t.yaml:2:5: rules[0]: missing required key \"action\""},
+        {"rules:\n  - hosts: a.test\n    action: block\n",
+         "t.yaml:2:5: rules[0].hosts: unknown key"},
+        {"rules:\n  - action: block\n    action: tunnel\n",
+         "t.yaml:3:5: rules[0].action: duplicate key"},
+        {"rules:\n  - action: deny\n",
+         "t.yaml:2:13: rules[0].action: expected one of tunnel, block, intercept, got \"deny\""},
+        {"rules:\n  - host: \"a b.test\"\n    action: block\n",
+         "t.yaml:2:11: rules[0].host: expected a host name or glob (letters, digits, '-', '.', "
+         "'_', ':', '*'), got \"a b.test\""},
+        {"rules:\n  - host: [a.test]\n    action: block\n",
+         "t.yaml:2:11: rules[0].host: expected a host name or glob, got a sequence"},
+        {"rules:\n  - port: [80, 0]\n    action: block\n",
+         "t.yaml:2:16: rules[0].port[1]: expected an integer 1..65535, got \"0\""},
+        {"rules:\n  - port: []\n    action: block\n",
+         "t.yaml:2:11: rules[0].port: expected an integer 1..65535 or a non-empty list of them, "
+         "got nothing"},
+        {"rules:\n  - dest: 10.0.0.1/8\n    action: block\n",
+         "t.yaml:2:11: rules[0].dest: host bits set in \"10.0.0.1/8\" (did you mean "
+         "10.0.0.0/8?)"},
+        {"rules:\n  - client: nowhere\n    action: block\n",
+         "t.yaml:2:13: rules[0].client: expected a CIDR (IPv4 or IPv6 address, optional /LEN), "
+         "got \"nowhere\""},
+        {"rules:\n  - name: \"bad\\nname\"\n    action: block\n",
+         "t.yaml:2:11: rules[0].name: expected a name of 1..128 printable ASCII characters, got "
+         "\"bad\\x0aname\""},
+        {"- a\n- b\n", "t.yaml:1:1: expected a mapping of keys, got a sequence"},
+        {"[a]: 1\n", "t.yaml:1:1: expected a key name, got a sequence"},
+        {"threads: 2\n---\nthreads: 3\n", "t.yaml:3:1: expected a single YAML document"},
+        {"---\n---\nthreads: 3\n", "t.yaml:3:1: expected a single YAML document"},
+        {"a: &x 1\nb: *x\n", "t.yaml:1:1: a: unknown key"},
+        {"rules:\n  - &r {action: block}\n  - *r\n",
+         "t.yaml:2:5: rules[1]: anchors and aliases are not supported"},
+        {"threads: [1\n",
+         "t.yaml:2:1: syntax error: did not find expected ',' or ']' (while parsing a flow "
+         "sequence at line 1)"},
+        {"threads: 1\n\tlisten: x\n",
+         "t.yaml:2:1: syntax error: found a tab character that violates indentation (while "
+         "scanning a plain scalar at line 1)"},
+        {"threads: \"1\x01\"\n", "t.yaml:1:12: syntax error: control characters are not allowed"},
 };
 
 Test(config, broken_files_name_line_and_column)
@@ -296,12 +302,12 @@ Test(config, broken_files_name_line_and_column)
 	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
 		struct sm_config *cfg = (struct sm_config *)0x1;
 		char err[512] = "";
-		int rc = sm_config_load_buffer("t.yaml", bad_cases[i].yaml, strlen(bad_cases[i].yaml),
-					       &cfg, err, sizeof(err));
+		int rc = sm_config_load_buffer("t.yaml", bad_cases[i].yaml,
+		                               strlen(bad_cases[i].yaml), &cfg, err, sizeof(err));
 		cr_expect_eq(rc, SM_ERR_INVALID, "case %zu: rc %d", i, rc);
 		cr_expect_null(cfg, "case %zu", i);
 		cr_expect_str_eq(err, bad_cases[i].err, "case %zu:\n got  %s\n want %s", i, err,
-				 bad_cases[i].err);
+		                 bad_cases[i].err);
 	}
 }
 
@@ -344,7 +350,7 @@ Test(config, file_errors)
 	rc = sm_config_load_file(path, &cfg, err, sizeof(err));
 	cr_assert_eq(rc, SM_ERR_INVALID);
 	snprintf(want, sizeof(want),
-		 "%s:3:11: rules[0].port: expected an integer 1..65535, got \"70000\"", path);
+	         "%s:3:11: rules[0].port: expected an integer 1..65535, got \"70000\"", path);
 	cr_assert_str_eq(err, want);
 	unlink(path);
 }
@@ -365,20 +371,23 @@ Test(config, set_overrides)
 {
 	char err[256] = "";
 	struct sm_config *cfg = load_ok("threads: 2\nlisten: [\"127.0.0.1:1\", \"127.0.0.1:2\"]\n");
-	cr_assert_eq(sm_config_set(cfg, "default_action=block", err, sizeof(err)), SM_OK, "%s", err);
+	cr_assert_eq(sm_config_set(cfg, "default_action=block", err, sizeof(err)), SM_OK, "%s",
+	             err);
 	cr_assert_eq(cfg->default_action, SM_ACTION_BLOCK);
-	cr_assert_eq(sm_config_set(cfg, "listen=127.0.0.1:9000", err, sizeof(err)), SM_OK, "%s", err);
+	cr_assert_eq(sm_config_set(cfg, "listen=127.0.0.1:9000", err, sizeof(err)), SM_OK, "%s",
+	             err);
 	cr_assert_eq(cfg->n_listen, 1);
 	listen_is(&cfg->listen[0], "127.0.0.1:9000");
 	cr_assert_eq(sm_config_set(cfg, "listen=[::]:8443, 0.0.0.0:8080", err, sizeof(err)), SM_OK,
-		     "%s", err);
+	             "%s", err);
 	cr_assert_eq(cfg->n_listen, 2);
 	listen_is(&cfg->listen[0], "[::]:8443");
 	listen_is(&cfg->listen[1], "0.0.0.0:8080");
-	cr_assert_eq(sm_config_set(cfg, "timeouts.connect_timeout_ms=2000", err, sizeof(err)), SM_OK);
+	cr_assert_eq(sm_config_set(cfg, "timeouts.connect_timeout_ms=2000", err, sizeof(err)),
+	             SM_OK);
 	cr_assert_eq(cfg->timeouts.connect_timeout_ms, 2000);
 	cr_assert_eq(sm_config_set(cfg, "allow_clients=10.0.0.0/8,::1/128", err, sizeof(err)),
-		     SM_OK);
+	             SM_OK);
 	cr_assert_eq(cfg->n_allow_clients, 2);
 	cidr_is(&cfg->allow_clients[0], "10.0.0.0/8");
 	cidr_is(&cfg->allow_clients[1], "::1/128");
@@ -390,6 +399,8 @@ Test(config, set_overrides)
 	cr_assert_str_eq(cfg->events, "-");
 	cr_assert_eq(sm_config_set(cfg, "events=", err, sizeof(err)), SM_OK);
 	cr_assert_null(cfg->events);
+	cr_assert_eq(sm_config_set(cfg, "dns_servers=127.0.0.1:5353", err, sizeof(err)), SM_OK);
+	cr_assert_str_eq(cfg->dns_servers, "127.0.0.1:5353");
 	sm_config_free(cfg);
 }
 
@@ -399,25 +410,26 @@ struct set_case {
 };
 
 static const struct set_case bad_sets[] = {
-	{"timeouts.connect_ms=5", "--set timeouts.connect_ms: unknown key"},
-	{"thread=4", "--set thread: unknown key"},
-	{"timeouts=5", "--set timeouts: unknown key"},
-	{"threads", "--set \"threads\": expected key=value"},
-	{"=5", "--set \"\": unknown key"},
-	{"threads=x", "--set threads: expected an integer 0..1024, got \"x\""},
-	{"threads=", "--set threads: expected an integer 0..1024, got \"\""},
-	{"default_action=allow",
-	 "--set default_action: expected one of tunnel, block, intercept, got \"allow\""},
-	{"listen=127.0.0.1:1,nope",
-	 "--set listen: expected ADDR:PORT (IPv4 or [IPv6], port 1..65535), got \"nope\""},
-	{"listen=", "--set listen: expected ADDR:PORT (IPv4 or [IPv6], port 1..65535), got \"\""},
-	{"allow_clients=10.0.0.0/8,10.0.0.1/8",
-	 "--set allow_clients: host bits set in \"10.0.0.1/8\" (did you mean 10.0.0.0/8?)"},
-	{"rules=x", "--set rules: rules can only be set in the configuration file"},
-	{"rules[0].action=block", "--set rules[0].action: rules can only be set in the "
-				  "configuration file"},
-	{"limits.event_ring_size=100",
-	 "--set limits.event_ring_size: expected a power of two 64..16777216, got \"100\""},
+        {"timeouts.connect_ms=5", "--set timeouts.connect_ms: unknown key"},
+        {"thread=4", "--set thread: unknown key"},
+        {"timeouts=5", "--set timeouts: unknown key"},
+        {"threads", "--set \"threads\": expected key=value"},
+        {"=5", "--set \"\": unknown key"},
+        {"threads=x", "--set threads: expected an integer 0..1024, got \"x\""},
+        {"threads=", "--set threads: expected an integer 0..1024, got \"\""},
+        {"default_action=allow",
+         "--set default_action: expected one of tunnel, block, intercept, got \"allow\""},
+        {"listen=127.0.0.1:1,nope", "--set listen: expected ADDR:PORT (IPv4 or [IPv6], port "
+                                    "0..65535, 0 = any free port), got \"nope\""},
+        {"listen=", "--set listen: expected ADDR:PORT (IPv4 or [IPv6], port 0..65535, 0 = any free "
+                    "port), got \"\""},
+        {"allow_clients=10.0.0.0/8,10.0.0.1/8",
+         "--set allow_clients: host bits set in \"10.0.0.1/8\" (did you mean 10.0.0.0/8?)"},
+        {"rules=x", "--set rules: rules can only be set in the configuration file"},
+        {"rules[0].action=block", "--set rules[0].action: rules can only be set in the "
+                                  "configuration file"},
+        {"limits.event_ring_size=100",
+         "--set limits.event_ring_size: expected a power of two 64..16777216, got \"100\""},
 };
 
 Test(config, set_errors_name_the_key_and_change_nothing)
@@ -426,9 +438,9 @@ Test(config, set_errors_name_the_key_and_change_nothing)
 	for (size_t i = 0; i < sizeof(bad_sets) / sizeof(bad_sets[0]); i++) {
 		char err[256] = "";
 		cr_expect_eq(sm_config_set(cfg, bad_sets[i].kv, err, sizeof(err)), SM_ERR_INVALID,
-			     "%s", bad_sets[i].kv);
+		             "%s", bad_sets[i].kv);
 		cr_expect_str_eq(err, bad_sets[i].err, "case %zu:\n got  %s\n want %s", i, err,
-				 bad_sets[i].err);
+		                 bad_sets[i].err);
 	}
 	check_defaults(cfg);
 	sm_config_free(cfg);

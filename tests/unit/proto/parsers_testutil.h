@@ -32,8 +32,8 @@ static inline void rec_reserve(struct rec *r, size_t more)
 	r->cap = cap;
 }
 
-__attribute__((format(printf, 2, 3))) static inline void rec_printf(struct rec *r,
-                                                                    const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static inline void rec_printf(struct rec *r, const char *fmt,
+                                                                    ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

@@ -69,29 +69,36 @@ struct grpc_case {
 #define B(s) s, sizeof(s) - 1
 
 static const struct grpc_case cases[] = {
-	{"one", B("\0\0\0\0\3abc"), "M#0 3 c0 abc\n$ok\n"},
-	{"empty_message", B("\0\0\0\0\0"), "M#0 0 c0 \n$ok\n"},
-	{"empty_stream", B(""), "$ok\n"},
-	{"two_compressed", B("\1\0\0\0\2hi\0\0\0\0\1x"), "M#0 2 c1 hi\nM#1 1 c0 x\n$ok\n"},
-	{"excerpt_cut", B("\0\0\0\0\x0a" "0123456789"), "M#0 10 c0 01234567\n$ok\n"},
-	{"binary_payload", B("\0\0\0\0\3\0\xff\n"), "M#0 3 c0 \\x00\\xff\\x0a\n$ok\n"},
-	{"max_exact", B("\0\0\0\0\x40"
-	                "0123456789012345678901234567890123456789012345678901234567890123"),
-	 "M#0 64 c0 01234567\n$ok\n"},
-	{"too_large", B("\0\0\0\0\x41xyz"), "E:too_large #0 65 r0 \n!limit\n$limit\n"},
-	{"too_large_after_ok", B("\0\0\0\0\1a\1\xff\xff\xff\xff"),
-	 "M#0 1 c0 a\nE:too_large #1 4294967295 r0 \n!limit\n$limit\n"},
-	{"bad_flag", B("\0\0\0\0\1a\2\0\0\0\1b"), "M#0 1 c0 a\nE:bad_flag #1 1 r0 \n!protocol\n$protocol\n"},
-	{"bad_flag_ff", B("\xff\0\0\0\0"), "E:bad_flag #0 0 r0 \n!protocol\n$protocol\n"},
-	{"truncated_envelope", B("\0\0\0\0\1a\0\0\0"), "M#0 1 c0 a\nE:truncated #1 0 r0 \n$truncated\n"},
-	{"truncated_payload", B("\1\0\0\0\5ab"), "E:truncated #0 5 r2 ab\n$truncated\n"},
-	{"truncated_one_byte", B("\0"), "E:truncated #0 0 r0 \n$truncated\n"},
+        {"one", B("\0\0\0\0\3abc"), "M#0 3 c0 abc\n$ok\n"},
+        {"empty_message", B("\0\0\0\0\0"), "M#0 0 c0 \n$ok\n"},
+        {"empty_stream", B(""), "$ok\n"},
+        {"two_compressed", B("\1\0\0\0\2hi\0\0\0\0\1x"), "M#0 2 c1 hi\nM#1 1 c0 x\n$ok\n"},
+        {"excerpt_cut",
+         B("\0\0\0\0\x0a"
+           "0123456789"),
+         "M#0 10 c0 01234567\n$ok\n"},
+        {"binary_payload", B("\0\0\0\0\3\0\xff\n"), "M#0 3 c0 \\x00\\xff\\x0a\n$ok\n"},
+        {"max_exact",
+         B("\0\0\0\0\x40"
+           "0123456789012345678901234567890123456789012345678901234567890123"),
+         "M#0 64 c0 01234567\n$ok\n"},
+        {"too_large", B("\0\0\0\0\x41xyz"), "E:too_large #0 65 r0 \n!limit\n$limit\n"},
+        {"too_large_after_ok", B("\0\0\0\0\1a\1\xff\xff\xff\xff"),
+         "M#0 1 c0 a\nE:too_large #1 4294967295 r0 \n!limit\n$limit\n"},
+        {"bad_flag", B("\0\0\0\0\1a\2\0\0\0\1b"),
+         "M#0 1 c0 a\nE:bad_flag #1 1 r0 \n!protocol\n$protocol\n"},
+        {"bad_flag_ff", B("\xff\0\0\0\0"), "E:bad_flag #0 0 r0 \n!protocol\n$protocol\n"},
+        {"truncated_envelope", B("\0\0\0\0\1a\0\0\0"),
+         "M#0 1 c0 a\nE:truncated #1 0 r0 \n$truncated\n"},
+        {"truncated_payload", B("\1\0\0\0\5ab"), "E:truncated #0 5 r2 ab\n$truncated\n"},
+        {"truncated_one_byte", B("\0"), "E:truncated #0 0 r0 \n$truncated\n"},
 };
 
 Test(grpc, corpus)
 {
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *got = run_chunks((const uint8_t *)cases[i].in, cases[i].len, NULL, 0, false, NULL);
+		char *got = run_chunks((const uint8_t *)cases[i].in, cases[i].len, NULL, 0, false,
+		                       NULL);
 		cr_expect_str_eq(got, cases[i].want, "case %s", cases[i].name);
 		free(got);
 	}
@@ -155,8 +162,9 @@ Test(grpc, whole_message_when_excerpt_is_max)
 {
 	struct sm_grpc_config save = g_cfg;
 	g_cfg = (struct sm_grpc_config){.max_message = 16, .excerpt = 1000}; /* capped to 16 */
-	char *got = run_chunks((const uint8_t *)"\0\0\0\0\x10" "0123456789abcdef", 21, NULL, 0, false,
-	                       NULL);
+	char *got = run_chunks((const uint8_t *)"\0\0\0\0\x10"
+	                                        "0123456789abcdef",
+	                       21, NULL, 0, false, NULL);
 	cr_assert_str_eq(got, "M#0 16 c0 0123456789abcdef\n$ok\n");
 	free(got);
 	g_cfg = save;
@@ -199,31 +207,72 @@ struct status_case {
 };
 
 static const struct status_case status_cases[] = {
-	{"ok", {H("grpc-status", "0")}, 1, SM_OK, 0, NULL, false, NULL},
-	{"sixteen", {H("grpc-status", "16")}, 1, SM_OK, 16, NULL, false, NULL},
-	{"seventeen", {H("grpc-status", "17")}, 1, SM_ERR_INVALID, -1, NULL, false, NULL},
-	{"leading_zero", {H("grpc-status", "05")}, 1, SM_OK, 5, NULL, false, NULL},
-	{"three_digits", {H("grpc-status", "100")}, 1, SM_ERR_INVALID, -1, NULL, false, NULL},
-	{"sign", {H("grpc-status", "+1")}, 1, SM_ERR_INVALID, -1, NULL, false, NULL},
-	{"space", {H("grpc-status", " 1")}, 1, SM_ERR_INVALID, -1, NULL, false, NULL},
-	{"empty", {H("grpc-status", "")}, 1, SM_ERR_INVALID, -1, NULL, false, NULL},
-	{"absent", {H("content-type", "application/grpc")}, 1, SM_AGAIN, -1, NULL, false, NULL},
-	{"case_insensitive", {H("Grpc-Status", "3"), H("GRPC-MESSAGE", "x")}, 2, SM_OK, 3, "x",
-	 false, NULL},
-	{"last_wins", {H("grpc-status", "1"), H("grpc-status", "2")}, 2, SM_OK, 2, NULL, false, NULL},
-	{"last_invalid_wins", {H("grpc-status", "1"), H("grpc-status", "x")}, 2, SM_ERR_INVALID, -1,
-	 NULL, false, NULL},
-	{"message_decoded",
-	 {H("grpc-status", "13"), H("grpc-message", "bad%20thing%3a%E2%82%AC"),
-	  H("grpc-encoding", "gzip")},
-	 3, SM_OK, 13, "bad thing:\xE2\x82\xAC", false, "gzip"},
-	{"message_bad_escapes", {H("grpc-status", "2"), H("grpc-message", "%zz%4%")}, 2, SM_OK, 2,
-	 "%zz%4%", false, NULL},
-	{"message_escape_at_end", {H("grpc-status", "2"), H("grpc-message", "a%41")}, 2, SM_OK, 2,
-	 "aA", false, NULL},
-	{"encoding_cut",
-	 {H("grpc-status", "0"), H("grpc-encoding", "0123456789012345678901234567890123456789")}, 2,
-	 SM_OK, 0, NULL, false, "01234567890123456789012345678901"},
+        {"ok", {H("grpc-status", "0")}, 1, SM_OK, 0, NULL, false, NULL},
+        {"sixteen", {H("grpc-status", "16")}, 1, SM_OK, 16, NULL, false, NULL},
+        {"seventeen", {H("grpc-status", "17")}, 1, SM_ERR_INVALID, -1, NULL, false, NULL},
+        {"leading_zero", {H("grpc-status", "05")}, 1, SM_OK, 5, NULL, false, NULL},
+        {"three_digits", {H("grpc-status", "100")}, 1, SM_ERR_INVALID, -1, NULL, false, NULL},
+        {"sign", {H("grpc-status", "+1")}, 1, SM_ERR_INVALID, -1, NULL, false, NULL},
+        {"space", {H("grpc-status", " 1")}, 1, SM_ERR_INVALID, -1, NULL, false, NULL},
+        {"empty", {H("grpc-status", "")}, 1, SM_ERR_INVALID, -1, NULL, false, NULL},
+        {"absent", {H("content-type", "application/grpc")}, 1, SM_AGAIN, -1, NULL, false, NULL},
+        {"case_insensitive",
+         {H("Grpc-Status", "3"), H("GRPC-MESSAGE", "x")},
+         2,
+         SM_OK,
+         3,
+         "x",
+         false,
+         NULL},
+        {"last_wins",
+         {H("grpc-status", "1"), H("grpc-status", "2")},
+         2,
+         SM_OK,
+         2,
+         NULL,
+         false,
+         NULL},
+        {"last_invalid_wins",
+         {H("grpc-status", "1"), H("grpc-status", "x")},
+         2,
+         SM_ERR_INVALID,
+         -1,
+         NULL,
+         false,
+         NULL},
+        {"message_decoded",
+         {H("grpc-status", "13"), H("grpc-message", "bad%20thing%3a%E2%82%AC"),
+          H("grpc-encoding", "gzip")},
+         3,
+         SM_OK,
+         13,
+         "bad thing:\xE2\x82\xAC",
+         false,
+         "gzip"},
+        {"message_bad_escapes",
+         {H("grpc-status", "2"), H("grpc-message", "%zz%4%")},
+         2,
+         SM_OK,
+         2,
+         "%zz%4%",
+         false,
+         NULL},
+        {"message_escape_at_end",
+         {H("grpc-status", "2"), H("grpc-message", "a%41")},
+         2,
+         SM_OK,
+         2,
+         "aA",
+         false,
+         NULL},
+        {"encoding_cut",
+         {H("grpc-status", "0"), H("grpc-encoding", "0123456789012345678901234567890123456789")},
+         2,
+         SM_OK,
+         0,
+         NULL,
+         false,
+         "01234567890123456789012345678901"},
 };
 
 Test(grpc, read_status)

@@ -1,0 +1,72 @@
+/* HTTP/1.1 wire framing checks that llhttp (built without
+ * LLHTTP_STRICT_MODE) leaves loose, used by proto/http1:
+ *
+ *  - sm_h1frame_scan_head(): a complete request or response head, as raw
+ *    bytes, must use CRLF line endings only (no bare CR or LF), contain no
+ *    NUL, no obs-fold (a field line starting with SP/HTAB), and, for a
+ *    request, a start line with single SP separators and no HTAB.
+ *  - struct sm_h1frame_body: a resumable body delimiter for Content-Length,
+ *    chunked and read-until-close bodies. It only finds where the body ends
+ *    and validates chunked framing exactly (hex size without sign or
+ *    whitespace, chunk extensions of visible bytes, CRLF after every size
+ *    line and chunk, trailer fields "tchar+ : field-value" with a bounded
+ *    section); the caller forwards the bytes it consumed unchanged.
+ *
+ * Pure functions over caller memory; no allocation. */
+#ifndef SM_PROTO_H1FRAME_H
+#define SM_PROTO_H1FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/hdrcheck.h"
+
+/* Scans head[0..len), which ends with the blank line. Returns
+ * SM_HDRCHECK_OK, BARE_CR, BARE_LF, OBS_FOLD, VALUE_NUL, or (requests only)
+ * NAME_CHAR for a malformed start line (HTAB, doubled SP). */
+enum sm_hdrcheck_reason sm_h1frame_scan_head(const uint8_t *head, size_t len, int is_request);
+
+enum sm_h1frame_kind {
+	SM_H1FRAME_NONE = 0, /* no body: done at once */
+	SM_H1FRAME_LENGTH,   /* exactly `remaining` bytes */
+	SM_H1FRAME_CHUNKED,  /* chunked coding, trailers included */
+	SM_H1FRAME_EOF,      /* everything until the peer closes */
+};
+
+/* Why a chunked body was refused. Append-only (logged). */
+enum sm_h1frame_reason {
+	SM_H1FRAME_OK = 0,
+	SM_H1FRAME_CHUNK_SIZE,        /* no hex digit, bad char, or size over 2^60 */
+	SM_H1FRAME_CHUNK_EXT,         /* control byte in a chunk extension */
+	SM_H1FRAME_CHUNK_CRLF,        /* CRLF missing after a size line or chunk data */
+	SM_H1FRAME_TRAILER,           /* malformed trailer field line */
+	SM_H1FRAME_TRAILER_TOO_LARGE, /* trailer section over its limit */
+};
+
+struct sm_h1frame_body {
+	uint64_t remaining;   /* LENGTH / chunk data bytes still to come */
+	uint32_t trailer_len; /* bytes of trailer section so far */
+	uint32_t trailer_max; /* limit for trailer_len */
+	uint8_t kind;         /* enum sm_h1frame_kind */
+	uint8_t state;        /* internal chunked state */
+	uint8_t done;         /* 1 once the body is complete */
+	uint8_t size_digits;  /* hex digits in the current size line */
+};
+
+void sm_h1frame_body_init(struct sm_h1frame_body *b, enum sm_h1frame_kind kind, uint64_t length,
+                          uint32_t trailer_max);
+
+/* Consumes body bytes from in[0..len) and stops exactly at the end of the
+ * body (b->done set). Returns the count consumed (>= 0) or -1 with *why set
+ * for a framing error. An EOF body never completes here; see
+ * sm_h1frame_body_eof(). */
+long sm_h1frame_body_feed(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
+                          enum sm_h1frame_reason *why);
+
+/* The peer closed: returns 1 if that completes the body (EOF kind, or
+ * already done), 0 if the body is truncated. */
+int sm_h1frame_body_eof(struct sm_h1frame_body *b);
+
+const char *sm_h1frame_reason_str(enum sm_h1frame_reason r);
+
+#endif
