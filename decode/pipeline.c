@@ -8,10 +8,7 @@
 #include "decode/antihijack.h"
 #include "proto/grpc.h"
 #include "proto/sse.h"
-#if __has_include("proto/websocket.h")
 #include "proto/websocket.h"
-#define SM_PIPE_HAVE_WS 1
-#endif
 
 /* How a unit's payload is interpreted. */
 enum hint {
@@ -37,7 +34,7 @@ struct sm_pipe {
 	struct sm_content content;
 	struct sm_sse *sse;
 	struct sm_grpc *grpc;
-	void *ws;
+	struct sm_ws *ws;
 	struct sm_msgpack mp;
 	struct sm_antihijack ah;
 
@@ -207,7 +204,6 @@ static void on_grpc(void *ctx, const struct sm_grpc_event *ev)
 	stage_fail(p, SM_PIPE_FRAMING, r, sm_grpc_reason_str(ev->reason), "grpc");
 }
 
-#ifdef SM_PIPE_HAVE_WS
 static void on_ws(void *ctx, const struct sm_ws_event *ev)
 {
 	struct sm_pipe *p = ctx;
@@ -230,7 +226,6 @@ static void on_ws(void *ctx, const struct sm_ws_event *ev)
 				    sm_ws_reason_str(ev->error), "websocket", false);
 	}
 }
-#endif
 
 /* ---- stage plumbing ----------------------------------------------------- */
 
@@ -251,11 +246,7 @@ static void to_framing(struct sm_pipe *p, const uint8_t *d, size_t n)
 	}
 	case SM_PIPE_FRAME_SSE: r = sm_sse_feed(p->sse, d, n); break;
 	case SM_PIPE_FRAME_GRPC: r = sm_grpc_feed(p->grpc, d, n); break;
-	case SM_PIPE_FRAME_WEBSOCKET:
-#ifdef SM_PIPE_HAVE_WS
-		r = sm_ws_feed(p->ws, d, n);
-#endif
-		break;
+	case SM_PIPE_FRAME_WEBSOCKET: r = sm_ws_feed(p->ws, d, n); break;
 	}
 	if (r < 0)
 		stage_fail(p, SM_PIPE_FRAMING, (int)r, sm_result_str((int)r),
@@ -337,11 +328,7 @@ int sm_pipe_finish(struct sm_pipe *p)
 			sm_sse_finish(p->sse); /* a flushed partial event is not a failure */
 			break;
 		case SM_PIPE_FRAME_GRPC: r = sm_grpc_finish(p->grpc); break;
-		case SM_PIPE_FRAME_WEBSOCKET:
-#ifdef SM_PIPE_HAVE_WS
-			r = sm_ws_finish(p->ws);
-#endif
-			break;
+		case SM_PIPE_FRAME_WEBSOCKET: r = sm_ws_finish(p->ws); break;
 		}
 		if (r < 0)
 			stage_fail(p, SM_PIPE_FRAMING, r, sm_result_str(r),
@@ -464,7 +451,6 @@ struct sm_pipe *sm_pipe_new(const struct sm_pipe_config *cfg, const struct sm_pi
 		goto fail;
 
 	if (h->websocket) {
-#ifdef SM_PIPE_HAVE_WS
 		p->framing = SM_PIPE_FRAME_WEBSOCKET;
 		p->body_hint = h->ws_binary_msgpack ? H_MSGPACK : H_RAW;
 		struct sm_ws_config wc = {
@@ -475,9 +461,6 @@ struct sm_pipe *sm_pipe_new(const struct sm_pipe_config *cfg, const struct sm_pi
 		p->ws = sm_ws_new(&wc, on_ws, p);
 		if (!p->ws)
 			goto fail;
-#else
-		goto fail;
-#endif
 		sm_content_init(&p->content, "", 0, &cfg->content, content_out, p);
 		return p;
 	}
@@ -518,10 +501,8 @@ void sm_pipe_free(struct sm_pipe *p)
 		sm_sse_free(p->sse);
 	if (p->grpc)
 		sm_grpc_free(p->grpc);
-#ifdef SM_PIPE_HAVE_WS
 	if (p->ws)
 		sm_ws_free(p->ws);
-#endif
 	free(p);
 }
 
