@@ -225,7 +225,8 @@ bool sm_config_parse_cidr(const char *s, size_t len, struct sm_cidr *out, char *
 	return expected(msg, cap, s, len, "a CIDR (IPv4 or IPv6 address, optional /LEN)");
 }
 
-/* Host glob: letters, digits and - . _ : * ; stored lower-case. */
+/* Host glob: letters, digits and - . _ : * ; stored lower-case, without a
+ * trailing dot (hosts are matched without theirs too). */
 bool sm_config_parse_host(struct sm_config_arena *a, const char *s, size_t len, const char **out,
                           char *msg, size_t cap)
 {
@@ -247,6 +248,8 @@ bool sm_config_parse_host(struct sm_config_arena *a, const char *s, size_t len, 
 			return expected(msg, cap, s, len, what);
 		h[i] = c;
 	}
+	if (len > 1 && h[len - 1] == '.')
+		h[len - 1] = '\0'; /* "x.test." names the same host as "x.test" */
 	*out = h;
 	return true;
 }

@@ -1,140 +1,195 @@
-/* Front phase: proxy request -> policy -> DNS -> connect -> answer. */
+/* Front phase and HTTP relay: client bytes through the HTTP/1.1 layer,
+ * CONNECT answered and handed to the splice tunnel, absolute-form requests
+ * forwarded with per-request upstream selection, errors answered. */
 #include "core/front.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/tcp.h>
+#include <llhttp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "core/dns.h"
-#include "core/hosts.h"
 #include "core/policy.h"
-#include "core/proxy_internal.h"
 #include "core/result.h"
-#include "proto/authority.h"
 #include "telemetry/event.h"
 
-/* What a finished send leads to. */
-enum after_send {
-	AFTER_CLOSE = 1, /* error reply sent: close with pending_reason */
-	AFTER_200,       /* "200 Connection established" sent */
-	AFTER_LEFTOVER,  /* early client bytes forwarded upstream */
-};
+bool sm_upstream_connect_result(struct sm_reactor *r, struct sm_flow *f, int res);
+static void pump_client(struct sm_reactor *r, struct sm_flow *f);
+static void pump_upstream(struct sm_reactor *r, struct sm_flow *f);
+
+#define INQ_CAP (16 * 1024) /* one provided buffer's worth */
+
+/* ---- pool ---------------------------------------------------------------- */
+
+static void outq_reset(struct sm_outq *q)
+{
+	q->chunk = -1;
+	q->out.buf = NULL;
+	q->out.cap = q->out.len = 0;
+	q->sent = 0;
+	q->inflight = false;
+}
 
 struct sm_front *sm_front_get(struct sm_reactor *r)
 {
 	struct sm_front *fr;
+	struct sm_h1_limits lim = {.max_head = r->cfg->limits.max_header_bytes};
+	size_t h1len = sm_h1_footprint(&lim);
 	if (r->n_fronts > 0) {
 		fr = r->fronts[--r->n_fronts];
 	} else {
 		fr = calloc(1, sizeof(*fr));
 		if (!fr)
 			return NULL;
-		fr->head_cap = r->cfg->limits.max_header_bytes;
-		fr->head = malloc(fr->head_cap);
-		if (!fr->head) {
+		fr->h1mem = aligned_alloc(64, (h1len + 63) & ~(size_t)63);
+		fr->cin.buf = malloc(INQ_CAP);
+		fr->uin.buf = malloc(INQ_CAP);
+		if (!fr->h1mem || !fr->cin.buf || !fr->uin.buf) {
+			free(fr->h1mem);
+			free(fr->cin.buf);
+			free(fr->uin.buf);
 			free(fr);
 			return NULL;
 		}
 	}
-	uint8_t *head = fr->head;
-	uint32_t cap = fr->head_cap;
+	void *h1mem = fr->h1mem;
+	uint8_t *cbuf = fr->cin.buf, *ubuf = fr->uin.buf;
 	memset(fr, 0, sizeof(*fr));
-	fr->head = head;
-	fr->head_cap = cap;
-	fr->chunk = -1;
+	fr->h1mem = h1mem;
+	fr->h1 = sm_h1_init(h1mem, h1len, &lim);
+	fr->cin = (struct sm_inq){.buf = cbuf, .cap = INQ_CAP};
+	fr->uin = (struct sm_inq){.buf = ubuf, .cap = INQ_CAP};
+	outq_reset(&fr->up);
+	outq_reset(&fr->down);
 	return fr;
 }
 
 void sm_front_put(struct sm_reactor *r, struct sm_front *fr)
 {
-	sm_chunk_put(r, fr->chunk);
-	fr->chunk = -1;
+	sm_chunk_put(r, fr->up.chunk);
+	sm_chunk_put(r, fr->down.chunk);
+	outq_reset(&fr->up);
+	outq_reset(&fr->down);
 	if (r->n_fronts < r->fronts_cap) {
 		r->fronts[r->n_fronts++] = fr;
 	} else {
-		free(fr->head);
-		free(fr);
+		sm_front_free(fr);
 	}
 }
 
-static size_t fmt_addr(const struct sockaddr *sa, char *buf, size_t cap)
+void sm_front_free(struct sm_front *fr)
 {
-	char ip[INET6_ADDRSTRLEN] = "?";
-	uint16_t port = 0;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-		port = ntohs(a->sin_port);
-		return (size_t)snprintf(buf, cap, "%s:%u", ip, port);
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-		port = ntohs(a->sin6_port);
-		return (size_t)snprintf(buf, cap, "[%s]:%u", ip, port);
-	}
-	return (size_t)snprintf(buf, cap, "?");
+	free(fr->h1mem);
+	free(fr->cin.buf);
+	free(fr->uin.buf);
+	free(fr);
 }
 
-static void send_chunk(struct sm_reactor *r, struct sm_flow *f, bool to_client)
+/* ---- sends ----------------------------------------------------------------- */
+
+static bool outq_ready(struct sm_reactor *r, struct sm_outq *q)
 {
-	struct sm_front *fr = f->front;
+	if (q->chunk >= 0)
+		return true;
+	q->chunk = sm_chunk_get(r);
+	if (q->chunk < 0)
+		return false;
+	q->out.buf = sm_chunk_ptr(r, q->chunk);
+	q->out.cap = SM_CHUNK_SIZE;
+	q->out.len = 0;
+	return true;
+}
+
+static void outq_send(struct sm_reactor *r, struct sm_flow *f, bool to_client)
+{
+	struct sm_outq *q = to_client ? &f->front->down : &f->front->up;
 	struct io_uring_sqe *sqe = sm_sqe(r);
-	io_uring_prep_write_fixed(sqe, to_client ? f->cfd : f->ufd,
-	                          sm_chunk_ptr(r, fr->chunk) + fr->send_off,
-	                          fr->send_len - fr->send_off, 0, 0);
-	fr->send_to_client = to_client;
+	io_uring_prep_write_fixed(sqe, to_client ? f->cfd : f->ufd, q->out.buf + q->sent,
+	                          (unsigned)(q->out.len - q->sent), 0, 0);
 	sm_flow_prep(r, f, sqe, to_client ? SM_OP_CLIENT_SEND : SM_OP_UP_SEND);
+	q->inflight = true;
 }
 
-static const char *status_text(int status)
+static void arm_recv(struct sm_reactor *r, struct sm_flow *f, bool client)
 {
-	switch (status) {
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 414: return "URI Too Long";
-	case 431: return "Request Header Fields Too Large";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	}
-	return "Error";
+	struct io_uring_sqe *sqe = sm_sqe(r);
+	io_uring_prep_recv(sqe, client ? f->cfd : f->ufd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = SM_BR_BGID;
+	sm_flow_prep(r, f, sqe, client ? SM_OP_CLIENT_RECV : SM_OP_UP_RECV);
+	if (client)
+		f->client_recv_armed = true;
+	else
+		f->front->up_recv_armed = true;
 }
+
+/* ---- error replies ----------------------------------------------------------- */
 
 void sm_front_reply_error(struct sm_reactor *r, struct sm_flow *f, int status, const char *text,
                           const char *detail, int reason)
 {
 	struct sm_front *fr = f->front;
-	if (!fr || (fr->chunk < 0 && (fr->chunk = sm_chunk_get(r)) < 0)) {
+	if (!fr || fr->down.inflight || !outq_ready(r, &fr->down)) {
 		sm_flow_close(r, f, reason);
 		return;
 	}
-	char body[512];
-	int blen = snprintf(body, sizeof(body), "soth-mitm: %s%s%s\n", text, detail ? ": " : "",
+	char body[600];
+	int blen = snprintf(body, sizeof(body), "%s%s%s", text, detail ? ": " : "",
 	                    detail ? detail : "");
 	if (blen < 0 || (size_t)blen >= sizeof(body))
-		blen = (int)sizeof(body) - 1;
-	int n = snprintf((char *)sm_chunk_ptr(r, fr->chunk), SM_CHUNK_SIZE,
-	                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-	                 "Content-Length: %d\r\nConnection: close\r\n\r\n%.*s",
-	                 status, status_text(status), blen, blen, body);
-	fr->send_len = (uint32_t)n;
-	fr->send_off = 0;
-	fr->after_send = AFTER_CLOSE;
+		body[sizeof(body) - 1] = 0;
+	long n = sm_h1_error_response((unsigned)status, body, fr->down.out.buf, fr->down.out.cap);
+	if (n < 0) {
+		sm_flow_close(r, f, reason);
+		return;
+	}
+	fr->down.out.len = (size_t)n;
+	fr->down.sent = 0;
 	fr->pending_reason = (uint8_t)reason;
 	f->state = SM_FLOW_REPLYING;
-	send_chunk(r, f, true);
+	outq_send(r, f, true);
 }
+
+/* The reply went out: shut our side and drain what the client still sends,
+ * so the answer is not lost to a reset caused by unread bytes. */
+static void reply_sent(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	shutdown(f->cfd, SHUT_WR);
+	if (fr->client_eof) {
+		sm_flow_close(r, f, fr->pending_reason);
+		return;
+	}
+	fr->lingering = true;
+	fr->linger_until_ns = sm_now_ns() + SM_LINGER_NS;
+	sm_flow_deadline(r, f, fr->linger_until_ns);
+	fr->cin.len = fr->cin.off = 0;
+	if (!f->client_recv_armed)
+		arm_recv(r, f, true);
+}
+
+bool sm_front_idle(const struct sm_flow *f)
+{
+	const struct sm_front *fr = f->front;
+	if (!fr)
+		return false;
+	if (f->state == SM_FLOW_FRONT)
+		return fr->cin.len == 0 && fr->requests == 0;
+	if (f->state == SM_FLOW_HTTP)
+		return fr->cin.len == 0 && sm_h1_outstanding(fr->h1) == 0 && !fr->up.inflight &&
+		       !fr->down.inflight && !fr->switch_pending;
+	return false;
+}
+
+/* ---- start ----------------------------------------------------------------- */
 
 void sm_front_start(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_front *fr = sm_front_get(r);
-	if (!fr) {
+	if (!fr || !fr->h1) {
+		if (fr)
+			sm_front_put(r, fr);
 		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
 		return;
 	}
@@ -146,454 +201,470 @@ void sm_front_start(struct sm_reactor *r, struct sm_flow *f)
 	struct sm_event *ev = sm_flow_event(r, f, SM_EV_FLOW_OPEN);
 	if (ev) {
 		char buf[80];
-		size_t n = fmt_addr((struct sockaddr *)&fr->peer, buf, sizeof(buf));
+		size_t n = sm_fmt_addr((struct sockaddr *)&fr->peer, buf, sizeof(buf));
 		sm_event_set_str(ev, 0, buf, n);
 		struct sockaddr_storage local;
 		len = sizeof(local);
 		if (getsockname(f->cfd, (struct sockaddr *)&local, &len) == 0) {
-			n = fmt_addr((struct sockaddr *)&local, buf, sizeof(buf));
+			n = sm_fmt_addr((struct sockaddr *)&local, buf, sizeof(buf));
 			sm_event_set_str(ev, 1, buf, n);
 		}
 		sm_flow_event_commit(r);
 	}
-	/* a denied client still gets its request head read, so the 403 is not
-	 * lost to a reset caused by unread bytes */
 	fr->denied = !sm_policy_client_allowed(r->cfg, (struct sockaddr *)&fr->peer);
 	if (fr->denied)
 		SM_CTR_INC(r, denied_clients);
-	sm_arm_client_recv(r, f);
+	arm_recv(r, f, true);
 }
 
-static void decision_event(struct sm_reactor *r, struct sm_flow *f,
-                           const struct sm_policy_decision *d)
+/* ---- the CONNECT path ----------------------------------------------------------- */
+
+static void start_tunnel(struct sm_reactor *r, struct sm_flow *f)
 {
-	struct sm_event *ev = sm_flow_event(r, f, SM_EV_CONNECT_DECISION);
-	if (!ev)
-		return;
-	ev->i[0] = d->action;
-	ev->i[1] = d->rule;
-	ev->i[2] = f->front->port;
-	sm_event_set_str(ev, 0, f->front->host, strlen(f->front->host));
-	if (d->desc)
-		sm_event_set_str(ev, 1, d->desc, strlen(d->desc));
-	sm_flow_event_commit(r);
+	sm_front_put(r, f->front);
+	f->front = NULL;
+	sm_tunnel_start(r, f);
 }
 
-static void block(struct sm_reactor *r, struct sm_flow *f, const struct sm_policy_decision *d)
-{
-	SM_CTR_INC(r, decision_block);
-	sm_front_reply_error(r, f, 403, "blocked by policy", d->desc ? d->desc : "default_action",
-	                     SM_CLOSE_BLOCKED);
-}
-
-static void upstream_failed(struct sm_reactor *r, struct sm_flow *f, int why, int err,
-                            const char *addr)
-{
-	SM_CTR_INC(r, upstream_failed);
-	struct sm_event *ev = sm_flow_event(r, f, SM_EV_UPSTREAM_FAILED);
-	if (ev) {
-		ev->i[0] = why;
-		ev->i[1] = err;
-		sm_event_set_str(ev, 0, addr, strlen(addr));
-		sm_flow_event_commit(r);
-	}
-	char detail[400];
-	const char *host = f->front->host;
-	switch (why) {
-	case SM_UPF_DNS_NXDOMAIN:
-		snprintf(detail, sizeof(detail), "%s does not resolve (NXDOMAIN)", host);
-		sm_front_reply_error(r, f, 502, "DNS lookup failed", detail, SM_CLOSE_DNS_FAILED);
-		break;
-	case SM_UPF_DNS_ERROR:
-		snprintf(detail, sizeof(detail), "no answer for %s", host);
-		sm_front_reply_error(r, f, 502, "DNS lookup failed", detail, SM_CLOSE_DNS_FAILED);
-		break;
-	case SM_UPF_TIMEOUT:
-		snprintf(detail, sizeof(detail), "%s (%s) did not answer within %u ms", host, addr,
-		         r->cfg->timeouts.connect_timeout_ms);
-		sm_front_reply_error(r, f, 504, "upstream connect timed out", detail,
-		                     SM_CLOSE_CONNECT_TIMEOUT);
-		break;
-	case SM_UPF_REFUSED:
-		snprintf(detail, sizeof(detail), "%s (%s) refused the connection", host, addr);
-		sm_front_reply_error(r, f, 502, "upstream connect failed", detail,
-		                     SM_CLOSE_CONNECT_REFUSED);
-		break;
-	default:
-		snprintf(detail, sizeof(detail), "%s (%s): %s", host, addr, strerror(err));
-		sm_front_reply_error(r, f, 502, "upstream connect failed", detail,
-		                     SM_CLOSE_CONNECT_FAILED);
-		break;
-	}
-}
-
-static void connect_next(struct sm_reactor *r, struct sm_flow *f)
+/* After "200 Connection established": bytes the client sent after the
+ * CONNECT head go upstream first, then the splice tunnel takes over. */
+static void establish_continue(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_front *fr = f->front;
-	const struct sockaddr_storage *a = &fr->addrs[fr->addr_idx];
+	if (fr->up.inflight || fr->down.inflight || f->client_recv_armed || fr->up_recv_armed)
+		return;
+	if (fr->cin.len) {
+		if (!outq_ready(r, &fr->up)) {
+			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+			return;
+		}
+		size_t n = fr->cin.len < fr->up.out.cap ? fr->cin.len : fr->up.out.cap;
+		memcpy(fr->up.out.buf, fr->cin.buf + fr->cin.off, n);
+		fr->up.out.len = n;
+		fr->up.sent = 0;
+		fr->cin.off += (uint32_t)n;
+		fr->cin.len -= (uint32_t)n;
+		outq_send(r, f, false);
+		return;
+	}
+	if (fr->uin.len) { /* upgrade: upstream bytes after the 101 */
+		if (!outq_ready(r, &fr->down)) {
+			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+			return;
+		}
+		size_t n = fr->uin.len < fr->down.out.cap ? fr->uin.len : fr->down.out.cap;
+		memcpy(fr->down.out.buf, fr->uin.buf + fr->uin.off, n);
+		fr->down.out.len = n;
+		fr->down.sent = 0;
+		fr->uin.off += (uint32_t)n;
+		fr->uin.len -= (uint32_t)n;
+		outq_send(r, f, true);
+		return;
+	}
+	start_tunnel(r, f);
+}
+
+/* The pending upstream switch can start once every response is complete
+ * and nothing is in flight on the old upstream. */
+static void begin_switch(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	fr->switch_pending = false;
 	if (f->ufd >= 0) {
 		close(f->ufd);
 		f->ufd = -1;
 	}
-	int fd = socket(a->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		char buf[80];
-		fmt_addr((const struct sockaddr *)a, buf, sizeof(buf));
-		upstream_failed(r, f, SM_UPF_OTHER, errno, buf);
-		return;
-	}
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	f->ufd = fd;
-	f->state = SM_FLOW_CONNECTING;
-	fr->t_connect_ns = sm_now_ns();
-	struct io_uring_sqe *sqe = sm_sqe(r);
-	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)a,
-	                      a->ss_family == AF_INET ? sizeof(struct sockaddr_in)
-	                                              : sizeof(struct sockaddr_in6));
-	sqe->flags |= IOSQE_IO_LINK;
-	sm_flow_prep(r, f, sqe, SM_OP_CONNECT);
-	sqe = sm_sqe(r);
-	io_uring_prep_link_timeout(sqe, &r->connect_ts, 0);
-	sm_flow_prep(r, f, sqe, SM_OP_CONNECT_TIMEOUT);
+	fr->uin.len = fr->uin.off = 0;
+	fr->upstream_eof = false;
+	fr->live_host[0] = 0;
+	sm_upstream_resolve(r, f);
 }
 
-/* Resolved addresses: apply dest rules, then connect to the first allowed. */
-static void have_addrs(struct sm_reactor *r, struct sm_flow *f,
-                       const struct sockaddr_storage *addrs, int n)
+static void check_switch(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_front *fr = f->front;
-	struct sm_policy_decision d = {0}, first_block = {0};
-	bool blocked_any = false;
-	fr->n_addrs = 0;
-	for (int k = 0; k < n && fr->n_addrs < SM_MAX_ADDRS; k++) {
-		struct sm_policy_input in = {
-		        .host = fr->host,
-		        .host_len = strlen(fr->host),
-		        .port = fr->port,
-		        .client = (const struct sockaddr *)&fr->peer,
-		        .dest = (const struct sockaddr *)&addrs[k],
-		};
-		struct sm_policy_decision dk;
-		sm_policy_decide_dest(r->cfg, &in, &dk);
-		if (dk.action == SM_ACTION_BLOCK) {
-			if (!blocked_any)
-				first_block = dk;
-			blocked_any = true;
-			continue;
-		}
-		if (fr->n_addrs == 0)
-			d = dk;
-		fr->addrs[fr->n_addrs++] = addrs[k];
-	}
-	if (fr->n_addrs == 0) {
-		decision_event(r, f, &first_block);
-		block(r, f, &first_block);
+	if (!fr || !fr->switch_pending || sm_h1_outstanding(fr->h1) > 0 || fr->down.inflight ||
+	    fr->up.inflight)
 		return;
-	}
-	decision_event(r, f, &d);
-	SM_CTR_INC(r, decision_tunnel);
-	fr->addr_idx = 0;
-	connect_next(r, f);
-}
-
-/* Identifies the flow a DNS answer belongs to; freed by the callback. */
-struct sm_dns_arg {
-	struct sm_reactor *r;
-	uint32_t slot, gen;
-};
-
-static void on_dns(void *arg, enum sm_dns_status st, const struct sockaddr_storage *addrs, int n)
-{
-	struct sm_dns_arg *a = arg;
-	struct sm_reactor *r = a->r;
-	uint32_t slot = a->slot, gen = a->gen;
-	free(a);
-	if (slot >= r->cap)
-		return;
-	struct sm_flow *f = &r->flows[slot];
-	if (f->gen != gen || f->state != SM_FLOW_RESOLVING)
-		return; /* the flow closed while we waited */
-	f->front->dns_us = (sm_now_ns() - f->front->t_dns_ns) / 1000;
-	if (st == SM_DNS_OK && n > 0) {
-		have_addrs(r, f, addrs, n);
-		return;
-	}
-	upstream_failed(r, f, st == SM_DNS_NXDOMAIN ? SM_UPF_DNS_NXDOMAIN : SM_UPF_DNS_ERROR, 0,
-	                f->front->host);
-}
-
-static void resolve(struct sm_reactor *r, struct sm_flow *f)
-{
-	struct sm_front *fr = f->front;
-	struct sockaddr_storage addrs[SM_MAX_ADDRS];
-	int n = sm_ip_literal(fr->host, fr->port, &addrs[0]);
-	if (!n)
-		n = sm_hosts_lookup(sm_proxy_rt(r->proxy)->hosts, fr->host, fr->port, addrs,
-		                    SM_MAX_ADDRS);
-	if (n > 0) {
-		have_addrs(r, f, addrs, n);
-		return;
-	}
-	struct sm_dns_arg *a = malloc(sizeof(*a));
-	if (!a) {
-		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
-		return;
-	}
-	*a = (struct sm_dns_arg){r, sm_flow_slot(r, f), f->gen};
-	f->state = SM_FLOW_RESOLVING;
-	fr->t_dns_ns = sm_now_ns();
-	sm_dns_resolve(r->dns, fr->host, fr->port, on_dns, a);
-}
-
-static void cancel_client_recv(struct sm_reactor *r, struct sm_flow *f)
-{
-	if (!f->client_recv_armed)
-		return;
-	struct io_uring_sqe *sqe = sm_sqe(r);
-	io_uring_prep_cancel64(sqe, sm_ud_make(SM_OP_CLIENT_RECV, f->gen, sm_flow_slot(r, f)), 0);
-	sm_flow_prep(r, f, sqe, SM_OP_CANCEL);
-}
-
-/* Handles a complete CONNECT head of head_len bytes at fr->head. */
-static void on_connect_head(struct sm_reactor *r, struct sm_flow *f, const uint8_t *target,
-                            size_t tlen, int minor)
-{
-	struct sm_front *fr = f->front;
-	struct sm_event *ev = sm_flow_event(r, f, SM_EV_PROXY_REQUEST);
-	if (ev) {
-		ev->i[0] = minor;
-		sm_event_set_str(ev, 0, "CONNECT", 7);
-		sm_event_set_str(ev, 1, (const char *)target, tlen);
-		sm_flow_event_commit(r);
-	}
-	struct sm_authority auth;
-	enum sm_authority_reason why;
-	if (sm_authority_parse(target, tlen, SM_AUTHORITY_PORT_REQUIRED, 0, &auth, &why) != SM_OK) {
-		sm_front_reply_error(r, f, 400, "bad CONNECT target", sm_authority_reason_str(why),
-		                     SM_CLOSE_BAD_REQUEST);
-		return;
-	}
-	memcpy(fr->host, auth.host, (size_t)auth.host_len + 1);
-	fr->port = auth.port;
-	cancel_client_recv(r, f);
-	struct sm_policy_input in = {
-	        .host = fr->host,
-	        .host_len = strlen(fr->host),
-	        .port = fr->port,
-	        .client = (const struct sockaddr *)&fr->peer,
-	};
-	struct sm_policy_decision d;
-	if (sm_policy_decide_pre(r->cfg, &in, &d) == SM_OK && d.action == SM_ACTION_BLOCK) {
-		decision_event(r, f, &d);
-		block(r, f, &d);
-		return;
-	}
-	resolve(r, f);
-}
-
-static const uint8_t *find_head_end(const uint8_t *p, size_t len)
-{
-	for (size_t k = 3; k < len; k++)
-		if (p[k] == '\n' && p[k - 1] == '\r' && p[k - 2] == '\n' && p[k - 3] == '\r')
-			return p + k + 1;
-	return NULL;
-}
-
-static void parse_head(struct sm_reactor *r, struct sm_flow *f, size_t head_len)
-{
-	struct sm_front *fr = f->front;
-	const uint8_t *p = fr->head;
-	const uint8_t *eol = memchr(p, '\r', head_len);
-	const uint8_t *sp1 = memchr(p, ' ', (size_t)(eol - p));
-	const uint8_t *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
-	if (!sp1 || !sp2 || eol - sp2 != 9 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0 ||
-	    (sp2[8] != '0' && sp2[8] != '1')) {
-		sm_front_reply_error(r, f, 400, "malformed request line", NULL,
-		                     SM_CLOSE_BAD_REQUEST);
-		return;
-	}
-	fr->leftover_off = (uint32_t)head_len;
-	fr->leftover_len = fr->head_len - (uint32_t)head_len;
-	if (fr->denied) {
-		sm_front_reply_error(r, f, 403, "client not allowed",
-		                     "this address is not in allow_clients",
-		                     SM_CLOSE_CLIENT_NOT_ALLOWED);
-		return;
-	}
-	if (sp1 - p == 7 && memcmp(p, "CONNECT", 7) == 0) {
-		on_connect_head(r, f, sp1 + 1, (size_t)(sp2 - sp1 - 1), sp2[8] - '0');
-		return;
-	}
-	sm_front_reply_error(r, f, 501, "only CONNECT is supported by this build", NULL,
-	                     SM_CLOSE_BAD_REQUEST);
-}
-
-void sm_front_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_t *data, size_t len)
-{
-	struct sm_front *fr = f->front;
-	sm_flow_touch(r, f);
-	f->bytes_up += len;
-	if (f->state == SM_FLOW_REPLYING || !fr)
-		return; /* answering already: what the client sends now is dropped */
-	if (len > fr->head_cap - fr->head_len) {
-		if (f->state == SM_FLOW_FRONT)
-			sm_front_reply_error(r, f, 431, "request head too large",
-			                     "the request line and headers exceed max_header_bytes",
-			                     SM_CLOSE_BAD_REQUEST);
-		else
-			sm_front_reply_error(r, f, 400, "too many bytes before the tunnel opened",
-			                     NULL, SM_CLOSE_BAD_REQUEST);
-		return;
-	}
-	memcpy(fr->head + fr->head_len, data, len);
-	size_t scan_from = fr->head_len > 3 ? fr->head_len - 3 : 0;
-	fr->head_len += (uint32_t)len;
-	if (f->state != SM_FLOW_FRONT) {
-		fr->leftover_len += (uint32_t)len;
-		return;
-	}
-	const uint8_t *end = find_head_end(fr->head + scan_from, fr->head_len - scan_from);
-	if (end)
-		parse_head(r, f, (size_t)(end - fr->head));
-}
-
-static void try_start_tunnel(struct sm_reactor *r, struct sm_flow *f);
-
-void sm_front_recv_end(struct sm_reactor *r, struct sm_flow *f, int res)
-{
-	switch (f->state) {
-	case SM_FLOW_FRONT:
-		if (res == 0)
-			sm_flow_close(r, f,
-			              f->front->head_len ? SM_CLOSE_CLIENT_EOF_EARLY
-			                                 : SM_CLOSE_DONE);
-		else
-			sm_flow_close(r, f, SM_CLOSE_CLIENT_RESET);
-		return;
-	case SM_FLOW_RESOLVING:
-	case SM_FLOW_CONNECTING:
-	case SM_FLOW_ESTABLISH:
-		/* recv is off (cancelled, or the client half-closed: the tunnel
-		 * sees that EOF again and propagates it) */
-		if (res < 0 && res != -ECANCELED) {
-			f->reset = true;
-			sm_flow_close(r, f, SM_CLOSE_CLIENT_RESET);
+	if (fr->up_recv_armed) {
+		/* the old upstream's recv must land before its socket closes */
+		if (fr->up_cancel_sent)
 			return;
-		}
-		if (f->state == SM_FLOW_ESTABLISH)
-			try_start_tunnel(r, f);
-		return;
-	case SM_FLOW_REPLYING:
-		if (f->front->lingering)
-			sm_flow_close(r, f, f->front->pending_reason);
-		return;
-	default: return;
-	}
-}
-
-static void try_start_tunnel(struct sm_reactor *r, struct sm_flow *f)
-{
-	struct sm_front *fr = f->front;
-	if (f->client_recv_armed || fr->send_len)
-		return;
-	if (fr->leftover_len) {
-		if (fr->chunk < 0 && (fr->chunk = sm_chunk_get(r)) < 0) {
-			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
-			return;
-		}
-		uint32_t n = fr->leftover_len;
-		if (n > SM_CHUNK_SIZE)
-			n = SM_CHUNK_SIZE;
-		memcpy(sm_chunk_ptr(r, fr->chunk), fr->head + fr->leftover_off, n);
-		fr->leftover_off += n;
-		fr->leftover_len -= n;
-		fr->send_len = n;
-		fr->send_off = 0;
-		fr->after_send = AFTER_LEFTOVER;
-		send_chunk(r, f, false);
+		fr->up_cancel_sent = true;
+		struct io_uring_sqe *sqe = sm_sqe(r);
+		io_uring_prep_cancel64(sqe, sm_ud_make(SM_OP_UP_RECV, f->gen, sm_flow_slot(r, f)),
+		                       0);
+		sm_flow_prep(r, f, sqe, SM_OP_CANCEL);
 		return;
 	}
-	sm_front_put(r, fr);
-	f->front = NULL;
-	sm_tunnel_start(r, f);
+	begin_switch(r, f);
 }
 
 void sm_front_connect_cqe(struct sm_reactor *r, struct sm_flow *f, int res)
 {
 	struct sm_front *fr = f->front;
-	char buf[80];
-	fmt_addr((const struct sockaddr *)&fr->addrs[fr->addr_idx], buf, sizeof(buf));
-	if (res == 0) {
-		SM_CTR_INC(r, upstream_connected);
-		struct sm_event *ev = sm_flow_event(r, f, SM_EV_UPSTREAM_CONNECTED);
-		if (ev) {
-			ev->i[0] = (int64_t)((sm_now_ns() - fr->t_connect_ns) / 1000);
-			ev->i[1] = (int64_t)fr->dns_us;
-			sm_event_set_str(ev, 0, buf, strlen(buf));
-			sm_flow_event_commit(r);
-		}
-		if (fr->chunk < 0 && (fr->chunk = sm_chunk_get(r)) < 0) {
+	if (!sm_upstream_connect_result(r, f, res))
+		return;
+	sm_upstream_connected_event(r, f);
+	if (fr->purpose == SM_PURPOSE_CONNECT) {
+		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+		if (!outq_ready(r, &fr->down)) {
 			sm_front_reply_error(r, f, 503, "proxy out of send buffers", NULL,
 			                     SM_CLOSE_RESOURCE_LIMIT);
 			return;
 		}
-		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-		memcpy(sm_chunk_ptr(r, fr->chunk), ok, sizeof(ok) - 1);
-		fr->send_len = sizeof(ok) - 1;
-		fr->send_off = 0;
-		fr->after_send = AFTER_200;
+		memcpy(fr->down.out.buf, ok, sizeof(ok) - 1);
+		fr->down.out.len = sizeof(ok) - 1;
+		fr->down.sent = 0;
 		f->state = SM_FLOW_ESTABLISH;
-		send_chunk(r, f, true);
+		outq_send(r, f, true);
 		return;
 	}
-	int err = -res;
-	if (fr->addr_idx + 1 < fr->n_addrs && err != ECANCELED) {
-		fr->addr_idx++;
-		connect_next(r, f);
-		return;
-	}
-	f->state = SM_FLOW_FRONT;
-	if (err == ECANCELED || err == ETIMEDOUT)
-		upstream_failed(r, f, SM_UPF_TIMEOUT, ETIMEDOUT, buf);
-	else if (err == ECONNREFUSED)
-		upstream_failed(r, f, SM_UPF_REFUSED, err, buf);
-	else if (err == ENETUNREACH || err == EHOSTUNREACH)
-		upstream_failed(r, f, SM_UPF_UNREACHABLE, err, buf);
-	else
-		upstream_failed(r, f, SM_UPF_OTHER, err, buf);
+	memcpy(fr->live_host, fr->host, sizeof(fr->host));
+	fr->live_port = fr->port;
+	f->state = SM_FLOW_HTTP;
+	sm_h1_release(fr->h1);
+	pump_client(r, f);
+	pump_upstream(r, f);
 }
 
-void sm_front_send_cqe(struct sm_reactor *r, struct sm_flow *f, int res)
+/* ---- client side ---------------------------------------------------------------- */
+
+static void request_event(struct sm_reactor *r, struct sm_flow *f, const struct sm_h1_event *ev)
+{
+	struct sm_event *e = sm_flow_event(r, f, SM_EV_PROXY_REQUEST);
+	if (!e)
+		return;
+	const char *m = llhttp_method_name((llhttp_method_t)ev->method);
+	e->i[0] = ev->version % 10;
+	sm_event_set_str(e, 0, m, strlen(m));
+	sm_event_set_str(e, 1, (const char *)ev->target, ev->target_len);
+	sm_flow_event_commit(r);
+}
+
+static const char *client_error_text(int status)
+{
+	switch (status) {
+	case 414: return "request target too long";
+	case 431: return "request head too large";
+	case 501: return "not implemented";
+	case 505: return "HTTP version not supported";
+	default: return "bad request";
+	}
+}
+
+/* Returns false when the flow left the front/relay states. */
+static bool client_events(struct sm_reactor *r, struct sm_flow *f, bool *popped)
 {
 	struct sm_front *fr = f->front;
+	struct sm_h1_event ev;
+	while (sm_h1_next_event(fr->h1, &ev)) {
+		*popped = true;
+		switch (ev.type) {
+		case SM_H1_EV_REQUEST:
+			fr->requests++;
+			request_event(r, f, &ev);
+			if (fr->denied) {
+				sm_front_reply_error(r, f, 403, "client not allowed",
+				                     "this address is not in allow_clients",
+				                     SM_CLOSE_CLIENT_NOT_ALLOWED);
+				return false;
+			}
+			if (!(ev.flags & (SM_H1_F_CONNECT | SM_H1_F_SWITCH)))
+				break; /* same upstream: the layer forwards it */
+			memcpy(fr->host, ev.authority->host, (size_t)ev.authority->host_len + 1);
+			fr->port = ev.authority->port;
+			fr->purpose =
+			        (ev.flags & SM_H1_F_CONNECT) ? SM_PURPOSE_CONNECT : SM_PURPOSE_HTTP;
+			fr->switch_pending = true;
+			check_switch(r, f);
+			if (f->state != SM_FLOW_FRONT && f->state != SM_FLOW_HTTP)
+				return false;
+			break;
+		case SM_H1_EV_ERROR: {
+			char detail[160];
+			snprintf(detail, sizeof(detail), "%s (%u)",
+			         sm_h1_reason_str((enum sm_h1_reason)ev.reason), ev.detail);
+			if ((ev.flags & SM_H1_F_FORWARDED) || sm_h1_outstanding(fr->h1) > 0)
+				sm_flow_close(r, f, SM_CLOSE_BAD_REQUEST);
+			else
+				sm_front_reply_error(r, f, ev.status, client_error_text(ev.status),
+				                     detail, SM_CLOSE_BAD_REQUEST);
+			return false;
+		}
+		default: break;
+		}
+	}
+	return true;
+}
+
+static bool relaying(const struct sm_flow *f)
+{
+	return f->state == SM_FLOW_FRONT || f->state == SM_FLOW_HTTP;
+}
+
+static void maybe_arm_client(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	if (!relaying(f) || f->client_recv_armed || fr->cin.len || fr->client_eof ||
+	    fr->switch_pending)
+		return;
+	enum sm_h1_wait w = sm_h1_client_wait(fr->h1);
+	if (w == SM_H1_WAIT_NONE || w == SM_H1_WAIT_OUT_FULL || w == SM_H1_WAIT_EVENTS)
+		arm_recv(r, f, true);
+}
+
+static void maybe_finish(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	if (!relaying(f) || fr->down.inflight || fr->up.inflight)
+		return;
+	bool idle = sm_h1_outstanding(fr->h1) == 0;
+	if (fr->close_after_flush || (fr->client_eof && idle && !fr->switch_pending))
+		sm_flow_close(r, f, SM_CLOSE_DONE);
+}
+
+static void pump_client(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	for (;;) {
+		if (!relaying(f) || fr->up.inflight || fr->switch_pending)
+			break;
+		if (!outq_ready(r, &fr->up)) {
+			sm_front_reply_error(r, f, 503, "proxy out of send buffers", NULL,
+			                     SM_CLOSE_RESOURCE_LIMIT);
+			return;
+		}
+		long n = sm_h1_client_feed(fr->h1, fr->cin.buf + fr->cin.off, fr->cin.len,
+		                           &fr->up.out);
+		if (n > 0) {
+			fr->cin.off += (uint32_t)n;
+			fr->cin.len -= (uint32_t)n;
+			if (!fr->cin.len)
+				fr->cin.off = 0;
+		}
+		bool popped = false;
+		if (!client_events(r, f, &popped) || n < 0)
+			return;
+		if (fr->up.out.len > 0 && f->ufd >= 0 && f->state == SM_FLOW_HTTP) {
+			fr->up.sent = 0;
+			outq_send(r, f, false);
+			break;
+		}
+		if (n <= 0 && !popped)
+			break;
+	}
+	maybe_arm_client(r, f);
+	maybe_finish(r, f);
+}
+
+void sm_front_client_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_t *data, int res)
+{
+	struct sm_front *fr = f->front;
+	f->client_recv_armed = false;
+	if (res == -ENOBUFS) {
+		SM_CTR_INC(r, enobufs);
+		if (f->state == SM_FLOW_REPLYING || relaying(f))
+			arm_recv(r, f, true);
+		return;
+	}
+	if (f->state == SM_FLOW_REPLYING) {
+		if (res > 0 && fr->lingering)
+			arm_recv(r, f, true); /* drain and drop */
+		else if (res <= 0 && fr->lingering)
+			sm_flow_close(r, f, fr->pending_reason);
+		else if (res <= 0)
+			fr->client_eof = true;
+		return;
+	}
+	if (res < 0) {
+		f->reset = res == -ECONNRESET;
+		sm_flow_close(r, f, SM_CLOSE_CLIENT_RESET);
+		return;
+	}
+	sm_flow_touch(r, f);
+	if (res == 0) {
+		fr->client_eof = true;
+		if (f->state == SM_FLOW_ESTABLISH) {
+			establish_continue(r, f);
+			return;
+		}
+		if (!relaying(f))
+			return; /* resolving or connecting: the tunnel sees the EOF */
+		if (sm_h1_client_eof(fr->h1) != SM_OK) {
+			sm_flow_close(r, f, SM_CLOSE_CLIENT_EOF_EARLY);
+			return;
+		}
+		if (fr->requests == 0) {
+			sm_flow_close(r, f, SM_CLOSE_DONE);
+			return;
+		}
+		maybe_finish(r, f);
+		return;
+	}
+	f->bytes_up += (uint64_t)res;
+	SM_CTR_ADD(r, bytes_up, (uint64_t)res);
+	memcpy(fr->cin.buf + fr->cin.off + fr->cin.len, data, (size_t)res);
+	fr->cin.len += (uint32_t)res;
+	pump_client(r, f);
+}
+
+/* ---- upstream side ---------------------------------------------------------------- */
+
+static void response_event(struct sm_reactor *r, struct sm_flow *f, const struct sm_h1_event *ev)
+{
+	struct sm_event *e = sm_flow_event(r, f, SM_EV_HTTP_RESPONSE);
+	if (!e)
+		return;
+	const char *m = llhttp_method_name((llhttp_method_t)ev->method);
+	e->i[0] = ev->status;
+	e->i[1] = f->front->requests;
+	sm_event_set_str(e, 0, m, strlen(m));
+	sm_event_set_str(e, 1, f->front->live_host, strlen(f->front->live_host));
+	sm_flow_event_commit(r);
+}
+
+static void pump_upstream(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	for (;;) {
+		if (f->state != SM_FLOW_HTTP || fr->down.inflight || fr->upgrade)
+			break;
+		if (!outq_ready(r, &fr->down)) {
+			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+			return;
+		}
+		long n = 0;
+		if (fr->uin.len || !fr->upstream_eof)
+			n = sm_h1_server_feed(fr->h1, fr->uin.buf + fr->uin.off, fr->uin.len,
+			                      &fr->down.out);
+		if (n > 0) {
+			fr->uin.off += (uint32_t)n;
+			fr->uin.len -= (uint32_t)n;
+			if (!fr->uin.len)
+				fr->uin.off = 0;
+		}
+		bool popped = false;
+		struct sm_h1_event ev;
+		while (sm_h1_next_event(fr->h1, &ev)) {
+			popped = true;
+			if (ev.type == SM_H1_EV_RESPONSE && !(ev.flags & SM_H1_F_DROPPED)) {
+				response_event(r, f, &ev);
+			} else if (ev.type == SM_H1_EV_RESPONSE_END) {
+				if (ev.flags & SM_H1_F_CLOSE_CLIENT)
+					fr->close_after_flush = true;
+			} else if (ev.type == SM_H1_EV_UPGRADE) {
+				fr->upgrade = true;
+			} else if (ev.type == SM_H1_EV_ERROR) {
+				if (ev.flags & SM_H1_F_FORWARDED)
+					sm_flow_close(r, f, SM_CLOSE_UPSTREAM_PROTOCOL);
+				else
+					sm_front_reply_error(
+					        r, f, 502, "bad upstream response",
+					        sm_h1_reason_str((enum sm_h1_reason)ev.reason),
+					        SM_CLOSE_UPSTREAM_PROTOCOL);
+				return;
+			}
+		}
+		if (fr->down.out.len > 0) {
+			fr->down.sent = 0;
+			outq_send(r, f, true);
+			break;
+		}
+		if (n <= 0 && !popped)
+			break;
+	}
+	if (f->state != SM_FLOW_HTTP)
+		return;
+	if (fr->upgrade && !fr->down.inflight && !fr->up.inflight) {
+		f->state = SM_FLOW_ESTABLISH;
+		establish_continue(r, f);
+		return;
+	}
+	if (!fr->up_recv_armed && !fr->uin.len && !fr->upstream_eof && f->ufd >= 0 &&
+	    !fr->switch_pending)
+		arm_recv(r, f, false);
+	check_switch(r, f);
+	maybe_finish(r, f);
+}
+
+void sm_front_upstream_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_t *data, int res)
+{
+	struct sm_front *fr = f->front;
+	fr->up_recv_armed = false;
+	fr->up_cancel_sent = false;
+	if (fr->switch_pending) { /* cancelled (or late bytes) on the old upstream */
+		check_switch(r, f);
+		return;
+	}
+	if (f->state != SM_FLOW_HTTP)
+		return;
+	if (res == -ENOBUFS) {
+		SM_CTR_INC(r, enobufs);
+		arm_recv(r, f, false);
+		return;
+	}
+	if (res < 0 && sm_h1_outstanding(fr->h1) > 0) {
+		f->reset = res == -ECONNRESET;
+		sm_flow_close(r, f, SM_CLOSE_UPSTREAM_RESET);
+		return;
+	}
+	sm_flow_touch(r, f);
+	if (res <= 0) {
+		fr->upstream_eof = true;
+		if (!outq_ready(r, &fr->down)) {
+			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+			return;
+		}
+		if (sm_h1_server_eof(fr->h1, &fr->down.out) != SM_OK) {
+			sm_flow_close(r, f, SM_CLOSE_UPSTREAM_RESET);
+			return;
+		}
+		pump_upstream(r, f);
+		pump_client(r, f);
+		return;
+	}
+	f->bytes_down += (uint64_t)res;
+	SM_CTR_ADD(r, bytes_down, (uint64_t)res);
+	memcpy(fr->uin.buf + fr->uin.off + fr->uin.len, data, (size_t)res);
+	fr->uin.len += (uint32_t)res;
+	pump_upstream(r, f);
+}
+
+/* ---- send completions ---------------------------------------------------------------- */
+
+void sm_front_send_cqe(struct sm_reactor *r, struct sm_flow *f, bool to_client, int res)
+{
+	struct sm_front *fr = f->front;
+	struct sm_outq *q = to_client ? &fr->down : &fr->up;
+	q->inflight = false;
 	if (res < 0) {
 		f->reset = res == -ECONNRESET || res == -EPIPE;
-		sm_flow_close(r, f,
-		              fr->send_to_client ? SM_CLOSE_CLIENT_RESET : SM_CLOSE_UPSTREAM_RESET);
+		sm_flow_close(r, f, to_client ? SM_CLOSE_CLIENT_RESET : SM_CLOSE_UPSTREAM_RESET);
 		return;
 	}
-	fr->send_off += (uint32_t)res;
-	if (fr->send_off < fr->send_len) {
-		send_chunk(r, f, fr->send_to_client);
+	q->sent += (uint32_t)res;
+	if (q->sent < q->out.len) {
+		outq_send(r, f, to_client);
 		return;
 	}
-	fr->send_len = fr->send_off = 0;
-	enum after_send next = (enum after_send)fr->after_send;
-	fr->after_send = 0;
-	switch (next) {
-	case AFTER_CLOSE:
-		/* lingering close: shut our side, drain what the client still
-		 * sends, close on its EOF or after a short grace */
-		if (f->client_recv_armed) {
-			shutdown(f->cfd, SHUT_WR);
-			fr->lingering = true;
-			fr->linger_until_ns = sm_now_ns() + SM_LINGER_NS;
+	q->out.len = 0;
+	q->sent = 0;
+	switch (f->state) {
+	case SM_FLOW_REPLYING: reply_sent(r, f); return;
+	case SM_FLOW_ESTABLISH: establish_continue(r, f); return;
+	case SM_FLOW_HTTP:
+	case SM_FLOW_FRONT:
+		if (to_client) {
+			pump_upstream(r, f);
+			if (relaying(f))
+				pump_client(r, f);
 		} else {
-			sm_flow_close(r, f, fr->pending_reason);
+			pump_client(r, f);
 		}
-		break;
-	case AFTER_200:
-	case AFTER_LEFTOVER: try_start_tunnel(r, f); break;
+		if (relaying(f))
+			check_switch(r, f);
+		return;
+	default: return;
 	}
 }

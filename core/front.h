@@ -1,54 +1,99 @@
-/* Front phase of a flow: reading the proxy request, deciding, resolving,
- * connecting and answering. Lives in a pooled struct sm_front that the flow
- * gives back once it relays, so an established tunnel carries none of it. */
+/* Front phase and HTTP relay of a flow: reading proxy requests through the
+ * HTTP/1.1 layer (proto/http1.h), deciding, resolving, connecting, relaying
+ * absolute-form requests and answering errors. Lives in a pooled struct
+ * sm_front that a flow gives back once it becomes a splice tunnel, so an
+ * established tunnel carries none of it.
+ *
+ * Receives here are single-shot recvs that select a buffer from the
+ * reactor's provided-buffer ring: an idle connection owns no receive buffer,
+ * and a recv is armed only when the layer can take the bytes, which is the
+ * backpressure point (a multishot recv would keep filling ring buffers for a
+ * flow that cannot consume them, starving every other flow of the reactor). */
 #ifndef SM_CORE_FRONT_H
 #define SM_CORE_FRONT_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 #include "core/reactor.h"
+#include "proto/http1.h"
+
+/* Bytes received but not yet consumed by the HTTP layer. */
+struct sm_inq {
+	uint8_t *buf;
+	uint32_t off, len, cap;
+};
+
+/* Output toward one peer: a registered chunk the layer writes into. */
+struct sm_outq {
+	int32_t chunk; /* -1 = none yet */
+	struct sm_h1_out out;
+	uint32_t sent;
+	bool inflight;
+};
+
+/* What the pending upstream connection is for. */
+enum sm_front_purpose {
+	SM_PURPOSE_NONE = 0,
+	SM_PURPOSE_CONNECT, /* CONNECT: answer 200 then splice */
+	SM_PURPOSE_HTTP,    /* absolute-form: release the held request */
+};
 
 struct sm_front {
-	/* request head bytes received so far (bounded by max_header_bytes) */
-	uint8_t *head;
-	uint32_t head_len, head_cap;
-	/* bytes the client sent after the CONNECT head, forwarded first */
-	uint32_t leftover_off, leftover_len;
+	struct sm_h1 *h1;
+	void *h1mem;
+	struct sm_inq cin, uin;  /* client and upstream input */
+	struct sm_outq up, down; /* to upstream, to client */
 
-	char host[256];
+	char host[256]; /* upstream being resolved or connected */
 	uint16_t port;
+	char live_host[256]; /* upstream currently connected (HTTP relay) */
+	uint16_t live_port;
 	struct sockaddr_in6 peer; /* client address (sockaddr_in for IPv4) */
 	struct sockaddr_storage addrs[SM_MAX_ADDRS];
 	uint8_t n_addrs, addr_idx;
-	int last_errno;
-	uint64_t t_dns_ns, t_connect_ns, dns_us;
-
-	/* one send at a time: chunk of the registered slab */
-	int32_t chunk; /* -1 = none */
-	uint32_t send_len, send_off;
-	uint8_t send_to_client;
-	uint8_t after_send; /* what to do when the send finishes (enum in front.c) */
-	uint8_t pending_reason;
-	bool denied;    /* client outside allow_clients: 403 once its head is read */
-	bool lingering; /* reply sent and write side shut: draining until EOF */
-	uint64_t linger_until_ns;
+	uint8_t purpose;     /* enum sm_front_purpose of the pending switch */
+	bool switch_pending; /* a held request waits for responses / old upstream */
+	bool up_recv_armed;  /* recv in flight on the upstream socket */
+	bool up_cancel_sent; /* that recv is being cancelled for a switch */
+	bool upstream_eof;
+	bool client_eof;
+	bool close_after_flush; /* last response: close once `down` drained */
+	bool upgrade;           /* 101 forwarded: splice once both outputs drained */
+	bool denied;            /* client outside allow_clients: 403 once its head is read */
+	bool lingering;         /* error reply sent and write side shut: draining */
+	uint8_t pending_reason; /* close reason once the reply is sent */
+	uint32_t requests;      /* requests seen on this connection */
+	uint64_t t_dns_ns, t_connect_ns, dns_us, linger_until_ns;
+	/* error reply: one chunk, sent to the client */
+	int32_t reply_chunk;
+	uint32_t reply_len, reply_sent;
 };
 
-/* Allocates pooled front state for a new flow. NULL if out of memory. */
 struct sm_front *sm_front_get(struct sm_reactor *r);
 void sm_front_put(struct sm_reactor *r, struct sm_front *fr);
 
 /* Entry points from the reactor's completion dispatch. */
 void sm_front_start(struct sm_reactor *r, struct sm_flow *f);
-void sm_front_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_t *data, size_t len);
-void sm_front_recv_end(struct sm_reactor *r, struct sm_flow *f, int res);
+void sm_front_client_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_t *data, int res);
+void sm_front_upstream_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_t *data, int res);
 void sm_front_connect_cqe(struct sm_reactor *r, struct sm_flow *f, int res);
-void sm_front_send_cqe(struct sm_reactor *r, struct sm_flow *f, int res);
+void sm_front_send_cqe(struct sm_reactor *r, struct sm_flow *f, bool to_client, int res);
+/* True when the flow waits for a new request with nothing in flight. */
+bool sm_front_idle(const struct sm_flow *f);
+/* Frees a pooled front for good (reactor teardown). */
+void sm_front_free(struct sm_front *fr);
 
 /* Sends a complete error response to the client, then closes with reason. */
 void sm_front_reply_error(struct sm_reactor *r, struct sm_flow *f, int status, const char *text,
                           const char *detail, int reason);
+
+/* Upstream selection (core/upstream.c): resolve fr->host:fr->port, apply
+ * dest rules, connect; ends in sm_front_connect_cqe() or an error reply. */
+void sm_upstream_resolve(struct sm_reactor *r, struct sm_flow *f);
+void sm_upstream_connected_event(struct sm_reactor *r, struct sm_flow *f);
+size_t sm_fmt_addr(const struct sockaddr *sa, char *buf, size_t cap);
 
 #endif

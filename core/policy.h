@@ -25,8 +25,9 @@
  *  - When the caller tries several resolved addresses, it calls decide_dest
  *    for each before connecting to it.
  *
- * Host matching: case-insensitive; one trailing dot of the requested host is
- * ignored; '*' matches any run of characters, dots included, possibly empty
+ * Host matching: case-insensitive; one trailing dot of the requested host (and
+ * of the pattern, dropped at load) is ignored; '*' matches any run of characters, dots included,
+ * possibly empty
  * ("*.x.test" matches "a.x.test" and "a.b.x.test", not "x.test"); a pattern
  * without '*' matches exactly; IP literals are matched as text (no brackets).
  * Client and dest matching: see core/cidr.h (IPv4-mapped IPv6 folded). */

@@ -80,7 +80,7 @@ static bool take_u16(struct rd *r, size_t *v)
 /* A sub-reader over a vector with a 1- or 2-byte length prefix. */
 static bool take_vec(struct rd *r, int prefix, struct rd *sub)
 {
-	size_t n;
+	size_t n = 0;
 	if (!(prefix == 1 ? take_u8(r, &n) : take_u16(r, &n)))
 		return false;
 	sub->p = r->p;
@@ -161,7 +161,7 @@ static int parse_versions(struct sm_clienthello *p, struct rd ext)
 	if (!take_vec(&ext, 1, &list) || ext.left != 0 || list.left < 2 || list.left % 2)
 		return -1;
 	while (list.left > 0) {
-		size_t v;
+		size_t v = 0;
 		take_u16(&list, &v);
 		if (sm_clienthello_is_grease((uint16_t)v)) {
 			p->grease++;
@@ -240,7 +240,7 @@ static int parse_message(struct sm_clienthello *p)
 {
 	struct rd r = {p->scratch + 4, p->message_len};
 	const uint8_t *b;
-	size_t n;
+	size_t n = 0;
 
 	if (!take(&r, 2, &b))
 		return fail(p, SM_CH_BAD_LENGTH, SM_ERR_INVALID);

@@ -103,11 +103,11 @@ static long body_step(struct sm_h1 *h, struct sm_h1_side *s, const uint8_t *in, 
 	if (len > room)
 		len = room;
 	long n = sm_h1frame_body_feed(&s->body, in, len, &why);
-	if (n < 0)
-		return sm_h1_fail(h, s, SM_H1_R_BODY, why);
 	memcpy(o->buf + o->len, in, (size_t)n);
 	o->len += (size_t)n;
 	s->body_bytes += (uint64_t)n;
+	if (why != SM_H1FRAME_OK)
+		return sm_h1_fail(h, s, SM_H1_R_BODY, why); /* valid prefix already out */
 	return n;
 }
 

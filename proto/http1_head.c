@@ -208,12 +208,23 @@ static long parse_fail(struct sm_h1 *h, struct sm_h1_side *s, llhttp_errno_t e)
 	/* llhttp reports a failing *_complete callback as HPE_CB_*, not HPE_USER */
 	if (s->cb_reason != SM_H1_R_NONE)
 		return sm_h1_fail(h, s, (enum sm_h1_reason)s->cb_reason, s->cb_detail);
+	/* refine with our own scan of the bytes before the error position,
+	 * which llhttp reports the same however the input was split */
 	const uint8_t *ep = (const uint8_t *)llhttp_get_error_pos(&s->p);
-	size_t end = s->raw_fill;
-	if (ep && ep >= s->raw && ep < s->raw + s->raw_fill)
-		end = (size_t)(ep - s->raw) + 1;
+	size_t end = 0;
+	if (ep && ep >= s->raw && ep <= s->raw + s->raw_fill)
+		end = (size_t)(ep - s->raw);
+	/* on_url only sees the target when its span ends or a feed ends; an
+	 * error further on must not hide a target already over the limit */
+	if (s->is_request && !s->url_done) {
+		const uint8_t *sp = memchr(s->raw, ' ', end);
+		if (sp && end > (size_t)(sp - s->raw) + 1 + s->h->lim.max_target) {
+			s->h->stats.target_too_long++;
+			return sm_h1_fail(h, s, SM_H1_R_TARGET_TOO_LONG, 0);
+		}
+	}
 	if (end > 0 && s->raw[end - 1] == '\r')
-		end--; /* its LF may simply not have been read */
+		end--;
 	enum sm_hdrcheck_reason hr = sm_h1frame_scan_head(s->raw, end, s->is_request);
 	if (hr != SM_HDRCHECK_OK)
 		return sm_h1_fail(h, s, SM_H1_R_HEADER, hr);
@@ -223,6 +234,10 @@ static long parse_fail(struct sm_h1 *h, struct sm_h1_side *s, llhttp_errno_t e)
 		hr = (why && strstr(why, "Duplicate")) ? SM_HDRCHECK_CL_REPEATED
 		                                       : SM_HDRCHECK_CL_AND_TE;
 		return sm_h1_fail(h, s, SM_H1_R_HEADER, hr);
+	case HPE_LF_EXPECTED: /* a CR followed by something else */
+		return sm_h1_fail(h, s, SM_H1_R_HEADER, SM_HDRCHECK_BARE_CR);
+	case HPE_CR_EXPECTED:
+		return sm_h1_fail(h, s, SM_H1_R_HEADER, SM_HDRCHECK_BARE_LF);
 	case HPE_INVALID_CONTENT_LENGTH:
 		return sm_h1_fail(h, s, SM_H1_R_HEADER, SM_HDRCHECK_CL_INVALID);
 	case HPE_INVALID_TRANSFER_ENCODING:

@@ -48,7 +48,7 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
                                {0, 0}},
         [SM_EV_HTTP_RESPONSE] = {"http_response",
                                  {{"status", F_INT, 0}, {"request_index", F_INT, 0}},
-                                 {"method", "target"}},
+                                 {"method", "host"}},
 };
 
 void sm_event_set_str(struct sm_event *ev, int k, const char *s, size_t len)

@@ -23,8 +23,7 @@ enum sm_event_type {
 	SM_EV_UPSTREAM_FAILED,    /* s0 address or host, i0 reason, i1 errno */
 	SM_EV_FLOW_CLOSED, /* i0 reason, i1 bytes client->upstream, i2 bytes upstream->client, i3 us
 	                    */
-	SM_EV_HTTP_RESPONSE, /* i0 status, i1 request index on the connection, s0 method, s1 target
-	                      */
+	SM_EV_HTTP_RESPONSE, /* i0 status, i1 request index on the connection, s0 method, s1 host */
 	SM_EV_TYPE_COUNT
 };
 

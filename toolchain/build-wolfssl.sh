@@ -69,7 +69,10 @@ done
 #    components, keyring) with Types: deb-src, in a file of our own.
 SRC_FILE=/etc/apt/sources.list.d/soth-mitm-deb-src.sources
 updated=0
-if ! apt-cache showsrc wolfssl 2>/dev/null | grep -q "^Version: $WOLFSSL_VERSION-"; then
+# (captured first: with pipefail, grep -q closing the pipe early could fail
+# the whole pipeline)
+showsrc=$(apt-cache showsrc wolfssl 2>/dev/null || true)
+if ! grep -q "^Version: $WOLFSSL_VERSION-" <<<"$showsrc"; then
 	if [[ ! -f "$SRC_FILE" ]]; then
 		tmp=$(mktemp)
 		if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
@@ -139,7 +142,7 @@ make -s -j"$JOBS" >/dev/null 2>"$WORK/make.log" || {
 }
 make -s install >/dev/null
 # The options header records what this build enables; consumers must include
-# <wolfssl/options.h> first (the CMake block adds -DWOLFSSL_USE_OPTIONS_H).
+# <wolfssl/options.h> before any other wolfSSL header.
 test -f "$PREFIX/include/wolfssl/options.h"
 printf '%s\n' "$want_stamp" >"$STAMP"
 echo "wolfssl: done in $(($(date +%s) - start)) s" >&2

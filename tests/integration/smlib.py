@@ -215,9 +215,13 @@ def read_all(s):
         out += b
 
 
+_pending = {}  # fileno -> bytes read past the previous response
+
+
 def http_response(s):
-    """Reads a full HTTP/1.1 response with Content-Length; returns (status, headers, body)."""
-    data = b""
+    """Reads one HTTP/1.1 response with Content-Length; returns (status, headers, body).
+    Bytes past it (a pipelined next response) are kept for the next call."""
+    data = _pending.pop(s.fileno(), b"")
     while b"\r\n\r\n" not in data:
         b = s.recv(65536)
         check(b, "connection closed before the response head")
@@ -234,7 +238,9 @@ def http_response(s):
         b = s.recv(65536)
         check(b, "connection closed inside the body")
         body += b
-    return status, headers, body
+    if len(body) > n:
+        _pending[s.fileno()] = body[n:]
+    return status, headers, body[:n]
 
 
 class FakeDNS:

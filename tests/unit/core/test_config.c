@@ -111,7 +111,7 @@ Test(config, full_file)
 	                                "    port: [443, 8443]\n"
 	                                "    client: 10.1.0.0/16\n"
 	                                "    action: intercept\n"
-	                                "  - host: plain.test\n"
+	                                "  - host: plain.test.\n"
 	                                "    port: 80\n"
 	                                "    action: tunnel\n"
 	                                "  - action: block\n");

@@ -263,6 +263,7 @@ Test(sse, config_and_names)
 	struct ctx c = {0};
 	struct sm_sse *p = sm_sse_new(NULL, on_event, &c);
 	cr_assert_not_null(p);
+	cr_assert_eq(sm_sse_feed(p, NULL, 0), 0);
 	cr_assert_eq(sm_sse_finish(p), SM_OK);
 	cr_assert_eq(sm_sse_finish(p), SM_ERR_STATE);
 	sm_sse_free(p);

@@ -448,6 +448,7 @@ Test(websocket, close_codes_and_names)
 	cr_assert_null(sm_ws_new(&big, on_event, &c));
 	struct sm_ws *p = sm_ws_new(NULL, on_event, &c);
 	cr_assert_not_null(p);
+	cr_assert_eq(sm_ws_feed(p, NULL, 0), 0);
 	cr_assert_eq(sm_ws_finish(p), SM_OK);
 	cr_assert_eq(sm_ws_feed(p, "x", 1), SM_ERR_STATE);
 	sm_ws_free(p);

@@ -1,0 +1,275 @@
+/* Upstream selection: name resolution (IP literal, hosts table, c-ares),
+ * destination rules, connect with a deadline, and the answers when any of it
+ * fails. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/dns.h"
+#include "core/front.h"
+#include "core/hosts.h"
+#include "core/policy.h"
+#include "core/proxy_internal.h"
+#include "core/result.h"
+#include "telemetry/event.h"
+
+size_t sm_fmt_addr(const struct sockaddr *sa, char *buf, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int n;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+		n = snprintf(buf, cap, "%s:%u", ip, ntohs(a->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+		n = snprintf(buf, cap, "[%s]:%u", ip, ntohs(a->sin6_port));
+	} else {
+		n = snprintf(buf, cap, "?");
+	}
+	return n < 0 ? 0 : ((size_t)n >= cap ? cap - 1 : (size_t)n);
+}
+
+static void decision_event(struct sm_reactor *r, struct sm_flow *f,
+                           const struct sm_policy_decision *d)
+{
+	struct sm_event *ev = sm_flow_event(r, f, SM_EV_CONNECT_DECISION);
+	if (!ev)
+		return;
+	ev->i[0] = d->action;
+	ev->i[1] = d->rule;
+	ev->i[2] = f->front->port;
+	sm_event_set_str(ev, 0, f->front->host, strlen(f->front->host));
+	if (d->desc)
+		sm_event_set_str(ev, 1, d->desc, strlen(d->desc));
+	sm_flow_event_commit(r);
+}
+
+static void block(struct sm_reactor *r, struct sm_flow *f, const struct sm_policy_decision *d)
+{
+	decision_event(r, f, d);
+	SM_CTR_INC(r, decision_block);
+	sm_front_reply_error(r, f, 403, "blocked by policy", d->desc ? d->desc : "default_action",
+	                     SM_CLOSE_BLOCKED);
+}
+
+static void upstream_failed(struct sm_reactor *r, struct sm_flow *f, int why, int err,
+                            const char *addr)
+{
+	SM_CTR_INC(r, upstream_failed);
+	struct sm_event *ev = sm_flow_event(r, f, SM_EV_UPSTREAM_FAILED);
+	if (ev) {
+		ev->i[0] = why;
+		ev->i[1] = err;
+		sm_event_set_str(ev, 0, addr, strlen(addr));
+		sm_flow_event_commit(r);
+	}
+	char detail[400];
+	const char *host = f->front->host;
+	switch (why) {
+	case SM_UPF_DNS_NXDOMAIN:
+		snprintf(detail, sizeof(detail), "%s does not resolve (NXDOMAIN)", host);
+		sm_front_reply_error(r, f, 502, "DNS lookup failed", detail, SM_CLOSE_DNS_FAILED);
+		break;
+	case SM_UPF_DNS_ERROR:
+		snprintf(detail, sizeof(detail), "no answer for %s", host);
+		sm_front_reply_error(r, f, 502, "DNS lookup failed", detail, SM_CLOSE_DNS_FAILED);
+		break;
+	case SM_UPF_TIMEOUT:
+		snprintf(detail, sizeof(detail), "%s (%s) did not answer within %u ms", host, addr,
+		         r->cfg->timeouts.connect_timeout_ms);
+		sm_front_reply_error(r, f, 504, "upstream connect timed out", detail,
+		                     SM_CLOSE_CONNECT_TIMEOUT);
+		break;
+	case SM_UPF_REFUSED:
+		snprintf(detail, sizeof(detail), "%s (%s) refused the connection", host, addr);
+		sm_front_reply_error(r, f, 502, "upstream connect failed", detail,
+		                     SM_CLOSE_CONNECT_REFUSED);
+		break;
+	default:
+		snprintf(detail, sizeof(detail), "%s (%s): %s", host, addr, strerror(err));
+		sm_front_reply_error(r, f, 502, "upstream connect failed", detail,
+		                     SM_CLOSE_CONNECT_FAILED);
+		break;
+	}
+}
+
+static void connect_next(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	const struct sockaddr_storage *a = &fr->addrs[fr->addr_idx];
+	if (f->ufd >= 0) {
+		close(f->ufd);
+		f->ufd = -1;
+	}
+	int fd = socket(a->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		char buf[80];
+		sm_fmt_addr((const struct sockaddr *)a, buf, sizeof(buf));
+		upstream_failed(r, f, SM_UPF_OTHER, errno, buf);
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	f->ufd = fd;
+	f->state = SM_FLOW_CONNECTING;
+	fr->t_connect_ns = sm_now_ns();
+	struct io_uring_sqe *sqe = sm_sqe(r);
+	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)a,
+	                      a->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+	                                              : sizeof(struct sockaddr_in6));
+	sqe->flags |= IOSQE_IO_LINK;
+	sm_flow_prep(r, f, sqe, SM_OP_CONNECT);
+	sqe = sm_sqe(r);
+	io_uring_prep_link_timeout(sqe, &r->connect_ts, 0);
+	sm_flow_prep(r, f, sqe, SM_OP_CONNECT_TIMEOUT);
+}
+
+/* Called with the result of a connect: 0, or -errno. Tries the next
+ * address on failure; returns true when connected. */
+bool sm_upstream_connect_result(struct sm_reactor *r, struct sm_flow *f, int res);
+bool sm_upstream_connect_result(struct sm_reactor *r, struct sm_flow *f, int res)
+{
+	struct sm_front *fr = f->front;
+	if (res == 0)
+		return true;
+	char buf[80];
+	sm_fmt_addr((const struct sockaddr *)&fr->addrs[fr->addr_idx], buf, sizeof(buf));
+	int err = -res;
+	if (fr->addr_idx + 1 < fr->n_addrs && err != ECANCELED) {
+		fr->addr_idx++;
+		connect_next(r, f);
+		return false;
+	}
+	close(f->ufd);
+	f->ufd = -1;
+	f->state = SM_FLOW_FRONT;
+	if (err == ECANCELED || err == ETIMEDOUT)
+		upstream_failed(r, f, SM_UPF_TIMEOUT, ETIMEDOUT, buf);
+	else if (err == ECONNREFUSED)
+		upstream_failed(r, f, SM_UPF_REFUSED, err, buf);
+	else if (err == ENETUNREACH || err == EHOSTUNREACH)
+		upstream_failed(r, f, SM_UPF_UNREACHABLE, err, buf);
+	else
+		upstream_failed(r, f, SM_UPF_OTHER, err, buf);
+	return false;
+}
+
+void sm_upstream_connected_event(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	SM_CTR_INC(r, upstream_connected);
+	struct sm_event *ev = sm_flow_event(r, f, SM_EV_UPSTREAM_CONNECTED);
+	if (!ev)
+		return;
+	char buf[80];
+	size_t n = sm_fmt_addr((const struct sockaddr *)&fr->addrs[fr->addr_idx], buf, sizeof(buf));
+	ev->i[0] = (int64_t)((sm_now_ns() - fr->t_connect_ns) / 1000);
+	ev->i[1] = (int64_t)fr->dns_us;
+	sm_event_set_str(ev, 0, buf, n);
+	sm_flow_event_commit(r);
+}
+
+/* Resolved addresses: apply dest rules, then connect to the first allowed. */
+static void have_addrs(struct sm_reactor *r, struct sm_flow *f,
+                       const struct sockaddr_storage *addrs, int n)
+{
+	struct sm_front *fr = f->front;
+	struct sm_policy_decision d = {0}, first_block = {0};
+	bool blocked_any = false;
+	fr->n_addrs = 0;
+	for (int k = 0; k < n && fr->n_addrs < SM_MAX_ADDRS; k++) {
+		struct sm_policy_input in = {
+		        .host = fr->host,
+		        .host_len = strlen(fr->host),
+		        .port = fr->port,
+		        .client = (const struct sockaddr *)&fr->peer,
+		        .dest = (const struct sockaddr *)&addrs[k],
+		};
+		struct sm_policy_decision dk;
+		sm_policy_decide_dest(r->cfg, &in, &dk);
+		if (dk.action == SM_ACTION_BLOCK) {
+			if (!blocked_any)
+				first_block = dk;
+			blocked_any = true;
+			continue;
+		}
+		if (fr->n_addrs == 0)
+			d = dk;
+		fr->addrs[fr->n_addrs++] = addrs[k];
+	}
+	if (fr->n_addrs == 0) {
+		block(r, f, &first_block);
+		return;
+	}
+	decision_event(r, f, &d);
+	SM_CTR_INC(r, decision_tunnel);
+	fr->addr_idx = 0;
+	connect_next(r, f);
+}
+
+/* Identifies the flow a DNS answer belongs to; freed by the callback. */
+struct sm_dns_arg {
+	struct sm_reactor *r;
+	uint32_t slot, gen;
+};
+
+static void on_dns(void *arg, enum sm_dns_status st, const struct sockaddr_storage *addrs, int n)
+{
+	struct sm_dns_arg *a = arg;
+	struct sm_reactor *r = a->r;
+	uint32_t slot = a->slot, gen = a->gen;
+	free(a);
+	if (slot >= r->cap)
+		return;
+	struct sm_flow *f = &r->flows[slot];
+	if (f->gen != gen || f->state != SM_FLOW_RESOLVING)
+		return; /* the flow closed while we waited */
+	f->front->dns_us = (sm_now_ns() - f->front->t_dns_ns) / 1000;
+	if (st == SM_DNS_OK && n > 0) {
+		have_addrs(r, f, addrs, n);
+		return;
+	}
+	upstream_failed(r, f, st == SM_DNS_NXDOMAIN ? SM_UPF_DNS_NXDOMAIN : SM_UPF_DNS_ERROR, 0,
+	                f->front->host);
+}
+
+void sm_upstream_resolve(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	struct sm_policy_input in = {
+	        .host = fr->host,
+	        .host_len = strlen(fr->host),
+	        .port = fr->port,
+	        .client = (const struct sockaddr *)&fr->peer,
+	};
+	struct sm_policy_decision d;
+	if (sm_policy_decide_pre(r->cfg, &in, &d) == SM_OK && d.action == SM_ACTION_BLOCK) {
+		block(r, f, &d);
+		return;
+	}
+	struct sockaddr_storage addrs[SM_MAX_ADDRS];
+	fr->dns_us = 0;
+	int n = sm_ip_literal(fr->host, fr->port, &addrs[0]);
+	if (!n)
+		n = sm_hosts_lookup(sm_proxy_rt(r->proxy)->hosts, fr->host, fr->port, addrs,
+		                    SM_MAX_ADDRS);
+	if (n > 0) {
+		have_addrs(r, f, addrs, n);
+		return;
+	}
+	struct sm_dns_arg *a = malloc(sizeof(*a));
+	if (!a) {
+		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+		return;
+	}
+	*a = (struct sm_dns_arg){r, sm_flow_slot(r, f), f->gen};
+	f->state = SM_FLOW_RESOLVING;
+	fr->t_dns_ns = sm_now_ns();
+	sm_dns_resolve(r->dns, fr->host, fr->port, on_dns, a);
+}

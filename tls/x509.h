@@ -1,0 +1,86 @@
+/* X.509 pieces shared by the CA (tls/ca) and the leaf forge (tls/forge):
+ * a TBSCertificate builder, ECDSA-P256/SHA-256 signing, key identifiers and
+ * a small parser for the fields we need back from a certificate.
+ *
+ * We encode certificates ourselves (tls/der) and use wolfSSL only for the
+ * cryptography: wolfSSL 5.5.4's certificate generator cannot mark
+ * basicConstraints critical, takes its validity from the wall clock, and
+ * costs a large Cert struct per call; our encoder is a few hundred bytes of
+ * straight-line writes, deterministic given (time, serial, key). */
+#ifndef SM_TLS_X509_H
+#define SM_TLS_X509_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/random.h>
+
+#include "tls/der.h"
+
+#define SM_X509_SERIAL_LEN 16u
+#define SM_X509_KEYID_LEN  20u   /* SHA-1 of the public key (RFC 5280 4.2.1.2 (1)) */
+#define SM_X509_SPKI_MAX   128u  /* P-256 SubjectPublicKeyInfo is 91 bytes */
+#define SM_X509_CERT_MAX   2048u /* our CA and leaf certs are ~500-700 bytes */
+
+/* DER of the OIDs we write (content bytes only). */
+extern const uint8_t sm_x509_oid_bc[3], sm_x509_oid_ku[3], sm_x509_oid_ski[3], sm_x509_oid_aki[3],
+        sm_x509_oid_san[3], sm_x509_oid_eku[3];
+
+struct sm_x509_tbs {
+	const uint8_t *serial; /* SM_X509_SERIAL_LEN bytes, positive */
+	const uint8_t *issuer; /* Name DER */
+	size_t issuer_len;
+	const uint8_t *subject; /* Name DER */
+	size_t subject_len;
+	int64_t not_before, not_after; /* Unix seconds */
+	const uint8_t *spki;           /* SubjectPublicKeyInfo DER */
+	size_t spki_len;
+	const uint8_t *exts; /* concatenated Extension DERs (sm_x509_ext) */
+	size_t exts_len;
+};
+
+/* Writes a v3 TBSCertificate signed with ecdsa-with-SHA256. */
+int sm_x509_tbs(const struct sm_x509_tbs *t, uint8_t *out, size_t cap, size_t *len);
+
+/* Signs tbs with key (SHA-256, ECDSA) and writes the Certificate DER. */
+int sm_x509_sign(const uint8_t *tbs, size_t tbs_len, ecc_key *key, WC_RNG *rng, uint8_t *out,
+                 size_t cap, size_t *len);
+
+/* Appends one Extension { oid, critical?, OCTET STRING { value } }. */
+void sm_x509_ext(struct sm_der_w *w, const uint8_t *oid, size_t oid_len, bool critical,
+                 const uint8_t *value, size_t value_len);
+
+/* Writes a Name: [O=org,] CN=cn (UTF8String). cn_len 0: an empty Name. */
+void sm_x509_name(struct sm_der_w *w, const char *org, const char *cn, size_t cn_len);
+
+/* Random positive serial (top bit clear, second bit set: exactly 16 content
+ * bytes, no DER padding, 126 random bits). */
+int sm_x509_serial(WC_RNG *rng, uint8_t serial[SM_X509_SERIAL_LEN]);
+
+/* SubjectPublicKeyInfo of key's public part. */
+int sm_x509_spki(ecc_key *key, uint8_t *out, size_t cap, size_t *len);
+
+/* Key identifier: SHA-1 over the subjectPublicKey BIT STRING value. */
+int sm_x509_key_id(const uint8_t *spki, size_t spki_len, uint8_t id[SM_X509_KEYID_LEN]);
+
+/* What we read back from a certificate. Windows point into the DER. */
+struct sm_x509_info {
+	struct sm_der_r tbs;     /* whole TBSCertificate TLV */
+	struct sm_der_r issuer;  /* whole Name TLV */
+	struct sm_der_r subject; /* whole Name TLV */
+	struct sm_der_r spki;    /* whole SubjectPublicKeyInfo TLV */
+	int64_t not_before, not_after;
+	bool is_ca; /* basicConstraints cA TRUE */
+	bool bc_critical;
+	bool has_ski;
+	uint8_t ski[SM_X509_KEYID_LEN];
+	size_t ski_len;
+};
+
+/* Parses the fields above; SM_OK or SM_ERR_INVALID. */
+int sm_x509_parse(const uint8_t *der, size_t len, struct sm_x509_info *out);
+
+#endif
