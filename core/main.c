@@ -230,16 +230,28 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit the mask */
 
 	struct sm_proxy *p = NULL;
-	if (sm_proxy_create(cfg, events_fd, &p, err, sizeof(err)) != SM_OK ||
-	    sm_proxy_start(p, err, sizeof(err)) != SM_OK) {
+	rc = sm_proxy_create(cfg, events_fd, &p, err, sizeof(err));
+	if (rc == SM_OK)
+		rc = sm_proxy_start(p, err, sizeof(err));
+	if (rc != SM_OK) {
 		fprintf(stderr, "soth-mitm: %s\n", err);
 		sm_proxy_destroy(p);
 		sm_config_free(cfg);
-		return 1;
+		return rc == SM_ERR_INVALID ? 2 : 1; /* 2: the configuration is wrong */
 	}
-	for (int i = 0; i < 5000 && !sm_proxy_ready(p); i++) {
+	for (int i = 0; i < 10000 && !sm_proxy_ready(p) && !sm_proxy_failed(p); i++) {
 		struct timespec ms = {0, 1000000};
 		nanosleep(&ms, NULL);
+	}
+	if (!sm_proxy_ready(p)) {
+		fprintf(stderr, "soth-mitm: %s\n",
+		        sm_proxy_failed(p) ? "a reactor failed to start"
+		                           : "reactors did not start");
+		sm_proxy_stop(p);
+		sm_proxy_wait(p);
+		sm_proxy_destroy(p);
+		sm_config_free(cfg);
+		return 1;
 	}
 	print_listeners(p);
 

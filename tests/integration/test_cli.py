@@ -37,6 +37,7 @@ def test_bad_input_exits_2_with_a_clear_message():
         (["--config", os.path.join(d, "missing.yaml")], "cannot open"),
         (["--config", bad], "bad.yaml:3:"),
         (["--set", "default_action=intercept"], "not available in this build"),
+        (["--listen", "127.0.0.1:0", "--set", "dns_servers=not a server"], "dns_servers"),
         (["--listen", "127.0.0.1:0", "--events", os.path.join(d, "no/such/dir/ev")],
          "cannot open events file"),
     ]
