@@ -163,16 +163,10 @@ static void reply_sent(struct sm_reactor *r, struct sm_flow *f)
 	}
 	fr->lingering = true;
 	fr->linger_until_ns = sm_now_ns() + SM_LINGER_NS;
+	sm_flow_deadline(r, f, fr->linger_until_ns);
 	fr->cin.len = fr->cin.off = 0;
 	if (!f->client_recv_armed)
 		arm_recv(r, f, true);
-}
-
-void sm_front_tick(struct sm_reactor *r, struct sm_flow *f, uint64_t now)
-{
-	struct sm_front *fr = f->front;
-	if (f->state == SM_FLOW_REPLYING && fr && fr->lingering && now >= fr->linger_until_ns)
-		sm_flow_close(r, f, fr->pending_reason);
 }
 
 bool sm_front_idle(const struct sm_flow *f)

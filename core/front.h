@@ -85,8 +85,6 @@ void sm_front_send_cqe(struct sm_reactor *r, struct sm_flow *f, bool to_client, 
 bool sm_front_idle(const struct sm_flow *f);
 /* Frees a pooled front for good (reactor teardown). */
 void sm_front_free(struct sm_front *fr);
-/* Called by the tick for lingering replies. */
-void sm_front_tick(struct sm_reactor *r, struct sm_flow *f, uint64_t now);
 
 /* Sends a complete error response to the client, then closes with reason. */
 void sm_front_reply_error(struct sm_reactor *r, struct sm_flow *f, int status, const char *text,

@@ -22,7 +22,7 @@
 #define BR_ENTRIES  512
 #define BR_SIZE     (16 * 1024)
 #define SLAB_CHUNKS 256
-#define TICK_MS     100
+#define TICK_MS     50
 
 uint64_t sm_now_ns(void)
 {
@@ -75,10 +75,50 @@ void sm_flow_event_commit(struct sm_reactor *r)
 	r->events_pushed = true;
 }
 
+/* Activity only moves t_last: the idle timer re-arms itself lazily when it
+ * fires early, so the hot path never touches the wheel. */
 void sm_flow_touch(struct sm_reactor *r, struct sm_flow *f)
 {
 	(void)r;
 	f->t_last_ns = sm_now_ns();
+}
+
+void sm_flow_deadline(struct sm_reactor *r, struct sm_flow *f, uint64_t ns)
+{
+	if (!sm_tw_pending(&f->timer) || f->timer.deadline_ns > ns)
+		sm_tw_add(&r->tw, &f->timer, ns);
+}
+
+static uint64_t idle_ns(const struct sm_reactor *r)
+{
+	return (uint64_t)r->cfg->timeouts.idle_timeout_ms * 1000000ull;
+}
+
+/* The flow's timer fired: idle timeout, end of a lingering reply, or just
+ * a stale deadline to push forward. */
+static void on_flow_timer(void *ctx, struct sm_timer *t)
+{
+	struct sm_reactor *r = ctx;
+	struct sm_flow *f = (struct sm_flow *)((char *)t - offsetof(struct sm_flow, timer));
+	uint64_t now = sm_now_ns();
+	if (f->state == SM_FLOW_FREE || f->state == SM_FLOW_CLOSING)
+		return;
+	if (f->front && f->state == SM_FLOW_REPLYING && f->front->lingering) {
+		if (now >= f->front->linger_until_ns) {
+			sm_flow_close(r, f, f->front->pending_reason);
+			return;
+		}
+		sm_tw_add(&r->tw, t, f->front->linger_until_ns);
+		return;
+	}
+	uint64_t due = f->t_last_ns + idle_ns(r);
+	bool waits_on_own_deadline =
+	        f->state == SM_FLOW_RESOLVING || f->state == SM_FLOW_CONNECTING;
+	if (now >= due && !waits_on_own_deadline) {
+		sm_flow_close(r, f, SM_CLOSE_IDLE_TIMEOUT);
+		return;
+	}
+	sm_tw_add(&r->tw, t, now >= due ? now + idle_ns(r) : due);
 }
 
 /* ---- ring resources -------------------------------------------------- */
@@ -174,6 +214,7 @@ int sm_reactor_init(struct sm_reactor *r, struct sm_proxy *p, const struct sm_co
 		         cfg->limits.event_ring_size);
 		return SM_ERR_NOMEM;
 	}
+	sm_tw_init(&r->tw, SM_TW_TICK_NS, sm_now_ns());
 	r->connect_ts.tv_sec = cfg->timeouts.connect_timeout_ms / 1000;
 	r->connect_ts.tv_nsec = (long long)(cfg->timeouts.connect_timeout_ms % 1000) * 1000000;
 	r->cap = cfg->limits.max_flows_per_thread;
@@ -292,6 +333,8 @@ static struct sm_flow *flow_alloc(struct sm_reactor *r, int cfd)
 	f->id = r->next_flow_id++ * (uint64_t)sm_proxy_n_reactors(r->proxy) + (uint64_t)r->index +
 	        1;
 	f->t_open_ns = f->t_last_ns = sm_now_ns();
+	sm_tw_timer_init(&f->timer);
+	sm_tw_add(&r->tw, &f->timer, f->t_open_ns + idle_ns(r));
 	r->n_open++;
 	SM_CTR_INC(r, open_flows);
 	return f;
@@ -316,6 +359,7 @@ static void flow_free(struct sm_reactor *r, struct sm_flow *f)
 	if (f->ufd >= 0)
 		close(f->ufd);
 	sm_tunnel_release(r, f);
+	sm_tw_cancel(&r->tw, &f->timer);
 	if (f->front)
 		sm_front_put(r, f->front);
 	f->front = NULL;
@@ -459,40 +503,51 @@ static void arm_wake(struct sm_reactor *r)
 	io_uring_sqe_set_data64(sqe, sm_ud_make(SM_OP_WAKE, 0, 0));
 }
 
+/* One ring timeout drives the wheel, c-ares and the drain: it is armed at
+ * the earliest of those deadlines and moved earlier when needed. */
 static void arm_tick(struct sm_reactor *r)
 {
-	if (r->tick_armed)
+	uint64_t want = sm_tw_next_deadline(&r->tw);
+	uint64_t now = sm_now_ns();
+	if (sm_dns_busy(r->dns) || r->draining) {
+		uint64_t soon = now + TICK_MS * 1000000ull;
+		if (soon < want)
+			want = soon;
+	}
+	if (want == UINT64_MAX || (r->tick_armed && want >= r->tick_deadline_ns))
 		return;
-	r->tick_ts.tv_sec = 0;
-	r->tick_ts.tv_nsec = TICK_MS * 1000000ll;
+	r->tick_ts.tv_sec = (long long)(want / 1000000000ull);
+	r->tick_ts.tv_nsec = (long long)(want % 1000000000ull);
 	struct io_uring_sqe *sqe = sm_sqe(r);
-	io_uring_prep_timeout(sqe, &r->tick_ts, 0, 0);
-	io_uring_sqe_set_data64(sqe, sm_ud_make(SM_OP_TICK, 0, 0));
+	if (r->tick_armed) {
+		io_uring_prep_timeout_update(sqe, &r->tick_ts, sm_ud_make(SM_OP_TICK, 0, 0),
+		                             IORING_TIMEOUT_ABS);
+		io_uring_sqe_set_data64(sqe, sm_ud_make(SM_OP_NONE, 0, 0));
+	} else {
+		io_uring_prep_timeout(sqe, &r->tick_ts, 0, IORING_TIMEOUT_ABS);
+		io_uring_sqe_set_data64(sqe, sm_ud_make(SM_OP_TICK, 0, 0));
+	}
 	r->tick_armed = true;
+	r->tick_deadline_ns = want;
 }
 
-/* Idle flows and the drain deadline. A linear pass once per tick over the
- * open flows; the timer wheel replaces it for per-flow deadlines. */
+static void close_idle_requests(struct sm_reactor *r);
+
 static void on_tick(struct sm_reactor *r)
 {
 	uint64_t now = sm_now_ns();
 	sm_dns_tick(r->dns);
-	uint64_t idle_ns = (uint64_t)r->cfg->timeouts.idle_timeout_ms * 1000000ull;
-	bool force = r->draining && now >= r->drain_deadline_ns;
+	sm_tw_advance(&r->tw, now, on_flow_timer, r);
+	if (!r->draining)
+		return;
+	if (now < r->drain_deadline_ns) {
+		close_idle_requests(r);
+		return;
+	}
 	for (uint32_t k = 0; k < r->cap; k++) {
 		struct sm_flow *f = &r->flows[k];
-		if (f->state == SM_FLOW_FREE || f->state == SM_FLOW_CLOSING)
-			continue;
-		if (force)
+		if (f->state != SM_FLOW_FREE && f->state != SM_FLOW_CLOSING)
 			sm_flow_close(r, f, SM_CLOSE_SHUTDOWN);
-		else if (f->front && r->draining && sm_front_idle(f))
-			sm_flow_close(r, f, SM_CLOSE_SHUTDOWN);
-		else if (f->front && f->state == SM_FLOW_REPLYING)
-			sm_front_tick(r, f, now);
-		else if (idle_ns && now - f->t_last_ns > idle_ns &&
-		         (f->state == SM_FLOW_RELAY || f->state == SM_FLOW_FRONT ||
-		          f->state == SM_FLOW_HTTP))
-			sm_flow_close(r, f, SM_CLOSE_IDLE_TIMEOUT);
 	}
 }
 
@@ -552,6 +607,7 @@ void *sm_reactor_main(void *arg)
 	if (ring_setup(r, err, sizeof(err)) != SM_OK) {
 		fprintf(stderr, "soth-mitm: %s\n", err);
 		ring_teardown(r);
+		atomic_store(&r->failed, true);
 		return (void *)1;
 	}
 	arm_wake(r);
@@ -566,8 +622,7 @@ void *sm_reactor_main(void *arg)
 			begin_drain(r);
 		if (r->draining && r->n_open == 0)
 			break;
-		if (r->n_open > 0 || sm_dns_busy(r->dns) || r->draining)
-			arm_tick(r);
+		arm_tick(r);
 		io_uring_submit_and_wait(&r->ring, 1);
 		struct io_uring_cqe *cqe;
 		unsigned head, seen = 0;
@@ -582,8 +637,11 @@ void *sm_reactor_main(void *arg)
 				break;
 			case SM_OP_WAKE: arm_wake(r); break;
 			case SM_OP_TICK:
-				r->tick_armed = false;
-				on_tick(r);
+				/* -ETIME: fired; a timeout update re-arms the same op */
+				if (cqe->res != -ECANCELED) {
+					r->tick_armed = false;
+					on_tick(r);
+				}
 				break;
 			case SM_OP_DNS_POLL:
 				sm_dns_poll_cqe(r->dns, sm_ud_slot(ud), sm_ud_gen(ud), cqe->res);

@@ -15,6 +15,7 @@
 
 #include "core/config.h"
 #include "core/proxy.h"
+#include "core/timer_wheel.h"
 #include "core/uring_ud.h"
 #include "telemetry/event_ring.h"
 
@@ -74,6 +75,7 @@ struct sm_flow {
 	uint64_t t_open_ns, t_last_ns;
 	uint64_t bytes_up, bytes_down;
 	struct sm_front *front; /* NULL once relaying */
+	struct sm_timer timer;  /* idle / linger deadline (lazily re-armed) */
 	struct sm_tunnel_dir dir[2];
 };
 
@@ -135,11 +137,14 @@ struct sm_reactor {
 	int collector_wake_fd;
 
 	bool tick_armed;
+	uint64_t tick_deadline_ns;           /* absolute CLOCK_MONOTONIC of the armed tick */
+	struct sm_tw tw;                     /* per-flow deadlines */
 	struct __kernel_timespec connect_ts; /* upstream connect deadline (link timeout) */
 	struct __kernel_timespec tick_ts;
 
 	_Atomic bool stop_requested; /* written by the controller */
 	_Atomic bool ready;          /* read by others: accept armed */
+	_Atomic bool failed;         /* read by others: ring set-up failed */
 	bool draining;
 	uint64_t drain_deadline_ns;
 
@@ -175,6 +180,8 @@ struct sm_event *sm_flow_event(struct sm_reactor *r, struct sm_flow *f, int type
 void sm_flow_event_commit(struct sm_reactor *r);
 void sm_flow_close(struct sm_reactor *r, struct sm_flow *f, int reason);
 void sm_flow_touch(struct sm_reactor *r, struct sm_flow *f);
+/* Moves the flow's deadline (linger): the timer fires at ns at the latest. */
+void sm_flow_deadline(struct sm_reactor *r, struct sm_flow *f, uint64_t ns);
 
 /* Registered send chunks (SM_CHUNK_SIZE bytes each); -1 when exhausted. */
 int32_t sm_chunk_get(struct sm_reactor *r);

@@ -114,6 +114,8 @@ long sm_grpc_feed(struct sm_grpc *p, const void *buf, size_t len)
 		return SM_ERR_STATE;
 	if (p->state == ST_FAILED)
 		return p->err;
+	if (len == 0)
+		return 0; /* also keeps NULL + 0 out of pointer arithmetic */
 	p->st.bytes += len;
 	while (i < len) {
 		if (p->state == ST_ENVELOPE) {

@@ -445,6 +445,8 @@ long sm_ws_feed(struct sm_ws *p, const void *data, size_t len)
 		return SM_ERR_STATE;
 	if (p->state == ST_FAILED)
 		return SM_ERR_PROTOCOL;
+	if (len == 0)
+		return 0; /* also keeps NULL + 0 out of pointer arithmetic */
 	p->st.bytes += len;
 	while (i < len) {
 		switch (p->state) {

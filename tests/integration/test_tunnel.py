@@ -8,6 +8,7 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import time
 
 from smlib import (DEADLINE, Proxy, Server, check, check_event_order, connect_via,
                    read_all, run_tests)
@@ -195,7 +196,41 @@ def test_200_concurrent_tunnels():
     srv.close()
 
 
+def test_idle_timeout_closes_quiet_tunnels_only():
+    def h(c):
+        while True:
+            b = c.recv(100)
+            if not b:
+                return
+            c.sendall(b)
+    srv = Server(h)
+    with Proxy(args=["--set", "timeouts.idle_timeout_ms=400"]) as p:
+        quiet, status, _ = connect_via(p.port, "127.0.0.1:%d" % srv.port)
+        check(status.startswith("HTTP/1.1 200"), status)
+        busy, status, _ = connect_via(p.port, "127.0.0.1:%d" % srv.port)
+        check(status.startswith("HTTP/1.1 200"), status)
+        # the busy tunnel echoes a byte until the quiet one is closed for idleness
+        closed = None
+        for i in range(200):
+            busy.sendall(b"x")
+            check(busy.recv(10) == b"x", "busy tunnel stopped echoing at round %d" % i)
+            evs = p.events()
+            closed = [e for e in evs if e["type"] == "flow_closed"]
+            if closed:
+                break
+            time.sleep(0.05)
+        check(closed and closed[0]["reason"] == "idle_timeout", "quiet tunnel not closed: %s" % closed)
+        check(read_all(quiet) == b"", "quiet tunnel's client sees the close")
+        busy.sendall(b"y")
+        check(busy.recv(10) == b"y", "busy tunnel must survive")
+        busy.close()
+        quiet.close()
+        p.wait_closed(2)
+    srv.close()
+
+
 if __name__ == "__main__":
     run_tests([test_curl_get_through_tunnel, test_tls_server_certificate_seen_by_client,
                test_bulk_64mib_each_direction_byte_exact, test_half_close_propagates,
-               test_early_bytes_after_connect_are_forwarded, test_200_concurrent_tunnels])
+               test_early_bytes_after_connect_are_forwarded, test_200_concurrent_tunnels,
+               test_idle_timeout_closes_quiet_tunnels_only])

@@ -179,6 +179,7 @@ Test(grpc, api_edges)
 	cr_assert_null(sm_grpc_new(&huge, on_event, &c));
 	struct sm_grpc *p = sm_grpc_new(NULL, on_event, &c);
 	cr_assert_not_null(p);
+	cr_assert_eq(sm_grpc_feed(p, NULL, 0), 0);
 	cr_assert_eq(sm_grpc_finish(p), SM_OK);
 	cr_assert_eq(sm_grpc_finish(p), SM_ERR_STATE);
 	cr_assert_eq(sm_grpc_feed(p, "x", 1), SM_ERR_STATE);
