@@ -77,6 +77,7 @@ struct sm_config {
 	size_t n_rules;
 	const char *events;      /* JSONL sink path; "-" = stdout; NULL = no events */
 	const char *dns_servers; /* "127.0.0.1:5353,[::1]:53"; NULL = system resolver */
+	const char *admin;       /* admin endpoint "ADDR:PORT" (/metrics...); NULL = off */
 
 	struct {
 		uint32_t connect_timeout_ms; /* upstream TCP connect */

@@ -28,6 +28,8 @@ static const char usage[] =
         "  -s, --set KEY=VALUE     override one configuration key after the file,\n"
         "                          repeatable (e.g. --set default_action=block)\n"
         "  -e, --events PATH       write flow events as JSONL to PATH ('-' = stdout)\n"
+        "  -a, --admin ADDR:PORT   serve /metrics (Prometheus), /healthz and /readyz\n"
+        "                          on ADDR:PORT (off unless set; docs/metrics.md)\n"
         "  -h, --help              show this help and exit\n"
         "  -V, --version           print the version and exit\n"
         "\n"
@@ -101,6 +103,8 @@ static int parse_cli(int argc, char **argv, struct cli *c, char *scratch, size_t
 			key = "threads";
 		} else if (is_opt(a, "-e", "--events")) {
 			key = "events";
+		} else if (is_opt(a, "-a", "--admin")) {
+			key = "admin";
 		} else if (is_opt(a, "-c", "--config")) {
 			if (need_arg(argc, argv, &i, &v))
 				return -1;
@@ -139,6 +143,21 @@ static void raise_nofile(void)
 
 static void print_listeners(const struct sm_proxy *p)
 {
+	struct sockaddr_storage aa;
+	socklen_t alen;
+	if (sm_proxy_admin_addr(p, &aa, &alen) == SM_OK) {
+		char ip[INET6_ADDRSTRLEN] = "?";
+		if (aa.ss_family == AF_INET) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&aa)->sin_addr, ip, sizeof(ip));
+			fprintf(stderr, "soth-mitm: admin on %s:%u\n", ip,
+			        ntohs(((struct sockaddr_in *)&aa)->sin_port));
+		} else {
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&aa)->sin6_addr, ip,
+			          sizeof(ip));
+			fprintf(stderr, "soth-mitm: admin on [%s]:%u\n", ip,
+			        ntohs(((struct sockaddr_in6 *)&aa)->sin6_port));
+		}
+	}
 	for (size_t i = 0; i < sm_proxy_n_listen(p); i++) {
 		struct sockaddr_storage a;
 		socklen_t len;

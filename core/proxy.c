@@ -14,7 +14,10 @@
 #include "core/proxy_internal.h"
 #include "core/reactor.h"
 #include "core/result.h"
+#include "telemetry/admin.h"
 #include "telemetry/collector.h"
+#include "telemetry/metrics.h"
+#include "telemetry/prom.h"
 
 struct sm_proxy {
 	const struct sm_config *cfg;
@@ -22,6 +25,10 @@ struct sm_proxy {
 	struct sm_reactor *reactors;
 	struct sm_event_ring **rings;
 	struct sm_collector collector;
+	struct sm_metrics_layouts layouts; /* immutable histogram export bounds */
+	struct sm_metrics *metrics;        /* one block per reactor, 64-byte aligned */
+	struct sm_admin admin;             /* listen_fd < 0 unless cfg->admin */
+	struct sm_hist *scratch;           /* the collector merges histograms here */
 	int collector_wake_fd;
 	int events_fd;
 	struct sm_hosts hosts;
@@ -70,6 +77,68 @@ static int listen_one(const struct sockaddr_storage *addr, socklen_t len, char *
 	return fd;
 }
 
+/* ---- admin endpoint: served by the collector thread ---- */
+
+static bool admin_ready(void *ctx)
+{
+	return sm_proxy_ready(ctx);
+}
+
+static int admin_render(void *ctx, struct sm_prom *w)
+{
+	struct sm_proxy *p = ctx;
+	enum { MAXR = 1024 };
+	const struct sm_metrics *blocks[MAXR];
+	uint64_t drops[MAXR];
+	int n = p->n_reactors < MAXR ? p->n_reactors : MAXR;
+	for (int i = 0; i < n; i++) {
+		blocks[i] = &p->metrics[i];
+		drops[i] = atomic_load_explicit(&p->reactors[i].events.drops, memory_order_relaxed);
+	}
+	struct sm_prom_globals g = {
+	        .events_written = atomic_load(&p->collector.lines),
+	        .events_write_lost = atomic_load(&p->collector.write_errors),
+	        .admin_requests = p->admin.requests,
+	        .admin_rejected = p->admin.rejected,
+	        .scrape_overflows = p->admin.overflows,
+	        .ready = sm_proxy_ready(p),
+	};
+	return sm_prom_render(w, blocks, drops, n, &g, p->scratch);
+}
+
+static int admin_open(struct sm_proxy *p, char *err, size_t errcap)
+{
+	struct sockaddr_storage addr;
+	socklen_t len;
+	if (sm_admin_parse_addr(p->cfg->admin, &addr, &len) != SM_OK) {
+		snprintf(err, errcap,
+		         "admin: expected ADDR:PORT (IPv4 or [IPv6], port 0..65535), got \"%.100s\"",
+		         p->cfg->admin);
+		return SM_ERR_INVALID;
+	}
+	p->scratch = malloc(sizeof(*p->scratch));
+	if (!p->scratch) {
+		snprintf(err, errcap, "out of memory");
+		return SM_ERR_NOMEM;
+	}
+	/* ~3.5 KiB of per-core series per reactor; generous, never grown */
+	size_t cap = 256 * 1024 + (size_t)p->n_reactors * 16 * 1024;
+	int rc = sm_admin_open(&p->admin, &addr, len, cap, admin_render, admin_ready, p, err,
+	                       errcap);
+	if (rc == SM_OK)
+		p->collector.admin = &p->admin;
+	return rc;
+}
+
+int sm_proxy_admin_addr(const struct sm_proxy *p, struct sockaddr_storage *out, socklen_t *len)
+{
+	if (p->admin.listen_fd < 0)
+		return SM_ERR_INVALID;
+	*out = p->admin.addr;
+	*len = p->admin.addr_len;
+	return SM_OK;
+}
+
 static int online_cpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -96,7 +165,14 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 	p->collector_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	p->reactors = calloc((size_t)p->n_reactors, sizeof(*p->reactors));
 	p->rings = calloc((size_t)p->n_reactors, sizeof(*p->rings));
-	if (p->collector_wake_fd < 0 || !p->reactors || !p->rings ||
+	p->admin.listen_fd = -1;
+	sm_metrics_layouts_init(&p->layouts);
+	size_t mlen = (size_t)p->n_reactors * sizeof(*p->metrics);
+	p->metrics = aligned_alloc(_Alignof(struct sm_metrics), mlen);
+	if (p->metrics)
+		for (int i = 0; i < p->n_reactors; i++)
+			sm_metrics_init(&p->metrics[i], &p->layouts);
+	if (p->collector_wake_fd < 0 || !p->reactors || !p->rings || !p->metrics ||
 	    sm_hosts_load(&p->hosts, "/etc/hosts") != SM_OK) {
 		snprintf(err, errcap, "out of memory");
 		sm_proxy_destroy(p);
@@ -113,6 +189,7 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 		for (int k = 0; k < SM_MAX_LISTEN; k++)
 			r->listen_fds[k] = -1;
 		r->wake_fd = -1;
+		r->m = &p->metrics[i];
 		int rc = sm_reactor_init(r, p, cfg, i, p->collector_wake_fd, err, errcap);
 		if (rc != SM_OK) {
 			sm_proxy_destroy(p);
@@ -140,6 +217,13 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 				addr = p->bound[l];
 				len = p->bound_len[l];
 			}
+		}
+	}
+	if (cfg->admin) {
+		int rc = admin_open(p, err, errcap);
+		if (rc != SM_OK) {
+			sm_proxy_destroy(p);
+			return rc;
 		}
 	}
 	*out = p;
@@ -198,6 +282,10 @@ void sm_proxy_destroy(struct sm_proxy *p)
 	free(p->reactors);
 	free(p->rings);
 	sm_hosts_free(&p->hosts);
+	if (p->admin.listen_fd >= 0)
+		sm_admin_close(&p->admin);
+	free(p->scratch);
+	free(p->metrics);
 	if (p->collector_wake_fd >= 0)
 		close(p->collector_wake_fd);
 	free(p);
@@ -243,21 +331,23 @@ void sm_proxy_stats(const struct sm_proxy *p, struct sm_proxy_stats *s)
 {
 	memset(s, 0, sizeof(*s));
 	for (int i = 0; i < p->n_reactors; i++) {
-		const struct sm_reactor_counters *c = &p->reactors[i].ctr;
-#define SUM(f) s->f += atomic_load_explicit(&c->f, memory_order_relaxed)
+		const struct sm_metrics *m = &p->metrics[i];
+#define SUM(f) s->f += sm_metrics_get(&m->f)
 		SUM(accepted);
 		SUM(open_flows);
 		SUM(denied_clients);
 		SUM(decision_tunnel);
 		SUM(decision_block);
-		SUM(bytes_up);
-		SUM(bytes_down);
 		SUM(upstream_connected);
 		SUM(upstream_failed);
 		SUM(enobufs);
 		SUM(stale_cqes);
 		SUM(flows_closed);
 #undef SUM
+		for (int l = 0; l < SM_LANE_COUNT; l++) {
+			s->bytes_up += sm_metrics_get(&m->bytes[l][SM_BYTES_UP]);
+			s->bytes_down += sm_metrics_get(&m->bytes[l][SM_BYTES_DOWN]);
+		}
 		s->events_dropped +=
 		        atomic_load_explicit(&p->reactors[i].events.drops, memory_order_relaxed);
 	}

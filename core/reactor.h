@@ -18,6 +18,7 @@
 #include "core/timer_wheel.h"
 #include "core/uring_ud.h"
 #include "telemetry/event_ring.h"
+#include "telemetry/metrics.h"
 
 #define SM_MAX_LISTEN 64
 #define SM_BR_BGID    1
@@ -77,14 +78,6 @@ struct sm_flow {
 	struct sm_front *front; /* NULL once relaying */
 	struct sm_timer timer;  /* idle / linger deadline (lazily re-armed) */
 	struct sm_tunnel_dir dir[2];
-};
-
-struct sm_reactor_counters {
-	_Atomic uint64_t accepted, open_flows, denied_clients;
-	_Atomic uint64_t decision_tunnel, decision_block;
-	_Atomic uint64_t bytes_up, bytes_down;
-	_Atomic uint64_t upstream_connected, upstream_failed;
-	_Atomic uint64_t enobufs, stale_cqes, flows_closed;
 };
 
 struct sm_reactor {
@@ -148,14 +141,11 @@ struct sm_reactor {
 	bool draining;
 	uint64_t drain_deadline_ns;
 
-	struct sm_reactor_counters ctr;
+	struct sm_metrics *m; /* counters and histograms (telemetry/metrics.h), owned by the proxy */
 };
 
 /* Counter helpers: single writer (the reactor), relaxed. */
-#define SM_CTR_ADD(r, field, n)                                                                    \
-	atomic_store_explicit(&(r)->ctr.field,                                                     \
-	                      atomic_load_explicit(&(r)->ctr.field, memory_order_relaxed) + (n),   \
-	                      memory_order_relaxed)
+#define SM_CTR_ADD(r, field, n) sm_metrics_add(&(r)->m->field, (n))
 #define SM_CTR_INC(r, field) SM_CTR_ADD(r, field, 1)
 
 uint64_t sm_now_ns(void);  /* CLOCK_MONOTONIC */

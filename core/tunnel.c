@@ -180,10 +180,10 @@ void sm_tunnel_cqe(struct sm_reactor *r, struct sm_flow *f, enum sm_op op, int r
 			f->dir[d].in_pipe += (uint32_t)res;
 			if (d == 0) {
 				f->bytes_up += (uint64_t)res;
-				SM_CTR_ADD(r, bytes_up, (uint64_t)res);
+				SM_CTR_ADD(r, bytes[SM_LANE_TUNNEL][SM_BYTES_UP], (uint64_t)res);
 			} else {
 				f->bytes_down += (uint64_t)res;
-				SM_CTR_ADD(r, bytes_down, (uint64_t)res);
+				SM_CTR_ADD(r, bytes[SM_LANE_TUNNEL][SM_BYTES_DOWN], (uint64_t)res);
 			}
 			sm_flow_touch(r, f);
 			arm_splice_out(r, f, d);
@@ -193,6 +193,7 @@ void sm_tunnel_cqe(struct sm_reactor *r, struct sm_flow *f, enum sm_op op, int r
 	case SM_OP_SPLICE_OUT1:
 		d = op == SM_OP_SPLICE_OUT1;
 		if (res == -EAGAIN || res == -EINTR) {
+			SM_CTR_INC(r, backpressure_stalls);
 			arm_poll_out(r, f, d);
 		} else if (res <= 0) {
 			dir_error(r, f, d, false, res == 0 ? EPIPE : -res);
