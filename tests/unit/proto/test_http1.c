@@ -777,3 +777,34 @@ Test(http1, early_close_response_during_upload_closes_client)
 	cr_expect_eq(sm_h1_client_wait(t->h), SM_H1_WAIT_CLOSED);
 	harness_free(t);
 }
+
+/* Every error case and the CONNECT case give the same events, forwarded
+ * bytes and leftover at every split point. */
+Test(http1, errors_identical_at_every_split)
+{
+	static const char connect_case[] = "CONNECT a.example:443 HTTP/1.1\r\n\r\n\x16\x03";
+	for (size_t i = 0; i <= sizeof(ecases) / sizeof(ecases[0]); i++) {
+		const char *in = i < sizeof(ecases) / sizeof(ecases[0]) ? ecases[i].in : connect_case;
+		size_t len = strlen(in);
+		struct harness *ref = harness_new(NULL, BIG);
+		client_in(ref, in, len);
+		ref->log[ref->log_len] = 0;
+		for (size_t k = 0; k <= len; k++) {
+			struct harness *t = harness_new(NULL, 2);
+			client_in(t, in, k);
+			if (t->cerr == 0)
+				client_in(t, in + k, len - k);
+			t->log[t->log_len] = 0;
+			cr_assert_str_eq(t->log, ref->log, "case %zu split %zu", i, k);
+			cr_assert_eq(t->cerr, ref->cerr, "case %zu split %zu", i, k);
+			cr_assert_eq(t->up_len, ref->up_len, "case %zu split %zu", i, k);
+			cr_assert(memcmp(t->up, ref->up, t->up_len) == 0);
+			if (t->cerr == 0) {
+				cr_assert_eq(t->cpend_len, ref->cpend_len, "case %zu split %zu", i, k);
+				cr_assert(memcmp(t->cpend, ref->cpend, t->cpend_len) == 0);
+			}
+			harness_free(t);
+		}
+		harness_free(ref);
+	}
+}
