@@ -189,12 +189,50 @@ static size_t out_room(size_t produced, size_t budget)
 	return left < SM_CONTENT_CHUNK ? left + 1 : SM_CONTENT_CHUNK;
 }
 
+typedef int (*feed_fn)(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn sink, void *arg);
+
+/* Hands the input to `feed` in SM_CONTENT_PIECE pieces cut at fixed offsets
+ * of the encoded stream, keeping a partial piece for the next write (or
+ * finish). The library therefore sees the same sequence of calls however the
+ * body was split, so how much output it releases before a corruption is
+ * detected cannot depend on the chunking. */
+static int staged_write(uint8_t *stage, size_t *staged, const uint8_t *in, size_t n, feed_fn feed,
+			void *ctx, sm_content_sink_fn sink, void *arg)
+{
+	while (n > 0) {
+		if (*staged == 0 && n >= SM_CONTENT_PIECE) {
+			int r = feed(ctx, in, SM_CONTENT_PIECE, sink, arg);
+			if (r)
+				return r;
+			in += SM_CONTENT_PIECE;
+			n -= SM_CONTENT_PIECE;
+			continue;
+		}
+		size_t take = SM_CONTENT_PIECE - *staged;
+		if (take > n)
+			take = n;
+		memcpy(stage + *staged, in, take);
+		*staged += take;
+		in += take;
+		n -= take;
+		if (*staged == SM_CONTENT_PIECE) {
+			*staged = 0;
+			int r = feed(ctx, stage, SM_CONTENT_PIECE, sink, arg);
+			if (r)
+				return r;
+		}
+	}
+	return SM_CONTENT_OK;
+}
+
 /* ---- brotli (streaming) ------------------------------------------------- */
 
 struct br_ctx {
 	BrotliDecoderState *s;
 	size_t max_output, produced;
 	bool seen, done;
+	size_t staged;
+	uint8_t stage[SM_CONTENT_PIECE];
 	uint8_t buf[SM_CONTENT_CHUNK];
 };
 
@@ -206,12 +244,9 @@ static int br_init(void *ctx, const struct sm_content_limits *lim)
 	return c->s ? SM_CONTENT_OK : SM_CONTENT_NOMEM;
 }
 
-static int br_write(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn sink, void *arg)
+static int br_feed(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn sink, void *arg)
 {
 	struct br_ctx *c = ctx;
-	if (n == 0)
-		return SM_CONTENT_OK;
-	c->seen = true;
 	if (c->done)
 		return SM_CONTENT_TRAILING;
 	size_t avail_in = n;
@@ -241,9 +276,24 @@ static int br_write(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn s
 	}
 }
 
+static int br_write(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn sink, void *arg)
+{
+	struct br_ctx *c = ctx;
+	if (n == 0)
+		return SM_CONTENT_OK;
+	c->seen = true;
+	return staged_write(c->stage, &c->staged, in, n, br_feed, c, sink, arg);
+}
+
 static int br_finish(void *ctx, sm_content_sink_fn sink, void *arg)
 {
 	struct br_ctx *c = ctx;
+	if (c->staged) {
+		int r = br_feed(c, c->stage, c->staged, sink, arg);
+		c->staged = 0;
+		if (r)
+			return r;
+	}
 	return !c->seen || c->done ? SM_CONTENT_OK : SM_CONTENT_TRUNCATED;
 }
 
@@ -261,6 +311,8 @@ struct zs_ctx {
 	size_t max_output, produced;
 	bool seen;
 	size_t last; /* last ZSTD_decompressStream hint: 0 = at a frame boundary */
+	size_t staged;
+	uint8_t stage[SM_CONTENT_PIECE];
 	uint8_t buf[SM_CONTENT_CHUNK];
 };
 
@@ -279,9 +331,9 @@ static int zs_init(void *ctx, const struct sm_content_limits *lim)
 
 /* Runs the decoder over in (possibly empty) until it has consumed all of it
  * and has no more output buffered. */
-static int zs_pump(struct zs_ctx *c, const uint8_t *in, size_t n, sm_content_sink_fn sink,
-		   void *arg)
+static int zs_pump(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn sink, void *arg)
 {
+	struct zs_ctx *c = ctx;
 	ZSTD_inBuffer ib = {in, n, 0};
 	for (;;) {
 		size_t room = out_room(c->produced, c->max_output);
@@ -306,12 +358,18 @@ static int zs_write(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn s
 	if (n == 0)
 		return SM_CONTENT_OK;
 	c->seen = true;
-	return zs_pump(c, in, n, sink, arg);
+	return staged_write(c->stage, &c->staged, in, n, zs_pump, c, sink, arg);
 }
 
 static int zs_finish(void *ctx, sm_content_sink_fn sink, void *arg)
 {
 	struct zs_ctx *c = ctx;
+	if (c->staged) {
+		int r = zs_pump(c, c->stage, c->staged, sink, arg);
+		c->staged = 0;
+		if (r)
+			return r;
+	}
 	if (!c->seen || c->last == 0)
 		return SM_CONTENT_OK;
 	return SM_CONTENT_TRUNCATED;

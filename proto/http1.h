@@ -165,8 +165,9 @@ long sm_h1_server_feed(struct sm_h1 *h, const uint8_t *in, size_t len, struct sm
 int sm_h1_server_eof(struct sm_h1 *h, struct sm_h1_out *down);
 
 /* Releases the HELD request: the authority of its event becomes the live
- * upstream. SM_OK, or SM_ERR_STATE if nothing is held or SWITCH is set
- * while responses are outstanding. */
+ * upstream. SM_OK, or SM_ERR_STATE if nothing is held or a switch is
+ * needed (SWITCH set, or the upstream closed since) while responses are
+ * outstanding. */
 int sm_h1_release(struct sm_h1 *h);
 
 /* Pops the oldest event into *ev: 1 if one was popped, 0 if none. */

@@ -236,8 +236,7 @@ static long parse_fail(struct sm_h1 *h, struct sm_h1_side *s, llhttp_errno_t e)
 		return sm_h1_fail(h, s, SM_H1_R_HEADER, hr);
 	case HPE_LF_EXPECTED: /* a CR followed by something else */
 		return sm_h1_fail(h, s, SM_H1_R_HEADER, SM_HDRCHECK_BARE_CR);
-	case HPE_CR_EXPECTED:
-		return sm_h1_fail(h, s, SM_H1_R_HEADER, SM_HDRCHECK_BARE_LF);
+	case HPE_CR_EXPECTED: return sm_h1_fail(h, s, SM_H1_R_HEADER, SM_HDRCHECK_BARE_LF);
 	case HPE_INVALID_CONTENT_LENGTH:
 		return sm_h1_fail(h, s, SM_H1_R_HEADER, SM_HDRCHECK_CL_INVALID);
 	case HPE_INVALID_TRANSFER_ENCODING:
@@ -532,9 +531,11 @@ long sm_h1_response_head(struct sm_h1 *h, struct sm_h1_side *s)
 			kind = SM_H1FRAME_EOF;
 		s->close =
 		        ci.close || (s->version == 10 && !ci.keep_alive) || kind == SM_H1FRAME_EOF;
-		/* requests pipelined behind this one die with the upstream */
-		s->client_close =
-		        rq->client_close || kind == SM_H1FRAME_EOF || (s->close && h->fifo_len > 1);
+		/* requests pipelined behind this one, or a request body still
+		 * being sent, die with the upstream */
+		s->client_close = rq->client_close || kind == SM_H1FRAME_EOF ||
+		                  (s->close && (h->fifo_len > 1 ||
+		                                (h->cli.state == S_SEND && !h->cli.body.done)));
 		ev->flags = (s->close ? SM_H1_F_CLOSE_UPSTREAM : 0) |
 		            (s->client_close ? SM_H1_F_CLOSE_CLIENT : 0);
 	}

@@ -691,3 +691,89 @@ Test(http1, init_rejects_bad_memory)
 	cr_expect_null(sm_h1_init(m, 1 << 20, &lim));
 	free(m);
 }
+
+Test(http1, interim_dropped_for_http10_client)
+{
+	struct harness *t = harness_new(NULL, BIG);
+	client_in(t, S("POST http://a/ HTTP/1.0\r\nContent-Length: 1\r\n\r\nz"));
+	server_in(t, S("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\ny"));
+	expect_bytes(t->down, t->down_len,
+	             "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\ny");
+	cr_expect(strstr(t->log, "RESP s=100 m=3 f=60\n") != NULL, "%s", t->log);
+	harness_free(t);
+}
+
+Test(http1, header_accessors_and_counters)
+{
+	struct harness *t = harness_new(NULL, BIG);
+	client_in(t, S("GET http://a/ HTTP/1.1\r\nX-A:  one \r\nConnection: close\r\n\r\n"
+	               "GET http://a/ignored HTTP/1.1\r\n\r\n"));
+	const uint8_t *n, *v;
+	size_t nl, vl;
+	cr_assert_eq(sm_h1_header_count(t->h, 0), 2);
+	cr_assert_eq(sm_h1_header(t->h, 0, 0, &n, &nl, &v, &vl), SM_OK);
+	cr_expect(nl == 3 && memcmp(n, "X-A", 3) == 0);
+	cr_expect(vl == 3 && memcmp(v, "one", 3) == 0);
+	cr_expect_eq(sm_h1_header(t->h, 0, 2, &n, &nl, &v, &vl), SM_ERR_INVALID);
+	/* bytes after a closing request are dropped and counted */
+	cr_expect_eq(sm_h1_stats(t->h)->dropped_after_close, 33);
+	cr_expect_eq(sm_h1_client_wait(t->h), SM_H1_WAIT_CLOSED);
+	server_in(t, S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nSet-Cookie: a=b\r\n\r\n"));
+	cr_assert_eq(sm_h1_header_count(t->h, 1), 2);
+	cr_assert_eq(sm_h1_header(t->h, 1, 1, &n, &nl, &v, &vl), SM_OK);
+	cr_expect(vl == 3 && memcmp(v, "a=b", 3) == 0);
+	harness_free(t);
+}
+
+Test(http1, head_response_ignores_framing_headers)
+{
+	struct harness *t = harness_new(NULL, BIG);
+	client_in(t, S("HEAD http://a/ HTTP/1.1\r\n\r\nGET http://a/ HTTP/1.1\r\n\r\n"));
+	server_in(t, S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	               "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nq"));
+	expect_bytes(t->down, t->down_len,
+	             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	             "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nq");
+	cr_expect_eq(sm_h1_outstanding(t->h), 0);
+	harness_free(t);
+}
+
+Test(http1, trailer_limit)
+{
+	struct sm_h1_limits lim = {.max_trailer = 16};
+	struct harness *t = harness_new(&lim, BIG);
+	client_in(t, S("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	               "0\r\nX-Long-Trailer: 0123456789\r\n\r\n"));
+	cr_expect_eq(t->cerr, SM_ERR_INVALID);
+	cr_expect(strstr(t->log, "ERR s=400 r=body d=5 f=80") != NULL, "%s", t->log);
+	harness_free(t);
+}
+
+Test(http1, upstream_eof_while_idle_then_new_upstream)
+{
+	struct harness *t = harness_new(NULL, BIG);
+	client_in(t, S("GET http://a/1 HTTP/1.1\r\n\r\n"));
+	server_in(t, S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+	server_eof(t);
+	cr_expect_eq(t->serr, 0);
+	client_in(t, S("GET http://a/2 HTTP/1.1\r\n\r\n"));
+	/* same authority, but the upstream is gone: SWITCH */
+	cr_expect(strstr(t->log, "t=http://a/2 a=a:80 f=6\n") != NULL, "%s", t->log);
+	server_in(t, S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+	cr_expect_eq(t->serr, 0, "%s", t->log);
+	harness_free(t);
+}
+
+Test(http1, early_close_response_during_upload_closes_client)
+{
+	struct harness *t = harness_new(NULL, BIG);
+	client_in(t, S("POST http://a/ HTTP/1.1\r\nContent-Length: 100\r\n\r\npartial"));
+	server_in(t, S("HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n"
+	               "Connection: close\r\n\r\n"));
+	expect_bytes(t->down, t->down_len,
+	             "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n"
+	             "Connection: close\r\n\r\n");
+	cr_expect(strstr(t->log, "RESPEND s=413 b=0 f=18\n") != NULL, "%s", t->log);
+	cr_expect_eq(sm_h1_client_wait(t->h), SM_H1_WAIT_CLOSED);
+	harness_free(t);
+}
