@@ -239,6 +239,7 @@ int main(int argc, char **argv)
 		sm_config_free(cfg);
 		return rc == SM_ERR_INVALID ? 2 : 1; /* 2: the configuration is wrong */
 	}
+	/* main thread, start-up only: wait (at most 10 s) for every reactor */
 	for (int i = 0; i < 10000 && !sm_proxy_ready(p) && !sm_proxy_failed(p); i++) {
 		struct timespec ms = {0, 1000000};
 		nanosleep(&ms, NULL);
