@@ -135,6 +135,8 @@ struct sm_h1_event {
 	const uint8_t *target; /* raw request-target */
 	uint32_t target_len;
 	const struct sm_authority *authority; /* parsed target authority */
+	const uint8_t *path; /* not CONNECT: origin-form "/path?query" as sent upstream */
+	uint32_t path_len;
 };
 
 /* Bytes of memory sm_h1_init() needs for these limits (NULL: defaults). */
@@ -212,5 +214,8 @@ long sm_h1_error_response(unsigned status, const char *reason, uint8_t *out, siz
 const char *sm_h1_status_phrase(unsigned status);
 
 const char *sm_h1_reason_str(enum sm_h1_reason r);
+
+/* Method name of sm_h1_event.method ("GET"), without including llhttp.h. */
+const char *sm_h1_method_name(uint8_t method);
 
 #endif

@@ -451,6 +451,7 @@ long sm_h1_request_head(struct sm_h1 *h, struct sm_h1_side *s)
 	/* METHOD origin-form HTTP/1.x, Host from the URL, end-to-end fields */
 	int w = put_str(s, llhttp_method_name((llhttp_method_t)method));
 	w |= put(s, " ", 1);
+	uint32_t path_off = s->stage_len;
 	if (u.origin_needs_slash)
 		w |= put(s, "/", 1);
 	w |= put(s, target + u.origin_off, u.origin_len);
@@ -480,6 +481,8 @@ long sm_h1_request_head(struct sm_h1 *h, struct sm_h1_side *s)
 	ev->target = target;
 	ev->target_len = s->url.len;
 	ev->authority = &h->req_auth;
+	ev->path = s->stage + path_off;
+	ev->path_len = u.origin_len + u.origin_needs_slash;
 	if (held) {
 		h->held_switch = (uint8_t)sw;
 		s->state = S_HELD;
