@@ -79,15 +79,22 @@ static uint64_t be(const uint8_t *p, unsigned n)
 static void put_u64(struct writer *w, uint64_t v)
 {
 	char b[24];
-	int k = snprintf(b, sizeof(b), "%llu", (unsigned long long)v);
-	put(w, b, (size_t)k);
+	size_t i = sizeof(b);
+	do {
+		b[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(w, b + i, sizeof(b) - i);
 }
 
 static void put_i64(struct writer *w, int64_t v)
 {
-	char b[24];
-	int k = snprintf(b, sizeof(b), "%lld", (long long)v);
-	put(w, b, (size_t)k);
+	if (v >= 0) {
+		put_u64(w, (uint64_t)v);
+		return;
+	}
+	putc1(w, '-');
+	put_u64(w, 0 - (uint64_t)v); /* INT64_MIN safe */
 }
 
 /* Shortest %.Ng text that reads back to the same value. */
