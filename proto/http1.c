@@ -327,9 +327,11 @@ int sm_h1_client_eof(struct sm_h1 *h)
 
 int sm_h1_release(struct sm_h1 *h)
 {
-	if (h->cli.state != S_HELD || (h->held_switch && h->fifo_len > 0))
+	/* the upstream may have gone since the event: then it is a switch too */
+	int sw = h->held_switch || !h->up_live;
+	if (h->cli.state != S_HELD || (sw && h->fifo_len > 0))
 		return SM_ERR_STATE;
-	if (h->held_switch) {
+	if (sw) {
 		h->up_auth = h->req_auth;
 		h->up_live = 1;
 		h->srv.state = S_HEAD; /* a new connection: fresh parser */

@@ -236,8 +236,7 @@ static long parse_fail(struct sm_h1 *h, struct sm_h1_side *s, llhttp_errno_t e)
 		return sm_h1_fail(h, s, SM_H1_R_HEADER, hr);
 	case HPE_LF_EXPECTED: /* a CR followed by something else */
 		return sm_h1_fail(h, s, SM_H1_R_HEADER, SM_HDRCHECK_BARE_CR);
-	case HPE_CR_EXPECTED:
-		return sm_h1_fail(h, s, SM_H1_R_HEADER, SM_HDRCHECK_BARE_LF);
+	case HPE_CR_EXPECTED: return sm_h1_fail(h, s, SM_H1_R_HEADER, SM_HDRCHECK_BARE_LF);
 	case HPE_INVALID_CONTENT_LENGTH:
 		return sm_h1_fail(h, s, SM_H1_R_HEADER, SM_HDRCHECK_CL_INVALID);
 	case HPE_INVALID_TRANSFER_ENCODING:
@@ -452,6 +451,7 @@ long sm_h1_request_head(struct sm_h1 *h, struct sm_h1_side *s)
 	/* METHOD origin-form HTTP/1.x, Host from the URL, end-to-end fields */
 	int w = put_str(s, llhttp_method_name((llhttp_method_t)method));
 	w |= put(s, " ", 1);
+	uint32_t path_off = s->stage_len;
 	if (u.origin_needs_slash)
 		w |= put(s, "/", 1);
 	w |= put(s, target + u.origin_off, u.origin_len);
@@ -481,6 +481,8 @@ long sm_h1_request_head(struct sm_h1 *h, struct sm_h1_side *s)
 	ev->target = target;
 	ev->target_len = s->url.len;
 	ev->authority = &h->req_auth;
+	ev->path = s->stage + path_off;
+	ev->path_len = u.origin_len + u.origin_needs_slash;
 	if (held) {
 		h->held_switch = (uint8_t)sw;
 		s->state = S_HELD;
@@ -532,9 +534,11 @@ long sm_h1_response_head(struct sm_h1 *h, struct sm_h1_side *s)
 			kind = SM_H1FRAME_EOF;
 		s->close =
 		        ci.close || (s->version == 10 && !ci.keep_alive) || kind == SM_H1FRAME_EOF;
-		/* requests pipelined behind this one die with the upstream */
-		s->client_close =
-		        rq->client_close || kind == SM_H1FRAME_EOF || (s->close && h->fifo_len > 1);
+		/* requests pipelined behind this one, or a request body still
+		 * being sent, die with the upstream */
+		s->client_close = rq->client_close || kind == SM_H1FRAME_EOF ||
+		                  (s->close && (h->fifo_len > 1 ||
+		                                (h->cli.state == S_SEND && !h->cli.body.done)));
 		ev->flags = (s->close ? SM_H1_F_CLOSE_UPSTREAM : 0) |
 		            (s->client_close ? SM_H1_F_CLOSE_CLIENT : 0);
 	}
