@@ -172,6 +172,16 @@ int sm_h1_server_eof(struct sm_h1 *h, struct sm_h1_out *down);
  * outstanding. */
 int sm_h1_release(struct sm_h1 *h);
 
+/* Intercepted connections (TLS terminated by the proxy): requests come in
+ * origin-form for one fixed server `auth`, which is live from the start, so
+ * no request is ever HELD. A request is forwarded with its request line
+ * unchanged, its Host field first (a HTTP/1.1 request without Host is 400;
+ * HTTP/1.0 gets the server's authority) and hop-by-hop fields removed;
+ * absolute-form is accepted for the same authority (rewritten to
+ * origin-form) and refused for any other; CONNECT is refused (400). Call
+ * right after sm_h1_init(). */
+void sm_h1_set_origin(struct sm_h1 *h, const struct sm_authority *auth);
+
 /* Pops the oldest event into *ev: 1 if one was popped, 0 if none. */
 int sm_h1_next_event(struct sm_h1 *h, struct sm_h1_event *ev);
 
