@@ -26,7 +26,7 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 {
 	(void)ssl;
 	struct sm_tls *t = ctx;
-	size_t room = SM_TLS_OUT_CAP - t->out_len;
+	size_t room = t->out_cap - t->out_len;
 	if (room == 0)
 		return WOLFSSL_CBIO_ERR_WANT_WRITE;
 	size_t n = (size_t)sz < room ? (size_t)sz : room;
@@ -35,17 +35,18 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 	return (int)n;
 }
 
-int sm_tls_init(struct sm_tls *t, WOLFSSL_CTX *ctx, bool server)
+int sm_tls_init(struct sm_tls *t, WOLFSSL_CTX *ctx, bool server, uint8_t *out, size_t out_cap)
 {
 	memset(t, 0, sizeof(*t));
 	t->server = server;
-	t->in = malloc(SM_TLS_IN_CAP + SM_TLS_OUT_CAP);
+	t->out = out;
+	t->out_cap = (uint32_t)out_cap;
+	t->in = malloc(SM_TLS_IN_CAP);
 	t->ssl = wolfSSL_new(ctx);
-	if (!t->in || !t->ssl) {
+	if (!t->in || !t->ssl || out_cap < 4096) {
 		sm_tls_free(t);
 		return SM_ERR_NOMEM;
 	}
-	t->out = t->in + SM_TLS_IN_CAP;
 	wolfSSL_SSLSetIORecv(t->ssl, io_recv);
 	wolfSSL_SSLSetIOSend(t->ssl, io_send);
 	wolfSSL_SetIOReadCtx(t->ssl, t);
@@ -135,9 +136,11 @@ long sm_tls_write(struct sm_tls *t, const uint8_t *data, size_t len, size_t max_
 		return SM_ERR_PROTOCOL;
 	if (max_record == 0 || max_record > SM_TLS_RECORD)
 		max_record = SM_TLS_RECORD;
+	if (max_record > t->out_cap - SM_TLS_OVERHEAD)
+		max_record = t->out_cap - SM_TLS_OVERHEAD;
 	if (len > max_record)
 		len = max_record;
-	if (SM_TLS_OUT_CAP - t->out_len < len + SM_TLS_OVERHEAD)
+	if (t->out_cap - t->out_len < len + SM_TLS_OVERHEAD)
 		return SM_AGAIN;
 	int ret = wolfSSL_write(t->ssl, data, (int)len);
 	if (ret > 0)

@@ -8,12 +8,12 @@
  *
  * Bounds: `in` holds at most SM_TLS_IN_CAP bytes (one full record and
  * change: the caller stops reading the socket while sm_tls_in_space() is 0);
- * `out` holds SM_TLS_OUT_CAP bytes, and sm_tls_write() only encrypts when a
+ * `out` is the caller's buffer, and sm_tls_write() only encrypts when a
  * whole record fits, so wolfSSL never has to be re-called with the same
  * buffer after WANT_WRITE.
  *
- * Ownership: the object owns its WOLFSSL and its two queues (one allocation
- * at init); the WOLFSSL_CTX belongs to the caller and must outlive it. */
+ * Ownership: the object owns its WOLFSSL and the `in` queue; `out` and the
+ * WOLFSSL_CTX belong to the caller and must outlive it. */
 #ifndef SM_TLS_SESSION_H
 #define SM_TLS_SESSION_H
 
@@ -27,7 +27,6 @@
 #include "tls/taxonomy.h"
 
 #define SM_TLS_IN_CAP   (18 * 1024 + 512) /* a 16 KiB record plus header and tag, twice-ish */
-#define SM_TLS_OUT_CAP  (64 * 1024)       /* a handshake flight or several records */
 #define SM_TLS_RECORD   16384             /* largest plaintext per record */
 #define SM_TLS_OVERHEAD 256               /* record header, tag, padding upper bound */
 
@@ -35,7 +34,7 @@ struct sm_tls {
 	WOLFSSL *ssl;
 	uint8_t *in, *out;
 	uint32_t in_off, in_len;
-	uint32_t out_len;
+	uint32_t out_len, out_cap;
 	bool server;
 	bool handshake_done;
 	bool eof_in;       /* transport EOF seen by the caller */
@@ -43,8 +42,11 @@ struct sm_tls {
 	int err;           /* wolfSSL error of the failure, 0 if none */
 };
 
-/* Creates the endpoint. server: accept side. Returns SM_OK or SM_ERR_NOMEM. */
-int sm_tls_init(struct sm_tls *t, WOLFSSL_CTX *ctx, bool server);
+/* Creates the endpoint. server: accept side. out/out_cap: the caller's
+ * memory for outgoing ciphertext (a registered send chunk in the reactor;
+ * at least 4 KiB, and records are cut to fit it). Returns SM_OK or
+ * SM_ERR_NOMEM. */
+int sm_tls_init(struct sm_tls *t, WOLFSSL_CTX *ctx, bool server, uint8_t *out, size_t out_cap);
 void sm_tls_free(struct sm_tls *t);
 
 /* Ciphertext from the network: copies up to sm_tls_in_space() bytes and

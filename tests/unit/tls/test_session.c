@@ -46,6 +46,7 @@ TestSuite(session, .init = setup, .fini = teardown);
 struct pair {
 	WOLFSSL_CTX *sctx, *cctx;
 	struct sm_tls s, c;
+	uint8_t sout[32768], cout[32768];
 };
 
 enum { TRUST_CA = 1, CLIENT_TLS12 = 2, SERVER_TLS13 = 4 };
@@ -75,8 +76,8 @@ static void pair_init(struct pair *p, const char *name, int flags)
 		                                            WOLFSSL_FILETYPE_ASN1),
 		             WOLFSSL_SUCCESS);
 	wolfSSL_CTX_set_verify(p->cctx, WOLFSSL_VERIFY_PEER, NULL);
-	cr_assert_eq(sm_tls_init(&p->s, p->sctx, true), SM_OK);
-	cr_assert_eq(sm_tls_init(&p->c, p->cctx, false), SM_OK);
+	cr_assert_eq(sm_tls_init(&p->s, p->sctx, true, p->sout, sizeof(p->sout)), SM_OK);
+	cr_assert_eq(sm_tls_init(&p->c, p->cctx, false, p->cout, sizeof(p->cout)), SM_OK);
 }
 
 static void pair_free(struct pair *p)
@@ -130,7 +131,7 @@ static void run(struct pair *p, int *cres, int *sres, size_t step)
 
 Test(session, handshake_alpn_data_both_ways_and_close_notify)
 {
-	struct pair p;
+	static struct pair p;
 	pair_init(&p, "origin.test", TRUST_CA);
 	static char calpn[] = "h2,http/1.1", salpn[] = "http/1.1";
 	cr_assert_eq(wolfSSL_UseSNI(p.c.ssl, WOLFSSL_SNI_HOST_NAME, "origin.test", 11),
@@ -200,7 +201,7 @@ Test(session, failures_are_classified_on_both_sides)
 {
 	for (size_t i = 0; i < sizeof(fails) / sizeof(fails[0]); i++) {
 		const struct fail_case *fc = &fails[i];
-		struct pair p;
+		static struct pair p;
 		pair_init(&p, "origin.test", fc->flags);
 		if (fc->check_name)
 			wolfSSL_check_domain_name(p.c.ssl, fc->check_name);
@@ -227,7 +228,7 @@ Test(session, failures_are_classified_on_both_sides)
 
 Test(session, peer_closing_mid_handshake_is_eof)
 {
-	struct pair p;
+	static struct pair p;
 	pair_init(&p, "origin.test", TRUST_CA);
 	cr_assert_eq(sm_tls_handshake(&p.c), SM_AGAIN);
 	pump(&p.c, &p.s, 100); /* part of the ClientHello, then the client goes away */
