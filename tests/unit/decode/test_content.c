@@ -12,6 +12,7 @@ struct col {
 	size_t len, cap;
 	size_t total;
 	size_t calls;
+	size_t max_call;  /* largest single delivery */
 	int refuse_after; /* refuse the nth call (0: never) */
 };
 
@@ -19,6 +20,8 @@ static int col_sink(void *arg, const uint8_t *p, size_t n)
 {
 	struct col *c = arg;
 	c->calls++;
+	if (n > c->max_call)
+		c->max_call = n;
 	if (c->refuse_after && (int)c->calls >= c->refuse_after)
 		return 1;
 	if (n <= c->cap - c->len) {
@@ -319,6 +322,8 @@ static void streaming_bomb(const char *coding)
 	cr_assert_eq(r, SM_ERR_BOMB, "%s: %s after %zu", coding, sm_result_str(r), fed);
 	cr_assert_eq(c.reason, SM_CONTENT_BOMB);
 	cr_assert_eq(out.total, BUDGET, "%s delivered %zu", coding, out.total);
+	/* Output only ever passes through the fixed chunk buffer. */
+	cr_assert_leq(out.max_call, SM_CONTENT_CHUNK);
 	/* It stopped long before the encoder got through the 1 GiB. (The
 	 * decoder takes input in SM_CONTENT_PIECE pieces, and a flushed 64 KiB
 	 * of zeros is only ~20 encoded bytes, so a few MiB go in first.) */
