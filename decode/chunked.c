@@ -51,7 +51,7 @@ static int to_result(enum sm_chunked_reason r)
 }
 
 long sm_chunked_feed(struct sm_chunked *c, const uint8_t *in, size_t n, sm_chunked_sink_fn sink,
-		     void *arg)
+                     void *arg)
 {
 	if (c->state == SM_CHUNKED_S_ERROR)
 		return to_result(c->reason);
@@ -139,8 +139,9 @@ long sm_chunked_feed(struct sm_chunked *c, const uint8_t *in, size_t n, sm_chunk
 			if (ch == '\n')
 				return fail(c, SM_CHUNKED_BAD_CRLF, i);
 			if (ch == '\r') {
-				c->state = c->state == SM_CHUNKED_S_TRAILER ? SM_CHUNKED_S_END_LF
-									    : SM_CHUNKED_S_TRAILER_LF;
+				c->state = c->state == SM_CHUNKED_S_TRAILER
+				                   ? SM_CHUNKED_S_END_LF
+				                   : SM_CHUNKED_S_TRAILER_LF;
 			} else {
 				c->state = SM_CHUNKED_S_TRAILER_LINE;
 			}
@@ -164,10 +165,8 @@ long sm_chunked_feed(struct sm_chunked *c, const uint8_t *in, size_t n, sm_chunk
 			i++;
 			c->offset += i;
 			return (long)i;
-		case SM_CHUNKED_S_DONE:
-			return 0;
-		case SM_CHUNKED_S_ERROR:
-			return to_result(c->reason);
+		case SM_CHUNKED_S_DONE: return 0;
+		case SM_CHUNKED_S_ERROR: return to_result(c->reason);
 		}
 	}
 	c->offset += i;

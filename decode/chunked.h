@@ -39,18 +39,18 @@ enum sm_chunked_reason {
 
 /* Parser states; each resumable at any byte. */
 enum sm_chunked_state {
-	SM_CHUNKED_S_SIZE = 0,  /* reading hex digits of chunk-size */
-	SM_CHUNKED_S_EXT,       /* after the size: BWS and extensions until CR */
-	SM_CHUNKED_S_SIZE_LF,   /* CR seen on the size line, expecting LF */
-	SM_CHUNKED_S_DATA,      /* chunk data, `remaining` bytes left */
-	SM_CHUNKED_S_DATA_CR,   /* expecting CR after chunk data */
-	SM_CHUNKED_S_DATA_LF,   /* expecting LF after chunk data */
-	SM_CHUNKED_S_TRAILER,   /* start of a trailer line (or the final CRLF) */
+	SM_CHUNKED_S_SIZE = 0,     /* reading hex digits of chunk-size */
+	SM_CHUNKED_S_EXT,          /* after the size: BWS and extensions until CR */
+	SM_CHUNKED_S_SIZE_LF,      /* CR seen on the size line, expecting LF */
+	SM_CHUNKED_S_DATA,         /* chunk data, `remaining` bytes left */
+	SM_CHUNKED_S_DATA_CR,      /* expecting CR after chunk data */
+	SM_CHUNKED_S_DATA_LF,      /* expecting LF after chunk data */
+	SM_CHUNKED_S_TRAILER,      /* start of a trailer line (or the final CRLF) */
 	SM_CHUNKED_S_TRAILER_LINE, /* inside a trailer field line */
 	SM_CHUNKED_S_TRAILER_LF,   /* CR seen in a trailer line, expecting LF */
-	SM_CHUNKED_S_END_LF,    /* CR of the final empty line seen, expecting LF */
-	SM_CHUNKED_S_DONE,      /* message complete */
-	SM_CHUNKED_S_ERROR,     /* failed; reason says why */
+	SM_CHUNKED_S_END_LF,       /* CR of the final empty line seen, expecting LF */
+	SM_CHUNKED_S_DONE,         /* message complete */
+	SM_CHUNKED_S_ERROR,        /* failed; reason says why */
 };
 
 struct sm_chunked {
@@ -77,7 +77,7 @@ void sm_chunked_init(struct sm_chunked *c, const struct sm_chunked_limits *lim);
  * c->reason and c->offset at the offending byte. Feeding a finished decoder
  * returns 0. */
 long sm_chunked_feed(struct sm_chunked *c, const uint8_t *in, size_t n, sm_chunked_sink_fn sink,
-		     void *arg);
+                     void *arg);
 
 /* True once the final CRLF was consumed. */
 bool sm_chunked_done(const struct sm_chunked *c);

@@ -100,7 +100,7 @@ static enum libdeflate_result ld_run(struct ld_ctx *c, uint8_t *out, size_t cap,
 	if (c->kind == KIND_DEFLATE) {
 		if (looks_zlib(c->in, c->len)) {
 			r = libdeflate_zlib_decompress_ex(c->d, c->in, c->len, out, cap, &used_in,
-							  &got);
+			                                  &got);
 			if (r != LIBDEFLATE_BAD_DATA) {
 				*out_len = got;
 				return r;
@@ -113,7 +113,7 @@ static enum libdeflate_result ld_run(struct ld_ctx *c, uint8_t *out, size_t cap,
 	size_t off = 0;
 	do {
 		r = libdeflate_gzip_decompress_ex(c->d, c->in + off, c->len - off, out + *out_len,
-						  cap - *out_len, &used_in, &got);
+		                                  cap - *out_len, &used_in, &got);
 		if (r != LIBDEFLATE_SUCCESS)
 			return r;
 		off += used_in;
@@ -168,7 +168,7 @@ static void ld_free(void *ctx)
 /* Hands `got` new bytes in buf to the sink, enforcing the budget: the bytes
  * up to the budget are delivered, then bomb. */
 static int deliver(size_t *produced, size_t budget, const uint8_t *buf, size_t got,
-		   sm_content_sink_fn sink, void *arg)
+                   sm_content_sink_fn sink, void *arg)
 {
 	size_t room = budget - *produced;
 	size_t give = got < room ? got : room;
@@ -197,7 +197,7 @@ typedef int (*feed_fn)(void *ctx, const uint8_t *in, size_t n, sm_content_sink_f
  * body was split, so how much output it releases before a corruption is
  * detected cannot depend on the chunking. */
 static int staged_write(uint8_t *stage, size_t *staged, const uint8_t *in, size_t n, feed_fn feed,
-			void *ctx, sm_content_sink_fn sink, void *arg)
+                        void *ctx, sm_content_sink_fn sink, void *arg)
 {
 	while (n > 0) {
 		if (*staged == 0 && n >= SM_CONTENT_PIECE) {
@@ -256,7 +256,7 @@ static int br_feed(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn si
 		size_t avail_out = room;
 		uint8_t *next_out = c->buf;
 		BrotliDecoderResult r = BrotliDecoderDecompressStream(c->s, &avail_in, &next_in,
-								      &avail_out, &next_out, NULL);
+		                                                      &avail_out, &next_out, NULL);
 		int s = deliver(&c->produced, c->max_output, c->buf, room - avail_out, sink, arg);
 		if (s)
 			return s;
@@ -341,8 +341,8 @@ static int zs_pump(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn si
 		size_t r = ZSTD_decompressStream(c->z, &ob, &ib);
 		if (ZSTD_isError(r))
 			return ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge
-				       ? SM_CONTENT_TOO_LARGE
-				       : SM_CONTENT_CORRUPT;
+			               ? SM_CONTENT_TOO_LARGE
+			               : SM_CONTENT_CORRUPT;
 		c->last = r;
 		int s = deliver(&c->produced, c->max_output, c->buf, ob.pos, sink, arg);
 		if (s)
@@ -385,18 +385,19 @@ static void zs_free(void *ctx)
 /* ---- table and stack ---------------------------------------------------- */
 
 static const struct sm_content_vtable decoders[] = {
-	{"identity", 1, id_init, id_write, id_finish, id_free},
-	{"gzip", sizeof(struct ld_ctx), gz_init, ld_write, ld_finish, ld_free},
-	{"x-gzip", sizeof(struct ld_ctx), gz_init, ld_write, ld_finish, ld_free},
-	{"deflate", sizeof(struct ld_ctx), df_init, ld_write, ld_finish, ld_free},
-	{"br", sizeof(struct br_ctx), br_init, br_write, br_finish, br_free},
-	{"zstd", sizeof(struct zs_ctx), zs_init, zs_write, zs_finish, zs_free},
+        {"identity", 1, id_init, id_write, id_finish, id_free},
+        {"gzip", sizeof(struct ld_ctx), gz_init, ld_write, ld_finish, ld_free},
+        {"x-gzip", sizeof(struct ld_ctx), gz_init, ld_write, ld_finish, ld_free},
+        {"deflate", sizeof(struct ld_ctx), df_init, ld_write, ld_finish, ld_free},
+        {"br", sizeof(struct br_ctx), br_init, br_write, br_finish, br_free},
+        {"zstd", sizeof(struct zs_ctx), zs_init, zs_write, zs_finish, zs_free},
 };
 
 const struct sm_content_vtable *sm_content_find(const char *name, size_t len)
 {
 	for (size_t i = 0; i < sizeof(decoders) / sizeof(decoders[0]); i++)
-		if (strlen(decoders[i].name) == len && strncasecmp(decoders[i].name, name, len) == 0)
+		if (strlen(decoders[i].name) == len &&
+		    strncasecmp(decoders[i].name, name, len) == 0)
 			return &decoders[i];
 	return NULL;
 }
@@ -445,7 +446,7 @@ static int init_fail(struct sm_content *c, enum sm_content_reason r)
 }
 
 int sm_content_init(struct sm_content *c, const char *header, size_t len,
-		    const struct sm_content_limits *lim, sm_content_sink_fn sink, void *arg)
+                    const struct sm_content_limits *lim, sm_content_sink_fn sink, void *arg)
 {
 	memset(c, 0, sizeof(*c));
 	c->lim = *lim;

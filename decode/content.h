@@ -107,7 +107,7 @@ struct sm_content {
  * SM_ERR_UNSUPPORTED (unknown coding), SM_ERR_LIMIT (too many codings),
  * SM_ERR_NOMEM; on failure c->reason is set and nothing stays allocated. */
 int sm_content_init(struct sm_content *c, const char *header, size_t len,
-		    const struct sm_content_limits *lim, sm_content_sink_fn sink, void *arg);
+                    const struct sm_content_limits *lim, sm_content_sink_fn sink, void *arg);
 
 /* Feeds encoded bytes. Returns SM_OK, or a negative result (sticky):
  * SM_ERR_BOMB, SM_ERR_LIMIT (too_large), SM_ERR_INVALID (corrupt, trailing),

@@ -1,5 +1,6 @@
 #include "decode/pipeline.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -38,16 +39,17 @@ struct sm_pipe {
 	struct sm_msgpack mp;
 	struct sm_antihijack ah;
 
-	int failed;          /* lowest failed stage, -1 when none */
+	int failed;           /* lowest failed stage, -1 when none */
 	unsigned failed_mask; /* stages whose failure was reported */
 	int first_result;
 	bool finished;
 
-	/* Raw fallback: the first `excerpt` bytes and total length of the input
-	 * of the transfer, content and framing stages. */
+	struct sm_pipe_stats st;
+
+	/* Raw fallback: the first `excerpt` bytes and total length (in
+	 * st.in_bytes) of the input of the transfer, content and framing stages. */
 	uint8_t *ex[3];
 	size_t ex_len[3];
-	uint64_t in_total[3];
 
 	uint8_t *ubuf; /* FRAME_NONE body, first max_unit bytes */
 	size_t ulen;
@@ -58,6 +60,13 @@ struct sm_pipe {
 static void emit(struct sm_pipe *p, struct sm_pipe_event *ev)
 {
 	ev->seq = p->seq++;
+	if (ev->type == SM_PIPE_EV_ERROR) {
+		p->st.errors++;
+		p->st.fatal += ev->fatal;
+	} else {
+		p->st.units++;
+		p->st.sanitized += ev->sanitized;
+	}
 	if (!ev->guard)
 		ev->guard = "";
 	if (!ev->label)
@@ -70,17 +79,21 @@ static void emit(struct sm_pipe *p, struct sm_pipe_event *ev)
 }
 
 static void error_event(struct sm_pipe *p, enum sm_pipe_stage st, int result, const char *reason,
-			const char *who, bool fatal)
+                        const char *who, bool fatal)
 {
-	struct sm_pipe_event ev = {.type = SM_PIPE_EV_ERROR, .stage = st, .result = result,
-				   .reason = reason, .who = who, .fatal = fatal};
+	struct sm_pipe_event ev = {.type = SM_PIPE_EV_ERROR,
+	                           .stage = st,
+	                           .result = result,
+	                           .reason = reason,
+	                           .who = who,
+	                           .fatal = fatal};
 	emit(p, &ev);
 }
 
 /* A stage can no longer be trusted: report once; the lowest failed stage
  * decides the raw fallback. */
 static void stage_fail(struct sm_pipe *p, enum sm_pipe_stage st, int result, const char *reason,
-		       const char *who)
+                       const char *who)
 {
 	if (p->failed_mask & (1u << st))
 		return;
@@ -103,7 +116,7 @@ static void ex_put(struct sm_pipe *p, int st, const uint8_t *d, size_t n)
 	size_t k = n < room ? n : room;
 	memcpy(p->ex[st] + p->ex_len[st], d, k);
 	p->ex_len[st] += k;
-	p->in_total[st] += n;
+	p->st.in_bytes[st] += n;
 }
 
 static bool is_ws(uint8_t c)
@@ -112,13 +125,18 @@ static bool is_ws(uint8_t c)
 }
 
 static void payload_event(struct sm_pipe *p, enum sm_pipe_kind kind, const uint8_t *d, size_t kept,
-			  uint64_t total, const char *label, size_t label_len, bool compressed,
-			  const struct sm_antihijack_match *m)
+                          uint64_t total, const char *label, size_t label_len, bool compressed,
+                          const struct sm_antihijack_match *m)
 {
-	struct sm_pipe_event ev = {.type = SM_PIPE_EV_PAYLOAD, .stage = SM_PIPE_PAYLOAD,
-				   .kind = kind, .unit = p->unit++, .length = total,
-				   .excerpt = d, .label = label, .label_len = label_len,
-				   .compressed = compressed};
+	struct sm_pipe_event ev = {.type = SM_PIPE_EV_PAYLOAD,
+	                           .stage = SM_PIPE_PAYLOAD,
+	                           .kind = kind,
+	                           .unit = p->unit++,
+	                           .length = total,
+	                           .excerpt = d,
+	                           .label = label,
+	                           .label_len = label_len,
+	                           .compressed = compressed};
 	ev.excerpt_len = kept < p->cfg.excerpt ? kept : p->cfg.excerpt;
 	if (m && m->sanitized) {
 		ev.sanitized = true;
@@ -129,10 +147,12 @@ static void payload_event(struct sm_pipe *p, enum sm_pipe_kind kind, const uint8
 
 /* One unit: d[0..kept) are its first bytes, total its full length. */
 static void unit(struct sm_pipe *p, enum hint h, const uint8_t *d, size_t kept, uint64_t total,
-		 const char *label, size_t label_len, bool compressed)
+                 const char *label, size_t label_len, bool compressed)
 {
 	if (compressed)
 		h = H_RAW;
+	if (kept < total)
+		p->st.units_cut++;
 	if (h == H_MSGPACK) {
 		struct sm_msgpack_status st;
 		int r;
@@ -142,14 +162,16 @@ static void unit(struct sm_pipe *p, enum hint h, const uint8_t *d, size_t kept, 
 			reason = "unit_too_large";
 		} else {
 			r = sm_msgpack_to_json(&p->mp, d, kept, p->json, p->cfg.msgpack.max_output,
-					       &st);
+			                       &st);
 			reason = sm_msgpack_reason_str(st.reason);
 		}
 		if (r == SM_OK) {
+			p->st.msgpack_ok++;
 			payload_event(p, SM_PIPE_KIND_MSGPACK, (const uint8_t *)p->json, st.out_len,
-				      st.out_len, label, label_len, false, NULL);
+			              st.out_len, label, label_len, false, NULL);
 			return;
 		}
+		p->st.msgpack_failed++;
 		error_event(p, SM_PIPE_PAYLOAD, r, reason, "msgpack", false);
 		payload_event(p, SM_PIPE_KIND_RAW, d, kept, total, label, label_len, false, NULL);
 		return;
@@ -164,17 +186,17 @@ static void unit(struct sm_pipe *p, enum hint h, const uint8_t *d, size_t kept, 
 			while (i < kept && is_ws(d[i]))
 				i++;
 			if (i == kept || (d[i] != '{' && d[i] != '[')) {
-				payload_event(p, SM_PIPE_KIND_TEXT, d, kept, total, label, label_len,
-					      false, NULL);
+				payload_event(p, SM_PIPE_KIND_TEXT, d, kept, total, label,
+				              label_len, false, NULL);
 				return;
 			}
 		}
 		payload_event(p, SM_PIPE_KIND_JSON, d + s, kept - s, total - s, label, label_len,
-			      false, &m);
+		              false, &m);
 		return;
 	}
 	payload_event(p, h == H_TEXT ? SM_PIPE_KIND_TEXT : SM_PIPE_KIND_RAW, d, kept, total, label,
-		      label_len, compressed, NULL);
+	              label_len, compressed, NULL);
 }
 
 /* ---- framing callbacks -------------------------------------------------- */
@@ -187,7 +209,7 @@ static void on_sse(void *ctx, const struct sm_sse_event *ev)
 		     ev->event_len, false);
 	else if (ev->type == SM_SSE_EV_ERROR)
 		error_event(p, SM_PIPE_FRAMING, SM_ERR_LIMIT, sm_sse_reason_str(ev->reason), "sse",
-			    false);
+		            false);
 }
 
 static void on_grpc(void *ctx, const struct sm_grpc_event *ev)
@@ -199,8 +221,8 @@ static void on_grpc(void *ctx, const struct sm_grpc_event *ev)
 		return;
 	}
 	int r = ev->reason == SM_GRPC_R_TOO_LARGE   ? SM_ERR_LIMIT
-		: ev->reason == SM_GRPC_R_TRUNCATED ? SM_ERR_TRUNCATED
-						    : SM_ERR_PROTOCOL;
+	        : ev->reason == SM_GRPC_R_TRUNCATED ? SM_ERR_TRUNCATED
+	                                            : SM_ERR_PROTOCOL;
 	stage_fail(p, SM_PIPE_FRAMING, r, sm_grpc_reason_str(ev->reason), "grpc");
 }
 
@@ -209,8 +231,8 @@ static void on_ws(void *ctx, const struct sm_ws_event *ev)
 	struct sm_pipe *p = ctx;
 	if (ev->type == SM_WS_EV_MESSAGE) {
 		enum hint h = ev->opcode == SM_WS_OP_TEXT ? H_SNIFF
-			      : p->body_hint == H_MSGPACK ? H_MSGPACK
-							  : H_RAW;
+		              : p->body_hint == H_MSGPACK ? H_MSGPACK
+		                                          : H_RAW;
 		if (ev->payload && !ev->oversized && !ev->invalid_utf8)
 			unit(p, h, ev->payload, ev->payload_len, ev->length, NULL, 0,
 			     ev->compressed);
@@ -219,11 +241,11 @@ static void on_ws(void *ctx, const struct sm_ws_event *ev)
 			     ev->compressed);
 	} else if (ev->type == SM_WS_EV_ERROR) {
 		if (ev->fatal)
-			stage_fail(p, SM_PIPE_FRAMING, SM_ERR_PROTOCOL,
-				   sm_ws_reason_str(ev->error), "websocket");
+			stage_fail(p, SM_PIPE_FRAMING, SM_ERR_PROTOCOL, sm_ws_reason_str(ev->error),
+			           "websocket");
 		else
 			error_event(p, SM_PIPE_FRAMING, SM_ERR_PROTOCOL,
-				    sm_ws_reason_str(ev->error), "websocket", false);
+			            sm_ws_reason_str(ev->error), "websocket", false);
 	}
 }
 
@@ -250,7 +272,7 @@ static void to_framing(struct sm_pipe *p, const uint8_t *d, size_t n)
 	}
 	if (r < 0)
 		stage_fail(p, SM_PIPE_FRAMING, (int)r, sm_result_str((int)r),
-			   sm_pipe_framing_str(p->framing));
+		           sm_pipe_framing_str(p->framing));
 }
 
 static int content_out(void *arg, const uint8_t *d, size_t n)
@@ -262,8 +284,10 @@ static int content_out(void *arg, const uint8_t *d, size_t n)
 static void content_fail(struct sm_pipe *p, int r)
 {
 	const char *who = sm_content_failed_name(&p->content);
+	if (p->content.reason == SM_CONTENT_BOMB && !(p->failed_mask & (1u << SM_PIPE_CONTENT)))
+		p->st.bombs++;
 	stage_fail(p, SM_PIPE_CONTENT, r, sm_content_reason_str(p->content.reason),
-		   *who ? who : "content");
+	           *who ? who : "content");
 }
 
 static int to_content(void *arg, const uint8_t *d, size_t n)
@@ -294,7 +318,7 @@ long sm_pipe_feed(struct sm_pipe *p, const uint8_t *buf, size_t n)
 	if (r < 0) {
 		ex_put(p, SM_PIPE_TRANSFER, buf, n);
 		stage_fail(p, SM_PIPE_TRANSFER, (int)r, sm_chunked_reason_str(p->chunked.reason),
-			   "chunked");
+		           "chunked");
 		return (long)n;
 	}
 	ex_put(p, SM_PIPE_TRANSFER, buf, (size_t)r);
@@ -310,7 +334,7 @@ int sm_pipe_finish(struct sm_pipe *p)
 		int r = sm_chunked_finish(&p->chunked);
 		if (r)
 			stage_fail(p, SM_PIPE_TRANSFER, r, sm_chunked_reason_str(p->chunked.reason),
-				   "chunked");
+			           "chunked");
 	}
 	if (stage_live(p, SM_PIPE_CONTENT)) {
 		int r = sm_content_finish(&p->content);
@@ -332,14 +356,17 @@ int sm_pipe_finish(struct sm_pipe *p)
 		}
 		if (r < 0)
 			stage_fail(p, SM_PIPE_FRAMING, r, sm_result_str(r),
-				   sm_pipe_framing_str(p->framing));
+			           sm_pipe_framing_str(p->framing));
 	}
 	if (p->failed >= 0) {
 		int st = p->failed;
-		struct sm_pipe_event ev = {.type = SM_PIPE_EV_PAYLOAD, .stage = st,
-					   .kind = SM_PIPE_KIND_RAW, .unit = p->unit++,
-					   .length = p->in_total[st], .excerpt = p->ex[st],
-					   .excerpt_len = p->ex_len[st]};
+		struct sm_pipe_event ev = {.type = SM_PIPE_EV_PAYLOAD,
+		                           .stage = st,
+		                           .kind = SM_PIPE_KIND_RAW,
+		                           .unit = p->unit++,
+		                           .length = p->st.in_bytes[st],
+		                           .excerpt = p->ex[st],
+		                           .excerpt_len = p->ex_len[st]};
 		emit(p, &ev);
 	}
 	return p->first_result;
@@ -386,11 +413,11 @@ static void choose(struct sm_pipe *p, const struct sm_pipe_headers *h)
 		p->framing = SM_PIPE_FRAME_GRPC;
 		p->body_hint = mt_is(t, n, "application/grpc+json") ? H_JSON : H_RAW;
 	} else if (mt_is(t, n, "application/msgpack") || mt_is(t, n, "application/x-msgpack") ||
-		   mt_is(t, n, "application/vnd.msgpack")) {
+	           mt_is(t, n, "application/vnd.msgpack")) {
 		p->body_hint = H_MSGPACK;
 	} else if (mt_is(t, n, "application/json") || mt_is(t, n, "text/json") ||
-		   mt_suffix(t, n, "+json") || mt_is(t, n, "application/javascript") ||
-		   mt_is(t, n, "text/javascript") || mt_is(t, n, "application/x-javascript")) {
+	           mt_suffix(t, n, "+json") || mt_is(t, n, "application/javascript") ||
+	           mt_is(t, n, "text/javascript") || mt_is(t, n, "application/x-javascript")) {
 		p->body_hint = H_JSON;
 	} else if (mt_prefix(t, n, "text/")) {
 		p->body_hint = H_SNIFF;
@@ -399,17 +426,13 @@ static void choose(struct sm_pipe *p, const struct sm_pipe_headers *h)
 
 /* Transfer-Encoding: chunked when it is the last coding; codings listed
  * before it are content codings applied after the Content-Encoding ones.
- * Writes the combined coding list into out. */
+ * Writes the combined list into out; returns its length, or SIZE_MAX when it
+ * does not fit (treated as too many codings). */
 static size_t codings(const struct sm_pipe_headers *h, bool *chunked, char *out, size_t cap)
 {
-	size_t k = 0;
 	*chunked = false;
-	if (h->content_encoding && h->content_encoding_len < cap) {
-		memcpy(out, h->content_encoding, h->content_encoding_len);
-		k = h->content_encoding_len;
-	}
 	const char *te = h->transfer_encoding;
-	size_t n = h->transfer_encoding ? h->transfer_encoding_len : 0;
+	size_t n = te ? h->transfer_encoding_len : 0;
 	while (n > 0 && (te[n - 1] == ' ' || te[n - 1] == '\t'))
 		n--;
 	if (n >= 7 && strncasecmp(te + n - 7, "chunked", 7) == 0 &&
@@ -417,7 +440,13 @@ static size_t codings(const struct sm_pipe_headers *h, bool *chunked, char *out,
 		*chunked = true;
 		n -= 7;
 	}
-	if (n > 0 && k + 1 + n < cap) {
+	size_t ce = h->content_encoding ? h->content_encoding_len : 0;
+	if (ce + 1 + n > cap)
+		return SIZE_MAX;
+	if (ce)
+		memcpy(out, h->content_encoding, ce);
+	size_t k = ce;
+	if (n > 0) {
 		out[k++] = ',';
 		memcpy(out + k, te, n);
 		k += n;
@@ -426,7 +455,7 @@ static size_t codings(const struct sm_pipe_headers *h, bool *chunked, char *out,
 }
 
 struct sm_pipe *sm_pipe_new(const struct sm_pipe_config *cfg, const struct sm_pipe_headers *h,
-			    sm_pipe_cb cb, void *ctx)
+                            sm_pipe_cb cb, void *ctx)
 {
 	if (!cb || cfg->max_unit < 64 || cfg->excerpt > cfg->max_unit ||
 	    cfg->msgpack.max_output == 0)
@@ -453,11 +482,11 @@ struct sm_pipe *sm_pipe_new(const struct sm_pipe_config *cfg, const struct sm_pi
 	if (h->websocket) {
 		p->framing = SM_PIPE_FRAME_WEBSOCKET;
 		p->body_hint = h->ws_binary_msgpack ? H_MSGPACK : H_RAW;
-		struct sm_ws_config wc = {
-			.dir = h->ws_client_to_server ? SM_WS_CLIENT_TO_SERVER : SM_WS_SERVER_TO_CLIENT,
-			.permessage_deflate = h->ws_deflate,
-			.max_message = cfg->max_event,
-			.excerpt = cfg->excerpt ? cfg->excerpt : 1};
+		struct sm_ws_config wc = {.dir = h->ws_client_to_server ? SM_WS_CLIENT_TO_SERVER
+		                                                        : SM_WS_SERVER_TO_CLIENT,
+		                          .permessage_deflate = h->ws_deflate,
+		                          .max_message = cfg->max_event,
+		                          .excerpt = cfg->excerpt ? cfg->excerpt : 1};
 		p->ws = sm_ws_new(&wc, on_ws, p);
 		if (!p->ws)
 			goto fail;
@@ -465,13 +494,20 @@ struct sm_pipe *sm_pipe_new(const struct sm_pipe_config *cfg, const struct sm_pi
 		return p;
 	}
 
-	char list[512];
+	char list[1024];
 	size_t ln = codings(h, &p->chunked_on, list, sizeof(list));
 	if (h->transfer_removed)
 		p->chunked_on = false;
 	sm_chunked_init(&p->chunked, &cfg->chunked);
-	/* A failure here is reported by the first feed or finish. */
-	sm_content_init(&p->content, list, ln, &cfg->content, content_out, p);
+	/* A failure here is reported by the first feed or finish (the stack's
+	 * result is sticky). */
+	if (ln == SIZE_MAX) {
+		sm_content_init(&p->content, "", 0, &cfg->content, content_out, p);
+		p->content.result = SM_ERR_LIMIT;
+		p->content.reason = SM_CONTENT_TOO_DEEP;
+	} else {
+		sm_content_init(&p->content, list, ln, &cfg->content, content_out, p);
+	}
 
 	choose(p, h);
 	if (p->framing == SM_PIPE_FRAME_SSE) {
@@ -480,7 +516,8 @@ struct sm_pipe *sm_pipe_new(const struct sm_pipe_config *cfg, const struct sm_pi
 		if (!p->sse)
 			goto fail;
 	} else if (p->framing == SM_PIPE_FRAME_GRPC) {
-		struct sm_grpc_config gc = {.max_message = cfg->max_event, .excerpt = cfg->max_unit};
+		struct sm_grpc_config gc = {.max_message = cfg->max_event,
+		                            .excerpt = cfg->max_unit};
 		p->grpc = sm_grpc_new(&gc, on_grpc, p);
 		if (!p->grpc)
 			goto fail;
@@ -504,6 +541,11 @@ void sm_pipe_free(struct sm_pipe *p)
 	if (p->ws)
 		sm_ws_free(p->ws);
 	free(p);
+}
+
+const struct sm_pipe_stats *sm_pipe_stats(const struct sm_pipe *p)
+{
+	return &p->st;
 }
 
 enum sm_pipe_framing sm_pipe_framing(const struct sm_pipe *p)

@@ -84,10 +84,10 @@ struct sm_pipe_event {
 	                           msgpack: JSON length; raw fallback: stage input) */
 	const uint8_t *excerpt; /* first min(length, excerpt) bytes; valid during the callback */
 	size_t excerpt_len;
-	bool sanitized;          /* an anti-hijack guard was stripped */
-	const char *guard;       /* the guard text, "" when none */
-	bool compressed;         /* gRPC flag / WebSocket RSV1: payload left as is */
-	const char *label;       /* SSE event type, "" otherwise (not NUL-terminated) */
+	bool sanitized;    /* an anti-hijack guard was stripped */
+	const char *guard; /* the guard text, "" when none */
+	bool compressed;   /* gRPC flag / WebSocket RSV1: payload left as is */
+	const char *label; /* SSE event type, "" otherwise (not NUL-terminated) */
 	size_t label_len;
 };
 
@@ -117,8 +117,21 @@ struct sm_pipe_headers {
 	 * the other fields are ignored. */
 	bool websocket;
 	bool ws_client_to_server;
-	bool ws_deflate;         /* permessage-deflate negotiated */
-	bool ws_binary_msgpack;  /* binary messages are msgpack (subprotocol) */
+	bool ws_deflate;        /* permessage-deflate negotiated */
+	bool ws_binary_msgpack; /* binary messages are msgpack (subprotocol) */
+};
+
+/* Counters of one pipeline (the caller sums them into its shard). */
+struct sm_pipe_stats {
+	uint64_t in_bytes[3]; /* input of the transfer, content, framing stages */
+	uint64_t units;       /* PAYLOAD events, raw fallback included */
+	uint64_t errors;      /* ERROR events */
+	uint64_t fatal;       /* stages that failed (fatal ERROR events) */
+	uint64_t bombs;       /* content failures with reason bomb */
+	uint64_t units_cut;   /* units longer than max_unit (kept cut) */
+	uint64_t sanitized;   /* units with an anti-hijack guard stripped */
+	uint64_t msgpack_ok;
+	uint64_t msgpack_failed;
 };
 
 struct sm_pipe;
@@ -127,7 +140,7 @@ struct sm_pipe;
  * Unsupported codings are not a creation failure: the first feed reports
  * an ERROR (content stage) and the body degrades to raw. */
 struct sm_pipe *sm_pipe_new(const struct sm_pipe_config *cfg, const struct sm_pipe_headers *h,
-			    sm_pipe_cb cb, void *ctx);
+                            sm_pipe_cb cb, void *ctx);
 void sm_pipe_free(struct sm_pipe *p);
 
 /* Feeds body bytes. Returns the bytes consumed: n, or fewer when a chunked
@@ -142,6 +155,8 @@ int sm_pipe_finish(struct sm_pipe *p);
 /* What was chosen, for events and tests. */
 enum sm_pipe_framing sm_pipe_framing(const struct sm_pipe *p);
 bool sm_pipe_chunked(const struct sm_pipe *p);
+
+const struct sm_pipe_stats *sm_pipe_stats(const struct sm_pipe *p);
 
 const char *sm_pipe_stage_str(enum sm_pipe_stage s);
 const char *sm_pipe_kind_str(enum sm_pipe_kind k);

@@ -16,18 +16,18 @@ struct hdr {
 };
 
 static const struct hdr hdrs[] = {
-	{"application/json", "gzip", "chunked", false, false},
-	{"text/event-stream", "br", "chunked", false, false},
-	{"application/grpc+json", "", "", false, false},
-	{"application/msgpack", "deflate", "", false, false},
-	{"", "", "", true, true},
-	{"", "", "", true, false},
-	{"text/plain", "", "chunked", false, false},
-	{"text/javascript", "", "gzip, chunked", false, false},
-	{"text/event-stream", "zstd", "", false, false},
-	{"application/x-msgpack", "", "chunked", false, false},
-	{"application/json", "zstd, br", "", false, false},
-	{"text/event-stream", "", "", false, false},
+        {"application/json", "gzip", "chunked", false, false},
+        {"text/event-stream", "br", "chunked", false, false},
+        {"application/grpc+json", "", "", false, false},
+        {"application/msgpack", "deflate", "", false, false},
+        {"", "", "", true, true},
+        {"", "", "", true, false},
+        {"text/plain", "", "chunked", false, false},
+        {"text/javascript", "", "gzip, chunked", false, false},
+        {"text/event-stream", "zstd", "", false, false},
+        {"application/x-msgpack", "", "chunked", false, false},
+        {"application/json", "zstd, br", "", false, false},
+        {"text/event-stream", "", "", false, false},
 };
 
 struct digest {
@@ -64,18 +64,23 @@ static void on_event(void *ctx, const struct sm_pipe_event *ev)
 static struct digest run(const struct hdr *h, const uint8_t *b, size_t n, unsigned pattern)
 {
 	struct sm_pipe_config cfg = {
-		.chunked = {.max_line = 64, .max_trailers = 256},
-		.content = {.max_input = 64 << 10, .max_output = 256 << 10},
-		.msgpack = {.max_depth = 32, .max_elements = 256, .max_output = 8192},
-		.max_unit = 4096,
-		.excerpt = 64,
-		.max_event = 4096,
+	        .chunked = {.max_line = 64, .max_trailers = 256},
+	        .content = {.max_input = 64 << 10, .max_output = 256 << 10},
+	        .msgpack = {.max_depth = 32, .max_elements = 256, .max_output = 8192},
+	        .max_unit = 4096,
+	        .excerpt = 64,
+	        .max_event = 4096,
 	};
 	struct sm_pipe_headers ph = {
-		.content_type = h->ct, .content_type_len = strlen(h->ct),
-		.content_encoding = h->ce, .content_encoding_len = strlen(h->ce),
-		.transfer_encoding = h->te, .transfer_encoding_len = strlen(h->te),
-		.websocket = h->ws, .ws_client_to_server = h->c2s, .ws_binary_msgpack = true,
+	        .content_type = h->ct,
+	        .content_type_len = strlen(h->ct),
+	        .content_encoding = h->ce,
+	        .content_encoding_len = strlen(h->ce),
+	        .transfer_encoding = h->te,
+	        .transfer_encoding_len = strlen(h->te),
+	        .websocket = h->ws,
+	        .ws_client_to_server = h->c2s,
+	        .ws_binary_msgpack = true,
 	};
 	struct digest d = {.h = 14695981039346656037ull, .excerpt = cfg.excerpt};
 	struct sm_pipe *p = sm_pipe_new(&cfg, &ph, on_event, &d);

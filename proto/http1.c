@@ -384,3 +384,10 @@ const struct sm_h1_stats *sm_h1_stats(const struct sm_h1 *h)
 {
 	return &h->stats;
 }
+
+void sm_h1_set_origin(struct sm_h1 *h, const struct sm_authority *auth)
+{
+	h->origin_mode = 1;
+	h->up_auth = *auth;
+	h->up_live = 1;
+}

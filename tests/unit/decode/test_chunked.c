@@ -22,39 +22,45 @@ static int sink(void *arg, const uint8_t *p, size_t n)
 
 struct row {
 	const char *in;
-	const char *data;      /* NULL: error expected */
-	size_t consumed;       /* for valid rows: bytes up to the end of the message */
+	const char *data; /* NULL: error expected */
+	size_t consumed;  /* for valid rows: bytes up to the end of the message */
 	enum sm_chunked_reason reason;
 };
 
-#define OK(in, data, consumed) {in, data, consumed, SM_CHUNKED_OK}
-#define BAD(in, reason) {in, NULL, 0, reason}
+#define OK(in, data, consumed)                                                                     \
+	{                                                                                          \
+		in, data, consumed, SM_CHUNKED_OK                                                  \
+	}
+#define BAD(in, reason)                                                                            \
+	{                                                                                          \
+		in, NULL, 0, reason                                                                \
+	}
 
 static const struct row rows[] = {
-	OK("0\r\n\r\n", "", 5),
-	OK("5\r\nhello\r\n0\r\n\r\n", "hello", 15),
-	OK("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "hello world", 26),
-	OK("A\r\n0123456789\r\n0\r\n\r\n", "0123456789", 20),
-	OK("a;ext=1\r\n0123456789\r\n0\r\n\r\n", "0123456789", 26),
-	OK("3 ; x=\"y\"\r\nabc\r\n0\r\n\r\n", "abc", 21),
-	OK("0003\r\nabc\r\n0\r\n\r\n", "abc", 16),
-	OK("3\r\nabc\r\n0\r\nX-T: 1\r\nY: 2\r\n\r\n", "abc", 27),
-	OK("3\r\nabc\r\n0\r\n\r\nNEXT", "abc", 13),
-	BAD("\r\n", SM_CHUNKED_BAD_SIZE),
-	BAD("x\r\n", SM_CHUNKED_BAD_SIZE),
-	BAD("5x\r\n", SM_CHUNKED_BAD_SIZE),
-	BAD("5\nhello", SM_CHUNKED_BAD_CRLF),
-	BAD("5\rhello", SM_CHUNKED_BAD_CRLF),
-	BAD("5\r\nhelloX", SM_CHUNKED_BAD_CRLF),
-	BAD("5\r\nhello\rX", SM_CHUNKED_BAD_CRLF),
-	BAD("5\r\nhello\n", SM_CHUNKED_BAD_CRLF),
-	BAD("0\r\nX: 1\n", SM_CHUNKED_BAD_CRLF),
-	BAD("0\r\n\n", SM_CHUNKED_BAD_CRLF),
-	BAD("0\r\n\rX", SM_CHUNKED_BAD_CRLF),
-	BAD("3;a\x01\r\n", SM_CHUNKED_BAD_SIZE),
-	BAD("10000000000000000\r\n", SM_CHUNKED_SIZE_OVERFLOW),
-	BAD("8000000000000000\r\n", SM_CHUNKED_SIZE_OVERFLOW),
-	BAD("-1\r\n", SM_CHUNKED_BAD_SIZE),
+        OK("0\r\n\r\n", "", 5),
+        OK("5\r\nhello\r\n0\r\n\r\n", "hello", 15),
+        OK("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "hello world", 26),
+        OK("A\r\n0123456789\r\n0\r\n\r\n", "0123456789", 20),
+        OK("a;ext=1\r\n0123456789\r\n0\r\n\r\n", "0123456789", 26),
+        OK("3 ; x=\"y\"\r\nabc\r\n0\r\n\r\n", "abc", 21),
+        OK("0003\r\nabc\r\n0\r\n\r\n", "abc", 16),
+        OK("3\r\nabc\r\n0\r\nX-T: 1\r\nY: 2\r\n\r\n", "abc", 27),
+        OK("3\r\nabc\r\n0\r\n\r\nNEXT", "abc", 13),
+        BAD("\r\n", SM_CHUNKED_BAD_SIZE),
+        BAD("x\r\n", SM_CHUNKED_BAD_SIZE),
+        BAD("5x\r\n", SM_CHUNKED_BAD_SIZE),
+        BAD("5\nhello", SM_CHUNKED_BAD_CRLF),
+        BAD("5\rhello", SM_CHUNKED_BAD_CRLF),
+        BAD("5\r\nhelloX", SM_CHUNKED_BAD_CRLF),
+        BAD("5\r\nhello\rX", SM_CHUNKED_BAD_CRLF),
+        BAD("5\r\nhello\n", SM_CHUNKED_BAD_CRLF),
+        BAD("0\r\nX: 1\n", SM_CHUNKED_BAD_CRLF),
+        BAD("0\r\n\n", SM_CHUNKED_BAD_CRLF),
+        BAD("0\r\n\rX", SM_CHUNKED_BAD_CRLF),
+        BAD("3;a\x01\r\n", SM_CHUNKED_BAD_SIZE),
+        BAD("10000000000000000\r\n", SM_CHUNKED_SIZE_OVERFLOW),
+        BAD("8000000000000000\r\n", SM_CHUNKED_SIZE_OVERFLOW),
+        BAD("-1\r\n", SM_CHUNKED_BAD_SIZE),
 };
 
 static void run_split(const struct row *r, size_t split)
@@ -71,7 +77,7 @@ static void run_split(const struct row *r, size_t split)
 	if (r->data) {
 		cr_assert_geq(a, 0, "%s split %zu", r->in, split);
 		cr_assert_geq(b, 0, "%s split %zu: %s", r->in, split,
-			      sm_chunked_reason_str(c.reason));
+		              sm_chunked_reason_str(c.reason));
 		cr_assert_eq((size_t)(a + b), r->consumed, "%s split %zu", r->in, split);
 		cr_assert(sm_chunked_done(&c));
 		cr_assert_eq(sm_chunked_finish(&c), SM_OK);
@@ -80,7 +86,7 @@ static void run_split(const struct row *r, size_t split)
 	} else {
 		cr_assert(a < 0 || b < 0, "%s split %zu accepted", r->in, split);
 		cr_assert_eq(c.reason, r->reason, "%s split %zu: %s", r->in, split,
-			     sm_chunked_reason_str(c.reason));
+		             sm_chunked_reason_str(c.reason));
 		cr_assert_neq(sm_chunked_finish(&c), SM_OK);
 	}
 }
@@ -97,33 +103,38 @@ Test(chunked, truncation_and_limits)
 	struct sm_chunked c;
 	struct out o = {.len = 0};
 	struct sm_chunked_limits lim = {8, 16};
-	static const char *partial[] = {"", "5", "5\r", "5\r\nhel", "5\r\nhello", "5\r\nhello\r\n",
-					"0\r\n", "0\r\nX: 1\r\n"};
+	static const char *partial[] = {"",           "5",
+	                                "5\r",        "5\r\nhel",
+	                                "5\r\nhello", "5\r\nhello\r\n",
+	                                "0\r\n",      "0\r\nX: 1\r\n"};
 	for (size_t i = 0; i < sizeof(partial) / sizeof(partial[0]); i++) {
 		sm_chunked_init(&c, &lim);
 		o.len = 0;
 		cr_assert_eq(sm_chunked_feed(&c, (const uint8_t *)partial[i], strlen(partial[i]),
-					     sink, &o),
-			     (long)strlen(partial[i]));
+		                             sink, &o),
+		             (long)strlen(partial[i]));
 		cr_assert_eq(sm_chunked_finish(&c), SM_ERR_TRUNCATED, "%s", partial[i]);
 		cr_assert_eq(c.reason, SM_CHUNKED_TRUNCATED);
 	}
 	/* Size line: 8 bytes allowed, the 9th is over. */
 	sm_chunked_init(&c, &lim);
-	cr_assert_eq(sm_chunked_feed(&c, (const uint8_t *)"1;abcdef\r\nx\r\n0\r\n\r\n", 18, sink, &o),
-		     18);
+	cr_assert_eq(
+	        sm_chunked_feed(&c, (const uint8_t *)"1;abcdef\r\nx\r\n0\r\n\r\n", 18, sink, &o),
+	        18);
 	sm_chunked_init(&c, &lim);
 	cr_assert_eq(sm_chunked_feed(&c, (const uint8_t *)"1;abcdefg\r\n", 11, sink, &o),
-		     SM_ERR_LIMIT);
+	             SM_ERR_LIMIT);
 	cr_assert_eq(c.reason, SM_CHUNKED_LINE_TOO_LONG);
 	cr_assert_eq(c.offset, 8);
 	/* Trailers: 16 bytes with CRLFs allowed. */
 	sm_chunked_init(&c, &lim);
-	cr_assert_eq(sm_chunked_feed(&c, (const uint8_t *)"0\r\nA: 12345678901\r\n\r\n", 21, sink, &o),
-		     21);
+	cr_assert_eq(
+	        sm_chunked_feed(&c, (const uint8_t *)"0\r\nA: 12345678901\r\n\r\n", 21, sink, &o),
+	        21);
 	sm_chunked_init(&c, &lim);
-	cr_assert_eq(sm_chunked_feed(&c, (const uint8_t *)"0\r\nA: 123456789012\r\n\r\n", 22, sink, &o),
-		     SM_ERR_LIMIT);
+	cr_assert_eq(
+	        sm_chunked_feed(&c, (const uint8_t *)"0\r\nA: 123456789012\r\n\r\n", 22, sink, &o),
+	        SM_ERR_LIMIT);
 	cr_assert_eq(c.reason, SM_CHUNKED_TRAILERS_TOO_LARGE);
 	/* Errors are sticky; a finished decoder consumes nothing. */
 	cr_assert_eq(sm_chunked_feed(&c, (const uint8_t *)"0\r\n\r\n", 5, sink, &o), SM_ERR_LIMIT);

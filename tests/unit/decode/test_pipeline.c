@@ -51,12 +51,12 @@ static void on_event(void *ctx, const struct sm_pipe_event *ev)
 static struct sm_pipe_config config(void)
 {
 	struct sm_pipe_config c = {
-		.chunked = {.max_line = 64, .max_trailers = 256},
-		.content = {.max_input = 1 << 20, .max_output = 1 << 20},
-		.msgpack = {.max_depth = 32, .max_elements = 1000, .max_output = 4096},
-		.max_unit = 8192,
-		.excerpt = 48,
-		.max_event = 8192,
+	        .chunked = {.max_line = 64, .max_trailers = 256},
+	        .content = {.max_input = 1 << 20, .max_output = 1 << 20},
+	        .msgpack = {.max_depth = 32, .max_elements = 1000, .max_output = 4096},
+	        .max_unit = 8192,
+	        .excerpt = 48,
+	        .max_event = 8192,
 	};
 	return c;
 }
@@ -120,9 +120,12 @@ static uint8_t *dup(const void *s, size_t n)
 	return b;
 }
 
-#define H(ct, ce, te) {.content_type = ct, .content_type_len = sizeof(ct) - 1,                   \
-		       .content_encoding = ce, .content_encoding_len = sizeof(ce) - 1,          \
-		       .transfer_encoding = te, .transfer_encoding_len = sizeof(te) - 1}
+#define H(ct, ce, te)                                                                              \
+	{                                                                                          \
+		.content_type = ct, .content_type_len = sizeof(ct) - 1, .content_encoding = ce,    \
+		.content_encoding_len = sizeof(ce) - 1, .transfer_encoding = te,                   \
+		.transfer_encoding_len = sizeof(te) - 1                                            \
+	}
 
 static size_t make_bodies(struct body *v)
 {
@@ -132,24 +135,28 @@ static size_t make_bodies(struct body *v)
 	/* 1. Guarded JSON, gzip, chunked. */
 	const char *json = ")]}'\n{\"user\":\"ada\",\"items\":[1,2,3],\"note\":\"guarded json\"}";
 	e = tc_encode("gzip", (const uint8_t *)json, strlen(json), &n);
-	v[k] = (struct body){.name = "json gzip chunked", .h = H("application/json; charset=utf-8", "gzip", "chunked")};
+	v[k] = (struct body){.name = "json gzip chunked",
+	                     .h = H("application/json; charset=utf-8", "gzip", "chunked")};
 	v[k].b = chunk(e, n, 7, &v[k].n);
-	v[k].expect = "0 PAYLOAD payload json unit=0 len=52 guard=)]}' label= |{\"user\":\"ada\",\"items\":[1,2,3],\"note\":\"guarded js|\n"
-		      "finish ok\n";
+	v[k].expect = "0 PAYLOAD payload json unit=0 len=52 guard=)]}' label= "
+	              "|{\"user\":\"ada\",\"items\":[1,2,3],\"note\":\"guarded js|\n"
+	              "finish ok\n";
 	free(e);
 	k++;
 
 	/* 2. SSE over brotli, chunked: JSON, text, guarded JSON, a comment. */
-	const char *sse = "event: delta\ndata: {\"t\":\"hel\"}\n\n: keepalive\n\ndata: plain\r\ndata: text\r\n\r\n"
-			  "id: 7\ndata: while(1);[1,2]\n\ndata: {\"done\":true}";
+	const char *sse = "event: delta\ndata: {\"t\":\"hel\"}\n\n: keepalive\n\ndata: "
+	                  "plain\r\ndata: text\r\n\r\n"
+	                  "id: 7\ndata: while(1);[1,2]\n\ndata: {\"done\":true}";
 	e = tc_encode("br", (const uint8_t *)sse, strlen(sse), &n);
-	v[k] = (struct body){.name = "sse br chunked", .h = H("text/event-stream", "br", "chunked")};
+	v[k] = (struct body){.name = "sse br chunked",
+	                     .h = H("text/event-stream", "br", "chunked")};
 	v[k].b = chunk(e, n, 5, &v[k].n);
 	v[k].expect = "0 PAYLOAD payload json unit=0 len=11 label=delta |{\"t\":\"hel\"}|\n"
-		      "1 PAYLOAD payload text unit=1 len=10 label=message |plain\\x0atext|\n"
-		      "2 PAYLOAD payload json unit=2 len=5 guard=while(1); label=message |[1,2]|\n"
-		      "3 PAYLOAD payload json unit=3 len=13 label=message |{\"done\":true}|\n"
-		      "finish ok\n";
+	              "1 PAYLOAD payload text unit=1 len=10 label=message |plain\\x0atext|\n"
+	              "2 PAYLOAD payload json unit=2 len=5 guard=while(1); label=message |[1,2]|\n"
+	              "3 PAYLOAD payload json unit=3 len=13 label=message |{\"done\":true}|\n"
+	              "finish ok\n";
 	free(e);
 	k++;
 
@@ -166,19 +173,21 @@ static size_t make_bodies(struct body *v)
 	v[k].b = e;
 	v[k].n = n;
 	v[k].expect = "0 PAYLOAD payload json unit=0 len=8 label= |{\"id\":1}|\n"
-		      "1 PAYLOAD payload raw unit=1 len=3 compressed label= |xyz|\n"
-		      "finish ok\n";
+	              "1 PAYLOAD payload raw unit=1 len=3 compressed label= |xyz|\n"
+	              "finish ok\n";
 	k++;
 
 	/* 4. msgpack, deflate (zlib), TE "gzip, chunked" is not used here. */
-	static const uint8_t mp[] = {0x82, 0xa1, 'a', 0x01, 0xa1, 'b', 0x92, 0xc3, 0xcb, 0x3f,
-				     0xb9, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9a};
+	static const uint8_t mp[] = {0x82, 0xa1, 'a',  0x01, 0xa1, 'b',  0x92, 0xc3, 0xcb,
+	                             0x3f, 0xb9, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9a};
 	e = tc_encode("zlib", mp, sizeof(mp), &n);
-	v[k] = (struct body){.name = "msgpack deflate", .h = H("application/msgpack", "deflate", "")};
+	v[k] = (struct body){.name = "msgpack deflate",
+	                     .h = H("application/msgpack", "deflate", "")};
 	v[k].b = e;
 	v[k].n = n;
-	v[k].expect = "0 PAYLOAD payload msgpack unit=0 len=22 label= |{\"a\":1,\"b\":[true,0.1]}|\n"
-		      "finish ok\n";
+	v[k].expect =
+	        "0 PAYLOAD payload msgpack unit=0 len=22 label= |{\"a\":1,\"b\":[true,0.1]}|\n"
+	        "finish ok\n";
 	k++;
 
 	/* 5. A gzip bomb (1 + 258*40000 zeros > 1 MiB budget) in a chunked body:
@@ -195,8 +204,9 @@ static size_t make_bodies(struct body *v)
 	v[k].b = dup(bad, strlen(bad));
 	v[k].n = strlen(bad);
 	v[k].expect = "0 ERROR transfer chunked bad_crlf invalid fatal\n"
-		      "1 PAYLOAD transfer raw unit=0 len=22 label= |4\\x0d\\x0a{\"a\"\\x0d\\x0a3\\x0d\\x0a:1}XX0\\x0d\\x0a\\x0d\\x0a|\n"
-		      "finish invalid\n";
+	              "1 PAYLOAD transfer raw unit=0 len=22 label= "
+	              "|4\\x0d\\x0a{\"a\"\\x0d\\x0a3\\x0d\\x0a:1}XX0\\x0d\\x0a\\x0d\\x0a|\n"
+	              "finish invalid\n";
 	k++;
 
 	/* 7. Unknown coding: content fails at once, raw body. */
@@ -204,8 +214,8 @@ static size_t make_bodies(struct body *v)
 	v[k].b = dup("hello", 5);
 	v[k].n = 5;
 	v[k].expect = "0 ERROR content content unknown unsupported fatal\n"
-		      "1 PAYLOAD content raw unit=0 len=5 label= |hello|\n"
-		      "finish unsupported\n";
+	              "1 PAYLOAD content raw unit=0 len=5 label= |hello|\n"
+	              "finish unsupported\n";
 	k++;
 
 	/* 8. Malformed msgpack: a payload error for the unit only. */
@@ -213,8 +223,8 @@ static size_t make_bodies(struct body *v)
 	v[k].b = dup("\x92\x01\xc1", 3);
 	v[k].n = 3;
 	v[k].expect = "0 ERROR payload msgpack bad_type invalid\n"
-		      "1 PAYLOAD payload raw unit=0 len=3 label= |\\x92\\x01\\xc1|\n"
-		      "finish ok\n";
+	              "1 PAYLOAD payload raw unit=0 len=3 label= |\\x92\\x01\\xc1|\n"
+	              "finish ok\n";
 	k++;
 
 	/* 9. gRPC message over max_event: framing fails, decoded stream raw. */
@@ -223,17 +233,19 @@ static size_t make_bodies(struct body *v)
 	v[k].b = dup(big, sizeof(big));
 	v[k].n = sizeof(big);
 	v[k].expect = "0 ERROR framing grpc too_large limit fatal\n"
-		      "1 PAYLOAD framing raw unit=0 len=7 label= |\\x00\\x00\\x10\\x00\\x00ab|\n"
-		      "finish limit\n";
+	              "1 PAYLOAD framing raw unit=0 len=7 label= |\\x00\\x00\\x10\\x00\\x00ab|\n"
+	              "finish limit\n";
 	k++;
 
 	/* 10. Transfer-Encoding "gzip, chunked": the gzip is a coding too. */
 	const char *txt = "for(;;);{\"x\":[true,false,null]}";
 	e = tc_encode("gzip", (const uint8_t *)txt, strlen(txt), &n);
-	v[k] = (struct body){.name = "te gzip chunked", .h = H("text/javascript", "", "gzip, chunked")};
+	v[k] = (struct body){.name = "te gzip chunked",
+	                     .h = H("text/javascript", "", "gzip, chunked")};
 	v[k].b = chunk(e, n, 3, &v[k].n);
-	v[k].expect = "0 PAYLOAD payload json unit=0 len=23 guard=for(;;); label= |{\"x\":[true,false,null]}|\n"
-		      "finish ok\n";
+	v[k].expect = "0 PAYLOAD payload json unit=0 len=23 guard=for(;;); label= "
+	              "|{\"x\":[true,false,null]}|\n"
+	              "finish ok\n";
 	free(e);
 	k++;
 
@@ -246,25 +258,25 @@ static size_t make_bodies(struct body *v)
 
 	/* 13. A WebSocket server->client stream: JSON text, ping, fragmented
 	 * text, msgpack binary, bad msgpack, then a masked frame (fatal). */
-	static const uint8_t ws[] = {0x81, 11, '{', '"', 'o', 'p', '"', ':', '"', 'h', 'i', '"', '}',
-				     0x89, 1, 'p',
-				     0x01, 3, 'p', 'l', 'a', 0x80, 3, 'i', 'n', '!',
-				     0x82, 4, 0x81, 0xa1, 'a', 0x01,
-				     0x82, 1, 0xc1,
-				     0x81, 0x81, 1, 2, 3, 4, 'x'};
-	v[k] = (struct body){.name = "websocket", .h = {.websocket = true, .ws_binary_msgpack = true}};
+	static const uint8_t ws[] = {
+	        0x81, 11,   '{',  '"',  'o',  'p', '"',  ':',  '"',  'h', 'i', '"', '}',  0x89,
+	        1,    'p',  0x01, 3,    'p',  'l', 'a',  0x80, 3,    'i', 'n', '!', 0x82, 4,
+	        0x81, 0xa1, 'a',  0x01, 0x82, 1,   0xc1, 0x81, 0x81, 1,   2,   3,   4,    'x'};
+	v[k] = (struct body){.name = "websocket",
+	                     .h = {.websocket = true, .ws_binary_msgpack = true}};
 	v[k].b = dup(ws, sizeof(ws));
 	v[k].n = sizeof(ws);
-	v[k].expect = "0 PAYLOAD payload json unit=0 len=11 label= |{\"op\":\"hi\"}|\n"
-		      "1 PAYLOAD payload text unit=1 len=6 label= |plain!|\n"
-		      "2 PAYLOAD payload msgpack unit=2 len=7 label= |{\"a\":1}|\n"
-		      "3 ERROR payload msgpack bad_type invalid\n"
-		      "4 PAYLOAD payload raw unit=3 len=1 label= |\\xc1|\n"
-		      "5 ERROR framing websocket mask_forbidden protocol fatal\n"
-		      "6 PAYLOAD framing raw unit=4 len=42 label= |\\x81\\x0b{\"op\":\"hi\"}\\x89\\x01p"
-		      "\\x01\\x03pla\\x80\\x03in!\\x82\\x04\\x81\\xa1a\\x01\\x82\\x01\\xc1\\x81\\x81"
-		      "\\x01\\x02\\x03\\x04x|\n"
-		      "finish protocol\n";
+	v[k].expect =
+	        "0 PAYLOAD payload json unit=0 len=11 label= |{\"op\":\"hi\"}|\n"
+	        "1 PAYLOAD payload text unit=1 len=6 label= |plain!|\n"
+	        "2 PAYLOAD payload msgpack unit=2 len=7 label= |{\"a\":1}|\n"
+	        "3 ERROR payload msgpack bad_type invalid\n"
+	        "4 PAYLOAD payload raw unit=3 len=1 label= |\\xc1|\n"
+	        "5 ERROR framing websocket mask_forbidden protocol fatal\n"
+	        "6 PAYLOAD framing raw unit=4 len=42 label= |\\x81\\x0b{\"op\":\"hi\"}\\x89\\x01p"
+	        "\\x01\\x03pla\\x80\\x03in!\\x82\\x04\\x81\\xa1a\\x01\\x82\\x01\\xc1\\x81\\x81"
+	        "\\x01\\x02\\x03\\x04x|\n"
+	        "finish protocol\n";
 	k++;
 
 	/* 12. Binary body with no type: raw, excerpt bounded. */
@@ -289,11 +301,16 @@ Test(pipeline, expected_events)
 	}
 	/* The bomb: content error, then the chunk-decoded gzip bytes raw. */
 	run(&v[4], NULL, 0, &l);
-	cr_assert(strstr(l.s, "0 ERROR content gzip bomb bomb fatal\n1 PAYLOAD content raw unit=0 len=") == l.s,
-		  "%s", l.s);
+	cr_assert(
+	        strstr(l.s,
+	               "0 ERROR content gzip bomb bomb fatal\n1 PAYLOAD content raw unit=0 len=") ==
+	                l.s,
+	        "%s", l.s);
 	run(&v[10], NULL, 0, &l);
-	cr_assert(strstr(l.s, "0 ERROR content br truncated truncated fatal\n1 PAYLOAD content raw") == l.s,
-		  "%s", l.s);
+	cr_assert(strstr(l.s,
+	                 "0 ERROR content br truncated truncated fatal\n1 PAYLOAD content raw") ==
+	                  l.s,
+	          "%s", l.s);
 	run(&v[12], NULL, 0, &l);
 	cr_assert(strstr(l.s, "0 PAYLOAD payload raw unit=0 len=300 label= |") == l.s, "%s", l.s);
 	for (size_t i = 0; i < nb; i++)
@@ -381,4 +398,47 @@ Test(pipeline, rejects_bad_config)
 	cr_assert_null(sm_pipe_new(&cfg, &h, on_event, NULL));
 	cfg = config();
 	cr_assert_null(sm_pipe_new(&cfg, &h, NULL, NULL));
+}
+
+static void count_only(void *ctx, const struct sm_pipe_event *ev)
+{
+	(*(int *)ctx)++;
+}
+
+Test(pipeline, stats_and_oversized_coding_list)
+{
+	struct sm_pipe_config cfg = config();
+	size_t n;
+	uint8_t *b = tc_wrapped_bomb("gzip", 40000, &n);
+	struct sm_pipe_headers h = H("application/json", "gzip", "");
+	int events = 0;
+	struct sm_pipe *p = sm_pipe_new(&cfg, &h, count_only, &events);
+	cr_assert_eq(sm_pipe_feed(p, b, n), (long)n);
+	cr_assert_eq(sm_pipe_finish(p), SM_ERR_BOMB);
+	const struct sm_pipe_stats *st = sm_pipe_stats(p);
+	cr_assert_eq(st->bombs, 1);
+	cr_assert_eq(st->fatal, 1);
+	cr_assert_eq(st->errors, 1);
+	cr_assert_eq(st->units, 1);
+	cr_assert_eq(st->in_bytes[SM_PIPE_CONTENT], n);
+	cr_assert_eq(st->in_bytes[SM_PIPE_FRAMING], 0);
+	cr_assert_eq(events, 2);
+	sm_pipe_free(p);
+	free(b);
+
+	/* A coding list that does not fit the 1 KiB buffer is too_deep. */
+	char ce[1100];
+	memset(ce, ' ', sizeof(ce));
+	memcpy(ce, "gzip", 4);
+	struct sm_pipe_headers h2 = {.content_type = "text/plain", .content_type_len = 10,
+				     .content_encoding = ce, .content_encoding_len = sizeof(ce),
+				     .transfer_encoding = "gzip, chunked", .transfer_encoding_len = 13};
+	struct log l = {.s = malloc(4096), .cap = 4096};
+	p = sm_pipe_new(&cfg, &h2, on_event, &l);
+	cr_assert_eq(sm_pipe_feed(p, (const uint8_t *)"1\r\nx\r\n0\r\n\r\n", 11), 11);
+	cr_assert_eq(sm_pipe_finish(p), SM_ERR_LIMIT);
+	cr_assert_str_eq(l.s, "0 ERROR content content too_deep limit fatal\n"
+			      "1 PAYLOAD content raw unit=0 len=1 label= |x|\n");
+	sm_pipe_free(p);
+	free(l.s);
 }
