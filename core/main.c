@@ -143,21 +143,6 @@ static void raise_nofile(void)
 
 static void print_listeners(const struct sm_proxy *p)
 {
-	struct sockaddr_storage aa;
-	socklen_t alen;
-	if (sm_proxy_admin_addr(p, &aa, &alen) == SM_OK) {
-		char ip[INET6_ADDRSTRLEN] = "?";
-		if (aa.ss_family == AF_INET) {
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&aa)->sin_addr, ip, sizeof(ip));
-			fprintf(stderr, "soth-mitm: admin on %s:%u\n", ip,
-			        ntohs(((struct sockaddr_in *)&aa)->sin_port));
-		} else {
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&aa)->sin6_addr, ip,
-			          sizeof(ip));
-			fprintf(stderr, "soth-mitm: admin on [%s]:%u\n", ip,
-			        ntohs(((struct sockaddr_in6 *)&aa)->sin6_port));
-		}
-	}
 	for (size_t i = 0; i < sm_proxy_n_listen(p); i++) {
 		struct sockaddr_storage a;
 		socklen_t len;
@@ -175,6 +160,21 @@ static void print_listeners(const struct sm_proxy *p)
 			port = ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
 			fprintf(stderr, "soth-mitm: listening on [%s]:%u (%d reactors)\n", ip, port,
 			        sm_proxy_n_reactors(p));
+		}
+	}
+	struct sockaddr_storage aa;
+	socklen_t alen;
+	if (sm_proxy_admin_addr(p, &aa, &alen) == SM_OK) {
+		char ip[INET6_ADDRSTRLEN] = "?";
+		if (aa.ss_family == AF_INET) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&aa)->sin_addr, ip, sizeof(ip));
+			fprintf(stderr, "soth-mitm: admin on %s:%u\n", ip,
+			        ntohs(((struct sockaddr_in *)&aa)->sin_port));
+		} else {
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&aa)->sin6_addr, ip,
+			          sizeof(ip));
+			fprintf(stderr, "soth-mitm: admin on [%s]:%u\n", ip,
+			        ntohs(((struct sockaddr_in6 *)&aa)->sin6_port));
 		}
 	}
 }

@@ -45,7 +45,7 @@ long sm_admin_parse(const char *buf, size_t len, struct sm_admin_request *out)
 		}
 	}
 	if (!end)
-		return len >= SM_ADMIN_REQ_MAX ? SM_ERR_LIMIT : SM_AGAIN;
+		return len >= SM_ADMIN_REQ_MAX ? SM_ERR_LIMIT : 0;
 	size_t i = 0;
 	while (i < end && tchar((unsigned char)buf[i]))
 		i++;
@@ -273,8 +273,8 @@ static void client_read(struct sm_admin *a, int k)
 	c->in_len += (size_t)n;
 	struct sm_admin_request req;
 	long r = sm_admin_parse(c->in, c->in_len, &req);
-	if (r == SM_AGAIN)
-		return;
+	if (r == 0)
+		return; /* incomplete */
 	a->requests++;
 	if (r == SM_ERR_LIMIT) {
 		respond_text(c, 431, "request head too large\n");

@@ -48,7 +48,7 @@ struct sm_admin_request {
 };
 
 /* Parses a request head in buf[0..len). Returns the head's length (through
- * the blank line) when complete, SM_AGAIN when more bytes are needed,
+ * the blank line) when complete, 0 when more bytes are needed,
  * SM_ERR_LIMIT when no complete head fits in SM_ADMIN_REQ_MAX bytes, or
  * SM_ERR_INVALID for a malformed request line (method token, one space,
  * target starting with '/' or "*", one space, "HTTP/1.0" or "HTTP/1.1")
