@@ -575,8 +575,13 @@ int main(int argc, char **argv)
 	printf("},\"cpu_s\":{\"user\":%.3f,\"sys\":%.3f}}\n", cpu_user, cpu_sys);
 	fflush(stdout);
 
-	if (cfg->tls_ctx)
+	if (cfg->tls_ctx) {
 		wolfSSL_CTX_free((WOLFSSL_CTX *)cfg->tls_ctx);
+		wolfSSL_Cleanup();
+	}
+	free(stats);
+	free(args);
+	free(cfg);
 	if (setup_fail)
 		return 2;
 	if (nerr > 0) {
