@@ -281,6 +281,13 @@ const struct sm_config_key sm_config_keys[] = {
         {"default_action", K_ACTION, CFG_OFF(default_action), 0, 0},
         {"events", K_PATH, CFG_OFF(events), 0, 0},
         {"dns_servers", K_PATH, CFG_OFF(dns_servers), 0, 0},
+        {"tls.ca_dir", K_PATH, CFG_OFF(tls.ca_dir), 0, 0},
+        {"tls.system_ca", K_PATH, CFG_OFF(tls.system_ca), 0, 0},
+        {"tls.upstream_ca", K_PATH, CFG_OFF(tls.upstream_ca), 0, 0},
+        {"tls.insecure_hosts", K_PATH, CFG_OFF(tls.insecure_hosts), 0, 0},
+        {"tls.cert_cache_size", K_U32, CFG_OFF(tls.cert_cache_size), 16, 1u << 20},
+        {"tls.handshake_timeout_ms", K_U32, CFG_OFF(tls.handshake_timeout_ms), 1, DAY_MS},
+        {"tls.non_tls", K_ACTION, CFG_OFF(tls.non_tls), 0, 0},
         {"timeouts.connect_timeout_ms", K_U32, CFG_OFF(timeouts.connect_timeout_ms), 1, DAY_MS},
         {"timeouts.idle_timeout_ms", K_U32, CFG_OFF(timeouts.idle_timeout_ms), 1, DAY_MS},
         {"timeouts.dns_timeout_ms", K_U32, CFG_OFF(timeouts.dns_timeout_ms), 1, DAY_MS},
@@ -376,6 +383,10 @@ struct sm_config *sm_config_new(const char *source)
 	cfg->limits.max_flows_per_thread = 65536;
 	cfg->limits.max_header_bytes = 16384;
 	cfg->limits.event_ring_size = 65536;
+	cfg->tls.system_ca = "/etc/ssl/certs/ca-certificates.crt";
+	cfg->tls.cert_cache_size = 1024;
+	cfg->tls.handshake_timeout_ms = 10000;
+	cfg->tls.non_tls = SM_ACTION_TUNNEL;
 	return cfg;
 }
 

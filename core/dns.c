@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/reactor.h"
+#include "core/result.h"
 
 #define MAX_SOCKS 16
 
@@ -122,6 +123,27 @@ struct sm_dns *sm_dns_create(struct sm_reactor *r, const char *servers, unsigned
 		}
 	}
 	return d;
+}
+
+int sm_dns_check_servers(const char *servers, char *err, size_t errcap)
+{
+	if (!servers || !*servers)
+		return SM_OK;
+	ares_channel ch;
+	struct ares_options o = {0};
+	o.lookups = (char *)"b";
+	if (ares_init_options(&ch, &o, ARES_OPT_LOOKUPS) != ARES_SUCCESS) {
+		snprintf(err, errcap, "dns: c-ares init failed");
+		return SM_ERR_INVALID;
+	}
+	int rc = ares_set_servers_ports_csv(ch, servers);
+	ares_destroy(ch);
+	if (rc != ARES_SUCCESS) {
+		snprintf(err, errcap, "dns_servers \"%s\": %s (expected ADDR[:PORT],...)", servers,
+		         ares_strerror(rc));
+		return SM_ERR_INVALID;
+	}
+	return SM_OK;
 }
 
 void sm_dns_destroy(struct sm_dns *d)

@@ -36,6 +36,9 @@ struct sm_dns *sm_dns_create(struct sm_reactor *r, const char *servers, unsigned
                              char *err, size_t errcap);
 void sm_dns_destroy(struct sm_dns *d);
 
+/* Checks a dns_servers string at start-up. SM_OK or SM_ERR_INVALID + err. */
+int sm_dns_check_servers(const char *servers, char *err, size_t errcap);
+
 void sm_dns_resolve(struct sm_dns *d, const char *name, uint16_t port, sm_dns_cb cb, void *arg);
 
 /* Completion of a SM_OP_DNS_POLL op. */

@@ -276,6 +276,7 @@ static void begin_switch(struct sm_reactor *r, struct sm_flow *f)
 	}
 	fr->uin.len = fr->uin.off = 0;
 	fr->upstream_eof = false;
+	fr->eof_pending = false;
 	fr->live_host[0] = 0;
 	sm_upstream_resolve(r, f);
 }
@@ -535,10 +536,21 @@ static void pump_upstream(struct sm_reactor *r, struct sm_flow *f)
 			return;
 		}
 		long n = 0;
-		if (fr->uin.len || !fr->upstream_eof)
+		if (fr->uin.len || !fr->upstream_eof) {
 			n = sm_h1_server_feed(fr->h1, fr->uin.buf + fr->uin.off, fr->uin.len,
 			                      &fr->down.out);
-		if (n > 0) {
+		} else if (fr->eof_pending) {
+			/* SM_AGAIN: output or events full; drained below, retried */
+			int rc = sm_h1_server_eof(fr->h1, &fr->down.out);
+			if (rc == SM_OK) {
+				fr->eof_pending = false;
+				n = 1; /* progress: look at the events it produced */
+			} else if (rc != SM_AGAIN) {
+				sm_flow_close(r, f, SM_CLOSE_UPSTREAM_RESET);
+				return;
+			}
+		}
+		if (n > 0 && fr->uin.len) {
 			fr->uin.off += (uint32_t)n;
 			fr->uin.len -= (uint32_t)n;
 			if (!fr->uin.len)
@@ -611,17 +623,12 @@ void sm_front_upstream_recv(struct sm_reactor *r, struct sm_flow *f, const uint8
 	}
 	sm_flow_touch(r, f);
 	if (res <= 0) {
+		/* delivered to the layer by pump_upstream once `down` is free */
 		fr->upstream_eof = true;
-		if (!outq_ready(r, &fr->down)) {
-			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
-			return;
-		}
-		if (sm_h1_server_eof(fr->h1, &fr->down.out) != SM_OK) {
-			sm_flow_close(r, f, SM_CLOSE_UPSTREAM_RESET);
-			return;
-		}
+		fr->eof_pending = true;
 		pump_upstream(r, f);
-		pump_client(r, f);
+		if (relaying(f))
+			pump_client(r, f);
 		return;
 	}
 	f->bytes_down += (uint64_t)res;

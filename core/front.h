@@ -59,6 +59,7 @@ struct sm_front {
 	bool up_recv_armed;  /* recv in flight on the upstream socket */
 	bool up_cancel_sent; /* that recv is being cancelled for a switch */
 	bool upstream_eof;
+	bool eof_pending; /* upstream EOF not yet given to the HTTP layer */
 	bool client_eof;
 	bool close_after_flush; /* last response: close once `down` drained */
 	bool upgrade;           /* 101 forwarded: splice once both outputs drained */

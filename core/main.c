@@ -195,6 +195,19 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* interception needs the TLS dataplane, which is not wired in yet: say
+	 * so instead of silently tunnelling what the user asked to inspect */
+	bool wants_intercept = cfg->default_action == SM_ACTION_INTERCEPT;
+	for (size_t i = 0; i < cfg->n_rules; i++)
+		wants_intercept |= cfg->rules[i].action == SM_ACTION_INTERCEPT;
+	if (wants_intercept) {
+		fprintf(stderr, "soth-mitm: action 'intercept' is not available in this build yet "
+		                "(TLS interception is not wired into the dataplane); use tunnel or "
+		                "block\n");
+		sm_config_free(cfg);
+		return 2;
+	}
+
 	int events_fd = -1;
 	if (cfg->events && strcmp(cfg->events, "-") == 0) {
 		events_fd = STDOUT_FILENO;
@@ -217,16 +230,29 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit the mask */
 
 	struct sm_proxy *p = NULL;
-	if (sm_proxy_create(cfg, events_fd, &p, err, sizeof(err)) != SM_OK ||
-	    sm_proxy_start(p, err, sizeof(err)) != SM_OK) {
+	rc = sm_proxy_create(cfg, events_fd, &p, err, sizeof(err));
+	if (rc == SM_OK)
+		rc = sm_proxy_start(p, err, sizeof(err));
+	if (rc != SM_OK) {
 		fprintf(stderr, "soth-mitm: %s\n", err);
 		sm_proxy_destroy(p);
 		sm_config_free(cfg);
-		return 1;
+		return rc == SM_ERR_INVALID ? 2 : 1; /* 2: the configuration is wrong */
 	}
-	for (int i = 0; i < 5000 && !sm_proxy_ready(p); i++) {
+	/* main thread, start-up only: wait (at most 10 s) for every reactor */
+	for (int i = 0; i < 10000 && !sm_proxy_ready(p) && !sm_proxy_failed(p); i++) {
 		struct timespec ms = {0, 1000000};
 		nanosleep(&ms, NULL);
+	}
+	if (!sm_proxy_ready(p)) {
+		fprintf(stderr, "soth-mitm: %s\n",
+		        sm_proxy_failed(p) ? "a reactor failed to start"
+		                           : "reactors did not start");
+		sm_proxy_stop(p);
+		sm_proxy_wait(p);
+		sm_proxy_destroy(p);
+		sm_config_free(cfg);
+		return 1;
 	}
 	print_listeners(p);
 

@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/dns.h"
 #include "core/proxy_internal.h"
 #include "core/reactor.h"
 #include "core/result.h"
@@ -86,6 +87,11 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 	}
 	p->cfg = cfg;
 	p->events_fd = events_fd;
+	p->collector_wake_fd = -1;
+	if (sm_dns_check_servers(cfg->dns_servers, err, errcap) != SM_OK) {
+		free(p);
+		return SM_ERR_INVALID;
+	}
 	p->n_reactors = cfg->threads ? (int)cfg->threads : online_cpus();
 	p->collector_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	p->reactors = calloc((size_t)p->n_reactors, sizeof(*p->reactors));
@@ -215,6 +221,14 @@ size_t sm_proxy_n_listen(const struct sm_proxy *p)
 int sm_proxy_n_reactors(const struct sm_proxy *p)
 {
 	return p->n_reactors;
+}
+
+bool sm_proxy_failed(const struct sm_proxy *p)
+{
+	for (int i = 0; i < p->n_reactors; i++)
+		if (atomic_load(&p->reactors[i].failed))
+			return true;
+	return false;
 }
 
 bool sm_proxy_ready(const struct sm_proxy *p)

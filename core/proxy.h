@@ -57,6 +57,9 @@ int sm_proxy_n_reactors(const struct sm_proxy *p);
 /* True once every reactor has armed its accept (readiness). */
 bool sm_proxy_ready(const struct sm_proxy *p);
 
+/* True if a reactor could not set up its ring (the error went to stderr). */
+bool sm_proxy_failed(const struct sm_proxy *p);
+
 void sm_proxy_stats(const struct sm_proxy *p, struct sm_proxy_stats *out);
 
 #endif

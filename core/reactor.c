@@ -607,6 +607,7 @@ void *sm_reactor_main(void *arg)
 	if (ring_setup(r, err, sizeof(err)) != SM_OK) {
 		fprintf(stderr, "soth-mitm: %s\n", err);
 		ring_teardown(r);
+		atomic_store(&r->failed, true);
 		return (void *)1;
 	}
 	arm_wake(r);

@@ -144,6 +144,7 @@ struct sm_reactor {
 
 	_Atomic bool stop_requested; /* written by the controller */
 	_Atomic bool ready;          /* read by others: accept armed */
+	_Atomic bool failed;         /* read by others: ring set-up failed */
 	bool draining;
 	uint64_t drain_deadline_ns;
 

@@ -11,8 +11,8 @@ struct guard {
 };
 
 static const struct guard builtin[] = {
-	{")]}'", 4, true}, {")]}',", 5, true}, {"while(1);", 9, false},
-	{"for(;;);", 8, false}, {"{}&&", 4, false},
+        {")]}'", 4, true},      {")]}',", 5, true}, {"while(1);", 9, false},
+        {"for(;;);", 8, false}, {"{}&&", 4, false},
 };
 #define N_BUILTIN (sizeof(builtin) / sizeof(builtin[0]))
 
@@ -71,7 +71,7 @@ static long match(const struct guard *g, const uint8_t *p, size_t n, bool final)
 }
 
 int sm_antihijack_scan(const struct sm_antihijack *a, const uint8_t *p, size_t n, bool final,
-		       struct sm_antihijack_match *m)
+                       struct sm_antihijack_match *m)
 {
 	*m = (struct sm_antihijack_match){.prefix = "", .index = -1};
 	size_t i = 0;
@@ -92,7 +92,8 @@ int sm_antihijack_scan(const struct sm_antihijack *a, const uint8_t *p, size_t n
 		if (g < N_BUILTIN) {
 			gp = &builtin[g];
 		} else {
-			ex = (struct guard){a->extra[g - N_BUILTIN], a->extra_len[g - N_BUILTIN], false};
+			ex = (struct guard){a->extra[g - N_BUILTIN], a->extra_len[g - N_BUILTIN],
+			                    false};
 		}
 		long r = match(gp, p + i, n - i, final);
 		if (r < 0)
@@ -109,7 +110,7 @@ int sm_antihijack_scan(const struct sm_antihijack *a, const uint8_t *p, size_t n
 		m->strip = i + (size_t)best;
 		m->index = best_idx;
 		m->prefix = best_idx < (int)N_BUILTIN ? builtin[best_idx].text
-						      : a->extra[best_idx - (int)N_BUILTIN];
+		                                      : a->extra[best_idx - (int)N_BUILTIN];
 	}
 	return SM_OK;
 }

@@ -49,7 +49,7 @@ int sm_antihijack_init(struct sm_antihijack *a, const char *const *extra, size_t
  * anything is to be stripped), or SM_AGAIN when final is false and more bytes
  * could change the answer. */
 int sm_antihijack_scan(const struct sm_antihijack *a, const uint8_t *p, size_t n, bool final,
-		       struct sm_antihijack_match *m);
+                       struct sm_antihijack_match *m);
 
 /* Bytes after which a scan never returns SM_AGAIN. */
 size_t sm_antihijack_window(const struct sm_antihijack *a);

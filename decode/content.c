@@ -100,7 +100,7 @@ static enum libdeflate_result ld_run(struct ld_ctx *c, uint8_t *out, size_t cap,
 	if (c->kind == KIND_DEFLATE) {
 		if (looks_zlib(c->in, c->len)) {
 			r = libdeflate_zlib_decompress_ex(c->d, c->in, c->len, out, cap, &used_in,
-							  &got);
+			                                  &got);
 			if (r != LIBDEFLATE_BAD_DATA) {
 				*out_len = got;
 				return r;
@@ -113,7 +113,7 @@ static enum libdeflate_result ld_run(struct ld_ctx *c, uint8_t *out, size_t cap,
 	size_t off = 0;
 	do {
 		r = libdeflate_gzip_decompress_ex(c->d, c->in + off, c->len - off, out + *out_len,
-						  cap - *out_len, &used_in, &got);
+		                                  cap - *out_len, &used_in, &got);
 		if (r != LIBDEFLATE_SUCCESS)
 			return r;
 		off += used_in;
@@ -168,7 +168,7 @@ static void ld_free(void *ctx)
 /* Hands `got` new bytes in buf to the sink, enforcing the budget: the bytes
  * up to the budget are delivered, then bomb. */
 static int deliver(size_t *produced, size_t budget, const uint8_t *buf, size_t got,
-		   sm_content_sink_fn sink, void *arg)
+                   sm_content_sink_fn sink, void *arg)
 {
 	size_t room = budget - *produced;
 	size_t give = got < room ? got : room;
@@ -189,12 +189,50 @@ static size_t out_room(size_t produced, size_t budget)
 	return left < SM_CONTENT_CHUNK ? left + 1 : SM_CONTENT_CHUNK;
 }
 
+typedef int (*feed_fn)(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn sink, void *arg);
+
+/* Hands the input to `feed` in SM_CONTENT_PIECE pieces cut at fixed offsets
+ * of the encoded stream, keeping a partial piece for the next write (or
+ * finish). The library therefore sees the same sequence of calls however the
+ * body was split, so how much output it releases before a corruption is
+ * detected cannot depend on the chunking. */
+static int staged_write(uint8_t *stage, size_t *staged, const uint8_t *in, size_t n, feed_fn feed,
+                        void *ctx, sm_content_sink_fn sink, void *arg)
+{
+	while (n > 0) {
+		if (*staged == 0 && n >= SM_CONTENT_PIECE) {
+			int r = feed(ctx, in, SM_CONTENT_PIECE, sink, arg);
+			if (r)
+				return r;
+			in += SM_CONTENT_PIECE;
+			n -= SM_CONTENT_PIECE;
+			continue;
+		}
+		size_t take = SM_CONTENT_PIECE - *staged;
+		if (take > n)
+			take = n;
+		memcpy(stage + *staged, in, take);
+		*staged += take;
+		in += take;
+		n -= take;
+		if (*staged == SM_CONTENT_PIECE) {
+			*staged = 0;
+			int r = feed(ctx, stage, SM_CONTENT_PIECE, sink, arg);
+			if (r)
+				return r;
+		}
+	}
+	return SM_CONTENT_OK;
+}
+
 /* ---- brotli (streaming) ------------------------------------------------- */
 
 struct br_ctx {
 	BrotliDecoderState *s;
 	size_t max_output, produced;
 	bool seen, done;
+	size_t staged;
+	uint8_t stage[SM_CONTENT_PIECE];
 	uint8_t buf[SM_CONTENT_CHUNK];
 };
 
@@ -206,12 +244,9 @@ static int br_init(void *ctx, const struct sm_content_limits *lim)
 	return c->s ? SM_CONTENT_OK : SM_CONTENT_NOMEM;
 }
 
-static int br_write(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn sink, void *arg)
+static int br_feed(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn sink, void *arg)
 {
 	struct br_ctx *c = ctx;
-	if (n == 0)
-		return SM_CONTENT_OK;
-	c->seen = true;
 	if (c->done)
 		return SM_CONTENT_TRAILING;
 	size_t avail_in = n;
@@ -221,7 +256,7 @@ static int br_write(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn s
 		size_t avail_out = room;
 		uint8_t *next_out = c->buf;
 		BrotliDecoderResult r = BrotliDecoderDecompressStream(c->s, &avail_in, &next_in,
-								      &avail_out, &next_out, NULL);
+		                                                      &avail_out, &next_out, NULL);
 		int s = deliver(&c->produced, c->max_output, c->buf, room - avail_out, sink, arg);
 		if (s)
 			return s;
@@ -241,9 +276,24 @@ static int br_write(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn s
 	}
 }
 
+static int br_write(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn sink, void *arg)
+{
+	struct br_ctx *c = ctx;
+	if (n == 0)
+		return SM_CONTENT_OK;
+	c->seen = true;
+	return staged_write(c->stage, &c->staged, in, n, br_feed, c, sink, arg);
+}
+
 static int br_finish(void *ctx, sm_content_sink_fn sink, void *arg)
 {
 	struct br_ctx *c = ctx;
+	if (c->staged) {
+		int r = br_feed(c, c->stage, c->staged, sink, arg);
+		c->staged = 0;
+		if (r)
+			return r;
+	}
 	return !c->seen || c->done ? SM_CONTENT_OK : SM_CONTENT_TRUNCATED;
 }
 
@@ -261,6 +311,8 @@ struct zs_ctx {
 	size_t max_output, produced;
 	bool seen;
 	size_t last; /* last ZSTD_decompressStream hint: 0 = at a frame boundary */
+	size_t staged;
+	uint8_t stage[SM_CONTENT_PIECE];
 	uint8_t buf[SM_CONTENT_CHUNK];
 };
 
@@ -279,9 +331,9 @@ static int zs_init(void *ctx, const struct sm_content_limits *lim)
 
 /* Runs the decoder over in (possibly empty) until it has consumed all of it
  * and has no more output buffered. */
-static int zs_pump(struct zs_ctx *c, const uint8_t *in, size_t n, sm_content_sink_fn sink,
-		   void *arg)
+static int zs_pump(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn sink, void *arg)
 {
+	struct zs_ctx *c = ctx;
 	ZSTD_inBuffer ib = {in, n, 0};
 	for (;;) {
 		size_t room = out_room(c->produced, c->max_output);
@@ -289,8 +341,8 @@ static int zs_pump(struct zs_ctx *c, const uint8_t *in, size_t n, sm_content_sin
 		size_t r = ZSTD_decompressStream(c->z, &ob, &ib);
 		if (ZSTD_isError(r))
 			return ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge
-				       ? SM_CONTENT_TOO_LARGE
-				       : SM_CONTENT_CORRUPT;
+			               ? SM_CONTENT_TOO_LARGE
+			               : SM_CONTENT_CORRUPT;
 		c->last = r;
 		int s = deliver(&c->produced, c->max_output, c->buf, ob.pos, sink, arg);
 		if (s)
@@ -306,12 +358,18 @@ static int zs_write(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn s
 	if (n == 0)
 		return SM_CONTENT_OK;
 	c->seen = true;
-	return zs_pump(c, in, n, sink, arg);
+	return staged_write(c->stage, &c->staged, in, n, zs_pump, c, sink, arg);
 }
 
 static int zs_finish(void *ctx, sm_content_sink_fn sink, void *arg)
 {
 	struct zs_ctx *c = ctx;
+	if (c->staged) {
+		int r = zs_pump(c, c->stage, c->staged, sink, arg);
+		c->staged = 0;
+		if (r)
+			return r;
+	}
 	if (!c->seen || c->last == 0)
 		return SM_CONTENT_OK;
 	return SM_CONTENT_TRUNCATED;
@@ -327,18 +385,19 @@ static void zs_free(void *ctx)
 /* ---- table and stack ---------------------------------------------------- */
 
 static const struct sm_content_vtable decoders[] = {
-	{"identity", 1, id_init, id_write, id_finish, id_free},
-	{"gzip", sizeof(struct ld_ctx), gz_init, ld_write, ld_finish, ld_free},
-	{"x-gzip", sizeof(struct ld_ctx), gz_init, ld_write, ld_finish, ld_free},
-	{"deflate", sizeof(struct ld_ctx), df_init, ld_write, ld_finish, ld_free},
-	{"br", sizeof(struct br_ctx), br_init, br_write, br_finish, br_free},
-	{"zstd", sizeof(struct zs_ctx), zs_init, zs_write, zs_finish, zs_free},
+        {"identity", 1, id_init, id_write, id_finish, id_free},
+        {"gzip", sizeof(struct ld_ctx), gz_init, ld_write, ld_finish, ld_free},
+        {"x-gzip", sizeof(struct ld_ctx), gz_init, ld_write, ld_finish, ld_free},
+        {"deflate", sizeof(struct ld_ctx), df_init, ld_write, ld_finish, ld_free},
+        {"br", sizeof(struct br_ctx), br_init, br_write, br_finish, br_free},
+        {"zstd", sizeof(struct zs_ctx), zs_init, zs_write, zs_finish, zs_free},
 };
 
 const struct sm_content_vtable *sm_content_find(const char *name, size_t len)
 {
 	for (size_t i = 0; i < sizeof(decoders) / sizeof(decoders[0]); i++)
-		if (strlen(decoders[i].name) == len && strncasecmp(decoders[i].name, name, len) == 0)
+		if (strlen(decoders[i].name) == len &&
+		    strncasecmp(decoders[i].name, name, len) == 0)
 			return &decoders[i];
 	return NULL;
 }
@@ -387,7 +446,7 @@ static int init_fail(struct sm_content *c, enum sm_content_reason r)
 }
 
 int sm_content_init(struct sm_content *c, const char *header, size_t len,
-		    const struct sm_content_limits *lim, sm_content_sink_fn sink, void *arg)
+                    const struct sm_content_limits *lim, sm_content_sink_fn sink, void *arg)
 {
 	memset(c, 0, sizeof(*c));
 	c->lim = *lim;

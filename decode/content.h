@@ -19,6 +19,12 @@
  * their memory is bounded by max_input + max_output; the streaming ones use
  * a fixed SM_CONTENT_CHUNK output buffer plus the library's window.
  *
+ * The streaming decoders are handed their input in SM_CONTENT_PIECE pieces
+ * cut at fixed offsets of the encoded stream; a partial piece waits for more
+ * input or finish. Their output timing, and so everything downstream, is
+ * then the same however the body was split, corrupt streams included. Cost:
+ * up to SM_CONTENT_PIECE - 1 encoded bytes are held back until more arrive.
+ *
  * A decoder that saw no input at all finishes successfully with no output
  * (bodies of HEAD/304 responses still carry Content-Encoding).
  */
@@ -31,6 +37,7 @@
 
 #define SM_CONTENT_MAX_STACK 4     /* codings in one Content-Encoding list */
 #define SM_CONTENT_CHUNK     16384 /* output buffer of the streaming decoders */
+#define SM_CONTENT_PIECE     1024  /* streaming decoders consume input in pieces of this size */
 
 struct sm_content_limits {
 	size_t max_input;        /* one-shot decoders: compressed bytes buffered */
@@ -100,7 +107,7 @@ struct sm_content {
  * SM_ERR_UNSUPPORTED (unknown coding), SM_ERR_LIMIT (too many codings),
  * SM_ERR_NOMEM; on failure c->reason is set and nothing stays allocated. */
 int sm_content_init(struct sm_content *c, const char *header, size_t len,
-		    const struct sm_content_limits *lim, sm_content_sink_fn sink, void *arg);
+                    const struct sm_content_limits *lim, sm_content_sink_fn sink, void *arg);
 
 /* Feeds encoded bytes. Returns SM_OK, or a negative result (sticky):
  * SM_ERR_BOMB, SM_ERR_LIMIT (too_large), SM_ERR_INVALID (corrupt, trailing),

@@ -79,15 +79,22 @@ static uint64_t be(const uint8_t *p, unsigned n)
 static void put_u64(struct writer *w, uint64_t v)
 {
 	char b[24];
-	int k = snprintf(b, sizeof(b), "%llu", (unsigned long long)v);
-	put(w, b, (size_t)k);
+	size_t i = sizeof(b);
+	do {
+		b[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(w, b + i, sizeof(b) - i);
 }
 
 static void put_i64(struct writer *w, int64_t v)
 {
-	char b[24];
-	int k = snprintf(b, sizeof(b), "%lld", (long long)v);
-	put(w, b, (size_t)k);
+	if (v >= 0) {
+		put_u64(w, (uint64_t)v);
+		return;
+	}
+	putc1(w, '-');
+	put_u64(w, 0 - (uint64_t)v); /* INT64_MIN safe */
 }
 
 /* Shortest %.Ng text that reads back to the same value. */
@@ -259,12 +266,12 @@ static void put_timestamp(struct writer *w, int64_t sec, uint32_t nsec)
 	int k;
 	if (y < 0 || y > 9999) {
 		k = snprintf(b, sizeof(b), "{\"ext\":-1,\"sec\":%lld,\"nsec\":%u}", (long long)sec,
-			     nsec);
+		             nsec);
 		put(w, b, (size_t)k);
 		return;
 	}
 	k = snprintf(b, sizeof(b), "\"%04d-%02u-%02uT%02u:%02u:%02u", (int)y, mo, d,
-		     (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60), (unsigned)(sod % 60));
+	             (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60), (unsigned)(sod % 60));
 	if (nsec) {
 		char f[16];
 		snprintf(f, sizeof(f), ".%09u", nsec);
@@ -330,7 +337,7 @@ void sm_msgpack_free(struct sm_msgpack *m)
 }
 
 static int fail(struct sm_msgpack_status *st, enum sm_msgpack_reason r, size_t off,
-		const struct writer *w)
+                const struct writer *w)
 {
 	st->reason = r;
 	st->in_offset = off;
@@ -352,7 +359,7 @@ static bool is_str_type(uint8_t c)
 }
 
 int sm_msgpack_to_json(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out, size_t cap,
-		       struct sm_msgpack_status *st)
+                       struct sm_msgpack_status *st)
 {
 	struct writer w = {.out = out, .cap = cap < m->lim.max_output ? cap : m->lim.max_output};
 	uint32_t depth = 0;
@@ -526,8 +533,11 @@ int sm_msgpack_to_json(struct sm_msgpack *m, const uint8_t *in, size_t n, char *
 				return fail(st, SM_MSGPACK_TRUNCATED, start, &w);
 			putc1(&w, is_map ? '{' : '[');
 			if (count > 0) {
-				m->stack[depth++] = (struct sm_msgpack_frame){
-					.left = (uint32_t)count, .is_map = is_map, .phase = PH_KEY, .first = 1};
+				m->stack[depth++] =
+				        (struct sm_msgpack_frame){.left = (uint32_t)count,
+				                                  .is_map = is_map,
+				                                  .phase = PH_KEY,
+				                                  .first = 1};
 				if (w.full)
 					return fail(st, SM_MSGPACK_OUTPUT_FULL, start, &w);
 				continue;

@@ -74,7 +74,7 @@ void sm_msgpack_free(struct sm_msgpack *m);
  * SM_OK, or SM_ERR_TRUNCATED / SM_ERR_INVALID / SM_ERR_LIMIT with st->reason
  * set. st may not be NULL. Reentrant per object; no global state. */
 int sm_msgpack_to_json(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out, size_t cap,
-		       struct sm_msgpack_status *st);
+                       struct sm_msgpack_status *st);
 
 /* Stable lower-case name of a reason. */
 const char *sm_msgpack_reason_str(enum sm_msgpack_reason r);

@@ -11,7 +11,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const codings[] = {
-	"gzip", "deflate", "br", "zstd", "identity", "gzip, br", "deflate, zstd", "x-gzip",
+        "gzip", "deflate", "br", "zstd", "identity", "gzip, br", "deflate, zstd", "x-gzip",
 };
 
 struct tally {

@@ -36,7 +36,8 @@ static bool j_string(struct jp *j)
 			if (*j->p == 'u') {
 				for (int i = 0; i < 4; i++) {
 					j->p++;
-					if (j->p >= j->e || !strchr("0123456789abcdefABCDEF", *j->p))
+					if (j->p >= j->e ||
+					    !strchr("0123456789abcdefABCDEF", *j->p))
 						return false;
 				}
 			}
@@ -122,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (st.reason != SM_MSGPACK_OK || !j_value(&j, 0) || j.p != j.e)
 			abort();
 	} else if (r >= 0 || st.reason == SM_MSGPACK_OK || st.out_len > sizeof(out) ||
-		   st.in_offset > size) {
+	           st.in_offset > size) {
 		abort();
 	}
 	sm_msgpack_free(&m);

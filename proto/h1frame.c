@@ -98,7 +98,7 @@ static long chunked(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
 		}
 		if (b->state >= CH_TR_START && ++b->trailer_len > b->trailer_max) {
 			*why = SM_H1FRAME_TRAILER_TOO_LARGE;
-			return -1;
+			return (long)i;
 		}
 		i++;
 		switch (b->state) {
@@ -118,20 +118,20 @@ static long chunked(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
 				break;
 			}
 			*why = SM_H1FRAME_CHUNK_SIZE;
-			return -1;
+			return (long)i - 1; /* the faulty byte is not consumed */
 		}
 		case CH_EXT:
 			if (c == '\r')
 				b->state = CH_SIZE_LF;
 			else if (c != '\t' && (c < 0x20 || c == 0x7f)) {
 				*why = SM_H1FRAME_CHUNK_EXT;
-				return -1;
+				return (long)i - 1; /* the faulty byte is not consumed */
 			}
 			break;
 		case CH_SIZE_LF:
 			if (c != '\n') {
 				*why = SM_H1FRAME_CHUNK_CRLF;
-				return -1;
+				return (long)i - 1; /* the faulty byte is not consumed */
 			}
 			b->size_digits = 0;
 			b->state = b->remaining == 0 ? CH_TR_START : CH_DATA;
@@ -139,14 +139,14 @@ static long chunked(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
 		case CH_DATA_CR:
 			if (c != '\r') {
 				*why = SM_H1FRAME_CHUNK_CRLF;
-				return -1;
+				return (long)i - 1; /* the faulty byte is not consumed */
 			}
 			b->state = CH_DATA_LF;
 			break;
 		case CH_DATA_LF:
 			if (c != '\n') {
 				*why = SM_H1FRAME_CHUNK_CRLF;
-				return -1;
+				return (long)i - 1; /* the faulty byte is not consumed */
 			}
 			b->state = CH_SIZE;
 			break;
@@ -157,7 +157,7 @@ static long chunked(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
 				b->state = CH_TR_NAME;
 			} else {
 				*why = SM_H1FRAME_TRAILER;
-				return -1;
+				return (long)i - 1; /* the faulty byte is not consumed */
 			}
 			break;
 		case CH_TR_NAME:
@@ -165,7 +165,7 @@ static long chunked(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
 				b->state = CH_TR_VALUE;
 			} else if (!is_tchar(c)) {
 				*why = SM_H1FRAME_TRAILER;
-				return -1;
+				return (long)i - 1; /* the faulty byte is not consumed */
 			}
 			break;
 		case CH_TR_VALUE:
@@ -173,24 +173,26 @@ static long chunked(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
 				b->state = CH_TR_LF;
 			} else if (c != '\t' && (c < 0x20 || c == 0x7f)) {
 				*why = SM_H1FRAME_TRAILER;
-				return -1;
+				return (long)i - 1; /* the faulty byte is not consumed */
 			}
 			break;
 		case CH_TR_LF:
 			if (c != '\n') {
 				*why = SM_H1FRAME_TRAILER;
-				return -1;
+				return (long)i - 1; /* the faulty byte is not consumed */
 			}
 			b->state = CH_TR_START;
 			break;
 		case CH_END_LF:
 			if (c != '\n') {
 				*why = SM_H1FRAME_CHUNK_CRLF;
-				return -1;
+				return (long)i - 1; /* the faulty byte is not consumed */
 			}
 			b->done = 1;
 			break;
-		default: *why = SM_H1FRAME_CHUNK_SIZE; return -1;
+		default:
+			*why = SM_H1FRAME_CHUNK_SIZE;
+			return (long)i - 1; /* the faulty byte is not consumed */
 		}
 	}
 	return (long)i;

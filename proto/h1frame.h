@@ -57,8 +57,10 @@ void sm_h1frame_body_init(struct sm_h1frame_body *b, enum sm_h1frame_kind kind, 
                           uint32_t trailer_max);
 
 /* Consumes body bytes from in[0..len) and stops exactly at the end of the
- * body (b->done set). Returns the count consumed (>= 0) or -1 with *why set
- * for a framing error. An EOF body never completes here; see
+ * body (b->done set). Returns the count consumed (>= 0). On a framing error
+ * *why is set (else SM_H1FRAME_OK) and in[returned count] is the faulty
+ * byte: the bytes before it are valid, so what is forwarded does not depend
+ * on how the input was split. An EOF body never completes here; see
  * sm_h1frame_body_eof(). */
 long sm_h1frame_body_feed(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
                           enum sm_h1frame_reason *why);

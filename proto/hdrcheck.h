@@ -23,7 +23,10 @@
  *    message, and any Transfer-Encoding in HTTP/2, is refused.
  *  - Content-Length together with Transfer-Encoding is refused.
  *  - Requests: more than one Host field is refused.
- * Any refusal is final: the message must not be forwarded. */
+ * Any refusal is final: the message must not be forwarded.
+ *
+ * HTTP/2 callers pass regular fields only: pseudo-header fields (":path",
+ * ...) and the lower-case rule for names are theirs (nghttp2 checks both). */
 #ifndef SM_PROTO_HDRCHECK_H
 #define SM_PROTO_HDRCHECK_H
 

@@ -103,11 +103,11 @@ static long body_step(struct sm_h1 *h, struct sm_h1_side *s, const uint8_t *in, 
 	if (len > room)
 		len = room;
 	long n = sm_h1frame_body_feed(&s->body, in, len, &why);
-	if (n < 0)
-		return sm_h1_fail(h, s, SM_H1_R_BODY, why);
 	memcpy(o->buf + o->len, in, (size_t)n);
 	o->len += (size_t)n;
 	s->body_bytes += (uint64_t)n;
+	if (why != SM_H1FRAME_OK)
+		return sm_h1_fail(h, s, SM_H1_R_BODY, why); /* valid prefix already out */
 	return n;
 }
 
@@ -327,9 +327,11 @@ int sm_h1_client_eof(struct sm_h1 *h)
 
 int sm_h1_release(struct sm_h1 *h)
 {
-	if (h->cli.state != S_HELD || (h->held_switch && h->fifo_len > 0))
+	/* the upstream may have gone since the event: then it is a switch too */
+	int sw = h->held_switch || !h->up_live;
+	if (h->cli.state != S_HELD || (sw && h->fifo_len > 0))
 		return SM_ERR_STATE;
-	if (h->held_switch) {
+	if (sw) {
 		h->up_auth = h->req_auth;
 		h->up_live = 1;
 		h->srv.state = S_HEAD; /* a new connection: fresh parser */
@@ -381,4 +383,11 @@ int sm_h1_header(const struct sm_h1 *h, int response, unsigned i, const uint8_t 
 const struct sm_h1_stats *sm_h1_stats(const struct sm_h1 *h)
 {
 	return &h->stats;
+}
+
+void sm_h1_set_origin(struct sm_h1 *h, const struct sm_authority *auth)
+{
+	h->origin_mode = 1;
+	h->up_auth = *auth;
+	h->up_live = 1;
 }

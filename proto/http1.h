@@ -135,6 +135,8 @@ struct sm_h1_event {
 	const uint8_t *target; /* raw request-target */
 	uint32_t target_len;
 	const struct sm_authority *authority; /* parsed target authority */
+	const uint8_t *path; /* not CONNECT: origin-form "/path?query" as sent upstream */
+	uint32_t path_len;
 };
 
 /* Bytes of memory sm_h1_init() needs for these limits (NULL: defaults). */
@@ -165,9 +167,20 @@ long sm_h1_server_feed(struct sm_h1 *h, const uint8_t *in, size_t len, struct sm
 int sm_h1_server_eof(struct sm_h1 *h, struct sm_h1_out *down);
 
 /* Releases the HELD request: the authority of its event becomes the live
- * upstream. SM_OK, or SM_ERR_STATE if nothing is held or SWITCH is set
- * while responses are outstanding. */
+ * upstream. SM_OK, or SM_ERR_STATE if nothing is held or a switch is
+ * needed (SWITCH set, or the upstream closed since) while responses are
+ * outstanding. */
 int sm_h1_release(struct sm_h1 *h);
+
+/* Intercepted connections (TLS terminated by the proxy): requests come in
+ * origin-form for one fixed server `auth`, which is live from the start, so
+ * no request is ever HELD. A request is forwarded with its request line
+ * unchanged, its Host field first (a HTTP/1.1 request without Host is 400;
+ * HTTP/1.0 gets the server's authority) and hop-by-hop fields removed;
+ * absolute-form is accepted for the same authority (rewritten to
+ * origin-form) and refused for any other; CONNECT is refused (400). Call
+ * right after sm_h1_init(). */
+void sm_h1_set_origin(struct sm_h1 *h, const struct sm_authority *auth);
 
 /* Pops the oldest event into *ev: 1 if one was popped, 0 if none. */
 int sm_h1_next_event(struct sm_h1 *h, struct sm_h1_event *ev);
@@ -211,5 +224,8 @@ long sm_h1_error_response(unsigned status, const char *reason, uint8_t *out, siz
 const char *sm_h1_status_phrase(unsigned status);
 
 const char *sm_h1_reason_str(enum sm_h1_reason r);
+
+/* Method name of sm_h1_event.method ("GET"), without including llhttp.h. */
+const char *sm_h1_method_name(uint8_t method);
 
 #endif

@@ -208,12 +208,23 @@ static long parse_fail(struct sm_h1 *h, struct sm_h1_side *s, llhttp_errno_t e)
 	/* llhttp reports a failing *_complete callback as HPE_CB_*, not HPE_USER */
 	if (s->cb_reason != SM_H1_R_NONE)
 		return sm_h1_fail(h, s, (enum sm_h1_reason)s->cb_reason, s->cb_detail);
+	/* refine with our own scan of the bytes before the error position,
+	 * which llhttp reports the same however the input was split */
 	const uint8_t *ep = (const uint8_t *)llhttp_get_error_pos(&s->p);
-	size_t end = s->raw_fill;
-	if (ep && ep >= s->raw && ep < s->raw + s->raw_fill)
-		end = (size_t)(ep - s->raw) + 1;
+	size_t end = 0;
+	if (ep && ep >= s->raw && ep <= s->raw + s->raw_fill)
+		end = (size_t)(ep - s->raw);
+	/* on_url only sees the target when its span ends or a feed ends; an
+	 * error further on must not hide a target already over the limit */
+	if (s->is_request && !s->url_done) {
+		const uint8_t *sp = memchr(s->raw, ' ', end);
+		if (sp && end > (size_t)(sp - s->raw) + 1 + s->h->lim.max_target) {
+			s->h->stats.target_too_long++;
+			return sm_h1_fail(h, s, SM_H1_R_TARGET_TOO_LONG, 0);
+		}
+	}
 	if (end > 0 && s->raw[end - 1] == '\r')
-		end--; /* its LF may simply not have been read */
+		end--;
 	enum sm_hdrcheck_reason hr = sm_h1frame_scan_head(s->raw, end, s->is_request);
 	if (hr != SM_HDRCHECK_OK)
 		return sm_h1_fail(h, s, SM_H1_R_HEADER, hr);
@@ -223,6 +234,9 @@ static long parse_fail(struct sm_h1 *h, struct sm_h1_side *s, llhttp_errno_t e)
 		hr = (why && strstr(why, "Duplicate")) ? SM_HDRCHECK_CL_REPEATED
 		                                       : SM_HDRCHECK_CL_AND_TE;
 		return sm_h1_fail(h, s, SM_H1_R_HEADER, hr);
+	case HPE_LF_EXPECTED: /* a CR followed by something else */
+		return sm_h1_fail(h, s, SM_H1_R_HEADER, SM_HDRCHECK_BARE_CR);
+	case HPE_CR_EXPECTED: return sm_h1_fail(h, s, SM_H1_R_HEADER, SM_HDRCHECK_BARE_LF);
 	case HPE_INVALID_CONTENT_LENGTH:
 		return sm_h1_fail(h, s, SM_H1_R_HEADER, SM_HDRCHECK_CL_INVALID);
 	case HPE_INVALID_TRANSFER_ENCODING:
@@ -403,6 +417,43 @@ static long head_checks(struct sm_h1 *h, struct sm_h1_side *s, struct conn_info 
 	return 0;
 }
 
+/* Sets up body framing and the request's bookkeeping once its head is in
+ * the stage buffer; pushes the REQUEST event. */
+static void request_ready(struct sm_h1 *h, struct sm_h1_side *s, uint8_t method,
+                          const uint8_t *target, uint32_t path_off, uint32_t path_len, int held,
+                          int sw);
+
+/* Intercepted connection, origin-form target: the request line goes out as
+ * received, Host first. */
+static long origin_request(struct sm_h1 *h, struct sm_h1_side *s, const struct conn_info *ci,
+                           uint8_t method, const uint8_t *target)
+{
+	const struct sm_h1_field *host = NULL;
+	for (unsigned i = 0; i < s->nfields; i++)
+		if (span_is(s, s->fields[i].name, "host"))
+			host = &s->fields[i];
+	if (!host && s->version == 11)
+		return sm_h1_fail(h, s, SM_H1_R_HEADER, SM_HDRCHECK_OK);
+	h->req_auth = h->up_auth;
+	int w = put_str(s, llhttp_method_name((llhttp_method_t)method));
+	w |= put(s, " ", 1);
+	uint32_t path_off = s->stage_len;
+	w |= put(s, target, s->url.len);
+	w |= put_str(s, s->version == 10 ? " HTTP/1.0\r\nHost: " : " HTTP/1.1\r\nHost: ");
+	if (host) {
+		w |= put(s, s->raw + host->value.off, host->value.len);
+	} else {
+		w |= put(s, h->up_auth.host, h->up_auth.host_len);
+	}
+	w |= put(s, "\r\n", 2);
+	w |= put_fields(s, ci, 0);
+	w |= put(s, "\r\n", 2);
+	if (w)
+		return sm_h1_fail(h, s, SM_H1_R_HEAD_TOO_LARGE, 1);
+	request_ready(h, s, method, target, path_off, s->url.len, 0, 0);
+	return 0;
+}
+
 long sm_h1_request_head(struct sm_h1 *h, struct sm_h1_side *s)
 {
 	struct conn_info ci;
@@ -430,13 +481,18 @@ long sm_h1_request_head(struct sm_h1 *h, struct sm_h1_side *s)
 		s->state = S_TUNNEL;
 		return 0;
 	}
+	if (h->origin_mode && (s->url.len == 0 || target[0] == '/' || target[0] == '*'))
+		return origin_request(h, s, &ci, method, target);
 	if (sm_authority_parse_url(target, s->url.len, &u, &why) != SM_OK)
 		return sm_h1_fail(h, s, SM_H1_R_TARGET, why);
+	if (h->origin_mode && !sm_authority_equal(&h->up_auth, &u.auth))
+		return sm_h1_fail(h, s, SM_H1_R_TARGET, SM_AUTHORITY_NOT_ABSOLUTE);
 	h->req_auth = u.auth;
 
 	/* METHOD origin-form HTTP/1.x, Host from the URL, end-to-end fields */
 	int w = put_str(s, llhttp_method_name((llhttp_method_t)method));
 	w |= put(s, " ", 1);
+	uint32_t path_off = s->stage_len;
 	if (u.origin_needs_slash)
 		w |= put(s, "/", 1);
 	w |= put(s, target + u.origin_off, u.origin_len);
@@ -448,31 +504,10 @@ long sm_h1_request_head(struct sm_h1 *h, struct sm_h1_side *s)
 	if (w)
 		return sm_h1_fail(h, s, SM_H1_R_HEAD_TOO_LARGE, 1);
 
-	sm_h1frame_body_init(&s->body,
-	                     s->chk.framing == SM_HDRCHECK_FRAMING_CHUNKED  ? SM_H1FRAME_CHUNKED
-	                     : s->chk.framing == SM_HDRCHECK_FRAMING_LENGTH ? SM_H1FRAME_LENGTH
-	                                                                    : SM_H1FRAME_NONE,
-	                     s->chk.content_length, h->lim.max_trailer);
-	h->req_pending = (struct sm_h1_pending){method, s->version, s->close};
 	int sw = !h->up_live || !sm_authority_equal(&h->up_auth, &h->req_auth);
 	int held = sw || h->lim.hold_every_request;
-
-	struct sm_h1_event *ev = ev_push(h, SM_H1_EV_REQUEST);
-	ev->flags = (held ? SM_H1_F_HELD : 0) | (sw ? SM_H1_F_SWITCH : 0) |
-	            (s->close ? SM_H1_F_CLOSE_CLIENT : 0) |
-	            (method == HTTP_HEAD ? SM_H1_F_HEAD : 0);
-	ev->method = method;
-	ev->version = s->version;
-	ev->target = target;
-	ev->target_len = s->url.len;
-	ev->authority = &h->req_auth;
-	if (held) {
-		h->held_switch = (uint8_t)sw;
-		s->state = S_HELD;
-	} else {
-		fifo_push(h, h->req_pending);
-		s->state = S_SEND;
-	}
+	request_ready(h, s, method, target, path_off, u.origin_len + u.origin_needs_slash, held,
+	              sw);
 	return 0;
 }
 
@@ -517,9 +552,11 @@ long sm_h1_response_head(struct sm_h1 *h, struct sm_h1_side *s)
 			kind = SM_H1FRAME_EOF;
 		s->close =
 		        ci.close || (s->version == 10 && !ci.keep_alive) || kind == SM_H1FRAME_EOF;
-		/* requests pipelined behind this one die with the upstream */
-		s->client_close =
-		        rq->client_close || kind == SM_H1FRAME_EOF || (s->close && h->fifo_len > 1);
+		/* requests pipelined behind this one, or a request body still
+		 * being sent, die with the upstream */
+		s->client_close = rq->client_close || kind == SM_H1FRAME_EOF ||
+		                  (s->close && (h->fifo_len > 1 ||
+		                                (h->cli.state == S_SEND && !h->cli.body.done)));
 		ev->flags = (s->close ? SM_H1_F_CLOSE_UPSTREAM : 0) |
 		            (s->client_close ? SM_H1_F_CLOSE_CLIENT : 0);
 	}
@@ -537,4 +574,35 @@ long sm_h1_response_head(struct sm_h1 *h, struct sm_h1_side *s)
 		return sm_h1_fail(h, s, SM_H1_R_HEAD_TOO_LARGE, 1);
 	s->state = S_SEND;
 	return 0;
+}
+
+static void request_ready(struct sm_h1 *h, struct sm_h1_side *s, uint8_t method,
+                          const uint8_t *target, uint32_t path_off, uint32_t path_len, int held,
+                          int sw)
+{
+	sm_h1frame_body_init(&s->body,
+	                     s->chk.framing == SM_HDRCHECK_FRAMING_CHUNKED  ? SM_H1FRAME_CHUNKED
+	                     : s->chk.framing == SM_HDRCHECK_FRAMING_LENGTH ? SM_H1FRAME_LENGTH
+	                                                                    : SM_H1FRAME_NONE,
+	                     s->chk.content_length, h->lim.max_trailer);
+	h->req_pending = (struct sm_h1_pending){method, s->version, s->close};
+
+	struct sm_h1_event *ev = ev_push(h, SM_H1_EV_REQUEST);
+	ev->flags = (held ? SM_H1_F_HELD : 0) | (sw ? SM_H1_F_SWITCH : 0) |
+	            (s->close ? SM_H1_F_CLOSE_CLIENT : 0) |
+	            (method == HTTP_HEAD ? SM_H1_F_HEAD : 0);
+	ev->method = method;
+	ev->version = s->version;
+	ev->target = target;
+	ev->target_len = s->url.len;
+	ev->authority = &h->req_auth;
+	ev->path = s->stage + path_off;
+	ev->path_len = path_len;
+	if (held) {
+		h->held_switch = (uint8_t)sw;
+		s->state = S_HELD;
+	} else {
+		fifo_push(h, h->req_pending);
+		s->state = S_SEND;
+	}
 }

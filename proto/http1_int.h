@@ -74,6 +74,7 @@ struct sm_h1 {
 	uint8_t held_switch;              /* the held request needs a new upstream */
 	uint8_t client_done;              /* a response closed the client: read no more requests */
 	uint8_t wait;                     /* enum sm_h1_wait of the last client feed */
+	uint8_t origin_mode;              /* intercepted: one fixed server, origin-form */
 	struct sm_authority req_auth;     /* target of the last request event */
 	struct sm_authority up_auth;      /* the live upstream */
 	struct sm_h1_pending req_pending; /* the last request, pushed when released */

@@ -1,5 +1,6 @@
 /* Text helpers of proto/http1.h: error responses, status phrases and
  * reason names (kept apart from the state machine in http1.c). */
+#include <llhttp.h>
 #include <stdio.h>
 
 #include "core/result.h"
@@ -65,4 +66,9 @@ const char *sm_h1_reason_str(enum sm_h1_reason r)
 	case SM_H1_R_TRUNCATED: return "truncated";
 	}
 	return "unknown";
+}
+
+const char *sm_h1_method_name(uint8_t method)
+{
+	return llhttp_method_name((llhttp_method_t)method);
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "core/result.h"
@@ -61,18 +62,28 @@ static size_t drain(struct sm_collector *c, struct out_buf *o, struct sm_event *
 static void *collector_main(void *arg)
 {
 	struct sm_collector *c = arg;
-	static _Thread_local struct out_buf out;
-	static _Thread_local struct sm_event batch[BATCH];
+	struct out_buf *out = malloc(sizeof(*out));
+	struct sm_event *batch = malloc(BATCH * sizeof(*batch));
+	if (!out || !batch) {
+		free(out);
+		free(batch);
+		atomic_store(&c->write_errors, UINT64_MAX);
+		return NULL;
+	}
+	out->len = 0;
 	struct pollfd pfd = {.fd = c->wake_fd, .events = POLLIN};
 	while (!atomic_load(&c->stop)) {
+		/* collector thread: it may block; reactors never wait on it */
 		if (poll(&pfd, 1, 50) > 0) {
 			uint64_t v;
 			ssize_t n = read(c->wake_fd, &v, sizeof(v));
 			(void)n;
 		}
-		drain(c, &out, batch);
+		drain(c, out, batch);
 	}
-	drain(c, &out, batch);
+	drain(c, out, batch);
+	free(out);
+	free(batch);
 	return NULL;
 }
 

@@ -1,5 +1,7 @@
 #include "telemetry/event.h"
 
+#include "tls/taxonomy.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -13,8 +15,9 @@ struct field {
 
 struct desc {
 	const char *type;
-	struct field i[4];
-	const char *s[2];
+	struct field i[5];
+	const char *s[SM_EVENT_NSTR];
+	const char *fixed; /* appended verbatim, e.g. ,"tls_ops_provider":"wolfssl" */
 };
 
 static const char *action_name(int a)
@@ -22,6 +25,26 @@ static const char *action_name(int a)
 	static const char *const names[] = {"tunnel", "block", "intercept", "fault"};
 	if (a >= 0 && a < (int)(sizeof(names) / sizeof(names[0])))
 		return names[a];
+	return "unknown";
+}
+
+static const char *tls_source_name(int v)
+{
+	static const char *const names[] = {"local", "peer_alert", "transport"};
+	if (v >= 0 && v < 3)
+		return names[v];
+	return "unknown";
+}
+
+static const char *tls_version_name(int v)
+{
+	switch (v) {
+	case 0x0300: return "SSLv3";
+	case 0x0301: return "TLSv1.0";
+	case 0x0302: return "TLSv1.1";
+	case 0x0303: return "TLSv1.2";
+	case 0x0304: return "TLSv1.3";
+	}
 	return "unknown";
 }
 
@@ -46,6 +69,27 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
                                 {"bytes_down", F_INT, 0},
                                 {"duration_us", F_INT, 0}},
                                {0, 0}},
+        [SM_EV_TLS_CLIENT_HELLO] = {"tls_client_hello",
+                                    {{"max_version", F_ENUM, tls_version_name},
+                                     {"legacy_version", F_ENUM, tls_version_name}},
+                                    {"sni", "alpn", "versions"}},
+        [SM_EV_TLS_HANDSHAKE_OK] = {"tls_handshake_succeeded",
+                                    {{"side", F_ENUM, sm_tls_side_name},
+                                     {"version", F_ENUM, tls_version_name},
+                                     {"handshake_us", F_INT, 0}},
+                                    {"cipher", "alpn", "sni"}},
+        [SM_EV_TLS_HANDSHAKE_FAILED] = {"tls_handshake_failed",
+                                        {{"side", F_ENUM, sm_tls_side_name},
+                                         {"reason", F_ENUM, sm_tls_reason_name},
+                                         {"alert", F_INT, 0},
+                                         {"tls_error", F_INT, 0},
+                                         {"tls_failure_source", F_ENUM, tls_source_name}},
+                                        {"client", "host", "sni"},
+                                        ",\"tls_ops_provider\":\"wolfssl\""},
+        [SM_EV_TLS_NOT_TLS] = {"tls_not_tls", {{"action", F_ENUM, action_name}}, {"first_bytes"}},
+        [SM_EV_CERT_FORGED] = {"tls_leaf_cert",
+                               {{"forge_us", F_INT, 0}, {"cache_hit", F_INT, 0}},
+                               {"name"}},
         [SM_EV_HTTP_RESPONSE] = {"http_response",
                                  {{"status", F_INT, 0}, {"request_index", F_INT, 0}},
                                  {"method", "host"}},
@@ -86,6 +130,9 @@ const char *sm_close_reason_name(int r)
 	        [SM_CLOSE_RESOURCE_LIMIT] = "resource_limit",
 	        [SM_CLOSE_CLIENT_EOF_EARLY] = "client_eof_early",
 	        [SM_CLOSE_UPSTREAM_PROTOCOL] = "upstream_protocol",
+	        [SM_CLOSE_TLS_CLIENT_FAILED] = "tls_client_failed",
+	        [SM_CLOSE_TLS_SERVER_FAILED] = "tls_server_failed",
+	        [SM_CLOSE_NOT_TLS] = "not_tls",
 	};
 	if (r >= 0 && r < SM_CLOSE_REASON_COUNT && names[r])
 		return names[r];
@@ -156,7 +203,7 @@ size_t sm_event_to_json(const struct sm_event *ev, char *buf, size_t cap)
 	const char *tname = sm_event_type_name(type);
 	if (pos <= cap)
 		pos = put_json_str(buf, pos, cap, tname, strlen(tname));
-	for (int k = 0; d && k < 4 && pos <= cap; k++) {
+	for (int k = 0; d && k < 5 && pos <= cap; k++) {
 		const struct field *f = &d->i[k];
 		if (f->kind == F_NONE)
 			continue;
@@ -168,7 +215,7 @@ size_t sm_event_to_json(const struct sm_event *ev, char *buf, size_t cap)
 			             (long long)ev->i[k]);
 		pos = put_raw(buf, pos, cap, tmp, n);
 	}
-	for (int k = 0; d && k < 2 && pos <= cap; k++) {
+	for (int k = 0; d && k < SM_EVENT_NSTR && pos <= cap; k++) {
 		if (!d->s[k])
 			continue;
 		n = snprintf(tmp, sizeof(tmp), ",\"%s\":", d->s[k]);
@@ -180,6 +227,8 @@ size_t sm_event_to_json(const struct sm_event *ev, char *buf, size_t cap)
 			pos = put_raw(buf, pos, cap, tmp, n);
 		}
 	}
+	if (d && d->fixed && pos <= cap)
+		pos = put_raw(buf, pos, cap, d->fixed, (int)strlen(d->fixed));
 	if (pos + 2 > cap)
 		return 0;
 	buf[pos++] = '}';

@@ -12,7 +12,8 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#define SM_EVENT_STR_MAX 110
+#define SM_EVENT_STR_MAX 96
+#define SM_EVENT_NSTR    3
 
 enum sm_event_type {
 	SM_EV_FLOW_OPEN = 1,    /* s0 client address, s1 listener address */
@@ -24,6 +25,13 @@ enum sm_event_type {
 	SM_EV_FLOW_CLOSED, /* i0 reason, i1 bytes client->upstream, i2 bytes upstream->client, i3 us
 	                    */
 	SM_EV_HTTP_RESPONSE, /* i0 status, i1 request index on the connection, s0 method, s1 host */
+	SM_EV_TLS_CLIENT_HELLO,     /* i0 max version, i1 legacy version, s0 sni, s1 alpn list, s2
+	                               versions */
+	SM_EV_TLS_HANDSHAKE_OK,     /* i0 side, i1 version, i2 us, s0 cipher, s1 alpn, s2 sni */
+	SM_EV_TLS_HANDSHAKE_FAILED, /* i0 side, i1 reason, i2 alert (-1), i3 wolfSSL error,
+	                               i4 source, s0 client address, s1 host:port, s2 sni */
+	SM_EV_TLS_NOT_TLS,          /* i0 action taken (tunnel/block), s0 first bytes (hex) */
+	SM_EV_CERT_FORGED,          /* i0 us to forge, i1 cache hit (1) or forge (0), s0 name */
 	SM_EV_TYPE_COUNT
 };
 
@@ -44,7 +52,17 @@ enum sm_close_reason {
 	SM_CLOSE_RESOURCE_LIMIT,     /* flow table, pipes or buffers exhausted: 503 sent */
 	SM_CLOSE_CLIENT_EOF_EARLY,   /* client closed before finishing its request */
 	SM_CLOSE_UPSTREAM_PROTOCOL,  /* upstream sent an unparseable response: 502 sent */
+	SM_CLOSE_TLS_CLIENT_FAILED,  /* TLS handshake with the client failed */
+	SM_CLOSE_TLS_SERVER_FAILED,  /* TLS handshake with the upstream failed: 502 sent over TLS */
+	SM_CLOSE_NOT_TLS, /* intercept asked, the client did not speak TLS, policy refused */
 	SM_CLOSE_REASON_COUNT
+};
+
+/* Who noticed a TLS failure first. Append-only. */
+enum sm_tls_source {
+	SM_TLS_SRC_LOCAL = 0, /* our own checks (certificate verification, ALPN, version) */
+	SM_TLS_SRC_PEER,      /* the peer's fatal alert */
+	SM_TLS_SRC_TRANSPORT, /* the connection: EOF, reset, timeout */
 };
 
 /* Why an upstream could not be reached. Append-only. */
@@ -65,10 +83,10 @@ struct sm_event {
 	uint32_t seq;   /* strictly increasing per flow, from 0 */
 	uint16_t core;  /* reactor index */
 	uint16_t type;  /* enum sm_event_type */
-	int64_t i[4];
-	uint8_t slen[2];   /* bytes used in s[k] */
-	uint8_t strunc[2]; /* 1 when s[k] was cut */
-	char s[2][SM_EVENT_STR_MAX];
+	int64_t i[5];
+	uint8_t slen[SM_EVENT_NSTR];   /* bytes used in s[k] */
+	uint8_t strunc[SM_EVENT_NSTR]; /* 1 when s[k] was cut */
+	char s[SM_EVENT_NSTR][SM_EVENT_STR_MAX];
 };
 
 /* Sets string k of ev from a byte span, cutting at SM_EVENT_STR_MAX. */

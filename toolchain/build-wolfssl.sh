@@ -69,7 +69,10 @@ done
 #    components, keyring) with Types: deb-src, in a file of our own.
 SRC_FILE=/etc/apt/sources.list.d/soth-mitm-deb-src.sources
 updated=0
-if ! apt-cache showsrc wolfssl 2>/dev/null | grep -q "^Version: $WOLFSSL_VERSION-"; then
+# (captured first: with pipefail, grep -q closing the pipe early could fail
+# the whole pipeline)
+showsrc=$(apt-cache showsrc wolfssl 2>/dev/null || true)
+if ! grep -q "^Version: $WOLFSSL_VERSION-" <<<"$showsrc"; then
 	if [[ ! -f "$SRC_FILE" ]]; then
 		tmp=$(mktemp)
 		if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then

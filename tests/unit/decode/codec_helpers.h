@@ -46,8 +46,8 @@ static inline uint8_t *tc_encode(const char *coding, const uint8_t *in, size_t n
 /* Deterministic text-like sample data. */
 static inline uint8_t *tc_sample(size_t n, unsigned seed)
 {
-	static const char *words[] = {"alpha ", "beta ", "gamma\n", "{\"k\":1}", "data: x\n",
-				      "zeta ", "\x00\x01\x02", "omega\r\n"};
+	static const char *words[] = {"alpha ",    "beta ", "gamma\n",      "{\"k\":1}",
+	                              "data: x\n", "zeta ", "\x00\x01\x02", "omega\r\n"};
 	uint8_t *b = malloc(n ? n : 1);
 	size_t i = 0;
 	unsigned x = seed * 2654435761u + 1;
@@ -100,21 +100,22 @@ static inline uint8_t *tc_deflate_bomb(size_t matches, size_t *len)
 	tc_put(&w, 29, 5); /* HLIT: 286 lit/len codes */
 	tc_put(&w, 1, 5);  /* HDIST: 2 distance codes */
 	tc_put(&w, 14, 4); /* HCLEN: 18 code length codes */
-	static const unsigned order[18] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1};
+	static const unsigned order[18] = {16, 17, 18, 0,  8, 7,  9, 6,  10,
+	                                   5,  11, 4,  12, 3, 13, 2, 14, 1};
 	for (int i = 0; i < 18; i++)
 		tc_put(&w, order[i] == 18 ? 1 : (order[i] == 2 || order[i] == 1) ? 2 : 0, 3);
 	/* Code-length codes: 18 -> "0", 1 -> "10", 2 -> "11". */
-	tc_huff(&w, 3, 2);            /* lit 0: length 2 */
-	tc_huff(&w, 0, 1);            /* lit 1..138: zero */
+	tc_huff(&w, 3, 2); /* lit 0: length 2 */
+	tc_huff(&w, 0, 1); /* lit 1..138: zero */
 	tc_put(&w, 138 - 11, 7);
-	tc_huff(&w, 0, 1);            /* lit 139..255: zero */
+	tc_huff(&w, 0, 1); /* lit 139..255: zero */
 	tc_put(&w, 117 - 11, 7);
-	tc_huff(&w, 3, 2);            /* lit 256 (end of block): length 2 */
-	tc_huff(&w, 0, 1);            /* lit 257..284: zero */
+	tc_huff(&w, 3, 2); /* lit 256 (end of block): length 2 */
+	tc_huff(&w, 0, 1); /* lit 257..284: zero */
 	tc_put(&w, 28 - 11, 7);
-	tc_huff(&w, 2, 2);            /* lit 285 (length 258): length 1 */
-	tc_huff(&w, 2, 2);            /* dist 0: length 1 */
-	tc_huff(&w, 2, 2);            /* dist 1: length 1 */
+	tc_huff(&w, 2, 2); /* lit 285 (length 258): length 1 */
+	tc_huff(&w, 2, 2); /* dist 0: length 1 */
+	tc_huff(&w, 2, 2); /* dist 1: length 1 */
 	/* Lit/len codes: 285 -> "0", 0 -> "10", 256 -> "11"; dist 0 -> "0". */
 	tc_huff(&w, 2, 2); /* literal 0 */
 	for (size_t i = 0; i < matches; i++)

@@ -11,33 +11,33 @@ struct row {
 };
 
 static const struct row rows[] = {
-	{")]}'\n{\"a\":1}", 5, 0},
-	{")]}'\r\n[1]", 6, 0},
-	{")]}'[1]", 4, 0},
-	{")]}'\r[1]", 4, 0},
-	{")]}',\n[1]", 6, 1},
-	{")]}',\r\n[1]", 7, 1},
-	{")]}',[1]", 5, 1},
-	{"while(1);{\"a\":1}", 9, 2},
-	{"for(;;);[]", 8, 3},
-	{"{}&&{\"x\":2}", 4, 4},
-	{"  \n)]}'\n{}", 8, 0},
-	{"\t\r\nwhile(1);[]", 12, 2},
-	{"{\"a\":1}", 0, -1},
-	{"[1,2]", 0, -1},
-	{")]}", 0, -1},
-	{")]} '", 0, -1},
-	{"while(1)", 0, -1},
-	{"for(;;)", 0, -1},
-	{"{}&", 0, -1},
-	{"{}", 0, -1},
-	{"", 0, -1},
-	{"   ", 0, -1},
-	{"                 )]}'\n[]", 0, -1}, /* 17 spaces: over the whitespace bound */
-	{"                )]}'\n[]", 21, 0},  /* 16 spaces: allowed */
-	{"x)]}'", 0, -1},
-	{"AB-GUARD{}", 8, 5},
-	{"AB-GUAR{}", 0, -1},
+        {")]}'\n{\"a\":1}", 5, 0},
+        {")]}'\r\n[1]", 6, 0},
+        {")]}'[1]", 4, 0},
+        {")]}'\r[1]", 4, 0},
+        {")]}',\n[1]", 6, 1},
+        {")]}',\r\n[1]", 7, 1},
+        {")]}',[1]", 5, 1},
+        {"while(1);{\"a\":1}", 9, 2},
+        {"for(;;);[]", 8, 3},
+        {"{}&&{\"x\":2}", 4, 4},
+        {"  \n)]}'\n{}", 8, 0},
+        {"\t\r\nwhile(1);[]", 12, 2},
+        {"{\"a\":1}", 0, -1},
+        {"[1,2]", 0, -1},
+        {")]}", 0, -1},
+        {")]} '", 0, -1},
+        {"while(1)", 0, -1},
+        {"for(;;)", 0, -1},
+        {"{}&", 0, -1},
+        {"{}", 0, -1},
+        {"", 0, -1},
+        {"   ", 0, -1},
+        {"                 )]}'\n[]", 0, -1}, /* 17 spaces: over the whitespace bound */
+        {"                )]}'\n[]", 21, 0},  /* 16 spaces: allowed */
+        {"x)]}'", 0, -1},
+        {"AB-GUARD{}", 8, 5},
+        {"AB-GUAR{}", 0, -1},
 };
 
 Test(antihijack, table_final)
@@ -50,7 +50,7 @@ Test(antihijack, table_final)
 		const uint8_t *p = (const uint8_t *)rows[i].in;
 		cr_assert_eq(sm_antihijack_scan(&a, p, strlen(rows[i].in), true, &m), SM_OK);
 		cr_assert_eq(m.strip, rows[i].strip, "row %zu (%s): strip %zu", i, rows[i].in,
-			     m.strip);
+		             m.strip);
 		cr_assert_eq(m.sanitized, rows[i].strip > 0);
 		cr_assert_eq(m.index, rows[i].index, "row %zu", i);
 		if (m.sanitized)

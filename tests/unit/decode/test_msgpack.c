@@ -12,83 +12,125 @@ struct vec {
 	const char *json;
 };
 
-#define V(name, bytes, json) {name, bytes, sizeof(bytes) - 1, json}
+#define V(name, bytes, json)                                                                       \
+	{                                                                                          \
+		name, bytes, sizeof(bytes) - 1, json                                               \
+	}
 
 static const struct vec vectors[] = {
-	V("nil", "\xc0", "null"),
-	V("false", "\xc2", "false"),
-	V("true", "\xc3", "true"),
-	V("posfixint 0", "\x00", "0"),
-	V("posfixint 127", "\x7f", "127"),
-	V("negfixint -1", "\xff", "-1"),
-	V("negfixint -32", "\xe0", "-32"),
-	V("uint8", "\xcc\xff", "255"),
-	V("uint16", "\xcd\xff\xfe", "65534"),
-	V("uint32", "\xce\xff\xff\xff\xff", "4294967295"),
-	V("uint64 max", "\xcf\xff\xff\xff\xff\xff\xff\xff\xff", "18446744073709551615"),
-	V("int8 -128", "\xd0\x80", "-128"),
-	V("int8 5", "\xd0\x05", "5"),
-	V("int16 -32768", "\xd1\x80\x00", "-32768"),
-	V("int16 300", "\xd1\x01\x2c", "300"),
-	V("int32 min", "\xd2\x80\x00\x00\x00", "-2147483648"),
-	V("int64 min", "\xd3\x80\x00\x00\x00\x00\x00\x00\x00", "-9223372036854775808"),
-	V("int64 -2", "\xd3\xff\xff\xff\xff\xff\xff\xff\xfe", "-2"),
-	V("float32 1.5", "\xca\x3f\xc0\x00\x00", "1.5"),
-	V("float32 0.1", "\xca\x3d\xcc\xcc\xcd", "0.1"),
-	V("float64 0.1", "\xcb\x3f\xb9\x99\x99\x99\x99\x99\x9a", "0.1"),
-	V("float64 -0", "\xcb\x80\x00\x00\x00\x00\x00\x00\x00", "-0"),
-	V("float64 1e300", "\xcb\x7e\x37\xe4\x3c\x88\x00\x75\x9c", "1e+300"),
-	V("float64 NaN", "\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00", "\"NaN\""),
-	V("float64 +Inf", "\xcb\x7f\xf0\x00\x00\x00\x00\x00\x00", "\"Infinity\""),
-	V("float32 -Inf", "\xca\xff\x80\x00\x00", "\"-Infinity\""),
-	V("fixstr empty", "\xa0", "\"\""),
-	V("fixstr", "\xa3" "abc", "\"abc\""),
-	V("str escapes", "\xa6" "\"\\\n\t\x01/", "\"\\\"\\\\\\n\\t\\u0001/\""),
-	V("str utf8", "\xa5" "h\xc3\xa9" "\xe2\x82", "\"h\xc3\xa9\\ufffd\\ufffd\""),
-	V("str utf8 4-byte", "\xa4\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\""),
-	V("str overlong", "\xa2\xc0\xaf", "\"\\ufffd\\ufffd\""),
-	V("str surrogate", "\xa3\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""),
-	V("str8", "\xd9\x02" "hi", "\"hi\""),
-	V("str16", "\xda\x00\x02" "hi", "\"hi\""),
-	V("str32", "\xdb\x00\x00\x00\x02" "hi", "\"hi\""),
-	V("bin8", "\xc4\x03" "abc", "\"YWJj\""),
-	V("bin16 pad2", "\xc5\x00\x01" "a", "\"YQ==\""),
-	V("bin32 pad1", "\xc6\x00\x00\x00\x02" "ab", "\"YWI=\""),
-	V("bin8 empty", "\xc4\x00", "\"\""),
-	V("fixarray", "\x93\x01\xc0\xa1x", "[1,null,\"x\"]"),
-	V("empty array", "\x90", "[]"),
-	V("array16", "\xdc\x00\x02\xc2\xc3", "[false,true]"),
-	V("array32", "\xdd\x00\x00\x00\x01\x90", "[[]]"),
-	V("fixmap", "\x82\xa1" "a\x01\xa1" "b\x92\x02\x03", "{\"a\":1,\"b\":[2,3]}"),
-	V("empty map", "\x80", "{}"),
-	V("map16", "\xde\x00\x01\xa1k\x80", "{\"k\":{}}"),
-	V("map32", "\xdf\x00\x00\x00\x01\xa0\xc0", "{\"\":null}"),
-	V("int key", "\x81\x01\xa1v", "{\"1\":\"v\"}"),
-	V("nil and bool keys", "\x82\xc0\x01\xc3\x02", "{\"null\":1,\"true\":2}"),
-	V("array key", "\x81\x92\x01\xa1q\x00", "{\"[1,\\\"q\\\"]\":0}"),
-	V("map key in map key", "\x81\x81\x01\xa1q\x00", "{\"{\\\"1\\\":\\\"q\\\"}\":0}"),
-	V("nested wrapped quote", "\x81\x91\x91\xa2\"\\\x00",
-	  "{\"[[\\\"\\\\\\\"\\\\\\\\\\\"]]\":0}"),
-	V("bin key", "\x81\xc4\x01" "a\x00", "{\"\\\"YQ==\\\"\":0}"),
-	V("fixext1", "\xd4\x05\x01", "{\"ext\":5,\"data\":\"AQ==\"}"),
-	V("fixext2", "\xd5\x7f\x01\x02", "{\"ext\":127,\"data\":\"AQI=\"}"),
-	V("fixext16", "\xd8\x01" "0123456789abcdef",
-	  "{\"ext\":1,\"data\":\"MDEyMzQ1Njc4OWFiY2RlZg==\"}"),
-	V("ext8", "\xc7\x03\x80" "abc", "{\"ext\":-128,\"data\":\"YWJj\"}"),
-	V("ext16 empty", "\xc8\x00\x00\x02", "{\"ext\":2,\"data\":\"\"}"),
-	V("ext32", "\xc9\x00\x00\x00\x01\x02z", "{\"ext\":2,\"data\":\"eg==\"}"),
-	V("timestamp32 epoch", "\xd6\xff\x00\x00\x00\x00", "\"1970-01-01T00:00:00Z\""),
-	V("timestamp32 max", "\xd6\xff\xff\xff\xff\xff", "\"2106-02-07T06:28:15Z\""),
-	/* 64-bit: nsec=500000000 (<<34), sec=1700000000 */
-	V("timestamp64", "\xd7\xff\x77\x35\x94\x00\x65\x53\xf1\x00", "\"2023-11-14T22:13:20.5Z\""),
-	/* 96-bit: nsec=1, sec=-1 */
-	V("timestamp96 negative", "\xc7\x0c\xff\x00\x00\x00\x01\xff\xff\xff\xff\xff\xff\xff\xff",
-	  "\"1969-12-31T23:59:59.000000001Z\""),
-	V("timestamp96 year 10000", "\xc7\x0c\xff\x00\x00\x00\x00\x00\x00\x00\x3a\xff\xf4\x41\x80",
-	  "{\"ext\":-1,\"sec\":253402300800,\"nsec\":0}"),
-	V("timestamp96 int64 min",
-	  "\xc7\x0c\xff\x00\x00\x00\x00\x80\x00\x00\x00\x00\x00\x00\x00",
-	  "{\"ext\":-1,\"sec\":-9223372036854775808,\"nsec\":0}"),
+        V("nil", "\xc0", "null"),
+        V("false", "\xc2", "false"),
+        V("true", "\xc3", "true"),
+        V("posfixint 0", "\x00", "0"),
+        V("posfixint 127", "\x7f", "127"),
+        V("negfixint -1", "\xff", "-1"),
+        V("negfixint -32", "\xe0", "-32"),
+        V("uint8", "\xcc\xff", "255"),
+        V("uint16", "\xcd\xff\xfe", "65534"),
+        V("uint32", "\xce\xff\xff\xff\xff", "4294967295"),
+        V("uint64 max", "\xcf\xff\xff\xff\xff\xff\xff\xff\xff", "18446744073709551615"),
+        V("int8 -128", "\xd0\x80", "-128"),
+        V("int8 5", "\xd0\x05", "5"),
+        V("int16 -32768", "\xd1\x80\x00", "-32768"),
+        V("int16 300", "\xd1\x01\x2c", "300"),
+        V("int32 min", "\xd2\x80\x00\x00\x00", "-2147483648"),
+        V("int64 min", "\xd3\x80\x00\x00\x00\x00\x00\x00\x00", "-9223372036854775808"),
+        V("int64 -2", "\xd3\xff\xff\xff\xff\xff\xff\xff\xfe", "-2"),
+        V("float32 1.5", "\xca\x3f\xc0\x00\x00", "1.5"),
+        V("float32 0.1", "\xca\x3d\xcc\xcc\xcd", "0.1"),
+        V("float64 0.1", "\xcb\x3f\xb9\x99\x99\x99\x99\x99\x9a", "0.1"),
+        V("float64 -0", "\xcb\x80\x00\x00\x00\x00\x00\x00\x00", "-0"),
+        V("float64 1e300", "\xcb\x7e\x37\xe4\x3c\x88\x00\x75\x9c", "1e+300"),
+        V("float64 NaN", "\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00", "\"NaN\""),
+        V("float64 +Inf", "\xcb\x7f\xf0\x00\x00\x00\x00\x00\x00", "\"Infinity\""),
+        V("float32 -Inf", "\xca\xff\x80\x00\x00", "\"-Infinity\""),
+        V("fixstr empty", "\xa0", "\"\""),
+        V("fixstr",
+          "\xa3"
+          "abc",
+          "\"abc\""),
+        V("str escapes",
+          "\xa6"
+          "\"\\\n\t\x01/",
+          "\"\\\"\\\\\\n\\t\\u0001/\""),
+        V("str utf8",
+          "\xa5"
+          "h\xc3\xa9"
+          "\xe2\x82",
+          "\"h\xc3\xa9\\ufffd\\ufffd\""),
+        V("str utf8 4-byte", "\xa4\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\""),
+        V("str overlong", "\xa2\xc0\xaf", "\"\\ufffd\\ufffd\""),
+        V("str surrogate", "\xa3\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""),
+        V("str8",
+          "\xd9\x02"
+          "hi",
+          "\"hi\""),
+        V("str16",
+          "\xda\x00\x02"
+          "hi",
+          "\"hi\""),
+        V("str32",
+          "\xdb\x00\x00\x00\x02"
+          "hi",
+          "\"hi\""),
+        V("bin8",
+          "\xc4\x03"
+          "abc",
+          "\"YWJj\""),
+        V("bin16 pad2",
+          "\xc5\x00\x01"
+          "a",
+          "\"YQ==\""),
+        V("bin32 pad1",
+          "\xc6\x00\x00\x00\x02"
+          "ab",
+          "\"YWI=\""),
+        V("bin8 empty", "\xc4\x00", "\"\""),
+        V("fixarray", "\x93\x01\xc0\xa1x", "[1,null,\"x\"]"),
+        V("empty array", "\x90", "[]"),
+        V("array16", "\xdc\x00\x02\xc2\xc3", "[false,true]"),
+        V("array32", "\xdd\x00\x00\x00\x01\x90", "[[]]"),
+        V("fixmap",
+          "\x82\xa1"
+          "a\x01\xa1"
+          "b\x92\x02\x03",
+          "{\"a\":1,\"b\":[2,3]}"),
+        V("empty map", "\x80", "{}"),
+        V("map16", "\xde\x00\x01\xa1k\x80", "{\"k\":{}}"),
+        V("map32", "\xdf\x00\x00\x00\x01\xa0\xc0", "{\"\":null}"),
+        V("int key", "\x81\x01\xa1v", "{\"1\":\"v\"}"),
+        V("nil and bool keys", "\x82\xc0\x01\xc3\x02", "{\"null\":1,\"true\":2}"),
+        V("array key", "\x81\x92\x01\xa1q\x00", "{\"[1,\\\"q\\\"]\":0}"),
+        V("map key in map key", "\x81\x81\x01\xa1q\x00", "{\"{\\\"1\\\":\\\"q\\\"}\":0}"),
+        V("nested wrapped quote", "\x81\x91\x91\xa2\"\\\x00",
+          "{\"[[\\\"\\\\\\\"\\\\\\\\\\\"]]\":0}"),
+        V("bin key",
+          "\x81\xc4\x01"
+          "a\x00",
+          "{\"\\\"YQ==\\\"\":0}"),
+        V("fixext1", "\xd4\x05\x01", "{\"ext\":5,\"data\":\"AQ==\"}"),
+        V("fixext2", "\xd5\x7f\x01\x02", "{\"ext\":127,\"data\":\"AQI=\"}"),
+        V("fixext16",
+          "\xd8\x01"
+          "0123456789abcdef",
+          "{\"ext\":1,\"data\":\"MDEyMzQ1Njc4OWFiY2RlZg==\"}"),
+        V("ext8",
+          "\xc7\x03\x80"
+          "abc",
+          "{\"ext\":-128,\"data\":\"YWJj\"}"),
+        V("ext16 empty", "\xc8\x00\x00\x02", "{\"ext\":2,\"data\":\"\"}"),
+        V("ext32", "\xc9\x00\x00\x00\x01\x02z", "{\"ext\":2,\"data\":\"eg==\"}"),
+        V("timestamp32 epoch", "\xd6\xff\x00\x00\x00\x00", "\"1970-01-01T00:00:00Z\""),
+        V("timestamp32 max", "\xd6\xff\xff\xff\xff\xff", "\"2106-02-07T06:28:15Z\""),
+        /* 64-bit: nsec=500000000 (<<34), sec=1700000000 */
+        V("timestamp64", "\xd7\xff\x77\x35\x94\x00\x65\x53\xf1\x00", "\"2023-11-14T22:13:20.5Z\""),
+        /* 96-bit: nsec=1, sec=-1 */
+        V("timestamp96 negative", "\xc7\x0c\xff\x00\x00\x00\x01\xff\xff\xff\xff\xff\xff\xff\xff",
+          "\"1969-12-31T23:59:59.000000001Z\""),
+        V("timestamp96 year 10000", "\xc7\x0c\xff\x00\x00\x00\x00\x00\x00\x00\x3a\xff\xf4\x41\x80",
+          "{\"ext\":-1,\"sec\":253402300800,\"nsec\":0}"),
+        V("timestamp96 int64 min", "\xc7\x0c\xff\x00\x00\x00\x00\x80\x00\x00\x00\x00\x00\x00\x00",
+          "{\"ext\":-1,\"sec\":-9223372036854775808,\"nsec\":0}"),
 };
 
 static struct sm_msgpack mk(uint32_t depth, uint32_t elems, size_t out)
@@ -106,16 +148,18 @@ Test(msgpack, every_type_vector)
 	for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
 		const struct vec *v = &vectors[i];
 		struct sm_msgpack_status st;
-		int r = sm_msgpack_to_json(&m, (const uint8_t *)v->in, v->len, out, sizeof(out), &st);
+		int r = sm_msgpack_to_json(&m, (const uint8_t *)v->in, v->len, out, sizeof(out),
+		                           &st);
 		cr_assert_eq(r, SM_OK, "%s: r=%d reason=%s", v->name, r,
-			     sm_msgpack_reason_str(st.reason));
-		cr_assert_eq(st.out_len, strlen(v->json), "%s: got %.*s", v->name,
-			     (int)st.out_len, out);
+		             sm_msgpack_reason_str(st.reason));
+		cr_assert_eq(st.out_len, strlen(v->json), "%s: got %.*s", v->name, (int)st.out_len,
+		             out);
 		cr_assert(memcmp(out, v->json, st.out_len) == 0, "%s: got %.*s want %s", v->name,
-			  (int)st.out_len, out, v->json);
+		          (int)st.out_len, out, v->json);
 		/* Every strict prefix is truncated, never a crash or success. */
 		for (size_t k = 0; k < v->len; k++) {
-			r = sm_msgpack_to_json(&m, (const uint8_t *)v->in, k, out, sizeof(out), &st);
+			r = sm_msgpack_to_json(&m, (const uint8_t *)v->in, k, out, sizeof(out),
+			                       &st);
 			cr_assert_eq(r, SM_ERR_TRUNCATED, "%s prefix %zu: %d", v->name, k, r);
 			cr_assert_eq(st.reason, SM_MSGPACK_TRUNCATED);
 		}
@@ -130,24 +174,30 @@ struct bad {
 	int r;
 	enum sm_msgpack_reason reason;
 };
-#define B(name, bytes, r, reason) {name, bytes, sizeof(bytes) - 1, r, reason}
+#define B(name, bytes, r, reason)                                                                  \
+	{                                                                                          \
+		name, bytes, sizeof(bytes) - 1, r, reason                                          \
+	}
 
 static const struct bad bads[] = {
-	B("c1", "\xc1", SM_ERR_INVALID, SM_MSGPACK_BAD_TYPE),
-	B("c1 in array", "\x92\x01\xc1", SM_ERR_INVALID, SM_MSGPACK_BAD_TYPE),
-	B("trailing", "\x01\x02", SM_ERR_INVALID, SM_MSGPACK_TRAILING),
-	B("timestamp bad len", "\xd5\xff\x00\x00", SM_ERR_INVALID, SM_MSGPACK_BAD_TIMESTAMP),
-	B("timestamp64 nsec", "\xd7\xff\xff\xff\xff\xff\x00\x00\x00\x00", SM_ERR_INVALID,
-	  SM_MSGPACK_BAD_TIMESTAMP),
-	B("timestamp96 nsec", "\xc7\x0c\xff\x3b\x9a\xca\x00\x00\x00\x00\x00\x00\x00\x00\x00",
-	  SM_ERR_INVALID, SM_MSGPACK_BAD_TIMESTAMP),
-	B("array32 huge", "\xdd\xff\xff\xff\xff\x01", SM_ERR_LIMIT, SM_MSGPACK_TOO_MANY),
-	B("map32 huge", "\xdf\xff\xff\xff\xff", SM_ERR_LIMIT, SM_MSGPACK_TOO_MANY),
-	B("array16 declared > input", "\xdc\x03\xe8\x01", SM_ERR_TRUNCATED, SM_MSGPACK_TRUNCATED),
-	B("str32 huge", "\xdb\xff\xff\xff\xff" "ab", SM_ERR_TRUNCATED, SM_MSGPACK_TRUNCATED),
-	B("bin32 huge", "\xc6\xff\xff\xff\xff", SM_ERR_TRUNCATED, SM_MSGPACK_TRUNCATED),
-	B("ext32 huge", "\xc9\xff\xff\xff\xff\x01", SM_ERR_TRUNCATED, SM_MSGPACK_TRUNCATED),
-	B("empty", "", SM_ERR_TRUNCATED, SM_MSGPACK_TRUNCATED),
+        B("c1", "\xc1", SM_ERR_INVALID, SM_MSGPACK_BAD_TYPE),
+        B("c1 in array", "\x92\x01\xc1", SM_ERR_INVALID, SM_MSGPACK_BAD_TYPE),
+        B("trailing", "\x01\x02", SM_ERR_INVALID, SM_MSGPACK_TRAILING),
+        B("timestamp bad len", "\xd5\xff\x00\x00", SM_ERR_INVALID, SM_MSGPACK_BAD_TIMESTAMP),
+        B("timestamp64 nsec", "\xd7\xff\xff\xff\xff\xff\x00\x00\x00\x00", SM_ERR_INVALID,
+          SM_MSGPACK_BAD_TIMESTAMP),
+        B("timestamp96 nsec", "\xc7\x0c\xff\x3b\x9a\xca\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+          SM_ERR_INVALID, SM_MSGPACK_BAD_TIMESTAMP),
+        B("array32 huge", "\xdd\xff\xff\xff\xff\x01", SM_ERR_LIMIT, SM_MSGPACK_TOO_MANY),
+        B("map32 huge", "\xdf\xff\xff\xff\xff", SM_ERR_LIMIT, SM_MSGPACK_TOO_MANY),
+        B("array16 declared > input", "\xdc\x03\xe8\x01", SM_ERR_TRUNCATED, SM_MSGPACK_TRUNCATED),
+        B("str32 huge",
+          "\xdb\xff\xff\xff\xff"
+          "ab",
+          SM_ERR_TRUNCATED, SM_MSGPACK_TRUNCATED),
+        B("bin32 huge", "\xc6\xff\xff\xff\xff", SM_ERR_TRUNCATED, SM_MSGPACK_TRUNCATED),
+        B("ext32 huge", "\xc9\xff\xff\xff\xff\x01", SM_ERR_TRUNCATED, SM_MSGPACK_TRUNCATED),
+        B("empty", "", SM_ERR_TRUNCATED, SM_MSGPACK_TRUNCATED),
 };
 
 Test(msgpack, malformed_and_limits_table)
@@ -157,10 +207,10 @@ Test(msgpack, malformed_and_limits_table)
 	for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
 		struct sm_msgpack_status st;
 		int r = sm_msgpack_to_json(&m, (const uint8_t *)bads[i].in, bads[i].len, out,
-					   sizeof(out), &st);
+		                           sizeof(out), &st);
 		cr_assert_eq(r, bads[i].r, "%s: %d", bads[i].name, r);
 		cr_assert_eq(st.reason, bads[i].reason, "%s: %s", bads[i].name,
-			     sm_msgpack_reason_str(st.reason));
+		             sm_msgpack_reason_str(st.reason));
 	}
 	sm_msgpack_free(&m);
 }

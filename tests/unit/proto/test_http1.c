@@ -25,6 +25,7 @@ struct harness {
 	size_t cpend_len, spend_len;
 	long cerr, serr;
 	int auto_release;
+	char last_path[128];
 };
 
 static struct harness *harness_new(const struct sm_h1_limits *lim, size_t out_cap)
@@ -67,9 +68,20 @@ static void pop_events(struct harness *t)
 			logf_(t, "REQ m=%u v=%u t=%.*s a=%s:%u f=%x\n", ev.method, ev.version,
 			      (int)ev.target_len, (const char *)ev.target, ev.authority->host,
 			      ev.authority->port, ev.flags);
+			if (!(ev.flags & SM_H1_F_CONNECT)) {
+				/* path as sent upstream: starts with '/', is in the URL */
+				cr_assert(ev.path_len >= 1 && ev.path[0] == '/');
+				cr_assert(ev.path_len == 1 ||
+				          memmem(ev.target, ev.target_len, ev.path + 1,
+				                 ev.path_len - 1) != NULL);
+				snprintf(t->last_path, sizeof(t->last_path), "%s %.*s",
+				         sm_h1_method_name(ev.method), (int)ev.path_len,
+				         (const char *)ev.path);
+			}
 			break;
 		case SM_H1_EV_REQUEST_END:
-			logf_(t, "REQEND b=%llu f=%x\n", (unsigned long long)ev.body_bytes, ev.flags);
+			logf_(t, "REQEND b=%llu f=%x\n", (unsigned long long)ev.body_bytes,
+			      ev.flags);
 			break;
 		case SM_H1_EV_RESPONSE:
 			logf_(t, "RESP s=%u m=%u f=%x\n", ev.status, ev.method, ev.flags);
@@ -169,10 +181,10 @@ static void server_eof(struct harness *t)
 static void expect_bytes(const uint8_t *got, size_t got_len, const char *want)
 {
 	cr_expect_eq(got_len, strlen(want), "length %zu want %zu\ngot:\n%.*s\nwant:\n%s", got_len,
-		     strlen(want), (int)got_len, (const char *)got, want);
+	             strlen(want), (int)got_len, (const char *)got, want);
 	if (got_len == strlen(want))
 		cr_expect(memcmp(got, want, got_len) == 0, "got:\n%.*s\nwant:\n%s", (int)got_len,
-			  (const char *)got, want);
+		          (const char *)got, want);
 }
 
 static void expect_log(struct harness *t, const char *want)
@@ -188,29 +200,30 @@ Test(http1, get_absolute_form_rewrite)
 {
 	struct harness *t = harness_new(NULL, BIG);
 	client_in(t, S("GET http://Example.com:8080/a/b?x=1 HTTP/1.1\r\n"
-		       "Host: wrong.example\r\n"
-		       "User-Agent: t/1\r\n"
-		       "Proxy-Connection: keep-alive\r\n"
-		       "Connection: keep-alive, X-Foo\r\n"
-		       "X-Foo: bar\r\n"
-		       "Keep-Alive: 5\r\n"
-		       "TE: trailers\r\n"
-		       "Proxy-Authorization: Basic eA==\r\n"
-		       "Upgrade: websocket\r\n"
-		       "Accept:   */*  \r\n"
-		       "X-Empty:\r\n"
-		       "\r\n"));
+	               "Host: wrong.example\r\n"
+	               "User-Agent: t/1\r\n"
+	               "Proxy-Connection: keep-alive\r\n"
+	               "Connection: keep-alive, X-Foo\r\n"
+	               "X-Foo: bar\r\n"
+	               "Keep-Alive: 5\r\n"
+	               "TE: trailers\r\n"
+	               "Proxy-Authorization: Basic eA==\r\n"
+	               "Upgrade: websocket\r\n"
+	               "Accept:   */*  \r\n"
+	               "X-Empty:\r\n"
+	               "\r\n"));
 	expect_bytes(t->up, t->up_len,
-		     "GET /a/b?x=1 HTTP/1.1\r\n"
-		     "Host: Example.com:8080\r\n"
-		     "User-Agent: t/1\r\n"
-		     "Accept: */*\r\n"
-		     "X-Empty: \r\n"
-		     "\r\n");
+	             "GET /a/b?x=1 HTTP/1.1\r\n"
+	             "Host: Example.com:8080\r\n"
+	             "User-Agent: t/1\r\n"
+	             "Accept: */*\r\n"
+	             "X-Empty: \r\n"
+	             "\r\n");
 	expect_log(t, "REQ m=1 v=11 t=http://Example.com:8080/a/b?x=1 a=example.com:8080 f=6\n"
-		      "REQEND b=0 f=0\n");
+	              "REQEND b=0 f=0\n");
 	cr_expect_eq(sm_h1_outstanding(t->h), 1);
 	cr_expect_eq(sm_h1_header_count(t->h, 0), 11);
+	cr_expect_str_eq(t->last_path, "GET /a/b?x=1");
 	harness_free(t);
 }
 
@@ -219,24 +232,25 @@ Test(http1, get_without_path_and_http10)
 	struct harness *t = harness_new(NULL, BIG);
 	client_in(t, S("GET http://a.example?q HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
 	expect_bytes(t->up, t->up_len, "GET /?q HTTP/1.0\r\nHost: a.example\r\n\r\n");
+	cr_expect_str_eq(t->last_path, "GET /?q");
 	/* HTTP/1.0 client: close after the response, which gets Connection: close */
 	server_in(t, S("HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nhi"));
 	expect_bytes(t->down, t->down_len,
-		     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
+	             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
 	expect_log(t, "REQ m=1 v=10 t=http://a.example?q a=a.example:80 f=e\n"
-		      "REQEND b=0 f=8\n"
-		      "RESP s=200 m=1 f=8\n"
-		      "RESPEND s=200 b=2 f=8\n");
+	              "REQEND b=0 f=8\n"
+	              "RESP s=200 m=1 f=8\n"
+	              "RESPEND s=200 b=2 f=8\n");
 	cr_expect_eq(sm_h1_client_wait(t->h), SM_H1_WAIT_CLOSED);
 	harness_free(t);
 }
 
 static const char post_cl[] = "POST http://h.example/up HTTP/1.1\r\nHost: h.example\r\n"
-			      "Content-Length: 11\r\n\r\nhello world";
+                              "Content-Length: 11\r\n\r\nhello world";
 static const char post_chunked[] =
-	"POST http://h.example/c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
-	"Trailer: X-Sum\r\n\r\n"
-	"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 1\r\n\r\n";
+        "POST http://h.example/c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+        "Trailer: X-Sum\r\n\r\n"
+        "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 1\r\n\r\n";
 
 Test(http1, post_bodies_forwarded_byte_exact)
 {
@@ -244,78 +258,78 @@ Test(http1, post_bodies_forwarded_byte_exact)
 	client_in(t, S(post_cl));
 	client_in(t, S(post_chunked));
 	expect_bytes(t->up, t->up_len,
-		     "POST /up HTTP/1.1\r\nHost: h.example\r\nContent-Length: 11\r\n\r\nhello world"
-		     "POST /c HTTP/1.1\r\nHost: h.example\r\nTransfer-Encoding: chunked\r\n"
-		     "Trailer: X-Sum\r\n\r\n"
-		     "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 1\r\n\r\n");
+	             "POST /up HTTP/1.1\r\nHost: h.example\r\nContent-Length: 11\r\n\r\nhello world"
+	             "POST /c HTTP/1.1\r\nHost: h.example\r\nTransfer-Encoding: chunked\r\n"
+	             "Trailer: X-Sum\r\n\r\n"
+	             "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 1\r\n\r\n");
 	expect_log(t, "REQ m=3 v=11 t=http://h.example/up a=h.example:80 f=6\n"
-		      "REQEND b=11 f=0\n"
-		      "REQ m=3 v=11 t=http://h.example/c a=h.example:80 f=0\n"
-		      "REQEND b=42 f=0\n");
+	              "REQEND b=11 f=0\n"
+	              "REQ m=3 v=11 t=http://h.example/c a=h.example:80 f=0\n"
+	              "REQEND b=42 f=0\n");
 	cr_expect_eq(sm_h1_outstanding(t->h), 2);
 	harness_free(t);
 }
 
 /* Pipelined requests and responses of every delimiting kind. */
 static const char pipe_client[] =
-	"GET http://p.example/1 HTTP/1.1\r\n\r\n"
-	"HEAD http://p.example/2 HTTP/1.1\r\n\r\n"
-	"POST http://p.example/3 HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc"
-	"GET http://p.example/4 HTTP/1.1\r\n\r\n"
-	"GET http://p.example/5 HTTP/1.1\r\n\r\n"
-	"DELETE http://p.example/6 HTTP/1.1\r\nConnection: close\r\n\r\n";
+        "GET http://p.example/1 HTTP/1.1\r\n\r\n"
+        "HEAD http://p.example/2 HTTP/1.1\r\n\r\n"
+        "POST http://p.example/3 HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc"
+        "GET http://p.example/4 HTTP/1.1\r\n\r\n"
+        "GET http://p.example/5 HTTP/1.1\r\n\r\n"
+        "DELETE http://p.example/6 HTTP/1.1\r\nConnection: close\r\n\r\n";
 static const char pipe_server[] =
-	"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nKeep-Alive: timeout=5\r\n\r\n"
-	"3\r\nabc\r\n0\r\n\r\n"
-	"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
-	"HTTP/1.1 100 Continue\r\n\r\n"
-	"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
-	"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"
-	"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
-	"HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\nETag: \"x\"\r\n\r\n"
-	"HTTP/1.1 200 OK\r\n\r\nuntil close";
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nKeep-Alive: timeout=5\r\n\r\n"
+        "3\r\nabc\r\n0\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
+        "HTTP/1.1 100 Continue\r\n\r\n"
+        "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"
+        "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
+        "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\nETag: \"x\"\r\n\r\n"
+        "HTTP/1.1 200 OK\r\n\r\nuntil close";
 static const char pipe_up[] = "GET /1 HTTP/1.1\r\nHost: p.example\r\n\r\n"
-			      "HEAD /2 HTTP/1.1\r\nHost: p.example\r\n\r\n"
-			      "POST /3 HTTP/1.1\r\nHost: p.example\r\nExpect: 100-continue\r\n"
-			      "Content-Length: 3\r\n\r\nabc"
-			      "GET /4 HTTP/1.1\r\nHost: p.example\r\n\r\n"
-			      "GET /5 HTTP/1.1\r\nHost: p.example\r\n\r\n"
-			      "DELETE /6 HTTP/1.1\r\nHost: p.example\r\n\r\n";
+                              "HEAD /2 HTTP/1.1\r\nHost: p.example\r\n\r\n"
+                              "POST /3 HTTP/1.1\r\nHost: p.example\r\nExpect: 100-continue\r\n"
+                              "Content-Length: 3\r\n\r\nabc"
+                              "GET /4 HTTP/1.1\r\nHost: p.example\r\n\r\n"
+                              "GET /5 HTTP/1.1\r\nHost: p.example\r\n\r\n"
+                              "DELETE /6 HTTP/1.1\r\nHost: p.example\r\n\r\n";
 static const char pipe_down[] =
-	"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
-	"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
-	"HTTP/1.1 100 Continue\r\n\r\n"
-	"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
-	"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"
-	"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
-	"HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\nETag: \"x\"\r\n\r\n"
-	"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil close";
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
+        "HTTP/1.1 100 Continue\r\n\r\n"
+        "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
+        "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"
+        "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
+        "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\nETag: \"x\"\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil close";
 static const char pipe_log[] = "REQ m=1 v=11 t=http://p.example/1 a=p.example:80 f=6\n"
-			       "REQEND b=0 f=0\n"
-			       "REQ m=2 v=11 t=http://p.example/2 a=p.example:80 f=200\n"
-			       "REQEND b=0 f=0\n"
-			       "REQ m=3 v=11 t=http://p.example/3 a=p.example:80 f=0\n"
-			       "REQEND b=3 f=0\n"
-			       "REQ m=1 v=11 t=http://p.example/4 a=p.example:80 f=0\n"
-			       "REQEND b=0 f=0\n"
-			       "REQ m=1 v=11 t=http://p.example/5 a=p.example:80 f=0\n"
-			       "REQEND b=0 f=0\n"
-			       "REQ m=0 v=11 t=http://p.example/6 a=p.example:80 f=8\n"
-			       "REQEND b=0 f=8\n"
-			       "RESP s=200 m=1 f=0\n"
-			       "RESPEND s=200 b=13 f=0\n"
-			       "RESP s=200 m=2 f=0\n"
-			       "RESPEND s=200 b=0 f=0\n"
-			       "RESP s=100 m=3 f=20\n"
-			       "RESP s=103 m=3 f=20\n"
-			       "RESP s=201 m=3 f=0\n"
-			       "RESPEND s=201 b=2 f=0\n"
-			       "RESP s=204 m=1 f=0\n"
-			       "RESPEND s=204 b=0 f=0\n"
-			       "RESP s=304 m=1 f=0\n"
-			       "RESPEND s=304 b=0 f=0\n"
-			       "RESP s=200 m=0 f=18\n"
-			       "RESPEND s=200 b=11 f=18\n";
+                               "REQEND b=0 f=0\n"
+                               "REQ m=2 v=11 t=http://p.example/2 a=p.example:80 f=200\n"
+                               "REQEND b=0 f=0\n"
+                               "REQ m=3 v=11 t=http://p.example/3 a=p.example:80 f=0\n"
+                               "REQEND b=3 f=0\n"
+                               "REQ m=1 v=11 t=http://p.example/4 a=p.example:80 f=0\n"
+                               "REQEND b=0 f=0\n"
+                               "REQ m=1 v=11 t=http://p.example/5 a=p.example:80 f=0\n"
+                               "REQEND b=0 f=0\n"
+                               "REQ m=0 v=11 t=http://p.example/6 a=p.example:80 f=8\n"
+                               "REQEND b=0 f=8\n"
+                               "RESP s=200 m=1 f=0\n"
+                               "RESPEND s=200 b=13 f=0\n"
+                               "RESP s=200 m=2 f=0\n"
+                               "RESPEND s=200 b=0 f=0\n"
+                               "RESP s=100 m=3 f=20\n"
+                               "RESP s=103 m=3 f=20\n"
+                               "RESP s=201 m=3 f=0\n"
+                               "RESPEND s=201 b=2 f=0\n"
+                               "RESP s=204 m=1 f=0\n"
+                               "RESPEND s=204 b=0 f=0\n"
+                               "RESP s=304 m=1 f=0\n"
+                               "RESPEND s=304 b=0 f=0\n"
+                               "RESP s=200 m=0 f=18\n"
+                               "RESPEND s=200 b=11 f=18\n";
 
 static struct harness *run_pipe(size_t csplit, size_t ssplit, size_t out_cap)
 {
@@ -400,7 +414,7 @@ Test(http1, connect_leaves_tunnel_bytes)
 {
 	struct harness *t = harness_new(NULL, BIG);
 	client_in(t, S("CONNECT Example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
-		       "\x16\x03\x01\x00\x05hello"));
+	               "\x16\x03\x01\x00\x05hello"));
 	expect_log(t, "REQ m=5 v=11 t=Example.com:443 a=example.com:443 f=1\n");
 	cr_expect_eq(t->up_len, 0);
 	cr_expect_eq(sm_h1_client_wait(t->h), SM_H1_WAIT_TUNNEL);
@@ -412,10 +426,10 @@ Test(http1, connect_leaves_tunnel_bytes)
 Test(http1, connect_errors)
 {
 	static const char *bad[] = {
-		"CONNECT example.com HTTP/1.1\r\n\r\n",
-		"CONNECT example.com:0 HTTP/1.1\r\n\r\n",
-		"CONNECT [fe80::1%25eth0]:443 HTTP/1.1\r\n\r\n",
-		"CONNECT http://example.com:443/ HTTP/1.1\r\n\r\n",
+	        "CONNECT example.com HTTP/1.1\r\n\r\n",
+	        "CONNECT example.com:0 HTTP/1.1\r\n\r\n",
+	        "CONNECT [fe80::1%25eth0]:443 HTTP/1.1\r\n\r\n",
+	        "CONNECT http://example.com:443/ HTTP/1.1\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct harness *t = harness_new(NULL, BIG);
@@ -433,39 +447,39 @@ struct ecase {
 };
 
 static const struct ecase ecases[] = {
-	{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=target d=15 "},
-	{"OPTIONS * HTTP/1.1\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=target d=15 "},
-	{"GET https://a/ HTTP/1.1\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=target d=16 "},
-	{"GET http://u@a/ HTTP/1.1\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=target d=14 "},
-	{"GET http://a/#f HTTP/1.1\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=target d=17 "},
-	{"GET http://a/ HTTP/2.0\r\n\r\n", SM_ERR_UNSUPPORTED, "ERR s=505 r=version"},
-	{"GET http://a/ HTTP/1.1\r\nX: a\r\n b\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=header d=7 "},
-	{"GET http://a/ HTTP/1.1\nX: a\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=header d=6 "},
-	{"GET http://a/ HTTP/1.1\r\nX: a\rb\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=header"},
-	{"GET http://a/ HTTP/1.1\r\nX: \x01\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=header d=4 "},
-	{"GET http://a/ HTTP/1.1\r\nHost : a\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=header d=2 "},
-	{"GET  http://a/ HTTP/1.1\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=header d=2 "},
-	{"GET http://a/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", SM_ERR_INVALID,
-	 "ERR s=400 r=header d=16 "},
-	{"POST http://a/ HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
-	 SM_ERR_INVALID, "ERR s=400 r=header d=11 "},
-	{"POST http://a/ HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
-	 SM_ERR_INVALID, "ERR s=400 r=header d=10 "},
-	{"POST http://a/ HTTP/1.1\r\nContent-Length: 1, 2\r\n\r\n", SM_ERR_INVALID,
-	 "ERR s=400 r=header"},
-	{"POST http://a/ HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-	 SM_ERR_UNSUPPORTED, "ERR s=501 r=header d=13 "},
-	{"POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", SM_ERR_INVALID,
-	 "ERR s=400 r=header"},
-	{"POST http://a/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", SM_ERR_INVALID,
-	 "ERR s=400 r=header d=14 "},
-	{"BREW http://a/ HTTP/1.1\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=parse"},
-	{"POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
-	 SM_ERR_INVALID, "ERR s=400 r=body d=3 f=80"},
-	{"POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n",
-	 SM_ERR_INVALID, "ERR s=400 r=body d=1 f=80"},
-	{"POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n",
-	 SM_ERR_INVALID, "ERR s=400 r=body d=1 f=80"},
+        {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=target d=15 "},
+        {"OPTIONS * HTTP/1.1\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=target d=15 "},
+        {"GET https://a/ HTTP/1.1\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=target d=16 "},
+        {"GET http://u@a/ HTTP/1.1\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=target d=14 "},
+        {"GET http://a/#f HTTP/1.1\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=target d=17 "},
+        {"GET http://a/ HTTP/2.0\r\n\r\n", SM_ERR_UNSUPPORTED, "ERR s=505 r=version"},
+        {"GET http://a/ HTTP/1.1\r\nX: a\r\n b\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=header d=7 "},
+        {"GET http://a/ HTTP/1.1\nX: a\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=header d=6 "},
+        {"GET http://a/ HTTP/1.1\r\nX: a\rb\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=header"},
+        {"GET http://a/ HTTP/1.1\r\nX: \x01\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=header d=4 "},
+        {"GET http://a/ HTTP/1.1\r\nHost : a\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=header d=2 "},
+        {"GET  http://a/ HTTP/1.1\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=header d=2 "},
+        {"GET http://a/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", SM_ERR_INVALID,
+         "ERR s=400 r=header d=16 "},
+        {"POST http://a/ HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+         SM_ERR_INVALID, "ERR s=400 r=header d=11 "},
+        {"POST http://a/ HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+         SM_ERR_INVALID, "ERR s=400 r=header d=10 "},
+        {"POST http://a/ HTTP/1.1\r\nContent-Length: 1, 2\r\n\r\n", SM_ERR_INVALID,
+         "ERR s=400 r=header"},
+        {"POST http://a/ HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", SM_ERR_UNSUPPORTED,
+         "ERR s=501 r=header d=13 "},
+        {"POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", SM_ERR_INVALID,
+         "ERR s=400 r=header"},
+        {"POST http://a/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", SM_ERR_INVALID,
+         "ERR s=400 r=header d=14 "},
+        {"BREW http://a/ HTTP/1.1\r\n\r\n", SM_ERR_INVALID, "ERR s=400 r=parse"},
+        {"POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+         SM_ERR_INVALID, "ERR s=400 r=body d=3 f=80"},
+        {"POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n",
+         SM_ERR_INVALID, "ERR s=400 r=body d=1 f=80"},
+        {"POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n",
+         SM_ERR_INVALID, "ERR s=400 r=body d=1 f=80"},
 };
 
 Test(http1, malformed_requests_get_the_right_status)
@@ -477,7 +491,7 @@ Test(http1, malformed_requests_get_the_right_status)
 		cr_expect_eq(t->cerr, ecases[i].rc, "case %zu: rc %ld", i, t->cerr);
 		const char *e = strstr(t->log, "ERR ");
 		cr_expect(e && strncmp(e, ecases[i].err, strlen(ecases[i].err)) == 0,
-			  "case %zu: want '%s' in log:\n%s", i, ecases[i].err, t->log);
+		          "case %zu: want '%s' in log:\n%s", i, ecases[i].err, t->log);
 		harness_free(t);
 	}
 }
@@ -491,7 +505,7 @@ Test(http1, size_limits)
 	/* target of 65 bytes: 414 */
 	t = harness_new(&lim, BIG);
 	snprintf(buf, sizeof(buf), "GET http://a.example/%s HTTP/1.1\r\n\r\n",
-		 "0123456789012345678901234567890123456789012345678901234567890");
+	         "0123456789012345678901234567890123456789012345678901234567890");
 	client_in(t, buf, strlen(buf));
 	cr_expect_eq(t->cerr, SM_ERR_LIMIT);
 	cr_expect(strstr(t->log, "ERR s=414 r=target_too_long") != NULL, "%s", t->log);
@@ -532,7 +546,7 @@ Test(http1, another_authority_is_held_until_responses_end)
 {
 	struct harness *t = harness_new(NULL, BIG);
 	client_in(t, S("GET http://a.example/ HTTP/1.1\r\n\r\n"
-		       "GET http://b.example:81/ HTTP/1.1\r\n\r\n"));
+	               "GET http://b.example:81/ HTTP/1.1\r\n\r\n"));
 	/* the second request stays held: switching needs outstanding == 0 */
 	cr_expect_eq(sm_h1_client_wait(t->h), SM_H1_WAIT_HELD);
 	cr_expect_eq(sm_h1_release(t->h), SM_ERR_STATE);
@@ -540,14 +554,14 @@ Test(http1, another_authority_is_held_until_responses_end)
 	server_in(t, S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
 	/* server_in resumed the client: released onto the new upstream */
 	expect_bytes(t->up, t->up_len,
-		     "GET / HTTP/1.1\r\nHost: a.example\r\n\r\n"
-		     "GET / HTTP/1.1\r\nHost: b.example:81\r\n\r\n");
+	             "GET / HTTP/1.1\r\nHost: a.example\r\n\r\n"
+	             "GET / HTTP/1.1\r\nHost: b.example:81\r\n\r\n");
 	expect_log(t, "REQ m=1 v=11 t=http://a.example/ a=a.example:80 f=6\n"
-		      "REQEND b=0 f=0\n"
-		      "REQ m=1 v=11 t=http://b.example:81/ a=b.example:81 f=6\n"
-		      "RESP s=200 m=1 f=0\n"
-		      "RESPEND s=200 b=0 f=0\n"
-		      "REQEND b=0 f=0\n");
+	              "REQEND b=0 f=0\n"
+	              "REQ m=1 v=11 t=http://b.example:81/ a=b.example:81 f=6\n"
+	              "RESP s=200 m=1 f=0\n"
+	              "RESPEND s=200 b=0 f=0\n"
+	              "REQEND b=0 f=0\n");
 	harness_free(t);
 }
 
@@ -561,16 +575,17 @@ Test(http1, upstream_close_forces_reconnect_and_client_close_when_pipelined)
 	client_in(t, S("GET http://a.example/2 HTTP/1.1\r\n\r\n"));
 	t->log[t->log_len] = 0;
 	cr_expect(strstr(t->log, "RESPEND s=200 b=1 f=10\n"
-				 "REQ m=1 v=11 t=http://a.example/2 a=a.example:80 f=6\n") != NULL,
-		  "%s", t->log);
+	                         "REQ m=1 v=11 t=http://a.example/2 a=a.example:80 f=6\n") != NULL,
+	          "%s", t->log);
 	harness_free(t);
 
 	t = harness_new(NULL, BIG);
-	client_in(t, S("GET http://a.example/1 HTTP/1.1\r\n\r\nGET http://a.example/2 HTTP/1.1\r\n\r\n"));
+	client_in(t, S("GET http://a.example/1 HTTP/1.1\r\n\r\nGET http://a.example/2 "
+	               "HTTP/1.1\r\n\r\n"));
 	server_in(t, S("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx"));
 	/* request 2 was already sent to a closing upstream: close the client too */
 	expect_bytes(t->down, t->down_len,
-		     "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx");
+	             "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx");
 	cr_expect(strstr(t->log, "RESPEND s=200 b=1 f=18\n") != NULL, "%s", t->log);
 	cr_expect_eq(sm_h1_client_wait(t->h), SM_H1_WAIT_CLOSED);
 	harness_free(t);
@@ -581,7 +596,7 @@ Test(http1, pipeline_cap_is_backpressure)
 	struct sm_h1_limits lim = {.max_pipeline = 2};
 	struct harness *t = harness_new(&lim, BIG);
 	client_in(t, S("GET http://a/1 HTTP/1.1\r\n\r\nGET http://a/2 HTTP/1.1\r\n\r\n"
-		       "GET http://a/3 HTTP/1.1\r\n\r\n"));
+	               "GET http://a/3 HTTP/1.1\r\n\r\n"));
 	cr_expect_eq(sm_h1_client_wait(t->h), SM_H1_WAIT_PIPELINE);
 	cr_expect_eq(sm_h1_outstanding(t->h), 2);
 	cr_expect_eq(t->cpend_len, strlen("GET http://a/3 HTTP/1.1\r\n\r\n"));
@@ -624,13 +639,15 @@ Test(http1, upstream_faults_are_502)
 Test(http1, upgrade_101_switches_to_raw)
 {
 	struct harness *t = harness_new(NULL, BIG);
-	client_in(t, S("GET http://a/ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"));
+	client_in(
+	        t,
+	        S("GET http://a/ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"));
 	expect_bytes(t->up, t->up_len, "GET /ws HTTP/1.1\r\nHost: a\r\n\r\n");
 	server_in(t, S("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-		       "Connection: Upgrade\r\nKeep-Alive: 1\r\n\r\n\x81\x00"));
+	               "Connection: Upgrade\r\nKeep-Alive: 1\r\n\r\n\x81\x00"));
 	expect_bytes(t->down, t->down_len,
-		     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-		     "Connection: Upgrade\r\n\r\n");
+	             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+	             "Connection: Upgrade\r\n\r\n");
 	cr_expect_eq(t->spend_len, 2);
 	cr_expect(memcmp(t->spend, "\x81\x00", 2) == 0);
 	cr_expect(strstr(t->log, "UPGRADE s=101\n") != NULL, "%s", t->log);
@@ -671,9 +688,9 @@ Test(http1, error_response_is_exact)
 	uint8_t buf[512];
 	long n = sm_h1_error_response(431, "head_too_large", buf, sizeof(buf));
 	const char *want = "HTTP/1.1 431 Request Header Fields Too Large\r\n"
-			   "Content-Type: text/plain\r\nContent-Length: 51\r\n"
-			   "Connection: close\r\n\r\n"
-			   "431 Request Header Fields Too Large\nhead_too_large\n";
+	                   "Content-Type: text/plain\r\nContent-Length: 51\r\n"
+	                   "Connection: close\r\n\r\n"
+	                   "431 Request Header Fields Too Large\nhead_too_large\n";
 	cr_assert_gt(n, 0);
 	expect_bytes(buf, (size_t)n, want);
 	cr_expect_eq(strlen("431 Request Header Fields Too Large\nhead_too_large\n"), 51);
@@ -690,4 +707,124 @@ Test(http1, init_rejects_bad_memory)
 	void *m = aligned_alloc(16, 1 << 20);
 	cr_expect_null(sm_h1_init(m, 1 << 20, &lim));
 	free(m);
+}
+
+Test(http1, interim_dropped_for_http10_client)
+{
+	struct harness *t = harness_new(NULL, BIG);
+	client_in(t, S("POST http://a/ HTTP/1.0\r\nContent-Length: 1\r\n\r\nz"));
+	server_in(t,
+	          S("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\ny"));
+	expect_bytes(t->down, t->down_len,
+	             "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\ny");
+	cr_expect(strstr(t->log, "RESP s=100 m=3 f=60\n") != NULL, "%s", t->log);
+	harness_free(t);
+}
+
+Test(http1, header_accessors_and_counters)
+{
+	struct harness *t = harness_new(NULL, BIG);
+	client_in(t, S("GET http://a/ HTTP/1.1\r\nX-A:  one \r\nConnection: close\r\n\r\n"
+	               "GET http://a/ignored HTTP/1.1\r\n\r\n"));
+	const uint8_t *n, *v;
+	size_t nl, vl;
+	cr_assert_eq(sm_h1_header_count(t->h, 0), 2);
+	cr_assert_eq(sm_h1_header(t->h, 0, 0, &n, &nl, &v, &vl), SM_OK);
+	cr_expect(nl == 3 && memcmp(n, "X-A", 3) == 0);
+	cr_expect(vl == 3 && memcmp(v, "one", 3) == 0);
+	cr_expect_eq(sm_h1_header(t->h, 0, 2, &n, &nl, &v, &vl), SM_ERR_INVALID);
+	/* bytes after a closing request are dropped and counted */
+	cr_expect_eq(sm_h1_stats(t->h)->dropped_after_close, 33);
+	cr_expect_eq(sm_h1_client_wait(t->h), SM_H1_WAIT_CLOSED);
+	server_in(t, S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nSet-Cookie: a=b\r\n\r\n"));
+	cr_assert_eq(sm_h1_header_count(t->h, 1), 2);
+	cr_assert_eq(sm_h1_header(t->h, 1, 1, &n, &nl, &v, &vl), SM_OK);
+	cr_expect(vl == 3 && memcmp(v, "a=b", 3) == 0);
+	harness_free(t);
+}
+
+Test(http1, head_response_ignores_framing_headers)
+{
+	struct harness *t = harness_new(NULL, BIG);
+	client_in(t, S("HEAD http://a/ HTTP/1.1\r\n\r\nGET http://a/ HTTP/1.1\r\n\r\n"));
+	server_in(t, S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	               "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nq"));
+	expect_bytes(t->down, t->down_len,
+	             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	             "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nq");
+	cr_expect_eq(sm_h1_outstanding(t->h), 0);
+	harness_free(t);
+}
+
+Test(http1, trailer_limit)
+{
+	struct sm_h1_limits lim = {.max_trailer = 16};
+	struct harness *t = harness_new(&lim, BIG);
+	client_in(t, S("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	               "0\r\nX-Long-Trailer: 0123456789\r\n\r\n"));
+	cr_expect_eq(t->cerr, SM_ERR_INVALID);
+	cr_expect(strstr(t->log, "ERR s=400 r=body d=5 f=80") != NULL, "%s", t->log);
+	harness_free(t);
+}
+
+Test(http1, upstream_eof_while_idle_then_new_upstream)
+{
+	struct harness *t = harness_new(NULL, BIG);
+	client_in(t, S("GET http://a/1 HTTP/1.1\r\n\r\n"));
+	server_in(t, S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+	server_eof(t);
+	cr_expect_eq(t->serr, 0);
+	client_in(t, S("GET http://a/2 HTTP/1.1\r\n\r\n"));
+	/* same authority, but the upstream is gone: SWITCH */
+	cr_expect(strstr(t->log, "t=http://a/2 a=a:80 f=6\n") != NULL, "%s", t->log);
+	server_in(t, S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+	cr_expect_eq(t->serr, 0, "%s", t->log);
+	harness_free(t);
+}
+
+Test(http1, early_close_response_during_upload_closes_client)
+{
+	struct harness *t = harness_new(NULL, BIG);
+	client_in(t, S("POST http://a/ HTTP/1.1\r\nContent-Length: 100\r\n\r\npartial"));
+	server_in(t, S("HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n"
+	               "Connection: close\r\n\r\n"));
+	expect_bytes(t->down, t->down_len,
+	             "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n"
+	             "Connection: close\r\n\r\n");
+	cr_expect(strstr(t->log, "RESPEND s=413 b=0 f=18\n") != NULL, "%s", t->log);
+	cr_expect_eq(sm_h1_client_wait(t->h), SM_H1_WAIT_CLOSED);
+	harness_free(t);
+}
+
+/* Every error case and the CONNECT case give the same events, forwarded
+ * bytes and leftover at every split point. */
+Test(http1, errors_identical_at_every_split)
+{
+	static const char connect_case[] = "CONNECT a.example:443 HTTP/1.1\r\n\r\n\x16\x03";
+	for (size_t i = 0; i <= sizeof(ecases) / sizeof(ecases[0]); i++) {
+		const char *in =
+		        i < sizeof(ecases) / sizeof(ecases[0]) ? ecases[i].in : connect_case;
+		size_t len = strlen(in);
+		struct harness *ref = harness_new(NULL, BIG);
+		client_in(ref, in, len);
+		ref->log[ref->log_len] = 0;
+		for (size_t k = 0; k <= len; k++) {
+			struct harness *t = harness_new(NULL, 2);
+			client_in(t, in, k);
+			if (t->cerr == 0)
+				client_in(t, in + k, len - k);
+			t->log[t->log_len] = 0;
+			cr_assert_str_eq(t->log, ref->log, "case %zu split %zu", i, k);
+			cr_assert_eq(t->cerr, ref->cerr, "case %zu split %zu", i, k);
+			cr_assert_eq(t->up_len, ref->up_len, "case %zu split %zu", i, k);
+			cr_assert(memcmp(t->up, ref->up, t->up_len) == 0);
+			if (t->cerr == 0) {
+				cr_assert_eq(t->cpend_len, ref->cpend_len, "case %zu split %zu", i,
+				             k);
+				cr_assert(memcmp(t->cpend, ref->cpend, t->cpend_len) == 0);
+			}
+			harness_free(t);
+		}
+		harness_free(ref);
+	}
 }

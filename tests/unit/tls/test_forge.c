@@ -7,10 +7,12 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/error-ssl.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
 
 #include "core/result.h"
 #include "tls/ca.h"
+#include "proto/clienthello.h"
 #include "tls/forge.h"
 
 static char dir[256];
@@ -288,4 +290,160 @@ Test(forge, median_forge_time_is_reported)
 	fprintf(stderr, "forge: median %.1f us over %d leaves (this build)\n", ns[N / 2] / 1000.0,
 	        N);
 	cr_assert_eq(forge.forged, N);
+}
+
+/* ---- the forged leaf in a real wolfSSL handshake (memory I/O) ---------- */
+
+struct pipe {
+	uint8_t b[65536];
+	size_t r, w;
+};
+struct duplex {
+	struct pipe *in, *out;
+};
+
+static int mem_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	(void)ssl;
+	struct pipe *p = ((struct duplex *)ctx)->in;
+	size_t n = p->w - p->r;
+	if (n == 0)
+		return WOLFSSL_CBIO_ERR_WANT_READ;
+	if (n > (size_t)sz)
+		n = (size_t)sz;
+	memcpy(buf, p->b + p->r, n);
+	p->r += n;
+	return (int)n;
+}
+
+static int mem_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	(void)ssl;
+	struct pipe *p = ((struct duplex *)ctx)->out;
+	if ((size_t)sz > sizeof(p->b) - p->w)
+		return WOLFSSL_CBIO_ERR_WANT_WRITE;
+	memcpy(p->b + p->w, buf, (size_t)sz);
+	p->w += (size_t)sz;
+	return sz;
+}
+
+static int secrets_seen;
+
+static int on_secret(WOLFSSL *ssl, int id, const unsigned char *secret, int len, void *ctx)
+{
+	(void)ssl, (void)id, (void)secret, (void)ctx;
+	if (len > 0)
+		secrets_seen++;
+	return 0;
+}
+
+/* Runs a client/server handshake for sni, the client checking check_name.
+ * Returns the client's final wolfSSL error (0 on success). */
+static int handshake(const char *sni, const char *check_name, struct sm_clienthello *peek,
+                     char *alpn_out, size_t alpn_cap)
+{
+	static struct pipe c2s, s2c;
+	memset(&c2s, 0, sizeof(c2s));
+	memset(&s2c, 0, sizeof(s2c));
+	struct duplex cd = {&s2c, &c2s}, sd = {&c2s, &s2c};
+
+	static uint8_t leaf[SM_FORGE_DER_MAX], key[256];
+	size_t leaf_len, key_len;
+	int64_t na;
+	cr_assert_eq(
+	        sm_forge_leaf(&forge, sni, strlen(sni), now, leaf, sizeof(leaf), &leaf_len, &na),
+	        SM_OK);
+	cr_assert_eq(sm_forge_key_der(&forge, key, sizeof(key), &key_len), SM_OK);
+
+	WOLFSSL_CTX *sctx = wolfSSL_CTX_new(wolfTLS_server_method());
+	WOLFSSL_CTX *cctx = wolfSSL_CTX_new(wolfTLS_client_method());
+	cr_assert(sctx && cctx);
+	cr_assert_eq(wolfSSL_CTX_use_certificate_buffer(sctx, leaf, (long)leaf_len,
+	                                                WOLFSSL_FILETYPE_ASN1),
+	             WOLFSSL_SUCCESS);
+	cr_assert_eq(
+	        wolfSSL_CTX_use_PrivateKey_buffer(sctx, key, (long)key_len, WOLFSSL_FILETYPE_ASN1),
+	        WOLFSSL_SUCCESS);
+	cr_assert_eq(wolfSSL_CTX_load_verify_buffer(cctx, ca.cert_der, (long)ca.cert_len,
+	                                            WOLFSSL_FILETYPE_ASN1),
+	             WOLFSSL_SUCCESS);
+	wolfSSL_CTX_set_verify(cctx, WOLFSSL_VERIFY_PEER, NULL);
+	wolfSSL_CTX_SetIORecv(sctx, mem_recv);
+	wolfSSL_CTX_SetIOSend(sctx, mem_send);
+	wolfSSL_CTX_SetIORecv(cctx, mem_recv);
+	wolfSSL_CTX_SetIOSend(cctx, mem_send);
+
+	WOLFSSL *s = wolfSSL_new(sctx), *c = wolfSSL_new(cctx);
+	cr_assert(s && c);
+	wolfSSL_SetIOReadCtx(s, &sd);
+	wolfSSL_SetIOWriteCtx(s, &sd);
+	wolfSSL_SetIOReadCtx(c, &cd);
+	wolfSSL_SetIOWriteCtx(c, &cd);
+	cr_assert_eq(wolfSSL_UseSNI(c, WOLFSSL_SNI_HOST_NAME, sni, (unsigned short)strlen(sni)),
+	             WOLFSSL_SUCCESS);
+	cr_assert_eq(wolfSSL_check_domain_name(c, check_name), WOLFSSL_SUCCESS);
+	char calpn[] = "h2,http/1.1", salpn[] = "http/1.1";
+	cr_assert_eq(wolfSSL_UseALPN(c, calpn, sizeof(calpn) - 1, WOLFSSL_ALPN_FAILED_ON_MISMATCH),
+	             WOLFSSL_SUCCESS);
+	cr_assert_eq(wolfSSL_UseALPN(s, salpn, sizeof(salpn) - 1, WOLFSSL_ALPN_FAILED_ON_MISMATCH),
+	             WOLFSSL_SUCCESS);
+	wolfSSL_set_tls13_secret_cb(c, on_secret, NULL);
+
+	int cerr = 0, cdone = 0, sdone = 0;
+	bool peeked = false;
+	for (int round = 0; round < 50 && !(cdone && sdone); round++) {
+		if (!cdone) {
+			int r = wolfSSL_connect(c);
+			cerr = wolfSSL_get_error(c, r);
+			if (r == WOLFSSL_SUCCESS)
+				cdone = 1, cerr = 0;
+			else if (cerr != WOLFSSL_ERROR_WANT_READ)
+				break;
+		}
+		if (!peeked && c2s.w > 0) { /* what the proxy would peek at */
+			static uint8_t scratch[SM_CLIENTHELLO_MAX_DEFAULT];
+			sm_clienthello_init(peek, scratch, sizeof(scratch));
+			cr_assert_eq(sm_clienthello_feed(peek, c2s.b, c2s.w), SM_OK);
+			peeked = true;
+		}
+		if (!sdone) {
+			int r = wolfSSL_accept(s);
+			if (r == WOLFSSL_SUCCESS)
+				sdone = 1;
+		}
+	}
+	if (cdone && alpn_out) {
+		char *proto = NULL;
+		unsigned short plen = 0;
+		cr_assert_eq(wolfSSL_ALPN_GetProtocol(c, &proto, &plen), WOLFSSL_SUCCESS);
+		snprintf(alpn_out, alpn_cap, "%.*s %s", (int)plen, proto, wolfSSL_get_version(c));
+	}
+	wolfSSL_free(c);
+	wolfSSL_free(s);
+	wolfSSL_CTX_free(cctx);
+	wolfSSL_CTX_free(sctx);
+	return cdone ? 0 : cerr;
+}
+
+Test(forge, forged_leaf_completes_a_wolfssl_tls13_handshake)
+{
+	struct sm_clienthello peek;
+	char got[64] = "";
+	secrets_seen = 0;
+	cr_assert_eq(handshake("shop.example.test", "shop.example.test", &peek, got, sizeof(got)),
+	             0);
+	cr_assert_str_eq(got, "http/1.1 TLSv1.3");
+	cr_assert_geq(secrets_seen, 4, "TLS 1.3 secrets reach the keylog hook");
+	/* our peek saw what wolfSSL's client sent */
+	cr_assert_str_eq(peek.sni, "shop.example.test");
+	cr_assert(sm_clienthello_offers_alpn(&peek, "h2", 2));
+	cr_assert(sm_clienthello_offers_alpn(&peek, "http/1.1", 8));
+	cr_assert_eq(peek.max_version, 0x0304);
+
+	/* IP literal: the client checks the IP against the iPAddress SAN */
+	cr_assert_eq(handshake("192.0.2.9", "192.0.2.9", &peek, got, sizeof(got)), 0);
+
+	/* a client expecting another name refuses our leaf */
+	cr_assert_eq(handshake("shop.example.test", "bank.example.test", &peek, NULL, 0),
+	             DOMAIN_NAME_MISMATCH);
 }

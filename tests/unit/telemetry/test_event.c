@@ -1,0 +1,74 @@
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "telemetry/event.h"
+
+static struct sm_event mk(int type)
+{
+	struct sm_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.ts_ns = 1700000000123456789ull;
+	ev.flow = 42;
+	ev.seq = 3;
+	ev.core = 1;
+	ev.type = (uint16_t)type;
+	return ev;
+}
+
+Test(event, flow_closed_json_is_exact)
+{
+	struct sm_event ev = mk(SM_EV_FLOW_CLOSED);
+	ev.i[0] = SM_CLOSE_IDLE_TIMEOUT;
+	ev.i[1] = 10;
+	ev.i[2] = 20;
+	ev.i[3] = 30;
+	char buf[1024];
+	size_t n = sm_event_to_json(&ev, buf, sizeof(buf));
+	buf[n] = 0;
+	cr_expect_str_eq(buf,
+	                 "{\"ts\":1700000000.123456,\"core\":1,\"flow\":42,\"seq\":3,"
+	                 "\"type\":\"flow_closed\",\"reason\":\"idle_timeout\",\"bytes_up\":10,"
+	                 "\"bytes_down\":20,\"duration_us\":30}\n");
+}
+
+Test(event, strings_are_escaped_and_truncation_is_flagged)
+{
+	struct sm_event ev = mk(SM_EV_PROXY_REQUEST);
+	sm_event_set_str(&ev, 0, "GE\"T\\", 5);
+	char target[300];
+	memset(target, 'a', sizeof(target));
+	target[0] = '\n';
+	target[1] = (char)0xff;
+	sm_event_set_str(&ev, 1, target, sizeof(target));
+	cr_expect_eq(ev.slen[1], SM_EVENT_STR_MAX);
+	char buf[1024];
+	size_t n = sm_event_to_json(&ev, buf, sizeof(buf));
+	buf[n] = 0;
+	cr_expect_not_null(strstr(buf, "\"method\":\"GE\\\"T\\\\\""));
+	cr_expect_not_null(strstr(buf, "\"target\":\"\\u000a\\u00ffaaa"));
+	cr_expect_not_null(strstr(buf, "\"target_truncated\":true"));
+	cr_expect_eq(buf[n - 1], '\n');
+}
+
+Test(event, small_buffer_returns_zero_not_a_partial_line)
+{
+	struct sm_event ev = mk(SM_EV_FLOW_OPEN);
+	sm_event_set_str(&ev, 0, "127.0.0.1:5555", 14);
+	char buf[40];
+	cr_expect_eq(sm_event_to_json(&ev, buf, sizeof(buf)), 0);
+}
+
+Test(event, names_are_stable)
+{
+	cr_expect_str_eq(sm_event_type_name(SM_EV_FLOW_OPEN), "flow_open");
+	cr_expect_str_eq(sm_event_type_name(999), "unknown");
+	cr_expect_str_eq(sm_close_reason_name(SM_CLOSE_DONE), "done");
+	cr_expect_str_eq(sm_close_reason_name(SM_CLOSE_UPSTREAM_PROTOCOL), "upstream_protocol");
+	cr_expect_str_eq(sm_upstream_failure_name(SM_UPF_DNS_NXDOMAIN), "dns_nxdomain");
+	for (int r = 0; r < SM_CLOSE_REASON_COUNT; r++)
+		cr_expect_str_neq(sm_close_reason_name(r), "unknown", "reason %d unnamed", r);
+	for (int r = 0; r < SM_UPF_COUNT; r++)
+		cr_expect_str_neq(sm_upstream_failure_name(r), "unknown", "failure %d unnamed", r);
+	for (int t = 1; t < SM_EV_TYPE_COUNT; t++)
+		cr_expect_str_neq(sm_event_type_name(t), "unknown", "type %d unnamed", t);
+}

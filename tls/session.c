@@ -1,0 +1,210 @@
+#include "tls/session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <wolfssl/error-ssl.h>
+
+#include "core/result.h"
+
+static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	(void)ssl;
+	struct sm_tls *t = ctx;
+	if (t->in_len == 0)
+		return t->eof_in ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
+	size_t n = t->in_len < (uint32_t)sz ? t->in_len : (size_t)sz;
+	memcpy(buf, t->in + t->in_off, n);
+	t->in_off += (uint32_t)n;
+	t->in_len -= (uint32_t)n;
+	if (t->in_len == 0)
+		t->in_off = 0;
+	return (int)n;
+}
+
+static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	(void)ssl;
+	struct sm_tls *t = ctx;
+	size_t room = t->out_cap - t->out_len;
+	if (room == 0)
+		return WOLFSSL_CBIO_ERR_WANT_WRITE;
+	size_t n = (size_t)sz < room ? (size_t)sz : room;
+	memcpy(t->out + t->out_len, buf, n);
+	t->out_len += (uint32_t)n;
+	return (int)n;
+}
+
+int sm_tls_init(struct sm_tls *t, WOLFSSL_CTX *ctx, bool server, uint8_t *out, size_t out_cap)
+{
+	memset(t, 0, sizeof(*t));
+	t->server = server;
+	t->out = out;
+	t->out_cap = (uint32_t)out_cap;
+	t->in = malloc(SM_TLS_IN_CAP);
+	t->ssl = wolfSSL_new(ctx);
+	if (!t->in || !t->ssl || out_cap < 4096) {
+		sm_tls_free(t);
+		return SM_ERR_NOMEM;
+	}
+	wolfSSL_SSLSetIORecv(t->ssl, io_recv);
+	wolfSSL_SSLSetIOSend(t->ssl, io_send);
+	wolfSSL_SetIOReadCtx(t->ssl, t);
+	wolfSSL_SetIOWriteCtx(t->ssl, t);
+	return SM_OK;
+}
+
+void sm_tls_free(struct sm_tls *t)
+{
+	if (t->ssl)
+		wolfSSL_free(t->ssl);
+	free(t->in);
+	memset(t, 0, sizeof(*t));
+}
+
+size_t sm_tls_in_space(const struct sm_tls *t)
+{
+	return SM_TLS_IN_CAP - t->in_len;
+}
+
+size_t sm_tls_feed(struct sm_tls *t, const uint8_t *data, size_t len)
+{
+	if (t->in_off && t->in_off + t->in_len + len > SM_TLS_IN_CAP) {
+		memmove(t->in, t->in + t->in_off, t->in_len);
+		t->in_off = 0;
+	}
+	size_t room = SM_TLS_IN_CAP - t->in_off - t->in_len;
+	size_t n = len < room ? len : room;
+	memcpy(t->in + t->in_off + t->in_len, data, n);
+	t->in_len += (uint32_t)n;
+	return n;
+}
+
+void sm_tls_feed_eof(struct sm_tls *t)
+{
+	t->eof_in = true;
+}
+
+static int fail(struct sm_tls *t, int ret)
+{
+	int e = wolfSSL_get_error(t->ssl, ret);
+	if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE)
+		return SM_AGAIN;
+	t->err = e;
+	return SM_ERR_PROTOCOL;
+}
+
+int sm_tls_handshake(struct sm_tls *t)
+{
+	if (t->handshake_done)
+		return SM_OK;
+	if (t->err)
+		return SM_ERR_PROTOCOL;
+	int ret = t->server ? wolfSSL_accept(t->ssl) : wolfSSL_connect(t->ssl);
+	if (ret == WOLFSSL_SUCCESS) {
+		t->handshake_done = true;
+		return SM_OK;
+	}
+	return fail(t, ret);
+}
+
+long sm_tls_read(struct sm_tls *t, uint8_t *buf, size_t cap)
+{
+	if (t->err)
+		return SM_ERR_PROTOCOL;
+	if (t->close_notify)
+		return 0;
+	int ret = wolfSSL_read(t->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
+	if (ret > 0)
+		return ret;
+	int e = wolfSSL_get_error(t->ssl, ret);
+	if (e == WOLFSSL_ERROR_ZERO_RETURN) {
+		t->close_notify = true;
+		return 0;
+	}
+	if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE)
+		return t->eof_in && t->in_len == 0 ? 0 : SM_AGAIN;
+	if (t->eof_in && t->in_len == 0 && (e == SOCKET_PEER_CLOSED_E || e == SOCKET_ERROR_E))
+		return 0; /* EOF without close_notify: treated as the end */
+	t->err = e;
+	return SM_ERR_PROTOCOL;
+}
+
+long sm_tls_write(struct sm_tls *t, const uint8_t *data, size_t len, size_t max_record)
+{
+	if (t->err)
+		return SM_ERR_PROTOCOL;
+	if (max_record == 0 || max_record > SM_TLS_RECORD)
+		max_record = SM_TLS_RECORD;
+	if (max_record > t->out_cap - SM_TLS_OVERHEAD)
+		max_record = t->out_cap - SM_TLS_OVERHEAD;
+	if (len > max_record)
+		len = max_record;
+	if (t->out_cap - t->out_len < len + SM_TLS_OVERHEAD)
+		return SM_AGAIN;
+	int ret = wolfSSL_write(t->ssl, data, (int)len);
+	if (ret > 0)
+		return ret;
+	return fail(t, ret);
+}
+
+void sm_tls_shutdown(struct sm_tls *t)
+{
+	if (t->ssl && !t->err)
+		wolfSSL_shutdown(t->ssl);
+}
+
+size_t sm_tls_out(const struct sm_tls *t, const uint8_t **p)
+{
+	*p = t->out;
+	return t->out_len;
+}
+
+void sm_tls_out_done(struct sm_tls *t, size_t n)
+{
+	if (n >= t->out_len) {
+		t->out_len = 0;
+		return;
+	}
+	memmove(t->out, t->out + n, t->out_len - n);
+	t->out_len -= (uint32_t)n;
+}
+
+enum sm_tls_reason sm_tls_reason(const struct sm_tls *t, int *alert)
+{
+	WOLFSSL_ALERT_HISTORY h;
+	int rx = -1, tx = -1;
+	if (wolfSSL_get_alert_history(t->ssl, &h) == WOLFSSL_SUCCESS) {
+		if (h.last_rx.code > 0 || h.last_rx.level > 0)
+			rx = h.last_rx.code;
+		if (h.last_tx.code > 0 || h.last_tx.level > 0)
+			tx = h.last_tx.code;
+	}
+	*alert = rx >= 0 ? rx : tx;
+	return sm_tls_classify(t->err, rx, tx, t->eof_in);
+}
+
+const char *sm_tls_version(const struct sm_tls *t)
+{
+	const char *v = wolfSSL_get_version(t->ssl);
+	return v ? v : "";
+}
+
+const char *sm_tls_cipher(const struct sm_tls *t)
+{
+	const char *c = wolfSSL_get_cipher_name(t->ssl);
+	return c ? c : "";
+}
+
+void sm_tls_alpn(const struct sm_tls *t, const char **p, size_t *len)
+{
+	char *name = NULL;
+	unsigned short n = 0;
+	if (wolfSSL_ALPN_GetProtocol(t->ssl, &name, &n) == WOLFSSL_SUCCESS && name) {
+		*p = name;
+		*len = n;
+		return;
+	}
+	*p = "";
+	*len = 0;
+}

@@ -1,0 +1,89 @@
+/* A TLS endpoint as a sans-I/O object: ciphertext in, plaintext out, and
+ * the reverse, over two caller-visible byte queues. wolfSSL runs
+ * non-blocking with custom I/O callbacks that only touch those queues; it
+ * never sees a socket.
+ *
+ *   network bytes -> sm_tls_feed() -> [in] -> wolfSSL -> sm_tls_read() plaintext
+ *   plaintext -> sm_tls_write() -> wolfSSL -> [out] -> sm_tls_out()/sm_tls_out_done() -> network
+ *
+ * Bounds: `in` holds at most SM_TLS_IN_CAP bytes (one full record and
+ * change: the caller stops reading the socket while sm_tls_in_space() is 0);
+ * `out` is the caller's buffer, and sm_tls_write() only encrypts when a
+ * whole record fits, so wolfSSL never has to be re-called with the same
+ * buffer after WANT_WRITE.
+ *
+ * Ownership: the object owns its WOLFSSL and the `in` queue; `out` and the
+ * WOLFSSL_CTX belong to the caller and must outlive it. */
+#ifndef SM_TLS_SESSION_H
+#define SM_TLS_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include "tls/taxonomy.h"
+
+#define SM_TLS_IN_CAP   (18 * 1024 + 512) /* a 16 KiB record plus header and tag, twice-ish */
+#define SM_TLS_RECORD   16384             /* largest plaintext per record */
+#define SM_TLS_OVERHEAD 256               /* record header, tag, padding upper bound */
+
+struct sm_tls {
+	WOLFSSL *ssl;
+	uint8_t *in, *out;
+	uint32_t in_off, in_len;
+	uint32_t out_len, out_cap;
+	bool server;
+	bool handshake_done;
+	bool eof_in;       /* transport EOF seen by the caller */
+	bool close_notify; /* peer sent close_notify */
+	int err;           /* wolfSSL error of the failure, 0 if none */
+};
+
+/* Creates the endpoint. server: accept side. out/out_cap: the caller's
+ * memory for outgoing ciphertext (a registered send chunk in the reactor;
+ * at least 4 KiB, and records are cut to fit it). Returns SM_OK or
+ * SM_ERR_NOMEM. */
+int sm_tls_init(struct sm_tls *t, WOLFSSL_CTX *ctx, bool server, uint8_t *out, size_t out_cap);
+void sm_tls_free(struct sm_tls *t);
+
+/* Ciphertext from the network: copies up to sm_tls_in_space() bytes and
+ * returns how many were taken. */
+size_t sm_tls_in_space(const struct sm_tls *t);
+size_t sm_tls_feed(struct sm_tls *t, const uint8_t *data, size_t len);
+/* The transport reached EOF: pending reads fail with eof. */
+void sm_tls_feed_eof(struct sm_tls *t);
+
+/* Drives the handshake: SM_OK when complete, SM_AGAIN when it needs more
+ * input (or room in `out`), SM_ERR_PROTOCOL on failure (see sm_tls_reason). */
+int sm_tls_handshake(struct sm_tls *t);
+
+/* Decrypts into buf: bytes (> 0), SM_AGAIN, 0 after the peer's close_notify
+ * or transport EOF, SM_ERR_PROTOCOL on failure. */
+long sm_tls_read(struct sm_tls *t, uint8_t *buf, size_t cap);
+
+/* Encrypts up to min(len, max_record) bytes as one record when it fits in
+ * `out`: returns bytes taken, SM_AGAIN when `out` lacks room, or
+ * SM_ERR_PROTOCOL. max_record 0 means SM_TLS_RECORD. */
+long sm_tls_write(struct sm_tls *t, const uint8_t *data, size_t len, size_t max_record);
+
+/* Queues a close_notify into `out`. */
+void sm_tls_shutdown(struct sm_tls *t);
+
+/* Ciphertext waiting to be sent: pointer and length; then how much went. */
+size_t sm_tls_out(const struct sm_tls *t, const uint8_t **p);
+void sm_tls_out_done(struct sm_tls *t, size_t n);
+
+/* After SM_ERR_PROTOCOL: the failure in the taxonomy, the alert code seen
+ * (received if any, else sent; -1 if none). */
+enum sm_tls_reason sm_tls_reason(const struct sm_tls *t, int *alert);
+
+/* Negotiated details once the handshake is done (static strings; "" if none). */
+const char *sm_tls_version(const struct sm_tls *t);
+const char *sm_tls_cipher(const struct sm_tls *t);
+/* Selected ALPN protocol (not NUL-terminated), or len 0. */
+void sm_tls_alpn(const struct sm_tls *t, const char **p, size_t *len);
+
+#endif
