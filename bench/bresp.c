@@ -230,7 +230,7 @@ long sm_bresp_feed(struct sm_bresp *r, const uint8_t *in, size_t len)
 			}
 			enum sm_h1frame_reason why = SM_H1FRAME_OK;
 			long n = sm_h1frame_body_feed(&r->body, in + used, len - used, &why);
-			if (n < 0) {
+			if (n < 0 || why != SM_H1FRAME_OK) { /* n: the valid prefix */
 				r->body_why = why;
 				return fail(r, SM_BRESP_BODY_FRAMING, SM_ERR_PROTOCOL);
 			}
