@@ -80,14 +80,14 @@ struct sm_config {
 	const char *admin;       /* admin endpoint "ADDR:PORT" (/metrics...); NULL = off */
 
 	struct {
-		const char *ca_dir;        /* local CA; NULL = the user's data directory */
-		const char *system_ca;     /* trusted roots for upstreams (PEM bundle) */
-		const char *upstream_ca;   /* extra trusted roots: comma-separated PEM files */
-		const char *insecure_hosts;/* comma-separated host globs whose upstream
-					      certificate is not verified (visible in events) */
-		uint32_t cert_cache_size;  /* forged leaves kept per reactor */
+		const char *ca_dir;         /* local CA; NULL = the user's data directory */
+		const char *system_ca;      /* trusted roots for upstreams (PEM bundle) */
+		const char *upstream_ca;    /* extra trusted roots: comma-separated PEM files */
+		const char *insecure_hosts; /* comma-separated host globs whose upstream
+		                               certificate is not verified (visible in events) */
+		uint32_t cert_cache_size;   /* forged leaves kept per reactor */
 		uint32_t handshake_timeout_ms;
-		enum sm_action non_tls;    /* intercept asked but no TLS: tunnel or block */
+		enum sm_action non_tls; /* intercept asked but no TLS: tunnel or block */
 	} tls;
 
 	struct {

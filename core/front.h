@@ -41,8 +41,13 @@ enum sm_front_purpose {
 	SM_PURPOSE_HTTP,    /* absolute-form: release the held request */
 };
 
+struct sm_mitm;
+
 struct sm_front {
 	struct sm_h1 *h1;
+	struct sm_mitm *mitm; /* TLS interception state, NULL when not intercepting */
+	bool intercept;       /* the decision was intercept (CONNECT) */
+	bool client_eof_done; /* the HTTP layer was told about the client's EOF */
 	void *h1mem;
 	struct sm_inq cin, uin;  /* client and upstream input */
 	struct sm_outq up, down; /* to upstream, to client */
@@ -87,6 +92,14 @@ void sm_front_send_cqe(struct sm_reactor *r, struct sm_flow *f, bool to_client, 
 bool sm_front_idle(const struct sm_flow *f);
 /* Frees a pooled front for good (reactor teardown). */
 void sm_front_free(struct sm_front *fr);
+
+/* Shared with core/mitm.c. */
+void sm_front_arm_recv(struct sm_reactor *r, struct sm_flow *f, bool client);
+void sm_front_pump_client(struct sm_reactor *r, struct sm_flow *f);
+void sm_front_pump_upstream(struct sm_reactor *r, struct sm_flow *f);
+void sm_front_establish_continue(struct sm_reactor *r, struct sm_flow *f);
+/* A fresh HTTP layer in the same memory (after a CONNECT was parsed). */
+void sm_front_reset_h1(struct sm_reactor *r, struct sm_front *fr);
 
 /* Sends a complete error response to the client, then closes with reason. */
 void sm_front_reply_error(struct sm_reactor *r, struct sm_flow *f, int status, const char *text,

@@ -10,6 +10,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <time.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
 #include "core/dns.h"
 #include "core/proxy_internal.h"
 #include "core/reactor.h"
@@ -33,6 +38,10 @@ struct sm_proxy {
 	int events_fd;
 	struct sm_hosts hosts;
 	struct sm_proxy_rt rt;
+	struct sm_ca ca;
+	bool ca_open;
+	uint8_t *trust;
+	size_t trust_len;
 	struct sockaddr_storage bound[SM_MAX_LISTEN];
 	socklen_t bound_len[SM_MAX_LISTEN];
 	size_t n_listen;
@@ -139,6 +148,93 @@ int sm_proxy_admin_addr(const struct sm_proxy *p, struct sockaddr_storage *out, 
 	return SM_OK;
 }
 
+static bool wants_intercept(const struct sm_config *cfg)
+{
+	if (cfg->default_action == SM_ACTION_INTERCEPT)
+		return true;
+	for (size_t i = 0; i < cfg->n_rules; i++)
+		if (cfg->rules[i].action == SM_ACTION_INTERCEPT)
+			return true;
+	return false;
+}
+
+#define TRUST_MAX (8u << 20) /* trusted-roots bundles, all files together */
+
+/* Appends a PEM file to the trust buffer (start-up, main thread). */
+static int add_trust(struct sm_proxy *p, const char *path, bool required, char *err, size_t errcap)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp) {
+		if (!required)
+			return SM_OK;
+		snprintf(err, errcap, "cannot read trusted CA file %s: %s", path, strerror(errno));
+		return SM_ERR_INVALID;
+	}
+	if (!p->trust && !(p->trust = malloc(TRUST_MAX))) {
+		fclose(fp);
+		return SM_ERR_NOMEM;
+	}
+	size_t n = fread(p->trust + p->trust_len, 1, TRUST_MAX - p->trust_len, fp);
+	bool more = fgetc(fp) != EOF;
+	fclose(fp);
+	if (more) {
+		snprintf(err, errcap, "trusted CA files exceed %u bytes (at %s)", TRUST_MAX, path);
+		return SM_ERR_LIMIT;
+	}
+	p->trust_len += n;
+	if (p->trust_len < TRUST_MAX)
+		p->trust[p->trust_len++] = '\n';
+	return SM_OK;
+}
+
+/* The local CA (created on first run) and the roots upstreams are verified
+ * against: everything interception needs from disk, read before any
+ * reactor starts. */
+static int open_tls(struct sm_proxy *p, const struct sm_config *cfg, char *err, size_t errcap)
+{
+	if (wolfSSL_Init() != WOLFSSL_SUCCESS) {
+		snprintf(err, errcap, "wolfSSL_Init failed");
+		return SM_ERR_IO;
+	}
+	char dir[SM_CA_PATH_MAX];
+	const char *d = cfg->tls.ca_dir;
+	if (!d) {
+		if (sm_ca_default_dir(dir, sizeof(dir)) != SM_OK) {
+			wolfSSL_Cleanup();
+			snprintf(err, errcap, "no CA directory: set tls.ca_dir or HOME");
+			return SM_ERR_INVALID;
+		}
+		d = dir;
+	}
+	if (sm_ca_open(&p->ca, d, (int64_t)time(NULL), err, errcap) != SM_OK) {
+		wolfSSL_Cleanup();
+		return SM_ERR_INVALID;
+	}
+	p->ca_open = true;
+	p->rt.ca = &p->ca;
+	int rc = SM_OK;
+	if (cfg->tls.system_ca && *cfg->tls.system_ca)
+		rc = add_trust(p, cfg->tls.system_ca, false, err, errcap);
+	const char *list = cfg->tls.upstream_ca;
+	while (rc == SM_OK && list && *list) {
+		const char *end = strchr(list, ',');
+		size_t n = end ? (size_t)(end - list) : strlen(list);
+		char path[4096];
+		if (n >= sizeof(path)) {
+			snprintf(err, errcap, "tls.upstream_ca: path too long");
+			return SM_ERR_INVALID;
+		}
+		memcpy(path, list, n);
+		path[n] = 0;
+		if (n)
+			rc = add_trust(p, path, true, err, errcap);
+		list = end ? end + 1 : NULL;
+	}
+	p->rt.trust_pem = p->trust;
+	p->rt.trust_len = p->trust_len;
+	return rc;
+}
+
 static int online_cpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -179,6 +275,13 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 		return SM_ERR_NOMEM;
 	}
 	p->rt.hosts = &p->hosts;
+	if (wants_intercept(cfg)) {
+		int rc = open_tls(p, cfg, err, errcap);
+		if (rc != SM_OK) {
+			sm_proxy_destroy(p);
+			return rc;
+		}
+	}
 	if (cfg->n_listen > SM_MAX_LISTEN) {
 		snprintf(err, errcap, "at most %d listen addresses", SM_MAX_LISTEN);
 		sm_proxy_destroy(p);
@@ -286,6 +389,11 @@ void sm_proxy_destroy(struct sm_proxy *p)
 		sm_admin_close(&p->admin);
 	free(p->scratch);
 	free(p->metrics);
+	if (p->ca_open) {
+		sm_ca_close(&p->ca);
+		wolfSSL_Cleanup();
+	}
+	free(p->trust);
 	if (p->collector_wake_fd >= 0)
 		close(p->collector_wake_fd);
 	free(p);

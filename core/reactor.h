@@ -30,6 +30,9 @@
 
 struct sm_dns;
 struct sm_front;
+struct sm_tls_rt;
+
+#define SM_BR_SIZE (16 * 1024) /* one provided receive buffer */
 
 /* Flow states (docs/flows.md). */
 enum sm_flow_state {
@@ -39,7 +42,8 @@ enum sm_flow_state {
 	SM_FLOW_CONNECTING, /* connect in flight */
 	SM_FLOW_REPLYING,   /* sending a final answer (403/502/...) then closing */
 	SM_FLOW_ESTABLISH,  /* sending "200 Connection established" (+ leftovers) */
-	SM_FLOW_HTTP,       /* relaying absolute-form requests through proto/http1 */
+	SM_FLOW_HTTP,       /* relaying requests through proto/http1 (plain, or TLS-intercepted) */
+	SM_FLOW_MITM,       /* intercepting: ClientHello peek and the two TLS handshakes */
 	SM_FLOW_RELAY,      /* splice tunnel */
 	SM_FLOW_CLOSING,    /* waiting for in-flight ops before freeing */
 };
@@ -123,6 +127,7 @@ struct sm_reactor {
 	uint32_t n_fronts, fronts_cap;
 
 	struct sm_dns *dns;
+	struct sm_tls_rt *tls; /* NULL when the configuration never intercepts */
 
 	/* event ring (drained by the collector) */
 	struct sm_event_ring events;

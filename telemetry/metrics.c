@@ -48,6 +48,18 @@ void sm_metrics_upstream_failed(struct sm_metrics *m, int reason)
 		sm_metrics_add(&m->upstream_failed_by_reason[reason], 1);
 }
 
+void sm_metrics_tls_ok(struct sm_metrics *m, int side)
+{
+	if (side >= 0 && side < SM_METRICS_TLS_SIDES)
+		sm_metrics_add(&m->tls_ok[side], 1);
+}
+
+void sm_metrics_tls_failed(struct sm_metrics *m, int side, int reason)
+{
+	if (side >= 0 && side < SM_METRICS_TLS_SIDES && reason >= 0 && reason < SM_TLS_REASON_COUNT)
+		sm_metrics_add(&m->tls_failed[side][reason], 1);
+}
+
 void sm_metrics_response(struct sm_metrics *m, unsigned status)
 {
 	unsigned cls = status / 100;

@@ -18,11 +18,13 @@
 
 #include "telemetry/event.h"
 #include "telemetry/hist.h"
+#include "tls/taxonomy.h"
 
 /* Which relay moved the bytes. */
 enum sm_lane {
 	SM_LANE_TUNNEL = 0, /* splice tunnel (CONNECT, upgraded connections) */
 	SM_LANE_HTTP,       /* through the HTTP/1.1 layer (front phase and absolute-form relay) */
+	SM_LANE_MITM,       /* intercepted: TLS bytes as received on either socket */
 	SM_LANE_COUNT
 };
 
@@ -45,6 +47,7 @@ enum sm_metrics_hist {
 
 #define SM_METRICS_ACTIONS        4  /* enum sm_action (core/config.h) */
 #define SM_METRICS_STATUS_CLASSES 6  /* [0] other, [1..5] 1xx..5xx */
+#define SM_METRICS_TLS_SIDES      2  /* enum sm_tls_side: client, server */
 #define SM_METRICS_HTTP_PIPE      16 /* request start times kept per connection */
 
 /* Parser errors by stage. Append-only (exported as labels). */
@@ -70,9 +73,13 @@ struct sm_metrics {
 	_Atomic uint64_t connect_requests, http_requests;           /* proxy requests by kind */
 	_Atomic uint64_t http_responses[SM_METRICS_STATUS_CLASSES]; /* final, by class */
 	_Atomic uint64_t parse_errors[SM_PARSE_STAGE_COUNT];
-	_Atomic uint64_t enobufs;             /* receive found the buffer ring empty */
-	_Atomic uint64_t backpressure_stalls; /* a tunnel destination was full */
-	_Atomic uint64_t stale_cqes;          /* completions for a closed flow */
+	_Atomic uint64_t enobufs;                      /* receive found the buffer ring empty */
+	_Atomic uint64_t backpressure_stalls;          /* a tunnel destination was full */
+	_Atomic uint64_t stale_cqes;                   /* completions for a closed flow */
+	_Atomic uint64_t tls_ok[SM_METRICS_TLS_SIDES]; /* handshakes completed, by side */
+	_Atomic uint64_t tls_failed[SM_METRICS_TLS_SIDES][SM_TLS_REASON_COUNT];
+	_Atomic uint64_t certs_forged;    /* leaf certificates forged */
+	_Atomic uint64_t cert_cache_hits; /* leaf certificates served from the cache */
 	_Alignas(64) struct sm_hist hist[SM_HIST_COUNT];
 };
 
@@ -109,6 +116,9 @@ static inline void sm_metrics_record(struct sm_metrics *m, enum sm_metrics_hist 
 void sm_metrics_flow_closed(struct sm_metrics *m, int reason, uint64_t duration_ns);
 /* An upstream could not be reached: total and by enum sm_upstream_failure. */
 void sm_metrics_upstream_failed(struct sm_metrics *m, int reason);
+/* TLS handshakes by enum sm_tls_side (and enum sm_tls_reason). */
+void sm_metrics_tls_ok(struct sm_metrics *m, int side);
+void sm_metrics_tls_failed(struct sm_metrics *m, int side, int reason);
 /* A final response: counted by status class. */
 void sm_metrics_response(struct sm_metrics *m, unsigned status);
 

@@ -121,7 +121,7 @@ void sm_prom_hist_ns(struct sm_prom *w, const char *name, const char *labels,
 
 static const char *const action_names[SM_METRICS_ACTIONS] = {"tunnel", "block", "intercept",
                                                              "fault"};
-static const char *const lane_names[SM_LANE_COUNT] = {"tunnel", "http"};
+static const char *const lane_names[SM_LANE_COUNT] = {"tunnel", "http", "mitm"};
 static const char *const dir_names[SM_BYTES_DIR_COUNT] = {"up", "down"};
 static const char *const class_names[SM_METRICS_STATUS_CLASSES] = {"other", "1xx", "2xx",
                                                                    "3xx",   "4xx", "5xx"};
@@ -150,6 +150,10 @@ static const struct scalar scalars[] = {
         {"soth_backpressure_stalls_total", "counter",
          "Times a tunnel destination was full and the relay waited for it to drain.",
          OFF(backpressure_stalls)},
+        {"soth_tls_certs_forged_total", "counter",
+         "Leaf certificates forged for intercepted hosts.", OFF(certs_forged)},
+        {"soth_tls_cert_cache_hits_total", "counter",
+         "Leaf certificates served from the per-reactor cache.", OFF(cert_cache_hits)},
         {"soth_stale_completions_total", "counter",
          "io_uring completions for a flow that had already closed (dropped).", OFF(stale_cqes)},
 };
@@ -254,10 +258,33 @@ int sm_prom_render(struct sm_prom *w, const struct sm_metrics *const *blocks,
 	                  "Protocol parser failures, by stage.", "stage", stage_names,
 	                  SM_PARSE_STAGE_COUNT, OFF(parse_errors), sizeof(uint64_t));
 
+	const char *sides[SM_METRICS_TLS_SIDES];
+	for (int k = 0; k < SM_METRICS_TLS_SIDES; k++)
+		sides[k] = sm_tls_side_name(k);
+	per_core_labelled(w, blocks, n, "soth_tls_handshakes_total",
+	                  "Intercepted TLS handshakes completed, by side (client: with the "
+	                  "client, server: with the upstream).",
+	                  "side", sides, SM_METRICS_TLS_SIDES, OFF(tls_ok), sizeof(uint64_t));
+	const char *tfam = "soth_tls_handshake_failures_total";
+	sm_prom_family(w, tfam, "counter",
+	               "Intercepted TLS handshakes that failed, by side and reason.");
+	for (int c = 0; c < n; c++) {
+		for (int sd = 0; sd < SM_METRICS_TLS_SIDES; sd++) {
+			for (int k = 1; k < SM_TLS_REASON_COUNT; k++) { /* 0 is "ok" */
+				core_label(lb, sizeof(lb), c);
+				sm_prom_label(lb, sizeof(lb), "side", sides[sd]);
+				sm_prom_label(lb, sizeof(lb), "reason", sm_tls_reason_name(k));
+				sm_prom_sample(w, tfam, lb,
+				               sm_metrics_get(&blocks[c]->tls_failed[sd][k]));
+			}
+		}
+	}
+
 	const char *bname = "soth_relayed_bytes_total";
-	sm_prom_family(w, bname, "counter",
-	               "Bytes received and relayed, by lane (tunnel, http) and direction (up: "
-	               "from clients, down: from upstreams).");
+	sm_prom_family(
+	        w, bname, "counter",
+	        "Bytes received and relayed, by lane (tunnel, http, mitm) and direction (up: "
+	        "from clients, down: from upstreams).");
 	for (int c = 0; c < n; c++) {
 		for (int l = 0; l < SM_LANE_COUNT; l++) {
 			for (int d = 0; d < SM_BYTES_DIR_COUNT; d++) {
