@@ -130,7 +130,7 @@ static int admin_open(struct sm_proxy *p, char *err, size_t errcap)
 		snprintf(err, errcap, "out of memory");
 		return SM_ERR_NOMEM;
 	}
-	/* ~3.5 KiB of per-core series per reactor; generous, never grown */
+	/* ~10 KiB + ~5 KiB of per-core series per reactor: generous, never grown */
 	size_t cap = 256 * 1024 + (size_t)p->n_reactors * 16 * 1024;
 	int rc = sm_admin_open(&p->admin, &addr, len, cap, admin_render, admin_ready, p, err,
 	                       errcap);

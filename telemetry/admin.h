@@ -10,7 +10,8 @@
  * Bounds: at most SM_ADMIN_MAX_CLIENTS connections at once (more are
  * accepted and closed at once), a request head of at most SM_ADMIN_REQ_MAX
  * bytes (else 431), SM_ADMIN_TIMEOUT_MS for the whole exchange (else the
- * connection is closed); the three count in `rejected`. The /metrics body is
+ * connection is closed). `rejected` counts connections closed unanswered
+ * (too many, EOF before a whole head, timeout); `requests` counts answers. The /metrics body is
  * rendered into one buffer of fixed size allocated at open; while one client
  * is still being sent it, another /metrics request waits its turn. A body
  * that does not fit is answered 500 and counted in `overflows`.

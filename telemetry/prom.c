@@ -197,10 +197,10 @@ static const struct hist_desc hists[SM_HIST_COUNT] = {
         [SM_HIST_DNS] = {"soth_dns_lookup_duration_seconds",
                          "Resolver (c-ares) lookup time, answered or failed."},
         [SM_HIST_HTTP_FIRST_BYTE] = {"soth_http_time_to_first_byte_seconds",
-                                     "Absolute-form HTTP: request head read until the final "
+                                     "HTTP/1.1 relay: request head read until the final "
                                      "response head arrived from the upstream."},
         [SM_HIST_HTTP_TOTAL] = {"soth_http_request_duration_seconds",
-                                "Absolute-form HTTP: request head read until the final "
+                                "HTTP/1.1 relay: request head read until the final "
                                 "response was forwarded completely."},
         [SM_HIST_FLOW_DURATION] = {"soth_flow_duration_seconds", "Flow lifetime, accept to close."},
 };
@@ -247,7 +247,8 @@ int sm_prom_render(struct sm_prom *w, const struct sm_metrics *const *blocks,
 	                  SM_UPF_COUNT, OFF(upstream_failed_by_reason), sizeof(uint64_t));
 	static const char *const kinds[] = {"connect", "http"};
 	per_core_labelled(w, blocks, n, "soth_proxy_requests_total",
-	                  "Proxy requests read from clients: CONNECT or absolute-form HTTP.",
+	                  "Requests read from clients: CONNECT, or HTTP relayed through the "
+	                  "HTTP/1.1 layer (absolute-form or inside intercepted TLS).",
 	                  "kind", kinds, 2, OFF(connect_requests),
 	                  OFF(http_requests) - OFF(connect_requests));
 	per_core_labelled(w, blocks, n, "soth_http_responses_total",
@@ -317,8 +318,8 @@ int sm_prom_render(struct sm_prom *w, const struct sm_metrics *const *blocks,
 	               "HTTP requests answered by the admin endpoint.");
 	sm_prom_sample(w, "soth_admin_requests_total", NULL, g->admin_requests);
 	sm_prom_family(w, "soth_admin_connections_rejected_total", "counter",
-	               "Admin connections closed unanswered: too many at once, request too "
-	               "large or too slow.");
+	               "Admin connections closed unanswered: too many at once, closed before "
+	               "sending a whole request head, or over the time limit.");
 	sm_prom_sample(w, "soth_admin_connections_rejected_total", NULL, g->admin_rejected);
 	sm_prom_family(w, "soth_metrics_overflows_total", "counter",
 	               "Scrapes answered 500 because the metrics did not fit the buffer.");
