@@ -388,7 +388,7 @@ struct sm_config *sm_config_new(const char *source)
 	cfg->listen = l;
 	cfg->n_listen = 1;
 	cfg->threads = 0;
-	cfg->default_action = SM_ACTION_TUNNEL;
+	cfg->default_action = SM_ACTION_INTERCEPT;
 	cfg->allow_clients = allow;
 	cfg->n_allow_clients = 2;
 	cfg->events = NULL;

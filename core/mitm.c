@@ -653,6 +653,19 @@ void sm_mitm_upstream_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_
 		sm_front_pump_upstream(r, f);
 }
 
+/* Dynamic record sizing toward the client: after an idle second, records
+ * fit one TCP segment (1369 bytes of payload, so a browser can start on the
+ * first bytes without waiting for a 16 KiB record to arrive whole), then
+ * 16 KiB records once the burst is past 16 KiB. */
+static size_t record_size(struct sm_mitm *m)
+{
+	uint64_t now = sm_now_ns();
+	if (now - m->last_write_ns > SM_RECORD_IDLE_NS)
+		m->burst_bytes = 0;
+	m->last_write_ns = now;
+	return m->burst_bytes < SM_RECORD_RAMP_BYTES ? SM_RECORD_SMALL : SM_TLS_RECORD;
+}
+
 void sm_mitm_flush(struct sm_reactor *r, struct sm_flow *f, bool to_client)
 {
 	struct sm_front *fr = f->front;
@@ -660,7 +673,8 @@ void sm_mitm_flush(struct sm_reactor *r, struct sm_flow *f, bool to_client)
 	struct sm_outq *q = to_client ? &fr->down : &fr->up;
 	struct sm_tls *t = to_client ? &m->ctls : &m->utls;
 	while (q->sent < q->out.len) {
-		long n = sm_tls_write(t, q->out.buf + q->sent, q->out.len - q->sent, 0);
+		size_t max = to_client ? record_size(m) : 0;
+		long n = sm_tls_write(t, q->out.buf + q->sent, q->out.len - q->sent, max);
 		if (n == SM_AGAIN)
 			break;
 		if (n < 0) {
@@ -669,6 +683,8 @@ void sm_mitm_flush(struct sm_reactor *r, struct sm_flow *f, bool to_client)
 			return;
 		}
 		q->sent += (uint32_t)n;
+		if (to_client)
+			m->burst_bytes += (uint64_t)n;
 	}
 	send_tls(r, f, to_client);
 }

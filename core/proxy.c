@@ -275,6 +275,11 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 		return SM_ERR_NOMEM;
 	}
 	p->rt.hosts = &p->hosts;
+	if (cfg->tls.non_tls == SM_ACTION_INTERCEPT || cfg->tls.non_tls == SM_ACTION_FAULT) {
+		snprintf(err, errcap, "tls.non_tls: expected tunnel or block");
+		sm_proxy_destroy(p);
+		return SM_ERR_INVALID;
+	}
 	if (wants_intercept(cfg)) {
 		int rc = open_tls(p, cfg, err, errcap);
 		if (rc != SM_OK) {
