@@ -235,6 +235,40 @@ def test_health_ready_and_errors():
         check(total(parse(scrape(port)), "soth_admin_requests_total") >= 6, "requests")
 
 
+def test_readyz_turns_503_while_draining():
+    release = threading.Event()
+
+    def h(c):
+        c.sendall(b"x")
+        release.wait(DEADLINE)
+    srv = Server(h)
+    p = Proxy(args=ADMIN + ["--set", "timeouts.shutdown_grace_ms=20000"])
+    try:
+        port = admin_port(p)
+        check(get(port, "/readyz")[0] == 200, "ready before the drain")
+        s, status, _ = connect_via(p.port, "127.0.0.1:%d" % srv.port)
+        check(status.startswith("HTTP/1.1 200"), status)
+        p.proc.send_signal(signal.SIGTERM)
+        end = time.monotonic() + DEADLINE
+        while get(port, "/readyz")[0] != 503:
+            check(time.monotonic() < end, "/readyz still 200 while draining")
+            time.sleep(0.02)
+        check(p.proc.poll() is None, "proxy exited with a flow in flight")
+        # still scrapeable while draining, and it says so
+        m = parse(scrape(port))
+        check(total(m, "soth_ready") == 0 and total(m, "soth_connections_open") == 1, m)
+        check(get(port, "/healthz")[0] == 200, "healthz while draining")
+        release.set()
+        read_all(s)
+        s.close()
+        check(p.stop() == 0, "exit code")
+    finally:
+        release.set()
+        if p.proc.poll() is None:
+            p.proc.kill()
+        srv.close()
+
+
 def test_admin_is_off_unless_set_and_bad_address_exits_2():
     with Proxy() as p:
         pass
@@ -388,6 +422,7 @@ def test_real_prometheus_scrapes_the_proxy():
 
 if __name__ == "__main__":
     run_tests([test_counters_move_by_the_right_amounts, test_health_ready_and_errors,
+               test_readyz_turns_503_while_draining,
                test_admin_is_off_unless_set_and_bad_address_exits_2,
                test_intercepted_traffic_and_tls_failures_are_counted,
                test_real_prometheus_scrapes_the_proxy])
