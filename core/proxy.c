@@ -34,6 +34,7 @@ struct sm_proxy {
 	struct sm_metrics *metrics;        /* one block per reactor, 64-byte aligned */
 	struct sm_admin admin;             /* listen_fd < 0 unless cfg->admin */
 	struct sm_hist *scratch;           /* the collector merges histograms here */
+	_Atomic bool stopping;             /* sm_proxy_stop() called: not ready any more */
 	int collector_wake_fd;
 	int events_fd;
 	struct sm_hosts hosts;
@@ -88,9 +89,12 @@ static int listen_one(const struct sockaddr_storage *addr, socklen_t len, char *
 
 /* ---- admin endpoint: served by the collector thread ---- */
 
+/* Ready: every reactor accepts and no drain has started (a load balancer
+ * stops sending new connections while in-flight flows finish). */
 static bool admin_ready(void *ctx)
 {
-	return sm_proxy_ready(ctx);
+	struct sm_proxy *p = ctx;
+	return sm_proxy_ready(p) && !atomic_load(&p->stopping);
 }
 
 static int admin_render(void *ctx, struct sm_prom *w)
@@ -110,7 +114,7 @@ static int admin_render(void *ctx, struct sm_prom *w)
 	        .admin_requests = p->admin.requests,
 	        .admin_rejected = p->admin.rejected,
 	        .scrape_overflows = p->admin.overflows,
-	        .ready = sm_proxy_ready(p),
+	        .ready = admin_ready(p),
 	};
 	return sm_prom_render(w, blocks, drops, n, &g, p->scratch);
 }
@@ -120,9 +124,10 @@ static int admin_open(struct sm_proxy *p, char *err, size_t errcap)
 	struct sockaddr_storage addr;
 	socklen_t len;
 	if (sm_admin_parse_addr(p->cfg->admin, &addr, &len) != SM_OK) {
-		snprintf(err, errcap,
-		         "admin: expected ADDR:PORT (IPv4 or [IPv6], port 0..65535), got \"%.100s\"",
-		         p->cfg->admin);
+		snprintf(
+		        err, errcap,
+		        "admin: expected ADDR:PORT (IPv4 or [IPv6], port 0..65535), got \"%.100s\"",
+		        p->cfg->admin);
 		return SM_ERR_INVALID;
 	}
 	p->scratch = malloc(sizeof(*p->scratch));
@@ -361,6 +366,7 @@ int sm_proxy_start(struct sm_proxy *p, char *err, size_t errcap)
 
 void sm_proxy_stop(struct sm_proxy *p)
 {
+	atomic_store(&p->stopping, true);
 	for (int i = 0; i < p->n_reactors; i++) {
 		struct sm_reactor *r = &p->reactors[i];
 		atomic_store(&r->stop_requested, true);

@@ -209,7 +209,7 @@ static void have_addrs(struct sm_reactor *r, struct sm_flow *f,
 		return;
 	}
 	decision_event(r, f, &d);
-	SM_CTR_INC(r, decision_tunnel);
+	sm_metrics_decision(r->m, d.action);
 	fr->intercept = d.action == SM_ACTION_INTERCEPT && fr->purpose == SM_PURPOSE_CONNECT;
 	fr->addr_idx = 0;
 	connect_next(r, f);

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "core/config.h"
 #include "core/result.h"
 
 /* Export bounds in ns. Latencies: 50 us .. 60 s; flow durations: 1 ms .. 1 h. */
@@ -58,6 +59,17 @@ void sm_metrics_tls_failed(struct sm_metrics *m, int side, int reason)
 {
 	if (side >= 0 && side < SM_METRICS_TLS_SIDES && reason >= 0 && reason < SM_TLS_REASON_COUNT)
 		sm_metrics_add(&m->tls_failed[side][reason], 1);
+}
+
+void sm_metrics_decision(struct sm_metrics *m, int action)
+{
+	switch (action) {
+	case SM_ACTION_TUNNEL: sm_metrics_add(&m->decision_tunnel, 1); break;
+	case SM_ACTION_BLOCK: sm_metrics_add(&m->decision_block, 1); break;
+	case SM_ACTION_INTERCEPT: sm_metrics_add(&m->decision_intercept, 1); break;
+	case SM_ACTION_FAULT: sm_metrics_add(&m->decision_fault, 1); break;
+	default: break;
+	}
 }
 
 void sm_metrics_response(struct sm_metrics *m, unsigned status)

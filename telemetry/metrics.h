@@ -119,6 +119,8 @@ void sm_metrics_upstream_failed(struct sm_metrics *m, int reason);
 /* TLS handshakes by enum sm_tls_side (and enum sm_tls_reason). */
 void sm_metrics_tls_ok(struct sm_metrics *m, int side);
 void sm_metrics_tls_failed(struct sm_metrics *m, int side, int reason);
+/* A policy decision, by enum sm_action (as reported in connect_decision). */
+void sm_metrics_decision(struct sm_metrics *m, int action);
 /* A final response: counted by status class. */
 void sm_metrics_response(struct sm_metrics *m, unsigned status);
 

@@ -212,7 +212,8 @@ int sm_prom_render(struct sm_prom *w, const struct sm_metrics *const *blocks,
 	char lb[128];
 	sm_prom_family(w, "soth_reactors", "gauge", "Reactor threads (cores) of this process.");
 	sm_prom_sample(w, "soth_reactors", NULL, (uint64_t)n);
-	sm_prom_family(w, "soth_ready", "gauge", "1 once every reactor accepts connections.");
+	sm_prom_family(w, "soth_ready", "gauge",
+	               "1 once every reactor accepts connections, 0 again once a drain starts.");
 	sm_prom_sample(w, "soth_ready", NULL, g->ready);
 	for (size_t s = 0; s < sizeof(scalars) / sizeof(scalars[0]); s++) {
 		sm_prom_family(w, scalars[s].name, scalars[s].type, scalars[s].help);

@@ -235,6 +235,40 @@ def test_health_ready_and_errors():
         check(total(parse(scrape(port)), "soth_admin_requests_total") >= 6, "requests")
 
 
+def test_readyz_turns_503_while_draining():
+    release = threading.Event()
+
+    def h(c):
+        c.sendall(b"x")
+        release.wait(DEADLINE)
+    srv = Server(h)
+    p = Proxy(args=ADMIN + ["--set", "timeouts.shutdown_grace_ms=20000"])
+    try:
+        port = admin_port(p)
+        check(get(port, "/readyz")[0] == 200, "ready before the drain")
+        s, status, _ = connect_via(p.port, "127.0.0.1:%d" % srv.port)
+        check(status.startswith("HTTP/1.1 200"), status)
+        p.proc.send_signal(signal.SIGTERM)
+        end = time.monotonic() + DEADLINE
+        while get(port, "/readyz")[0] != 503:
+            check(time.monotonic() < end, "/readyz still 200 while draining")
+            time.sleep(0.02)
+        check(p.proc.poll() is None, "proxy exited with a flow in flight")
+        # still scrapeable while draining, and it says so
+        m = parse(scrape(port))
+        check(total(m, "soth_ready") == 0 and total(m, "soth_connections_open") == 1, m)
+        check(get(port, "/healthz")[0] == 200, "healthz while draining")
+        release.set()
+        read_all(s)
+        s.close()
+        check(p.stop() == 0, "exit code")
+    finally:
+        release.set()
+        if p.proc.poll() is None:
+            p.proc.kill()
+        srv.close()
+
+
 def test_admin_is_off_unless_set_and_bad_address_exits_2():
     with Proxy() as p:
         pass
@@ -250,6 +284,73 @@ def test_admin_is_off_unless_set_and_bad_address_exits_2():
         port = admin_port(p)
         check(get(port, "/healthz")[0] == 200, "admin from the config file")
     shutil.rmtree(d, ignore_errors=True)
+
+
+def test_intercepted_traffic_and_tls_failures_are_counted():
+    from tlslab import Lab, tls_server
+    lab = Lab()
+    good_crt, good_key = lab.leaf("good")
+    good = tls_server(good_crt, good_key, alpn=["http/1.1"])
+    rogue_crt, rogue_key = lab.leaf("rogue", rogue=True)
+    rogue = tls_server(rogue_crt, rogue_key)
+    cadir = os.path.join(lab.dir, "proxy-ca")
+    args = ADMIN + ["--set", "default_action=intercept", "--ca-dir", cadir,
+                    "--upstream-ca", lab.ca, "--set", "tls.system_ca="]
+    with Proxy(args=args, threads=1) as p:  # one reactor: one leaf cache
+        port = admin_port(p)
+        before = parse(scrape(port))
+        ca = os.path.join(cadir, "ca.pem")
+        url = "https://localhost:%d" % good.port
+
+        def curl(*a):
+            return subprocess.run(["curl", "-sS", "-m", "20", "--cacert", ca, "-x", p.url] +
+                                  list(a), capture_output=True, timeout=DEADLINE)
+        out = curl(url + "/a", url + "/b")  # two requests on one connection
+        check(out.returncode == 0, out.stderr)
+        out = curl(url + "/c")  # a second connection: the leaf comes from the cache
+        check(out.returncode == 0, out.stderr)
+        out = curl("https://localhost:%d/" % rogue.port)  # upstream not trusted
+        check(b"502" in out.stdout, out.stdout)
+        evs = p.wait_closed(3)
+        closed = [e for e in evs if e["type"] == "flow_closed"]
+        end = time.monotonic() + DEADLINE
+        while True:
+            after = parse(scrape(port))
+            if total(after, "soth_connections_open") == 0 or time.monotonic() > end:
+                break
+            time.sleep(0.02)
+
+        def delta(name, **lb):
+            return total(after, name, **lb) - total(before, name, **lb)
+
+        expect = [
+            ("soth_flow_decisions_total", {"action": "intercept"}, 3),
+            ("soth_proxy_requests_total", {"kind": "connect"}, 3),
+            ("soth_proxy_requests_total", {"kind": "http"}, 3),
+            ("soth_http_responses_total", {"class": "2xx"}, 3),
+            ("soth_tls_handshakes_total", {"side": "client"}, 3),
+            ("soth_tls_handshakes_total", {"side": "server"}, 2),
+            ("soth_tls_handshake_failures_total", {"side": "server", "reason": "unknown_ca"}, 1),
+            ("soth_tls_handshake_failures_total", {}, 1),
+            ("soth_tls_certs_forged_total", {}, 1),
+            ("soth_tls_cert_cache_hits_total", {}, 2),
+            ("soth_http_time_to_first_byte_seconds_count", {}, 3),
+            ("soth_http_request_duration_seconds_count", {}, 3),
+            ("soth_relayed_bytes_total", {"direction": "up"}, sum(e["bytes_up"] for e in closed)),
+            ("soth_relayed_bytes_total", {"direction": "down"},
+             sum(e["bytes_down"] for e in closed)),
+            ("soth_connections_open", {}, 0),
+        ]
+        bad = []
+        for name, lb, want in expect:
+            got = delta(name, **lb)
+            if got != want:
+                bad.append("%s%s moved by %s, expected %s" % (name, lb, got, want))
+        check(not bad, "\n".join(bad))
+        check(delta("soth_relayed_bytes_total", lane="mitm", direction="down") > 0, "mitm lane")
+        promtool_check(scrape(port))
+    good.close()
+    rogue.close()
 
 
 def free_port():
@@ -321,5 +422,7 @@ def test_real_prometheus_scrapes_the_proxy():
 
 if __name__ == "__main__":
     run_tests([test_counters_move_by_the_right_amounts, test_health_ready_and_errors,
+               test_readyz_turns_503_while_draining,
                test_admin_is_off_unless_set_and_bad_address_exits_2,
+               test_intercepted_traffic_and_tls_failures_are_counted,
                test_real_prometheus_scrapes_the_proxy])

@@ -240,3 +240,118 @@ Test(admin, open_fails_cleanly_on_a_taken_port)
 	free(a);
 	free(b);
 }
+
+static void pump_at(struct sm_admin *a, int rounds, uint64_t offset_ms)
+{
+	for (int i = 0; i < rounds; i++) {
+		struct pollfd pfd[1 + SM_ADMIN_MAX_CLIENTS];
+		int n = sm_admin_pollfds(a, pfd);
+		if (poll(pfd, (nfds_t)n, 10) <= 0)
+			for (int k = 0; k < n; k++)
+				pfd[k].revents = 0;
+		sm_admin_handle(a, pfd, n, now_ms() + offset_ms);
+	}
+}
+
+static bool reads_eof(int fd)
+{
+	char b[64];
+	for (int i = 0; i < 200; i++) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 10) > 0)
+			return read(fd, b, sizeof(b)) == 0;
+	}
+	return false;
+}
+
+/* One more connection than the limit is closed at once; silent clients are
+ * closed at the deadline (time moved forward, not waited for). */
+Test(admin, too_many_and_too_slow_clients_are_closed_and_counted)
+{
+	struct sm_admin *a = malloc(sizeof(*a));
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char err[128];
+	sm_admin_parse_addr("127.0.0.1:0", &ss, &len);
+	cr_assert_eq(
+	        sm_admin_open(a, &ss, len, 4096, fake_render, fake_ready, NULL, err, sizeof(err)),
+	        SM_OK);
+	int fds[SM_ADMIN_MAX_CLIENTS + 1];
+	for (int k = 0; k <= SM_ADMIN_MAX_CLIENTS; k++) {
+		fds[k] = socket(AF_INET, SOCK_STREAM, 0);
+		cr_assert(connect(fds[k], (struct sockaddr *)&a->addr, a->addr_len) == 0);
+		pump_at(a, 2, 0);
+	}
+	cr_expect_eq(a->rejected, 1);
+	cr_expect(reads_eof(fds[SM_ADMIN_MAX_CLIENTS]), "the extra connection is closed");
+	/* a partial head does not extend the deadline */
+	cr_assert(write(fds[0], "GET /metr", 9) == 9);
+	pump_at(a, 2, SM_ADMIN_TIMEOUT_MS / 2);
+	cr_expect_eq(a->rejected, 1);
+	pump_at(a, 1, SM_ADMIN_TIMEOUT_MS);
+	cr_expect_eq(a->rejected, 1 + SM_ADMIN_MAX_CLIENTS);
+	for (int k = 0; k < SM_ADMIN_MAX_CLIENTS; k++)
+		cr_expect(reads_eof(fds[k]), "client %d closed at the deadline", k);
+	for (int k = 0; k <= SM_ADMIN_MAX_CLIENTS; k++)
+		close(fds[k]);
+	cr_expect_eq(a->requests, 0);
+	sm_admin_close(a);
+	free(a);
+}
+
+static int big_render(void *ctx, struct sm_prom *w)
+{
+	(void)ctx;
+	render_calls++;
+	for (int i = 0; i < 20000; i++)
+		sm_prom_sample(w, "soth_big_series_with_a_long_name", "core=\"0\"", (uint64_t)i);
+	return w->overflow ? SM_ERR_LIMIT : SM_OK;
+}
+
+/* Two scrapes at once share the one body buffer in turn; both get it whole. */
+Test(admin, concurrent_scrapes_take_turns)
+{
+	struct sm_admin *a = malloc(sizeof(*a));
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char err[128];
+	sm_admin_parse_addr("127.0.0.1:0", &ss, &len);
+	cr_assert_eq(
+	        sm_admin_open(a, &ss, len, 1 << 20, big_render, fake_ready, NULL, err, sizeof(err)),
+	        SM_OK);
+	render_calls = 0;
+	int fds[2];
+	size_t got[2] = {0, 0};
+	bool eof[2] = {false, false};
+	for (int k = 0; k < 2; k++) {
+		fds[k] = socket(AF_INET, SOCK_STREAM, 0);
+		int small = 4096; /* force partial sends */
+		setsockopt(fds[k], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		cr_assert(connect(fds[k], (struct sockaddr *)&a->addr, a->addr_len) == 0);
+		cr_assert(write(fds[k], "GET /metrics HTTP/1.1\r\n\r\n", 25) == 25);
+	}
+	char *buf = malloc(1 << 16);
+	for (int i = 0; i < 20000 && !(eof[0] && eof[1]); i++) {
+		pump_at(a, 1, 0);
+		for (int k = 0; k < 2; k++) {
+			struct pollfd p = {.fd = fds[k], .events = POLLIN};
+			while (!eof[k] && poll(&p, 1, 0) > 0) {
+				ssize_t n = read(fds[k], buf, 1 << 16);
+				if (n <= 0)
+					eof[k] = true;
+				else
+					got[k] += (size_t)n;
+			}
+		}
+	}
+	cr_expect(eof[0] && eof[1]);
+	cr_expect_eq(got[0], got[1]);
+	cr_expect_gt(got[0], 20000 * 30);
+	cr_expect_eq(render_calls, 2);
+	cr_expect_eq(a->requests, 2);
+	close(fds[0]);
+	close(fds[1]);
+	free(buf);
+	sm_admin_close(a);
+	free(a);
+}
