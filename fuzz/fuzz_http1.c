@@ -35,6 +35,8 @@ struct run {
 	size_t up_len, down_len;
 	uint32_t ev[1024];
 	size_t nev;
+	uint32_t obs[1024];
+	size_t nobs;
 	struct sm_h1 *h;
 	const struct sm_h1_out *cur; /* the output of the call in progress */
 	int cur_dir;                 /* which direction cur carries */
@@ -47,10 +49,11 @@ struct run {
 
 static struct run r1, r2;
 
+/* observer calls are synchronous, events are popped later: separate logs */
 static void note(struct run *r, uint32_t v)
 {
-	if (r->nev < 1024)
-		r->ev[r->nev++] = v;
+	if (r->nobs < 1024)
+		r->obs[r->nobs++] = v;
 }
 
 static size_t wire_pos(const struct run *r, int dir)
@@ -301,6 +304,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r1.pay_len[d] != r2.pay_len[d] ||
 		    memcmp(r1.pay[d], r2.pay[d], r1.pay_len[d]) != 0)
 			abort();
+	if (r1.nobs != r2.nobs || memcmp(r1.obs, r2.obs, r1.nobs * sizeof(r1.obs[0])) != 0)
+		abort();
 	if (r1.nev != r2.nev || memcmp(r1.ev, r2.ev, r1.nev * sizeof(r1.ev[0])) != 0)
 		abort();
 	return 0;
