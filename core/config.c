@@ -225,8 +225,8 @@ bool sm_config_is_tchar(char c)
 	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-bool sm_config_parse_method(struct sm_config_arena *a, const char *s, size_t len,
-                            const char **out, char *msg, size_t cap)
+bool sm_config_parse_method(struct sm_config_arena *a, const char *s, size_t len, const char **out,
+                            char *msg, size_t cap)
 {
 	const char *what = "an HTTP method token (case-sensitive, e.g. GET)";
 	if (len == 0 || len > SM_CONFIG_MAX_METHOD)

@@ -58,10 +58,10 @@ struct sm_config_listen {
  * matches anything. See core/policy.h for evaluation order. A rule with
  * methods or path is a request-level rule: it never decides a connection. */
 struct sm_rule {
-	const char *name;              /* optional label, printable ASCII; NULL if none */
-	const char *host;              /* lower-case glob ('*' = any run of chars); NULL = any */
-	const char *sni;               /* lower-case glob on the ClientHello SNI; NULL = any */
-	const char *const *methods;    /* n_methods case-sensitive tokens (any); none = any */
+	const char *name;           /* optional label, printable ASCII; NULL if none */
+	const char *host;           /* lower-case glob ('*' = any run of chars); NULL = any */
+	const char *sni;            /* lower-case glob on the ClientHello SNI; NULL = any */
+	const char *const *methods; /* n_methods case-sensitive tokens (any); none = any */
 	size_t n_methods;
 	const char *path;              /* glob on the request path without query; NULL = any */
 	const struct sm_fault *fault;  /* non-NULL iff action == SM_ACTION_FAULT */
@@ -87,8 +87,8 @@ struct sm_config {
 	size_t n_rules;
 	const char *events;      /* JSONL sink path; "-" = stdout; NULL = no events */
 	const char *dns_servers; /* "127.0.0.1:5353,[::1]:53"; NULL = system resolver */
-	uint64_t seed; /* fault-injection PRNG seed; 0 = the caller seeds from the clock.
-	                  Reactor i uses sm_rng_seed(seed, i) (core/rng.h). */
+	uint64_t seed;           /* fault-injection PRNG seed; 0 = the caller seeds from the clock.
+	                            Reactor i uses sm_rng_seed(seed, i) (core/rng.h). */
 
 	struct {
 		const char *ca_dir;         /* local CA; NULL = the user's data directory */

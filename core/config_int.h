@@ -33,8 +33,8 @@ bool sm_config_parse_u32(const char *s, size_t len, uint32_t min, uint32_t max, 
 bool sm_config_parse_probability(const char *s, size_t len, double *out);
 /* RFC 9110 tchar (method and header-name characters). */
 bool sm_config_is_tchar(char c);
-bool sm_config_parse_method(struct sm_config_arena *a, const char *s, size_t len,
-                            const char **out, char *msg, size_t cap);
+bool sm_config_parse_method(struct sm_config_arena *a, const char *s, size_t len, const char **out,
+                            char *msg, size_t cap);
 bool sm_config_parse_path(struct sm_config_arena *a, const char *s, size_t len, const char **out,
                           char *msg, size_t cap);
 bool sm_config_parse_listen(const char *s, size_t len, struct sm_config_listen *out, char *msg,

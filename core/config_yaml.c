@@ -273,8 +273,9 @@ static int load_fault_headers(struct loader *L, yaml_node_t *n, const char *path
 		if (same_name(name, nlen, "content-type"))
 			return fail(L, k, hpath, "set the content type with fault.content_type");
 		if (sm_fault_header_reserved(name, nlen))
-			return fail(L, k, hpath, "set by the proxy (framing and connection headers "
-			                         "cannot be faked)");
+			return fail(L, k, hpath,
+			            "set by the proxy (framing and connection headers "
+			            "cannot be faked)");
 		for (size_t j = 0; j < i; j++)
 			if (same_name(name, nlen, h[j].name))
 				return fail(L, k, hpath, "duplicate header");
@@ -303,7 +304,7 @@ static int load_fault_headers(struct loader *L, yaml_node_t *n, const char *path
 static bool parse_bool(const yaml_node_t *n, bool *out)
 {
 	static const char *const t[] = {"true", "True", "TRUE"}, *const f[] = {"false", "False",
-	                                                                      "FALSE"};
+	                                                                       "FALSE"};
 	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		return false;
 	for (int i = 0; i < 3; i++) {
@@ -330,8 +331,9 @@ static int load_fault(struct loader *L, yaml_node_t *n, const char *path,
 {
 	char kpath[300], kt[128], q[128];
 	if (n->type != YAML_MAPPING_NODE)
-		return fail(L, n, path, "expected a mapping (status, body, headers, content_type, "
-		                        "probability, delay_ms, reset), got %s",
+		return fail(L, n, path,
+		            "expected a mapping (status, body, headers, content_type, "
+		            "probability, delay_ms, reset), got %s",
 		            n->type == YAML_SCALAR_NODE ? "a scalar" : kind_str(n));
 	struct sm_fault *f = sm_config_arena_alloc(L->cfg->arena, sizeof(*f));
 	if (!f)
@@ -464,8 +466,8 @@ enum {
 	RK_FAULT,
 	RK_COUNT
 };
-static const char *const rule_keys[RK_COUNT] = {"host", "port",   "client", "dest", "name",
-                                                "action", "sni", "method", "path", "fault"};
+static const char *const rule_keys[RK_COUNT] = {"host",   "port", "client", "dest", "name",
+                                                "action", "sni",  "method", "path", "fault"};
 
 static int load_rule(struct loader *L, yaml_node_t *n, size_t idx, struct sm_rule *r)
 {
@@ -539,8 +541,8 @@ static int load_rule(struct loader *L, yaml_node_t *n, size_t idx, struct sm_rul
 			bool ok;
 			if (which == RK_HOST || which == RK_SNI)
 				ok = sm_config_parse_host(a, SCALAR(v),
-				                          which == RK_HOST ? &r->host : &r->sni, msg,
-				                          sizeof(msg));
+				                          which == RK_HOST ? &r->host : &r->sni,
+				                          msg, sizeof(msg));
 			else if (which == RK_PATH)
 				ok = sm_config_parse_path(a, SCALAR(v), &r->path, msg, sizeof(msg));
 			else if (which == RK_NAME)

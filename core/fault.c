@@ -87,8 +87,9 @@ const char *sm_fault_reason_phrase(unsigned status)
 bool sm_fault_header_reserved(const char *name, size_t nlen)
 {
 	static const char *const reserved[] = {
-	        "content-length", "transfer-encoding", "connection", "keep-alive",
-	        "proxy-connection", "upgrade", "trailer", "te", "content-type",
+	        "content-length",   "transfer-encoding", "connection", "keep-alive",
+	        "proxy-connection", "upgrade",           "trailer",    "te",
+	        "content-type",
 	};
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
 		if (strlen(reserved[i]) != nlen)

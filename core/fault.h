@@ -19,9 +19,9 @@
 #define SM_FAULT_MAX_DELAY_MS     600000u /* delay_ms */
 
 /* An upper bound of sm_fault_response_size() for any fault the loader accepts. */
-#define SM_FAULT_MAX_RESPONSE                                                                    \
-	(64u + (14u + SM_FAULT_MAX_HEADER_VALUE + 2u) + 40u +                                    \
-	 SM_FAULT_MAX_HEADERS * (SM_FAULT_MAX_HEADER_NAME + SM_FAULT_MAX_HEADER_VALUE + 4u) +   \
+#define SM_FAULT_MAX_RESPONSE                                                                      \
+	(64u + (14u + SM_FAULT_MAX_HEADER_VALUE + 2u) + 40u +                                      \
+	 SM_FAULT_MAX_HEADERS * (SM_FAULT_MAX_HEADER_NAME + SM_FAULT_MAX_HEADER_VALUE + 4u) +      \
 	 26u + 2u + SM_FAULT_MAX_BODY)
 
 struct sm_fault_header {
@@ -37,11 +37,11 @@ struct sm_fault_header {
  *    is one the proxy owns (Content-Length, Transfer-Encoding, Connection,
  *    Keep-Alive, Proxy-Connection, Upgrade, Trailer, TE, Content-Type). */
 struct sm_fault {
-	uint16_t status;      /* 200..599; 0 with reset */
-	bool reset;           /* close with a TCP reset instead of answering */
-	double probability;   /* 0.0..1.0: chance that the rule fires per decision */
-	uint32_t delay_ms;    /* wait this long before answering/resetting (a timer) */
-	const char *body;     /* body_len bytes, need not be text; "" if none */
+	uint16_t status;    /* 200..599; 0 with reset */
+	bool reset;         /* close with a TCP reset instead of answering */
+	double probability; /* 0.0..1.0: chance that the rule fires per decision */
+	uint32_t delay_ms;  /* wait this long before answering/resetting (a timer) */
+	const char *body;   /* body_len bytes, need not be text; "" if none */
 	size_t body_len;
 	const char *content_type; /* NULL = no Content-Type (empty body, 204, 304, reset) */
 	const struct sm_fault_header *headers; /* n_headers extra fields, in file order */

@@ -183,7 +183,8 @@ static int evaluate(const struct sm_config *cfg, const struct sm_policy_input *i
 			return SM_AGAIN;
 		}
 		if (r->sni && !k->sni) {
-			out->need = SM_POLICY_NEED_SNI; /* may match: only the ClientHello can tell */
+			out->need =
+			        SM_POLICY_NEED_SNI; /* may match: only the ClientHello can tell */
 			return SM_AGAIN;
 		}
 		if (r->action == SM_ACTION_FAULT && !fires(r, i, req ? in->request_roll : in->roll))

@@ -85,8 +85,8 @@ struct sm_policy_input {
 	size_t sni_len;
 	const char *method; /* request method (decide_request); NULL/0 = method rules fail */
 	size_t method_len;
-	const char *path;   /* request target as sent, query included (decide_request;
-	                       the query is ignored); NULL/0 = path rules fail */
+	const char *path; /* request target as sent, query included (decide_request;
+	                     the query is ignored); NULL/0 = path rules fail */
 	size_t path_len;
 	uint64_t roll;         /* per-connection random bits for fault rules without
 	                          method/path */
@@ -102,19 +102,19 @@ enum sm_policy_need {
 
 struct sm_policy_decision {
 	enum sm_action action;
-	int rule;         /* index into cfg->rules, or -1 for default_action */
-	const char *name; /* the rule's name, or NULL (no name, or default) */
-	const char *desc; /* `rules[0] host "*.blocked.test"` or "default_action";
-	                     valid as long as cfg */
+	int rule;                     /* index into cfg->rules, or -1 for default_action */
+	const char *name;             /* the rule's name, or NULL (no name, or default) */
+	const char *desc;             /* `rules[0] host "*.blocked.test"` or "default_action";
+	                                 valid as long as cfg */
 	const struct sm_fault *fault; /* the rule's fault iff action == SM_ACTION_FAULT
 	                                 (it fired), else NULL */
 	enum sm_policy_need need;     /* with SM_AGAIN; SM_POLICY_NEED_NONE with SM_OK */
-	bool request_rules; /* connection calls: a request-level rule before the deciding
-	                       rule may match requests here, so decide_request can answer
-	                       differently per request (if action is tunnel, only an
-	                       intercepted connection lets those rules see requests).
-	                       false: decide_request gives this decision for every
-	                       request with the same host/port/client/dest/sni/roll. */
+	bool request_rules;           /* connection calls: a request-level rule before the deciding
+	                                 rule may match requests here, so decide_request can answer
+	                                 differently per request (if action is tunnel, only an
+	                                 intercepted connection lets those rules see requests).
+	                                 false: decide_request gives this decision for every
+	                                 request with the same host/port/client/dest/sni/roll. */
 };
 
 /* Step 1, before DNS. Returns SM_OK with *out final, or SM_AGAIN when a
