@@ -89,6 +89,7 @@ struct sm_config {
 	const char *dns_servers; /* "127.0.0.1:5353,[::1]:53"; NULL = system resolver */
 	uint64_t seed;           /* fault-injection PRNG seed; 0 = the caller seeds from the clock.
 	                            Reactor i uses sm_rng_seed(seed, i) (core/rng.h). */
+	const char *admin;       /* admin endpoint "ADDR:PORT" (/metrics...); NULL = off */
 
 	struct {
 		const char *ca_dir;         /* local CA; NULL = the user's data directory */

@@ -387,6 +387,7 @@ static bool client_events(struct sm_reactor *r, struct sm_flow *f, bool *popped)
 	struct sm_h1_event ev;
 	while (sm_h1_next_event(fr->h1, &ev)) {
 		*popped = true;
+		sm_front_observe(r, f, &ev);
 		switch (ev.type) {
 		case SM_H1_EV_REQUEST:
 			fr->requests++;
@@ -556,7 +557,7 @@ void sm_front_client_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_t
 		return;
 	}
 	f->bytes_up += (uint64_t)res;
-	SM_CTR_ADD(r, bytes_up, (uint64_t)res);
+	SM_CTR_ADD(r, bytes[SM_LANE_HTTP][SM_BYTES_UP], (uint64_t)res);
 	memcpy(fr->cin.buf + fr->cin.off + fr->cin.len, data, (size_t)res);
 	fr->cin.len += (uint32_t)res;
 	sm_front_pump_client(r, f);
@@ -614,6 +615,7 @@ void sm_front_pump_upstream(struct sm_reactor *r, struct sm_flow *f)
 		struct sm_h1_event ev;
 		while (sm_h1_next_event(fr->h1, &ev)) {
 			popped = true;
+			sm_front_observe(r, f, &ev);
 			if (ev.type == SM_H1_EV_RESPONSE && !(ev.flags & SM_H1_F_DROPPED)) {
 				response_event(r, f, &ev);
 			} else if (ev.type == SM_H1_EV_RESPONSE_END) {
@@ -692,7 +694,7 @@ void sm_front_upstream_recv(struct sm_reactor *r, struct sm_flow *f, const uint8
 		return;
 	}
 	f->bytes_down += (uint64_t)res;
-	SM_CTR_ADD(r, bytes_down, (uint64_t)res);
+	SM_CTR_ADD(r, bytes[SM_LANE_HTTP][SM_BYTES_DOWN], (uint64_t)res);
 	memcpy(fr->uin.buf + fr->uin.off + fr->uin.len, data, (size_t)res);
 	fr->uin.len += (uint32_t)res;
 	sm_front_pump_upstream(r, f);

@@ -73,6 +73,7 @@ struct sm_front {
 	uint8_t pending_reason; /* close reason once the reply is sent */
 	uint32_t requests;      /* requests seen on this connection */
 	uint64_t t_dns_ns, t_connect_ns, dns_us, linger_until_ns;
+	struct sm_metrics_reqclock rclock; /* request start times for latency metrics */
 	/* error reply: one chunk, sent to the client */
 	int32_t reply_chunk;
 	uint32_t reply_len, reply_sent;
@@ -103,6 +104,10 @@ void sm_front_reset_h1(struct sm_reactor *r, struct sm_front *fr);
 /* Sends a complete error response to the client, then closes with reason. */
 void sm_front_reply_error(struct sm_reactor *r, struct sm_flow *f, int status, const char *text,
                           const char *detail, int reason);
+
+/* Feeds request latency and HTTP counters from an event of the HTTP layer,
+ * whichever side popped it (core/front_metrics.c). */
+void sm_front_observe(struct sm_reactor *r, struct sm_flow *f, const struct sm_h1_event *ev);
 
 /* Upstream selection (core/upstream.c): resolve fr->host:fr->port, apply
  * dest rules, connect; ends in sm_front_connect_cqe() or an error reply. */

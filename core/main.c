@@ -32,6 +32,8 @@ static const char usage[] =
         "  -s, --set KEY=VALUE     override one configuration key after the file,\n"
         "                          repeatable (e.g. --set default_action=block)\n"
         "  -e, --events PATH       write flow events as JSONL to PATH ('-' = stdout)\n"
+        "  -a, --admin ADDR:PORT   serve /metrics (Prometheus), /healthz and /readyz\n"
+        "                          on ADDR:PORT (off unless set; docs/metrics.md)\n"
         "      --ca-dir DIR        local CA directory (default ~/.local/share/soth-mitm)\n"
         "      --upstream-ca FILE  also trust this PEM file for upstream servers, repeatable\n"
         "      --insecure-host GLOB  do not verify this host's certificate, repeatable\n"
@@ -129,6 +131,8 @@ static int parse_cli(int argc, char **argv, struct cli *c, char *scratch, size_t
 			key = "threads";
 		} else if (is_opt(a, "-e", "--events")) {
 			key = "events";
+		} else if (is_opt(a, "-a", "--admin")) {
+			key = "admin";
 		} else if (is_opt(a, "--ca-dir", "--ca-dir")) {
 			key = "tls.ca_dir";
 		} else if (is_opt(a, "--upstream-ca", "--upstream-ca")) {
@@ -194,6 +198,21 @@ static void print_listeners(const struct sm_proxy *p)
 			port = ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
 			fprintf(stderr, "soth-mitm: listening on [%s]:%u (%d reactors)\n", ip, port,
 			        sm_proxy_n_reactors(p));
+		}
+	}
+	struct sockaddr_storage aa;
+	socklen_t alen;
+	if (sm_proxy_admin_addr(p, &aa, &alen) == SM_OK) {
+		char ip[INET6_ADDRSTRLEN] = "?";
+		if (aa.ss_family == AF_INET) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&aa)->sin_addr, ip, sizeof(ip));
+			fprintf(stderr, "soth-mitm: admin on %s:%u\n", ip,
+			        ntohs(((struct sockaddr_in *)&aa)->sin_port));
+		} else {
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&aa)->sin6_addr, ip,
+			          sizeof(ip));
+			fprintf(stderr, "soth-mitm: admin on [%s]:%u\n", ip,
+			        ntohs(((struct sockaddr_in6 *)&aa)->sin6_port));
 		}
 	}
 }

@@ -143,6 +143,7 @@ static void hs_failed_event(struct sm_reactor *r, struct sm_flow *f, int side, i
                             int alert, int err, int source)
 {
 	struct sm_front *fr = f->front;
+	sm_metrics_tls_failed(r->m, side, reason);
 	struct sm_event *ev = sm_flow_event(r, f, SM_EV_TLS_HANDSHAKE_FAILED);
 	if (!ev)
 		return;
@@ -183,6 +184,7 @@ static int classify(struct sm_tls *t, int *alert, int *source)
 static void ok_event(struct sm_reactor *r, struct sm_flow *f, int side, struct sm_tls *t)
 {
 	struct sm_mitm *m = f->front->mitm;
+	sm_metrics_tls_ok(r->m, side);
 	struct sm_event *ev = sm_flow_event(r, f, SM_EV_TLS_HANDSHAKE_OK);
 	if (!ev)
 		return;
@@ -459,8 +461,10 @@ static bool set_leaf(struct sm_reactor *r, struct sm_flow *f)
 		            SM_OK)
 			return false;
 		t->forged++;
+		SM_CTR_INC(r, certs_forged);
 	} else {
 		t->cache_hits++;
+		SM_CTR_INC(r, cert_cache_hits);
 	}
 	struct sm_event *ev = sm_flow_event(r, f, SM_EV_CERT_FORGED);
 	if (ev) {
@@ -599,7 +603,7 @@ void sm_mitm_client_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_t 
 		return;
 	}
 	f->bytes_up += (uint64_t)res;
-	SM_CTR_ADD(r, bytes_up, (uint64_t)res);
+	SM_CTR_ADD(r, bytes[SM_LANE_MITM][SM_BYTES_UP], (uint64_t)res);
 	size_t n = sm_tls_feed(&m->ctls, data, (size_t)res); /* armed only with room */
 	switch (m->stage) {
 	case SM_MITM_PEEK: peek(r, f, data, n); return;
@@ -641,12 +645,25 @@ void sm_mitm_upstream_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_
 		return;
 	}
 	f->bytes_down += (uint64_t)res;
-	SM_CTR_ADD(r, bytes_down, (uint64_t)res);
+	SM_CTR_ADD(r, bytes[SM_LANE_MITM][SM_BYTES_DOWN], (uint64_t)res);
 	sm_tls_feed(&m->utls, data, (size_t)res);
 	if (hs)
 		drive_upstream(r, f);
 	else if (m->stage == SM_MITM_RELAY)
 		sm_front_pump_upstream(r, f);
+}
+
+/* Dynamic record sizing toward the client: after an idle second, records
+ * fit one TCP segment (1369 bytes of payload, so a browser can start on the
+ * first bytes without waiting for a 16 KiB record to arrive whole), then
+ * 16 KiB records once the burst is past 16 KiB. */
+static size_t record_size(struct sm_mitm *m)
+{
+	uint64_t now = sm_now_ns();
+	if (now - m->last_write_ns > SM_RECORD_IDLE_NS)
+		m->burst_bytes = 0;
+	m->last_write_ns = now;
+	return m->burst_bytes < SM_RECORD_RAMP_BYTES ? SM_RECORD_SMALL : SM_TLS_RECORD;
 }
 
 void sm_mitm_flush(struct sm_reactor *r, struct sm_flow *f, bool to_client)
@@ -656,7 +673,8 @@ void sm_mitm_flush(struct sm_reactor *r, struct sm_flow *f, bool to_client)
 	struct sm_outq *q = to_client ? &fr->down : &fr->up;
 	struct sm_tls *t = to_client ? &m->ctls : &m->utls;
 	while (q->sent < q->out.len) {
-		long n = sm_tls_write(t, q->out.buf + q->sent, q->out.len - q->sent, 0);
+		size_t max = to_client ? record_size(m) : 0;
+		long n = sm_tls_write(t, q->out.buf + q->sent, q->out.len - q->sent, max);
 		if (n == SM_AGAIN)
 			break;
 		if (n < 0) {
@@ -665,6 +683,8 @@ void sm_mitm_flush(struct sm_reactor *r, struct sm_flow *f, bool to_client)
 			return;
 		}
 		q->sent += (uint32_t)n;
+		if (to_client)
+			m->burst_bytes += (uint64_t)n;
 	}
 	send_tls(r, f, to_client);
 }

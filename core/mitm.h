@@ -19,6 +19,10 @@
 #include "tls/forge.h"
 #include "tls/session.h"
 
+#define SM_RECORD_SMALL      1369          /* payload that fits one segment */
+#define SM_RECORD_RAMP_BYTES (16 * 1024)   /* small records per burst */
+#define SM_RECORD_IDLE_NS    1000000000ull /* idle time that restarts the ramp */
+
 /* Per-reactor TLS state, built on the reactor thread at start-up. */
 struct sm_tls_rt {
 	WOLFSSL_CTX *srv;          /* client-facing: certificates set per session */
@@ -52,6 +56,8 @@ struct sm_mitm {
 	bool insecure;         /* upstream certificate not verified (tls.insecure_hosts) */
 	bool close_after_send; /* close once the ciphertext out is sent */
 	bool cflight_sent;     /* our certificate flight reached the client */
+	uint64_t burst_bytes;  /* plaintext sent to the client since it was idle */
+	uint64_t last_write_ns;
 	uint8_t close_reason;
 	int up_reason, up_alert;
 	uint64_t t_start_ns, hs_deadline_ns;

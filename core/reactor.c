@@ -380,9 +380,7 @@ static void flow_free(struct sm_reactor *r, struct sm_flow *f)
 	f->gen = (f->gen + 1) & 0xffffffu;
 	r->free_slots[r->n_free_slots++] = sm_flow_slot(r, f);
 	r->n_open--;
-	atomic_store_explicit(&r->ctr.open_flows,
-	                      atomic_load_explicit(&r->ctr.open_flows, memory_order_relaxed) - 1,
-	                      memory_order_relaxed);
+	SM_CTR_ADD(r, open_flows, (uint64_t)-1);
 	SM_CTR_INC(r, flows_closed);
 }
 
@@ -392,6 +390,7 @@ void sm_flow_close(struct sm_reactor *r, struct sm_flow *f, int reason)
 		return;
 	f->state = SM_FLOW_CLOSING;
 	f->close_reason = (uint8_t)reason;
+	sm_metrics_flow_closed(r->m, reason, sm_now_ns() - f->t_open_ns);
 	struct sm_event *ev = sm_flow_event(r, f, SM_EV_FLOW_CLOSED);
 	if (ev) {
 		ev->i[0] = reason;
@@ -438,6 +437,7 @@ static void on_accept(struct sm_reactor *r, int k, int res, unsigned flags)
 	struct sm_flow *f = flow_alloc(r, fd);
 	if (!f) {
 		/* flow table full: refuse with a reset rather than hold the socket */
+		SM_CTR_INC(r, refused_full);
 		set_linger0(fd);
 		close(fd);
 		return;

@@ -151,7 +151,65 @@ def test_non_tls_after_connect_is_tunnelled_or_refused():
     srv.close()
 
 
+def test_records_to_the_client_start_small_then_grow():
+    body = bytes(range(256)) * 800  # 200 KiB
+    crt, key = LAB.leaf("big")
+    srv = tls_server(crt, key, handler=http_responder(body))
+    with mitm_proxy() as p:
+        s, status, _ = connect_via(p.port, "localhost:%d" % srv.port)
+        check(status.startswith("HTTP/1.1 200"), status)
+        ctx = ssl.create_default_context(cafile=p.ca)
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = ctx.wrap_bio(inc, out, server_hostname="localhost")
+        raw = bytearray()
+
+        def pump():
+            if out.pending:
+                s.sendall(out.read())
+
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                pump()
+                b = s.recv(65536)
+                check(b, "closed during the handshake")
+                inc.write(b)
+        pump()
+        tls.write(b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        pump()
+        got = b""
+        want = len(body) + len(b"path=/big body=0\n")
+        while want > 0 and len(got) < want:
+            b = s.recv(65536)
+            check(b, "closed before the whole response")
+            raw += b
+            inc.write(b)
+            try:
+                while True:
+                    got += tls.read(65536)
+            except ssl.SSLWantReadError:
+                pass
+            if b"\r\n\r\n" in got and want == len(body) + len(b"path=/big body=0\n"):
+                want += got.index(b"\r\n\r\n") + 4
+        s.close()
+        check(got.endswith(b"path=/big body=0\n"), "response intact")
+        # records on the wire: 5-byte header, TLS 1.3 adds 17 bytes (type + tag)
+        lens, pos = [], 0
+        while pos + 5 <= len(raw):
+            n = int.from_bytes(raw[pos + 3:pos + 5], "big")
+            lens.append((raw[pos], n))
+            pos += 5 + n
+        app = [n - 17 for t, n in lens if t == 23 and n > 17 + 300]  # skip tickets
+        check(app and all(n <= 1369 for n in app[:10]), "first records small: %s" % app[:12])
+        check(max(app) >= 16000, "records grow to 16 KiB: max %d" % max(app))
+        p.wait_closed(1)
+    srv.close()
+
+
 if __name__ == "__main__":
     run_tests([test_intercepted_requests_and_events, test_server_side_failures_are_classified,
                test_client_side_failures_are_classified,
-               test_non_tls_after_connect_is_tunnelled_or_refused])
+               test_non_tls_after_connect_is_tunnelled_or_refused,
+               test_records_to_the_client_start_small_then_grow])
