@@ -24,7 +24,7 @@
 #define SM_BR_BGID    1
 #define SM_CHUNK_SIZE (32 * 1024)   /* one registered send chunk */
 #define SM_MAX_ADDRS  8             /* resolved addresses tried per upstream */
-#define SM_PIPE_SIZE  (64 * 1024)   /* bytes moved per splice */
+#define SM_PIPE_SIZE  (1024 * 1024) /* pipe capacity, bytes moved per splice at most */
 #define SM_HEAD_MAX   65536         /* hard cap on max_header_bytes */
 #define SM_LINGER_NS  1000000000ull /* drain time after an error reply */
 
