@@ -281,6 +281,7 @@ const struct sm_config_key sm_config_keys[] = {
         {"default_action", K_ACTION, CFG_OFF(default_action), 0, 0},
         {"events", K_PATH, CFG_OFF(events), 0, 0},
         {"dns_servers", K_PATH, CFG_OFF(dns_servers), 0, 0},
+        {"admin", K_ADDR, CFG_OFF(admin), 0, 0},
         {"tls.ca_dir", K_PATH, CFG_OFF(tls.ca_dir), 0, 0},
         {"tls.system_ca", K_PATH, CFG_OFF(tls.system_ca), 0, 0},
         {"tls.upstream_ca", K_PATH, CFG_OFF(tls.upstream_ca), 0, 0},
@@ -328,6 +329,21 @@ bool sm_config_set_scalar(struct sm_config *cfg, const struct sm_config_key *k, 
 		return true;
 	}
 	case K_ACTION: return sm_config_parse_action(s, len, field, msg, cap);
+	case K_ADDR: {
+		struct sm_config_listen l;
+		if (is_null || len == 0) {
+			*(const char **)field = NULL;
+			return true;
+		}
+		if (!sm_config_parse_listen(s, len, &l, msg, cap))
+			return false;
+		*(const char **)field = sm_config_arena_strndup(cfg->arena, s, len);
+		if (!*(const char **)field) {
+			snprintf(msg, cap, "out of memory");
+			return false;
+		}
+		return true;
+	}
 	case K_PATH:
 		if (is_null || len == 0) {
 			*(const char **)field = NULL;
@@ -372,7 +388,7 @@ struct sm_config *sm_config_new(const char *source)
 	cfg->listen = l;
 	cfg->n_listen = 1;
 	cfg->threads = 0;
-	cfg->default_action = SM_ACTION_TUNNEL;
+	cfg->default_action = SM_ACTION_INTERCEPT;
 	cfg->allow_clients = allow;
 	cfg->n_allow_clients = 2;
 	cfg->events = NULL;

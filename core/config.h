@@ -77,16 +77,17 @@ struct sm_config {
 	size_t n_rules;
 	const char *events;      /* JSONL sink path; "-" = stdout; NULL = no events */
 	const char *dns_servers; /* "127.0.0.1:5353,[::1]:53"; NULL = system resolver */
+	const char *admin;       /* admin endpoint "ADDR:PORT" (/metrics...); NULL = off */
 
 	struct {
-		const char *ca_dir;        /* local CA; NULL = the user's data directory */
-		const char *system_ca;     /* trusted roots for upstreams (PEM bundle) */
-		const char *upstream_ca;   /* extra trusted roots: comma-separated PEM files */
-		const char *insecure_hosts;/* comma-separated host globs whose upstream
-					      certificate is not verified (visible in events) */
-		uint32_t cert_cache_size;  /* forged leaves kept per reactor */
+		const char *ca_dir;         /* local CA; NULL = the user's data directory */
+		const char *system_ca;      /* trusted roots for upstreams (PEM bundle) */
+		const char *upstream_ca;    /* extra trusted roots: comma-separated PEM files */
+		const char *insecure_hosts; /* comma-separated host globs whose upstream
+		                               certificate is not verified (visible in events) */
+		uint32_t cert_cache_size;   /* forged leaves kept per reactor */
 		uint32_t handshake_timeout_ms;
-		enum sm_action non_tls;    /* intercept asked but no TLS: tunnel or block */
+		enum sm_action non_tls; /* intercept asked but no TLS: tunnel or block */
 	} tls;
 
 	struct {

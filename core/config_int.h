@@ -37,6 +37,7 @@ enum key_kind {
 	K_POW2,   /* uint32_t power of two in [min, max] */
 	K_ACTION, /* enum sm_action */
 	K_PATH,   /* const char *; empty or null = NULL */
+	K_ADDR,   /* const char * holding a valid "ADDR:PORT"; empty or null = NULL */
 };
 
 struct sm_config_key {

@@ -10,13 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/mitm.h"
 #include "core/policy.h"
 #include "core/result.h"
 #include "telemetry/event.h"
 
 bool sm_upstream_connect_result(struct sm_reactor *r, struct sm_flow *f, int res);
-static void pump_client(struct sm_reactor *r, struct sm_flow *f);
-static void pump_upstream(struct sm_reactor *r, struct sm_flow *f);
 
 #define INQ_CAP (16 * 1024) /* one provided buffer's worth */
 
@@ -65,8 +64,21 @@ struct sm_front *sm_front_get(struct sm_reactor *r)
 	return fr;
 }
 
+static struct sm_h1_limits h1_limits(const struct sm_reactor *r)
+{
+	return (struct sm_h1_limits){.max_head = r->cfg->limits.max_header_bytes};
+}
+
+void sm_front_reset_h1(struct sm_reactor *r, struct sm_front *fr)
+{
+	struct sm_h1_limits lim = h1_limits(r);
+	fr->h1 = sm_h1_init(fr->h1mem, sm_h1_footprint(&lim), &lim);
+}
+
 void sm_front_put(struct sm_reactor *r, struct sm_front *fr)
 {
+	sm_mitm_free(r, fr->mitm);
+	fr->mitm = NULL;
 	sm_chunk_put(r, fr->up.chunk);
 	sm_chunk_put(r, fr->down.chunk);
 	outq_reset(&fr->up);
@@ -104,6 +116,11 @@ static bool outq_ready(struct sm_reactor *r, struct sm_outq *q)
 static void outq_send(struct sm_reactor *r, struct sm_flow *f, bool to_client)
 {
 	struct sm_outq *q = to_client ? &f->front->down : &f->front->up;
+	if (f->front->mitm) { /* plaintext: encrypted and sent by core/mitm.c */
+		q->inflight = true;
+		sm_mitm_flush(r, f, to_client);
+		return;
+	}
 	struct io_uring_sqe *sqe = sm_sqe(r);
 	io_uring_prep_write_fixed(sqe, to_client ? f->cfd : f->ufd, q->out.buf + q->sent,
 	                          (unsigned)(q->out.len - q->sent), 0, 0);
@@ -111,7 +128,7 @@ static void outq_send(struct sm_reactor *r, struct sm_flow *f, bool to_client)
 	q->inflight = true;
 }
 
-static void arm_recv(struct sm_reactor *r, struct sm_flow *f, bool client)
+void sm_front_arm_recv(struct sm_reactor *r, struct sm_flow *f, bool client)
 {
 	struct io_uring_sqe *sqe = sm_sqe(r);
 	io_uring_prep_recv(sqe, client ? f->cfd : f->ufd, NULL, 0, 0);
@@ -156,6 +173,10 @@ void sm_front_reply_error(struct sm_reactor *r, struct sm_flow *f, int status, c
 static void reply_sent(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_front *fr = f->front;
+	if (fr->mitm) {
+		sm_mitm_reply_sent(r, f);
+		return;
+	}
 	shutdown(f->cfd, SHUT_WR);
 	if (fr->client_eof) {
 		sm_flow_close(r, f, fr->pending_reason);
@@ -166,7 +187,7 @@ static void reply_sent(struct sm_reactor *r, struct sm_flow *f)
 	sm_flow_deadline(r, f, fr->linger_until_ns);
 	fr->cin.len = fr->cin.off = 0;
 	if (!f->client_recv_armed)
-		arm_recv(r, f, true);
+		sm_front_arm_recv(r, f, true);
 }
 
 bool sm_front_idle(const struct sm_flow *f)
@@ -214,7 +235,7 @@ void sm_front_start(struct sm_reactor *r, struct sm_flow *f)
 	fr->denied = !sm_policy_client_allowed(r->cfg, (struct sockaddr *)&fr->peer);
 	if (fr->denied)
 		SM_CTR_INC(r, denied_clients);
-	arm_recv(r, f, true);
+	sm_front_arm_recv(r, f, true);
 }
 
 /* ---- the CONNECT path ----------------------------------------------------------- */
@@ -228,11 +249,16 @@ static void start_tunnel(struct sm_reactor *r, struct sm_flow *f)
 
 /* After "200 Connection established": bytes the client sent after the
  * CONNECT head go upstream first, then the splice tunnel takes over. */
-static void establish_continue(struct sm_reactor *r, struct sm_flow *f)
+void sm_front_establish_continue(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_front *fr = f->front;
 	if (fr->up.inflight || fr->down.inflight || f->client_recv_armed || fr->up_recv_armed)
 		return;
+	if (fr->intercept) {
+		fr->down.out.len = 0; /* the 200 went out */
+		sm_mitm_start(r, f);
+		return;
+	}
 	if (fr->cin.len) {
 		if (!outq_ready(r, &fr->up)) {
 			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
@@ -325,8 +351,8 @@ void sm_front_connect_cqe(struct sm_reactor *r, struct sm_flow *f, int res)
 	fr->live_port = fr->port;
 	f->state = SM_FLOW_HTTP;
 	sm_h1_release(fr->h1);
-	pump_client(r, f);
-	pump_upstream(r, f);
+	sm_front_pump_client(r, f);
+	sm_front_pump_upstream(r, f);
 }
 
 /* ---- client side ---------------------------------------------------------------- */
@@ -361,6 +387,7 @@ static bool client_events(struct sm_reactor *r, struct sm_flow *f, bool *popped)
 	struct sm_h1_event ev;
 	while (sm_h1_next_event(fr->h1, &ev)) {
 		*popped = true;
+		sm_front_observe(r, f, &ev);
 		switch (ev.type) {
 		case SM_H1_EV_REQUEST:
 			fr->requests++;
@@ -411,9 +438,15 @@ static void maybe_arm_client(struct sm_reactor *r, struct sm_flow *f)
 	    fr->switch_pending)
 		return;
 	enum sm_h1_wait w = sm_h1_client_wait(fr->h1);
-	if (w == SM_H1_WAIT_NONE || w == SM_H1_WAIT_OUT_FULL || w == SM_H1_WAIT_EVENTS)
-		arm_recv(r, f, true);
+	if (w != SM_H1_WAIT_NONE && w != SM_H1_WAIT_OUT_FULL && w != SM_H1_WAIT_EVENTS)
+		return;
+	if (fr->mitm)
+		sm_mitm_arm(r, f, true);
+	else
+		sm_front_arm_recv(r, f, true);
 }
+
+static void client_eof(struct sm_reactor *r, struct sm_flow *f);
 
 static void maybe_finish(struct sm_reactor *r, struct sm_flow *f)
 {
@@ -425,12 +458,57 @@ static void maybe_finish(struct sm_reactor *r, struct sm_flow *f)
 		sm_flow_close(r, f, SM_CLOSE_DONE);
 }
 
-static void pump_client(struct sm_reactor *r, struct sm_flow *f)
+/* After a 101 on an intercepted connection: bytes are relayed as they are,
+ * decrypted and re-encrypted, with no HTTP parsing (the splice tunnel
+ * cannot be used: TLS ends here). Either side's EOF ends the flow once
+ * what it sent is through. */
+static void raw_pump(struct sm_reactor *r, struct sm_flow *f, bool from_client)
 {
 	struct sm_front *fr = f->front;
+	struct sm_inq *in = from_client ? &fr->cin : &fr->uin;
+	struct sm_outq *q = from_client ? &fr->up : &fr->down;
+	if (q->inflight || f->state != SM_FLOW_HTTP)
+		return;
+	if (fr->mitm && !sm_mitm_pull(r, f, from_client))
+		return;
+	if (in->len) {
+		if (!outq_ready(r, q)) {
+			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+			return;
+		}
+		size_t n = in->len < q->out.cap ? in->len : q->out.cap;
+		memcpy(q->out.buf, in->buf + in->off, n);
+		in->off += (uint32_t)n;
+		in->len -= (uint32_t)n;
+		if (!in->len)
+			in->off = 0;
+		q->out.len = n;
+		q->sent = 0;
+		outq_send(r, f, !from_client);
+		return;
+	}
+	if (from_client ? fr->client_eof : fr->upstream_eof) {
+		sm_flow_close(r, f, SM_CLOSE_DONE);
+		return;
+	}
+	if (fr->mitm)
+		sm_mitm_arm(r, f, from_client);
+	else if (!(from_client ? f->client_recv_armed : fr->up_recv_armed))
+		sm_front_arm_recv(r, f, from_client);
+}
+
+void sm_front_pump_client(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	if (fr->raw) {
+		raw_pump(r, f, true);
+		return;
+	}
 	for (;;) {
 		if (!relaying(f) || fr->up.inflight || fr->switch_pending)
 			break;
+		if (fr->mitm && !sm_mitm_pull(r, f, true))
+			return;
 		if (!outq_ready(r, &fr->up)) {
 			sm_front_reply_error(r, f, 503, "proxy out of send buffers", NULL,
 			                     SM_CLOSE_RESOURCE_LIMIT);
@@ -455,7 +533,29 @@ static void pump_client(struct sm_reactor *r, struct sm_flow *f)
 		if (n <= 0 && !popped)
 			break;
 	}
+	if (fr->mitm && fr->client_eof && !fr->cin.len && relaying(f)) {
+		client_eof(r, f);
+		return;
+	}
 	maybe_arm_client(r, f);
+	maybe_finish(r, f);
+}
+
+/* The client's stream ended (plain EOF, or close_notify under TLS). */
+static void client_eof(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	if (fr->client_eof_done)
+		return;
+	fr->client_eof_done = true;
+	if (sm_h1_client_eof(fr->h1) != SM_OK) {
+		sm_flow_close(r, f, SM_CLOSE_CLIENT_EOF_EARLY);
+		return;
+	}
+	if (fr->requests == 0) {
+		sm_flow_close(r, f, SM_CLOSE_DONE);
+		return;
+	}
 	maybe_finish(r, f);
 }
 
@@ -463,15 +563,19 @@ void sm_front_client_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_t
 {
 	struct sm_front *fr = f->front;
 	f->client_recv_armed = false;
+	if (fr->mitm && f->state != SM_FLOW_REPLYING) {
+		sm_mitm_client_recv(r, f, data, res);
+		return;
+	}
 	if (res == -ENOBUFS) {
 		SM_CTR_INC(r, enobufs);
 		if (f->state == SM_FLOW_REPLYING || relaying(f))
-			arm_recv(r, f, true);
+			sm_front_arm_recv(r, f, true);
 		return;
 	}
 	if (f->state == SM_FLOW_REPLYING) {
 		if (res > 0 && fr->lingering)
-			arm_recv(r, f, true); /* drain and drop */
+			sm_front_arm_recv(r, f, true); /* drain and drop */
 		else if (res <= 0 && fr->lingering)
 			sm_flow_close(r, f, fr->pending_reason);
 		else if (res <= 0)
@@ -487,27 +591,19 @@ void sm_front_client_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_t
 	if (res == 0) {
 		fr->client_eof = true;
 		if (f->state == SM_FLOW_ESTABLISH) {
-			establish_continue(r, f);
+			sm_front_establish_continue(r, f);
 			return;
 		}
 		if (!relaying(f))
 			return; /* resolving or connecting: the tunnel sees the EOF */
-		if (sm_h1_client_eof(fr->h1) != SM_OK) {
-			sm_flow_close(r, f, SM_CLOSE_CLIENT_EOF_EARLY);
-			return;
-		}
-		if (fr->requests == 0) {
-			sm_flow_close(r, f, SM_CLOSE_DONE);
-			return;
-		}
-		maybe_finish(r, f);
+		client_eof(r, f);
 		return;
 	}
 	f->bytes_up += (uint64_t)res;
-	SM_CTR_ADD(r, bytes_up, (uint64_t)res);
+	SM_CTR_ADD(r, bytes[SM_LANE_HTTP][SM_BYTES_UP], (uint64_t)res);
 	memcpy(fr->cin.buf + fr->cin.off + fr->cin.len, data, (size_t)res);
 	fr->cin.len += (uint32_t)res;
-	pump_client(r, f);
+	sm_front_pump_client(r, f);
 }
 
 /* ---- upstream side ---------------------------------------------------------------- */
@@ -525,12 +621,18 @@ static void response_event(struct sm_reactor *r, struct sm_flow *f, const struct
 	sm_flow_event_commit(r);
 }
 
-static void pump_upstream(struct sm_reactor *r, struct sm_flow *f)
+void sm_front_pump_upstream(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_front *fr = f->front;
+	if (fr->raw) {
+		raw_pump(r, f, false);
+		return;
+	}
 	for (;;) {
 		if (f->state != SM_FLOW_HTTP || fr->down.inflight || fr->upgrade)
 			break;
+		if (fr->mitm && !sm_mitm_pull(r, f, false))
+			return;
 		if (!outq_ready(r, &fr->down)) {
 			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
 			return;
@@ -560,6 +662,7 @@ static void pump_upstream(struct sm_reactor *r, struct sm_flow *f)
 		struct sm_h1_event ev;
 		while (sm_h1_next_event(fr->h1, &ev)) {
 			popped = true;
+			sm_front_observe(r, f, &ev);
 			if (ev.type == SM_H1_EV_RESPONSE && !(ev.flags & SM_H1_F_DROPPED)) {
 				response_event(r, f, &ev);
 			} else if (ev.type == SM_H1_EV_RESPONSE_END) {
@@ -589,13 +692,21 @@ static void pump_upstream(struct sm_reactor *r, struct sm_flow *f)
 	if (f->state != SM_FLOW_HTTP)
 		return;
 	if (fr->upgrade && !fr->down.inflight && !fr->up.inflight) {
+		if (fr->mitm) {
+			fr->raw = true;
+			raw_pump(r, f, false);
+			raw_pump(r, f, true);
+			return;
+		}
 		f->state = SM_FLOW_ESTABLISH;
-		establish_continue(r, f);
+		sm_front_establish_continue(r, f);
 		return;
 	}
-	if (!fr->up_recv_armed && !fr->uin.len && !fr->upstream_eof && f->ufd >= 0 &&
-	    !fr->switch_pending)
-		arm_recv(r, f, false);
+	if (fr->mitm && !fr->uin.len && !fr->switch_pending)
+		sm_mitm_arm(r, f, false);
+	else if (!fr->mitm && !fr->up_recv_armed && !fr->uin.len && !fr->upstream_eof &&
+	         f->ufd >= 0 && !fr->switch_pending)
+		sm_front_arm_recv(r, f, false);
 	check_switch(r, f);
 	maybe_finish(r, f);
 }
@@ -605,6 +716,10 @@ void sm_front_upstream_recv(struct sm_reactor *r, struct sm_flow *f, const uint8
 	struct sm_front *fr = f->front;
 	fr->up_recv_armed = false;
 	fr->up_cancel_sent = false;
+	if (fr->mitm && f->state != SM_FLOW_REPLYING) {
+		sm_mitm_upstream_recv(r, f, data, res);
+		return;
+	}
 	if (fr->switch_pending) { /* cancelled (or late bytes) on the old upstream */
 		check_switch(r, f);
 		return;
@@ -613,7 +728,7 @@ void sm_front_upstream_recv(struct sm_reactor *r, struct sm_flow *f, const uint8
 		return;
 	if (res == -ENOBUFS) {
 		SM_CTR_INC(r, enobufs);
-		arm_recv(r, f, false);
+		sm_front_arm_recv(r, f, false);
 		return;
 	}
 	if (res < 0 && sm_h1_outstanding(fr->h1) > 0) {
@@ -626,16 +741,16 @@ void sm_front_upstream_recv(struct sm_reactor *r, struct sm_flow *f, const uint8
 		/* delivered to the layer by pump_upstream once `down` is free */
 		fr->upstream_eof = true;
 		fr->eof_pending = true;
-		pump_upstream(r, f);
+		sm_front_pump_upstream(r, f);
 		if (relaying(f))
-			pump_client(r, f);
+			sm_front_pump_client(r, f);
 		return;
 	}
 	f->bytes_down += (uint64_t)res;
-	SM_CTR_ADD(r, bytes_down, (uint64_t)res);
+	SM_CTR_ADD(r, bytes[SM_LANE_HTTP][SM_BYTES_DOWN], (uint64_t)res);
 	memcpy(fr->uin.buf + fr->uin.off + fr->uin.len, data, (size_t)res);
 	fr->uin.len += (uint32_t)res;
-	pump_upstream(r, f);
+	sm_front_pump_upstream(r, f);
 }
 
 /* ---- send completions ---------------------------------------------------------------- */
@@ -644,6 +759,11 @@ void sm_front_send_cqe(struct sm_reactor *r, struct sm_flow *f, bool to_client, 
 {
 	struct sm_front *fr = f->front;
 	struct sm_outq *q = to_client ? &fr->down : &fr->up;
+	if (fr->mitm) {
+		if (!sm_mitm_send_cqe(r, f, to_client, res))
+			return;
+		res = (int)(q->out.len - q->sent); /* the plaintext is through */
+	}
 	q->inflight = false;
 	if (res < 0) {
 		f->reset = res == -ECONNRESET || res == -EPIPE;
@@ -659,15 +779,15 @@ void sm_front_send_cqe(struct sm_reactor *r, struct sm_flow *f, bool to_client, 
 	q->sent = 0;
 	switch (f->state) {
 	case SM_FLOW_REPLYING: reply_sent(r, f); return;
-	case SM_FLOW_ESTABLISH: establish_continue(r, f); return;
+	case SM_FLOW_ESTABLISH: sm_front_establish_continue(r, f); return;
 	case SM_FLOW_HTTP:
 	case SM_FLOW_FRONT:
 		if (to_client) {
-			pump_upstream(r, f);
+			sm_front_pump_upstream(r, f);
 			if (relaying(f))
-				pump_client(r, f);
+				sm_front_pump_client(r, f);
 		} else {
-			pump_client(r, f);
+			sm_front_pump_client(r, f);
 		}
 		if (relaying(f))
 			check_switch(r, f);

@@ -41,8 +41,13 @@ enum sm_front_purpose {
 	SM_PURPOSE_HTTP,    /* absolute-form: release the held request */
 };
 
+struct sm_mitm;
+
 struct sm_front {
 	struct sm_h1 *h1;
+	struct sm_mitm *mitm; /* TLS interception state, NULL when not intercepting */
+	bool intercept;       /* the decision was intercept (CONNECT) */
+	bool client_eof_done; /* the HTTP layer was told about the client's EOF */
 	void *h1mem;
 	struct sm_inq cin, uin;  /* client and upstream input */
 	struct sm_outq up, down; /* to upstream, to client */
@@ -63,11 +68,13 @@ struct sm_front {
 	bool client_eof;
 	bool close_after_flush; /* last response: close once `down` drained */
 	bool upgrade;           /* 101 forwarded: splice once both outputs drained */
+	bool raw;               /* intercepted and upgraded: bytes relayed unparsed */
 	bool denied;            /* client outside allow_clients: 403 once its head is read */
 	bool lingering;         /* error reply sent and write side shut: draining */
 	uint8_t pending_reason; /* close reason once the reply is sent */
 	uint32_t requests;      /* requests seen on this connection */
 	uint64_t t_dns_ns, t_connect_ns, dns_us, linger_until_ns;
+	struct sm_metrics_reqclock rclock; /* request start times for latency metrics */
 	/* error reply: one chunk, sent to the client */
 	int32_t reply_chunk;
 	uint32_t reply_len, reply_sent;
@@ -87,9 +94,21 @@ bool sm_front_idle(const struct sm_flow *f);
 /* Frees a pooled front for good (reactor teardown). */
 void sm_front_free(struct sm_front *fr);
 
+/* Shared with core/mitm.c. */
+void sm_front_arm_recv(struct sm_reactor *r, struct sm_flow *f, bool client);
+void sm_front_pump_client(struct sm_reactor *r, struct sm_flow *f);
+void sm_front_pump_upstream(struct sm_reactor *r, struct sm_flow *f);
+void sm_front_establish_continue(struct sm_reactor *r, struct sm_flow *f);
+/* A fresh HTTP layer in the same memory (after a CONNECT was parsed). */
+void sm_front_reset_h1(struct sm_reactor *r, struct sm_front *fr);
+
 /* Sends a complete error response to the client, then closes with reason. */
 void sm_front_reply_error(struct sm_reactor *r, struct sm_flow *f, int status, const char *text,
                           const char *detail, int reason);
+
+/* Feeds request latency and HTTP counters from an event of the HTTP layer,
+ * whichever side popped it (core/front_metrics.c). */
+void sm_front_observe(struct sm_reactor *r, struct sm_flow *f, const struct sm_h1_event *ev);
 
 /* Upstream selection (core/upstream.c): resolve fr->host:fr->port, apply
  * dest rules, connect; ends in sm_front_connect_cqe() or an error reply. */

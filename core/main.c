@@ -13,12 +13,16 @@
 #include "core/config.h"
 #include "core/proxy.h"
 #include "core/result.h"
+#include "tls/ca_cli.h"
 
 static const char usage[] =
         "Usage: soth-mitm [options]\n"
+        "       soth-mitm ca export [--der] [--ca-dir DIR]\n"
+        "       soth-mitm ca path [--ca-dir DIR]\n"
         "\n"
-        "An explicit HTTP(S) proxy: CONNECT requests are tunnelled or blocked by policy,\n"
-        "and every flow is reported as JSONL events.\n"
+        "An explicit HTTP(S) proxy: CONNECT requests are intercepted (TLS terminated with\n"
+        "a certificate from the local CA), tunnelled or blocked by policy; plain http://\n"
+        "requests are relayed; every flow is reported as JSONL events.\n"
         "\n"
         "Options:\n"
         "  -l, --listen ADDR:PORT  listen address, repeatable (default 127.0.0.1:8080;\n"
@@ -28,13 +32,25 @@ static const char usage[] =
         "  -s, --set KEY=VALUE     override one configuration key after the file,\n"
         "                          repeatable (e.g. --set default_action=block)\n"
         "  -e, --events PATH       write flow events as JSONL to PATH ('-' = stdout)\n"
+        "  -a, --admin ADDR:PORT   serve /metrics (Prometheus), /healthz and /readyz\n"
+        "                          on ADDR:PORT (off unless set; docs/metrics.md)\n"
+        "      --ca-dir DIR        local CA directory (default ~/.local/share/soth-mitm)\n"
+        "      --upstream-ca FILE  also trust this PEM file for upstream servers, repeatable\n"
+        "      --insecure-host GLOB  do not verify this host's certificate, repeatable\n"
+        "                          (visible in events and in 502 bodies)\n"
         "  -h, --help              show this help and exit\n"
         "  -V, --version           print the version and exit\n"
         "\n"
         "Signals: SIGINT/SIGTERM stop accepting, let in-flight flows finish for up to\n"
         "timeouts.shutdown_grace_ms, then exit 0.\n";
 
+struct list {
+	char buf[4096];
+	size_t len;
+};
+
 struct cli {
+	struct list upstream_ca[1], insecure[1];
 	const char *config;
 	const char *sets[256];
 	int n_sets;
@@ -63,6 +79,20 @@ static bool is_opt(const char *arg, const char *s, const char *l)
 	size_t n = strlen(l);
 	return strcmp(arg, s) == 0 || strcmp(arg, l) == 0 ||
 	       (strncmp(arg, l, n) == 0 && arg[n] == '=');
+}
+
+static int append_list(struct list *l, const char *v)
+{
+	size_t n = strlen(v);
+	if (l->len + n + 2 > sizeof(l->buf)) {
+		fprintf(stderr, "soth-mitm: option list too long\n");
+		return -1;
+	}
+	if (l->len)
+		l->buf[l->len++] = ',';
+	memcpy(l->buf + l->len, v, n + 1);
+	l->len += n;
+	return 0;
 }
 
 /* Returns 0 to continue, 1 to exit 0, -1 to exit 2. */
@@ -101,6 +131,18 @@ static int parse_cli(int argc, char **argv, struct cli *c, char *scratch, size_t
 			key = "threads";
 		} else if (is_opt(a, "-e", "--events")) {
 			key = "events";
+		} else if (is_opt(a, "-a", "--admin")) {
+			key = "admin";
+		} else if (is_opt(a, "--ca-dir", "--ca-dir")) {
+			key = "tls.ca_dir";
+		} else if (is_opt(a, "--upstream-ca", "--upstream-ca")) {
+			if (need_arg(argc, argv, &i, &v) || append_list(c->upstream_ca, v) != 0)
+				return -1;
+			continue;
+		} else if (is_opt(a, "--insecure-host", "--insecure-host")) {
+			if (need_arg(argc, argv, &i, &v) || append_list(c->insecure, v) != 0)
+				return -1;
+			continue;
 		} else if (is_opt(a, "-c", "--config")) {
 			if (need_arg(argc, argv, &i, &v))
 				return -1;
@@ -158,13 +200,30 @@ static void print_listeners(const struct sm_proxy *p)
 			        sm_proxy_n_reactors(p));
 		}
 	}
+	struct sockaddr_storage aa;
+	socklen_t alen;
+	if (sm_proxy_admin_addr(p, &aa, &alen) == SM_OK) {
+		char ip[INET6_ADDRSTRLEN] = "?";
+		if (aa.ss_family == AF_INET) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&aa)->sin_addr, ip, sizeof(ip));
+			fprintf(stderr, "soth-mitm: admin on %s:%u\n", ip,
+			        ntohs(((struct sockaddr_in *)&aa)->sin_port));
+		} else {
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&aa)->sin6_addr, ip,
+			          sizeof(ip));
+			fprintf(stderr, "soth-mitm: admin on [%s]:%u\n", ip,
+			        ntohs(((struct sockaddr_in6 *)&aa)->sin6_port));
+		}
+	}
 }
 
 int main(int argc, char **argv)
 {
 	static char scratch[16384];
-	static char listen_kv[4200];
-	struct cli cli = {0};
+	static char listen_kv[4200], kv[4200];
+	static struct cli cli;
+	if (argc >= 2 && strcmp(argv[1], "ca") == 0)
+		return sm_ca_cli(argc - 1, argv + 1, stdout, stderr);
 	int rc = parse_cli(argc, argv, &cli, scratch, sizeof(scratch));
 	if (rc)
 		return rc > 0 ? 0 : 2;
@@ -187,25 +246,26 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	const struct {
+		const char *key;
+		const struct list *l;
+	} lists[] = {{"tls.upstream_ca", cli.upstream_ca}, {"tls.insecure_hosts", cli.insecure}};
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		if (!lists[i].l->len)
+			continue;
+		snprintf(kv, sizeof(kv), "%s=%s", lists[i].key, lists[i].l->buf);
+		if (sm_config_set(cfg, kv, err, sizeof(err)) != SM_OK) {
+			fprintf(stderr, "soth-mitm: %s\n", err);
+			sm_config_free(cfg);
+			return 2;
+		}
+	}
 	for (int i = 0; i < cli.n_sets; i++) {
 		if (sm_config_set(cfg, cli.sets[i], err, sizeof(err)) != SM_OK) {
 			fprintf(stderr, "soth-mitm: %s\n", err);
 			sm_config_free(cfg);
 			return 2;
 		}
-	}
-
-	/* interception needs the TLS dataplane, which is not wired in yet: say
-	 * so instead of silently tunnelling what the user asked to inspect */
-	bool wants_intercept = cfg->default_action == SM_ACTION_INTERCEPT;
-	for (size_t i = 0; i < cfg->n_rules; i++)
-		wants_intercept |= cfg->rules[i].action == SM_ACTION_INTERCEPT;
-	if (wants_intercept) {
-		fprintf(stderr, "soth-mitm: action 'intercept' is not available in this build yet "
-		                "(TLS interception is not wired into the dataplane); use tunnel or "
-		                "block\n");
-		sm_config_free(cfg);
-		return 2;
 	}
 
 	int events_fd = -1;

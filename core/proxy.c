@@ -10,11 +10,19 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <time.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
 #include "core/dns.h"
 #include "core/proxy_internal.h"
 #include "core/reactor.h"
 #include "core/result.h"
+#include "telemetry/admin.h"
 #include "telemetry/collector.h"
+#include "telemetry/metrics.h"
+#include "telemetry/prom.h"
 
 struct sm_proxy {
 	const struct sm_config *cfg;
@@ -22,10 +30,19 @@ struct sm_proxy {
 	struct sm_reactor *reactors;
 	struct sm_event_ring **rings;
 	struct sm_collector collector;
+	struct sm_metrics_layouts layouts; /* immutable histogram export bounds */
+	struct sm_metrics *metrics;        /* one block per reactor, 64-byte aligned */
+	struct sm_admin admin;             /* listen_fd < 0 unless cfg->admin */
+	struct sm_hist *scratch;           /* the collector merges histograms here */
+	_Atomic bool stopping;             /* sm_proxy_stop() called: not ready any more */
 	int collector_wake_fd;
 	int events_fd;
 	struct sm_hosts hosts;
 	struct sm_proxy_rt rt;
+	struct sm_ca ca;
+	bool ca_open;
+	uint8_t *trust;
+	size_t trust_len;
 	struct sockaddr_storage bound[SM_MAX_LISTEN];
 	socklen_t bound_len[SM_MAX_LISTEN];
 	size_t n_listen;
@@ -70,6 +87,159 @@ static int listen_one(const struct sockaddr_storage *addr, socklen_t len, char *
 	return fd;
 }
 
+/* ---- admin endpoint: served by the collector thread ---- */
+
+/* Ready: every reactor accepts and no drain has started (a load balancer
+ * stops sending new connections while in-flight flows finish). */
+static bool admin_ready(void *ctx)
+{
+	struct sm_proxy *p = ctx;
+	return sm_proxy_ready(p) && !atomic_load(&p->stopping);
+}
+
+static int admin_render(void *ctx, struct sm_prom *w)
+{
+	struct sm_proxy *p = ctx;
+	enum { MAXR = 1024 };
+	const struct sm_metrics *blocks[MAXR];
+	uint64_t drops[MAXR];
+	int n = p->n_reactors < MAXR ? p->n_reactors : MAXR;
+	for (int i = 0; i < n; i++) {
+		blocks[i] = &p->metrics[i];
+		drops[i] = atomic_load_explicit(&p->reactors[i].events.drops, memory_order_relaxed);
+	}
+	struct sm_prom_globals g = {
+	        .events_written = atomic_load(&p->collector.lines),
+	        .events_write_lost = atomic_load(&p->collector.write_errors),
+	        .admin_requests = p->admin.requests,
+	        .admin_rejected = p->admin.rejected,
+	        .scrape_overflows = p->admin.overflows,
+	        .ready = admin_ready(p),
+	};
+	return sm_prom_render(w, blocks, drops, n, &g, p->scratch);
+}
+
+static int admin_open(struct sm_proxy *p, char *err, size_t errcap)
+{
+	struct sockaddr_storage addr;
+	socklen_t len;
+	if (sm_admin_parse_addr(p->cfg->admin, &addr, &len) != SM_OK) {
+		snprintf(
+		        err, errcap,
+		        "admin: expected ADDR:PORT (IPv4 or [IPv6], port 0..65535), got \"%.100s\"",
+		        p->cfg->admin);
+		return SM_ERR_INVALID;
+	}
+	p->scratch = malloc(sizeof(*p->scratch));
+	if (!p->scratch) {
+		snprintf(err, errcap, "out of memory");
+		return SM_ERR_NOMEM;
+	}
+	/* ~10 KiB + ~5 KiB of per-core series per reactor: generous, never grown */
+	size_t cap = 256 * 1024 + (size_t)p->n_reactors * 16 * 1024;
+	int rc = sm_admin_open(&p->admin, &addr, len, cap, admin_render, admin_ready, p, err,
+	                       errcap);
+	if (rc == SM_OK)
+		p->collector.admin = &p->admin;
+	return rc;
+}
+
+int sm_proxy_admin_addr(const struct sm_proxy *p, struct sockaddr_storage *out, socklen_t *len)
+{
+	if (p->admin.listen_fd < 0)
+		return SM_ERR_INVALID;
+	*out = p->admin.addr;
+	*len = p->admin.addr_len;
+	return SM_OK;
+}
+
+static bool wants_intercept(const struct sm_config *cfg)
+{
+	if (cfg->default_action == SM_ACTION_INTERCEPT)
+		return true;
+	for (size_t i = 0; i < cfg->n_rules; i++)
+		if (cfg->rules[i].action == SM_ACTION_INTERCEPT)
+			return true;
+	return false;
+}
+
+#define TRUST_MAX (8u << 20) /* trusted-roots bundles, all files together */
+
+/* Appends a PEM file to the trust buffer (start-up, main thread). */
+static int add_trust(struct sm_proxy *p, const char *path, bool required, char *err, size_t errcap)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp) {
+		if (!required)
+			return SM_OK;
+		snprintf(err, errcap, "cannot read trusted CA file %s: %s", path, strerror(errno));
+		return SM_ERR_INVALID;
+	}
+	if (!p->trust && !(p->trust = malloc(TRUST_MAX))) {
+		fclose(fp);
+		return SM_ERR_NOMEM;
+	}
+	size_t n = fread(p->trust + p->trust_len, 1, TRUST_MAX - p->trust_len, fp);
+	bool more = fgetc(fp) != EOF;
+	fclose(fp);
+	if (more) {
+		snprintf(err, errcap, "trusted CA files exceed %u bytes (at %s)", TRUST_MAX, path);
+		return SM_ERR_LIMIT;
+	}
+	p->trust_len += n;
+	if (p->trust_len < TRUST_MAX)
+		p->trust[p->trust_len++] = '\n';
+	return SM_OK;
+}
+
+/* The local CA (created on first run) and the roots upstreams are verified
+ * against: everything interception needs from disk, read before any
+ * reactor starts. */
+static int open_tls(struct sm_proxy *p, const struct sm_config *cfg, char *err, size_t errcap)
+{
+	if (wolfSSL_Init() != WOLFSSL_SUCCESS) {
+		snprintf(err, errcap, "wolfSSL_Init failed");
+		return SM_ERR_IO;
+	}
+	char dir[SM_CA_PATH_MAX];
+	const char *d = cfg->tls.ca_dir;
+	if (!d) {
+		if (sm_ca_default_dir(dir, sizeof(dir)) != SM_OK) {
+			wolfSSL_Cleanup();
+			snprintf(err, errcap, "no CA directory: set tls.ca_dir or HOME");
+			return SM_ERR_INVALID;
+		}
+		d = dir;
+	}
+	if (sm_ca_open(&p->ca, d, (int64_t)time(NULL), err, errcap) != SM_OK) {
+		wolfSSL_Cleanup();
+		return SM_ERR_INVALID;
+	}
+	p->ca_open = true;
+	p->rt.ca = &p->ca;
+	int rc = SM_OK;
+	if (cfg->tls.system_ca && *cfg->tls.system_ca)
+		rc = add_trust(p, cfg->tls.system_ca, false, err, errcap);
+	const char *list = cfg->tls.upstream_ca;
+	while (rc == SM_OK && list && *list) {
+		const char *end = strchr(list, ',');
+		size_t n = end ? (size_t)(end - list) : strlen(list);
+		char path[4096];
+		if (n >= sizeof(path)) {
+			snprintf(err, errcap, "tls.upstream_ca: path too long");
+			return SM_ERR_INVALID;
+		}
+		memcpy(path, list, n);
+		path[n] = 0;
+		if (n)
+			rc = add_trust(p, path, true, err, errcap);
+		list = end ? end + 1 : NULL;
+	}
+	p->rt.trust_pem = p->trust;
+	p->rt.trust_len = p->trust_len;
+	return rc;
+}
+
 static int online_cpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -96,13 +266,32 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 	p->collector_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	p->reactors = calloc((size_t)p->n_reactors, sizeof(*p->reactors));
 	p->rings = calloc((size_t)p->n_reactors, sizeof(*p->rings));
-	if (p->collector_wake_fd < 0 || !p->reactors || !p->rings ||
+	p->admin.listen_fd = -1;
+	sm_metrics_layouts_init(&p->layouts);
+	size_t mlen = (size_t)p->n_reactors * sizeof(*p->metrics);
+	p->metrics = aligned_alloc(_Alignof(struct sm_metrics), mlen);
+	if (p->metrics)
+		for (int i = 0; i < p->n_reactors; i++)
+			sm_metrics_init(&p->metrics[i], &p->layouts);
+	if (p->collector_wake_fd < 0 || !p->reactors || !p->rings || !p->metrics ||
 	    sm_hosts_load(&p->hosts, "/etc/hosts") != SM_OK) {
 		snprintf(err, errcap, "out of memory");
 		sm_proxy_destroy(p);
 		return SM_ERR_NOMEM;
 	}
 	p->rt.hosts = &p->hosts;
+	if (cfg->tls.non_tls == SM_ACTION_INTERCEPT || cfg->tls.non_tls == SM_ACTION_FAULT) {
+		snprintf(err, errcap, "tls.non_tls: expected tunnel or block");
+		sm_proxy_destroy(p);
+		return SM_ERR_INVALID;
+	}
+	if (wants_intercept(cfg)) {
+		int rc = open_tls(p, cfg, err, errcap);
+		if (rc != SM_OK) {
+			sm_proxy_destroy(p);
+			return rc;
+		}
+	}
 	if (cfg->n_listen > SM_MAX_LISTEN) {
 		snprintf(err, errcap, "at most %d listen addresses", SM_MAX_LISTEN);
 		sm_proxy_destroy(p);
@@ -113,6 +302,7 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 		for (int k = 0; k < SM_MAX_LISTEN; k++)
 			r->listen_fds[k] = -1;
 		r->wake_fd = -1;
+		r->m = &p->metrics[i];
 		int rc = sm_reactor_init(r, p, cfg, i, p->collector_wake_fd, err, errcap);
 		if (rc != SM_OK) {
 			sm_proxy_destroy(p);
@@ -142,6 +332,13 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 			}
 		}
 	}
+	if (cfg->admin) {
+		int rc = admin_open(p, err, errcap);
+		if (rc != SM_OK) {
+			sm_proxy_destroy(p);
+			return rc;
+		}
+	}
 	*out = p;
 	return SM_OK;
 }
@@ -169,6 +366,7 @@ int sm_proxy_start(struct sm_proxy *p, char *err, size_t errcap)
 
 void sm_proxy_stop(struct sm_proxy *p)
 {
+	atomic_store(&p->stopping, true);
 	for (int i = 0; i < p->n_reactors; i++) {
 		struct sm_reactor *r = &p->reactors[i];
 		atomic_store(&r->stop_requested, true);
@@ -198,6 +396,15 @@ void sm_proxy_destroy(struct sm_proxy *p)
 	free(p->reactors);
 	free(p->rings);
 	sm_hosts_free(&p->hosts);
+	if (p->admin.listen_fd >= 0)
+		sm_admin_close(&p->admin);
+	free(p->scratch);
+	free(p->metrics);
+	if (p->ca_open) {
+		sm_ca_close(&p->ca);
+		wolfSSL_Cleanup();
+	}
+	free(p->trust);
 	if (p->collector_wake_fd >= 0)
 		close(p->collector_wake_fd);
 	free(p);
@@ -243,21 +450,23 @@ void sm_proxy_stats(const struct sm_proxy *p, struct sm_proxy_stats *s)
 {
 	memset(s, 0, sizeof(*s));
 	for (int i = 0; i < p->n_reactors; i++) {
-		const struct sm_reactor_counters *c = &p->reactors[i].ctr;
-#define SUM(f) s->f += atomic_load_explicit(&c->f, memory_order_relaxed)
+		const struct sm_metrics *m = &p->metrics[i];
+#define SUM(f) s->f += sm_metrics_get(&m->f)
 		SUM(accepted);
 		SUM(open_flows);
 		SUM(denied_clients);
 		SUM(decision_tunnel);
 		SUM(decision_block);
-		SUM(bytes_up);
-		SUM(bytes_down);
 		SUM(upstream_connected);
 		SUM(upstream_failed);
 		SUM(enobufs);
 		SUM(stale_cqes);
 		SUM(flows_closed);
 #undef SUM
+		for (int l = 0; l < SM_LANE_COUNT; l++) {
+			s->bytes_up += sm_metrics_get(&m->bytes[l][SM_BYTES_UP]);
+			s->bytes_down += sm_metrics_get(&m->bytes[l][SM_BYTES_DOWN]);
+		}
 		s->events_dropped +=
 		        atomic_load_explicit(&p->reactors[i].events.drops, memory_order_relaxed);
 	}

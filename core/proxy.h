@@ -62,4 +62,8 @@ bool sm_proxy_failed(const struct sm_proxy *p);
 
 void sm_proxy_stats(const struct sm_proxy *p, struct sm_proxy_stats *out);
 
+/* Bound address of the admin endpoint (cfg->admin, port 0 resolved).
+ * SM_OK, or SM_ERR_INVALID when there is none. */
+int sm_proxy_admin_addr(const struct sm_proxy *p, struct sockaddr_storage *out, socklen_t *len);
+
 #endif

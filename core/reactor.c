@@ -15,13 +15,13 @@
 
 #include "core/dns.h"
 #include "core/front.h"
+#include "core/mitm.h"
 #include "core/policy.h"
 #include "core/result.h"
 #include "telemetry/event.h"
 
 #define BR_ENTRIES  512
-#define BR_SIZE     (16 * 1024)
-#define SLAB_CHUNKS 256
+#define SLAB_CHUNKS 1024
 #define TICK_MS     50
 
 uint64_t sm_now_ns(void)
@@ -111,6 +111,15 @@ static void on_flow_timer(void *ctx, struct sm_timer *t)
 		sm_tw_add(&r->tw, t, f->front->linger_until_ns);
 		return;
 	}
+	if (f->front && f->front->mitm && f->state == SM_FLOW_MITM) {
+		const struct sm_mitm *m = f->front->mitm;
+		if (now >= m->hs_deadline_ns) {
+			sm_mitm_timeout(r, f);
+			return;
+		}
+		sm_tw_add(&r->tw, t, m->hs_deadline_ns);
+		return;
+	}
 	uint64_t due = f->t_last_ns + idle_ns(r);
 	bool waits_on_own_deadline =
 	        f->state == SM_FLOW_RESOLVING || f->state == SM_FLOW_CONNECTING;
@@ -126,7 +135,7 @@ static void on_flow_timer(void *ctx, struct sm_timer *t)
 static int setup_buf_ring(struct sm_reactor *r, char *err, size_t errcap)
 {
 	r->br_entries = BR_ENTRIES;
-	r->br_size = BR_SIZE;
+	r->br_size = SM_BR_SIZE;
 	size_t ring_bytes = r->br_entries * sizeof(struct io_uring_buf);
 	r->br_mem_len = ring_bytes + (size_t)r->br_entries * r->br_size;
 	r->br_mem = mmap(NULL, r->br_mem_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -259,6 +268,8 @@ static int ring_setup(struct sm_reactor *r, char *err, size_t errcap)
 		if (!r->dns)
 			rc = SM_ERR_IO;
 	}
+	if (rc == SM_OK)
+		rc = sm_mitm_rt_init(r, err, errcap);
 	return rc;
 }
 
@@ -287,6 +298,7 @@ static void ring_teardown(struct sm_reactor *r)
 {
 	sm_dns_destroy(r->dns);
 	r->dns = NULL;
+	sm_mitm_rt_free(r);
 	io_uring_queue_exit(&r->ring);
 	if (r->br_mem)
 		munmap(r->br_mem, r->br_mem_len);
@@ -368,9 +380,7 @@ static void flow_free(struct sm_reactor *r, struct sm_flow *f)
 	f->gen = (f->gen + 1) & 0xffffffu;
 	r->free_slots[r->n_free_slots++] = sm_flow_slot(r, f);
 	r->n_open--;
-	atomic_store_explicit(&r->ctr.open_flows,
-	                      atomic_load_explicit(&r->ctr.open_flows, memory_order_relaxed) - 1,
-	                      memory_order_relaxed);
+	SM_CTR_ADD(r, open_flows, (uint64_t)-1);
 	SM_CTR_INC(r, flows_closed);
 }
 
@@ -380,6 +390,7 @@ void sm_flow_close(struct sm_reactor *r, struct sm_flow *f, int reason)
 		return;
 	f->state = SM_FLOW_CLOSING;
 	f->close_reason = (uint8_t)reason;
+	sm_metrics_flow_closed(r->m, reason, sm_now_ns() - f->t_open_ns);
 	struct sm_event *ev = sm_flow_event(r, f, SM_EV_FLOW_CLOSED);
 	if (ev) {
 		ev->i[0] = reason;
@@ -426,6 +437,7 @@ static void on_accept(struct sm_reactor *r, int k, int res, unsigned flags)
 	struct sm_flow *f = flow_alloc(r, fd);
 	if (!f) {
 		/* flow table full: refuse with a reset rather than hold the socket */
+		SM_CTR_INC(r, refused_full);
 		set_linger0(fd);
 		close(fd);
 		return;

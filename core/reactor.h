@@ -18,17 +18,21 @@
 #include "core/timer_wheel.h"
 #include "core/uring_ud.h"
 #include "telemetry/event_ring.h"
+#include "telemetry/metrics.h"
 
 #define SM_MAX_LISTEN 64
 #define SM_BR_BGID    1
 #define SM_CHUNK_SIZE (32 * 1024)   /* one registered send chunk */
 #define SM_MAX_ADDRS  8             /* resolved addresses tried per upstream */
-#define SM_PIPE_SIZE  (64 * 1024)   /* bytes moved per splice */
+#define SM_PIPE_SIZE  (1024 * 1024) /* pipe capacity, bytes moved per splice at most */
 #define SM_HEAD_MAX   65536         /* hard cap on max_header_bytes */
 #define SM_LINGER_NS  1000000000ull /* drain time after an error reply */
 
 struct sm_dns;
 struct sm_front;
+struct sm_tls_rt;
+
+#define SM_BR_SIZE (16 * 1024) /* one provided receive buffer */
 
 /* Flow states (docs/flows.md). */
 enum sm_flow_state {
@@ -38,7 +42,8 @@ enum sm_flow_state {
 	SM_FLOW_CONNECTING, /* connect in flight */
 	SM_FLOW_REPLYING,   /* sending a final answer (403/502/...) then closing */
 	SM_FLOW_ESTABLISH,  /* sending "200 Connection established" (+ leftovers) */
-	SM_FLOW_HTTP,       /* relaying absolute-form requests through proto/http1 */
+	SM_FLOW_HTTP,       /* relaying requests through proto/http1 (plain, or TLS-intercepted) */
+	SM_FLOW_MITM,       /* intercepting: ClientHello peek and the two TLS handshakes */
 	SM_FLOW_RELAY,      /* splice tunnel */
 	SM_FLOW_CLOSING,    /* waiting for in-flight ops before freeing */
 };
@@ -77,14 +82,6 @@ struct sm_flow {
 	struct sm_front *front; /* NULL once relaying */
 	struct sm_timer timer;  /* idle / linger deadline (lazily re-armed) */
 	struct sm_tunnel_dir dir[2];
-};
-
-struct sm_reactor_counters {
-	_Atomic uint64_t accepted, open_flows, denied_clients;
-	_Atomic uint64_t decision_tunnel, decision_block;
-	_Atomic uint64_t bytes_up, bytes_down;
-	_Atomic uint64_t upstream_connected, upstream_failed;
-	_Atomic uint64_t enobufs, stale_cqes, flows_closed;
 };
 
 struct sm_reactor {
@@ -130,6 +127,7 @@ struct sm_reactor {
 	uint32_t n_fronts, fronts_cap;
 
 	struct sm_dns *dns;
+	struct sm_tls_rt *tls; /* NULL when the configuration never intercepts */
 
 	/* event ring (drained by the collector) */
 	struct sm_event_ring events;
@@ -148,14 +146,11 @@ struct sm_reactor {
 	bool draining;
 	uint64_t drain_deadline_ns;
 
-	struct sm_reactor_counters ctr;
+	struct sm_metrics *m; /* counters and histograms (telemetry/metrics.h), owned by the proxy */
 };
 
 /* Counter helpers: single writer (the reactor), relaxed. */
-#define SM_CTR_ADD(r, field, n)                                                                    \
-	atomic_store_explicit(&(r)->ctr.field,                                                     \
-	                      atomic_load_explicit(&(r)->ctr.field, memory_order_relaxed) + (n),   \
-	                      memory_order_relaxed)
+#define SM_CTR_ADD(r, field, n) sm_metrics_add(&(r)->m->field, (n))
 #define SM_CTR_INC(r, field) SM_CTR_ADD(r, field, 1)
 
 uint64_t sm_now_ns(void);  /* CLOCK_MONOTONIC */

@@ -61,7 +61,7 @@ static void block(struct sm_reactor *r, struct sm_flow *f, const struct sm_polic
 static void upstream_failed(struct sm_reactor *r, struct sm_flow *f, int why, int err,
                             const char *addr)
 {
-	SM_CTR_INC(r, upstream_failed);
+	sm_metrics_upstream_failed(r->m, why);
 	struct sm_event *ev = sm_flow_event(r, f, SM_EV_UPSTREAM_FAILED);
 	if (ev) {
 		ev->i[0] = why;
@@ -164,6 +164,7 @@ void sm_upstream_connected_event(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_front *fr = f->front;
 	SM_CTR_INC(r, upstream_connected);
+	sm_metrics_record(r->m, SM_HIST_UPSTREAM_CONNECT, sm_now_ns() - fr->t_connect_ns);
 	struct sm_event *ev = sm_flow_event(r, f, SM_EV_UPSTREAM_CONNECTED);
 	if (!ev)
 		return;
@@ -208,7 +209,8 @@ static void have_addrs(struct sm_reactor *r, struct sm_flow *f,
 		return;
 	}
 	decision_event(r, f, &d);
-	SM_CTR_INC(r, decision_tunnel);
+	sm_metrics_decision(r->m, d.action);
+	fr->intercept = d.action == SM_ACTION_INTERCEPT && fr->purpose == SM_PURPOSE_CONNECT;
 	fr->addr_idx = 0;
 	connect_next(r, f);
 }
@@ -230,7 +232,9 @@ static void on_dns(void *arg, enum sm_dns_status st, const struct sockaddr_stora
 	struct sm_flow *f = &r->flows[slot];
 	if (f->gen != gen || f->state != SM_FLOW_RESOLVING)
 		return; /* the flow closed while we waited */
-	f->front->dns_us = (sm_now_ns() - f->front->t_dns_ns) / 1000;
+	uint64_t dns_ns = sm_now_ns() - f->front->t_dns_ns;
+	sm_metrics_record(r->m, SM_HIST_DNS, dns_ns);
+	f->front->dns_us = dns_ns / 1000;
 	if (st == SM_DNS_OK && n > 0) {
 		have_addrs(r, f, addrs, n);
 		return;

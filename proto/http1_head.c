@@ -467,6 +467,8 @@ long sm_h1_request_head(struct sm_h1 *h, struct sm_h1_side *s)
 	h->stats.requests++;
 	s->close = ci.close || s->version == 10;
 
+	if (method == HTTP_CONNECT && h->origin_mode)
+		return sm_h1_fail(h, s, SM_H1_R_TARGET, SM_AUTHORITY_NOT_ABSOLUTE);
 	if (method == HTTP_CONNECT) {
 		if (sm_authority_parse(target, s->url.len, SM_AUTHORITY_PORT_REQUIRED, 0,
 		                       &h->req_auth, &why) != SM_OK)

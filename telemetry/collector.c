@@ -4,9 +4,11 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/result.h"
+#include "telemetry/admin.h"
 
 #define BATCH   256
 #define OUT_CAP (256 * 1024)
@@ -71,15 +73,28 @@ static void *collector_main(void *arg)
 		return NULL;
 	}
 	out->len = 0;
-	struct pollfd pfd = {.fd = c->wake_fd, .events = POLLIN};
+	struct pollfd pfd[2 + SM_ADMIN_MAX_CLIENTS];
 	while (!atomic_load(&c->stop)) {
+		pfd[0] = (struct pollfd){.fd = c->wake_fd, .events = POLLIN};
+		int n_admin = c->admin ? sm_admin_pollfds(c->admin, pfd + 1) : 0;
 		/* collector thread: it may block; reactors never wait on it */
-		if (poll(&pfd, 1, 50) > 0) {
+		int rc = poll(pfd, (nfds_t)(1 + n_admin), 50);
+		if (rc > 0 && (pfd[0].revents & POLLIN)) {
 			uint64_t v;
 			ssize_t n = read(c->wake_fd, &v, sizeof(v));
 			(void)n;
 		}
 		drain(c, out, batch);
+		if (c->admin) {
+			if (rc <= 0)
+				for (int k = 1; k <= n_admin; k++)
+					pfd[k].revents = 0;
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			sm_admin_handle(c->admin, pfd + 1, n_admin,
+			                (uint64_t)ts.tv_sec * 1000u +
+			                        (uint64_t)ts.tv_nsec / 1000000u);
+		}
 	}
 	drain(c, out, batch);
 	free(out);

@@ -4,7 +4,11 @@
  * wakes every 50 ms on its own, so a lost wake-up delays output but never
  * loses it. The sink is written with plain blocking write(): the collector is
  * the one thread allowed to block on disk. Write errors are counted and the
- * lines dropped; they never stall a reactor. */
+ * lines dropped; they never stall a reactor.
+ *
+ * With `admin` set (before sm_collector_start), the same poll() also watches
+ * the admin endpoint's sockets and the collector serves it between drains
+ * (telemetry/admin.h): a scrape never runs on a reactor. */
 #ifndef SM_TELEMETRY_COLLECTOR_H
 #define SM_TELEMETRY_COLLECTOR_H
 
@@ -15,7 +19,10 @@
 
 #include "telemetry/event_ring.h"
 
+struct sm_admin;
+
 struct sm_collector {
+	struct sm_admin *admin;       /* optional admin endpoint, owned by the caller */
 	struct sm_event_ring **rings; /* one per reactor, owned by the caller */
 	int nrings;
 	int out_fd;  /* JSONL sink, -1 = discard */

@@ -38,6 +38,11 @@ class Proxy:
         self.events_path = os.path.join(self.dir, "events.jsonl")
         cmd = [BIN, "--listen", "127.0.0.1:0", "--threads", str(threads),
                "--events", self.events_path]
+        # the product intercepts by default; tests that are about tunnels say
+        # so unless their config decides, and never touch the user's CA
+        cmd += ["--ca-dir", os.path.join(self.dir, "ca")]
+        if config is None or "default_action" not in config:
+            cmd += ["--set", "default_action=tunnel"]
         if config is not None:
             path = os.path.join(self.dir, "config.yaml")
             with open(path, "w") as f:

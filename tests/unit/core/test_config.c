@@ -47,7 +47,7 @@ static void check_defaults(const struct sm_config *cfg)
 	cr_assert_eq(cfg->n_listen, 1);
 	listen_is(&cfg->listen[0], "127.0.0.1:8080");
 	cr_assert_eq(cfg->threads, 0);
-	cr_assert_eq(cfg->default_action, SM_ACTION_TUNNEL);
+	cr_assert_eq(cfg->default_action, SM_ACTION_INTERCEPT);
 	cr_assert_eq(cfg->n_allow_clients, 2);
 	cidr_is(&cfg->allow_clients[0], "127.0.0.0/8");
 	cidr_is(&cfg->allow_clients[1], "::1/128");

@@ -347,7 +347,7 @@ Test(policy, default_action_without_rules)
 	                             .client = (struct sockaddr *)&client};
 	struct sm_policy_decision d;
 	cr_assert_eq(sm_policy_decide_pre(cfg, &in, &d), SM_OK);
-	cr_assert_eq(d.action, SM_ACTION_TUNNEL);
+	cr_assert_eq(d.action, SM_ACTION_INTERCEPT);
 	cr_assert_eq(d.rule, -1);
 	char err[128];
 	cr_assert_eq(sm_config_set(cfg, "default_action=block", err, sizeof(err)), SM_OK);

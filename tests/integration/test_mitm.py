@@ -1,0 +1,215 @@
+"""TLS interception end to end: curl trusts our CA and sees the origin's
+answer; every request and response is an event; and every TLS failure, on
+either side, is classified to its expected side and reason."""
+import os
+import socket
+import ssl
+import subprocess
+
+from smlib import DEADLINE, Proxy, check, check_event_order, connect_via, run_tests
+from tlslab import Lab, http_responder, raw_server, tls_server
+
+LAB = Lab()
+
+
+def mitm_proxy(extra=(), config=None, threads=2):
+    cadir = os.path.join(LAB.dir, "proxy-ca")
+    args = ["--set", "default_action=intercept", "--ca-dir", cadir, "--upstream-ca", LAB.ca,
+            "--set", "tls.system_ca=", "--set", "tls.handshake_timeout_ms=1500"] + list(extra)
+    p = Proxy(config, args=args, threads=threads)
+    p.ca = os.path.join(cadir, "ca.pem")
+    return p
+
+
+def curl(p, *args, ok=True):
+    """curl through the proxy trusting its CA; args in order (URLs included)."""
+    out = subprocess.run(["curl", "-sS", "-m", "20", "--cacert", p.ca, "-x", p.url] + list(args),
+                         capture_output=True, timeout=DEADLINE)
+    if ok:
+        check(out.returncode == 0, "curl %s: %s" % (args, out.stderr))
+    return out
+
+
+def test_intercepted_requests_and_events():
+    crt, key = LAB.leaf("good")
+    srv = tls_server(crt, key, alpn=["http/1.1"])
+    with mitm_proxy(threads=1) as p:  # one reactor: one leaf cache
+        url = "https://localhost:%d" % srv.port
+        out = curl(p, url + "/a", url + "/b?q=1", "-H", "X-Test: 1")
+        check(out.stdout == b"hello from the origin\npath=/a body=0\n"
+                            b"hello from the origin\npath=/b?q=1 body=0\n", out.stdout)
+        post = curl(p, "--data-binary", "x" * 100000, url + "/up")
+        check(post.stdout.endswith(b"path=/up body=100000\n"), post.stdout)
+        evs = p.wait_closed(2)
+        check_event_order(evs)
+        types = [e["type"] for e in evs if e["flow"] == evs[0]["flow"]]
+        for t in ("tls_client_hello", "tls_handshake_succeeded", "tls_leaf_cert", "http_response"):
+            check(t in types, "%s missing: %s" % (t, types))
+        ok = [e for e in evs if e["type"] == "tls_handshake_succeeded"]
+        check({e["side"] for e in ok} == {"client", "server"}, ok)
+        check(all(e["alpn"] == "http/1.1" for e in ok), ok)
+        ch = [e for e in evs if e["type"] == "tls_client_hello"][0]
+        check(ch["sni"] == "localhost" and "http/1.1" in ch["alpn"], ch)
+        reqs = [e for e in evs if e["type"] == "proxy_request" and e["method"] != "CONNECT"]
+        check([r["target"] for r in reqs] == ["/a", "/b?q=1", "/up"], reqs)
+        resp = [e for e in evs if e["type"] == "http_response"]
+        check([r["status"] for r in resp] == [200, 200, 200], resp)
+        leafs = [e for e in evs if e["type"] == "tls_leaf_cert"]
+        check([l["cache_hit"] for l in leafs] == [0, 1], "second connection reuses the leaf: %s" % leafs)
+        check(all(e["reason"] == "done" for e in evs if e["type"] == "flow_closed"), evs[-1])
+    srv.close()
+
+
+def failure(p, evs, side):
+    f = [e for e in evs if e["type"] == "tls_handshake_failed" and e["side"] == side]
+    check(len(f) == 1, "expected one %s-side failure: %s" % (side, [e for e in evs if e["type"] != "flow_open"]))
+    for k in ("client", "host", "sni", "tls_failure_source", "tls_ops_provider", "alert", "flow"):
+        check(k in f[0], "failure event lacks %s: %s" % (k, f[0]))
+    return f[0]
+
+
+def server_case(srv, want, host="localhost"):
+    with mitm_proxy() as p:
+        out = curl(p, "https://%s:%d/" % (host, srv.port), ok=False)
+        evs = p.wait_closed(1)
+        check(any(e["type"] == "tls_handshake_failed" for e in evs),
+              "%s: no handshake failure seen: %s" % (want, [e["type"] for e in evs]))
+        f = failure(p, evs, "server")
+        check(f["reason"] == want, "expected %s, got %s" % (want, f))
+        check(b"502" in out.stdout and want.encode() in out.stdout,
+              "the client must get a 502 naming %s: %r %r" % (want, out.stdout, out.stderr))
+        return f
+
+
+def test_server_side_failures_are_classified():
+    cases = []
+    crt, key = LAB.leaf("rogue", rogue=True)
+    cases.append(("unknown_ca", tls_server(crt, key)))
+    crt, key = LAB.leaf("expired", start="20200101000000Z", end="20200201000000Z")
+    cases.append(("cert_expired", tls_server(crt, key)))
+    crt, key = LAB.leaf("future", start="20990101000000Z", end="20990201000000Z")
+    cases.append(("cert_not_yet_valid", tls_server(crt, key)))
+    crt, key = LAB.leaf("wrongname", san="DNS:other.test")
+    cases.append(("hostname_mismatch", tls_server(crt, key)))
+    cases.append(("alpn_mismatch", raw_server("no_alpn")))
+    crt, key = LAB.leaf("oldtls")
+    cases.append(("protocol_version", tls_server(crt, key, max_version=ssl.TLSVersion.TLSv1_1,
+                                                 min_version=ssl.TLSVersion.TLSv1)))
+    cases.append(("handshake_alert", raw_server("alert")))
+    cases.append(("timeout", raw_server("stall")))
+    cases.append(("eof", raw_server("eof")))
+    cases.append(("reset", raw_server("reset")))
+    results = {}
+    for want, srv in cases:
+        f = server_case(srv, want)
+        results[want] = f["reason"]
+        if hasattr(srv, "release"):
+            srv.release.set()
+        srv.close()
+    check(all(k == v for k, v in results.items()), results)
+
+
+def test_client_side_failures_are_classified():
+    crt, key = LAB.leaf("good2")
+    srv = tls_server(crt, key)
+    with mitm_proxy() as p:
+        # a client that does not trust our CA
+        out = subprocess.run(["curl", "-sS", "-m", "20", "-x", p.url,
+                              "https://localhost:%d/" % srv.port], capture_output=True,
+                             timeout=DEADLINE)
+        check(out.returncode != 0, "curl without our CA must fail")
+        # a client that closes mid-handshake
+        s, status, _ = connect_via(p.port, "localhost:%d" % srv.port)
+        check(status.startswith("HTTP/1.1 200"), status)
+        s.sendall(bytes([0x16, 0x03, 0x01, 0x00, 0x80, 0x01]))  # part of a ClientHello
+        s.close()
+        evs = p.wait_closed(2)
+        fails = sorted((e["side"], e["reason"]) for e in evs if e["type"] == "tls_handshake_failed")
+        check(fails == [("client", "eof"), ("client", "unknown_ca")], fails)
+    srv.close()
+
+
+def test_non_tls_after_connect_is_tunnelled_or_refused():
+    def echo(c):
+        c.sendall(c.recv(100))
+    from smlib import Server, read_all
+    srv = Server(echo)
+    with mitm_proxy() as p:
+        s, status, _ = connect_via(p.port, "127.0.0.1:%d" % srv.port)
+        s.sendall(b"PING plain\n")
+        check(s.recv(100) == b"PING plain\n", "non-TLS bytes are tunnelled by default")
+        s.close()
+        evs = p.wait_closed(1)
+        nt = [e for e in evs if e["type"] == "tls_not_tls"]
+        check(nt and nt[0]["action"] == "tunnel" and nt[0]["first_bytes"].startswith("50494e47"), nt)
+    with mitm_proxy(["--set", "tls.non_tls=block"]) as p:
+        s, status, _ = connect_via(p.port, "127.0.0.1:%d" % srv.port)
+        s.sendall(b"PING plain\n")
+        check(read_all(s) == b"", "refused: the connection closes")
+        evs = p.wait_closed(1)
+        check(evs[-1]["reason"] == "not_tls", evs[-1])
+    srv.close()
+
+
+def test_records_to_the_client_start_small_then_grow():
+    body = bytes(range(256)) * 800  # 200 KiB
+    crt, key = LAB.leaf("big")
+    srv = tls_server(crt, key, handler=http_responder(body))
+    with mitm_proxy() as p:
+        s, status, _ = connect_via(p.port, "localhost:%d" % srv.port)
+        check(status.startswith("HTTP/1.1 200"), status)
+        ctx = ssl.create_default_context(cafile=p.ca)
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = ctx.wrap_bio(inc, out, server_hostname="localhost")
+        raw = bytearray()
+
+        def pump():
+            if out.pending:
+                s.sendall(out.read())
+
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                pump()
+                b = s.recv(65536)
+                check(b, "closed during the handshake")
+                inc.write(b)
+        pump()
+        tls.write(b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        pump()
+        got = b""
+        want = len(body) + len(b"path=/big body=0\n")
+        while want > 0 and len(got) < want:
+            b = s.recv(65536)
+            check(b, "closed before the whole response")
+            raw += b
+            inc.write(b)
+            try:
+                while True:
+                    got += tls.read(65536)
+            except ssl.SSLWantReadError:
+                pass
+            if b"\r\n\r\n" in got and want == len(body) + len(b"path=/big body=0\n"):
+                want += got.index(b"\r\n\r\n") + 4
+        s.close()
+        check(got.endswith(b"path=/big body=0\n"), "response intact")
+        # records on the wire: 5-byte header, TLS 1.3 adds 17 bytes (type + tag)
+        lens, pos = [], 0
+        while pos + 5 <= len(raw):
+            n = int.from_bytes(raw[pos + 3:pos + 5], "big")
+            lens.append((raw[pos], n))
+            pos += 5 + n
+        app = [n - 17 for t, n in lens if t == 23 and n > 17 + 300]  # skip tickets
+        check(app and all(n <= 1369 for n in app[:10]), "first records small: %s" % app[:12])
+        check(max(app) >= 16000, "records grow to 16 KiB: max %d" % max(app))
+        p.wait_closed(1)
+    srv.close()
+
+
+if __name__ == "__main__":
+    run_tests([test_intercepted_requests_and_events, test_server_side_failures_are_classified,
+               test_client_side_failures_are_classified,
+               test_non_tls_after_connect_is_tunnelled_or_refused,
+               test_records_to_the_client_start_small_then_grow])
