@@ -458,9 +458,52 @@ static void maybe_finish(struct sm_reactor *r, struct sm_flow *f)
 		sm_flow_close(r, f, SM_CLOSE_DONE);
 }
 
+/* After a 101 on an intercepted connection: bytes are relayed as they are,
+ * decrypted and re-encrypted, with no HTTP parsing (the splice tunnel
+ * cannot be used: TLS ends here). Either side's EOF ends the flow once
+ * what it sent is through. */
+static void raw_pump(struct sm_reactor *r, struct sm_flow *f, bool from_client)
+{
+	struct sm_front *fr = f->front;
+	struct sm_inq *in = from_client ? &fr->cin : &fr->uin;
+	struct sm_outq *q = from_client ? &fr->up : &fr->down;
+	if (q->inflight || f->state != SM_FLOW_HTTP)
+		return;
+	if (fr->mitm && !sm_mitm_pull(r, f, from_client))
+		return;
+	if (in->len) {
+		if (!outq_ready(r, q)) {
+			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+			return;
+		}
+		size_t n = in->len < q->out.cap ? in->len : q->out.cap;
+		memcpy(q->out.buf, in->buf + in->off, n);
+		in->off += (uint32_t)n;
+		in->len -= (uint32_t)n;
+		if (!in->len)
+			in->off = 0;
+		q->out.len = n;
+		q->sent = 0;
+		outq_send(r, f, !from_client);
+		return;
+	}
+	if (from_client ? fr->client_eof : fr->upstream_eof) {
+		sm_flow_close(r, f, SM_CLOSE_DONE);
+		return;
+	}
+	if (fr->mitm)
+		sm_mitm_arm(r, f, from_client);
+	else if (!(from_client ? f->client_recv_armed : fr->up_recv_armed))
+		sm_front_arm_recv(r, f, from_client);
+}
+
 void sm_front_pump_client(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_front *fr = f->front;
+	if (fr->raw) {
+		raw_pump(r, f, true);
+		return;
+	}
 	for (;;) {
 		if (!relaying(f) || fr->up.inflight || fr->switch_pending)
 			break;
@@ -581,6 +624,10 @@ static void response_event(struct sm_reactor *r, struct sm_flow *f, const struct
 void sm_front_pump_upstream(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_front *fr = f->front;
+	if (fr->raw) {
+		raw_pump(r, f, false);
+		return;
+	}
 	for (;;) {
 		if (f->state != SM_FLOW_HTTP || fr->down.inflight || fr->upgrade)
 			break;
@@ -645,6 +692,12 @@ void sm_front_pump_upstream(struct sm_reactor *r, struct sm_flow *f)
 	if (f->state != SM_FLOW_HTTP)
 		return;
 	if (fr->upgrade && !fr->down.inflight && !fr->up.inflight) {
+		if (fr->mitm) {
+			fr->raw = true;
+			raw_pump(r, f, false);
+			raw_pump(r, f, true);
+			return;
+		}
 		f->state = SM_FLOW_ESTABLISH;
 		sm_front_establish_continue(r, f);
 		return;

@@ -68,6 +68,7 @@ struct sm_front {
 	bool client_eof;
 	bool close_after_flush; /* last response: close once `down` drained */
 	bool upgrade;           /* 101 forwarded: splice once both outputs drained */
+	bool raw;               /* intercepted and upgraded: bytes relayed unparsed */
 	bool denied;            /* client outside allow_clients: 403 once its head is read */
 	bool lingering;         /* error reply sent and write side shut: draining */
 	uint8_t pending_reason; /* close reason once the reply is sent */

@@ -15,8 +15,8 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from smlib import (BIN, DEADLINE, Proxy, Server, check, check_event_order, connect_via,
-                   read_all, run_tests)
+from smlib import (BIN, DEADLINE, FakeDNS, Proxy, Server, check, check_event_order,
+                   connect_via, read_all, run_tests)
 
 ADMIN = ["--admin", "127.0.0.1:0"]
 
@@ -207,6 +207,33 @@ def test_counters_move_by_the_right_amounts():
         check(total(after, "soth_events_written_total") >= len(evs), "events written")
         check(total(after, "soth_admin_requests_total") >= 2, "admin requests")
     srv.close()
+    origin.shutdown()
+
+
+def test_dns_latency_and_failures():
+    origin = ThreadingHTTPServer(("127.0.0.1", 0), Origin)
+    origin.daemon_threads = True
+    threading.Thread(target=origin.serve_forever, daemon=True).start()
+    dns = FakeDNS({"origin.test": ["127.0.0.1"]})
+    with Proxy(args=ADMIN + ["--set", "dns_servers=" + dns.server]) as p:
+        port = admin_port(p)
+        for name in ("origin.test", "missing.test"):
+            c = socket.create_connection(("127.0.0.1", p.port), timeout=DEADLINE)
+            c.sendall(b"GET http://%s:%d/ HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                      % (name.encode(), origin.server_address[1], name.encode()))
+            resp = read_all(c)
+            c.close()
+            want = b"HTTP/1.1 200" if name == "origin.test" else b"HTTP/1.1 502"
+            check(resp.startswith(want), resp[:100])
+        p.wait_closed(2)
+        m = parse(scrape(port))
+        check(total(m, "soth_dns_lookup_duration_seconds_count") == 2, "two lookups timed")
+        check(total(m, "soth_dns_lookup_duration_seconds_sum") > 0, "dns sum")
+        check(total(m, "soth_upstream_failures_total", reason="dns_nxdomain") == 1, "nxdomain")
+        check(total(m, "soth_upstream_failures_total") == 1, "one failure")
+        check(total(m, "soth_flows_closed_total", reason="dns_failed") == 1, "dns_failed close")
+        check(total(m, "soth_upstream_connects_total") == 1, "one connect")
+    dns.close()
     origin.shutdown()
 
 
@@ -421,7 +448,8 @@ def test_real_prometheus_scrapes_the_proxy():
 
 
 if __name__ == "__main__":
-    run_tests([test_counters_move_by_the_right_amounts, test_health_ready_and_errors,
+    run_tests([test_counters_move_by_the_right_amounts, test_dns_latency_and_failures,
+               test_health_ready_and_errors,
                test_readyz_turns_503_while_draining,
                test_admin_is_off_unless_set_and_bad_address_exits_2,
                test_intercepted_traffic_and_tls_failures_are_counted,
