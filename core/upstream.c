@@ -107,7 +107,9 @@ static void connect_next(struct sm_reactor *r, struct sm_flow *f)
 		close(f->ufd);
 		f->ufd = -1;
 	}
-	int fd = socket(a->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* a blocking fd on purpose: io_uring polls it, while an O_NONBLOCK one
+	 * would have writes fail with EAGAIN instead of waiting */
+	int fd = socket(a->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		char buf[80];
 		sm_fmt_addr((const struct sockaddr *)a, buf, sizeof(buf));
