@@ -31,8 +31,9 @@ struct sm_fault_header {
 
 /* One fault. Invariants (enforced by the loader):
  *  - reset: status == 0, no body, no headers, content_type NULL;
- *  - otherwise status is 200..599; 204 and 304 carry no body (and get no
- *    Content-Type/Content-Length);
+ *  - otherwise status is 200..599 (1xx is not a final response); 204, 205
+ *    and 304 carry no body and no content_type (204 and 304 no
+ *    Content-Length either);
  *  - body_len <= SM_FAULT_MAX_BODY, n_headers <= SM_FAULT_MAX_HEADERS, no header
  *    is one the proxy owns (Content-Length, Transfer-Encoding, Connection,
  *    Keep-Alive, Proxy-Connection, Upgrade, Trailer, TE, Content-Type). */

@@ -33,18 +33,19 @@
  *  - If the requested host is an IP literal ("10.0.0.1", "::1"), it is used
  *    as the destination when in->dest is NULL, so dest rules decide at once.
  *
- * What a connection-level decision means: tunnel/intercept/block as before;
- * fault: for CONNECT, answer the CONNECT itself with the fault response (or
- * reset); decided only at step 3 (CONNECT already answered): reset now, or
+ * What a connection-level decision means: tunnel/intercept/block as before
+ * (block decided at step 3, after the CONNECT was answered: close without
+ * answering the ClientHello); fault: answer the CONNECT (or plain request)
+ * itself with the fault response, or reset; decided at step 3: reset now, or
  * intercept and answer every request with it (step 4 returns the same rule
  * for every request). What a request-level decision means: fault answers
  * this request (or resets the connection), block answers 403 to it, tunnel
  * and intercept mean "forward it".
  *
- * Fault rolls: a fault with probability p fires for a decision when
- * sm_fault_fires(fault, sm_rng_mix(roll ^ rule_index-derived constant)) (see
- * policy.c), where roll is in->roll for rules without method/path and
- * in->request_roll for rules with them. The caller draws them from its
+ * Fault rolls: the fault of rule i fires when
+ * sm_fault_fires(fault, sm_rng_mix(roll ^ (0x9e3779b97f4a7c15 * (i + 1)))),
+ * where roll is in->roll for rules without method/path and in->request_roll
+ * for rules with them (so rules fire independently of each other). The caller draws them from its
  * per-reactor PRNG (core/rng.h): one `roll` per connection, passed unchanged
  * to every call for that connection including decide_request (so a
  * connection-level fault that did not fire for the CONNECT does not fire
@@ -137,9 +138,10 @@ int sm_policy_decide_sni(const struct sm_config *cfg, const struct sm_policy_inp
                          struct sm_policy_decision *out);
 
 /* Step 4, per request: every rule, with method and path (sni NULL = none).
- * Returns SM_OK (final), or SM_AGAIN with need SM_POLICY_NEED_DEST when
+ * Returns SM_OK (final), SM_AGAIN with need SM_POLICY_NEED_DEST when
  * in->dest is NULL (and the host is not an IP literal) and a rule with
- * `dest` could match: resolve, then ask again with dest. */
+ * `dest` could match (resolve, then ask again with dest), or SM_ERR_INVALID
+ * if in->dest is set but not AF_INET/AF_INET6 (then *out is the default). */
 int sm_policy_decide_request(const struct sm_config *cfg, const struct sm_policy_input *in,
                              struct sm_policy_decision *out);
 

@@ -705,3 +705,74 @@ Test(policy, fault_rolls_are_per_rule_and_stable_across_steps)
 	cr_expect_eq(always, 1000);
 	sm_config_free(cfg);
 }
+
+Test(policy, request_with_a_bad_dest_is_refused)
+{
+	struct sm_config *cfg = load(request_yaml);
+	struct sockaddr_storage bad = {.ss_family = AF_UNIX};
+	struct sm_policy_input in = {.host = "api.example.test",
+	                             .host_len = 16,
+	                             .port = 443,
+	                             .dest = (struct sockaddr *)&bad,
+	                             .method = "GET",
+	                             .method_len = 3,
+	                             .path = "/v1/x",
+	                             .path_len = 5};
+	struct sm_policy_decision d;
+	cr_assert_eq(sm_policy_decide_request(cfg, &in, &d), SM_ERR_INVALID);
+	cr_assert_eq(d.rule, -1);
+	cr_assert_eq(sm_policy_decide_dest(cfg, &in, &d), SM_ERR_INVALID);
+	in.dest = NULL;
+	cr_assert_eq(sm_policy_decide_request(cfg, &in, &d), SM_OK);
+	cr_assert_eq(d.rule, 0);
+	sm_config_free(cfg);
+}
+
+/* Property: over every combination of host, SNI and address, an early final
+ * answer equals the final one, and step 4 without method/path-matching
+ * requests agrees with step 3 unless request_rules was set. */
+Test(policy, early_answers_agree_with_later_steps)
+{
+	struct sm_config *cfg = load(steps_yaml);
+	const char *hosts[] = {"api.example.test", "a.pinned.test", "x.cdn.test", "f.test",
+	                       "other.test",       "10.0.0.1",      "::1"};
+	const char *snis[] = {NULL, "a.pinned.test", "evil.test", "api.example.test"};
+	const char *dests[] = {"10.0.0.1", "8.8.8.8", "::1", "::ffff:10.9.9.9"};
+	struct sockaddr_storage client = sa("127.0.0.1");
+	size_t n = 0;
+	for (size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++)
+		for (size_t s = 0; s < sizeof(snis) / sizeof(snis[0]); s++)
+			for (size_t a = 0; a < sizeof(dests) / sizeof(dests[0]); a++) {
+				struct sockaddr_storage dest = sa(dests[a]);
+				struct sm_policy_input in = {.host = hosts[h],
+				                             .host_len = strlen(hosts[h]),
+				                             .port = 443,
+				                             .client = (struct sockaddr *)&client,
+				                             .roll = n++};
+				struct sm_policy_decision pre, dst, fin, req;
+				int prc = sm_policy_decide_pre(cfg, &in, &pre);
+				in.dest = (struct sockaddr *)&dest;
+				int drc = sm_policy_decide_dest(cfg, &in, &dst);
+				in.sni = snis[s];
+				in.sni_len = snis[s] ? strlen(snis[s]) : 0;
+				cr_assert_eq(sm_policy_decide_sni(cfg, &in, &fin), SM_OK);
+				if (prc == SM_OK)
+					cr_assert_eq(pre.rule, fin.rule, "%s %s %s", hosts[h],
+					             snis[s] ? snis[s] : "-", dests[a]);
+				if (drc == SM_OK)
+					cr_assert_eq(dst.rule, fin.rule, "%s %s %s", hosts[h],
+					             snis[s] ? snis[s] : "-", dests[a]);
+				in.method = "GET";
+				in.method_len = 3;
+				in.path = "/other";
+				in.path_len = 6;
+				cr_assert_eq(sm_policy_decide_request(cfg, &in, &req), SM_OK);
+				cr_assert_eq(req.rule, fin.rule);
+				in.path = "/v1/x";
+				in.path_len = 5;
+				cr_assert_eq(sm_policy_decide_request(cfg, &in, &req), SM_OK);
+				if (!fin.request_rules)
+					cr_assert_eq(req.rule, fin.rule);
+			}
+	sm_config_free(cfg);
+}
