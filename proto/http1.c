@@ -76,6 +76,8 @@ struct sm_h1 *sm_h1_init(void *mem, size_t len, const struct sm_h1_limits *lim)
 	return h;
 }
 
+/* ---- sending ---- */
+
 /* Moves staged head bytes to out; 1 when the stage is empty. */
 static int flush_stage(struct sm_h1_side *s, struct sm_h1_out *o)
 {
@@ -132,7 +134,7 @@ static void obs_body(void *ctx, const uint8_t *p, size_t n)
 	s->h->obs->body(s->h->obs_ctx, !s->is_request, p, n);
 }
 
-/* ---- sending ---- */
+/* ---- bodies and message ends ---- */
 
 /* Forwards body bytes unchanged. Returns bytes consumed or an error. */
 static long body_step(struct sm_h1 *h, struct sm_h1_side *s, const uint8_t *in, size_t len,
