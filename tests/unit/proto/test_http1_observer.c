@@ -356,6 +356,10 @@ static const struct kase cases[] = {
          "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it", 1,
          "H0 t=1 s=0 f=e cl=4 ct=\nB0 4 [body]\nE0 1\n"
          "H1 t=3 s=200 f=818 cl=0 ct=text/plain\nB1 9 [all of it]\nE1 1\n"},
+        {"request_cut_by_client_eof",
+         "PUT http://a.test/f HTTP/1.1\r\nHost: a.test\r\nContent-Type: image/png\r\n"
+         "Content-Length: 10\r\n\r\n\x89PNG\r",
+         "", 0, "H0 t=1 s=0 f=6 cl=10 ct=image/png\nB0 5 [\x89PNG\r]\nE0 0\n"},
         {"connect", "CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n\x16\x03\x01tunnel", "",
          0, "H0 t=1 s=0 f=1001 cl=0 ct=\nB0 0 []\nE0 1\n"},
         {"upgrade_101", "GET http://a.test/ws HTTP/1.1\r\nHost: a.test\r\n\r\n",
@@ -393,6 +397,7 @@ CASE(request_framing_error)
 CASE(request_body_cut_by_upstream)
 CASE(bad_second_request)
 CASE(http10_length)
+CASE(request_cut_by_client_eof)
 CASE(connect)
 CASE(upgrade_101)
 
