@@ -160,7 +160,7 @@ static size_t render(const struct sm_fault *f, uint8_t *out, size_t cap, size_t 
 		put_str(out, cap, &o, f->headers[i].value);
 		put_str(out, cap, &o, "\r\n");
 	}
-	put_str(out, cap, &o, "Connection: keep-alive\r\n\r\n");
+	put_str(out, cap, &o, "Connection: close\r\n\r\n");
 	if (head_len)
 		*head_len = o;
 	if (has_length(f))

@@ -67,13 +67,13 @@ bool sm_fault_roll(const struct sm_fault *f, uint64_t *rng_state);
  *   Content-Type: <content_type>\r\n      (if content_type)
  *   Content-Length: <body_len>\r\n        (not for 204 and 304)
  *   <name>: <value>\r\n                   (each extra header, in order)
- *   Connection: keep-alive\r\n
+ *   Connection: close\r\n
  *   \r\n
  *   <body>
  * The reason is the standard phrase (RFC 9110, 429 from RFC 6585), empty for
- * codes without one ("HTTP/1.1 599 \r\n"). keep-alive: the response is
- * framed, so the client's connection survives the fault (the dataplane must
- * still discard the request body before reading the next request).
+ * codes without one ("HTTP/1.1 599 \r\n"). The dataplane closes the
+ * connection after a fault response (the faulted request's body is never
+ * read), so the response says so.
  * Returns the length written, 0 for a reset fault (nothing to send), or
  * SM_ERR_LIMIT if cap < sm_fault_response_size(f) (out then unspecified). */
 int sm_fault_response(const struct sm_fault *f, uint8_t *out, size_t cap);

@@ -168,14 +168,14 @@ static int setup_buf_ring(struct sm_reactor *r, char *err, size_t errcap)
 	return SM_OK;
 }
 
-static uint8_t *br_buf(struct sm_reactor *r, unsigned bid)
+uint8_t *sm_br_buf(struct sm_reactor *r, unsigned bid)
 {
 	return r->br_mem + r->br_entries * sizeof(struct io_uring_buf) + (size_t)bid * r->br_size;
 }
 
-static void br_recycle(struct sm_reactor *r, unsigned bid)
+void sm_br_recycle(struct sm_reactor *r, unsigned bid)
 {
-	io_uring_buf_ring_add(r->br, br_buf(r, bid), r->br_size, (unsigned short)bid,
+	io_uring_buf_ring_add(r->br, sm_br_buf(r, bid), r->br_size, (unsigned short)bid,
 	                      io_uring_buf_ring_mask(r->br_entries), 0);
 	io_uring_buf_ring_advance(r->br, 1);
 }
@@ -453,7 +453,7 @@ static void on_recv(struct sm_reactor *r, struct sm_flow *f, bool client, int re
 	unsigned bid = 0;
 	if (flags & IORING_CQE_F_BUFFER) {
 		bid = flags >> IORING_CQE_BUFFER_SHIFT;
-		data = br_buf(r, bid);
+		data = sm_br_buf(r, bid);
 	}
 	if (f->front && f->state != SM_FLOW_CLOSING) {
 		if (client)
@@ -462,7 +462,7 @@ static void on_recv(struct sm_reactor *r, struct sm_flow *f, bool client, int re
 			sm_front_upstream_recv(r, f, data, res);
 	}
 	if (flags & IORING_CQE_F_BUFFER)
-		br_recycle(r, bid);
+		sm_br_recycle(r, bid);
 }
 
 /* ---- dispatch ----------------------------------------------------------- */
@@ -480,7 +480,7 @@ static void on_flow_cqe(struct sm_reactor *r, struct io_uring_cqe *cqe)
 	if (f->state == SM_FLOW_FREE || f->gen != sm_ud_gen(ud)) {
 		SM_CTR_INC(r, stale_cqes);
 		if ((cqe->flags & IORING_CQE_F_BUFFER))
-			br_recycle(r, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+			sm_br_recycle(r, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 		return;
 	}
 	if (!(cqe->flags & IORING_CQE_F_MORE))
@@ -500,8 +500,8 @@ static void on_flow_cqe(struct sm_reactor *r, struct io_uring_cqe *cqe)
 	case SM_OP_CONNECT_TIMEOUT:
 	case SM_OP_CANCEL: break;
 	default:
-		if (op >= SM_OP_POLL_IN0 && op <= SM_OP_SHUTDOWN1)
-			sm_tunnel_cqe(r, f, op, cqe->res);
+		if (op >= SM_OP_POLL_IN0 && op <= SM_OP_TSEND1)
+			sm_tunnel_cqe(r, f, op, cqe->res, cqe->flags);
 		break;
 	}
 	if (f->state == SM_FLOW_CLOSING && f->inflight == 0)

@@ -44,7 +44,7 @@ Test(fault, response_bytes_exact)
 	                   "Content-Length: 37\r\n"
 	                   "Retry-After: 1\r\n"
 	                   "X-Fault: on purpose\r\n"
-	                   "Connection: keep-alive\r\n"
+	                   "Connection: close\r\n"
 	                   "\r\n"
 	                   "{\"error\":{\"type\":\"rate_limit_error\"}}";
 	uint8_t buf[512];
@@ -61,13 +61,13 @@ Test(fault, response_bytes_exact)
 
 	struct sm_fault nc = {.status = 204, .probability = 1.0, .body = ""};
 	n = sm_fault_response(&nc, buf, sizeof(buf));
-	bytes_eq(buf, (size_t)n, "HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n",
+	bytes_eq(buf, (size_t)n, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
 	         "204");
 
 	struct sm_fault odd = {.status = 599, .probability = 1.0, .body = ""};
 	n = sm_fault_response(&odd, buf, sizeof(buf));
 	bytes_eq(buf, (size_t)n,
-	         "HTTP/1.1 599 \r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n", "599");
+	         "HTTP/1.1 599 \r\nContent-Length: 0\r\nConnection: close\r\n\r\n", "599");
 
 	struct sm_fault rst = {.reset = true, .probability = 1.0, .body = ""};
 	cr_assert_eq(sm_fault_response(&rst, buf, 0), 0);
@@ -113,43 +113,42 @@ static const struct load_case load_cases[] = {
         /* the example */
         {"{ status: 429, body: '{\"error\":{\"type\":\"rate_limit_error\"}}', probability: 1.0 }",
          "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
-         "Content-Length: 37\r\nConnection: keep-alive\r\n\r\n"
+         "Content-Length: 37\r\nConnection: close\r\n\r\n"
          "{\"error\":{\"type\":\"rate_limit_error\"}}",
          1.0, 0, false},
         {"{status: 503, body: down}",
          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
-         "Content-Length: 4\r\nConnection: keep-alive\r\n\r\ndown",
+         "Content-Length: 4\r\nConnection: close\r\n\r\ndown",
          1.0, 0, false},
         {"{status: 200, body: '[1]'}",
          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 3\r\n"
-         "Connection: keep-alive\r\n\r\n[1]",
+         "Connection: close\r\n\r\n[1]",
          1.0, 0, false},
         {"{status: 200, body: ' {}'}",
          "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n"
-         "Connection: keep-alive\r\n\r\n {}",
+         "Connection: close\r\n\r\n {}",
          1.0, 0, false},
         {"{status: 200, body: 'a,b', content_type: text/csv, headers: {X-Fault: \"yes\", "
          "Retry-After: 5}}",
          "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: 3\r\nX-Fault: yes\r\n"
-         "Retry-After: 5\r\nConnection: keep-alive\r\n\r\na,b",
+         "Retry-After: 5\r\nConnection: close\r\n\r\na,b",
          1.0, 0, false},
         {"{status: 500, content_type: application/problem+json}",
          "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/problem+json\r\n"
-         "Content-Length: 0\r\nConnection: keep-alive\r\n\r\n",
+         "Content-Length: 0\r\nConnection: close\r\n\r\n",
          1.0, 0, false},
         {"{status: 500, probability: .5, delay_ms: 1500}",
-         "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: "
-         "keep-alive\r\n\r\n",
+         "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
          0.5, 1500, false},
         {"{status: 304, probability: 0}",
-         "HTTP/1.1 304 Not Modified\r\nConnection: keep-alive\r\n\r\n", 0.0, 0, false},
+         "HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n", 0.0, 0, false},
         {"{status: \"502\", body: ~, probability: 0.125}",
-         "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n", 0.125,
+         "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 0.125,
          0, false},
         {"{reset: true}", "", 1.0, 0, true},
         {"{reset: true, delay_ms: 600000, probability: 1}", "", 1.0, 600000, true},
         {"{reset: false, status: 418}",
-         "HTTP/1.1 418 \r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n", 1.0, 0, false},
+         "HTTP/1.1 418 \r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 1.0, 0, false},
 };
 
 Test(fault, valid_fault_rules_load_and_render)
