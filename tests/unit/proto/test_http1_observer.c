@@ -492,3 +492,121 @@ Test(h1obs, head_after_release)
 	cr_expect_gt(out.len, 10);
 	free(mem);
 }
+
+/* ---- the consumer: an observer feeding decode/pipeline ---- */
+
+#include "decode/pipeline.h"
+
+struct wiring {
+	struct sm_h1 *h;
+	struct sm_pipe *pipe[2];
+	char log[4096];
+	size_t log_len;
+};
+
+static void pipe_ev(void *ctx, const struct sm_pipe_event *ev)
+{
+	struct wiring *w = ctx;
+	if (ev->type != SM_PIPE_EV_PAYLOAD) {
+		put(w->log, &w->log_len, "error %s\n", ev->reason);
+		return;
+	}
+	put(w->log, &w->log_len, "%s unit=%llu label=%.*s [%.*s]\n", sm_pipe_kind_str(ev->kind),
+	    (unsigned long long)ev->unit, (int)ev->label_len, ev->label, (int)ev->excerpt_len,
+	    (const char *)ev->excerpt);
+}
+
+static void w_head(void *ctx, int dir, const struct sm_h1_event *ev)
+{
+	struct wiring *w = ctx;
+	struct sm_pipe_config cfg = {
+	        .content = {.max_input = 1 << 16, .max_output = 1 << 16},
+	        .msgpack = {.max_depth = 32, .max_elements = 1000, .max_output = 4096},
+	        .max_unit = 4096,
+	        .excerpt = 64,
+	        .max_event = 4096,
+	};
+	struct sm_pipe_headers ph = {.transfer_removed = true}; /* bodies come de-chunked */
+	const uint8_t *v;
+	size_t vl;
+	if (sm_h1_header_find(w->h, dir, "content-type", &v, &vl)) {
+		ph.content_type = (const char *)v;
+		ph.content_type_len = vl;
+	}
+	if (sm_h1_header_find(w->h, dir, "content-encoding", &v, &vl)) {
+		ph.content_encoding = (const char *)v;
+		ph.content_encoding_len = vl;
+	}
+	put(w->log, &w->log_len, "head %d %s\n", dir,
+	    (ev->flags & SM_H1_F_DECHUNKED) ? "dechunked" : "plain");
+	w->pipe[dir] = sm_pipe_new(&cfg, &ph, pipe_ev, w);
+	cr_assert(w->pipe[dir]);
+}
+
+static void w_body(void *ctx, int dir, const uint8_t *p, size_t n)
+{
+	struct wiring *w = ctx;
+	cr_assert_eq(sm_pipe_feed(w->pipe[dir], p, n), (long)n);
+}
+
+static void w_end(void *ctx, int dir, int complete)
+{
+	struct wiring *w = ctx;
+	put(w->log, &w->log_len, "finish %d %d\n", dir, sm_pipe_finish(w->pipe[dir]));
+	sm_pipe_free(w->pipe[dir]);
+	w->pipe[dir] = NULL;
+}
+
+/* A JSON request and a chunked SSE response through the pipeline, with the
+ * response fed one byte at a time: the pipeline never sees chunk framing. */
+Test(h1obs, feeds_decode_pipeline)
+{
+	static const struct sm_h1_observer o = {w_head, w_body, w_end};
+	const char *req = "POST http://a.test/v1/chat HTTP/1.1\r\nHost: a.test\r\n"
+	                  "Content-Type: application/json\r\nContent-Length: 13\r\n\r\n"
+	                  "{\"q\":\"hello\"}";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+	                   "Transfer-Encoding: chunked\r\n\r\n"
+	                   "7;x=y\r\ndata: {\r\n9\r\n\"t\":\"hi\"}\r\n"
+	                   "14\r\n\n\nevent: done\ndata: \r\n3\r\n1\n\n\r\n0\r\nT: 1\r\n\r\n";
+	size_t fp = sm_h1_footprint(NULL);
+	void *mem = aligned_alloc(64, (fp + 63) & ~(size_t)63);
+	struct wiring *w = calloc(1, sizeof(*w));
+	cr_assert(mem && w);
+	w->h = sm_h1_init(mem, fp, NULL);
+	cr_assert(w->h);
+	sm_h1_set_observer(w->h, &o, w);
+	uint8_t ob[1024];
+	struct sm_h1_out out = {ob, sizeof(ob), 0};
+	struct sm_h1_event ev;
+	long n = sm_h1_client_feed(w->h, (const uint8_t *)req, strlen(req), &out);
+	cr_assert_eq(sm_h1_release(w->h), SM_OK);
+	n += sm_h1_client_feed(w->h, (const uint8_t *)req + n, strlen(req) - (size_t)n, &out);
+	cr_assert_eq(n, (long)strlen(req));
+	while (sm_h1_next_event(w->h, &ev))
+		;
+	size_t pos = 0; /* revealed one byte more each round */
+	for (size_t have = 1; have <= strlen(resp); have++) {
+		out.len = 0;
+		long r = sm_h1_server_feed(w->h, (const uint8_t *)resp + pos, have - pos, &out);
+		cr_assert_geq(r, 0);
+		pos += (size_t)r;
+		while (sm_h1_next_event(w->h, &ev))
+			;
+	}
+	out.len = 0;
+	cr_assert_eq(sm_h1_server_feed(w->h, (const uint8_t *)resp + pos, strlen(resp) - pos, &out),
+	             (long)(strlen(resp) - pos));
+	w->log[w->log_len] = 0;
+	cr_expect_str_eq(w->log,
+	                 "head 0 plain\n"
+	                 "json unit=0 label= [{\"q\":\"hello\"}]\n"
+	                 "finish 0 0\n"
+	                 "head 1 dechunked\n"
+	                 "json unit=0 label=message [{\"t\":\"hi\"}]\n"
+	                 "text unit=1 label=done [1]\n"
+	                 "finish 1 0\n",
+	                 "got:\n%s", w->log);
+	free(w);
+	free(mem);
+}
