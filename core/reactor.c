@@ -18,6 +18,7 @@
 #include "core/mitm.h"
 #include "core/policy.h"
 #include "core/result.h"
+#include "core/rng.h"
 #include "telemetry/event.h"
 
 #define BR_ENTRIES  512
@@ -109,6 +110,12 @@ static void on_flow_timer(void *ctx, struct sm_timer *t)
 			return;
 		}
 		sm_tw_add(&r->tw, t, f->front->linger_until_ns);
+		return;
+	}
+	if (f->front && f->front->fault) {
+		sm_front_fault_check(r, f);
+		if (f->state != SM_FLOW_CLOSING && f->front && f->front->fault)
+			sm_tw_add(&r->tw, t, f->front->fault_due_ns);
 		return;
 	}
 	if (f->front && f->front->mitm && f->state == SM_FLOW_MITM) {
@@ -224,6 +231,10 @@ int sm_reactor_init(struct sm_reactor *r, struct sm_proxy *p, const struct sm_co
 		return SM_ERR_NOMEM;
 	}
 	sm_tw_init(&r->tw, SM_TW_TICK_NS, sm_now_ns());
+	r->rng = sm_rng_seed(cfg->seed ? cfg->seed : sm_wall_ns(), (uint32_t)index);
+	for (size_t k = 0; k < cfg->n_rules; k++)
+		r->req_rules |= cfg->rules[k].n_methods || cfg->rules[k].path ||
+		                cfg->rules[k].action == SM_ACTION_FAULT;
 	r->connect_ts.tv_sec = cfg->timeouts.connect_timeout_ms / 1000;
 	r->connect_ts.tv_nsec = (long long)(cfg->timeouts.connect_timeout_ms % 1000) * 1000000;
 	r->cap = cfg->limits.max_flows_per_thread;

@@ -143,6 +143,8 @@ struct sm_reactor {
 
 	struct sm_dns *dns;
 	struct sm_tls_rt *tls; /* NULL when the configuration never intercepts */
+	uint64_t rng;          /* fault rolls: sm_rng_seed(seed, index) */
+	bool req_rules;        /* some rule acts per request (method, path or fault) */
 
 	/* event ring (drained by the collector) */
 	struct sm_event_ring events;

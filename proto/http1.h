@@ -178,7 +178,8 @@ int sm_h1_release(struct sm_h1 *h);
 
 /* Intercepted connections (TLS terminated by the proxy): requests come in
  * origin-form for one fixed server `auth`, which is live from the start, so
- * no request is ever HELD. A request is forwarded with its request line
+ * no request needs a SWITCH (it is HELD only with limits.hold_every_request,
+ * for a per-request policy decision). A request is forwarded with its request line
  * unchanged, its Host field first (a HTTP/1.1 request without Host is 400;
  * HTTP/1.0 gets the server's authority) and hop-by-hop fields removed;
  * absolute-form is accepted for the same authority (rewritten to

@@ -456,7 +456,7 @@ static long origin_request(struct sm_h1 *h, struct sm_h1_side *s, const struct c
 	w |= put(s, "\r\n", 2);
 	if (w)
 		return sm_h1_fail(h, s, SM_H1_R_HEAD_TOO_LARGE, 1);
-	request_ready(h, s, method, target, path_off, s->url.len, 0, 0);
+	request_ready(h, s, method, target, path_off, s->url.len, h->lim.hold_every_request, 0);
 	return 0;
 }
 

@@ -96,6 +96,9 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
         [SM_EV_CERT_FORGED] = {.type = "tls_leaf_cert",
                                .i = {INT("forge_us"), INT("cache_hit")},
                                .s = {"name"}},
+        [SM_EV_FAULT_INJECTED] = {.type = "fault_injected",
+                                  .i = {INT("rule"), INT("status"), INT("delay_ms")},
+                                  .s = {"method", "target"}},
         [SM_EV_HTTP_RESPONSE] = {.type = "http_response",
                                  .i = {INT("status"), INT("request_index")},
                                  .s = {"method", "host"}},
@@ -139,6 +142,7 @@ const char *sm_close_reason_name(int r)
 	        [SM_CLOSE_TLS_CLIENT_FAILED] = "tls_client_failed",
 	        [SM_CLOSE_TLS_SERVER_FAILED] = "tls_server_failed",
 	        [SM_CLOSE_NOT_TLS] = "not_tls",
+	        [SM_CLOSE_FAULT] = "fault",
 	};
 	if (r >= 0 && r < SM_CLOSE_REASON_COUNT && names[r])
 		return names[r];

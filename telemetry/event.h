@@ -32,6 +32,8 @@ enum sm_event_type {
 	                               i4 source, s0 client address, s1 host:port, s2 sni */
 	SM_EV_TLS_NOT_TLS,          /* i0 action taken (tunnel/block), s0 first bytes (hex) */
 	SM_EV_CERT_FORGED,          /* i0 us to forge, i1 cache hit (1) or forge (0), s0 name */
+	SM_EV_FAULT_INJECTED, /* i0 rule, i1 status (0 = reset), i2 delay ms, s0 method, s1 target
+	                       */
 	SM_EV_TYPE_COUNT
 };
 
@@ -55,6 +57,7 @@ enum sm_close_reason {
 	SM_CLOSE_TLS_CLIENT_FAILED,  /* TLS handshake with the client failed */
 	SM_CLOSE_TLS_SERVER_FAILED,  /* TLS handshake with the upstream failed: 502 sent over TLS */
 	SM_CLOSE_NOT_TLS, /* intercept asked, the client did not speak TLS, policy refused */
+	SM_CLOSE_FAULT,   /* a fault rule answered (or reset) instead of the upstream */
 	SM_CLOSE_REASON_COUNT
 };
 
