@@ -1,0 +1,953 @@
+/* proto/h2: two nghttp2 sessions, streams mapped 1:1, forwarding with
+ * end-to-end flow control (contract in proto/h2.h). */
+#include <string.h>
+
+#include "core/result.h"
+#include "proto/h2_int.h"
+
+#define OTHER(side) (1 - (side))
+
+static struct sm_h2 *H(void *ud)
+{
+	return ud;
+}
+
+static int side_of(const struct sm_h2 *h, const nghttp2_session *s)
+{
+	return s == h->side[SM_H2_UPSTREAM].s ? SM_H2_UPSTREAM : SM_H2_CLIENT;
+}
+
+/* The stream slot of `sid` in session `side`, or NULL. User data first; a
+ * scan covers upstream streams whose HEADERS are not sent yet. */
+static struct h2_stream *get_st(struct sm_h2 *h, int side, int32_t sid)
+{
+	if (sid <= 0)
+		return NULL;
+	struct h2_stream *st = nghttp2_session_get_stream_user_data(h->side[side].s, sid);
+	if (st && st->used && st->sid[side] == sid)
+		return st;
+	for (uint32_t i = 0; i < h->nslots; i++)
+		if (h->st[i].used && h->st[i].sid[side] == sid)
+			return &h->st[i];
+	return NULL;
+}
+
+static void push(struct sm_h2 *h, struct h2_ev *e)
+{
+	if (h2_ev_push(h, e) < 0)
+		h->failed = 1; /* hard bound passed: cannot happen with the pause rules */
+}
+
+static void push_simple(struct sm_h2 *h, uint8_t type, int dir, const struct h2_stream *st)
+{
+	struct h2_ev e = {.type = type, .dir = (uint8_t)dir};
+	if (st) {
+		e.sid = st->sid[0];
+		e.usid = st->sid[1];
+	}
+	push(h, &e);
+}
+
+/* ---- stream teardown ---- */
+
+/* Hands the window of buffered-but-dropped bytes back to their sender. */
+static void drop_buf(struct sm_h2 *h, struct h2_stream *st, int dir)
+{
+	struct h2_buf *b = &st->buf[dir];
+	if (b->len && !h->side[dir].eof && !h->side[dir].failed && st->sid[dir] > 0)
+		nghttp2_session_consume(h->side[dir].s, st->sid[dir], b->len);
+	h->buffered -= b->len;
+	h2_free(h, b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+static void maybe_free(struct sm_h2 *h, struct h2_stream *st)
+{
+	if (!st->used || st->open[0] || st->open[1])
+		return;
+	for (int d = 0; d < 2; d++) {
+		drop_buf(h, st, d);
+		h2_free(h, st->tr[d]);
+		if (st->sid[d] > 0 && !h->side[d].eof)
+			nghttp2_session_set_stream_user_data(h->side[d].s, st->sid[d], NULL);
+	}
+	memset(st, 0, sizeof(*st));
+	h->nopen--;
+}
+
+/* Resets the stream in session `side` (if it is still there). */
+static void rst(struct sm_h2 *h, struct h2_stream *st, int side, uint32_t code)
+{
+	const struct h2_side *sd = &h->side[side];
+	if (!st->open[side] || st->sid[side] <= 0 || sd->eof || sd->failed || sd->lost)
+		return;
+	nghttp2_submit_rst_stream(h->side[side].s, NGHTTP2_FLAG_NONE, st->sid[side], code);
+}
+
+/* Code toward `side` when its peer stream failed. */
+static uint32_t peer_code(int side, uint32_t code)
+{
+	if (code == NGHTTP2_REFUSED_STREAM || code == NGHTTP2_NO_ERROR)
+		return code;
+	return side == SM_H2_UPSTREAM ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR;
+}
+
+/* The stream is over: reset both sides (the faulting side `side` with
+ * `code`, the other with its peer code), drop buffers, report once. */
+static void kill_stream(struct sm_h2 *h, struct h2_stream *st, int side, uint8_t who,
+                        uint32_t code, int reason, int detail)
+{
+	if (!st->reported) {
+		st->reported = 1;
+		struct h2_ev e = {.type = SM_H2_EV_STREAM_RESET,
+		                  .dir = (uint8_t)side,
+		                  .who = who,
+		                  .reason = (uint8_t)reason,
+		                  .detail = detail,
+		                  .code = code,
+		                  .sid = st->sid[0],
+		                  .usid = st->sid[1]};
+		push(h, &e);
+		if (who == SM_H2_PROXY)
+			h->stats.resets_proxy++;
+	}
+	st->dead = 1;
+	if (who != side)
+		rst(h, st, side, code);
+	rst(h, st, OTHER(side), peer_code(OTHER(side), code));
+	drop_buf(h, st, 0);
+	drop_buf(h, st, 1);
+}
+
+static void reject(struct sm_h2 *h, struct h2_stream *st, int side, int reason, int detail)
+{
+	kill_stream(h, st, side, SM_H2_PROXY, NGHTTP2_PROTOCOL_ERROR, reason, detail);
+}
+
+/* Data for dir is waiting: wake the provider on the receiving session. */
+static void resume(struct sm_h2 *h, struct h2_stream *st, int dir)
+{
+	int to = OTHER(dir);
+	if (st->deferred[dir] && st->sid[to] > 0 && !h->side[to].eof) {
+		st->deferred[dir] = 0;
+		nghttp2_session_resume_data(h->side[to].s, st->sid[to]);
+	}
+}
+
+static void side_lost(struct sm_h2 *h, int side);
+
+/* ---- nghttp2 callbacks ---- */
+
+static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *ud)
+{
+	struct sm_h2 *h = H(ud);
+	size_t room = h->out_cap - h->out_len;
+	if (room == 0)
+		return NGHTTP2_ERR_WOULDBLOCK;
+	size_t n = len < room ? len : room;
+	memcpy(h->out + h->out_len, data, n);
+	h->out_len += n;
+	return (ssize_t)n;
+}
+
+static ssize_t read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
+                       uint32_t *dflags, nghttp2_data_source *src, void *ud)
+{
+	struct sm_h2 *h = H(ud);
+	struct h2_stream *st = src->ptr;
+	int to = side_of(h, s), dir = OTHER(to);
+	if (!st || !st->used || st->sid[to] != sid || st->dead)
+		return NGHTTP2_ERR_DEFERRED; /* a reset is on its way */
+	struct h2_buf *b = &st->buf[dir];
+	size_t n = b->len < len ? b->len : len;
+	if (n) {
+		memcpy(buf, b->p + b->off, n);
+		b->off += (uint32_t)n;
+		b->len -= (uint32_t)n;
+		h->buffered -= n;
+		if (b->len == 0)
+			b->off = 0;
+		/* the bytes are handed on: only now may their sender send more */
+		if (!h->side[dir].eof && !h->side[dir].failed)
+			nghttp2_session_consume(h->side[dir].s, st->sid[dir], n);
+	}
+	if (b->len == 0 && st->ended[dir]) {
+		*dflags |= NGHTTP2_DATA_FLAG_EOF;
+		st->provider[dir] = 0;
+		if (st->tr[dir]) {
+			*dflags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+			nghttp2_submit_trailer(s, sid, st->tr[dir]->nv, st->tr[dir]->n);
+			h2_free(h, st->tr[dir]);
+			st->tr[dir] = NULL;
+		}
+		h2_free(h, b->p);
+		memset(b, 0, sizeof(*b));
+		return (ssize_t)n;
+	}
+	if (n == 0) {
+		st->deferred[dir] = 1;
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	return (ssize_t)n;
+}
+
+static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+	struct sm_h2 *h = H(ud);
+	int side = side_of(h, s);
+	int32_t sid = f->hd.stream_id;
+	h->side[side].blk.active = 0;
+	if (side == SM_H2_CLIENT && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+		struct h2_stream *st = NULL;
+		for (uint32_t i = 0; i < h->nslots && !st; i++)
+			if (!h->st[i].used)
+				st = &h->st[i];
+		if (!st) {
+			h->stats.refused_no_slot++;
+			nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, sid, NGHTTP2_REFUSED_STREAM);
+			return 0;
+		}
+		memset(st, 0, sizeof(*st));
+		st->used = 1;
+		st->sid[0] = sid;
+		st->open[0] = 1;
+		st->cl[0] = st->cl[1] = -1;
+		h->nopen++;
+		h->stats.streams++;
+		nghttp2_session_set_stream_user_data(s, sid, st);
+		h2_block_begin(h, side, sid, H2_K_REQ);
+		return 0;
+	}
+	struct h2_stream *st = get_st(h, side, sid);
+	if (!st || st->dead)
+		return 0;
+	uint8_t kind = H2_K_TRAIL;
+	if (side == SM_H2_UPSTREAM && !st->final)
+		kind = H2_K_RESP;
+	h2_block_begin(h, side, sid, kind);
+	return 0;
+}
+
+static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nlen,
+                     const uint8_t *value, size_t vlen, uint8_t flags, void *ud)
+{
+	struct sm_h2 *h = H(ud);
+	int side = side_of(h, s);
+	struct h2_block *b = &h->side[side].blk;
+	if (!b->active || b->sid != f->hd.stream_id)
+		return 0;
+	int rv = h2_block_field(h, side, name, nlen, value, vlen, flags);
+	if (rv == 0 && !h2_ev_room(h))
+		rv = NGHTTP2_ERR_PAUSE;
+	return rv;
+}
+
+static void ev_headers(struct sm_h2 *h, struct h2_ev *e, int side, const struct h2_stream *st)
+{
+	const struct h2_block *b = &h->side[side].blk;
+	e->dir = (uint8_t)side;
+	e->sid = st->sid[0];
+	e->usid = st->sid[1];
+	e->hfirst = b->first;
+	e->nheaders = b->nfields;
+	for (int i = 0; i < 4; i++) {
+		e->ps_has[i] = (uint8_t)((b->pseudo >> i) & 1u);
+		e->ps_off[i] = b->ps_off[i];
+		e->ps_len[i] = b->ps_len[i];
+	}
+}
+
+/* END_STREAM arrived for dir: check the length, then let it be forwarded. */
+static void end_of(struct sm_h2 *h, struct h2_stream *st, int dir)
+{
+	st->end_pending[dir] = 0;
+	int bodyless = dir == 1 && st->head;
+	if (st->cl[dir] >= 0 && !bodyless && st->rx[dir] != (uint64_t)st->cl[dir]) {
+		reject(h, st, dir, SM_H2_R_LENGTH, 0);
+		return;
+	}
+	st->ended[dir] = 1;
+	push_simple(h, SM_H2_EV_STREAM_END, dir, st);
+	if (st->provider[dir])
+		resume(h, st, dir);
+}
+
+static void got_headers(struct sm_h2 *h, int side, const nghttp2_frame *f)
+{
+	struct h2_block *b = &h->side[side].blk;
+	if (!b->active || b->sid != f->hd.stream_id)
+		return;
+	b->active = 0;
+	struct h2_stream *st = get_st(h, side, f->hd.stream_id);
+	if (!st || st->dead)
+		return;
+	int end = (f->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+	uint16_t status = 0;
+	int64_t cl = -1;
+	int reason = h2_block_finish(h, side, end, &status, &cl);
+	if (reason) {
+		reject(h, st, side, reason, b->detail);
+		return;
+	}
+	nghttp2_data_provider prd = {.source = {.ptr = st}, .read_callback = read_cb};
+	struct h2_ev e = {.flags = end ? SM_H2_F_END_STREAM : 0};
+	if (b->cat == H2_K_TRAIL) {
+		st->tr[side] = h2_trailers_copy(h, side);
+		if (!st->tr[side]) {
+			kill_stream(h, st, side, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR, SM_H2_R_MEMORY, 0);
+			return;
+		}
+		e.type = SM_H2_EV_TRAILERS;
+		ev_headers(h, &e, side, st);
+		push(h, &e);
+		end_of(h, st, side);
+		return;
+	}
+	size_t n = h2_block_nv(h, side);
+	if (b->cat == H2_K_REQ) {
+		nghttp2_session *up = h->side[SM_H2_UPSTREAM].s;
+		int32_t usid = -1;
+		if (!h->side[SM_H2_UPSTREAM].eof && !h->side[SM_H2_UPSTREAM].failed &&
+		    nghttp2_session_check_request_allowed(up))
+			usid = nghttp2_submit_request(up, NULL, h->nvscratch, n, end ? NULL : &prd, st);
+		if (usid < 0) {
+			kill_stream(h, st, SM_H2_UPSTREAM, SM_H2_UPSTREAM, NGHTTP2_REFUSED_STREAM,
+			            SM_H2_R_REFUSED, usid);
+			return;
+		}
+		st->sid[1] = usid;
+		st->open[1] = 1;
+		st->provider[0] = (uint8_t)!end;
+		st->cl[0] = cl;
+		st->head = b->ps_len[PS_METHOD] == 4 &&
+		           memcmp(h->side[side].arena + b->ps_off[PS_METHOD], "HEAD", 4) == 0;
+		h->stats.requests++;
+		e.type = SM_H2_EV_REQUEST;
+		if (!(b->pseudo & (1u << PS_PATH)))
+			e.flags |= SM_H2_F_CONNECT;
+	} else {
+		nghttp2_session *srv = h->side[SM_H2_CLIENT].s;
+		int rv;
+		if (status < 200) {
+			e.flags |= SM_H2_F_INTERIM;
+			rv = nghttp2_submit_headers(srv, NGHTTP2_FLAG_NONE, st->sid[0], NULL, h->nvscratch,
+			                            n, NULL);
+		} else {
+			st->final = 1;
+			st->cl[1] = (status == 204 || status == 304) ? -1 : cl;
+			st->provider[1] = (uint8_t)!end;
+			rv = nghttp2_submit_response(srv, st->sid[0], h->nvscratch, n, end ? NULL : &prd);
+		}
+		if (rv != 0) {
+			kill_stream(h, st, SM_H2_CLIENT, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR,
+			            SM_H2_R_NGHTTP2, rv);
+			return;
+		}
+		h->stats.responses++;
+		e.type = SM_H2_EV_RESPONSE;
+		e.status = status;
+	}
+	ev_headers(h, &e, side, st);
+	push(h, &e);
+	if (end)
+		end_of(h, st, side);
+}
+
+static void got_goaway(struct sm_h2 *h, int side, const nghttp2_frame *f)
+{
+	struct h2_side *sd = &h->side[side];
+	if (!sd->goaway_seen) {
+		sd->goaway_seen = 1;
+		struct h2_ev e = {.type = SM_H2_EV_GOAWAY,
+		                  .dir = (uint8_t)side,
+		                  .who = (uint8_t)side,
+		                  .code = f->goaway.error_code,
+		                  .last_id = f->goaway.last_stream_id};
+		push(h, &e);
+	}
+	int to = OTHER(side);
+	struct h2_side *od = &h->side[to];
+	if (!od->goaway_sent && !od->eof && !od->failed) {
+		od->goaway_sent = 1;
+		uint32_t code = f->goaway.error_code == NGHTTP2_NO_ERROR ? NGHTTP2_NO_ERROR
+		                                                         : NGHTTP2_INTERNAL_ERROR;
+		int32_t last = to == SM_H2_CLIENT ? nghttp2_session_get_last_proc_stream_id(od->s) : 0;
+		nghttp2_submit_goaway(od->s, NGHTTP2_FLAG_NONE, last, code, NULL, 0);
+	}
+}
+
+static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+	struct sm_h2 *h = H(ud);
+	int side = side_of(h, s);
+	struct h2_stream *st;
+	switch (f->hd.type) {
+	case NGHTTP2_HEADERS:
+		got_headers(h, side, f);
+		break;
+	case NGHTTP2_DATA:
+		st = get_st(h, side, f->hd.stream_id);
+		if (st && !st->dead && (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+			end_of(h, st, side);
+		break;
+	case NGHTTP2_RST_STREAM:
+		st = get_st(h, side, f->hd.stream_id);
+		if (st) {
+			h->stats.resets_peer++;
+			st->open[side] = 0; /* closed for us; on_stream_close follows */
+			kill_stream(h, st, side, (uint8_t)side, f->rst_stream.error_code, SM_H2_R_NONE, 0);
+			st->open[side] = 1;
+		}
+		break;
+	case NGHTTP2_GOAWAY:
+		got_goaway(h, side, f);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *ud)
+{
+	struct sm_h2 *h = H(ud);
+	if (hd->type != NGHTTP2_DATA)
+		return 0;
+	int side = side_of(h, s);
+	struct h2_stream *st = get_st(h, side, hd->stream_id);
+	if (!st || st->dead)
+		return 0;
+	/* Early length check, before a byte of this frame is forwarded: nghttp2
+	 * would refuse it too, but silently, when its RST goes out. */
+	int64_t cl = st->cl[side];
+	size_t least = hd->length;
+	if (hd->flags & NGHTTP2_FLAG_PADDED)
+		least = hd->length > 256 ? hd->length - 256 : 0;
+	int bodyless = side == 1 && st->head;
+	if (cl >= 0 && !bodyless) {
+		if (st->rx[side] + least > (uint64_t)cl ||
+		    ((hd->flags & NGHTTP2_FLAG_END_STREAM) && !(hd->flags & NGHTTP2_FLAG_PADDED) &&
+		     st->rx[side] + hd->length != (uint64_t)cl)) {
+			reject(h, st, side, SM_H2_R_LENGTH, 0);
+			return 0;
+		}
+	}
+	if (hd->flags & NGHTTP2_FLAG_END_STREAM)
+		st->end_pending[side] = 1;
+	return 0;
+}
+
+static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t *data,
+                         size_t len, void *ud)
+{
+	struct sm_h2 *h = H(ud);
+	int side = side_of(h, s);
+	struct h2_stream *st = get_st(h, side, sid);
+	if (!st || st->dead || (side == SM_H2_UPSTREAM && !st->final)) {
+		if (st && !st->dead)
+			reject(h, st, side, SM_H2_R_PSEUDO, 0); /* DATA before the response head */
+		nghttp2_session_consume(s, sid, len);
+		return 0;
+	}
+	h->stats.bytes[side] += len;
+	if (st->cl[side] >= 0 && st->rx[side] + len > (uint64_t)st->cl[side]) {
+		reject(h, st, side, SM_H2_R_LENGTH, 0);
+		nghttp2_session_consume(s, sid, len);
+		return 0;
+	}
+	st->rx[side] += len;
+	struct h2_buf *b = &st->buf[side];
+	if ((uint64_t)b->len + len > h->lim.stream_window) {
+		reject(h, st, side, SM_H2_R_BUFFER, 0);
+		nghttp2_session_consume(s, sid, len);
+		return 0;
+	}
+	if (b->off + b->len + len > b->cap) {
+		if (b->off) {
+			memmove(b->p, b->p + b->off, b->len);
+			b->off = 0;
+		}
+		if (b->len + len > b->cap) {
+			size_t ncap = b->cap ? b->cap : 4096;
+			while (ncap < b->len + len)
+				ncap *= 2;
+			if (ncap > h->lim.stream_window)
+				ncap = h->lim.stream_window;
+			uint8_t *p = h2_realloc(h, b->p, ncap);
+			if (!p) {
+				kill_stream(h, st, side, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR,
+				            SM_H2_R_MEMORY, 0);
+				nghttp2_session_consume(s, sid, len);
+				return 0;
+			}
+			b->p = p;
+			b->cap = (uint32_t)ncap;
+		}
+	}
+	memcpy(b->p + b->off + b->len, data, len);
+	b->len += (uint32_t)len;
+	h->buffered += len;
+	if (h->buffered > h->stats.buffered_peak)
+		h->stats.buffered_peak = h->buffered;
+	struct h2_ev e = {.type = SM_H2_EV_DATA,
+	                  .dir = (uint8_t)side,
+	                  .sid = st->sid[0],
+	                  .usid = st->sid[1],
+	                  .data = data,
+	                  .len = (uint32_t)len};
+	push(h, &e);
+	resume(h, st, side);
+	return h2_ev_room(h) ? 0 : NGHTTP2_ERR_PAUSE;
+}
+
+static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void *ud)
+{
+	struct sm_h2 *h = H(ud);
+	int side = side_of(h, s);
+	struct h2_stream *st = get_st(h, side, sid);
+	if (!st)
+		return 0;
+	st->open[side] = 0;
+	if (code != NGHTTP2_NO_ERROR && !st->dead) {
+		/* a reset nobody announced: nghttp2 refused something, or the
+		 * upstream's GOAWAY refused the stream */
+		if (side == SM_H2_UPSTREAM && code == NGHTTP2_REFUSED_STREAM)
+			kill_stream(h, st, side, SM_H2_UPSTREAM, code, SM_H2_R_REFUSED, 0);
+		else
+			kill_stream(h, st, side, SM_H2_PROXY, code, SM_H2_R_NGHTTP2, 0);
+	} else if (!st->dead) {
+		drop_buf(h, st, OTHER(side)); /* nobody left to read it */
+	}
+	maybe_free(h, st);
+	return 0;
+}
+
+static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+	struct sm_h2 *h = H(ud);
+	int side = side_of(h, s);
+	if (f->hd.type == NGHTTP2_GOAWAY && !h->side[side].goaway_sent) {
+		/* nghttp2 ended this connection (protocol error): the other side
+		 * loses its peer */
+		h->side[side].goaway_sent = 1;
+		struct h2_ev e = {.type = SM_H2_EV_GOAWAY,
+		                  .dir = (uint8_t)side,
+		                  .who = SM_H2_PROXY,
+		                  .reason = SM_H2_R_NGHTTP2,
+		                  .code = f->goaway.error_code,
+		                  .last_id = f->goaway.last_stream_id};
+		push(h, &e);
+		if (f->goaway.error_code != NGHTTP2_NO_ERROR)
+			side_lost(h, side);
+	}
+	return 0;
+}
+
+static int on_frame_not_send(nghttp2_session *s, const nghttp2_frame *f, int err, void *ud)
+{
+	struct sm_h2 *h = H(ud);
+	int side = side_of(h, s);
+	if (f->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	struct h2_stream *st = get_st(h, side, f->hd.stream_id);
+	if (!st)
+		return 0;
+	if (!st->dead)
+		kill_stream(h, st, side, SM_H2_PROXY,
+		            side == SM_H2_UPSTREAM ? NGHTTP2_REFUSED_STREAM : NGHTTP2_INTERNAL_ERROR,
+		            SM_H2_R_REFUSED, err);
+	if (side == SM_H2_UPSTREAM && !nghttp2_session_find_stream(s, f->hd.stream_id))
+		st->open[side] = 0; /* never opened: no close callback will come */
+	maybe_free(h, st);
+	return 0;
+}
+
+/* ---- nghttp2 memory through the budget ---- */
+
+static void *mem_malloc(size_t n, void *ud)
+{
+	return h2_alloc(ud, n);
+}
+static void mem_free(void *p, void *ud)
+{
+	h2_free(ud, p);
+}
+static void *mem_calloc(size_t n, size_t sz, void *ud)
+{
+	if (sz && n > SIZE_MAX / sz)
+		return NULL;
+	void *p = h2_alloc(ud, n * sz);
+	if (p)
+		memset(p, 0, n * sz);
+	return p;
+}
+static void *mem_realloc(void *p, size_t n, void *ud)
+{
+	return h2_realloc(ud, p, n);
+}
+
+/* ---- API ---- */
+
+static int setup_session(struct sm_h2 *h, int side)
+{
+	nghttp2_session_callbacks *cb;
+	nghttp2_option *opt;
+	if (nghttp2_session_callbacks_new(&cb) != 0)
+		return -1;
+	if (nghttp2_option_new(&opt) != 0) {
+		nghttp2_session_callbacks_del(cb);
+		return -1;
+	}
+	nghttp2_session_callbacks_set_send_callback(cb, send_cb);
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+	nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+	nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, on_frame_not_send);
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	nghttp2_option_set_max_send_header_block_length(opt, h->lim.max_header_list + 16384);
+	int rv;
+	if (side == SM_H2_CLIENT)
+		rv = nghttp2_session_server_new3(&h->side[side].s, cb, h, opt, &h->mem);
+	else
+		rv = nghttp2_session_client_new3(&h->side[side].s, cb, h, opt, &h->mem);
+	nghttp2_session_callbacks_del(cb);
+	nghttp2_option_del(opt);
+	if (rv != 0)
+		return -1;
+	nghttp2_settings_entry iv[4] = {
+		{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, h->lim.max_streams},
+		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, h->lim.stream_window},
+		{NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, h->lim.max_header_list},
+		{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+	};
+	if (nghttp2_submit_settings(h->side[side].s, NGHTTP2_FLAG_NONE, iv,
+	                            side == SM_H2_CLIENT ? 3 : 4) != 0)
+		return -1;
+	if (nghttp2_session_set_local_window_size(h->side[side].s, NGHTTP2_FLAG_NONE, 0,
+	                                          (int32_t)h->lim.conn_window) != 0)
+		return -1;
+	return 0;
+}
+
+struct sm_h2 *sm_h2_new(const struct sm_h2_limits *lim)
+{
+	struct sm_h2_limits l = {0};
+	if (lim)
+		l = *lim;
+	if (!l.max_streams)
+		l.max_streams = 100;
+	if (!l.max_header_list)
+		l.max_header_list = 65536;
+	if (!l.max_header_fields)
+		l.max_header_fields = 128;
+	if (!l.stream_window)
+		l.stream_window = 65535;
+	if (!l.conn_window)
+		l.conn_window = 1u << 20;
+	if (!l.max_mem)
+		l.max_mem = 32u << 20;
+	if (!l.max_out_queue)
+		l.max_out_queue = 512;
+	if (l.stream_window > 0x7fffffffu || l.conn_window > 0x7fffffffu || l.max_streams > 10000 ||
+	    l.max_header_list > (16u << 20) || l.max_header_fields > 65536)
+		return NULL;
+	struct sm_h2 *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->lim = l;
+	h->mem = (nghttp2_mem){.mem_user_data = h,
+	                       .malloc = mem_malloc,
+	                       .free = mem_free,
+	                       .calloc = mem_calloc,
+	                       .realloc = mem_realloc};
+	/* slots: a reset stream may wait for its twin's close while the
+	 * client already opens the next ones */
+	h->nslots = 2 * l.max_streams;
+	h->ev_soft = 64;
+	h->st = h2_alloc(h, h->nslots * sizeof(*h->st));
+	h->nvscratch = h2_alloc(h, l.max_header_fields * sizeof(nghttp2_nv));
+	if (!h->st || !h->nvscratch || setup_session(h, SM_H2_CLIENT) < 0 ||
+	    setup_session(h, SM_H2_UPSTREAM) < 0) {
+		sm_h2_free(h);
+		return NULL;
+	}
+	memset(h->st, 0, h->nslots * sizeof(*h->st));
+	return h;
+}
+
+void sm_h2_free(struct sm_h2 *h)
+{
+	if (!h)
+		return;
+	for (int s = 0; s < 2; s++)
+		if (h->side[s].s)
+			nghttp2_session_del(h->side[s].s);
+	for (uint32_t i = 0; h->st && i < h->nslots; i++)
+		for (int d = 0; d < 2; d++) {
+			h2_free(h, h->st[i].buf[d].p);
+			h2_free(h, h->st[i].tr[d]);
+		}
+	for (int s = 0; s < 2; s++) {
+		h2_free(h, h->side[s].arena);
+		h2_free(h, h->side[s].fields);
+	}
+	h2_free(h, h->evq);
+	h2_free(h, h->st);
+	h2_free(h, h->nvscratch);
+	free(h);
+}
+
+static void fail(struct sm_h2 *h, int side, long err)
+{
+	h->side[side].failed = 1;
+	struct h2_ev e = {.type = SM_H2_EV_ERROR,
+	                  .dir = (uint8_t)side,
+	                  .who = (uint8_t)side,
+	                  .reason = err == NGHTTP2_ERR_NOMEM ? SM_H2_R_MEMORY : SM_H2_R_NGHTTP2,
+	                  .detail = (int32_t)err};
+	push(h, &e);
+	side_lost(h, side);
+}
+
+/* END_STREAM that nghttp2 refused (Content-Length disagreeing with the
+ * DATA, for padded frames our early check cannot judge): it shut the
+ * stream's receiving half without telling us. */
+static void check_silent_rejects(struct sm_h2 *h, int side)
+{
+	for (uint32_t i = 0; i < h->nslots; i++) {
+		struct h2_stream *st = &h->st[i];
+		if (!st->used || st->dead || !st->end_pending[side] || st->ended[side])
+			continue;
+		if (nghttp2_session_get_stream_remote_close(h->side[side].s, st->sid[side]) == 1)
+			reject(h, st, side, SM_H2_R_LENGTH, 0);
+	}
+}
+
+static long feed(struct sm_h2 *h, int side, const uint8_t *in, size_t len)
+{
+	struct h2_side *sd = &h->side[side];
+	if (sd->failed || sd->eof || h->failed)
+		return SM_ERR_STATE;
+	if (h->evlen == 0) {
+		h2_arena_reset(h, 0);
+		h2_arena_reset(h, 1);
+		h->paused[side] = 0;
+	} else if (!h2_ev_room(h) || h->paused[side]) {
+		h->paused[side] = 1;
+		h->stats.events_paused++;
+		return 0;
+	}
+	const struct h2_side *od = &h->side[OTHER(side)];
+	if (!od->eof && !od->failed &&
+	    nghttp2_session_get_outbound_queue_size(od->s) >= h->lim.max_out_queue) {
+		h->stats.out_full++;
+		return 0;
+	}
+	ssize_t n = nghttp2_session_mem_recv(sd->s, in, len);
+	if (n < 0) {
+		fail(h, side, (long)n);
+		return n == NGHTTP2_ERR_NOMEM ? SM_ERR_NOMEM : SM_ERR_PROTOCOL;
+	}
+	if ((size_t)n < len) {
+		h->paused[side] = 1;
+		h->stats.events_paused++;
+	}
+	check_silent_rejects(h, side);
+	if (h->failed) {
+		fail(h, side, NGHTTP2_ERR_NOMEM);
+		return SM_ERR_NOMEM;
+	}
+	return (long)n;
+}
+
+long sm_h2_feed_client(struct sm_h2 *h, const uint8_t *in, size_t len)
+{
+	return feed(h, SM_H2_CLIENT, in, len);
+}
+
+long sm_h2_feed_upstream(struct sm_h2 *h, const uint8_t *in, size_t len)
+{
+	return feed(h, SM_H2_UPSTREAM, in, len);
+}
+
+static long out(struct sm_h2 *h, int side, uint8_t *buf, size_t cap)
+{
+	struct h2_side *sd = &h->side[side];
+	if (sd->eof || (sd->failed && !nghttp2_session_want_write(sd->s)))
+		return 0;
+	h->out = buf;
+	h->out_cap = cap;
+	h->out_len = 0;
+	int rv = nghttp2_session_send(sd->s);
+	size_t n = h->out_len;
+	h->out = NULL;
+	h->out_cap = h->out_len = 0;
+	if (rv < 0 && !sd->failed) {
+		fail(h, side, rv);
+		return rv == NGHTTP2_ERR_NOMEM ? SM_ERR_NOMEM : SM_ERR_PROTOCOL;
+	}
+	return (long)n;
+}
+
+long sm_h2_out_client(struct sm_h2 *h, uint8_t *buf, size_t cap)
+{
+	return out(h, SM_H2_CLIENT, buf, cap);
+}
+
+long sm_h2_out_upstream(struct sm_h2 *h, uint8_t *buf, size_t cap)
+{
+	return out(h, SM_H2_UPSTREAM, buf, cap);
+}
+
+int sm_h2_want_out(const struct sm_h2 *h, enum sm_h2_side side)
+{
+	const struct h2_side *sd = &h->side[side];
+	return !sd->eof && nghttp2_session_want_write(sd->s);
+}
+
+/* Side X's connection is gone (EOF, fatal error, or nghttp2 ended it):
+ * its streams are over. The peers of messages that did not arrive whole
+ * are reset; the other side gets a GOAWAY. */
+static void side_lost(struct sm_h2 *h, int side)
+{
+	struct h2_side *sd = &h->side[side];
+	if (sd->lost)
+		return;
+	sd->lost = 1;
+	for (uint32_t i = 0; i < h->nslots; i++) {
+		struct h2_stream *st = &h->st[i];
+		if (!st->used)
+			continue;
+		if (!st->dead && !st->ended[side])
+			kill_stream(h, st, side, (uint8_t)side, NGHTTP2_CANCEL, SM_H2_R_SIDE_CLOSED, 0);
+		st->open[side] = 0;
+		maybe_free(h, st);
+	}
+	int to = OTHER(side);
+	struct h2_side *od = &h->side[to];
+	if (!od->goaway_sent && !od->lost) {
+		od->goaway_sent = 1;
+		int32_t last = to == SM_H2_CLIENT ? nghttp2_session_get_last_proc_stream_id(od->s) : 0;
+		nghttp2_submit_goaway(od->s, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, NULL, 0);
+	}
+}
+
+int sm_h2_eof(struct sm_h2 *h, enum sm_h2_side side)
+{
+	if (side != SM_H2_CLIENT && side != SM_H2_UPSTREAM)
+		return SM_ERR_STATE;
+	side_lost(h, side);
+	h->side[side].eof = 1;
+	return SM_OK;
+}
+
+int sm_h2_done(const struct sm_h2 *h, enum sm_h2_side side)
+{
+	const struct h2_side *sd = &h->side[side];
+	if (sd->eof)
+		return 1;
+	return !nghttp2_session_want_read(sd->s) && !nghttp2_session_want_write(sd->s);
+}
+
+enum sm_h2_wait sm_h2_wait(const struct sm_h2 *h, enum sm_h2_side side)
+{
+	const struct h2_side *sd = &h->side[side];
+	if (sd->eof || sd->failed || h->failed || sd->lost || !nghttp2_session_want_read(sd->s))
+		return SM_H2_WAIT_CLOSED;
+	if (h->paused[side] || !h2_ev_room(h))
+		return SM_H2_WAIT_EVENTS;
+	const struct h2_side *od = &h->side[OTHER(side)];
+	if (!od->eof && !od->failed &&
+	    nghttp2_session_get_outbound_queue_size(od->s) >= h->lim.max_out_queue)
+		return SM_H2_WAIT_OUT_FULL;
+	return SM_H2_WAIT_NONE;
+}
+
+unsigned sm_h2_open_streams(const struct sm_h2 *h)
+{
+	return h->nopen;
+}
+
+int sm_h2_next_event(struct sm_h2 *h, struct sm_h2_event *ev)
+{
+	if (h->evlen == 0)
+		return 0;
+	const struct h2_ev *e = &h->evq[h->evhead];
+	memset(ev, 0, sizeof(*ev));
+	ev->type = e->type;
+	ev->dir = e->dir;
+	ev->who = e->who;
+	ev->reason = e->reason;
+	ev->flags = e->flags;
+	ev->status = e->status;
+	ev->stream_id = e->sid;
+	ev->upstream_id = e->usid;
+	ev->code = e->code;
+	ev->last_id = e->last_id;
+	ev->detail = e->detail;
+	ev->data = e->data;
+	ev->len = e->len;
+	ev->nheaders = e->nheaders;
+	ev->hfirst_ = e->hfirst;
+	if (e->type == SM_H2_EV_REQUEST) {
+		const uint8_t *a = h->side[SM_H2_CLIENT].arena;
+		const uint8_t **p[4] = {&ev->method, &ev->scheme, &ev->authority, &ev->path};
+		uint32_t *l[4] = {&ev->method_len, &ev->scheme_len, &ev->authority_len, &ev->path_len};
+		for (int i = 0; i < 4; i++)
+			if (e->ps_has[i]) {
+				*p[i] = a + e->ps_off[i];
+				*l[i] = e->ps_len[i];
+			}
+	}
+	h->evhead++;
+	if (--h->evlen == 0)
+		h->evhead = 0;
+	return 1;
+}
+
+int sm_h2_header(const struct sm_h2 *h, const struct sm_h2_event *ev, unsigned i,
+                 const uint8_t **name, size_t *nlen, const uint8_t **value, size_t *vlen)
+{
+	if (ev->type != SM_H2_EV_REQUEST && ev->type != SM_H2_EV_RESPONSE &&
+	    ev->type != SM_H2_EV_TRAILERS)
+		return 0;
+	if (i >= ev->nheaders || ev->dir > 1)
+		return 0;
+	const struct h2_side *sd = &h->side[ev->dir];
+	const struct h2_field *f = &sd->fields[ev->hfirst_ + i];
+	*name = sd->arena + f->noff;
+	*nlen = f->nlen;
+	*value = sd->arena + f->voff;
+	*vlen = f->vlen;
+	return 1;
+}
+
+int sm_h2_header_find(const struct sm_h2 *h, const struct sm_h2_event *ev, const char *name,
+                      const uint8_t **value, size_t *vlen)
+{
+	const uint8_t *n;
+	size_t nl;
+	for (unsigned i = 0; sm_h2_header(h, ev, i, &n, &nl, value, vlen); i++)
+		if (sm_hdrcheck_name_is(n, nl, name))
+			return 1;
+	return 0;
+}
+
+const struct sm_h2_stats *sm_h2_stats(const struct sm_h2 *h)
+{
+	return &h->stats;
+}
+
+size_t sm_h2_mem_used(const struct sm_h2 *h)
+{
+	return h->mem_used;
+}
+
+size_t sm_h2_buffered(const struct sm_h2 *h)
+{
+	return h->buffered;
+}

@@ -1,0 +1,141 @@
+/* Internals of proto/h2 shared by h2.c (sessions, forwarding, API) and
+ * h2_hdr.c (header storage, validation, events). Not a public header. */
+#ifndef SM_PROTO_H2_INT_H
+#define SM_PROTO_H2_INT_H
+
+#include <nghttp2/nghttp2.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "proto/h2.h"
+#include "proto/hdrcheck.h"
+
+/* A growable byte FIFO bounded by `max` (the stream window). */
+struct h2_buf {
+	uint8_t *p;
+	uint32_t off, len, cap;
+};
+
+/* Trailers copied out of the header arena, waiting for the body to drain. */
+struct h2_trailers {
+	uint32_t n;
+	nghttp2_nv nv[]; /* names and values follow the array */
+};
+
+/* One client stream and its upstream twin. dir 0 = request (client to
+ * upstream), dir 1 = response (upstream to client). */
+struct h2_stream {
+	int32_t sid[2];      /* [0] client-side id, [1] upstream-side id (0: none) */
+	uint8_t used;        /* slot in use */
+	uint8_t open[2];     /* the stream exists in session [side] (not closed) */
+	uint8_t ended[2];    /* END_STREAM received and validated for dir */
+	uint8_t provider[2]; /* a data provider is attached for dir (on the receiving session) */
+	uint8_t deferred[2]; /* that provider returned DEFERRED */
+	uint8_t end_pending[2]; /* a DATA frame with END_STREAM began for dir */
+	uint8_t dead;        /* reset: no more forwarding, buffers dropped */
+	uint8_t reported;    /* STREAM_RESET event emitted */
+	uint8_t final;       /* final response head received */
+	uint8_t head;        /* request method HEAD: response has no body */
+	uint8_t rst_code[2]; /* code to send when resetting side (pending) */
+	int64_t cl[2];       /* Content-Length of dir, -1 if none */
+	uint64_t rx[2];      /* DATA bytes received for dir */
+	struct h2_buf buf[2];
+	struct h2_trailers *tr[2];
+};
+
+/* The header block being received on one side (HEADERS + CONTINUATION are
+ * contiguous per connection, so one per side). */
+struct h2_block {
+	int32_t sid;      /* stream of the block (session's id) */
+	uint8_t cat;      /* H2_K_*: what the block is */
+	uint8_t active;   /* a block is being received */
+	uint8_t reason;   /* first fault (enum sm_h2_reason), 0 if none */
+	uint8_t regular;  /* a regular field was seen (pseudo after it is a fault) */
+	uint8_t pseudo;   /* pseudo fields seen (bit per kind) */
+	int32_t detail;
+	uint32_t first;   /* index of its first field in the side's field array */
+	uint32_t nfields; /* fields stored */
+	uint64_t size;    /* RFC 9113 size so far */
+	uint32_t ps_off[5], ps_len[5]; /* method, scheme, authority, path, status values */
+	struct sm_hdrcheck_msg msg;
+};
+
+struct h2_field {
+	uint32_t noff, nlen, voff, vlen;
+	uint8_t flags; /* nghttp2_nv_flag */
+};
+
+/* Per-side header storage: bytes and fields of the blocks received since
+ * the event queue was last empty (events point into it). */
+struct h2_side {
+	nghttp2_session *s;
+	uint8_t *arena;
+	uint32_t alen, acap;
+	struct h2_field *fields;
+	uint32_t flen, fcap;
+	struct h2_block blk;
+	uint8_t goaway_seen;   /* GOAWAY event for a GOAWAY from this side emitted */
+	uint8_t goaway_sent;   /* we submitted a GOAWAY to this side */
+	uint8_t eof;           /* transport closed */
+	uint8_t failed;        /* fatal nghttp2 error */
+	uint8_t lost;          /* its streams are over (eof, failure, nghttp2 ended it) */
+	const uint8_t *in;     /* input of the feed in progress */
+};
+
+/* Internal event entry; expanded by sm_h2_next_event(). */
+struct h2_ev {
+	uint8_t type, dir, who, reason;
+	uint16_t flags, status;
+	int32_t sid, usid;
+	uint32_t code;
+	int32_t last_id, detail;
+	const uint8_t *data;
+	uint32_t len;
+	uint32_t hfirst, nheaders;
+	uint32_t ps_off[4], ps_len[4]; /* REQUEST pseudo values (arena offsets), len 0 = absent */
+	uint8_t ps_has[4];
+};
+
+struct sm_h2 {
+	struct sm_h2_limits lim;
+	nghttp2_mem mem;
+	size_t mem_used;
+	struct h2_side side[2];
+	struct h2_stream *st;
+	uint32_t nslots, nopen;
+	size_t buffered;
+	struct h2_ev *evq;
+	uint32_t evhead, evlen, evcap;
+	uint32_t ev_soft; /* pause receiving when this many events are queued */
+	uint8_t paused[2]; /* feed of side stopped for events */
+	uint8_t failed;
+	/* output in progress */
+	uint8_t *out;
+	size_t out_cap, out_len;
+	struct sm_h2_stats stats;
+	nghttp2_nv *nvscratch;
+};
+
+/* h2_hdr.c */
+int h2_ev_push(struct sm_h2 *h, const struct h2_ev *e);
+int h2_ev_room(const struct sm_h2 *h);
+void h2_arena_reset(struct sm_h2 *h, int side);
+void h2_block_begin(struct sm_h2 *h, int side, int32_t sid, uint8_t cat);
+/* 0 stored (or fault recorded), NGHTTP2_ERR_PAUSE: no room, retry later. */
+int h2_block_field(struct sm_h2 *h, int side, const uint8_t *name, size_t nlen,
+                   const uint8_t *value, size_t vlen, uint8_t flags);
+/* Final checks of the block for its kind; returns reason (0 = ok), the
+ * :status of a response and the Content-Length (-1: none). */
+int h2_block_finish(struct sm_h2 *h, int side, int end_stream, uint16_t *status, int64_t *cl);
+/* nghttp2_nv array of the current block, in h->nvscratch. */
+size_t h2_block_nv(struct sm_h2 *h, int side);
+struct h2_trailers *h2_trailers_copy(struct sm_h2 *h, int side);
+void *h2_alloc(struct sm_h2 *h, size_t n);
+void *h2_realloc(struct sm_h2 *h, void *p, size_t n);
+void h2_free(struct sm_h2 *h, void *p);
+
+enum { PS_METHOD = 0, PS_SCHEME, PS_AUTHORITY, PS_PATH, PS_STATUS };
+enum { H2_K_REQ = 1, H2_K_RESP, H2_K_TRAIL }; /* header block kinds */
+
+#endif
