@@ -114,7 +114,8 @@ static void kill_stream(struct sm_h2 *h, struct h2_stream *st, int side, uint8_t
 	st->dead = 1;
 	if (who != side)
 		rst(h, st, side, code);
-	rst(h, st, OTHER(side), peer_code(OTHER(side), code));
+	/* a peer's RST_STREAM goes on with its code; our own decisions map it */
+	rst(h, st, OTHER(side), reason == SM_H2_R_NONE ? code : peer_code(OTHER(side), code));
 	drop_buf(h, st, 0);
 	drop_buf(h, st, 1);
 }

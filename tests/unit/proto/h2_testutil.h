@@ -82,6 +82,7 @@ struct pstream {
 	long resp_size;
 	int resp_trailers;
 	int status;
+	int lie_cl; /* origin: announce content-length + lie_cl */
 	uint8_t *gen;
 };
 
@@ -154,7 +155,7 @@ static void origin_answer(struct peer *p, struct pstream *ps)
 	}
 	ps->send_trailers = ps->resp_trailers;
 	char cl[32];
-	snprintf(cl, sizeof(cl), "%zu", ps->srclen);
+	snprintf(cl, sizeof(cl), "%ld", (long)ps->srclen + ps->lie_cl);
 	nghttp2_nv nv[3] = {
 		{(uint8_t *)":status", (uint8_t *)st, 7, strlen(st), 0},
 		{(uint8_t *)"server", (uint8_t *)"origin", 6, 6, 0},
@@ -191,6 +192,8 @@ static int peer_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t
 		ps->resp_size = strtol((const char *)v, NULL, 10);
 	if (p->server && nl == 15 && memcmp(n, "x-resp-trailers", 15) == 0)
 		ps->resp_trailers = 1;
+	if (p->server && nl == 8 && memcmp(n, "x-lie-cl", 8) == 0)
+		ps->lie_cl = (int)strtol((const char *)v, NULL, 10);
 	if (p->server && nl == 8 && memcmp(n, "x-status", 8) == 0)
 		ps->status = (int)strtol((const char *)v, NULL, 10);
 	return 0;
@@ -289,6 +292,13 @@ struct tc {
 	size_t chunk;                 /* feed/out chunk size when rng == 0 */
 	int resets, goaways, errors;
 	long last_err;
+	/* per (dir, stream) logs: non-DATA events in order, DATA summed */
+	struct bytes slog[2][128];
+	size_t spend[2][128];
+	/* raw client mode: no browser session; proxy output collected here */
+	int raw;
+	struct bytes toc;
+	nghttp2_hd_deflater *defl;
 };
 
 static inline size_t tc_chunk(struct tc *t)
@@ -308,6 +318,27 @@ static void tc_flush_data(struct tc *t, int dir)
 	}
 }
 
+static void tc_slog(struct tc *t, const struct sm_h2_event *ev)
+{
+	int d = ev->dir & 1;
+	if (ev->stream_id <= 0 || ev->stream_id >= 256)
+		return;
+	int k = ev->stream_id / 2;
+	struct bytes *l = &t->slog[d][k];
+	if (t->spend[d][k]) {
+		bytes_printf(l, "DATA %zu\n", t->spend[d][k]);
+		t->spend[d][k] = 0;
+	}
+	bytes_printf(l, "EV %u who=%u code=%u st=%u f=%u n=%u\n", ev->type, ev->who, ev->code,
+	             ev->status, ev->flags, ev->nheaders);
+	for (unsigned i = 0; i < ev->nheaders; i++) {
+		const uint8_t *n, *v;
+		size_t nl, vl;
+		cr_assert(sm_h2_header(t->h, ev, i, &n, &nl, &v, &vl));
+		bytes_printf(l, " %.*s=%.*s\n", (int)nl, (const char *)n, (int)vl, (const char *)v);
+	}
+}
+
 static void tc_events(struct tc *t)
 {
 	struct sm_h2_event ev;
@@ -321,10 +352,13 @@ static void tc_events(struct tc *t)
 				tc_flush_data(t, d);
 			t->last_data_sid[d] = ev.stream_id;
 			t->last_data_len[d] += ev.len;
+			if (ev.stream_id > 0 && ev.stream_id < 256)
+				t->spend[d][ev.stream_id / 2] += ev.len;
 			continue;
 		}
 		tc_flush_data(t, d);
 		struct bytes *l = &t->log[d];
+		tc_slog(t, &ev);
 		switch (ev.type) {
 		case SM_H2_EV_REQUEST:
 			bytes_printf(l, "REQUEST %d %.*s %.*s %.*s %.*s n=%u f=%u\n", ev.stream_id,
@@ -387,6 +421,12 @@ static void tc_free(struct tc *t)
 		free(t->data[i].p);
 	}
 	free(t->all.p);
+	free(t->toc.p);
+	for (int d = 0; d < 2; d++)
+		for (int k = 0; k < 128; k++)
+			free(t->slog[d][k].p);
+	if (t->defl)
+		nghttp2_hd_deflate_del(t->defl);
 }
 
 /* Moves bytes until nothing moves (or max rounds). Returns rounds used. */
@@ -398,7 +438,7 @@ static int tc_pump(struct tc *t, int max_rounds)
 		int moved = 0;
 		const uint8_t *d;
 		ssize_t n;
-		while ((n = nghttp2_session_mem_send(t->b.s, &d)) > 0)
+		while (!t->raw && (n = nghttp2_session_mem_send(t->b.s, &d)) > 0)
 			bytes_add(&t->c2p, d, (size_t)n);
 		while ((n = nghttp2_session_mem_send(t->o.s, &d)) > 0)
 			bytes_add(&t->u2p, d, (size_t)n);
@@ -434,12 +474,17 @@ static int tc_pump(struct tc *t, int max_rounds)
 				if (r == 0)
 					break;
 				moved = 1;
+				if (!side && t->raw) {
+					bytes_add(&t->toc, buf, (size_t)r);
+					continue;
+				}
 				nghttp2_session *peer = side ? t->o.s : t->b.s;
 				ssize_t m = nghttp2_session_mem_recv(peer, buf, (size_t)r);
 				cr_assert_eq(m, r, "peer %d recv: %zd", side, m);
 			}
 		}
-		if (!moved && !nghttp2_session_want_write(t->b.s) && !nghttp2_session_want_write(t->o.s))
+		if (!moved && (t->raw || !nghttp2_session_want_write(t->b.s)) &&
+		    !nghttp2_session_want_write(t->o.s))
 			break;
 	}
 	tc_flush_data(t, 0);
@@ -470,6 +515,75 @@ static int32_t tc_request(struct tc *t, const char *method, const char *path,
 	ps->srclen = blen;
 	ps->send_trailers = trailers;
 	return id;
+}
+
+/* ---- raw client: hand-made frames, for what nghttp2 would not send ---- */
+
+static void raw_frame(struct tc *t, uint8_t type, uint8_t flags, int32_t sid, const void *p,
+                      size_t n)
+{
+	uint8_t hd[9] = {(uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n, type, flags,
+	                 (uint8_t)(sid >> 24), (uint8_t)(sid >> 16), (uint8_t)(sid >> 8), (uint8_t)sid};
+	bytes_add(&t->c2p, hd, 9);
+	bytes_add(&t->c2p, p, n);
+}
+
+static void raw_start(struct tc *t)
+{
+	t->raw = 1;
+	bytes_add(&t->c2p, NGHTTP2_CLIENT_MAGIC, NGHTTP2_CLIENT_MAGIC_LEN);
+	raw_frame(t, NGHTTP2_SETTINGS, 0, 0, NULL, 0);
+	cr_assert_eq(nghttp2_hd_deflate_new(&t->defl, 4096), 0);
+}
+
+static void raw_headers(struct tc *t, int32_t sid, const nghttp2_nv *nv, size_t n, uint8_t flags)
+{
+	static uint8_t blk[1 << 18];
+	ssize_t len = nghttp2_hd_deflate_hd(t->defl, blk, sizeof(blk), nv, n);
+	cr_assert(len >= 0, "deflate %zd", len);
+	size_t off = 0;
+	int first = 1;
+	do { /* HEADERS then CONTINUATION in 16 KiB pieces */
+		size_t c = (size_t)len - off > 16384 ? 16384 : (size_t)len - off;
+		int last = off + c == (size_t)len;
+		uint8_t fl = (uint8_t)((first ? flags : 0) | (last ? NGHTTP2_FLAG_END_HEADERS : 0));
+		raw_frame(t, first ? NGHTTP2_HEADERS : NGHTTP2_CONTINUATION, fl, sid, blk + off, c);
+		off += c;
+		first = 0;
+	} while (off < (size_t)len);
+}
+
+static void raw_data(struct tc *t, int32_t sid, const char *p, size_t n, int end, int pad)
+{
+	uint8_t buf[1024];
+	size_t len = 0;
+	uint8_t fl = end ? NGHTTP2_FLAG_END_STREAM : 0;
+	if (pad) {
+		fl |= NGHTTP2_FLAG_PADDED;
+		buf[len++] = (uint8_t)pad;
+	}
+	memcpy(buf + len, p, n);
+	len += n;
+	memset(buf + len, 0, (size_t)pad);
+	len += (size_t)pad;
+	raw_frame(t, NGHTTP2_DATA, fl, sid, buf, len);
+}
+
+/* RST_STREAM code the proxy sent the raw client for sid, or -1. */
+static long raw_rst_code(const struct tc *t, int32_t sid)
+{
+	size_t off = 0;
+	while (off + 9 <= t->toc.len) {
+		const uint8_t *f = t->toc.p + off;
+		size_t len = ((size_t)f[0] << 16) | ((size_t)f[1] << 8) | f[2];
+		int32_t id = (int32_t)(((uint32_t)(f[5] & 0x7f) << 24) | ((uint32_t)f[6] << 16) |
+		                       ((uint32_t)f[7] << 8) | f[8]);
+		if (f[3] == NGHTTP2_RST_STREAM && id == sid && len == 4)
+			return (long)(((uint32_t)f[9] << 24) | ((uint32_t)f[10] << 16) |
+			              ((uint32_t)f[11] << 8) | f[12]);
+		off += 9 + len;
+	}
+	return -1;
 }
 
 #define NV(n, v) ((nghttp2_nv){(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, 0})

@@ -52,3 +52,611 @@ Test(h2, get_byte_exact)
 	cr_assert_eq(t.resets + t.errors, 0);
 	tc_free(&t);
 }
+
+static void slog_flush(struct tc *t)
+{
+	for (int d = 0; d < 2; d++)
+		for (int k = 0; k < 128; k++)
+			if (t->spend[d][k]) {
+				bytes_printf(&t->slog[d][k], "DATA %zu\n", t->spend[d][k]);
+				t->spend[d][k] = 0;
+			}
+}
+
+static uint8_t *pattern(size_t n, unsigned seed)
+{
+	uint8_t *p = malloc(n + 1);
+	cr_assert(p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)((i * 131 + seed * 7 + (i >> 8)) & 0xff);
+	return p;
+}
+
+Test(h2, post_echo_byte_exact)
+{
+	struct tc t;
+	tc_init(&t, NULL, 65535);
+	size_t n = 300000; /* several windows */
+	uint8_t *body = pattern(n, 3);
+	nghttp2_nv ex[1] = {NV("content-type", "application/octet-stream")};
+	int32_t id = tc_request(&t, "POST", "/upload", ex, 1, body, n, 0);
+	tc_pump(&t, 1000);
+	struct pstream *o = pst(&t.o, id, 0);
+	cr_assert(o && o->ended);
+	cr_assert_eq(o->body.len, n);
+	cr_assert(memcmp(o->body.p, body, n) == 0);
+	struct pstream *b = pst(&t.b, id, 0);
+	cr_assert(b && b->ended && b->closed && b->close_code == 0);
+	cr_assert_eq(b->body.len, n);
+	cr_assert(memcmp(b->body.p, body, n) == 0);
+	cr_assert_eq(t.data[0].len, n);
+	cr_assert(memcmp(t.data[0].p, body, n) == 0);
+	cr_assert_eq(t.data[1].len, n);
+	cr_assert(memcmp(t.data[1].p, body, n) == 0);
+	cr_assert_eq(sm_h2_open_streams(t.h), 0);
+	cr_assert_eq(sm_h2_buffered(t.h), 0);
+	cr_assert_leq(sm_h2_stats(t.h)->buffered_peak, 65535);
+	cr_assert_eq(t.resets + t.errors, 0);
+	free(body);
+	tc_free(&t);
+}
+
+Test(h2, hundred_concurrent_streams)
+{
+	struct tc t;
+	tc_init(&t, NULL, 65535);
+	uint8_t *bodies[100];
+	int32_t ids[100];
+	char sizes[100][24];
+	for (int i = 0; i < 100; i++) {
+		size_t n = 1000 + (size_t)i * 137;
+		bodies[i] = pattern(n, (unsigned)i);
+		if (i % 2) {
+			ids[i] = tc_request(&t, "POST", "/echo", NULL, 0, bodies[i], n, 0);
+		} else {
+			snprintf(sizes[i], sizeof(sizes[i]), "%zu", n * 3);
+			nghttp2_nv ex = {(uint8_t *)"x-resp-size", (uint8_t *)sizes[i], 11,
+			                 strlen(sizes[i]), 0};
+			ids[i] = tc_request(&t, "GET", "/gen", &ex, 1, NULL, 0, 0);
+		}
+	}
+	/* all 100 open at once: nothing answered until every request is in */
+	t.o.no_answer = 1;
+	tc_pump(&t, 1000);
+	cr_assert_eq(sm_h2_open_streams(t.h), 100);
+	t.o.no_answer = 0;
+	for (int i = 0; i < t.o.n; i++)
+		if (t.o.st[i].ended)
+			origin_answer(&t.o, &t.o.st[i]);
+	tc_pump(&t, 5000);
+	for (int i = 0; i < 100; i++) {
+		size_t n = 1000 + (size_t)i * 137;
+		struct pstream *b = pst(&t.b, ids[i], 0);
+		cr_assert(b && b->ended && b->closed && b->close_code == 0, "stream %d", ids[i]);
+		if (i % 2) {
+			cr_assert_eq(b->body.len, n);
+			cr_assert(memcmp(b->body.p, bodies[i], n) == 0, "stream %d body", ids[i]);
+		} else {
+			assert_pattern(&b->body, n * 3, ids[i]);
+		}
+		free(bodies[i]);
+	}
+	cr_assert_eq(sm_h2_stats(t.h)->requests, 100);
+	cr_assert_eq(sm_h2_stats(t.h)->responses, 100);
+	cr_assert_eq(sm_h2_open_streams(t.h), 0);
+	cr_assert_eq(sm_h2_buffered(t.h), 0);
+	cr_assert_eq(t.resets + t.errors, 0);
+	tc_free(&t);
+}
+
+Test(h2, trailers_both_ways)
+{
+	struct tc t;
+	tc_init(&t, NULL, 65535);
+	uint8_t *body = pattern(70000, 9);
+	nghttp2_nv ex[2] = {NV("te", "trailers"), NV("x-resp-trailers", "1")};
+	int32_t id = tc_request(&t, "POST", "/grpc", ex, 2, body, 70000, 1);
+	tc_pump(&t, 1000);
+	struct pstream *o = pst(&t.o, id, 0);
+	cr_assert(o && o->ended);
+	cr_assert_eq(o->body.len, 70000);
+	cr_assert(memcmp(o->body.p, body, 70000) == 0);
+	cr_assert(has_line(&o->trl, "x-t: done"), "%.*s", LOGSTR(o->trl));
+	cr_assert(has_line(&o->hdr, "te: trailers"));
+	struct pstream *b = pst(&t.b, id, 0);
+	cr_assert(b && b->ended && b->close_code == 0);
+	cr_assert_eq(b->body.len, 70000);
+	cr_assert(has_line(&b->trl, "x-t: done"), "%.*s", LOGSTR(b->trl));
+	cr_assert(has_line(&t.log[0], "TRAILERS 1 n=1"), "%.*s", LOGSTR(t.log[0]));
+	cr_assert(has_line(&t.log[1], "TRAILERS 1 n=1"), "%.*s", LOGSTR(t.log[1]));
+	cr_assert_eq(sm_h2_open_streams(t.h), 0);
+	free(body);
+	tc_free(&t);
+}
+
+Test(h2, rst_from_client_propagated)
+{
+	struct tc t;
+	tc_init(&t, NULL, 65535);
+	t.o.no_answer = 1;
+	int32_t id = tc_request(&t, "GET", "/slow", NULL, 0, NULL, 0, 0);
+	tc_pump(&t, 100);
+	cr_assert_eq(sm_h2_open_streams(t.h), 1);
+	cr_assert_eq(nghttp2_submit_rst_stream(t.b.s, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL), 0);
+	tc_pump(&t, 100);
+	struct pstream *o = pst(&t.o, 1, 0);
+	cr_assert(o && o->rst && o->rst_code == NGHTTP2_CANCEL);
+	cr_assert(has_line(&t.log[0], "RESET 1 who=0 code=8 reason=none"), "%.*s", LOGSTR(t.log[0]));
+	cr_assert_eq(sm_h2_open_streams(t.h), 0);
+	cr_assert_eq(sm_h2_stats(t.h)->resets_peer, 1);
+	tc_free(&t);
+}
+
+Test(h2, rst_from_upstream_propagated)
+{
+	struct tc t;
+	tc_init(&t, NULL, 65535);
+	t.o.no_answer = 1;
+	uint8_t *body = pattern(1000, 1);
+	int32_t id = tc_request(&t, "POST", "/x", NULL, 0, body, 1000, 0);
+	tc_pump(&t, 100);
+	cr_assert_eq(nghttp2_submit_rst_stream(t.o.s, NGHTTP2_FLAG_NONE, 1, NGHTTP2_ENHANCE_YOUR_CALM),
+	             0);
+	tc_pump(&t, 100);
+	struct pstream *b = pst(&t.b, id, 0);
+	cr_assert(b && b->rst && b->rst_code == NGHTTP2_ENHANCE_YOUR_CALM, "%d %u %.*s|%.*s", b->rst,
+	          b->rst_code, LOGSTR(t.log[0]), LOGSTR(t.log[1]));
+	cr_assert(has_line(&t.log[1], "RESET 1 who=1 code=11 reason=none"), "%.*s", LOGSTR(t.log[1]));
+	cr_assert_eq(sm_h2_open_streams(t.h), 0);
+	/* the connection still works */
+	t.o.no_answer = 0;
+	nghttp2_nv ex = NV("x-resp-size", "10");
+	int32_t id2 = tc_request(&t, "GET", "/", &ex, 1, NULL, 0, 0);
+	tc_pump(&t, 100);
+	assert_pattern(&pst(&t.b, id2, 0)->body, 10, 3);
+	cr_assert_eq(sm_h2_open_streams(t.h), 0);
+	free(body);
+	tc_free(&t);
+}
+
+Test(h2, goaway_from_upstream)
+{
+	struct tc t;
+	tc_init(&t, NULL, 65535);
+	t.o.no_answer = 1;
+	nghttp2_nv ex = NV("x-resp-size", "100");
+	int32_t a = tc_request(&t, "GET", "/a", &ex, 1, NULL, 0, 0);
+	int32_t b2 = tc_request(&t, "GET", "/b", &ex, 1, NULL, 0, 0);
+	tc_pump(&t, 100);
+	/* the origin processed stream 1 only */
+	cr_assert_eq(nghttp2_submit_goaway(t.o.s, NGHTTP2_FLAG_NONE, 1, NGHTTP2_NO_ERROR, NULL, 0), 0);
+	origin_answer(&t.o, pst(&t.o, 1, 0));
+	tc_pump(&t, 100);
+	cr_assert(t.b.goaway);
+	cr_assert_eq(t.b.goaway_code, NGHTTP2_NO_ERROR);
+	assert_pattern(&pst(&t.b, a, 0)->body, 100, a);
+	struct pstream *pb = pst(&t.b, b2, 0);
+	cr_assert(pb->rst && pb->rst_code == NGHTTP2_REFUSED_STREAM, "rst %d code %u", pb->rst,
+	          pb->rst_code);
+	cr_assert(has_line(&t.log[1], "GOAWAY who=1 code=0 last=1"), "%.*s", LOGSTR(t.log[1]));
+	cr_assert_eq(sm_h2_open_streams(t.h), 0);
+	cr_assert(sm_h2_done(t.h, SM_H2_UPSTREAM));
+	tc_free(&t);
+}
+
+Test(h2, goaway_from_client)
+{
+	struct tc t;
+	tc_init(&t, NULL, 65535);
+	nghttp2_nv ex = NV("x-resp-size", "100");
+	int32_t a = tc_request(&t, "GET", "/a", &ex, 1, NULL, 0, 0);
+	tc_pump(&t, 100);
+	cr_assert_eq(nghttp2_submit_goaway(t.b.s, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0), 0);
+	tc_pump(&t, 100);
+	cr_assert(t.o.goaway);
+	cr_assert_eq(t.o.goaway_code, NGHTTP2_NO_ERROR);
+	assert_pattern(&pst(&t.b, a, 0)->body, 100, a);
+	cr_assert(has_line(&t.log[0], "GOAWAY who=0 code=0 last=0"), "%.*s", LOGSTR(t.log[0]));
+	cr_assert_eq(sm_h2_open_streams(t.h), 0);
+	tc_free(&t);
+}
+
+/* A slow browser: it opens its window only as the test consumes. The proxy
+ * must hold at most one stream window and the origin must not run ahead. */
+Test(h2, flow_control_slow_reader)
+{
+	struct tc t;
+	tc_init(&t, NULL, 65535);
+	t.b.manual = 1;
+	const size_t total = 1 << 20;
+	nghttp2_nv ex = NV("x-resp-size", "1048576");
+	int32_t id = tc_request(&t, "GET", "/big", &ex, 1, NULL, 0, 0);
+	tc_pump(&t, 200);
+	struct pstream *b = pst(&t.b, id, 0);
+	struct pstream *o = pst(&t.o, 1, 0);
+	cr_assert(b && o);
+	/* browser window 65535, proxy buffer <= 65535, nothing more sent */
+	cr_assert_leq(b->body.len, 65535);
+	cr_assert_leq(sm_h2_buffered(t.h), 65535);
+	cr_assert_leq(o->srcoff, 2 * 65535, "origin ran ahead: %zu", o->srcoff);
+	size_t steps = 0;
+	while (b->body.len < total && steps < 10000) {
+		size_t c = t.b.unconsumed < 16384 ? t.b.unconsumed : 16384;
+		cr_assert(c > 0, "stalled at %zu", b->body.len);
+		nghttp2_session_consume(t.b.s, id, c);
+		t.b.unconsumed -= c;
+		tc_pump(&t, 50);
+		cr_assert_leq(sm_h2_buffered(t.h), 65535);
+		cr_assert_leq(o->srcoff - b->body.len, 2 * 65535 + 16384);
+		steps++;
+	}
+	nghttp2_session_consume(t.b.s, id, t.b.unconsumed);
+	tc_pump(&t, 50);
+	assert_pattern(&b->body, total, id);
+	cr_assert(b->ended);
+	cr_assert_leq(sm_h2_stats(t.h)->buffered_peak, 65535);
+	cr_assert_eq(sm_h2_open_streams(t.h), 0);
+	cr_assert_eq(sm_h2_buffered(t.h), 0);
+	tc_free(&t);
+}
+
+/* A slow origin for a large upload: the browser is held back the same way. */
+Test(h2, flow_control_slow_upstream)
+{
+	struct tc t;
+	tc_init(&t, NULL, 65535);
+	t.o.manual = 1;
+	const size_t total = 500000;
+	uint8_t *body = pattern(total, 5);
+	int32_t id = tc_request(&t, "POST", "/up", NULL, 0, body, total, 0);
+	tc_pump(&t, 200);
+	struct pstream *o = pst(&t.o, 1, 0);
+	struct pstream *b = pst(&t.b, id, 0);
+	cr_assert_leq(o->body.len, 65535);
+	cr_assert_leq(b->srcoff, 2 * 65535);
+	while (o->body.len < total) {
+		size_t c = t.o.unconsumed;
+		cr_assert(c > 0);
+		nghttp2_session_consume(t.o.s, 1, c);
+		t.o.unconsumed = 0;
+		tc_pump(&t, 50);
+		cr_assert_leq(sm_h2_buffered(t.h), 2 * 65535);
+	}
+	t.o.manual = 0;
+	nghttp2_session_consume(t.o.s, 1, t.o.unconsumed);
+	tc_pump(&t, 500);
+	cr_assert_eq(o->body.len, total);
+	cr_assert(memcmp(o->body.p, body, total) == 0);
+	cr_assert_eq(b->body.len, total);
+	cr_assert_eq(sm_h2_open_streams(t.h), 0);
+	free(body);
+	tc_free(&t);
+}
+
+/* ---- the h2 -> h1 smuggling class: Content-Length vs DATA ---- */
+
+struct cl_case {
+	const char *name;
+	const char *cl;   /* content-length value */
+	const char *d[3]; /* DATA frame payloads (NULL ends) */
+	int pad;          /* padding on every DATA frame */
+	int end_on_headers;
+};
+
+static const struct cl_case cl_cases[] = {
+	{"short_then_end", "10", {"hello"}, 0, 0},
+	{"long_one_frame", "5", {"0123456789"}, 0, 0},
+	{"long_second_frame", "5", {"abc", "def"}, 0, 0},
+	{"extra_after_exact", "5", {"abcde", "f"}, 0, 0},
+	{"zero_with_data", "0", {"x"}, 0, 0},
+	{"headers_end_with_cl", "3", {NULL}, 0, 1},
+	{"padded_short", "10", {"hello"}, 20, 0},
+	{"padded_long", "3", {"hello"}, 20, 0},
+	{"padded_long_split", "4", {"ab", "cde"}, 7, 0},
+};
+
+Test(h2, content_length_mismatch_never_forwarded_whole)
+{
+	for (size_t c = 0; c < sizeof(cl_cases) / sizeof(cl_cases[0]); c++) {
+		const struct cl_case *k = &cl_cases[c];
+		struct tc t;
+		tc_init(&t, NULL, 65535);
+		t.o.no_answer = 1;
+		raw_start(&t);
+		nghttp2_nv nv[5] = {NV(":method", "POST"), NV(":scheme", "https"),
+		                    NV(":authority", "example.com"), NV(":path", "/p"),
+		                    {(uint8_t *)"content-length", (uint8_t *)k->cl, 14, strlen(k->cl), 0}};
+		raw_headers(&t, 1, nv, 5, k->end_on_headers ? NGHTTP2_FLAG_END_STREAM : 0);
+		int nd = 0;
+		while (nd < 3 && k->d[nd])
+			nd++;
+		for (int i = 0; i < nd; i++)
+			raw_data(&t, 1, k->d[i], strlen(k->d[i]), i == nd - 1, k->pad);
+		tc_pump(&t, 100);
+		struct pstream *o = pst(&t.o, 1, 0);
+		/* never a complete request upstream */
+		cr_assert(!o || !o->ended, "%s: origin saw END_STREAM", k->name);
+		if (o) {
+			cr_assert(o->rst, "%s: origin stream not reset", k->name);
+			cr_assert_leq(o->body.len, strtoul(k->cl, NULL, 10), "%s", k->name);
+		}
+		cr_assert_eq(raw_rst_code(&t, 1), NGHTTP2_PROTOCOL_ERROR, "%s: client RST %ld", k->name,
+		             raw_rst_code(&t, 1));
+		cr_assert_eq(sm_h2_open_streams(t.h), 0, "%s", k->name);
+		cr_assert_eq(t.errors, 0, "%s", k->name);
+		cr_assert_eq(t.resets, 1, "%s: %.*s", k->name, LOGSTR(t.log[0]));
+		/* the connection still serves the next request */
+		nghttp2_nv ok[4] = {NV(":method", "GET"), NV(":scheme", "https"),
+		                    NV(":authority", "example.com"), NV(":path", "/next")};
+		raw_headers(&t, 3, ok, 4, NGHTTP2_FLAG_END_STREAM);
+		t.o.no_answer = 0;
+		tc_pump(&t, 100);
+		cr_assert(has_line(&t.log[0], "END 3"), "%s: %.*s", k->name, LOGSTR(t.log[0]));
+		o = t.o.n ? &t.o.st[t.o.n - 1] : NULL;
+		cr_assert(o && o->ended, "%s: o=%p n=%d ids %d %d, log1 %.*s", k->name, (void *)o, t.o.n,
+		          t.o.st[0].id, t.o.st[1].id, LOGSTR(t.log[1]));
+		tc_free(&t);
+	}
+}
+
+/* The upstream lies about its body length: the client never gets END_STREAM. */
+Test(h2, response_content_length_mismatch)
+{
+	int lies[2] = {10, -10};
+	for (int i = 0; i < 2; i++) {
+		struct tc t;
+		tc_init(&t, NULL, 65535);
+		char lie[8];
+		snprintf(lie, sizeof(lie), "%d", lies[i]);
+		nghttp2_nv ex[2] = {NV("x-resp-size", "100"),
+		                    {(uint8_t *)"x-lie-cl", (uint8_t *)lie, 8, strlen(lie), 0}};
+		int32_t id = tc_request(&t, "GET", "/lie", ex, 2, NULL, 0, 0);
+		tc_pump(&t, 100);
+		struct pstream *b = pst(&t.b, id, 0);
+		cr_assert(b && !b->ended, "lie %d: client saw END_STREAM", lies[i]);
+		cr_assert(b->rst && b->rst_code == NGHTTP2_INTERNAL_ERROR, "lie %d: rst %d code %u",
+		          lies[i], b->rst, b->rst_code);
+		cr_assert_leq(b->body.len, 100 + lies[i]);
+		cr_assert_eq(sm_h2_open_streams(t.h), 0);
+		tc_free(&t);
+	}
+}
+
+/* ---- header blocks the proxy must refuse ---- */
+
+struct bad_case {
+	const char *name;
+	nghttp2_nv nv[8];
+	size_t n;
+};
+
+#define REQ4 NV(":method", "GET"), NV(":scheme", "https"), NV(":authority", "a.example"), NV(":path", "/")
+
+static const struct bad_case bad_cases[] = {
+	{"connection", {REQ4, NV("connection", "keep-alive")}, 5},
+	{"keep_alive", {REQ4, NV("keep-alive", "5")}, 5},
+	{"proxy_connection", {REQ4, NV("proxy-connection", "x")}, 5},
+	{"transfer_encoding", {REQ4, NV("transfer-encoding", "chunked")}, 5},
+	{"upgrade", {REQ4, NV("upgrade", "h2c")}, 5},
+	{"te_gzip", {REQ4, NV("te", "gzip")}, 5},
+	{"value_crlf", {REQ4, NV("x-a", "a\r\nx-b: c")}, 5},
+	{"value_lf", {REQ4, NV("x-a", "a\nb")}, 5},
+	{"value_nul", {REQ4, {(uint8_t *)"x-a", (uint8_t *)"a\0b", 3, 3, 0}}, 5},
+	{"name_upper", {REQ4, NV("X-Foo", "1")}, 5},
+	{"name_space", {REQ4, NV("x foo", "1")}, 5},
+	{"name_colon_inside", {REQ4, NV("x:foo", "1")}, 5},
+	{"no_path", {NV(":method", "GET"), NV(":scheme", "https"), NV(":authority", "a")}, 3},
+	{"no_method", {NV(":scheme", "https"), NV(":authority", "a"), NV(":path", "/")}, 3},
+	{"no_scheme", {NV(":method", "GET"), NV(":authority", "a"), NV(":path", "/")}, 3},
+	{"empty_path", {NV(":method", "GET"), NV(":scheme", "https"), NV(":authority", "a"), NV(":path", "")}, 4},
+	{"dup_path", {REQ4, NV(":path", "/x")}, 5},
+	{"unknown_pseudo", {REQ4, NV(":foo", "1")}, 5},
+	{"status_in_request", {REQ4, NV(":status", "200")}, 5},
+	{"pseudo_after_regular", {NV(":method", "GET"), NV(":scheme", "https"), NV("x-a", "1"), NV(":authority", "a"), NV(":path", "/")}, 5},
+	{"cl_alpha", {REQ4, NV("content-length", "abc")}, 5},
+	{"cl_list", {REQ4, NV("content-length", "1, 1")}, 5},
+	{"cl_twice", {REQ4, NV("content-length", "0"), NV("content-length", "0")}, 6},
+	{"host_twice", {REQ4, NV("host", "a"), NV("host", "b")}, 6},
+	{"protocol_pseudo", {REQ4, NV(":protocol", "websocket")}, 5},
+};
+
+Test(h2, bad_request_headers_reset_not_forwarded)
+{
+	for (size_t c = 0; c < sizeof(bad_cases) / sizeof(bad_cases[0]); c++) {
+		const struct bad_case *k = &bad_cases[c];
+		struct tc t;
+		tc_init(&t, NULL, 65535);
+		raw_start(&t);
+		raw_headers(&t, 1, k->nv, k->n, NGHTTP2_FLAG_END_STREAM);
+		tc_pump(&t, 100);
+		cr_assert_eq(t.o.n, 0, "%s: forwarded upstream", k->name);
+		cr_assert_eq(raw_rst_code(&t, 1), NGHTTP2_PROTOCOL_ERROR, "%s: rst %ld (log %.*s)",
+		             k->name, raw_rst_code(&t, 1), LOGSTR(t.log[0]));
+		cr_assert_eq(sm_h2_open_streams(t.h), 0, "%s", k->name);
+		cr_assert_eq(t.errors, 0, "%s", k->name);
+		cr_assert(!has_line(&t.log[0], "REQUEST"), "%s", k->name);
+		/* the connection survives */
+		nghttp2_nv ok[4] = {REQ4};
+		raw_headers(&t, 3, ok, 4, NGHTTP2_FLAG_END_STREAM);
+		tc_pump(&t, 100);
+		cr_assert(pst(&t.o, 1, 0) && pst(&t.o, 1, 0)->ended, "%s: next request lost", k->name);
+		cr_assert_eq(sm_h2_open_streams(t.h), 0, "%s", k->name);
+		tc_free(&t);
+	}
+}
+
+Test(h2, header_list_and_field_limits)
+{
+	static char big[40001];
+	memset(big, 'a', 40000);
+	struct sm_h2_limits lim = {.max_header_fields = 20};
+	for (int c = 0; c < 2; c++) {
+		struct tc t;
+		tc_init(&t, &lim, 65535);
+		raw_start(&t);
+		nghttp2_nv nv[30] = {REQ4};
+		size_t n = 4;
+		if (c == 0) { /* 2 x 40000 > 65536 */
+			nv[n++] = (nghttp2_nv){(uint8_t *)"x-a", (uint8_t *)big, 3, 40000, 0};
+			nv[n++] = (nghttp2_nv){(uint8_t *)"x-b", (uint8_t *)big, 3, 40000, 0};
+		} else { /* 21 fields > 20 */
+			for (int i = 0; i < 17; i++)
+				nv[n++] = NV("x-f", "v");
+		}
+		raw_headers(&t, 1, nv, n, NGHTTP2_FLAG_END_STREAM);
+		tc_pump(&t, 100);
+		cr_assert_eq(t.o.n, 0);
+		cr_assert_eq(raw_rst_code(&t, 1), NGHTTP2_PROTOCOL_ERROR);
+		cr_assert(has_line(&t.log[0], c == 0 ? "RESET 1 who=2 code=1 reason=header_list"
+		                                     : "RESET 1 who=2 code=1 reason=fields"),
+		          "%.*s", LOGSTR(t.log[0]));
+		cr_assert_eq(sm_h2_open_streams(t.h), 0);
+		tc_free(&t);
+	}
+}
+
+/* Upstream responses the proxy must refuse: the client gets a reset. */
+Test(h2, bad_response_status)
+{
+	const char *statuses[] = {"101", "99", "600", "2000"};
+	for (int i = 0; i < 4; i++) {
+		struct tc t;
+		tc_init(&t, NULL, 65535);
+		t.o.no_answer = 1;
+		int32_t id = tc_request(&t, "GET", "/", NULL, 0, NULL, 0, 0);
+		tc_pump(&t, 100);
+		nghttp2_nv nv[1] = {{(uint8_t *)":status", (uint8_t *)statuses[i], 7,
+		                     strlen(statuses[i]), 0}};
+		nghttp2_submit_response(t.o.s, 1, nv, 1, NULL);
+		tc_pump(&t, 100);
+		struct pstream *b = pst(&t.b, id, 0);
+		cr_assert(b->rst && !b->ended && b->hblocks == 0, "status %s", statuses[i]);
+		cr_assert_eq(sm_h2_open_streams(t.h), 0);
+		tc_free(&t);
+	}
+}
+
+/* ---- property: random chunking gives the same events and bytes ---- */
+
+struct outcome {
+	struct bytes slog[2][8];
+	struct bytes bres[8], ores[8];
+};
+
+static void run_scenario(unsigned seed, size_t chunk, struct outcome *out)
+{
+	struct tc t;
+	tc_init(&t, NULL, 65535);
+	t.rng = seed;
+	t.chunk = chunk;
+	uint8_t *body = pattern(100000, 2);
+	nghttp2_nv g[2] = {NV("x-resp-size", "70000"), NV("x-resp-trailers", "1")};
+	tc_request(&t, "GET", "/g", g, 2, NULL, 0, 0);
+	nghttp2_nv p[1] = {NV("content-type", "a/b")};
+	tc_request(&t, "POST", "/p", p, 1, body, 100000, 1);
+	nghttp2_nv h[1] = {NV("x-status", "204")};
+	tc_request(&t, "GET", "/h", h, 1, NULL, 0, 0);
+	tc_pump(&t, 20000);
+	slog_flush(&t);
+	for (int d = 0; d < 2; d++)
+		for (int k = 0; k < 8; k++)
+			bytes_add(&out->slog[d][k], t.slog[d][k].p, t.slog[d][k].len);
+	for (int i = 0; i < 3; i++) {
+		int32_t id = 1 + 2 * i;
+		struct pstream *b = pst(&t.b, id, 0), *o = pst(&t.o, id, 0);
+		cr_assert(b && o && b->ended && o->ended, "seed %u stream %d", seed, id);
+		bytes_add(&out->bres[i], b->hdr.p, b->hdr.len);
+		bytes_add(&out->bres[i], b->body.p, b->body.len);
+		bytes_add(&out->bres[i], b->trl.p, b->trl.len);
+		bytes_add(&out->ores[i], o->hdr.p, o->hdr.len);
+		bytes_add(&out->ores[i], o->body.p, o->body.len);
+		bytes_add(&out->ores[i], o->trl.p, o->trl.len);
+	}
+	cr_assert_eq(sm_h2_open_streams(t.h), 0);
+	free(body);
+	tc_free(&t);
+}
+
+static void outcome_free(struct outcome *o)
+{
+	for (int d = 0; d < 2; d++)
+		for (int k = 0; k < 8; k++)
+			free(o->slog[d][k].p);
+	for (int i = 0; i < 8; i++) {
+		free(o->bres[i].p);
+		free(o->ores[i].p);
+	}
+}
+
+static void same(const struct bytes *a, const struct bytes *b, const char *what, unsigned seed)
+{
+	cr_assert_eq(a->len, b->len, "%s seed %u: %zu != %zu\n%.*s\n---\n%.*s", what, seed, a->len,
+	             b->len, (int)a->len, (const char *)a->p, (int)b->len, (const char *)b->p);
+	cr_assert(a->len == 0 || memcmp(a->p, b->p, a->len) == 0, "%s seed %u", what, seed);
+}
+
+Test(h2, random_splits_same_events_and_bytes)
+{
+	struct outcome ref = {0};
+	run_scenario(0, 1 << 16, &ref);
+	cr_assert(ref.slog[0][0].len > 0 && ref.slog[1][1].len > 0);
+	unsigned seeds[] = {1, 7, 42, 1234, 99991};
+	size_t chunks[] = {1, 13, 97, 1000, 20000};
+	for (size_t i = 0; i < 5; i++) {
+		struct outcome o = {0};
+		run_scenario(seeds[i], chunks[i], &o);
+		for (int d = 0; d < 2; d++)
+			for (int k = 0; k < 8; k++)
+				same(&ref.slog[d][k], &o.slog[d][k], "events", seeds[i]);
+		for (int k = 0; k < 8; k++) {
+			same(&ref.bres[k], &o.bres[k], "browser", seeds[i]);
+			same(&ref.ores[k], &o.ores[k], "origin", seeds[i]);
+		}
+		outcome_free(&o);
+	}
+	outcome_free(&ref);
+}
+
+Test(h2, eof_upstream_resets_open_streams)
+{
+	struct tc t;
+	tc_init(&t, NULL, 65535);
+	t.o.no_answer = 1;
+	int32_t id = tc_request(&t, "GET", "/", NULL, 0, NULL, 0, 0);
+	tc_pump(&t, 100);
+	cr_assert_eq(sm_h2_open_streams(t.h), 1);
+	cr_assert_eq(sm_h2_eof(t.h, SM_H2_UPSTREAM), SM_OK);
+	tc_events(&t);
+	uint8_t buf[4096];
+	long n = sm_h2_out_client(t.h, buf, sizeof(buf));
+	cr_assert(n > 0);
+	cr_assert_eq(nghttp2_session_mem_recv(t.b.s, buf, (size_t)n), n);
+	struct pstream *b = pst(&t.b, id, 0);
+	cr_assert(b->rst && b->rst_code == NGHTTP2_INTERNAL_ERROR, "code %u", b->rst_code);
+	cr_assert(t.b.goaway);
+	cr_assert_eq(sm_h2_open_streams(t.h), 0);
+	cr_assert(sm_h2_done(t.h, SM_H2_UPSTREAM));
+	tc_free(&t);
+}
+
+Test(h2, bad_preface_is_an_error)
+{
+	struct sm_h2 *h = sm_h2_new(NULL);
+	cr_assert(h);
+	const char *junk = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+	long r = sm_h2_feed_client(h, (const uint8_t *)junk, strlen(junk));
+	cr_assert_eq(r, SM_ERR_PROTOCOL);
+	struct sm_h2_event ev;
+	cr_assert(sm_h2_next_event(h, &ev));
+	cr_assert_eq(ev.type, SM_H2_EV_ERROR);
+	cr_assert_eq(sm_h2_wait(h, SM_H2_CLIENT), SM_H2_WAIT_CLOSED);
+	sm_h2_free(h);
+}
+
+Test(h2, memory_budget_refuses)
+{
+	struct sm_h2_limits lim = {.max_mem = 1024};
+	cr_assert_null(sm_h2_new(&lim));
+	struct sm_h2_limits bad = {.stream_window = 0x80000000u};
+	cr_assert_null(sm_h2_new(&bad));
+}
