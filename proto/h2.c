@@ -94,8 +94,8 @@ static uint32_t peer_code(int side, uint32_t code)
 
 /* The stream is over: reset both sides (the faulting side `side` with
  * `code`, the other with its peer code), drop buffers, report once. */
-static void kill_stream(struct sm_h2 *h, struct h2_stream *st, int side, uint8_t who,
-                        uint32_t code, int reason, int detail)
+static void kill_stream(struct sm_h2 *h, struct h2_stream *st, int side, uint8_t who, uint32_t code,
+                        int reason, int detail)
 {
 	if (!st->reported) {
 		st->reported = 1;
@@ -137,6 +137,18 @@ static void resume(struct sm_h2 *h, struct h2_stream *st, int dir)
 
 static void side_lost(struct sm_h2 *h, int side);
 
+/* Receiving on `side` stops (NGHTTP2_ERR_PAUSE from a pausable callback)
+ * when the caller must pop events first or the other side's output queue
+ * is full: what we receive from one side turns into frames for the other. */
+static int must_pause(struct sm_h2 *h, int side)
+{
+	if (!h2_ev_room(h))
+		return 1;
+	const struct h2_side *od = &h->side[OTHER(side)];
+	return !od->eof && !od->lost &&
+	       nghttp2_session_get_outbound_queue_size(od->s) >= h->lim.max_out_queue;
+}
+
 /* ---- nghttp2 callbacks ---- */
 
 static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *ud)
@@ -151,8 +163,8 @@ static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int 
 	return (ssize_t)n;
 }
 
-static ssize_t read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
-                       uint32_t *dflags, nghttp2_data_source *src, void *ud)
+static ssize_t read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len, uint32_t *dflags,
+                       nghttp2_data_source *src, void *ud)
 {
 	struct sm_h2 *h = H(ud);
 	struct h2_stream *st = src->ptr;
@@ -205,7 +217,8 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
 				st = &h->st[i];
 		if (!st) {
 			h->stats.refused_no_slot++;
-			nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, sid, NGHTTP2_REFUSED_STREAM);
+			nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, sid,
+			                          NGHTTP2_REFUSED_STREAM);
 			return 0;
 		}
 		memset(st, 0, sizeof(*st));
@@ -238,7 +251,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 	if (!b->active || b->sid != f->hd.stream_id)
 		return 0;
 	int rv = h2_block_field(h, side, name, nlen, value, vlen, flags);
-	if (rv == 0 && !h2_ev_room(h))
+	if (rv == 0 && must_pause(h, side))
 		rv = NGHTTP2_ERR_PAUSE;
 	return rv;
 }
@@ -295,7 +308,8 @@ static void got_headers(struct sm_h2 *h, int side, const nghttp2_frame *f)
 	if (b->cat == H2_K_TRAIL) {
 		st->tr[side] = h2_trailers_copy(h, side);
 		if (!st->tr[side]) {
-			kill_stream(h, st, side, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR, SM_H2_R_MEMORY, 0);
+			kill_stream(h, st, side, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR,
+			            SM_H2_R_MEMORY, 0);
 			return;
 		}
 		e.type = SM_H2_EV_TRAILERS;
@@ -310,7 +324,8 @@ static void got_headers(struct sm_h2 *h, int side, const nghttp2_frame *f)
 		int32_t usid = -1;
 		if (!h->side[SM_H2_UPSTREAM].eof && !h->side[SM_H2_UPSTREAM].failed &&
 		    nghttp2_session_check_request_allowed(up))
-			usid = nghttp2_submit_request(up, NULL, h->nvscratch, n, end ? NULL : &prd, st);
+			usid = nghttp2_submit_request(up, NULL, h->nvscratch, n, end ? NULL : &prd,
+			                              st);
 		if (usid < 0) {
 			kill_stream(h, st, SM_H2_UPSTREAM, SM_H2_UPSTREAM, NGHTTP2_REFUSED_STREAM,
 			            SM_H2_R_REFUSED, usid);
@@ -331,13 +346,14 @@ static void got_headers(struct sm_h2 *h, int side, const nghttp2_frame *f)
 		int rv;
 		if (status < 200) {
 			e.flags |= SM_H2_F_INTERIM;
-			rv = nghttp2_submit_headers(srv, NGHTTP2_FLAG_NONE, st->sid[0], NULL, h->nvscratch,
-			                            n, NULL);
+			rv = nghttp2_submit_headers(srv, NGHTTP2_FLAG_NONE, st->sid[0], NULL,
+			                            h->nvscratch, n, NULL);
 		} else {
 			st->final = 1;
 			st->cl[1] = (status == 204 || status == 304) ? -1 : cl;
 			st->provider[1] = (uint8_t)!end;
-			rv = nghttp2_submit_response(srv, st->sid[0], h->nvscratch, n, end ? NULL : &prd);
+			rv = nghttp2_submit_response(srv, st->sid[0], h->nvscratch, n,
+			                             end ? NULL : &prd);
 		}
 		if (rv != 0) {
 			kill_stream(h, st, SM_H2_CLIENT, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR,
@@ -372,7 +388,8 @@ static void got_goaway(struct sm_h2 *h, int side, const nghttp2_frame *f)
 		od->goaway_sent = 1;
 		uint32_t code = f->goaway.error_code == NGHTTP2_NO_ERROR ? NGHTTP2_NO_ERROR
 		                                                         : NGHTTP2_INTERNAL_ERROR;
-		int32_t last = to == SM_H2_CLIENT ? nghttp2_session_get_last_proc_stream_id(od->s) : 0;
+		int32_t last =
+		        to == SM_H2_CLIENT ? nghttp2_session_get_last_proc_stream_id(od->s) : 0;
 		nghttp2_submit_goaway(od->s, NGHTTP2_FLAG_NONE, last, code, NULL, 0);
 	}
 }
@@ -383,9 +400,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	int side = side_of(h, s);
 	struct h2_stream *st;
 	switch (f->hd.type) {
-	case NGHTTP2_HEADERS:
-		got_headers(h, side, f);
-		break;
+	case NGHTTP2_HEADERS: got_headers(h, side, f); break;
 	case NGHTTP2_DATA:
 		st = get_st(h, side, f->hd.stream_id);
 		if (st && !st->dead && (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
@@ -396,15 +411,13 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 		if (st) {
 			h->stats.resets_peer++;
 			st->open[side] = 0; /* closed for us; on_stream_close follows */
-			kill_stream(h, st, side, (uint8_t)side, f->rst_stream.error_code, SM_H2_R_NONE, 0);
+			kill_stream(h, st, side, (uint8_t)side, f->rst_stream.error_code,
+			            SM_H2_R_NONE, 0);
 			st->open[side] = 1;
 		}
 		break;
-	case NGHTTP2_GOAWAY:
-		got_goaway(h, side, f);
-		break;
-	default:
-		break;
+	case NGHTTP2_GOAWAY: got_goaway(h, side, f); break;
+	default: break;
 	}
 	return 0;
 }
@@ -498,7 +511,7 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
 	                  .len = (uint32_t)len};
 	push(h, &e);
 	resume(h, st, side);
-	return h2_ev_room(h) ? 0 : NGHTTP2_ERR_PAUSE;
+	return must_pause(h, side) ? NGHTTP2_ERR_PAUSE : 0;
 }
 
 static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void *ud)
@@ -555,7 +568,8 @@ static int on_frame_not_send(nghttp2_session *s, const nghttp2_frame *f, int err
 		return 0;
 	if (!st->dead)
 		kill_stream(h, st, side, SM_H2_PROXY,
-		            side == SM_H2_UPSTREAM ? NGHTTP2_REFUSED_STREAM : NGHTTP2_INTERNAL_ERROR,
+		            side == SM_H2_UPSTREAM ? NGHTTP2_REFUSED_STREAM
+		                                   : NGHTTP2_INTERNAL_ERROR,
 		            SM_H2_R_REFUSED, err);
 	if (side == SM_H2_UPSTREAM && !nghttp2_session_find_stream(s, f->hd.stream_id))
 		st->open[side] = 0; /* never opened: no close callback will come */
@@ -620,10 +634,10 @@ static int setup_session(struct sm_h2 *h, int side)
 	if (rv != 0)
 		return -1;
 	nghttp2_settings_entry iv[4] = {
-		{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, h->lim.max_streams},
-		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, h->lim.stream_window},
-		{NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, h->lim.max_header_list},
-		{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+	        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, h->lim.max_streams},
+	        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, h->lim.stream_window},
+	        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, h->lim.max_header_list},
+	        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
 	};
 	if (nghttp2_submit_settings(h->side[side].s, NGHTTP2_FLAG_NONE, iv,
 	                            side == SM_H2_CLIENT ? 3 : 4) != 0)
@@ -753,9 +767,13 @@ static long feed(struct sm_h2 *h, int side, const uint8_t *in, size_t len)
 		fail(h, side, (long)n);
 		return n == NGHTTP2_ERR_NOMEM ? SM_ERR_NOMEM : SM_ERR_PROTOCOL;
 	}
-	if ((size_t)n < len) {
-		h->paused[side] = 1;
-		h->stats.events_paused++;
+	if ((size_t)n < len) { /* a callback paused: events to pop, or the other side is full */
+		if (h->evlen > 0) {
+			h->paused[side] = 1;
+			h->stats.events_paused++;
+		} else {
+			h->stats.out_full++;
+		}
 	}
 	check_silent_rejects(h, side);
 	if (h->failed) {
@@ -824,7 +842,8 @@ static void side_lost(struct sm_h2 *h, int side)
 		if (!st->used)
 			continue;
 		if (!st->dead && !st->ended[side])
-			kill_stream(h, st, side, (uint8_t)side, NGHTTP2_CANCEL, SM_H2_R_SIDE_CLOSED, 0);
+			kill_stream(h, st, side, (uint8_t)side, NGHTTP2_CANCEL, SM_H2_R_SIDE_CLOSED,
+			            0);
 		st->open[side] = 0;
 		maybe_free(h, st);
 	}
@@ -832,7 +851,8 @@ static void side_lost(struct sm_h2 *h, int side)
 	struct h2_side *od = &h->side[to];
 	if (!od->goaway_sent && !od->lost) {
 		od->goaway_sent = 1;
-		int32_t last = to == SM_H2_CLIENT ? nghttp2_session_get_last_proc_stream_id(od->s) : 0;
+		int32_t last =
+		        to == SM_H2_CLIENT ? nghttp2_session_get_last_proc_stream_id(od->s) : 0;
 		nghttp2_submit_goaway(od->s, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, NULL, 0);
 	}
 }
@@ -852,103 +872,4 @@ int sm_h2_done(const struct sm_h2 *h, enum sm_h2_side side)
 	if (sd->eof)
 		return 1;
 	return !nghttp2_session_want_read(sd->s) && !nghttp2_session_want_write(sd->s);
-}
-
-enum sm_h2_wait sm_h2_wait(const struct sm_h2 *h, enum sm_h2_side side)
-{
-	const struct h2_side *sd = &h->side[side];
-	if (sd->eof || sd->failed || h->failed || sd->lost || !nghttp2_session_want_read(sd->s))
-		return SM_H2_WAIT_CLOSED;
-	if (h->paused[side] || !h2_ev_room(h))
-		return SM_H2_WAIT_EVENTS;
-	const struct h2_side *od = &h->side[OTHER(side)];
-	if (!od->eof && !od->failed &&
-	    nghttp2_session_get_outbound_queue_size(od->s) >= h->lim.max_out_queue)
-		return SM_H2_WAIT_OUT_FULL;
-	return SM_H2_WAIT_NONE;
-}
-
-unsigned sm_h2_open_streams(const struct sm_h2 *h)
-{
-	return h->nopen;
-}
-
-int sm_h2_next_event(struct sm_h2 *h, struct sm_h2_event *ev)
-{
-	if (h->evlen == 0)
-		return 0;
-	const struct h2_ev *e = &h->evq[h->evhead];
-	memset(ev, 0, sizeof(*ev));
-	ev->type = e->type;
-	ev->dir = e->dir;
-	ev->who = e->who;
-	ev->reason = e->reason;
-	ev->flags = e->flags;
-	ev->status = e->status;
-	ev->stream_id = e->sid;
-	ev->upstream_id = e->usid;
-	ev->code = e->code;
-	ev->last_id = e->last_id;
-	ev->detail = e->detail;
-	ev->data = e->data;
-	ev->len = e->len;
-	ev->nheaders = e->nheaders;
-	ev->hfirst_ = e->hfirst;
-	if (e->type == SM_H2_EV_REQUEST) {
-		const uint8_t *a = h->side[SM_H2_CLIENT].arena;
-		const uint8_t **p[4] = {&ev->method, &ev->scheme, &ev->authority, &ev->path};
-		uint32_t *l[4] = {&ev->method_len, &ev->scheme_len, &ev->authority_len, &ev->path_len};
-		for (int i = 0; i < 4; i++)
-			if (e->ps_has[i]) {
-				*p[i] = a + e->ps_off[i];
-				*l[i] = e->ps_len[i];
-			}
-	}
-	h->evhead++;
-	if (--h->evlen == 0)
-		h->evhead = 0;
-	return 1;
-}
-
-int sm_h2_header(const struct sm_h2 *h, const struct sm_h2_event *ev, unsigned i,
-                 const uint8_t **name, size_t *nlen, const uint8_t **value, size_t *vlen)
-{
-	if (ev->type != SM_H2_EV_REQUEST && ev->type != SM_H2_EV_RESPONSE &&
-	    ev->type != SM_H2_EV_TRAILERS)
-		return 0;
-	if (i >= ev->nheaders || ev->dir > 1)
-		return 0;
-	const struct h2_side *sd = &h->side[ev->dir];
-	const struct h2_field *f = &sd->fields[ev->hfirst_ + i];
-	*name = sd->arena + f->noff;
-	*nlen = f->nlen;
-	*value = sd->arena + f->voff;
-	*vlen = f->vlen;
-	return 1;
-}
-
-int sm_h2_header_find(const struct sm_h2 *h, const struct sm_h2_event *ev, const char *name,
-                      const uint8_t **value, size_t *vlen)
-{
-	const uint8_t *n;
-	size_t nl;
-	for (unsigned i = 0; sm_h2_header(h, ev, i, &n, &nl, value, vlen); i++)
-		if (sm_hdrcheck_name_is(n, nl, name))
-			return 1;
-	return 0;
-}
-
-const struct sm_h2_stats *sm_h2_stats(const struct sm_h2 *h)
-{
-	return &h->stats;
-}
-
-size_t sm_h2_mem_used(const struct sm_h2 *h)
-{
-	return h->mem_used;
-}
-
-size_t sm_h2_buffered(const struct sm_h2 *h)
-{
-	return h->buffered;
 }

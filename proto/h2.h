@@ -100,12 +100,12 @@ enum sm_h2_side {
 };
 
 enum sm_h2_event_type {
-	SM_H2_EV_REQUEST = 1, /* a request head was received, validated and forwarded */
-	SM_H2_EV_RESPONSE,    /* a response head (interim or final) was forwarded */
-	SM_H2_EV_DATA,        /* DATA payload received on `dir` (data, len), buffered for
-	                         the other side; never empty */
-	SM_H2_EV_TRAILERS,    /* trailers received on `dir`, validated, queued after the body */
-	SM_H2_EV_STREAM_END,  /* END_STREAM received on `dir` and validated (length agreed) */
+	SM_H2_EV_REQUEST = 1,  /* a request head was received, validated and forwarded */
+	SM_H2_EV_RESPONSE,     /* a response head (interim or final) was forwarded */
+	SM_H2_EV_DATA,         /* DATA payload received on `dir` (data, len), buffered for
+	                          the other side; never empty */
+	SM_H2_EV_TRAILERS,     /* trailers received on `dir`, validated, queued after the body */
+	SM_H2_EV_STREAM_END,   /* END_STREAM received on `dir` and validated (length agreed) */
 	SM_H2_EV_STREAM_RESET, /* the stream was reset by `who` with `code`; it is over */
 	SM_H2_EV_GOAWAY,       /* GOAWAY by `who` (side `dir`): code, last_id */
 	SM_H2_EV_ERROR,        /* connection failure on side `dir`: reason, detail */
@@ -222,17 +222,17 @@ int sm_h2_header_find(const struct sm_h2 *h, const struct sm_h2_event *ev, const
 
 /* Counters, for telemetry. */
 struct sm_h2_stats {
-	uint64_t streams;               /* client streams opened */
-	uint64_t requests, responses;   /* heads forwarded */
-	uint64_t resets_proxy;          /* streams the proxy reset (validation, limits) */
-	uint64_t resets_peer;           /* RST_STREAM received from either side */
-	uint64_t refused_no_slot;       /* stream table full */
-	uint64_t bytes[2];              /* DATA payload received per side */
-	uint64_t mem_limit;             /* allocations refused by max_mem */
-	uint64_t out_full;              /* feeds stopped by the other side's output queue */
-	uint64_t events_paused;         /* feeds stopped to let the caller pop events */
-	uint64_t mem_peak;              /* highest allocated bytes */
-	uint64_t buffered_peak;         /* highest bytes held in stream buffers */
+	uint64_t streams;             /* client streams opened */
+	uint64_t requests, responses; /* heads forwarded */
+	uint64_t resets_proxy;        /* streams the proxy reset (validation, limits) */
+	uint64_t resets_peer;         /* RST_STREAM received from either side */
+	uint64_t refused_no_slot;     /* stream table full */
+	uint64_t bytes[2];            /* DATA payload received per side */
+	uint64_t mem_limit;           /* allocations refused by max_mem */
+	uint64_t out_full;            /* feeds stopped by the other side's output queue */
+	uint64_t events_paused;       /* feeds stopped to let the caller pop events */
+	uint64_t mem_peak;            /* highest allocated bytes */
+	uint64_t buffered_peak;       /* highest bytes held in stream buffers */
 };
 const struct sm_h2_stats *sm_h2_stats(const struct sm_h2 *h);
 

@@ -1,4 +1,4 @@
-/* proto/h2: budgeted memory, the event queue, per-side header storage and
+/* proto/h2: budgeted memory, per-side header storage and
  * header-block validation (rules in proto/h2.h). */
 #include <string.h>
 
@@ -59,37 +59,6 @@ void *h2_realloc(struct sm_h2 *h, void *p, size_t n)
 	if (h->mem_used > h->stats.mem_peak)
 		h->stats.mem_peak = h->mem_used;
 	return nb + HDR_SZ;
-}
-
-/* ---- event queue: a compacting array, grown up to evmax ---- */
-
-int h2_ev_room(const struct sm_h2 *h)
-{
-	return h->evlen < h->ev_soft;
-}
-
-int h2_ev_push(struct sm_h2 *h, const struct h2_ev *e)
-{
-	if (h->evhead + h->evlen == h->evcap) {
-		if (h->evhead > 0) {
-			memmove(h->evq, h->evq + h->evhead, h->evlen * sizeof(*h->evq));
-			h->evhead = 0;
-		} else {
-			uint32_t ncap = h->evcap ? h->evcap * 2 : 32;
-			uint32_t evmax = 64 + 8 * h->nslots;
-			if (ncap > evmax)
-				ncap = evmax;
-			if (ncap <= h->evcap)
-				return -1;
-			struct h2_ev *q = h2_realloc(h, h->evq, ncap * sizeof(*q));
-			if (!q)
-				return -1;
-			h->evq = q;
-			h->evcap = ncap;
-		}
-	}
-	h->evq[h->evhead + h->evlen++] = *e;
-	return 0;
 }
 
 /* ---- per-side header storage ---- */
@@ -373,29 +342,4 @@ struct h2_trailers *h2_trailers_copy(struct sm_h2 *h, int side)
 		t->nv[i].flags = f->flags;
 	}
 	return t;
-}
-
-const char *sm_h2_reason_str(enum sm_h2_reason r)
-{
-	switch (r) {
-	case SM_H2_R_NONE: return "none";
-	case SM_H2_R_HEADER: return "header";
-	case SM_H2_R_NAME_UPPERCASE: return "name_uppercase";
-	case SM_H2_R_CONNECTION_FIELD: return "connection_field";
-	case SM_H2_R_TE: return "te";
-	case SM_H2_R_PSEUDO: return "pseudo";
-	case SM_H2_R_STATUS: return "status";
-	case SM_H2_R_HEADER_LIST: return "header_list";
-	case SM_H2_R_FIELDS: return "fields";
-	case SM_H2_R_LENGTH: return "length";
-	case SM_H2_R_NO_SLOT: return "no_slot";
-	case SM_H2_R_NGHTTP2: return "nghttp2";
-	case SM_H2_R_PEER: return "peer";
-	case SM_H2_R_REFUSED: return "refused";
-	case SM_H2_R_MEMORY: return "memory";
-	case SM_H2_R_SIDE_CLOSED: return "side_closed";
-	case SM_H2_R_TRAILERS: return "trailers";
-	case SM_H2_R_BUFFER: return "buffer";
-	}
-	return "unknown";
 }

@@ -26,20 +26,20 @@ struct h2_trailers {
 /* One client stream and its upstream twin. dir 0 = request (client to
  * upstream), dir 1 = response (upstream to client). */
 struct h2_stream {
-	int32_t sid[2];      /* [0] client-side id, [1] upstream-side id (0: none) */
-	uint8_t used;        /* slot in use */
-	uint8_t open[2];     /* the stream exists in session [side] (not closed) */
-	uint8_t ended[2];    /* END_STREAM received and validated for dir */
-	uint8_t provider[2]; /* a data provider is attached for dir (on the receiving session) */
-	uint8_t deferred[2]; /* that provider returned DEFERRED */
+	int32_t sid[2];         /* [0] client-side id, [1] upstream-side id (0: none) */
+	uint8_t used;           /* slot in use */
+	uint8_t open[2];        /* the stream exists in session [side] (not closed) */
+	uint8_t ended[2];       /* END_STREAM received and validated for dir */
+	uint8_t provider[2];    /* a data provider is attached for dir (on the receiving session) */
+	uint8_t deferred[2];    /* that provider returned DEFERRED */
 	uint8_t end_pending[2]; /* a DATA frame with END_STREAM began for dir */
-	uint8_t dead;        /* reset: no more forwarding, buffers dropped */
-	uint8_t reported;    /* STREAM_RESET event emitted */
-	uint8_t final;       /* final response head received */
-	uint8_t head;        /* request method HEAD: response has no body */
-	uint8_t rst_code[2]; /* code to send when resetting side (pending) */
-	int64_t cl[2];       /* Content-Length of dir, -1 if none */
-	uint64_t rx[2];      /* DATA bytes received for dir */
+	uint8_t dead;           /* reset: no more forwarding, buffers dropped */
+	uint8_t reported;       /* STREAM_RESET event emitted */
+	uint8_t final;          /* final response head received */
+	uint8_t head;           /* request method HEAD: response has no body */
+	uint8_t rst_code[2];    /* code to send when resetting side (pending) */
+	int64_t cl[2];          /* Content-Length of dir, -1 if none */
+	uint64_t rx[2];         /* DATA bytes received for dir */
 	struct h2_buf buf[2];
 	struct h2_trailers *tr[2];
 };
@@ -47,16 +47,16 @@ struct h2_stream {
 /* The header block being received on one side (HEADERS + CONTINUATION are
  * contiguous per connection, so one per side). */
 struct h2_block {
-	int32_t sid;      /* stream of the block (session's id) */
-	uint8_t cat;      /* H2_K_*: what the block is */
-	uint8_t active;   /* a block is being received */
-	uint8_t reason;   /* first fault (enum sm_h2_reason), 0 if none */
-	uint8_t regular;  /* a regular field was seen (pseudo after it is a fault) */
-	uint8_t pseudo;   /* pseudo fields seen (bit per kind) */
+	int32_t sid;     /* stream of the block (session's id) */
+	uint8_t cat;     /* H2_K_*: what the block is */
+	uint8_t active;  /* a block is being received */
+	uint8_t reason;  /* first fault (enum sm_h2_reason), 0 if none */
+	uint8_t regular; /* a regular field was seen (pseudo after it is a fault) */
+	uint8_t pseudo;  /* pseudo fields seen (bit per kind) */
 	int32_t detail;
-	uint32_t first;   /* index of its first field in the side's field array */
-	uint32_t nfields; /* fields stored */
-	uint64_t size;    /* RFC 9113 size so far */
+	uint32_t first;                /* index of its first field in the side's field array */
+	uint32_t nfields;              /* fields stored */
+	uint64_t size;                 /* RFC 9113 size so far */
 	uint32_t ps_off[5], ps_len[5]; /* method, scheme, authority, path, status values */
 	struct sm_hdrcheck_msg msg;
 };
@@ -75,12 +75,12 @@ struct h2_side {
 	struct h2_field *fields;
 	uint32_t flen, fcap;
 	struct h2_block blk;
-	uint8_t goaway_seen;   /* GOAWAY event for a GOAWAY from this side emitted */
-	uint8_t goaway_sent;   /* we submitted a GOAWAY to this side */
-	uint8_t eof;           /* transport closed */
-	uint8_t failed;        /* fatal nghttp2 error */
-	uint8_t lost;          /* its streams are over (eof, failure, nghttp2 ended it) */
-	const uint8_t *in;     /* input of the feed in progress */
+	uint8_t goaway_seen; /* GOAWAY event for a GOAWAY from this side emitted */
+	uint8_t goaway_sent; /* we submitted a GOAWAY to this side */
+	uint8_t eof;         /* transport closed */
+	uint8_t failed;      /* fatal nghttp2 error */
+	uint8_t lost;        /* its streams are over (eof, failure, nghttp2 ended it) */
+	const uint8_t *in;   /* input of the feed in progress */
 };
 
 /* Internal event entry; expanded by sm_h2_next_event(). */
@@ -107,7 +107,7 @@ struct sm_h2 {
 	size_t buffered;
 	struct h2_ev *evq;
 	uint32_t evhead, evlen, evcap;
-	uint32_t ev_soft; /* pause receiving when this many events are queued */
+	uint32_t ev_soft;  /* pause receiving when this many events are queued */
 	uint8_t paused[2]; /* feed of side stopped for events */
 	uint8_t failed;
 	/* output in progress */
@@ -117,7 +117,7 @@ struct sm_h2 {
 	nghttp2_nv *nvscratch;
 };
 
-/* h2_hdr.c */
+/* h2_hdr.c, h2_event.c */
 int h2_ev_push(struct sm_h2 *h, const struct h2_ev *e);
 int h2_ev_room(const struct sm_h2 *h);
 void h2_arena_reset(struct sm_h2 *h, int side);

@@ -186,7 +186,8 @@ Test(h2, rst_from_client_propagated)
 	tc_pump(&t, 100);
 	struct pstream *o = pst(&t.o, 1, 0);
 	cr_assert(o && o->rst && o->rst_code == NGHTTP2_CANCEL);
-	cr_assert(has_line(&t.log[0], "RESET 1 who=0 code=8 reason=none"), "%.*s", LOGSTR(t.log[0]));
+	cr_assert(has_line(&t.log[0], "RESET 1 who=0 code=8 reason=none"), "%.*s",
+	          LOGSTR(t.log[0]));
 	cr_assert_eq(sm_h2_open_streams(t.h), 0);
 	cr_assert_eq(sm_h2_stats(t.h)->resets_peer, 1);
 	tc_free(&t);
@@ -200,13 +201,15 @@ Test(h2, rst_from_upstream_propagated)
 	uint8_t *body = pattern(1000, 1);
 	int32_t id = tc_request(&t, "POST", "/x", NULL, 0, body, 1000, 0);
 	tc_pump(&t, 100);
-	cr_assert_eq(nghttp2_submit_rst_stream(t.o.s, NGHTTP2_FLAG_NONE, 1, NGHTTP2_ENHANCE_YOUR_CALM),
-	             0);
+	cr_assert_eq(
+	        nghttp2_submit_rst_stream(t.o.s, NGHTTP2_FLAG_NONE, 1, NGHTTP2_ENHANCE_YOUR_CALM),
+	        0);
 	tc_pump(&t, 100);
 	struct pstream *b = pst(&t.b, id, 0);
-	cr_assert(b && b->rst && b->rst_code == NGHTTP2_ENHANCE_YOUR_CALM, "%d %u %.*s|%.*s", b->rst,
-	          b->rst_code, LOGSTR(t.log[0]), LOGSTR(t.log[1]));
-	cr_assert(has_line(&t.log[1], "RESET 1 who=1 code=11 reason=none"), "%.*s", LOGSTR(t.log[1]));
+	cr_assert(b && b->rst && b->rst_code == NGHTTP2_ENHANCE_YOUR_CALM, "%d %u %.*s|%.*s",
+	          b->rst, b->rst_code, LOGSTR(t.log[0]), LOGSTR(t.log[1]));
+	cr_assert(has_line(&t.log[1], "RESET 1 who=1 code=11 reason=none"), "%.*s",
+	          LOGSTR(t.log[1]));
 	cr_assert_eq(sm_h2_open_streams(t.h), 0);
 	/* the connection still works */
 	t.o.no_answer = 0;
@@ -229,7 +232,8 @@ Test(h2, goaway_from_upstream)
 	int32_t b2 = tc_request(&t, "GET", "/b", &ex, 1, NULL, 0, 0);
 	tc_pump(&t, 100);
 	/* the origin processed stream 1 only */
-	cr_assert_eq(nghttp2_submit_goaway(t.o.s, NGHTTP2_FLAG_NONE, 1, NGHTTP2_NO_ERROR, NULL, 0), 0);
+	cr_assert_eq(nghttp2_submit_goaway(t.o.s, NGHTTP2_FLAG_NONE, 1, NGHTTP2_NO_ERROR, NULL, 0),
+	             0);
 	origin_answer(&t.o, pst(&t.o, 1, 0));
 	tc_pump(&t, 100);
 	cr_assert(t.b.goaway);
@@ -251,7 +255,8 @@ Test(h2, goaway_from_client)
 	nghttp2_nv ex = NV("x-resp-size", "100");
 	int32_t a = tc_request(&t, "GET", "/a", &ex, 1, NULL, 0, 0);
 	tc_pump(&t, 100);
-	cr_assert_eq(nghttp2_submit_goaway(t.b.s, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0), 0);
+	cr_assert_eq(nghttp2_submit_goaway(t.b.s, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0),
+	             0);
 	tc_pump(&t, 100);
 	cr_assert(t.o.goaway);
 	cr_assert_eq(t.o.goaway_code, NGHTTP2_NO_ERROR);
@@ -344,15 +349,15 @@ struct cl_case {
 };
 
 static const struct cl_case cl_cases[] = {
-	{"short_then_end", "10", {"hello"}, 0, 0},
-	{"long_one_frame", "5", {"0123456789"}, 0, 0},
-	{"long_second_frame", "5", {"abc", "def"}, 0, 0},
-	{"extra_after_exact", "5", {"abcde", "f"}, 0, 0},
-	{"zero_with_data", "0", {"x"}, 0, 0},
-	{"headers_end_with_cl", "3", {NULL}, 0, 1},
-	{"padded_short", "10", {"hello"}, 20, 0},
-	{"padded_long", "3", {"hello"}, 20, 0},
-	{"padded_long_split", "4", {"ab", "cde"}, 7, 0},
+        {"short_then_end", "10", {"hello"}, 0, 0},
+        {"long_one_frame", "5", {"0123456789"}, 0, 0},
+        {"long_second_frame", "5", {"abc", "def"}, 0, 0},
+        {"extra_after_exact", "5", {"abcde", "f"}, 0, 0},
+        {"zero_with_data", "0", {"x"}, 0, 0},
+        {"headers_end_with_cl", "3", {NULL}, 0, 1},
+        {"padded_short", "10", {"hello"}, 20, 0},
+        {"padded_long", "3", {"hello"}, 20, 0},
+        {"padded_long_split", "4", {"ab", "cde"}, 7, 0},
 };
 
 Test(h2, content_length_mismatch_never_forwarded_whole)
@@ -363,9 +368,12 @@ Test(h2, content_length_mismatch_never_forwarded_whole)
 		tc_init(&t, NULL, 65535);
 		t.o.no_answer = 1;
 		raw_start(&t);
-		nghttp2_nv nv[5] = {NV(":method", "POST"), NV(":scheme", "https"),
-		                    NV(":authority", "example.com"), NV(":path", "/p"),
-		                    {(uint8_t *)"content-length", (uint8_t *)k->cl, 14, strlen(k->cl), 0}};
+		nghttp2_nv nv[5] = {
+		        NV(":method", "POST"),
+		        NV(":scheme", "https"),
+		        NV(":authority", "example.com"),
+		        NV(":path", "/p"),
+		        {(uint8_t *)"content-length", (uint8_t *)k->cl, 14, strlen(k->cl), 0}};
 		raw_headers(&t, 1, nv, 5, k->end_on_headers ? NGHTTP2_FLAG_END_STREAM : 0);
 		int nd = 0;
 		while (nd < 3 && k->d[nd])
@@ -380,8 +388,8 @@ Test(h2, content_length_mismatch_never_forwarded_whole)
 			cr_assert(o->rst, "%s: origin stream not reset", k->name);
 			cr_assert_leq(o->body.len, strtoul(k->cl, NULL, 10), "%s", k->name);
 		}
-		cr_assert_eq(raw_rst_code(&t, 1), NGHTTP2_PROTOCOL_ERROR, "%s: client RST %ld", k->name,
-		             raw_rst_code(&t, 1));
+		cr_assert_eq(raw_rst_code(&t, 1), NGHTTP2_PROTOCOL_ERROR, "%s: client RST %ld",
+		             k->name, raw_rst_code(&t, 1));
 		cr_assert_eq(sm_h2_open_streams(t.h), 0, "%s", k->name);
 		cr_assert_eq(t.errors, 0, "%s", k->name);
 		cr_assert_eq(t.resets, 1, "%s: %.*s", k->name, LOGSTR(t.log[0]));
@@ -393,8 +401,8 @@ Test(h2, content_length_mismatch_never_forwarded_whole)
 		tc_pump(&t, 100);
 		cr_assert(has_line(&t.log[0], "END 3"), "%s: %.*s", k->name, LOGSTR(t.log[0]));
 		o = t.o.n ? &t.o.st[t.o.n - 1] : NULL;
-		cr_assert(o && o->ended, "%s: o=%p n=%d ids %d %d, log1 %.*s", k->name, (void *)o, t.o.n,
-		          t.o.st[0].id, t.o.st[1].id, LOGSTR(t.log[1]));
+		cr_assert(o && o->ended, "%s: o=%p n=%d ids %d %d, log1 %.*s", k->name, (void *)o,
+		          t.o.n, t.o.st[0].id, t.o.st[1].id, LOGSTR(t.log[1]));
 		tc_free(&t);
 	}
 }
@@ -430,34 +438,41 @@ struct bad_case {
 	size_t n;
 };
 
-#define REQ4 NV(":method", "GET"), NV(":scheme", "https"), NV(":authority", "a.example"), NV(":path", "/")
+#define REQ4                                                                                       \
+	NV(":method", "GET"), NV(":scheme", "https"), NV(":authority", "a.example"),               \
+	        NV(":path", "/")
 
 static const struct bad_case bad_cases[] = {
-	{"connection", {REQ4, NV("connection", "keep-alive")}, 5},
-	{"keep_alive", {REQ4, NV("keep-alive", "5")}, 5},
-	{"proxy_connection", {REQ4, NV("proxy-connection", "x")}, 5},
-	{"transfer_encoding", {REQ4, NV("transfer-encoding", "chunked")}, 5},
-	{"upgrade", {REQ4, NV("upgrade", "h2c")}, 5},
-	{"te_gzip", {REQ4, NV("te", "gzip")}, 5},
-	{"value_crlf", {REQ4, NV("x-a", "a\r\nx-b: c")}, 5},
-	{"value_lf", {REQ4, NV("x-a", "a\nb")}, 5},
-	{"value_nul", {REQ4, {(uint8_t *)"x-a", (uint8_t *)"a\0b", 3, 3, 0}}, 5},
-	{"name_upper", {REQ4, NV("X-Foo", "1")}, 5},
-	{"name_space", {REQ4, NV("x foo", "1")}, 5},
-	{"name_colon_inside", {REQ4, NV("x:foo", "1")}, 5},
-	{"no_path", {NV(":method", "GET"), NV(":scheme", "https"), NV(":authority", "a")}, 3},
-	{"no_method", {NV(":scheme", "https"), NV(":authority", "a"), NV(":path", "/")}, 3},
-	{"no_scheme", {NV(":method", "GET"), NV(":authority", "a"), NV(":path", "/")}, 3},
-	{"empty_path", {NV(":method", "GET"), NV(":scheme", "https"), NV(":authority", "a"), NV(":path", "")}, 4},
-	{"dup_path", {REQ4, NV(":path", "/x")}, 5},
-	{"unknown_pseudo", {REQ4, NV(":foo", "1")}, 5},
-	{"status_in_request", {REQ4, NV(":status", "200")}, 5},
-	{"pseudo_after_regular", {NV(":method", "GET"), NV(":scheme", "https"), NV("x-a", "1"), NV(":authority", "a"), NV(":path", "/")}, 5},
-	{"cl_alpha", {REQ4, NV("content-length", "abc")}, 5},
-	{"cl_list", {REQ4, NV("content-length", "1, 1")}, 5},
-	{"cl_twice", {REQ4, NV("content-length", "0"), NV("content-length", "0")}, 6},
-	{"host_twice", {REQ4, NV("host", "a"), NV("host", "b")}, 6},
-	{"protocol_pseudo", {REQ4, NV(":protocol", "websocket")}, 5},
+        {"connection", {REQ4, NV("connection", "keep-alive")}, 5},
+        {"keep_alive", {REQ4, NV("keep-alive", "5")}, 5},
+        {"proxy_connection", {REQ4, NV("proxy-connection", "x")}, 5},
+        {"transfer_encoding", {REQ4, NV("transfer-encoding", "chunked")}, 5},
+        {"upgrade", {REQ4, NV("upgrade", "h2c")}, 5},
+        {"te_gzip", {REQ4, NV("te", "gzip")}, 5},
+        {"value_crlf", {REQ4, NV("x-a", "a\r\nx-b: c")}, 5},
+        {"value_lf", {REQ4, NV("x-a", "a\nb")}, 5},
+        {"value_nul", {REQ4, {(uint8_t *)"x-a", (uint8_t *)"a\0b", 3, 3, 0}}, 5},
+        {"name_upper", {REQ4, NV("X-Foo", "1")}, 5},
+        {"name_space", {REQ4, NV("x foo", "1")}, 5},
+        {"name_colon_inside", {REQ4, NV("x:foo", "1")}, 5},
+        {"no_path", {NV(":method", "GET"), NV(":scheme", "https"), NV(":authority", "a")}, 3},
+        {"no_method", {NV(":scheme", "https"), NV(":authority", "a"), NV(":path", "/")}, 3},
+        {"no_scheme", {NV(":method", "GET"), NV(":authority", "a"), NV(":path", "/")}, 3},
+        {"empty_path",
+         {NV(":method", "GET"), NV(":scheme", "https"), NV(":authority", "a"), NV(":path", "")},
+         4},
+        {"dup_path", {REQ4, NV(":path", "/x")}, 5},
+        {"unknown_pseudo", {REQ4, NV(":foo", "1")}, 5},
+        {"status_in_request", {REQ4, NV(":status", "200")}, 5},
+        {"pseudo_after_regular",
+         {NV(":method", "GET"), NV(":scheme", "https"), NV("x-a", "1"), NV(":authority", "a"),
+          NV(":path", "/")},
+         5},
+        {"cl_alpha", {REQ4, NV("content-length", "abc")}, 5},
+        {"cl_list", {REQ4, NV("content-length", "1, 1")}, 5},
+        {"cl_twice", {REQ4, NV("content-length", "0"), NV("content-length", "0")}, 6},
+        {"host_twice", {REQ4, NV("host", "a"), NV("host", "b")}, 6},
+        {"protocol_pseudo", {REQ4, NV(":protocol", "websocket")}, 5},
 };
 
 Test(h2, bad_request_headers_reset_not_forwarded)
@@ -479,7 +494,8 @@ Test(h2, bad_request_headers_reset_not_forwarded)
 		nghttp2_nv ok[4] = {REQ4};
 		raw_headers(&t, 3, ok, 4, NGHTTP2_FLAG_END_STREAM);
 		tc_pump(&t, 100);
-		cr_assert(pst(&t.o, 1, 0) && pst(&t.o, 1, 0)->ended, "%s: next request lost", k->name);
+		cr_assert(pst(&t.o, 1, 0) && pst(&t.o, 1, 0)->ended, "%s: next request lost",
+		          k->name);
 		cr_assert_eq(sm_h2_open_streams(t.h), 0, "%s", k->name);
 		tc_free(&t);
 	}
@@ -525,8 +541,8 @@ Test(h2, bad_response_status)
 		t.o.no_answer = 1;
 		int32_t id = tc_request(&t, "GET", "/", NULL, 0, NULL, 0, 0);
 		tc_pump(&t, 100);
-		nghttp2_nv nv[1] = {{(uint8_t *)":status", (uint8_t *)statuses[i], 7,
-		                     strlen(statuses[i]), 0}};
+		nghttp2_nv nv[1] = {
+		        {(uint8_t *)":status", (uint8_t *)statuses[i], 7, strlen(statuses[i]), 0}};
 		nghttp2_submit_response(t.o.s, 1, nv, 1, NULL);
 		tc_pump(&t, 100);
 		struct pstream *b = pst(&t.b, id, 0);
@@ -659,4 +675,38 @@ Test(h2, memory_budget_refuses)
 	cr_assert_null(sm_h2_new(&lim));
 	struct sm_h2_limits bad = {.stream_window = 0x80000000u};
 	cr_assert_null(sm_h2_new(&bad));
+}
+
+/* The upstream output is not drained: the client side stops being read
+ * once max_out_queue frames wait for the upstream, and resumes after. */
+Test(h2, out_full_stops_reading_other_side)
+{
+	struct sm_h2_limits lim = {.max_out_queue = 4};
+	struct tc t;
+	tc_init(&t, &lim, 65535);
+	for (int i = 0; i < 20; i++)
+		tc_request(&t, "GET", "/q", NULL, 0, NULL, 0, 0);
+	const uint8_t *d;
+	ssize_t n;
+	while ((n = nghttp2_session_mem_send(t.b.s, &d)) > 0)
+		bytes_add(&t.c2p, d, (size_t)n);
+	size_t fed = 0;
+	for (;;) {
+		long r = sm_h2_feed_client(t.h, t.c2p.p + fed, t.c2p.len - fed);
+		tc_events(&t);
+		cr_assert(r >= 0);
+		fed += (size_t)r;
+		if (r == 0)
+			break;
+	}
+	cr_assert_lt(fed, t.c2p.len);
+	cr_assert_eq(sm_h2_wait(t.h, SM_H2_CLIENT), SM_H2_WAIT_OUT_FULL);
+	cr_assert_geq(sm_h2_stats(t.h)->out_full, 1);
+	bytes_consume(&t.c2p, fed);
+	tc_pump(&t, 500);
+	cr_assert_eq(sm_h2_stats(t.h)->requests, 20);
+	cr_assert_eq(sm_h2_open_streams(t.h), 0);
+	for (int i = 0; i < 20; i++)
+		cr_assert(pst(&t.b, 1 + 2 * i, 0)->ended);
+	tc_free(&t);
 }
