@@ -841,9 +841,11 @@ static void side_lost(struct sm_h2 *h, int side)
 		struct h2_stream *st = &h->st[i];
 		if (!st->used)
 			continue;
-		if (!st->dead && !st->ended[side])
-			kill_stream(h, st, side, (uint8_t)side, NGHTTP2_CANCEL, SM_H2_R_SIDE_CLOSED,
-			            0);
+		/* nothing can reach a lost client; a response that arrived whole
+		 * from a lost upstream is still delivered */
+		int keep = side == SM_H2_UPSTREAM && st->ended[SM_H2_UPSTREAM];
+		if (!st->dead && !keep)
+			kill_stream(h, st, side, (uint8_t)side, NGHTTP2_CANCEL, SM_H2_R_SIDE_CLOSED, 0);
 		st->open[side] = 0;
 		maybe_free(h, st);
 	}

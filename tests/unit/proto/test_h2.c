@@ -710,3 +710,54 @@ Test(h2, out_full_stops_reading_other_side)
 		cr_assert(pst(&t.b, 1 + 2 * i, 0)->ended);
 	tc_free(&t);
 }
+
+/* The client goes away mid-response: the upstream stream is cancelled and
+ * nothing stays behind; a response that arrived whole before an upstream
+ * EOF is still delivered. */
+Test(h2, eof_client_cancels_upstream)
+{
+	struct tc t;
+	tc_init(&t, NULL, 65535);
+	t.b.manual = 1;
+	nghttp2_nv ex = NV("x-resp-size", "1000000");
+	tc_request(&t, "GET", "/big", &ex, 1, NULL, 0, 0);
+	tc_pump(&t, 100);
+	cr_assert_eq(sm_h2_open_streams(t.h), 1);
+	cr_assert(sm_h2_buffered(t.h) > 0);
+	sm_h2_eof(t.h, SM_H2_CLIENT);
+	tc_events(&t);
+	cr_assert(has_line(&t.log[0], "RESET 1 who=0 code=8 reason=side_closed"), "%.*s",
+	          LOGSTR(t.log[0]));
+	cr_assert_eq(sm_h2_buffered(t.h), 0);
+	uint8_t buf[4096];
+	long n = sm_h2_out_upstream(t.h, buf, sizeof(buf));
+	cr_assert(n > 0);
+	cr_assert_eq(nghttp2_session_mem_recv(t.o.s, buf, (size_t)n), n);
+	cr_assert(pst(&t.o, 1, 0)->rst && pst(&t.o, 1, 0)->rst_code == NGHTTP2_CANCEL);
+	cr_assert(t.o.goaway);
+	cr_assert_eq(sm_h2_open_streams(t.h), 0);
+	cr_assert(sm_h2_done(t.h, SM_H2_CLIENT));
+	tc_free(&t);
+}
+
+Test(h2, eof_upstream_after_complete_response_delivers_it)
+{
+	struct tc t;
+	tc_init(&t, NULL, 65535);
+	t.b.manual = 1;
+	nghttp2_nv ex = NV("x-resp-size", "60000");
+	int32_t id = tc_request(&t, "GET", "/x", &ex, 1, NULL, 0, 0);
+	tc_pump(&t, 100);
+	/* the browser window holds part; the rest waits in the proxy */
+	cr_assert(pst(&t.o, 1, 0)->closed);
+	sm_h2_eof(t.h, SM_H2_UPSTREAM);
+	t.b.manual = 0;
+	nghttp2_session_consume(t.b.s, id, t.b.unconsumed);
+	tc_pump(&t, 100);
+	struct pstream *b = pst(&t.b, id, 0);
+	assert_pattern(&b->body, 60000, id);
+	cr_assert(b->ended && !b->rst);
+	cr_assert(t.b.goaway);
+	cr_assert_eq(sm_h2_open_streams(t.h), 0);
+	tc_free(&t);
+}
