@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "core/mitm.h"
+#include "core/observe.h"
+#include "decode/pipeline.h"
 #include "core/policy.h"
 #include "core/result.h"
 #include "core/rng.h"
@@ -80,6 +82,11 @@ void sm_front_reset_h1(struct sm_reactor *r, struct sm_front *fr)
 
 void sm_front_put(struct sm_reactor *r, struct sm_front *fr)
 {
+	for (int d = 0; d < 2; d++) { /* finished (or not) before flow_closed */
+		if (fr->obs_pipe[d])
+			sm_pipe_free(fr->obs_pipe[d]);
+		fr->obs_pipe[d] = NULL;
+	}
 	sm_mitm_free(r, fr->mitm);
 	fr->mitm = NULL;
 	sm_chunk_put(r, fr->up.chunk);
@@ -256,6 +263,7 @@ void sm_front_start(struct sm_reactor *r, struct sm_flow *f)
 		sm_flow_event_commit(r);
 	}
 	fr->roll = sm_rng_next(&r->rng);
+	sm_observe_attach(r, f);
 	fr->denied = !sm_policy_client_allowed(r->cfg, (struct sockaddr *)&fr->peer);
 	if (fr->denied)
 		SM_CTR_INC(r, denied_clients);

@@ -16,6 +16,7 @@
 #include "core/dns.h"
 #include "core/front.h"
 #include "core/mitm.h"
+#include "core/observe.h"
 #include "core/policy.h"
 #include "core/result.h"
 #include "core/rng.h"
@@ -399,6 +400,8 @@ void sm_flow_close(struct sm_reactor *r, struct sm_flow *f, int reason)
 {
 	if (f->state == SM_FLOW_CLOSING || f->state == SM_FLOW_FREE)
 		return;
+	if (f->front) /* what observers still hold is reported before flow_closed */
+		sm_observe_detach(f);
 	f->state = SM_FLOW_CLOSING;
 	f->close_reason = (uint8_t)reason;
 	sm_metrics_flow_closed(r->m, reason, sm_now_ns() - f->t_open_ns);
