@@ -120,7 +120,50 @@ static bool expected(char *msg, size_t cap, const char *s, size_t len, const cha
 	return false;
 }
 
-static bool parse_u32(const char *s, size_t len, uint32_t min, uint32_t max, uint32_t *out)
+static bool parse_u64(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (len == 0 || len > 20)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		uint64_t d = (uint64_t)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return true;
+}
+
+/* "0", "1", "0.25", ".5", "1.0": plain decimal in [0, 1]. */
+bool sm_config_parse_probability(const char *s, size_t len, double *out)
+{
+	char buf[32];
+	size_t digits = 0, dots = 0;
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '.')
+			dots++;
+		else if (s[i] >= '0' && s[i] <= '9')
+			digits++;
+		else
+			return false;
+	}
+	if (digits == 0 || dots > 1)
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	double v = strtod(buf, NULL);
+	if (!(v >= 0.0 && v <= 1.0))
+		return false;
+	*out = v;
+	return true;
+}
+
+bool sm_config_parse_u32(const char *s, size_t len, uint32_t min, uint32_t max, uint32_t *out)
 {
 	uint64_t v = 0;
 	if (len == 0 || len > 10)
@@ -139,24 +182,83 @@ static bool parse_u32(const char *s, size_t len, uint32_t min, uint32_t max, uin
 bool sm_config_parse_port(const char *s, size_t len, uint16_t *out, char *msg, size_t cap)
 {
 	uint32_t v;
-	if (!parse_u32(s, len, 1, 65535, &v))
+	if (!sm_config_parse_u32(s, len, 1, 65535, &v))
 		return expected(msg, cap, s, len, "an integer 1..65535");
 	*out = (uint16_t)v;
 	return true;
 }
 
-bool sm_config_parse_action(const char *s, size_t len, enum sm_action *out, char *msg, size_t cap)
+/* fault is a rule action only: it needs the rule's fault mapping. */
+static bool parse_action(const char *s, size_t len, bool with_fault, enum sm_action *out, char *msg,
+                         size_t cap)
 {
 	static const enum sm_action allowed[] = {SM_ACTION_TUNNEL, SM_ACTION_BLOCK,
-	                                         SM_ACTION_INTERCEPT};
-	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+	                                         SM_ACTION_INTERCEPT, SM_ACTION_FAULT};
+	size_t n = sizeof(allowed) / sizeof(allowed[0]) - (with_fault ? 0 : 1);
+	for (size_t i = 0; i < n; i++) {
 		const char *name = sm_config_action_str(allowed[i]);
 		if (strlen(name) == len && memcmp(name, s, len) == 0) {
 			*out = allowed[i];
 			return true;
 		}
 	}
-	return expected(msg, cap, s, len, "one of tunnel, block, intercept");
+	return expected(msg, cap, s, len,
+	                with_fault ? "one of tunnel, block, intercept, fault"
+	                           : "one of tunnel, block, intercept");
+}
+
+bool sm_config_parse_action(const char *s, size_t len, enum sm_action *out, char *msg, size_t cap)
+{
+	return parse_action(s, len, false, out, msg, cap);
+}
+
+bool sm_config_parse_rule_action(const char *s, size_t len, enum sm_action *out, char *msg,
+                                 size_t cap)
+{
+	return parse_action(s, len, true, out, msg, cap);
+}
+
+/* RFC 9110 tchar. */
+bool sm_config_is_tchar(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+bool sm_config_parse_method(struct sm_config_arena *a, const char *s, size_t len, const char **out,
+                            char *msg, size_t cap)
+{
+	const char *what = "an HTTP method token (case-sensitive, e.g. GET)";
+	if (len == 0 || len > SM_CONFIG_MAX_METHOD)
+		return expected(msg, cap, s, len, what);
+	for (size_t i = 0; i < len; i++)
+		if (!sm_config_is_tchar(s[i]))
+			return expected(msg, cap, s, len, what);
+	*out = sm_config_arena_strndup(a, s, len);
+	if (!*out) {
+		snprintf(msg, cap, "out of memory");
+		return false;
+	}
+	return true;
+}
+
+/* Path glob: starts with '/' or '*'; visible ASCII without '?' and '#' (the
+ * query is stripped before matching, a fragment is never sent). */
+bool sm_config_parse_path(struct sm_config_arena *a, const char *s, size_t len, const char **out,
+                          char *msg, size_t cap)
+{
+	const char *what = "a path glob starting with '/' or '*' (visible ASCII, no '?' or '#')";
+	if (len == 0 || len > SM_CONFIG_MAX_URL_PATH || (s[0] != '/' && s[0] != '*'))
+		return expected(msg, cap, s, len, what);
+	for (size_t i = 0; i < len; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '?' || s[i] == '#')
+			return expected(msg, cap, s, len, what);
+	*out = sm_config_arena_strndup(a, s, len);
+	if (!*out) {
+		snprintf(msg, cap, "out of memory");
+		return false;
+	}
+	return true;
 }
 
 bool sm_config_parse_listen(const char *s, size_t len, struct sm_config_listen *out, char *msg,
@@ -189,7 +291,7 @@ bool sm_config_parse_listen(const char *s, size_t len, struct sm_config_listen *
 		port = colon + 1;
 	}
 	uint32_t p;
-	if (!parse_u32(port, (size_t)(s + len - port), 0, 65535, &p))
+	if (!sm_config_parse_u32(port, (size_t)(s + len - port), 0, 65535, &p))
 		return expected(msg, cap, s, len, what);
 	if (s[0] == '[') {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&out->addr;
@@ -278,11 +380,18 @@ bool sm_config_parse_name(struct sm_config_arena *a, const char *s, size_t len, 
 
 const struct sm_config_key sm_config_keys[] = {
         {"threads", K_U32, CFG_OFF(threads), 0, 1024},
+        {"seed", K_U64, CFG_OFF(seed), 0, 0},
         {"default_action", K_ACTION, CFG_OFF(default_action), 0, 0},
         {"events", K_PATH, CFG_OFF(events), 0, 0},
         {"dns_servers", K_PATH, CFG_OFF(dns_servers), 0, 0},
         {"admin", K_ADDR, CFG_OFF(admin), 0, 0},
         {"tls.ca_dir", K_PATH, CFG_OFF(tls.ca_dir), 0, 0},
+        {"observe.sse", K_BOOL, CFG_OFF(observe.sse), 0, 0},
+        {"observe.websocket", K_BOOL, CFG_OFF(observe.websocket), 0, 0},
+        {"observe.grpc", K_BOOL, CFG_OFF(observe.grpc), 0, 0},
+        {"observe.decoders", K_BOOL, CFG_OFF(observe.decoders), 0, 0},
+        {"observe.excerpt_bytes", K_U32, CFG_OFF(observe.excerpt_bytes), 0, 96},
+        {"observe.max_message_bytes", K_U32, CFG_OFF(observe.max_message_bytes), 64, 1u << 26},
         {"tls.system_ca", K_PATH, CFG_OFF(tls.system_ca), 0, 0},
         {"tls.upstream_ca", K_PATH, CFG_OFF(tls.upstream_ca), 0, 0},
         {"tls.insecure_hosts", K_PATH, CFG_OFF(tls.insecure_hosts), 0, 0},
@@ -317,18 +426,38 @@ bool sm_config_set_scalar(struct sm_config *cfg, const struct sm_config_key *k, 
 	switch (k->kind) {
 	case K_U32:
 		snprintf(what, sizeof(what), "an integer %u..%u", k->min, k->max);
-		if (!parse_u32(s, len, k->min, k->max, field))
+		if (!sm_config_parse_u32(s, len, k->min, k->max, field))
 			return expected(msg, cap, s, len, what);
 		return true;
 	case K_POW2: {
 		uint32_t v;
 		snprintf(what, sizeof(what), "a power of two %u..%u", k->min, k->max);
-		if (!parse_u32(s, len, k->min, k->max, &v) || (v & (v - 1)) != 0)
+		if (!sm_config_parse_u32(s, len, k->min, k->max, &v) || (v & (v - 1)) != 0)
 			return expected(msg, cap, s, len, what);
 		*(uint32_t *)field = v;
 		return true;
 	}
+	case K_U64:
+		if (!parse_u64(s, len, field))
+			return expected(msg, cap, s, len,
+			                "an integer 0..18446744073709551615 (0 = from the clock)");
+		return true;
 	case K_ACTION: return sm_config_parse_action(s, len, field, msg, cap);
+	case K_BOOL: {
+		static const char *const yes[] = {"true", "yes", "on", "1"};
+		static const char *const no[] = {"false", "no", "off", "0"};
+		for (size_t w = 0; w < 4; w++) {
+			if (strlen(yes[w]) == len && memcmp(s, yes[w], len) == 0) {
+				*(bool *)field = true;
+				return true;
+			}
+			if (strlen(no[w]) == len && memcmp(s, no[w], len) == 0) {
+				*(bool *)field = false;
+				return true;
+			}
+		}
+		return expected(msg, cap, s, len, "true or false");
+	}
 	case K_ADDR: {
 		struct sm_config_listen l;
 		if (is_null || len == 0) {
@@ -403,6 +532,10 @@ struct sm_config *sm_config_new(const char *source)
 	cfg->tls.cert_cache_size = 1024;
 	cfg->tls.handshake_timeout_ms = 10000;
 	cfg->tls.non_tls = SM_ACTION_TUNNEL;
+	cfg->observe.sse = cfg->observe.websocket = cfg->observe.grpc = true;
+	cfg->observe.decoders = true;
+	cfg->observe.excerpt_bytes = 64;
+	cfg->observe.max_message_bytes = 1u << 20;
 	return cfg;
 }
 

@@ -21,18 +21,20 @@
 #ifndef SM_CORE_CONFIG_H
 #define SM_CORE_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 #include "core/cidr.h"
+#include "core/fault.h"
 
 /* What to do with a proxied connection. Append-only: logged in events. */
 enum sm_action {
 	SM_ACTION_TUNNEL = 0,    /* relay bytes untouched */
 	SM_ACTION_BLOCK = 1,     /* refuse (403) without opening an upstream socket */
 	SM_ACTION_INTERCEPT = 2, /* terminate TLS and parse */
-	SM_ACTION_FAULT = 3,     /* reserved: fault injection; the loader never produces it yet */
+	SM_ACTION_FAULT = 3,     /* answer with the rule's fault (or reset); rules only */
 };
 
 /* Hard bounds on what a file may declare (the loader reports an error). */
@@ -44,6 +46,9 @@ enum sm_action {
 #define SM_CONFIG_MAX_HOST       253  /* host glob length */
 #define SM_CONFIG_MAX_NAME       128  /* rule name length */
 #define SM_CONFIG_MAX_PATH       4096 /* events path length */
+#define SM_CONFIG_MAX_METHODS    32   /* per rule */
+#define SM_CONFIG_MAX_METHOD     32   /* method token length */
+#define SM_CONFIG_MAX_URL_PATH   1024 /* rule path glob length */
 
 struct sm_config_listen {
 	struct sockaddr_storage addr; /* AF_INET or AF_INET6 with port set */
@@ -51,10 +56,16 @@ struct sm_config_listen {
 };
 
 /* One policy rule. Every present field must match (AND); an absent field
- * matches anything. See core/policy.h for evaluation order. */
+ * matches anything. See core/policy.h for evaluation order. A rule with
+ * methods or path is a request-level rule: it never decides a connection. */
 struct sm_rule {
-	const char *name;              /* optional label, printable ASCII; NULL if none */
-	const char *host;              /* lower-case glob ('*' = any run of chars); NULL = any */
+	const char *name;           /* optional label, printable ASCII; NULL if none */
+	const char *host;           /* lower-case glob ('*' = any run of chars); NULL = any */
+	const char *sni;            /* lower-case glob on the ClientHello SNI; NULL = any */
+	const char *const *methods; /* n_methods case-sensitive tokens (any); none = any */
+	size_t n_methods;
+	const char *path;              /* glob on the request path without query; NULL = any */
+	const struct sm_fault *fault;  /* non-NULL iff action == SM_ACTION_FAULT */
 	const uint16_t *ports;         /* n_ports entries; none = any port */
 	const struct sm_cidr *clients; /* n_clients entries (any of them); none = any client */
 	const struct sm_cidr *dests;   /* n_dests entries (any of them); none = any destination */
@@ -77,7 +88,20 @@ struct sm_config {
 	size_t n_rules;
 	const char *events;      /* JSONL sink path; "-" = stdout; NULL = no events */
 	const char *dns_servers; /* "127.0.0.1:5353,[::1]:53"; NULL = system resolver */
+	uint64_t seed;           /* fault-injection PRNG seed; 0 = the caller seeds from the clock.
+	                            Reactor i uses sm_rng_seed(seed, i) (core/rng.h). */
 	const char *admin;       /* admin endpoint "ADDR:PORT" (/metrics...); NULL = off */
+
+	/* Protocol observers on relayed HTTP (plain and intercepted). Off means
+	 * that protocol is forwarded with no parsing at all. */
+	struct {
+		bool sse;               /* text/event-stream: one sse_event per event */
+		bool websocket;         /* Upgrade: websocket kept; ws_message, ws_turn, ws_close */
+		bool grpc;              /* application/grpc*: grpc_message per message */
+		bool decoders;          /* bodies through decode/pipeline: payload, parse_error */
+		uint32_t excerpt_bytes; /* payload bytes quoted in events (at most 96) */
+		uint32_t max_message_bytes; /* largest SSE event / WS message / unit decoded */
+	} observe;
 
 	struct {
 		const char *ca_dir;         /* local CA; NULL = the user's data directory */

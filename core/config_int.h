@@ -24,6 +24,19 @@ void sm_config_quote(const char *s, size_t len, char *out, size_t cap);
  * (or "out of memory") in msg. s need not be NUL-terminated. */
 bool sm_config_parse_port(const char *s, size_t len, uint16_t *out, char *msg, size_t cap);
 bool sm_config_parse_action(const char *s, size_t len, enum sm_action *out, char *msg, size_t cap);
+/* Rule actions: the above plus fault. */
+bool sm_config_parse_rule_action(const char *s, size_t len, enum sm_action *out, char *msg,
+                                 size_t cap);
+/* Decimal integer in [min, max] (at most 10 digits). */
+bool sm_config_parse_u32(const char *s, size_t len, uint32_t min, uint32_t max, uint32_t *out);
+/* Plain decimal in [0, 1]: "0", "1", "0.25", ".5", "1.0" (no exponent). */
+bool sm_config_parse_probability(const char *s, size_t len, double *out);
+/* RFC 9110 tchar (method and header-name characters). */
+bool sm_config_is_tchar(char c);
+bool sm_config_parse_method(struct sm_config_arena *a, const char *s, size_t len, const char **out,
+                            char *msg, size_t cap);
+bool sm_config_parse_path(struct sm_config_arena *a, const char *s, size_t len, const char **out,
+                          char *msg, size_t cap);
 bool sm_config_parse_listen(const char *s, size_t len, struct sm_config_listen *out, char *msg,
                             size_t cap);
 bool sm_config_parse_cidr(const char *s, size_t len, struct sm_cidr *out, char *msg, size_t cap);
@@ -34,10 +47,12 @@ bool sm_config_parse_name(struct sm_config_arena *a, const char *s, size_t len, 
 
 enum key_kind {
 	K_U32,    /* uint32_t in [min, max] */
+	K_U64,    /* uint64_t, any value (min/max unused) */
 	K_POW2,   /* uint32_t power of two in [min, max] */
 	K_ACTION, /* enum sm_action */
 	K_PATH,   /* const char *; empty or null = NULL */
 	K_ADDR,   /* const char * holding a valid "ADDR:PORT"; empty or null = NULL */
+	K_BOOL,   /* bool: true/false (also yes/no, on/off, 1/0) */
 };
 
 struct sm_config_key {

@@ -180,7 +180,9 @@ static const char *rule_desc(struct sm_config_arena *a, size_t idx, const struct
 	size_t o = 0;
 	append(buf, sizeof(buf), &o, "rules[%zu]", idx);
 	if (r->host)
-		append(buf, sizeof(buf), &o, " host \"%s\"", r->host);
+		append(buf, sizeof(buf), &o, " host \"%.64s\"", r->host);
+	if (r->sni)
+		append(buf, sizeof(buf), &o, " sni \"%.64s\"", r->sni);
 	if (r->n_ports) {
 		append(buf, sizeof(buf), &o, " port ");
 		for (size_t i = 0; i < r->n_ports && i < 4; i++)
@@ -190,11 +192,282 @@ static const char *rule_desc(struct sm_config_arena *a, size_t idx, const struct
 	}
 	append_cidrs(buf, sizeof(buf), &o, "client", r->clients, r->n_clients);
 	append_cidrs(buf, sizeof(buf), &o, "dest", r->dests, r->n_dests);
+	if (r->n_methods) {
+		append(buf, sizeof(buf), &o, " method ");
+		for (size_t i = 0; i < r->n_methods && i < 4; i++)
+			append(buf, sizeof(buf), &o, "%s%s", i ? "," : "", r->methods[i]);
+		if (r->n_methods > 4)
+			append(buf, sizeof(buf), &o, ",...");
+	}
+	if (r->path)
+		append(buf, sizeof(buf), &o, " path \"%.64s\"", r->path);
 	return sm_config_arena_strndup(a, buf, o);
 }
 
-enum { RK_HOST, RK_PORT, RK_CLIENT, RK_DEST, RK_NAME, RK_ACTION, RK_COUNT };
-static const char *const rule_keys[RK_COUNT] = {"host", "port", "client", "dest", "name", "action"};
+static bool item_method(struct loader *L, void *slot, const char *s, size_t len, char *msg,
+                        size_t cap)
+{
+	return sm_config_parse_method(L->cfg->arena, s, len, slot, msg, cap);
+}
+
+/* Header values: SP, HTAB, VCHAR, obs-text; never CR, LF, NUL or DEL. */
+static bool field_value_ok(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static bool same_name(const char *a, size_t alen, const char *b)
+{
+	if (strlen(b) != alen)
+		return false;
+	for (size_t i = 0; i < alen; i++) {
+		char x = a[i], y = b[i];
+		if (x >= 'A' && x <= 'Z')
+			x = (char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (char)(y - 'A' + 'a');
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+static int load_fault_headers(struct loader *L, yaml_node_t *n, const char *path,
+                              struct sm_fault *f)
+{
+	char hpath[300], kt[128];
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(L, n, path, "expected a mapping of header names to values, got %s",
+		            n->type == YAML_SCALAR_NODE ? "a scalar" : kind_str(n));
+	size_t count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	if (count > SM_FAULT_MAX_HEADERS)
+		return fail(L, n, path, "too many headers (at most %u)", SM_FAULT_MAX_HEADERS);
+	struct sm_fault_header *h = sm_config_arena_alloc(L->cfg->arena, (count + 1) * sizeof(*h));
+	if (!h)
+		return fail(L, n, path, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_pair_t *pr = &n->data.mapping.pairs.start[i];
+		yaml_node_t *k = node_at(L, pr->key), *v = node_at(L, pr->value);
+		int rc = visit(L, k, path);
+		if (rc == SM_OK)
+			rc = visit(L, v, path);
+		if (rc)
+			return rc;
+		if (k->type != YAML_SCALAR_NODE)
+			return fail(L, k, path, "expected a header name, got %s", kind_str(k));
+		const char *name = (const char *)k->data.scalar.value;
+		size_t nlen = k->data.scalar.length;
+		key_text(k, kt, sizeof(kt));
+		snprintf(hpath, sizeof(hpath), "%.150s.%s", path, kt);
+		bool ok = nlen > 0 && nlen <= SM_FAULT_MAX_HEADER_NAME;
+		for (size_t c = 0; ok && c < nlen; c++)
+			ok = sm_config_is_tchar(name[c]);
+		if (!ok)
+			return fail(L, k, hpath, "expected a header name (1..%u token characters)",
+			            SM_FAULT_MAX_HEADER_NAME);
+		if (same_name(name, nlen, "content-type"))
+			return fail(L, k, hpath, "set the content type with fault.content_type");
+		if (sm_fault_header_reserved(name, nlen))
+			return fail(L, k, hpath,
+			            "set by the proxy (framing and connection headers "
+			            "cannot be faked)");
+		for (size_t j = 0; j < i; j++)
+			if (same_name(name, nlen, h[j].name))
+				return fail(L, k, hpath, "duplicate header");
+		if (v->type != YAML_SCALAR_NODE)
+			return fail(L, v, hpath, "expected a header value, got %s", kind_str(v));
+		const char *val = (const char *)v->data.scalar.value;
+		size_t vlen = v->data.scalar.length;
+		if (vlen > SM_FAULT_MAX_HEADER_VALUE || !field_value_ok(val, vlen)) {
+			char q[128];
+			sm_config_quote(val, vlen, q, sizeof(q));
+			return fail(L, v, hpath,
+			            "expected a header value of at most %u bytes without control "
+			            "characters, got %s",
+			            SM_FAULT_MAX_HEADER_VALUE, q);
+		}
+		h[i].name = sm_config_arena_strndup(L->cfg->arena, name, nlen);
+		h[i].value = sm_config_arena_strndup(L->cfg->arena, val, vlen);
+		if (!h[i].name || !h[i].value)
+			return fail(L, v, hpath, "out of memory");
+	}
+	f->headers = h;
+	f->n_headers = count;
+	return SM_OK;
+}
+
+static bool parse_bool(const yaml_node_t *n, bool *out)
+{
+	static const char *const t[] = {"true", "True", "TRUE"}, *const f[] = {"false", "False",
+	                                                                       "FALSE"};
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	for (int i = 0; i < 3; i++) {
+		if (strlen(t[i]) == n->data.scalar.length &&
+		    !memcmp(t[i], n->data.scalar.value, n->data.scalar.length)) {
+			*out = true;
+			return true;
+		}
+		if (strlen(f[i]) == n->data.scalar.length &&
+		    !memcmp(f[i], n->data.scalar.value, n->data.scalar.length)) {
+			*out = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+enum { FK_STATUS, FK_BODY, FK_HEADERS, FK_CTYPE, FK_PROB, FK_DELAY, FK_RESET, FK_COUNT };
+static const char *const fault_keys[FK_COUNT] = {
+        "status", "body", "headers", "content_type", "probability", "delay_ms", "reset"};
+
+static int load_fault(struct loader *L, yaml_node_t *n, const char *path,
+                      const struct sm_fault **out)
+{
+	char kpath[300], kt[128], q[128];
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(L, n, path,
+		            "expected a mapping (status, body, headers, content_type, "
+		            "probability, delay_ms, reset), got %s",
+		            n->type == YAML_SCALAR_NODE ? "a scalar" : kind_str(n));
+	struct sm_fault *f = sm_config_arena_alloc(L->cfg->arena, sizeof(*f));
+	if (!f)
+		return fail(L, n, path, "out of memory");
+	f->probability = 1.0;
+	f->body = "";
+	yaml_node_t *at[FK_COUNT] = {0};
+	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
+	     pr++) {
+		yaml_node_t *k = node_at(L, pr->key), *v = node_at(L, pr->value);
+		int rc = visit(L, k, path);
+		if (rc == SM_OK)
+			rc = visit(L, v, path);
+		if (rc)
+			return rc;
+		if (k->type != YAML_SCALAR_NODE)
+			return fail(L, k, path, "expected a key name, got %s", kind_str(k));
+		key_text(k, kt, sizeof(kt));
+		snprintf(kpath, sizeof(kpath), "%.150s.%s", path, kt);
+		int which = -1;
+		for (int i = 0; i < FK_COUNT; i++)
+			if (strlen(fault_keys[i]) == k->data.scalar.length &&
+			    !memcmp(fault_keys[i], k->data.scalar.value, k->data.scalar.length))
+				which = i;
+		if (which < 0)
+			return fail(L, k, kpath, "unknown key");
+		if (at[which])
+			return fail(L, k, kpath, "duplicate key");
+		at[which] = v;
+		if (which == FK_HEADERS) {
+			rc = load_fault_headers(L, v, kpath, f);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (v->type != YAML_SCALAR_NODE)
+			return fail(L, v, kpath, "expected a scalar value, got %s", kind_str(v));
+		const char *s = (const char *)v->data.scalar.value;
+		size_t len = v->data.scalar.length;
+		sm_config_quote(s, len, q, sizeof(q));
+		uint32_t u;
+		switch (which) {
+		case FK_STATUS:
+			if (!sm_config_parse_u32(s, len, 200, 599, &u))
+				return fail(L, v, kpath, "expected an integer 200..599, got %s", q);
+			f->status = (uint16_t)u;
+			break;
+		case FK_BODY:
+			if (len > SM_FAULT_MAX_BODY)
+				return fail(L, v, kpath, "body longer than %u bytes",
+				            SM_FAULT_MAX_BODY);
+			if (is_null(v))
+				len = 0;
+			f->body = sm_config_arena_strndup(L->cfg->arena, s, len);
+			f->body_len = len;
+			if (!f->body)
+				return fail(L, v, kpath, "out of memory");
+			break;
+		case FK_CTYPE:
+			if (len == 0 || len > SM_FAULT_MAX_HEADER_VALUE || !field_value_ok(s, len))
+				return fail(L, v, kpath,
+				            "expected a media type of 1..%u bytes without control "
+				            "characters, got %s",
+				            SM_FAULT_MAX_HEADER_VALUE, q);
+			f->content_type = sm_config_arena_strndup(L->cfg->arena, s, len);
+			if (!f->content_type)
+				return fail(L, v, kpath, "out of memory");
+			break;
+		case FK_PROB:
+			if (!sm_config_parse_probability(s, len, &f->probability))
+				return fail(L, v, kpath, "expected a number 0.0..1.0, got %s", q);
+			break;
+		case FK_DELAY:
+			if (!sm_config_parse_u32(s, len, 0, SM_FAULT_MAX_DELAY_MS, &f->delay_ms))
+				return fail(L, v, kpath, "expected an integer 0..%u, got %s",
+				            SM_FAULT_MAX_DELAY_MS, q);
+			break;
+		case FK_RESET:
+			if (!parse_bool(v, &f->reset))
+				return fail(L, v, kpath, "expected true or false, got %s", q);
+			break;
+		}
+	}
+	if (f->reset) {
+		static const int answer[] = {FK_STATUS, FK_BODY, FK_HEADERS, FK_CTYPE};
+		for (size_t i = 0; i < sizeof(answer) / sizeof(answer[0]); i++)
+			if (at[answer[i]])
+				return fail(L, at[answer[i]], path,
+				            "%s cannot be combined with reset: true (a reset sends "
+				            "no response)",
+				            fault_keys[answer[i]]);
+	} else if (!at[FK_STATUS]) {
+		return fail(L, n, path, "missing required key \"status\" (or reset: true)");
+	} else if (f->status == 204 || f->status == 205 || f->status == 304) {
+		if (f->body_len || at[FK_CTYPE])
+			return fail(L, at[FK_CTYPE] ? at[FK_CTYPE] : at[FK_BODY], path,
+			            "status %u has no body: drop body and content_type",
+			            (unsigned)f->status);
+	} else if (!f->content_type && f->body_len) {
+		/* Explicit beats clever: only the first byte is looked at. */
+		f->content_type = (f->body[0] == '{' || f->body[0] == '[')
+		                          ? "application/json"
+		                          : "text/plain; charset=utf-8";
+	}
+	size_t head = 0, size = sm_fault_response_size(f, &head);
+	if (size) {
+		uint8_t *wire = sm_config_arena_alloc(L->cfg->arena, size);
+		if (!wire)
+			return fail(L, n, path, "out of memory");
+		if (sm_fault_response(f, wire, size) != (int)size)
+			return fail(L, n, path, "internal error rendering the response");
+		f->response = wire;
+		f->response_len = size;
+		f->head_len = head;
+	}
+	*out = f;
+	return SM_OK;
+}
+
+enum {
+	RK_HOST,
+	RK_PORT,
+	RK_CLIENT,
+	RK_DEST,
+	RK_NAME,
+	RK_ACTION,
+	RK_SNI,
+	RK_METHOD,
+	RK_PATH,
+	RK_FAULT,
+	RK_COUNT
+};
+static const char *const rule_keys[RK_COUNT] = {"host",   "port", "client", "dest", "name",
+                                                "action", "sni",  "method", "path", "fault"};
 
 static int load_rule(struct loader *L, yaml_node_t *n, size_t idx, struct sm_rule *r)
 {
@@ -204,6 +477,7 @@ static int load_rule(struct loader *L, yaml_node_t *n, size_t idx, struct sm_rul
 		return fail(L, n, path, "expected a mapping with an action, got %s",
 		            n->type == YAML_SCALAR_NODE ? "a scalar" : kind_str(n));
 	unsigned seen = 0;
+	yaml_node_t *fault_key = NULL;
 	struct sm_config_arena *a = L->cfg->arena;
 	r->line = (unsigned)n->start_mark.line + 1;
 	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
@@ -230,6 +504,15 @@ static int load_rule(struct loader *L, yaml_node_t *n, size_t idx, struct sm_rul
 		seen |= 1u << which;
 		void *arr = NULL;
 		switch (which) {
+		case RK_METHOD:
+			rc = load_list(L, v, kpath, "an HTTP method", SM_CONFIG_MAX_METHODS,
+			               sizeof(const char *), item_method, &arr, &r->n_methods);
+			r->methods = arr;
+			break;
+		case RK_FAULT:
+			fault_key = k;
+			rc = load_fault(L, v, kpath, &r->fault);
+			break;
 		case RK_PORT:
 			rc = load_list(L, v, kpath, "an integer 1..65535", SM_CONFIG_MAX_PORTS,
 			               sizeof(uint16_t), item_port, &arr, &r->n_ports);
@@ -248,17 +531,25 @@ static int load_rule(struct loader *L, yaml_node_t *n, size_t idx, struct sm_rul
 		default: {
 			static const char *const what[RK_COUNT] = {
 			        [RK_HOST] = "a host name or glob",
+			        [RK_SNI] = "a host name or glob",
+			        [RK_PATH] = "a path glob",
 			        [RK_NAME] = "a name",
-			        [RK_ACTION] = "one of tunnel, block, intercept"};
+			        [RK_ACTION] = "one of tunnel, block, intercept, fault"};
 			if (v->type != YAML_SCALAR_NODE)
 				return fail(L, v, kpath, "expected %s, got %s", what[which],
 				            kind_str(v));
-			bool ok = which == RK_HOST   ? sm_config_parse_host(a, SCALAR(v), &r->host,
-			                                                    msg, sizeof(msg))
-			          : which == RK_NAME ? sm_config_parse_name(a, SCALAR(v), &r->name,
-			                                                    msg, sizeof(msg))
-			                             : sm_config_parse_action(SCALAR(v), &r->action,
-			                                                      msg, sizeof(msg));
+			bool ok;
+			if (which == RK_HOST || which == RK_SNI)
+				ok = sm_config_parse_host(a, SCALAR(v),
+				                          which == RK_HOST ? &r->host : &r->sni,
+				                          msg, sizeof(msg));
+			else if (which == RK_PATH)
+				ok = sm_config_parse_path(a, SCALAR(v), &r->path, msg, sizeof(msg));
+			else if (which == RK_NAME)
+				ok = sm_config_parse_name(a, SCALAR(v), &r->name, msg, sizeof(msg));
+			else
+				ok = sm_config_parse_rule_action(SCALAR(v), &r->action, msg,
+				                                 sizeof(msg));
 			if (!ok)
 				return fail(L, v, kpath, "%s", msg);
 		}
@@ -268,6 +559,10 @@ static int load_rule(struct loader *L, yaml_node_t *n, size_t idx, struct sm_rul
 	}
 	if (!(seen & (1u << RK_ACTION)))
 		return fail(L, n, path, "missing required key \"action\"");
+	if (r->action == SM_ACTION_FAULT && !r->fault)
+		return fail(L, n, path, "action fault needs a \"fault\" mapping");
+	if (r->action != SM_ACTION_FAULT && r->fault)
+		return fail(L, fault_key, path, "\"fault\" is only allowed with action: fault");
 	r->desc = rule_desc(a, idx, r);
 	if (!r->desc)
 		return fail(L, n, path, "out of memory");

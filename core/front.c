@@ -11,8 +11,11 @@
 #include <unistd.h>
 
 #include "core/mitm.h"
+#include "core/observe.h"
+#include "decode/pipeline.h"
 #include "core/policy.h"
 #include "core/result.h"
+#include "core/rng.h"
 #include "telemetry/event.h"
 
 bool sm_upstream_connect_result(struct sm_reactor *r, struct sm_flow *f, int res);
@@ -30,10 +33,17 @@ static void outq_reset(struct sm_outq *q)
 	q->inflight = false;
 }
 
+static struct sm_h1_limits h1_limits(const struct sm_reactor *r)
+{
+	/* with request-level rules every request waits for its decision */
+	return (struct sm_h1_limits){.max_head = r->cfg->limits.max_header_bytes,
+	                             .hold_every_request = r->req_rules};
+}
+
 struct sm_front *sm_front_get(struct sm_reactor *r)
 {
 	struct sm_front *fr;
-	struct sm_h1_limits lim = {.max_head = r->cfg->limits.max_header_bytes};
+	struct sm_h1_limits lim = h1_limits(r);
 	size_t h1len = sm_h1_footprint(&lim);
 	if (r->n_fronts > 0) {
 		fr = r->fronts[--r->n_fronts];
@@ -64,11 +74,6 @@ struct sm_front *sm_front_get(struct sm_reactor *r)
 	return fr;
 }
 
-static struct sm_h1_limits h1_limits(const struct sm_reactor *r)
-{
-	return (struct sm_h1_limits){.max_head = r->cfg->limits.max_header_bytes};
-}
-
 void sm_front_reset_h1(struct sm_reactor *r, struct sm_front *fr)
 {
 	struct sm_h1_limits lim = h1_limits(r);
@@ -77,6 +82,11 @@ void sm_front_reset_h1(struct sm_reactor *r, struct sm_front *fr)
 
 void sm_front_put(struct sm_reactor *r, struct sm_front *fr)
 {
+	for (int d = 0; d < 2; d++) { /* finished (or not) before flow_closed */
+		if (fr->obs_pipe[d])
+			sm_pipe_free(fr->obs_pipe[d]);
+		fr->obs_pipe[d] = NULL;
+	}
 	sm_mitm_free(r, fr->mitm);
 	fr->mitm = NULL;
 	sm_chunk_put(r, fr->up.chunk);
@@ -168,6 +178,26 @@ void sm_front_reply_error(struct sm_reactor *r, struct sm_flow *f, int status, c
 	outq_send(r, f, true);
 }
 
+void sm_front_reply_raw(struct sm_reactor *r, struct sm_flow *f, const uint8_t *src, size_t len,
+                        int reason)
+{
+	struct sm_front *fr = f->front;
+	if (!fr || fr->down.inflight || !outq_ready(r, &fr->down)) {
+		sm_flow_close(r, f, reason);
+		return;
+	}
+	size_t n = len < fr->down.out.cap ? len : fr->down.out.cap;
+	memcpy(fr->down.out.buf, src, n);
+	fr->down.out.len = n;
+	fr->down.sent = 0;
+	fr->reply_src = src;
+	fr->reply_len = len;
+	fr->reply_off = n;
+	fr->pending_reason = (uint8_t)reason;
+	f->state = SM_FLOW_REPLYING;
+	outq_send(r, f, true);
+}
+
 /* The reply went out: shut our side and drain what the client still sends,
  * so the answer is not lost to a reset caused by unread bytes. */
 static void reply_sent(struct sm_reactor *r, struct sm_flow *f)
@@ -232,6 +262,8 @@ void sm_front_start(struct sm_reactor *r, struct sm_flow *f)
 		}
 		sm_flow_event_commit(r);
 	}
+	fr->roll = sm_rng_next(&r->rng);
+	sm_observe_attach(r, f);
 	fr->denied = !sm_policy_client_allowed(r->cfg, (struct sockaddr *)&fr->peer);
 	if (fr->denied)
 		SM_CTR_INC(r, denied_clients);
@@ -309,6 +341,7 @@ static void begin_switch(struct sm_reactor *r, struct sm_flow *f)
 
 static void check_switch(struct sm_reactor *r, struct sm_flow *f)
 {
+	sm_front_fault_check(r, f);
 	struct sm_front *fr = f->front;
 	if (!fr || !fr->switch_pending || sm_h1_outstanding(fr->h1) > 0 || fr->down.inflight ||
 	    fr->up.inflight)
@@ -398,6 +431,8 @@ static bool client_events(struct sm_reactor *r, struct sm_flow *f, bool *popped)
 				                     SM_CLOSE_CLIENT_NOT_ALLOWED);
 				return false;
 			}
+			if (!sm_front_request_policy(r, f, &ev))
+				return false; /* answered by a fault or a block */
 			if (!(ev.flags & (SM_H1_F_CONNECT | SM_H1_F_SWITCH)))
 				break; /* same upstream: the layer forwards it */
 			memcpy(fr->host, ev.authority->host, (size_t)ev.authority->host_len + 1);
@@ -454,6 +489,8 @@ static void maybe_finish(struct sm_reactor *r, struct sm_flow *f)
 	if (!relaying(f) || fr->down.inflight || fr->up.inflight)
 		return;
 	bool idle = sm_h1_outstanding(fr->h1) == 0;
+	if (fr->fault)
+		return; /* a fault answer is still to come */
 	if (fr->close_after_flush || (fr->client_eof && idle && !fr->switch_pending))
 		sm_flow_close(r, f, SM_CLOSE_DONE);
 }
@@ -778,7 +815,18 @@ void sm_front_send_cqe(struct sm_reactor *r, struct sm_flow *f, bool to_client, 
 	q->out.len = 0;
 	q->sent = 0;
 	switch (f->state) {
-	case SM_FLOW_REPLYING: reply_sent(r, f); return;
+	case SM_FLOW_REPLYING:
+		if (fr->reply_off < fr->reply_len) { /* a reply larger than a chunk */
+			size_t n = fr->reply_len - fr->reply_off;
+			n = n < fr->down.out.cap ? n : fr->down.out.cap;
+			memcpy(fr->down.out.buf, fr->reply_src + fr->reply_off, n);
+			fr->down.out.len = n;
+			fr->reply_off += n;
+			outq_send(r, f, true);
+			return;
+		}
+		reply_sent(r, f);
+		return;
 	case SM_FLOW_ESTABLISH: sm_front_establish_continue(r, f); return;
 	case SM_FLOW_HTTP:
 	case SM_FLOW_FRONT:

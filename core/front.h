@@ -42,11 +42,22 @@ enum sm_front_purpose {
 };
 
 struct sm_mitm;
+struct sm_pipe;
+
+/* Observer callback context, one per direction (core/observe.c). */
+struct sm_observe_ctx {
+	struct sm_reactor *r;
+	struct sm_flow *f;
+	int dir;
+};
 
 struct sm_front {
 	struct sm_h1 *h1;
-	struct sm_mitm *mitm; /* TLS interception state, NULL when not intercepting */
-	bool intercept;       /* the decision was intercept (CONNECT) */
+	struct sm_mitm *mitm;              /* TLS interception state, NULL when not intercepting */
+	bool intercept;                    /* the decision was intercept (CONNECT) */
+	bool need_sni;                     /* an sni rule decides once the ClientHello is seen */
+	const struct sm_fault *conn_fault; /* decided at the SNI step: every request gets it */
+	int conn_fault_rule;
 	bool client_eof_done; /* the HTTP layer was told about the client's EOF */
 	void *h1mem;
 	struct sm_inq cin, uin;  /* client and upstream input */
@@ -66,18 +77,25 @@ struct sm_front {
 	bool upstream_eof;
 	bool eof_pending; /* upstream EOF not yet given to the HTTP layer */
 	bool client_eof;
-	bool close_after_flush; /* last response: close once `down` drained */
-	bool upgrade;           /* 101 forwarded: splice once both outputs drained */
-	bool raw;               /* intercepted and upgraded: bytes relayed unparsed */
-	bool denied;            /* client outside allow_clients: 403 once its head is read */
-	bool lingering;         /* error reply sent and write side shut: draining */
-	uint8_t pending_reason; /* close reason once the reply is sent */
-	uint32_t requests;      /* requests seen on this connection */
+	bool close_after_flush;      /* last response: close once `down` drained */
+	bool upgrade;                /* 101 forwarded: splice once both outputs drained */
+	bool raw;                    /* intercepted and upgraded: bytes relayed unparsed */
+	bool denied;                 /* client outside allow_clients: 403 once its head is read */
+	bool lingering;              /* error reply sent and write side shut: draining */
+	uint8_t pending_reason;      /* close reason once the reply is sent */
+	uint64_t roll;               /* per-connection random bits for fault rules */
+	struct sm_pipe *obs_pipe[2]; /* decode pipeline of the message in each direction */
+	uint8_t obs_framing[2];
+	char obs_type[2][48]; /* its content type, for events */
+	struct sm_observe_ctx obs_ctx[2];
+	const struct sm_fault *fault; /* a fault to answer once due and idle */
+	bool fault_head;              /* ... to a HEAD request: head only */
+	uint64_t fault_due_ns;
+	const uint8_t *reply_src; /* reply bytes beyond what fits one chunk */
+	size_t reply_len, reply_off;
+	uint32_t requests; /* requests seen on this connection */
 	uint64_t t_dns_ns, t_connect_ns, dns_us, linger_until_ns;
 	struct sm_metrics_reqclock rclock; /* request start times for latency metrics */
-	/* error reply: one chunk, sent to the client */
-	int32_t reply_chunk;
-	uint32_t reply_len, reply_sent;
 };
 
 struct sm_front *sm_front_get(struct sm_reactor *r);
@@ -102,6 +120,20 @@ void sm_front_establish_continue(struct sm_reactor *r, struct sm_flow *f);
 /* A fresh HTTP layer in the same memory (after a CONNECT was parsed). */
 void sm_front_reset_h1(struct sm_reactor *r, struct sm_front *fr);
 
+/* Request-level policy (core/front_fault.c): false when the request was
+ * answered by a fault or a block instead of going upstream. */
+struct sm_policy_decision;
+struct sm_h1_event;
+bool sm_front_request_policy(struct sm_reactor *r, struct sm_flow *f, const struct sm_h1_event *ev);
+void sm_front_fault(struct sm_reactor *r, struct sm_flow *f, const struct sm_policy_decision *d,
+                    const char *method, const uint8_t *target, size_t tlen, bool head);
+void sm_front_fault_check(struct sm_reactor *r, struct sm_flow *f);
+
+/* Sends len bytes (which live as long as the config) to the client as the
+ * final answer, then closes with reason. */
+void sm_front_reply_raw(struct sm_reactor *r, struct sm_flow *f, const uint8_t *src, size_t len,
+                        int reason);
+
 /* Sends a complete error response to the client, then closes with reason. */
 void sm_front_reply_error(struct sm_reactor *r, struct sm_flow *f, int status, const char *text,
                           const char *detail, int reason);
@@ -115,5 +147,7 @@ void sm_front_observe(struct sm_reactor *r, struct sm_flow *f, const struct sm_h
 void sm_upstream_resolve(struct sm_reactor *r, struct sm_flow *f);
 void sm_upstream_connected_event(struct sm_reactor *r, struct sm_flow *f);
 size_t sm_fmt_addr(const struct sockaddr *sa, char *buf, size_t cap);
+void sm_upstream_decision_event(struct sm_reactor *r, struct sm_flow *f,
+                                const struct sm_policy_decision *d);
 
 #endif

@@ -11,6 +11,7 @@
 #include <wolfssl/wolfcrypt/random.h>
 
 #include "core/front.h"
+#include "core/observe.h"
 #include "core/policy.h"
 #include "core/proxy_internal.h"
 #include "core/result.h"
@@ -323,6 +324,8 @@ static void client_hello_event(struct sm_reactor *r, struct sm_flow *f)
 	sm_flow_event_commit(r);
 }
 
+static void tunnel_peeked(struct sm_reactor *r, struct sm_flow *f);
+
 /* The client did not start TLS: tunnel its bytes untouched or close. */
 static void not_tls(struct sm_reactor *r, struct sm_flow *f)
 {
@@ -347,7 +350,15 @@ static void not_tls(struct sm_reactor *r, struct sm_flow *f)
 		sm_flow_close(r, f, SM_CLOSE_NOT_TLS);
 		return;
 	}
-	/* the bytes seen so far go upstream first, then the splice tunnel */
+	tunnel_peeked(r, f);
+}
+
+/* Gives up interception: the bytes seen so far go upstream first, then the
+ * splice tunnel takes over. */
+static void tunnel_peeked(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	struct sm_mitm *m = fr->mitm;
 	uint32_t n = m->ctls.in_len < fr->cin.cap ? m->ctls.in_len : fr->cin.cap;
 	memcpy(fr->cin.buf, m->ctls.in + m->ctls.in_off, n);
 	fr->cin.off = 0;
@@ -357,6 +368,42 @@ static void not_tls(struct sm_reactor *r, struct sm_flow *f)
 	fr->intercept = false;
 	f->state = SM_FLOW_ESTABLISH;
 	sm_front_establish_continue(r, f);
+}
+
+/* Rules on the SNI decide now. Returns false when the flow no longer
+ * intercepts (tunnelled, blocked, reset). */
+static bool sni_decision(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	struct sm_mitm *m = fr->mitm;
+	struct sm_policy_input in = {
+	        .host = fr->host,
+	        .host_len = strlen(fr->host),
+	        .port = fr->port,
+	        .client = (const struct sockaddr *)&fr->peer,
+	        .dest = (const struct sockaddr *)&fr->addrs[fr->addr_idx],
+	        .sni = m->ch.has_sni ? m->ch.sni : NULL,
+	        .sni_len = m->ch.has_sni ? m->ch.sni_len : 0,
+	        .roll = fr->roll,
+	};
+	struct sm_policy_decision d;
+	sm_policy_decide_sni(r->cfg, &in, &d);
+	fr->need_sni = false;
+	sm_upstream_decision_event(r, f, &d);
+	switch (d.action) {
+	case SM_ACTION_TUNNEL: tunnel_peeked(r, f); return false;
+	case SM_ACTION_BLOCK: sm_flow_close(r, f, SM_CLOSE_BLOCKED); return false;
+	case SM_ACTION_FAULT:
+		if (!d.fault || d.fault->reset) {
+			f->reset = true;
+			sm_flow_close(r, f, SM_CLOSE_FAULT);
+			return false;
+		}
+		fr->conn_fault = d.fault; /* intercept, and answer every request with it */
+		fr->conn_fault_rule = d.rule;
+		return true;
+	default: return true;
+	}
 }
 
 static void peek(struct sm_reactor *r, struct sm_flow *f, const uint8_t *data, size_t len)
@@ -374,6 +421,8 @@ static void peek(struct sm_reactor *r, struct sm_flow *f, const uint8_t *data, s
 	}
 	/* a malformed hello is left to wolfSSL, which fails it with a reason */
 	client_hello_event(r, f);
+	if (fr->need_sni && !sni_decision(r, f))
+		return;
 	if (m->ch.has_sni && m->ch.sni_len)
 		memcpy(m->name, m->ch.sni, (size_t)m->ch.sni_len + 1);
 	else
@@ -394,6 +443,7 @@ static void relay_ready(struct sm_reactor *r, struct sm_flow *f)
 	auth.kind = name_is_ip(fr->host) ? SM_AUTHORITY_IPV4 : SM_AUTHORITY_NAME;
 	/* the layer parsed the CONNECT and stopped: a fresh one for the stream */
 	sm_front_reset_h1(r, fr);
+	sm_observe_attach(r, f);
 	fr->requests = 0; /* requests inside the TLS stream, from 1 */
 	sm_h1_set_origin(fr->h1, &auth);
 	snprintf(fr->live_host, sizeof(fr->live_host), "%s", m->name);

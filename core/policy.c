@@ -5,24 +5,25 @@
 #include <string.h>
 
 #include "core/result.h"
+#include "core/rng.h"
 
 static char lower(char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-bool sm_policy_host_match(const char *pat, const char *host, size_t hlen)
+/* Greedy glob with backtracking to the last '*': O(len(pat) * len), both
+ * bounded (patterns <= 1024 bytes). fold: compare the input lower-cased
+ * (the pattern is lower-case already). */
+static bool glob(const char *pat, const char *s, size_t len, bool fold)
 {
-	if (hlen > 1 && host[hlen - 1] == '.')
-		hlen--;
-	/* Greedy match with backtracking to the last '*': O(len(pat) * hlen),
-	 * both bounded (patterns <= 253 bytes). */
 	size_t p = 0, h = 0, star = SIZE_MAX, mark = 0;
-	while (h < hlen) {
+	while (h < len) {
+		char c = fold ? lower(s[h]) : s[h];
 		if (pat[p] == '*') {
 			star = p++;
 			mark = h;
-		} else if (pat[p] != '\0' && pat[p] == lower(host[h])) {
+		} else if (pat[p] != '\0' && pat[p] == c) {
 			p++;
 			h++;
 		} else if (star != SIZE_MAX) {
@@ -35,6 +36,36 @@ bool sm_policy_host_match(const char *pat, const char *host, size_t hlen)
 	while (pat[p] == '*')
 		p++;
 	return pat[p] == '\0';
+}
+
+bool sm_policy_host_match(const char *pat, const char *host, size_t hlen)
+{
+	if (hlen > 1 && host[hlen - 1] == '.')
+		hlen--;
+	return glob(pat, host, hlen, true);
+}
+
+bool sm_policy_path_match(const char *pat, const char *t, size_t len)
+{
+	/* absolute-form ("http://h/p?q"): match from the path on */
+	if (len > 0 && t[0] != '/' && t[0] != '*') {
+		const char *sep = memmem(t, len, "://", 3);
+		if (sep) {
+			const char *auth = sep + 3;
+			const char *slash = memchr(auth, '/', len - (size_t)(auth - t));
+			if (!slash)
+				return glob(pat, "/", 1, false);
+			len -= (size_t)(slash - t);
+			t = slash;
+		}
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (t[i] == '?' || t[i] == '#') {
+			len = i;
+			break;
+		}
+	}
+	return glob(pat, t, len, false);
 }
 
 static bool match_nondest(const struct sm_rule *r, const struct sm_policy_input *in)
@@ -70,12 +101,33 @@ static bool match_dest(const struct sm_rule *r, uint8_t fam, const uint8_t addr[
 	return r->n_dests == 0;
 }
 
+static bool match_request(const struct sm_rule *r, const struct sm_policy_input *in)
+{
+	if (r->n_methods) {
+		if (!in->method || in->method_len == 0)
+			return false;
+		size_t i = 0;
+		while (i < r->n_methods && !(strlen(r->methods[i]) == in->method_len &&
+		                             !memcmp(r->methods[i], in->method, in->method_len)))
+			i++;
+		if (i == r->n_methods)
+			return false;
+	}
+	if (r->path && (!in->path || in->path_len == 0 ||
+	                !sm_policy_path_match(r->path, in->path, in->path_len)))
+		return false;
+	return true;
+}
+
 static void decide_default(const struct sm_config *cfg, struct sm_policy_decision *out)
 {
 	out->action = cfg->default_action;
 	out->rule = -1;
 	out->name = NULL;
 	out->desc = "default_action";
+	out->fault = NULL;
+	out->need = SM_POLICY_NEED_NONE;
+	out->request_rules = false;
 }
 
 static void decide_rule(const struct sm_config *cfg, size_t i, struct sm_policy_decision *out)
@@ -85,21 +137,60 @@ static void decide_rule(const struct sm_config *cfg, size_t i, struct sm_policy_
 	out->rule = (int)i;
 	out->name = r->name;
 	out->desc = r->desc;
+	out->fault = r->action == SM_ACTION_FAULT ? r->fault : NULL;
 }
 
-int sm_policy_decide_dest(const struct sm_config *cfg, const struct sm_policy_input *in,
-                          struct sm_policy_decision *out)
-{
+/* What one call knows besides host, port and client. */
+struct known {
+	bool dest;    /* fam/addr valid */
+	bool sni;     /* in->sni is final (NULL = none) */
+	bool request; /* method and path known: request-level rules may decide */
 	uint8_t fam, addr[16];
+};
+
+/* The per-rule roll: independent across rules, fixed for a given roll. */
+static bool fires(const struct sm_rule *r, size_t i, uint64_t roll)
+{
+	uint64_t salt = UINT64_C(0x9e3779b97f4a7c15) * (uint64_t)(i + 1);
+	return sm_fault_fires(r->fault, sm_rng_mix(roll ^ salt));
+}
+
+/* The one definition of the decision; the public calls differ only in what
+ * they know. */
+static int evaluate(const struct sm_config *cfg, const struct sm_policy_input *in,
+                    const struct known *k, struct sm_policy_decision *out)
+{
 	decide_default(cfg, out);
-	if (!sm_cidr_addr_from_sockaddr(in->dest, &fam, addr))
-		return SM_ERR_INVALID;
 	for (size_t i = 0; i < cfg->n_rules; i++) {
 		const struct sm_rule *r = &cfg->rules[i];
-		if (match_nondest(r, in) && match_dest(r, fam, addr)) {
-			decide_rule(cfg, i, out);
-			return SM_OK;
+		bool req = r->n_methods || r->path;
+		if (!match_nondest(r, in))
+			continue;
+		if (r->n_dests && k->dest && !match_dest(r, k->fam, k->addr))
+			continue;
+		if (r->sni && k->sni &&
+		    (!in->sni || in->sni_len == 0 ||
+		     !sm_policy_host_match(r->sni, in->sni, in->sni_len)))
+			continue;
+		if (req && !k->request) {
+			out->request_rules = true; /* may match this connection's requests */
+			continue;
 		}
+		if (req && !match_request(r, in))
+			continue;
+		if (r->n_dests && !k->dest) {
+			out->need = SM_POLICY_NEED_DEST; /* may match: only the address can tell */
+			return SM_AGAIN;
+		}
+		if (r->sni && !k->sni) {
+			out->need =
+			        SM_POLICY_NEED_SNI; /* may match: only the ClientHello can tell */
+			return SM_AGAIN;
+		}
+		if (r->action == SM_ACTION_FAULT && !fires(r, i, req ? in->request_roll : in->roll))
+			continue; /* a fault that does not fire does not match */
+		decide_rule(cfg, i, out);
+		return SM_OK;
 	}
 	return SM_OK;
 }
@@ -126,26 +217,61 @@ static bool host_literal(const struct sm_policy_input *in, struct sockaddr_stora
 	return false;
 }
 
+/* in->dest, else an IP-literal host, into k; false if neither. */
+static bool known_dest(const struct sm_policy_input *in, struct known *k)
+{
+	struct sockaddr_storage ss;
+	const struct sockaddr *sa = in->dest;
+	if (!sa && host_literal(in, &ss))
+		sa = (const struct sockaddr *)&ss;
+	k->dest = sm_cidr_addr_from_sockaddr(sa, &k->fam, k->addr);
+	return k->dest;
+}
+
 int sm_policy_decide_pre(const struct sm_config *cfg, const struct sm_policy_input *in,
                          struct sm_policy_decision *out)
 {
-	struct sockaddr_storage ss;
-	if (host_literal(in, &ss)) {
-		struct sm_policy_input lit = *in;
-		lit.dest = (const struct sockaddr *)&ss;
-		return sm_policy_decide_dest(cfg, &lit, out);
+	struct known k = {0};
+	struct sm_policy_input pre = *in;
+	pre.dest = NULL; /* before DNS only an IP-literal host is an address */
+	known_dest(&pre, &k);
+	return evaluate(cfg, in, &k, out);
+}
+
+/* Steps 2 and 3: the address is required. */
+static int decide_with_dest(const struct sm_config *cfg, const struct sm_policy_input *in,
+                            struct known *k, struct sm_policy_decision *out)
+{
+	if (!in->dest || !known_dest(in, k)) {
+		decide_default(cfg, out);
+		return SM_ERR_INVALID;
 	}
-	decide_default(cfg, out);
-	for (size_t i = 0; i < cfg->n_rules; i++) {
-		const struct sm_rule *r = &cfg->rules[i];
-		if (!match_nondest(r, in))
-			continue;
-		if (r->n_dests)
-			return SM_AGAIN; /* this rule may match: only the address can tell */
-		decide_rule(cfg, i, out);
-		return SM_OK;
+	return evaluate(cfg, in, k, out);
+}
+
+int sm_policy_decide_dest(const struct sm_config *cfg, const struct sm_policy_input *in,
+                          struct sm_policy_decision *out)
+{
+	struct known k = {0};
+	return decide_with_dest(cfg, in, &k, out);
+}
+
+int sm_policy_decide_sni(const struct sm_config *cfg, const struct sm_policy_input *in,
+                         struct sm_policy_decision *out)
+{
+	struct known k = {.sni = true};
+	return decide_with_dest(cfg, in, &k, out);
+}
+
+int sm_policy_decide_request(const struct sm_config *cfg, const struct sm_policy_input *in,
+                             struct sm_policy_decision *out)
+{
+	struct known k = {.sni = true, .request = true};
+	if (!known_dest(in, &k) && in->dest) {
+		decide_default(cfg, out);
+		return SM_ERR_INVALID;
 	}
-	return SM_OK;
+	return evaluate(cfg, in, &k, out);
 }
 
 bool sm_policy_client_allowed(const struct sm_config *cfg, const struct sockaddr *client)

@@ -16,8 +16,10 @@
 #include "core/dns.h"
 #include "core/front.h"
 #include "core/mitm.h"
+#include "core/observe.h"
 #include "core/policy.h"
 #include "core/result.h"
+#include "core/rng.h"
 #include "telemetry/event.h"
 
 #define BR_ENTRIES  512
@@ -111,6 +113,12 @@ static void on_flow_timer(void *ctx, struct sm_timer *t)
 		sm_tw_add(&r->tw, t, f->front->linger_until_ns);
 		return;
 	}
+	if (f->front && f->front->fault) {
+		sm_front_fault_check(r, f);
+		if (f->state != SM_FLOW_CLOSING && f->front && f->front->fault)
+			sm_tw_add(&r->tw, t, f->front->fault_due_ns);
+		return;
+	}
 	if (f->front && f->front->mitm && f->state == SM_FLOW_MITM) {
 		const struct sm_mitm *m = f->front->mitm;
 		if (now >= m->hs_deadline_ns) {
@@ -168,14 +176,14 @@ static int setup_buf_ring(struct sm_reactor *r, char *err, size_t errcap)
 	return SM_OK;
 }
 
-static uint8_t *br_buf(struct sm_reactor *r, unsigned bid)
+uint8_t *sm_br_buf(struct sm_reactor *r, unsigned bid)
 {
 	return r->br_mem + r->br_entries * sizeof(struct io_uring_buf) + (size_t)bid * r->br_size;
 }
 
-static void br_recycle(struct sm_reactor *r, unsigned bid)
+void sm_br_recycle(struct sm_reactor *r, unsigned bid)
 {
-	io_uring_buf_ring_add(r->br, br_buf(r, bid), r->br_size, (unsigned short)bid,
+	io_uring_buf_ring_add(r->br, sm_br_buf(r, bid), r->br_size, (unsigned short)bid,
 	                      io_uring_buf_ring_mask(r->br_entries), 0);
 	io_uring_buf_ring_advance(r->br, 1);
 }
@@ -224,6 +232,10 @@ int sm_reactor_init(struct sm_reactor *r, struct sm_proxy *p, const struct sm_co
 		return SM_ERR_NOMEM;
 	}
 	sm_tw_init(&r->tw, SM_TW_TICK_NS, sm_now_ns());
+	r->rng = sm_rng_seed(cfg->seed ? cfg->seed : sm_wall_ns(), (uint32_t)index);
+	for (size_t k = 0; k < cfg->n_rules; k++)
+		r->req_rules |= cfg->rules[k].n_methods || cfg->rules[k].path ||
+		                cfg->rules[k].action == SM_ACTION_FAULT;
 	r->connect_ts.tv_sec = cfg->timeouts.connect_timeout_ms / 1000;
 	r->connect_ts.tv_nsec = (long long)(cfg->timeouts.connect_timeout_ms % 1000) * 1000000;
 	r->cap = cfg->limits.max_flows_per_thread;
@@ -388,6 +400,8 @@ void sm_flow_close(struct sm_reactor *r, struct sm_flow *f, int reason)
 {
 	if (f->state == SM_FLOW_CLOSING || f->state == SM_FLOW_FREE)
 		return;
+	if (f->front) /* what observers still hold is reported before flow_closed */
+		sm_observe_detach(f);
 	f->state = SM_FLOW_CLOSING;
 	f->close_reason = (uint8_t)reason;
 	sm_metrics_flow_closed(r->m, reason, sm_now_ns() - f->t_open_ns);
@@ -453,7 +467,7 @@ static void on_recv(struct sm_reactor *r, struct sm_flow *f, bool client, int re
 	unsigned bid = 0;
 	if (flags & IORING_CQE_F_BUFFER) {
 		bid = flags >> IORING_CQE_BUFFER_SHIFT;
-		data = br_buf(r, bid);
+		data = sm_br_buf(r, bid);
 	}
 	if (f->front && f->state != SM_FLOW_CLOSING) {
 		if (client)
@@ -462,7 +476,7 @@ static void on_recv(struct sm_reactor *r, struct sm_flow *f, bool client, int re
 			sm_front_upstream_recv(r, f, data, res);
 	}
 	if (flags & IORING_CQE_F_BUFFER)
-		br_recycle(r, bid);
+		sm_br_recycle(r, bid);
 }
 
 /* ---- dispatch ----------------------------------------------------------- */
@@ -480,7 +494,7 @@ static void on_flow_cqe(struct sm_reactor *r, struct io_uring_cqe *cqe)
 	if (f->state == SM_FLOW_FREE || f->gen != sm_ud_gen(ud)) {
 		SM_CTR_INC(r, stale_cqes);
 		if ((cqe->flags & IORING_CQE_F_BUFFER))
-			br_recycle(r, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+			sm_br_recycle(r, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 		return;
 	}
 	if (!(cqe->flags & IORING_CQE_F_MORE))
@@ -500,8 +514,8 @@ static void on_flow_cqe(struct sm_reactor *r, struct io_uring_cqe *cqe)
 	case SM_OP_CONNECT_TIMEOUT:
 	case SM_OP_CANCEL: break;
 	default:
-		if (op >= SM_OP_POLL_IN0 && op <= SM_OP_SHUTDOWN1)
-			sm_tunnel_cqe(r, f, op, cqe->res);
+		if (op >= SM_OP_POLL_IN0 && op <= SM_OP_TSEND1)
+			sm_tunnel_cqe(r, f, op, cqe->res, cqe->flags);
 		break;
 	}
 	if (f->state == SM_FLOW_CLOSING && f->inflight == 0)

@@ -25,8 +25,16 @@
 #define SM_CHUNK_SIZE (32 * 1024)   /* one registered send chunk */
 #define SM_MAX_ADDRS  8             /* resolved addresses tried per upstream */
 #define SM_PIPE_SIZE  (1024 * 1024) /* pipe capacity, bytes moved per splice at most */
-#define SM_HEAD_MAX   65536         /* hard cap on max_header_bytes */
-#define SM_LINGER_NS  1000000000ull /* drain time after an error reply */
+/* A tunnel direction relays with recv + send (completed inline on the
+ * reactor) while messages are small, and with splice while it streams:
+ * io_uring runs every splice on an io-wq worker, a thread handoff that costs
+ * more than copying a small message but less than copying a large stream.
+ * SM_MODE_STREAK reads in a row decide a switch (full 16 KiB buffers: to
+ * splice; less: back to copy). */
+#define SM_SPLICE_AFTER (256 * 1024) /* saturation point of the moved counter */
+#define SM_MODE_STREAK  4
+#define SM_HEAD_MAX     65536         /* hard cap on max_header_bytes */
+#define SM_LINGER_NS    1000000000ull /* drain time after an error reply */
 
 struct sm_dns;
 struct sm_front;
@@ -56,13 +64,20 @@ enum sm_dir_state {
 	SM_DIR_SPLICE_OUT, /* pipe -> destination */
 	SM_DIR_POLL_OUT,   /* waiting for the destination to be writable */
 	SM_DIR_SHUT,       /* source ended: shutdown(SHUT_WR) of the destination */
+	SM_DIR_RECV,       /* copy mode: recv from the source in flight */
+	SM_DIR_SEND,       /* copy mode: send of a received buffer in flight */
 	SM_DIR_DONE,       /* source ended and the destination was shut */
 };
 
 struct sm_tunnel_dir {
-	int pipe_r, pipe_w; /* -1 when no pipe held (idle tunnels hold none) */
-	uint32_t in_pipe;   /* bytes sitting in the pipe */
-	uint8_t state;      /* enum sm_dir_state */
+	int pipe_r, pipe_w;        /* -1 when no pipe held (idle tunnels hold none) */
+	uint32_t in_pipe;          /* bytes sitting in the pipe */
+	uint32_t moved;            /* bytes relayed, saturating at SM_SPLICE_AFTER */
+	uint32_t buf_off, buf_len; /* copy mode: the received buffer being sent */
+	uint16_t bid;              /* copy mode: its provided-buffer id */
+	bool splicing;             /* splice mode (bulk) rather than copy mode */
+	uint8_t streak;            /* reads in a row that argue for the other mode */
+	uint8_t state;             /* enum sm_dir_state */
 };
 
 /* A flow: a client connection and its upstream. Kept small: an idle tunnel
@@ -128,6 +143,8 @@ struct sm_reactor {
 
 	struct sm_dns *dns;
 	struct sm_tls_rt *tls; /* NULL when the configuration never intercepts */
+	uint64_t rng;          /* fault rolls: sm_rng_seed(seed, index) */
+	bool req_rules;        /* some rule acts per request (method, path or fault) */
 
 	/* event ring (drained by the collector) */
 	struct sm_event_ring events;
@@ -146,12 +163,13 @@ struct sm_reactor {
 	bool draining;
 	uint64_t drain_deadline_ns;
 
-	struct sm_metrics *m; /* counters and histograms (telemetry/metrics.h), owned by the proxy */
+	struct sm_metrics
+	        *m; /* counters and histograms (telemetry/metrics.h), owned by the proxy */
 };
 
 /* Counter helpers: single writer (the reactor), relaxed. */
 #define SM_CTR_ADD(r, field, n) sm_metrics_add(&(r)->m->field, (n))
-#define SM_CTR_INC(r, field) SM_CTR_ADD(r, field, 1)
+#define SM_CTR_INC(r, field)    SM_CTR_ADD(r, field, 1)
 
 uint64_t sm_now_ns(void);  /* CLOCK_MONOTONIC */
 uint64_t sm_wall_ns(void); /* CLOCK_REALTIME */
@@ -185,7 +203,11 @@ uint8_t *sm_chunk_ptr(struct sm_reactor *r, int32_t c);
 
 /* Tunnel (core/tunnel.c). */
 void sm_tunnel_start(struct sm_reactor *r, struct sm_flow *f);
-void sm_tunnel_cqe(struct sm_reactor *r, struct sm_flow *f, enum sm_op op, int res);
+void sm_tunnel_cqe(struct sm_reactor *r, struct sm_flow *f, enum sm_op op, int res, unsigned flags);
+
+/* Provided receive buffers (reactor.c). */
+uint8_t *sm_br_buf(struct sm_reactor *r, unsigned bid);
+void sm_br_recycle(struct sm_reactor *r, unsigned bid);
 void sm_tunnel_release(struct sm_reactor *r, struct sm_flow *f);
 
 #endif

@@ -21,6 +21,8 @@ static const enum sm_op op_splice_in[2] = {SM_OP_SPLICE_IN0, SM_OP_SPLICE_IN1};
 static const enum sm_op op_splice_out[2] = {SM_OP_SPLICE_OUT0, SM_OP_SPLICE_OUT1};
 static const enum sm_op op_poll_out[2] = {SM_OP_POLL_OUT0, SM_OP_POLL_OUT1};
 static const enum sm_op op_shutdown[2] = {SM_OP_SHUTDOWN0, SM_OP_SHUTDOWN1};
+static const enum sm_op op_recv[2] = {SM_OP_TRECV0, SM_OP_TRECV1};
+static const enum sm_op op_send[2] = {SM_OP_TSEND0, SM_OP_TSEND1};
 
 static int src_fd(const struct sm_flow *f, int d)
 {
@@ -119,20 +121,87 @@ static void arm_shutdown(struct sm_reactor *r, struct sm_flow *f, int d)
 	f->dir[d].state = SM_DIR_SHUT;
 }
 
+/* Copy mode: one provided buffer per received chunk, sent as it is. */
+static void arm_recv(struct sm_reactor *r, struct sm_flow *f, int d)
+{
+	struct io_uring_sqe *sqe = sm_sqe(r);
+	io_uring_prep_recv(sqe, src_fd(f, d), NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = SM_BR_BGID;
+	sm_flow_prep(r, f, sqe, op_recv[d]);
+	f->dir[d].state = SM_DIR_RECV;
+}
+
+static void arm_send(struct sm_reactor *r, struct sm_flow *f, int d)
+{
+	struct sm_tunnel_dir *dir = &f->dir[d];
+	struct io_uring_sqe *sqe = sm_sqe(r);
+	io_uring_prep_send(sqe, dst_fd(f, d), sm_br_buf(r, dir->bid) + dir->buf_off,
+	                   dir->buf_len - dir->buf_off, MSG_NOSIGNAL);
+	sm_flow_prep(r, f, sqe, op_send[d]);
+	dir->state = SM_DIR_SEND;
+}
+
+/* Next read on direction d. Reads that fill a whole buffer, several in a
+ * row, mean a bulk stream: splice it. Splices that move less than a buffer,
+ * several in a row, mean small messages again: copy them. */
+static void arm_next(struct sm_reactor *r, struct sm_flow *f, int d)
+{
+	if (f->dir[d].splicing)
+		arm_poll_in(r, f, d);
+	else
+		arm_recv(r, f, d);
+}
+
+static void observe_read(struct sm_flow *f, int d, int res)
+{
+	struct sm_tunnel_dir *dir = &f->dir[d];
+	bool big = res >= SM_BR_SIZE;
+	if (big == dir->splicing) {
+		dir->streak = 0;
+		return;
+	}
+	if (++dir->streak >= SM_MODE_STREAK) {
+		dir->splicing = big;
+		dir->streak = 0;
+	}
+}
+
+static void count(struct sm_reactor *r, struct sm_flow *f, int d, uint32_t n)
+{
+	struct sm_tunnel_dir *dir = &f->dir[d];
+	dir->moved = dir->moved + n > SM_SPLICE_AFTER ? SM_SPLICE_AFTER : dir->moved + n;
+	if (d == 0) {
+		f->bytes_up += n;
+		SM_CTR_ADD(r, bytes[SM_LANE_TUNNEL][SM_BYTES_UP], n);
+	} else {
+		f->bytes_down += n;
+		SM_CTR_ADD(r, bytes[SM_LANE_TUNNEL][SM_BYTES_DOWN], n);
+	}
+	sm_flow_touch(r, f);
+}
+
 void sm_tunnel_start(struct sm_reactor *r, struct sm_flow *f)
 {
 	f->state = SM_FLOW_RELAY;
 	for (int d = 0; d < 2; d++) {
 		f->dir[d].pipe_r = f->dir[d].pipe_w = -1;
 		f->dir[d].in_pipe = 0;
-		arm_poll_in(r, f, d);
+		f->dir[d].moved = 0;
+		f->dir[d].splicing = false;
+		f->dir[d].streak = 0;
+		arm_next(r, f, d);
 	}
 }
 
 void sm_tunnel_release(struct sm_reactor *r, struct sm_flow *f)
 {
-	for (int d = 0; d < 2; d++)
+	for (int d = 0; d < 2; d++) {
 		pipe_give(r, &f->dir[d]);
+		if (f->dir[d].state == SM_DIR_SEND) /* nothing in flight any more */
+			sm_br_recycle(r, f->dir[d].bid);
+		f->dir[d].state = SM_DIR_IDLE;
+	}
 }
 
 static bool is_reset(int err)
@@ -155,12 +224,55 @@ static void maybe_done(struct sm_reactor *r, struct sm_flow *f)
 		sm_flow_close(r, f, SM_CLOSE_DONE);
 }
 
-void sm_tunnel_cqe(struct sm_reactor *r, struct sm_flow *f, enum sm_op op, int res)
+void sm_tunnel_cqe(struct sm_reactor *r, struct sm_flow *f, enum sm_op op, int res, unsigned flags)
 {
 	int d;
-	if (f->state != SM_FLOW_RELAY)
-		return; /* closing: the completion only settles inflight */
+	if (f->state != SM_FLOW_RELAY) {
+		/* closing: the completion only settles inflight */
+		if (flags & IORING_CQE_F_BUFFER)
+			sm_br_recycle(r, flags >> IORING_CQE_BUFFER_SHIFT);
+		return;
+	}
 	switch (op) {
+	case SM_OP_TRECV0:
+	case SM_OP_TRECV1:
+		d = op == SM_OP_TRECV1;
+		if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
+			struct sm_tunnel_dir *dir = &f->dir[d];
+			dir->bid = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
+			dir->buf_off = 0;
+			dir->buf_len = (uint32_t)res;
+			count(r, f, d, (uint32_t)res);
+			observe_read(f, d, res);
+			arm_send(r, f, d);
+		} else if (res == -ENOBUFS) {
+			SM_CTR_INC(r, enobufs);
+			arm_recv(r, f, d);
+		} else if (res == 0) {
+			arm_shutdown(r, f, d);
+		} else {
+			dir_error(r, f, d, true, res < 0 ? -res : EIO);
+		}
+		return;
+	case SM_OP_TSEND0:
+	case SM_OP_TSEND1: {
+		d = op == SM_OP_TSEND1;
+		struct sm_tunnel_dir *dir = &f->dir[d];
+		if (res <= 0) {
+			sm_br_recycle(r, dir->bid);
+			dir->state = SM_DIR_IDLE;
+			dir_error(r, f, d, false, res == 0 ? EPIPE : -res);
+			return;
+		}
+		dir->buf_off += (uint32_t)res;
+		if (dir->buf_off < dir->buf_len) {
+			arm_send(r, f, d);
+			return;
+		}
+		sm_br_recycle(r, dir->bid);
+		arm_next(r, f, d);
+		return;
+	}
 	case SM_OP_POLL_IN0:
 	case SM_OP_POLL_IN1:
 		d = op == SM_OP_POLL_IN1;
@@ -181,14 +293,8 @@ void sm_tunnel_cqe(struct sm_reactor *r, struct sm_flow *f, enum sm_op op, int r
 			arm_shutdown(r, f, d);
 		} else {
 			f->dir[d].in_pipe += (uint32_t)res;
-			if (d == 0) {
-				f->bytes_up += (uint64_t)res;
-				SM_CTR_ADD(r, bytes[SM_LANE_TUNNEL][SM_BYTES_UP], (uint64_t)res);
-			} else {
-				f->bytes_down += (uint64_t)res;
-				SM_CTR_ADD(r, bytes[SM_LANE_TUNNEL][SM_BYTES_DOWN], (uint64_t)res);
-			}
-			sm_flow_touch(r, f);
+			count(r, f, d, (uint32_t)res);
+			observe_read(f, d, res);
 			arm_splice_out(r, f, d);
 		}
 		return;
@@ -206,7 +312,7 @@ void sm_tunnel_cqe(struct sm_reactor *r, struct sm_flow *f, enum sm_op op, int r
 				arm_splice_out(r, f, d);
 			} else {
 				pipe_give(r, &f->dir[d]);
-				arm_poll_in(r, f, d);
+				arm_next(r, f, d);
 			}
 		}
 		return;

@@ -35,8 +35,8 @@ size_t sm_fmt_addr(const struct sockaddr *sa, char *buf, size_t cap)
 	return n < 0 ? 0 : ((size_t)n >= cap ? cap - 1 : (size_t)n);
 }
 
-static void decision_event(struct sm_reactor *r, struct sm_flow *f,
-                           const struct sm_policy_decision *d)
+void sm_upstream_decision_event(struct sm_reactor *r, struct sm_flow *f,
+                                const struct sm_policy_decision *d)
 {
 	struct sm_event *ev = sm_flow_event(r, f, SM_EV_CONNECT_DECISION);
 	if (!ev)
@@ -52,7 +52,7 @@ static void decision_event(struct sm_reactor *r, struct sm_flow *f,
 
 static void block(struct sm_reactor *r, struct sm_flow *f, const struct sm_policy_decision *d)
 {
-	decision_event(r, f, d);
+	sm_upstream_decision_event(r, f, d);
 	SM_CTR_INC(r, decision_block);
 	sm_front_reply_error(r, f, 403, "blocked by policy", d->desc ? d->desc : "default_action",
 	                     SM_CLOSE_BLOCKED);
@@ -107,7 +107,9 @@ static void connect_next(struct sm_reactor *r, struct sm_flow *f)
 		close(f->ufd);
 		f->ufd = -1;
 	}
-	int fd = socket(a->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* a blocking fd on purpose: io_uring polls it, while an O_NONBLOCK one
+	 * would have writes fail with EAGAIN instead of waiting */
+	int fd = socket(a->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		char buf[80];
 		sm_fmt_addr((const struct sockaddr *)a, buf, sizeof(buf));
@@ -191,9 +193,24 @@ static void have_addrs(struct sm_reactor *r, struct sm_flow *f,
 		        .port = fr->port,
 		        .client = (const struct sockaddr *)&fr->peer,
 		        .dest = (const struct sockaddr *)&addrs[k],
+		        .roll = fr->roll,
 		};
 		struct sm_policy_decision dk;
-		sm_policy_decide_dest(r->cfg, &in, &dk);
+		int rc = sm_policy_decide_dest(r->cfg, &in, &dk);
+		if (rc == SM_AGAIN && fr->purpose != SM_PURPOSE_CONNECT)
+			rc = sm_policy_decide_sni(r->cfg, &in, &dk); /* plain HTTP: no SNI */
+		if (rc == SM_AGAIN) {
+			/* an sni rule may decide: look at the ClientHello first */
+			dk.action = SM_ACTION_INTERCEPT;
+			fr->need_sni = true;
+		}
+		if (dk.action == SM_ACTION_FAULT && dk.fault) {
+			sm_upstream_decision_event(r, f, &dk);
+			sm_front_fault(r, f, &dk,
+			               fr->purpose == SM_PURPOSE_CONNECT ? "CONNECT" : "",
+			               (const uint8_t *)fr->host, strlen(fr->host), false);
+			return;
+		}
 		if (dk.action == SM_ACTION_BLOCK) {
 			if (!blocked_any)
 				first_block = dk;
@@ -208,7 +225,7 @@ static void have_addrs(struct sm_reactor *r, struct sm_flow *f,
 		block(r, f, &first_block);
 		return;
 	}
-	decision_event(r, f, &d);
+	sm_upstream_decision_event(r, f, &d);
 	sm_metrics_decision(r->m, d.action);
 	fr->intercept = d.action == SM_ACTION_INTERCEPT && fr->purpose == SM_PURPOSE_CONNECT;
 	fr->addr_idx = 0;
@@ -252,9 +269,17 @@ void sm_upstream_resolve(struct sm_reactor *r, struct sm_flow *f)
 	        .port = fr->port,
 	        .client = (const struct sockaddr *)&fr->peer,
 	};
+	in.roll = fr->roll;
 	struct sm_policy_decision d;
-	if (sm_policy_decide_pre(r->cfg, &in, &d) == SM_OK && d.action == SM_ACTION_BLOCK) {
+	int rc = sm_policy_decide_pre(r->cfg, &in, &d);
+	if (rc == SM_OK && d.action == SM_ACTION_BLOCK) {
 		block(r, f, &d);
+		return;
+	}
+	if (rc == SM_OK && d.action == SM_ACTION_FAULT && d.fault) {
+		sm_upstream_decision_event(r, f, &d);
+		sm_front_fault(r, f, &d, fr->purpose == SM_PURPOSE_CONNECT ? "CONNECT" : "",
+		               (const uint8_t *)fr->host, strlen(fr->host), false);
 		return;
 	}
 	struct sockaddr_storage addrs[SM_MAX_ADDRS];

@@ -33,6 +33,10 @@ enum sm_op {
 	SM_OP_POLL_OUT1,
 	SM_OP_SHUTDOWN0, /* shutdown(SHUT_WR) of dir 0's destination */
 	SM_OP_SHUTDOWN1,
+	SM_OP_TRECV0, /* tunnel dir 0 in copy mode: recv from the client */
+	SM_OP_TRECV1, /* tunnel dir 1 in copy mode: recv from the upstream */
+	SM_OP_TSEND0, /* tunnel dir 0 in copy mode: send to the upstream */
+	SM_OP_TSEND1, /* tunnel dir 1 in copy mode: send to the client */
 	SM_OP_CANCEL, /* cancellation of a flow's ops */
 	SM_OP_COUNT
 };

@@ -80,8 +80,9 @@ static int is_tchar(uint8_t c)
 	return sm_hdrcheck_name(&c, 1) == SM_HDRCHECK_OK;
 }
 
+/* fn (may be NULL) receives each run of chunk data */
 static long chunked(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
-                    enum sm_h1frame_reason *why)
+                    enum sm_h1frame_reason *why, sm_h1frame_data_fn fn, void *ctx)
 {
 	size_t i = 0;
 	while (i < len && !b->done) {
@@ -91,6 +92,8 @@ static long chunked(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
 			if (n > b->remaining)
 				n = (size_t)b->remaining;
 			b->remaining -= n;
+			if (fn && n)
+				fn(ctx, in + i, n);
 			i += n;
 			if (b->remaining == 0)
 				b->state = CH_DATA_CR;
@@ -201,6 +204,12 @@ static long chunked(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
 long sm_h1frame_body_feed(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
                           enum sm_h1frame_reason *why)
 {
+	return sm_h1frame_body_data(b, in, len, why, NULL, NULL);
+}
+
+long sm_h1frame_body_data(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
+                          enum sm_h1frame_reason *why, sm_h1frame_data_fn fn, void *ctx)
+{
 	*why = SM_H1FRAME_OK;
 	if (b->done)
 		return 0;
@@ -211,10 +220,15 @@ long sm_h1frame_body_feed(struct sm_h1frame_body *b, const uint8_t *in, size_t l
 			n = (size_t)b->remaining;
 		b->remaining -= n;
 		b->done = b->remaining == 0;
+		if (fn && n)
+			fn(ctx, in, n);
 		return (long)n;
 	}
-	case SM_H1FRAME_CHUNKED: return chunked(b, in, len, why);
-	case SM_H1FRAME_EOF: return (long)len;
+	case SM_H1FRAME_CHUNKED: return chunked(b, in, len, why, fn, ctx);
+	case SM_H1FRAME_EOF:
+		if (fn && len)
+			fn(ctx, in, len);
+		return (long)len;
 	default: b->done = 1; return 0;
 	}
 }

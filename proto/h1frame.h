@@ -65,6 +65,17 @@ void sm_h1frame_body_init(struct sm_h1frame_body *b, enum sm_h1frame_kind kind, 
 long sm_h1frame_body_feed(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
                           enum sm_h1frame_reason *why);
 
+/* Receives the payload of a body as sm_h1frame_body_data() delimits it. */
+typedef void (*sm_h1frame_data_fn)(void *ctx, const uint8_t *p, size_t n);
+
+/* sm_h1frame_body_feed() that also hands the payload of the consumed bytes
+ * to fn (never with n == 0): all of them for LENGTH and EOF bodies, only the
+ * chunk data for CHUNKED (sizes, extensions, CRLFs and trailers removed).
+ * The pieces point into `in`, in order; on a framing error only payload
+ * before the faulty byte was handed over. */
+long sm_h1frame_body_data(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
+                          enum sm_h1frame_reason *why, sm_h1frame_data_fn fn, void *ctx);
+
 /* The peer closed: returns 1 if that completes the body (EOF kind, or
  * already done), 0 if the body is truncated. */
 int sm_h1frame_body_eof(struct sm_h1frame_body *b);

@@ -94,6 +94,48 @@ static int flush_stage(struct sm_h1_side *s, struct sm_h1_out *o)
 	return s->stage_off == s->stage_len;
 }
 
+/* ---- observer ---- */
+
+void sm_h1_set_observer(struct sm_h1 *h, const struct sm_h1_observer *obs, void *ctx)
+{
+	h->obs = obs;
+	h->obs_ctx = ctx;
+}
+
+void sm_h1_obs_head(struct sm_h1 *h, struct sm_h1_side *s)
+{
+	if (!h->obs || s->obs_state != OBS_NONE)
+		return;
+	s->obs_state = OBS_OPEN;
+	struct sm_h1_event ev = s->obs_ev;
+	if (s->body.done)
+		ev.flags |= SM_H1_F_NO_BODY;
+	else if (s->body.kind == SM_H1FRAME_CHUNKED)
+		ev.flags |= SM_H1_F_DECHUNKED;
+	else if (s->body.kind == SM_H1FRAME_EOF)
+		ev.flags |= SM_H1_F_UNTIL_CLOSE;
+	ev.body_bytes = s->body.kind == SM_H1FRAME_LENGTH ? s->chk.content_length : 0;
+	if (h->obs->head)
+		h->obs->head(h->obs_ctx, !s->is_request, &ev);
+}
+
+void sm_h1_obs_end(struct sm_h1 *h, struct sm_h1_side *s, int complete)
+{
+	if (!h->obs || s->obs_state != OBS_OPEN)
+		return;
+	s->obs_state = OBS_ENDED;
+	if (h->obs->end)
+		h->obs->end(h->obs_ctx, !s->is_request, complete);
+}
+
+static void obs_body(void *ctx, const uint8_t *p, size_t n)
+{
+	struct sm_h1_side *s = ctx;
+	s->h->obs->body(s->h->obs_ctx, !s->is_request, p, n);
+}
+
+/* ---- bodies and message ends ---- */
+
 /* Forwards body bytes unchanged. Returns bytes consumed or an error. */
 static long body_step(struct sm_h1 *h, struct sm_h1_side *s, const uint8_t *in, size_t len,
                       struct sm_h1_out *o)
@@ -102,7 +144,11 @@ static long body_step(struct sm_h1 *h, struct sm_h1_side *s, const uint8_t *in, 
 	size_t room = o->cap - o->len;
 	if (len > room)
 		len = room;
-	long n = sm_h1frame_body_feed(&s->body, in, len, &why);
+	long n;
+	if (h->obs && h->obs->body && s->obs_state == OBS_OPEN)
+		n = sm_h1frame_body_data(&s->body, in, len, &why, obs_body, s);
+	else
+		n = sm_h1frame_body_feed(&s->body, in, len, &why);
 	memcpy(o->buf + o->len, in, (size_t)n);
 	o->len += (size_t)n;
 	s->body_bytes += (uint64_t)n;
@@ -114,6 +160,8 @@ static long body_step(struct sm_h1 *h, struct sm_h1_side *s, const uint8_t *in, 
 /* Response complete: pop the request and settle both connections. */
 static void response_end(struct sm_h1 *h, struct sm_h1_side *s)
 {
+	sm_h1_obs_head(h, s); /* an EOF at once after a head flushed by server_eof */
+	sm_h1_obs_end(h, s, 1);
 	struct sm_h1_event *ev = ev_push(h, SM_H1_EV_RESPONSE_END);
 	ev->status = s->code;
 	ev->method = fifo_front(h)->method;
@@ -182,6 +230,8 @@ long sm_h1_client_feed(struct sm_h1 *h, const uint8_t *in, size_t len, struct sm
 				h->wait = SM_H1_WAIT_OUT_FULL;
 				return (long)pos;
 			}
+			if (h->obs)
+				sm_h1_obs_head(h, s);
 			if (!s->body.done) {
 				if (pos == len)
 					return (long)pos;
@@ -200,6 +250,7 @@ long sm_h1_client_feed(struct sm_h1 *h, const uint8_t *in, size_t len, struct sm
 				h->wait = SM_H1_WAIT_EVENTS;
 				return (long)pos;
 			}
+			sm_h1_obs_end(h, s, 1);
 			struct sm_h1_event *ev = ev_push(h, SM_H1_EV_REQUEST_END);
 			ev->method = h->req_pending.method;
 			ev->version = s->version;
@@ -247,7 +298,10 @@ long sm_h1_server_feed(struct sm_h1 *h, const uint8_t *in, size_t len, struct sm
 		case S_SEND:
 			if (!flush_stage(s, down))
 				return (long)pos;
+			if (h->obs && !s->interim)
+				sm_h1_obs_head(h, s);
 			if (s->upgrade) {
+				sm_h1_obs_end(h, s, 1);
 				s->state = S_TUNNEL;
 				continue;
 			}
@@ -365,6 +419,35 @@ unsigned sm_h1_outstanding(const struct sm_h1 *h)
 unsigned sm_h1_header_count(const struct sm_h1 *h, int response)
 {
 	return response ? h->srv.nfields : h->cli.nfields;
+}
+
+static int name_eq(const uint8_t *a, size_t n, const char *b)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t x = a[i], y = (uint8_t)b[i];
+		if (y == 0)
+			return 0;
+		x = (x >= 'A' && x <= 'Z') ? (uint8_t)(x + 32) : x;
+		y = (y >= 'A' && y <= 'Z') ? (uint8_t)(y + 32) : y;
+		if (x != y)
+			return 0;
+	}
+	return b[n] == 0;
+}
+
+int sm_h1_header_find(const struct sm_h1 *h, int response, const char *name, const uint8_t **value,
+                      size_t *vlen)
+{
+	const struct sm_h1_side *s = response ? &h->srv : &h->cli;
+	for (unsigned i = 0; i < s->nfields; i++) {
+		const struct sm_h1_field *f = &s->fields[i];
+		if (name_eq(s->raw + f->name.off, f->name.len, name)) {
+			*value = s->raw + f->value.off;
+			*vlen = f->value.len;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 int sm_h1_header(const struct sm_h1 *h, int response, unsigned i, const uint8_t **name,

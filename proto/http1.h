@@ -105,6 +105,10 @@ enum sm_h1_event_type {
 #define SM_H1_F_FORWARDED      0x080u /* ERROR: part of the message already went out */
 #define SM_H1_F_UPSTREAM_SIDE  0x100u /* ERROR: raised by upstream bytes */
 #define SM_H1_F_HEAD           0x200u /* REQUEST: method HEAD (response has no body) */
+/* Set only in the event given to sm_h1_observer.head (never queued): */
+#define SM_H1_F_DECHUNKED   0x400u  /* chunked on the wire; body() gets chunk data only */
+#define SM_H1_F_UNTIL_CLOSE 0x800u  /* response body ends when the upstream closes */
+#define SM_H1_F_NO_BODY     0x1000u /* no body bytes follow: end() comes next */
 
 /* Why the layer failed. Append-only (logged). */
 enum sm_h1_reason {
@@ -174,7 +178,8 @@ int sm_h1_release(struct sm_h1 *h);
 
 /* Intercepted connections (TLS terminated by the proxy): requests come in
  * origin-form for one fixed server `auth`, which is live from the start, so
- * no request is ever HELD. A request is forwarded with its request line
+ * no request needs a SWITCH (it is HELD only with limits.hold_every_request,
+ * for a per-request policy decision). A request is forwarded with its request line
  * unchanged, its Host field first (a HTTP/1.1 request without Host is 400;
  * HTTP/1.0 gets the server's authority) and hop-by-hop fields removed;
  * absolute-form is accepted for the same authority (rewritten to
@@ -205,6 +210,52 @@ unsigned sm_h1_outstanding(const struct sm_h1 *h);
 unsigned sm_h1_header_count(const struct sm_h1 *h, int response);
 int sm_h1_header(const struct sm_h1 *h, int response, unsigned i, const uint8_t **name,
                  size_t *nlen, const uint8_t **value, size_t *vlen);
+
+/* First field named `name` (ASCII, compared case-insensitively) in the last
+ * head parsed on one side (0: request, 1: response): 1 with *value and *vlen
+ * set (OWS trimmed, not NUL-terminated, valid like sm_h1_header()), or 0. */
+int sm_h1_header_find(const struct sm_h1 *h, int response, const char *name, const uint8_t **value,
+                      size_t *vlen);
+
+/* Observation of messages as they are forwarded, for the decode pipeline
+ * and protocol observers. Observing never changes a forwarded byte, an
+ * event or a return value. dir: 0 = request (client to upstream), 1 =
+ * response (upstream to client). Per direction the calls come strictly as
+ * head, body*, end for each message, in wire order, from inside the feed
+ * (or eof) call that forwards the bytes; any callback may be NULL.
+ *
+ *  head  once per message when its head has been written completely to the
+ *        output: a request after release (never while HELD), a final
+ *        response, a 101 (type SM_H1_EV_UPGRADE). A CONNECT request is
+ *        reported when parsed (its head is for the caller to answer, not
+ *        forwarded). Interim 1xx responses are not reported. `ev` is the
+ *        REQUEST/RESPONSE/UPGRADE event as queued (flags of the queued event
+ *        kept, HELD included), plus SM_H1_F_DECHUNKED, UNTIL_CLOSE or
+ *        NO_BODY, and body_bytes = the Content-Length when the body is
+ *        delimited by one (else 0). `ev` and the header accessors
+ *        (sm_h1_header(h, dir, ...), sm_h1_header_find()) are valid
+ *        during the call.
+ *  body  the payload of the body as forwarded, never empty: Content-Length
+ *        and close-delimited bodies byte for byte; chunked bodies
+ *        de-chunked (chunk data only; sizes, extensions, trailers removed),
+ *        so a decode pipeline runs with transfer_removed. p is valid during
+ *        the call only. On a framing error only the payload of the valid
+ *        prefix (the forwarded part) is reported.
+ *  end   complete = 1: the message was forwarded whole (for NO_BODY right
+ *        after head); 0: it was cut (EOF inside it, an error on either
+ *        side). After the end of a CONNECT request or a 101 response the
+ *        raw bytes that follow are tunnel payload the caller relays: the
+ *        HTTP layer does not see or report them.
+ * The callbacks must not call back into the layer except the read-only
+ * sm_h1_header accessors. Set the observer before feeding (or between messages: a
+ * message whose head went out unobserved is not reported). obs and ctx must
+ * outlive the object; NULL obs removes the observer. */
+struct sm_h1_observer {
+	void (*head)(void *ctx, int dir, const struct sm_h1_event *ev);
+	void (*body)(void *ctx, int dir, const uint8_t *p, size_t n);
+	void (*end)(void *ctx, int dir, int complete);
+};
+void sm_h1_set_observer(struct sm_h1 *h, const struct sm_h1_observer *obs, void *ctx);
 
 /* Limit and wait counters, for telemetry. */
 struct sm_h1_stats {

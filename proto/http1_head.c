@@ -193,6 +193,11 @@ long sm_h1_fail(struct sm_h1 *h, struct sm_h1_side *s, enum sm_h1_reason r, unsi
 	ev->detail = (uint16_t)detail;
 	ev->flags = (s->forwarded ? SM_H1_F_FORWARDED : 0) |
 	            (s->is_request ? 0 : SM_H1_F_UPSTREAM_SIDE);
+	/* a message being observed is cut: on this side, and on the client
+	 * side too when the upstream fails (it ends everything) */
+	sm_h1_obs_end(h, s, 0);
+	if (!s->is_request)
+		sm_h1_obs_end(h, &h->cli, 0);
 	/* a client fault leaves outstanding responses flowing; an upstream
 	 * fault ends everything */
 	h->cli.state = S_DEAD;
@@ -265,6 +270,7 @@ long sm_h1_head_step(struct sm_h1 *h, struct sm_h1_side *s, const uint8_t *in, s
 		s->body_bytes = 0;
 		s->forwarded = 0;
 		s->stage_len = s->stage_off = 0;
+		s->obs_state = OBS_NONE;
 	}
 	size_t room = h->lim.max_head - s->raw_fill;
 	size_t n = len < room ? len : room;
@@ -450,7 +456,7 @@ static long origin_request(struct sm_h1 *h, struct sm_h1_side *s, const struct c
 	w |= put(s, "\r\n", 2);
 	if (w)
 		return sm_h1_fail(h, s, SM_H1_R_HEAD_TOO_LARGE, 1);
-	request_ready(h, s, method, target, path_off, s->url.len, 0, 0);
+	request_ready(h, s, method, target, path_off, s->url.len, h->lim.hold_every_request, 0);
 	return 0;
 }
 
@@ -481,6 +487,12 @@ long sm_h1_request_head(struct sm_h1 *h, struct sm_h1_side *s)
 		ev->target_len = s->url.len;
 		ev->authority = &h->req_auth;
 		s->state = S_TUNNEL;
+		if (h->obs) { /* the head is the caller's to answer: reported now */
+			sm_h1frame_body_init(&s->body, SM_H1FRAME_NONE, 0, 0);
+			s->obs_ev = *ev;
+			sm_h1_obs_head(h, s);
+			sm_h1_obs_end(h, s, 1);
+		}
 		return 0;
 	}
 	if (h->origin_mode && (s->url.len == 0 || target[0] == '/' || target[0] == '*'))
@@ -574,6 +586,7 @@ long sm_h1_response_head(struct sm_h1 *h, struct sm_h1_side *s)
 	w |= put(s, "\r\n", 2);
 	if (w)
 		return sm_h1_fail(h, s, SM_H1_R_HEAD_TOO_LARGE, 1);
+	s->obs_ev = *ev;
 	s->state = S_SEND;
 	return 0;
 }
@@ -600,6 +613,7 @@ static void request_ready(struct sm_h1 *h, struct sm_h1_side *s, uint8_t method,
 	ev->authority = &h->req_auth;
 	ev->path = s->stage + path_off;
 	ev->path_len = path_len;
+	s->obs_ev = *ev;
 	if (held) {
 		h->held_switch = (uint8_t)sw;
 		s->state = S_HELD;

@@ -61,6 +61,14 @@ struct sm_h1_side {
 	uint8_t version, close, interim, forwarded, upgrade;
 	uint8_t client_close; /* response: the client connection ends after it */
 	uint16_t code;
+	uint8_t obs_state;         /* enum sm_h1_obs_state of the current message */
+	struct sm_h1_event obs_ev; /* the head event, kept for the observer */
+};
+
+enum sm_h1_obs_state {
+	OBS_NONE = 0, /* head not reported (yet) */
+	OBS_OPEN,     /* head reported, end not yet */
+	OBS_ENDED,    /* end reported */
 };
 
 struct sm_h1 {
@@ -79,6 +87,8 @@ struct sm_h1 {
 	struct sm_authority up_auth;      /* the live upstream */
 	struct sm_h1_pending req_pending; /* the last request, pushed when released */
 	struct sm_h1_stats stats;
+	const struct sm_h1_observer *obs; /* NULL: not observed */
+	void *obs_ctx;
 };
 
 static inline size_t align16(size_t n)
@@ -129,6 +139,10 @@ static inline void fifo_pop(struct sm_h1 *h)
 	h->fifo_head = (uint16_t)((h->fifo_head + 1) % h->lim.max_pipeline);
 	h->fifo_len--;
 }
+
+/* http1.c: observer reports (no-ops unless h->obs is set) */
+void sm_h1_obs_head(struct sm_h1 *h, struct sm_h1_side *s);
+void sm_h1_obs_end(struct sm_h1 *h, struct sm_h1_side *s, int complete);
 
 /* http1_head.c */
 void sm_h1_side_init(struct sm_h1 *h, struct sm_h1_side *s, int is_request, uint8_t **cur);

@@ -28,6 +28,23 @@ static const char *action_name(int a)
 	return "unknown";
 }
 
+static const char *dir_name(int v)
+{
+	return v == 0 ? "client_to_server" : "server_to_client";
+}
+
+static const char *kind_name(int v)
+{
+	static const char *const names[] = {"raw", "text", "json", "msgpack"};
+	return v >= 0 && v < 4 ? names[v] : "unknown";
+}
+
+static const char *stage_name(int v)
+{
+	static const char *const names[] = {"transfer", "content", "framing", "payload"};
+	return v >= 0 && v < 4 ? names[v] : "unknown";
+}
+
 static const char *tls_source_name(int v)
 {
 	static const char *const names[] = {"local", "peer_alert", "transport"};
@@ -96,6 +113,34 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
         [SM_EV_CERT_FORGED] = {.type = "tls_leaf_cert",
                                .i = {INT("forge_us"), INT("cache_hit")},
                                .s = {"name"}},
+        [SM_EV_FAULT_INJECTED] = {.type = "fault_injected",
+                                  .i = {INT("rule"), INT("status"), INT("delay_ms")},
+                                  .s = {"method", "target"}},
+        [SM_EV_PAYLOAD] = {.type = "payload",
+                           .i = {ENUM("dir", dir_name), ENUM("kind", kind_name), INT("length"),
+                                 INT("sanitized")},
+                           .s = {"excerpt", "guard", "content_type"}},
+        [SM_EV_SSE_EVENT] = {.type = "sse_event",
+                             .i = {ENUM("dir", dir_name), INT("index"), INT("length")},
+                             .s = {"event", "excerpt", "kind"}},
+        [SM_EV_PARSE_ERROR] = {.type = "parse_error",
+                               .i = {ENUM("dir", dir_name), ENUM("stage", stage_name),
+                                     INT("fatal")},
+                               .s = {"module", "reason"}},
+        [SM_EV_WS_MESSAGE] = {.type = "ws_message",
+                              .i = {ENUM("dir", dir_name), INT("opcode"), INT("length"),
+                                    INT("compressed")},
+                              .s = {"excerpt"}},
+        [SM_EV_WS_TURN] = {.type = "ws_turn",
+                           .i = {ENUM("dir", dir_name), INT("messages"), INT("bytes"),
+                                 INT("span_us"), INT("flush")}},
+        [SM_EV_WS_CLOSE] = {.type = "ws_close",
+                            .i = {ENUM("closed_by", dir_name), INT("code")},
+                            .s = {"reason"}},
+        [SM_EV_GRPC_MESSAGE] = {.type = "grpc_message",
+                                .i = {ENUM("dir", dir_name), INT("stream"), INT("length"),
+                                      INT("compressed")},
+                                .s = {"excerpt"}},
         [SM_EV_HTTP_RESPONSE] = {.type = "http_response",
                                  .i = {INT("status"), INT("request_index")},
                                  .s = {"method", "host"}},
@@ -139,6 +184,7 @@ const char *sm_close_reason_name(int r)
 	        [SM_CLOSE_TLS_CLIENT_FAILED] = "tls_client_failed",
 	        [SM_CLOSE_TLS_SERVER_FAILED] = "tls_server_failed",
 	        [SM_CLOSE_NOT_TLS] = "not_tls",
+	        [SM_CLOSE_FAULT] = "fault",
 	};
 	if (r >= 0 && r < SM_CLOSE_REASON_COUNT && names[r])
 		return names[r];

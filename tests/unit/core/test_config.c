@@ -260,8 +260,8 @@ static const struct bad_case bad_cases[] = {
          "t.yaml:2:5: rules[0].hosts: unknown key"},
         {"rules:\n  - action: block\n    action: tunnel\n",
          "t.yaml:3:5: rules[0].action: duplicate key"},
-        {"rules:\n  - action: deny\n",
-         "t.yaml:2:13: rules[0].action: expected one of tunnel, block, intercept, got \"deny\""},
+        {"rules:\n  - action: deny\n", "t.yaml:2:13: rules[0].action: expected one of tunnel, "
+                                       "block, intercept, fault, got \"deny\""},
         {"rules:\n  - host: \"a b.test\"\n    action: block\n",
          "t.yaml:2:11: rules[0].host: expected a host name or glob (letters, digits, '-', '.', "
          "'_', ':', '*'), got \"a b.test\""},

@@ -1,0 +1,122 @@
+/* Request-level policy and fault injection on proxied HTTP (plain http://
+ * and intercepted HTTPS): every request can be blocked or answered by a
+ * fault rule instead of the upstream, after an optional delay (a timer,
+ * never a sleep) or with a TCP reset. Faults are rolled from the reactor's
+ * seeded RNG, so a run is reproducible with `seed`. */
+#include <llhttp.h>
+#include <string.h>
+
+#include "core/front.h"
+#include "core/mitm.h"
+#include "core/policy.h"
+#include "core/result.h"
+#include "core/rng.h"
+#include "telemetry/event.h"
+
+static void fault_event(struct sm_reactor *r, struct sm_flow *f, int rule,
+                        const struct sm_fault *fault, const char *method, const uint8_t *target,
+                        size_t tlen)
+{
+	struct sm_event *ev = sm_flow_event(r, f, SM_EV_FAULT_INJECTED);
+	if (!ev)
+		return;
+	ev->i[0] = rule;
+	ev->i[1] = fault->reset ? 0 : fault->status;
+	ev->i[2] = fault->delay_ms;
+	sm_event_set_str(ev, 0, method, strlen(method));
+	sm_event_set_str(ev, 1, (const char *)target, tlen);
+	sm_flow_event_commit(r);
+}
+
+void sm_front_fault(struct sm_reactor *r, struct sm_flow *f, const struct sm_policy_decision *d,
+                    const char *method, const uint8_t *target, size_t tlen, bool head)
+{
+	struct sm_front *fr = f->front;
+	fault_event(r, f, d->rule, d->fault, method, target, tlen);
+	fr->fault = d->fault;
+	fr->fault_head = head;
+	fr->fault_due_ns = sm_now_ns() + (uint64_t)d->fault->delay_ms * 1000000ull;
+	fr->switch_pending = false; /* no upstream is needed for this one */
+	if (d->fault->delay_ms)
+		sm_flow_deadline(r, f, fr->fault_due_ns);
+	sm_front_fault_check(r, f);
+}
+
+/* Fires a pending fault once it is due and every earlier response went out. */
+void sm_front_fault_check(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	if (!fr || !fr->fault || f->state == SM_FLOW_REPLYING || f->state == SM_FLOW_CLOSING)
+		return;
+	if (sm_now_ns() < fr->fault_due_ns || fr->down.inflight || sm_h1_outstanding(fr->h1) > 0)
+		return;
+	const struct sm_fault *fault = fr->fault;
+	fr->fault = NULL;
+	if (fault->reset) {
+		f->reset = true;
+		sm_flow_close(r, f, SM_CLOSE_FAULT);
+		return;
+	}
+	sm_front_reply_raw(r, f, fault->response,
+	                   fr->fault_head ? fault->head_len : fault->response_len, SM_CLOSE_FAULT);
+}
+
+/* The policy input of a request on flow f. */
+static void request_input(struct sm_flow *f, const struct sm_h1_event *ev,
+                          struct sm_policy_input *in, const char *method)
+{
+	struct sm_front *fr = f->front;
+	memset(in, 0, sizeof(*in));
+	in->host = ev->authority ? ev->authority->host : fr->host;
+	in->host_len = strlen(in->host);
+	in->port = ev->authority ? ev->authority->port : fr->port;
+	in->client = (const struct sockaddr *)&fr->peer;
+	if (f->ufd >= 0 && fr->n_addrs && !(ev->flags & SM_H1_F_SWITCH))
+		in->dest = (const struct sockaddr *)&fr->addrs[fr->addr_idx];
+	if (fr->mitm && fr->mitm->ch.has_sni) {
+		in->sni = fr->mitm->ch.sni;
+		in->sni_len = fr->mitm->ch.sni_len;
+	}
+	in->method = method;
+	in->method_len = strlen(method);
+	in->path = (const char *)ev->target;
+	in->path_len = ev->target_len;
+	in->roll = fr->roll;
+}
+
+bool sm_front_request_policy(struct sm_reactor *r, struct sm_flow *f, const struct sm_h1_event *ev)
+{
+	struct sm_front *fr = f->front;
+	if (ev->flags & SM_H1_F_CONNECT)
+		return true;
+	const char *method = llhttp_method_name((llhttp_method_t)ev->method);
+	if (fr->conn_fault) { /* decided on the SNI: this connection only gets faults */
+		struct sm_policy_decision d = {.action = SM_ACTION_FAULT,
+		                               .rule = fr->conn_fault_rule,
+		                               .fault = fr->conn_fault};
+		sm_front_fault(r, f, &d, method, ev->target, ev->target_len,
+		               (ev->flags & SM_H1_F_HEAD) != 0);
+		return false;
+	}
+	if (!r->req_rules)
+		return true;
+	struct sm_policy_input in;
+	request_input(f, ev, &in, method);
+	in.request_roll = sm_rng_next(&r->rng);
+	struct sm_policy_decision d;
+	int rc = sm_policy_decide_request(r->cfg, &in, &d);
+	if (rc == SM_OK && d.action == SM_ACTION_FAULT && d.fault) {
+		sm_front_fault(r, f, &d, method, ev->target, ev->target_len,
+		               (ev->flags & SM_H1_F_HEAD) != 0);
+		return false;
+	}
+	if (rc == SM_OK && d.action == SM_ACTION_BLOCK) {
+		sm_front_reply_error(r, f, 403, "blocked by policy", d.desc ? d.desc : "",
+		                     SM_CLOSE_BLOCKED);
+		return false;
+	}
+	/* pass: a request held only for this decision goes on */
+	if ((ev->flags & SM_H1_F_HELD) && !(ev->flags & SM_H1_F_SWITCH))
+		sm_h1_release(fr->h1);
+	return true;
+}
