@@ -37,7 +37,8 @@ static struct sm_h1_limits h1_limits(const struct sm_reactor *r)
 {
 	/* with request-level rules every request waits for its decision */
 	return (struct sm_h1_limits){.max_head = r->cfg->limits.max_header_bytes,
-	                             .hold_every_request = r->req_rules};
+	                             .hold_every_request = r->req_rules,
+	                             .keep_websocket = 1};
 }
 
 struct sm_front *sm_front_get(struct sm_reactor *r)
@@ -514,6 +515,7 @@ static void raw_pump(struct sm_reactor *r, struct sm_flow *f, bool from_client)
 			return;
 		}
 		size_t n = in->len < q->out.cap ? in->len : q->out.cap;
+		sm_observe_ws_feed(f, from_client ? 0 : 1, in->buf + in->off, n);
 		memcpy(q->out.buf, in->buf + in->off, n);
 		in->off += (uint32_t)n;
 		in->len -= (uint32_t)n;
@@ -627,6 +629,10 @@ void sm_front_client_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_t
 	sm_flow_touch(r, f);
 	if (res == 0) {
 		fr->client_eof = true;
+		if (fr->raw) {
+			sm_front_pump_client(r, f);
+			return;
+		}
 		if (f->state == SM_FLOW_ESTABLISH) {
 			sm_front_establish_continue(r, f);
 			return;
@@ -729,7 +735,9 @@ void sm_front_pump_upstream(struct sm_reactor *r, struct sm_flow *f)
 	if (f->state != SM_FLOW_HTTP)
 		return;
 	if (fr->upgrade && !fr->down.inflight && !fr->up.inflight) {
-		if (fr->mitm) {
+		/* TLS ends here, or the stream is observed: relay through user
+		 * space; otherwise the splice tunnel takes it */
+		if (sm_observe_ws_start(r, f) || fr->mitm) {
 			fr->raw = true;
 			raw_pump(r, f, false);
 			raw_pump(r, f, true);

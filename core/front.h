@@ -43,6 +43,7 @@ enum sm_front_purpose {
 
 struct sm_mitm;
 struct sm_pipe;
+struct sm_ws_obs;
 
 /* Observer callback context, one per direction (core/observe.c). */
 struct sm_observe_ctx {
@@ -88,6 +89,7 @@ struct sm_front {
 	uint8_t obs_framing[2];
 	char obs_type[2][48]; /* its content type, for events */
 	struct sm_observe_ctx obs_ctx[2];
+	struct sm_ws_obs *ws;         /* WebSocket observer after a 101 */
 	const struct sm_fault *fault; /* a fault to answer once due and idle */
 	bool fault_head;              /* ... to a HEAD request: head only */
 	uint64_t fault_due_ns;

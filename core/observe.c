@@ -4,7 +4,11 @@
 #include <strings.h>
 
 #include "core/front.h"
+#include <stdlib.h>
+
 #include "decode/pipeline.h"
+#include "proto/websocket.h"
+#include "proto/ws_turn.h"
 #include "telemetry/event.h"
 
 static bool has_prefix(const uint8_t *v, size_t n, const char *p)
@@ -144,6 +148,8 @@ void sm_observe_attach(struct sm_reactor *r, struct sm_flow *f)
 	sm_h1_set_observer(fr->h1, &observer, fr->obs_ctx);
 }
 
+void sm_observe_ws_end(struct sm_flow *f);
+
 void sm_observe_detach(struct sm_flow *f)
 {
 	struct sm_front *fr = f->front;
@@ -151,4 +157,133 @@ void sm_observe_detach(struct sm_flow *f)
 		return;
 	close_pipe(fr, 0);
 	close_pipe(fr, 1);
+	sm_observe_ws_end(f);
+}
+
+/* ---- WebSocket (after a 101) ------------------------------------------------ */
+
+struct sm_ws_obs {
+	struct sm_reactor *r;
+	struct sm_flow *f;
+	struct sm_ws *p[2];
+	struct sm_ws_turn turn;
+	bool closed_seen;
+};
+
+struct ws_ctx {
+	struct sm_ws_obs *o;
+};
+
+static void on_turn(void *ctx, const struct sm_ws_turn_event *te)
+{
+	struct sm_ws_obs *o = ctx;
+	struct sm_event *ev = sm_flow_event(o->r, o->f, SM_EV_WS_TURN);
+	if (!ev)
+		return;
+	ev->i[0] = te->dir;
+	ev->i[1] = te->messages;
+	ev->i[2] = (int64_t)te->bytes;
+	ev->i[3] = (int64_t)((te->last_ns - te->first_ns) / 1000);
+	ev->i[4] = te->why;
+	sm_flow_event_commit(o->r);
+}
+
+static void on_ws(void *ctx, const struct sm_ws_event *we)
+{
+	struct sm_ws_obs *o = ctx;
+	struct sm_reactor *r = o->r;
+	struct sm_flow *f = o->f;
+	sm_ws_turn_on_event(&o->turn, we, sm_now_ns());
+	struct sm_event *ev;
+	switch (we->type) {
+	case SM_WS_EV_MESSAGE:
+		ev = sm_flow_event(r, f, SM_EV_WS_MESSAGE);
+		if (!ev)
+			return;
+		ev->i[0] = we->dir;
+		ev->i[1] = we->opcode;
+		ev->i[2] = (int64_t)we->length;
+		ev->i[3] = we->compressed;
+		sm_event_set_str(ev, 0, (const char *)we->excerpt, we->excerpt_len);
+		sm_flow_event_commit(r);
+		return;
+	case SM_WS_EV_CLOSE:
+		if (o->closed_seen)
+			return; /* the answer to a close: the first one names who closed */
+		o->closed_seen = true;
+		ev = sm_flow_event(r, f, SM_EV_WS_CLOSE);
+		if (!ev)
+			return;
+		ev->i[0] = we->dir;
+		ev->i[1] = we->close_code;
+		sm_event_set_str(ev, 0, we->reason, we->reason_len);
+		sm_flow_event_commit(r);
+		return;
+	case SM_WS_EV_ERROR:
+		ev = sm_flow_event(r, f, SM_EV_PARSE_ERROR);
+		if (!ev)
+			return;
+		ev->i[0] = we->dir;
+		ev->i[1] = SM_PIPE_FRAMING;
+		ev->i[2] = we->fatal;
+		sm_event_set_str(ev, 0, "websocket", 9);
+		sm_event_set_str(ev, 1, sm_ws_reason_str(we->error),
+		                 strlen(sm_ws_reason_str(we->error)));
+		sm_flow_event_commit(r);
+		return;
+	default: return;
+	}
+}
+
+bool sm_observe_ws_start(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	if (!r->cfg->observe.websocket || fr->ws)
+		return false;
+	struct sm_ws_obs *o = calloc(1, sizeof(*o));
+	if (!o)
+		return false;
+	o->r = r;
+	o->f = f;
+	const uint8_t *ext = NULL;
+	size_t el = 0;
+	bool deflate = sm_h1_header_find(fr->h1, 1, "sec-websocket-extensions", &ext, &el) &&
+	               contains(ext, el, "permessage-deflate");
+	for (int d = 0; d < 2; d++) {
+		struct sm_ws_config wc = {.dir = (enum sm_ws_dir)d,
+		                          .permessage_deflate = deflate,
+		                          .max_message = r->cfg->observe.max_message_bytes,
+		                          .excerpt = r->cfg->observe.excerpt_bytes
+		                                             ? r->cfg->observe.excerpt_bytes
+		                                             : 1};
+		o->p[d] = sm_ws_new(&wc, on_ws, o);
+	}
+	sm_ws_turn_init(&o->turn, 0, on_turn, o);
+	if (!o->p[0] || !o->p[1]) {
+		sm_ws_free(o->p[0]);
+		sm_ws_free(o->p[1]);
+		free(o);
+		return false;
+	}
+	fr->ws = o;
+	return true;
+}
+
+void sm_observe_ws_feed(struct sm_flow *f, int dir, const uint8_t *p, size_t n)
+{
+	struct sm_ws_obs *o = f->front ? f->front->ws : NULL;
+	if (o && o->p[dir])
+		sm_ws_feed(o->p[dir], p, n); /* errors arrive as events; traffic goes on */
+}
+
+void sm_observe_ws_end(struct sm_flow *f)
+{
+	struct sm_ws_obs *o = f->front ? f->front->ws : NULL;
+	if (!o)
+		return;
+	sm_ws_turn_close(&o->turn);
+	sm_ws_free(o->p[0]);
+	sm_ws_free(o->p[1]);
+	free(o);
+	f->front->ws = NULL;
 }

@@ -14,4 +14,11 @@ void sm_observe_attach(struct sm_reactor *r, struct sm_flow *f);
 /* Frees whatever the flow still observes (flow end, layer reset). */
 void sm_observe_detach(struct sm_flow *f);
 
+/* WebSocket after a 101 (switch observe.websocket): both directions are
+ * parsed from the relayed bytes; ws_message, ws_close, ws_turn events.
+ * start returns false when the switch is off (or out of memory). */
+bool sm_observe_ws_start(struct sm_reactor *r, struct sm_flow *f);
+void sm_observe_ws_feed(struct sm_flow *f, int dir, const uint8_t *p, size_t n);
+void sm_observe_ws_end(struct sm_flow *f);
+
 #endif
