@@ -124,6 +124,28 @@ static bool outq_ready(struct sm_reactor *r, struct sm_outq *q)
 	return true;
 }
 
+/* Points q at constant bytes of the reserved chunk (owned by nobody). */
+static void outq_const(struct sm_reactor *r, struct sm_outq *q, const uint8_t *p, uint32_t len)
+{
+	(void)r;
+	sm_chunk_put(r, q->chunk);
+	q->chunk = -1;
+	q->out.buf = (uint8_t *)p;
+	q->out.cap = q->out.len = len;
+	q->sent = 0;
+}
+
+/* An empty queue gives its chunk back: idle keep-alive connections hold none. */
+static void outq_trim(struct sm_reactor *r, struct sm_outq *q)
+{
+	if (q->inflight || q->out.len || q->chunk < 0)
+		return;
+	sm_chunk_put(r, q->chunk);
+	q->chunk = -1;
+	q->out.buf = NULL;
+	q->out.cap = 0;
+}
+
 static void outq_send(struct sm_reactor *r, struct sm_flow *f, bool to_client)
 {
 	struct sm_outq *q = to_client ? &f->front->down : &f->front->up;
@@ -158,6 +180,15 @@ void sm_front_reply_error(struct sm_reactor *r, struct sm_flow *f, int status, c
                           const char *detail, int reason)
 {
 	struct sm_front *fr = f->front;
+	if (fr && !fr->down.inflight && !fr->mitm && !outq_ready(r, &fr->down)) {
+		/* every chunk is in use: the constant answer still goes out */
+		SM_CTR_INC(r, send_chunks_exhausted);
+		outq_const(r, &fr->down, r->const_503, r->const_503_len);
+		fr->pending_reason = SM_CLOSE_RESOURCE_LIMIT;
+		f->state = SM_FLOW_REPLYING;
+		outq_send(r, f, true);
+		return;
+	}
 	if (!fr || fr->down.inflight || !outq_ready(r, &fr->down)) {
 		sm_flow_close(r, f, reason);
 		return;
@@ -368,15 +399,7 @@ void sm_front_connect_cqe(struct sm_reactor *r, struct sm_flow *f, int res)
 		return;
 	sm_upstream_connected_event(r, f);
 	if (fr->purpose == SM_PURPOSE_CONNECT) {
-		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-		if (!outq_ready(r, &fr->down)) {
-			sm_front_reply_error(r, f, 503, "proxy out of send buffers", NULL,
-			                     SM_CLOSE_RESOURCE_LIMIT);
-			return;
-		}
-		memcpy(fr->down.out.buf, ok, sizeof(ok) - 1);
-		fr->down.out.len = sizeof(ok) - 1;
-		fr->down.sent = 0;
+		outq_const(r, &fr->down, r->const_200, r->const_200_len);
 		f->state = SM_FLOW_ESTABLISH;
 		outq_send(r, f, true);
 		return;
@@ -576,6 +599,7 @@ void sm_front_pump_client(struct sm_reactor *r, struct sm_flow *f)
 		client_eof(r, f);
 		return;
 	}
+	outq_trim(r, &fr->up);
 	maybe_arm_client(r, f);
 	maybe_finish(r, f);
 }
@@ -747,6 +771,7 @@ void sm_front_pump_upstream(struct sm_reactor *r, struct sm_flow *f)
 		sm_front_establish_continue(r, f);
 		return;
 	}
+	outq_trim(r, &fr->down);
 	if (fr->mitm && !fr->uin.len && !fr->switch_pending)
 		sm_mitm_arm(r, f, false);
 	else if (!fr->mitm && !fr->up_recv_armed && !fr->uin.len && !fr->upstream_eof &&

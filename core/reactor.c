@@ -23,7 +23,7 @@
 #include "telemetry/event.h"
 
 #define BR_ENTRIES  512
-#define SLAB_CHUNKS 1024
+#define SLAB_CHUNKS 2048
 #define TICK_MS     50
 
 uint64_t sm_now_ns(void)
@@ -208,9 +208,22 @@ static int setup_slab(struct sm_reactor *r, char *err, size_t errcap)
 	r->free_chunks = malloc(r->n_chunks * sizeof(*r->free_chunks));
 	if (!r->free_chunks)
 		return SM_ERR_NOMEM;
-	for (uint32_t k = 0; k < r->n_chunks; k++)
-		r->free_chunks[k] = r->n_chunks - 1 - k;
-	r->n_free_chunks = r->n_chunks;
+	/* the last chunk holds the constant answers and is never handed out */
+	uint8_t *c = r->slab + (size_t)(r->n_chunks - 1) * SM_CHUNK_SIZE;
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	                           "Content-Type: text/plain; charset=utf-8\r\n"
+	                           "Content-Length: 40\r\nConnection: close\r\n\r\n"
+	                           "503 Service Unavailable\nproxy is busy\n\n";
+	memcpy(c, ok, sizeof(ok) - 1);
+	memcpy(c + 64, busy, sizeof(busy) - 1);
+	r->const_200 = c;
+	r->const_200_len = sizeof(ok) - 1;
+	r->const_503 = c + 64;
+	r->const_503_len = sizeof(busy) - 1;
+	for (uint32_t k = 0; k + 1 < r->n_chunks; k++)
+		r->free_chunks[k] = r->n_chunks - 2 - k;
+	r->n_free_chunks = r->n_chunks - 1;
 	return SM_OK;
 }
 
