@@ -213,8 +213,11 @@ static int setup_slab(struct sm_reactor *r, char *err, size_t errcap)
 	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
 	                           "Content-Type: text/plain; charset=utf-8\r\n"
-	                           "Content-Length: 40\r\nConnection: close\r\n\r\n"
+	                           "Content-Length: 39\r\nConnection: close\r\n\r\n"
 	                           "503 Service Unavailable\nproxy is busy\n\n";
+	/* the body above is 39 bytes: "503 Service Unavailable\n" "proxy is busy\n" "\n" */
+	_Static_assert(sizeof("503 Service Unavailable\nproxy is busy\n\n") - 1 == 39,
+		       "Content-Length of the constant 503");
 	memcpy(c, ok, sizeof(ok) - 1);
 	memcpy(c + 64, busy, sizeof(busy) - 1);
 	r->const_200 = c;
