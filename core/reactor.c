@@ -19,6 +19,7 @@
 #include "core/observe.h"
 #include "core/policy.h"
 #include "core/result.h"
+#include "proto/http1.h"
 #include "core/rng.h"
 #include "telemetry/event.h"
 
@@ -211,19 +212,13 @@ static int setup_slab(struct sm_reactor *r, char *err, size_t errcap)
 	/* the last chunk holds the constant answers and is never handed out */
 	uint8_t *c = r->slab + (size_t)(r->n_chunks - 1) * SM_CHUNK_SIZE;
 	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-	                           "Content-Type: text/plain; charset=utf-8\r\n"
-	                           "Content-Length: 39\r\nConnection: close\r\n\r\n"
-	                           "503 Service Unavailable\nproxy is busy\n\n";
-	/* the body above is 39 bytes: "503 Service Unavailable\n" "proxy is busy\n" "\n" */
-	_Static_assert(sizeof("503 Service Unavailable\nproxy is busy\n\n") - 1 == 39,
-		       "Content-Length of the constant 503");
 	memcpy(c, ok, sizeof(ok) - 1);
-	memcpy(c + 64, busy, sizeof(busy) - 1);
 	r->const_200 = c;
 	r->const_200_len = sizeof(ok) - 1;
+	long n = sm_h1_error_response(503, "proxy is busy: every send buffer is in use", c + 64,
+	                              SM_CHUNK_SIZE - 64);
 	r->const_503 = c + 64;
-	r->const_503_len = sizeof(busy) - 1;
+	r->const_503_len = n > 0 ? (uint32_t)n : 0;
 	for (uint32_t k = 0; k + 1 < r->n_chunks; k++)
 		r->free_chunks[k] = r->n_chunks - 2 - k;
 	r->n_free_chunks = r->n_chunks - 1;
