@@ -386,6 +386,12 @@ const struct sm_config_key sm_config_keys[] = {
         {"dns_servers", K_PATH, CFG_OFF(dns_servers), 0, 0},
         {"admin", K_ADDR, CFG_OFF(admin), 0, 0},
         {"tls.ca_dir", K_PATH, CFG_OFF(tls.ca_dir), 0, 0},
+        {"observe.sse", K_BOOL, CFG_OFF(observe.sse), 0, 0},
+        {"observe.websocket", K_BOOL, CFG_OFF(observe.websocket), 0, 0},
+        {"observe.grpc", K_BOOL, CFG_OFF(observe.grpc), 0, 0},
+        {"observe.decoders", K_BOOL, CFG_OFF(observe.decoders), 0, 0},
+        {"observe.excerpt_bytes", K_U32, CFG_OFF(observe.excerpt_bytes), 0, 96},
+        {"observe.max_message_bytes", K_U32, CFG_OFF(observe.max_message_bytes), 64, 1u << 26},
         {"tls.system_ca", K_PATH, CFG_OFF(tls.system_ca), 0, 0},
         {"tls.upstream_ca", K_PATH, CFG_OFF(tls.upstream_ca), 0, 0},
         {"tls.insecure_hosts", K_PATH, CFG_OFF(tls.insecure_hosts), 0, 0},
@@ -437,6 +443,21 @@ bool sm_config_set_scalar(struct sm_config *cfg, const struct sm_config_key *k, 
 			                "an integer 0..18446744073709551615 (0 = from the clock)");
 		return true;
 	case K_ACTION: return sm_config_parse_action(s, len, field, msg, cap);
+	case K_BOOL: {
+		static const char *const yes[] = {"true", "yes", "on", "1"};
+		static const char *const no[] = {"false", "no", "off", "0"};
+		for (size_t w = 0; w < 4; w++) {
+			if (strlen(yes[w]) == len && memcmp(s, yes[w], len) == 0) {
+				*(bool *)field = true;
+				return true;
+			}
+			if (strlen(no[w]) == len && memcmp(s, no[w], len) == 0) {
+				*(bool *)field = false;
+				return true;
+			}
+		}
+		return expected(msg, cap, s, len, "true or false");
+	}
 	case K_ADDR: {
 		struct sm_config_listen l;
 		if (is_null || len == 0) {
@@ -511,6 +532,10 @@ struct sm_config *sm_config_new(const char *source)
 	cfg->tls.cert_cache_size = 1024;
 	cfg->tls.handshake_timeout_ms = 10000;
 	cfg->tls.non_tls = SM_ACTION_TUNNEL;
+	cfg->observe.sse = cfg->observe.websocket = cfg->observe.grpc = true;
+	cfg->observe.decoders = true;
+	cfg->observe.excerpt_bytes = 64;
+	cfg->observe.max_message_bytes = 1u << 20;
 	return cfg;
 }
 

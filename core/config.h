@@ -21,6 +21,7 @@
 #ifndef SM_CORE_CONFIG_H
 #define SM_CORE_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -90,6 +91,17 @@ struct sm_config {
 	uint64_t seed;           /* fault-injection PRNG seed; 0 = the caller seeds from the clock.
 	                            Reactor i uses sm_rng_seed(seed, i) (core/rng.h). */
 	const char *admin;       /* admin endpoint "ADDR:PORT" (/metrics...); NULL = off */
+
+	/* Protocol observers on relayed HTTP (plain and intercepted). Off means
+	 * that protocol is forwarded with no parsing at all. */
+	struct {
+		bool sse;               /* text/event-stream: one sse_event per event */
+		bool websocket;         /* Upgrade: websocket kept; ws_message, ws_turn, ws_close */
+		bool grpc;              /* application/grpc*: grpc_message per message */
+		bool decoders;          /* bodies through decode/pipeline: payload, parse_error */
+		uint32_t excerpt_bytes; /* payload bytes quoted in events (at most 96) */
+		uint32_t max_message_bytes; /* largest SSE event / WS message / unit decoded */
+	} observe;
 
 	struct {
 		const char *ca_dir;         /* local CA; NULL = the user's data directory */

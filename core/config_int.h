@@ -52,6 +52,7 @@ enum key_kind {
 	K_ACTION, /* enum sm_action */
 	K_PATH,   /* const char *; empty or null = NULL */
 	K_ADDR,   /* const char * holding a valid "ADDR:PORT"; empty or null = NULL */
+	K_BOOL,   /* bool: true/false (also yes/no, on/off, 1/0) */
 };
 
 struct sm_config_key {

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "core/mitm.h"
+#include "core/observe.h"
+#include "decode/pipeline.h"
 #include "core/policy.h"
 #include "core/result.h"
 #include "core/rng.h"
@@ -35,7 +37,8 @@ static struct sm_h1_limits h1_limits(const struct sm_reactor *r)
 {
 	/* with request-level rules every request waits for its decision */
 	return (struct sm_h1_limits){.max_head = r->cfg->limits.max_header_bytes,
-	                             .hold_every_request = r->req_rules};
+	                             .hold_every_request = r->req_rules,
+	                             .keep_websocket = 1};
 }
 
 struct sm_front *sm_front_get(struct sm_reactor *r)
@@ -80,6 +83,11 @@ void sm_front_reset_h1(struct sm_reactor *r, struct sm_front *fr)
 
 void sm_front_put(struct sm_reactor *r, struct sm_front *fr)
 {
+	for (int d = 0; d < 2; d++) { /* finished (or not) before flow_closed */
+		if (fr->obs_pipe[d])
+			sm_pipe_free(fr->obs_pipe[d]);
+		fr->obs_pipe[d] = NULL;
+	}
 	sm_mitm_free(r, fr->mitm);
 	fr->mitm = NULL;
 	sm_chunk_put(r, fr->up.chunk);
@@ -116,6 +124,28 @@ static bool outq_ready(struct sm_reactor *r, struct sm_outq *q)
 	return true;
 }
 
+/* Points q at constant bytes of the reserved chunk (owned by nobody). */
+static void outq_const(struct sm_reactor *r, struct sm_outq *q, const uint8_t *p, uint32_t len)
+{
+	(void)r;
+	sm_chunk_put(r, q->chunk);
+	q->chunk = -1;
+	q->out.buf = (uint8_t *)p;
+	q->out.cap = q->out.len = len;
+	q->sent = 0;
+}
+
+/* An empty queue gives its chunk back: idle keep-alive connections hold none. */
+static void outq_trim(struct sm_reactor *r, struct sm_outq *q)
+{
+	if (q->inflight || q->out.len || q->chunk < 0)
+		return;
+	sm_chunk_put(r, q->chunk);
+	q->chunk = -1;
+	q->out.buf = NULL;
+	q->out.cap = 0;
+}
+
 static void outq_send(struct sm_reactor *r, struct sm_flow *f, bool to_client)
 {
 	struct sm_outq *q = to_client ? &f->front->down : &f->front->up;
@@ -150,6 +180,15 @@ void sm_front_reply_error(struct sm_reactor *r, struct sm_flow *f, int status, c
                           const char *detail, int reason)
 {
 	struct sm_front *fr = f->front;
+	if (fr && !fr->down.inflight && !fr->mitm && !outq_ready(r, &fr->down)) {
+		/* every chunk is in use: the constant answer still goes out */
+		SM_CTR_INC(r, send_chunks_exhausted);
+		outq_const(r, &fr->down, r->const_503, r->const_503_len);
+		fr->pending_reason = SM_CLOSE_RESOURCE_LIMIT;
+		f->state = SM_FLOW_REPLYING;
+		outq_send(r, f, true);
+		return;
+	}
 	if (!fr || fr->down.inflight || !outq_ready(r, &fr->down)) {
 		sm_flow_close(r, f, reason);
 		return;
@@ -256,6 +295,7 @@ void sm_front_start(struct sm_reactor *r, struct sm_flow *f)
 		sm_flow_event_commit(r);
 	}
 	fr->roll = sm_rng_next(&r->rng);
+	sm_observe_attach(r, f);
 	fr->denied = !sm_policy_client_allowed(r->cfg, (struct sockaddr *)&fr->peer);
 	if (fr->denied)
 		SM_CTR_INC(r, denied_clients);
@@ -359,15 +399,7 @@ void sm_front_connect_cqe(struct sm_reactor *r, struct sm_flow *f, int res)
 		return;
 	sm_upstream_connected_event(r, f);
 	if (fr->purpose == SM_PURPOSE_CONNECT) {
-		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-		if (!outq_ready(r, &fr->down)) {
-			sm_front_reply_error(r, f, 503, "proxy out of send buffers", NULL,
-			                     SM_CLOSE_RESOURCE_LIMIT);
-			return;
-		}
-		memcpy(fr->down.out.buf, ok, sizeof(ok) - 1);
-		fr->down.out.len = sizeof(ok) - 1;
-		fr->down.sent = 0;
+		outq_const(r, &fr->down, r->const_200, r->const_200_len);
 		f->state = SM_FLOW_ESTABLISH;
 		outq_send(r, f, true);
 		return;
@@ -506,6 +538,7 @@ static void raw_pump(struct sm_reactor *r, struct sm_flow *f, bool from_client)
 			return;
 		}
 		size_t n = in->len < q->out.cap ? in->len : q->out.cap;
+		sm_observe_ws_feed(f, from_client ? 0 : 1, in->buf + in->off, n);
 		memcpy(q->out.buf, in->buf + in->off, n);
 		in->off += (uint32_t)n;
 		in->len -= (uint32_t)n;
@@ -566,6 +599,7 @@ void sm_front_pump_client(struct sm_reactor *r, struct sm_flow *f)
 		client_eof(r, f);
 		return;
 	}
+	outq_trim(r, &fr->up);
 	maybe_arm_client(r, f);
 	maybe_finish(r, f);
 }
@@ -619,6 +653,10 @@ void sm_front_client_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_t
 	sm_flow_touch(r, f);
 	if (res == 0) {
 		fr->client_eof = true;
+		if (fr->raw) {
+			sm_front_pump_client(r, f);
+			return;
+		}
 		if (f->state == SM_FLOW_ESTABLISH) {
 			sm_front_establish_continue(r, f);
 			return;
@@ -721,7 +759,9 @@ void sm_front_pump_upstream(struct sm_reactor *r, struct sm_flow *f)
 	if (f->state != SM_FLOW_HTTP)
 		return;
 	if (fr->upgrade && !fr->down.inflight && !fr->up.inflight) {
-		if (fr->mitm) {
+		/* TLS ends here, or the stream is observed: relay through user
+		 * space; otherwise the splice tunnel takes it */
+		if (sm_observe_ws_start(r, f) || fr->mitm) {
 			fr->raw = true;
 			raw_pump(r, f, false);
 			raw_pump(r, f, true);
@@ -731,6 +771,7 @@ void sm_front_pump_upstream(struct sm_reactor *r, struct sm_flow *f)
 		sm_front_establish_continue(r, f);
 		return;
 	}
+	outq_trim(r, &fr->down);
 	if (fr->mitm && !fr->uin.len && !fr->switch_pending)
 		sm_mitm_arm(r, f, false);
 	else if (!fr->mitm && !fr->up_recv_armed && !fr->uin.len && !fr->upstream_eof &&

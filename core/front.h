@@ -42,6 +42,15 @@ enum sm_front_purpose {
 };
 
 struct sm_mitm;
+struct sm_pipe;
+struct sm_ws_obs;
+
+/* Observer callback context, one per direction (core/observe.c). */
+struct sm_observe_ctx {
+	struct sm_reactor *r;
+	struct sm_flow *f;
+	int dir;
+};
 
 struct sm_front {
 	struct sm_h1 *h1;
@@ -69,13 +78,18 @@ struct sm_front {
 	bool upstream_eof;
 	bool eof_pending; /* upstream EOF not yet given to the HTTP layer */
 	bool client_eof;
-	bool close_after_flush;       /* last response: close once `down` drained */
-	bool upgrade;                 /* 101 forwarded: splice once both outputs drained */
-	bool raw;                     /* intercepted and upgraded: bytes relayed unparsed */
-	bool denied;                  /* client outside allow_clients: 403 once its head is read */
-	bool lingering;               /* error reply sent and write side shut: draining */
-	uint8_t pending_reason;       /* close reason once the reply is sent */
-	uint64_t roll;                /* per-connection random bits for fault rules */
+	bool close_after_flush;      /* last response: close once `down` drained */
+	bool upgrade;                /* 101 forwarded: splice once both outputs drained */
+	bool raw;                    /* intercepted and upgraded: bytes relayed unparsed */
+	bool denied;                 /* client outside allow_clients: 403 once its head is read */
+	bool lingering;              /* error reply sent and write side shut: draining */
+	uint8_t pending_reason;      /* close reason once the reply is sent */
+	uint64_t roll;               /* per-connection random bits for fault rules */
+	struct sm_pipe *obs_pipe[2]; /* decode pipeline of the message in each direction */
+	uint8_t obs_framing[2];
+	char obs_type[2][48]; /* its content type, for events */
+	struct sm_observe_ctx obs_ctx[2];
+	struct sm_ws_obs *ws;         /* WebSocket observer after a 101 */
 	const struct sm_fault *fault; /* a fault to answer once due and idle */
 	bool fault_head;              /* ... to a HEAD request: head only */
 	uint64_t fault_due_ns;

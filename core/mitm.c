@@ -11,6 +11,7 @@
 #include <wolfssl/wolfcrypt/random.h>
 
 #include "core/front.h"
+#include "core/observe.h"
 #include "core/policy.h"
 #include "core/proxy_internal.h"
 #include "core/result.h"
@@ -442,6 +443,7 @@ static void relay_ready(struct sm_reactor *r, struct sm_flow *f)
 	auth.kind = name_is_ip(fr->host) ? SM_AUTHORITY_IPV4 : SM_AUTHORITY_NAME;
 	/* the layer parsed the CONNECT and stopped: a fresh one for the stream */
 	sm_front_reset_h1(r, fr);
+	sm_observe_attach(r, f);
 	fr->requests = 0; /* requests inside the TLS stream, from 1 */
 	sm_h1_set_origin(fr->h1, &auth);
 	snprintf(fr->live_host, sizeof(fr->live_host), "%s", m->name);

@@ -16,13 +16,15 @@
 #include "core/dns.h"
 #include "core/front.h"
 #include "core/mitm.h"
+#include "core/observe.h"
 #include "core/policy.h"
 #include "core/result.h"
+#include "proto/http1.h"
 #include "core/rng.h"
 #include "telemetry/event.h"
 
 #define BR_ENTRIES  512
-#define SLAB_CHUNKS 1024
+#define SLAB_CHUNKS 2048
 #define TICK_MS     50
 
 uint64_t sm_now_ns(void)
@@ -207,9 +209,19 @@ static int setup_slab(struct sm_reactor *r, char *err, size_t errcap)
 	r->free_chunks = malloc(r->n_chunks * sizeof(*r->free_chunks));
 	if (!r->free_chunks)
 		return SM_ERR_NOMEM;
-	for (uint32_t k = 0; k < r->n_chunks; k++)
-		r->free_chunks[k] = r->n_chunks - 1 - k;
-	r->n_free_chunks = r->n_chunks;
+	/* the last chunk holds the constant answers and is never handed out */
+	uint8_t *c = r->slab + (size_t)(r->n_chunks - 1) * SM_CHUNK_SIZE;
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+	memcpy(c, ok, sizeof(ok) - 1);
+	r->const_200 = c;
+	r->const_200_len = sizeof(ok) - 1;
+	long n = sm_h1_error_response(503, "proxy is busy: every send buffer is in use", c + 64,
+	                              SM_CHUNK_SIZE - 64);
+	r->const_503 = c + 64;
+	r->const_503_len = n > 0 ? (uint32_t)n : 0;
+	for (uint32_t k = 0; k + 1 < r->n_chunks; k++)
+		r->free_chunks[k] = r->n_chunks - 2 - k;
+	r->n_free_chunks = r->n_chunks - 1;
 	return SM_OK;
 }
 
@@ -399,6 +411,8 @@ void sm_flow_close(struct sm_reactor *r, struct sm_flow *f, int reason)
 {
 	if (f->state == SM_FLOW_CLOSING || f->state == SM_FLOW_FREE)
 		return;
+	if (f->front) /* what observers still hold is reported before flow_closed */
+		sm_observe_detach(f);
 	f->state = SM_FLOW_CLOSING;
 	f->close_reason = (uint8_t)reason;
 	sm_metrics_flow_closed(r->m, reason, sm_now_ns() - f->t_open_ns);

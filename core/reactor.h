@@ -22,7 +22,7 @@
 
 #define SM_MAX_LISTEN 64
 #define SM_BR_BGID    1
-#define SM_CHUNK_SIZE (32 * 1024)   /* one registered send chunk */
+#define SM_CHUNK_SIZE (16 * 1024)   /* one registered send chunk */
 #define SM_MAX_ADDRS  8             /* resolved addresses tried per upstream */
 #define SM_PIPE_SIZE  (1024 * 1024) /* pipe capacity, bytes moved per splice at most */
 /* A tunnel direction relays with recv + send (completed inline on the
@@ -119,7 +119,11 @@ struct sm_reactor {
 	size_t br_mem_len;
 	uint32_t br_entries, br_size;
 
-	/* registered send slab: n_chunks chunks of SM_CHUNK_SIZE */
+	/* registered send slab: n_chunks chunks of SM_CHUNK_SIZE; the last one
+	 * is never handed out: it holds the constant answers below, so a
+	 * CONNECT can be answered (or refused) when every chunk is in use */
+	const uint8_t *const_200, *const_503;
+	uint32_t const_200_len, const_503_len;
 	uint8_t *slab;
 	size_t slab_len;
 	uint32_t *free_chunks;

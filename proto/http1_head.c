@@ -308,6 +308,25 @@ static int span_is(const struct sm_h1_side *s, struct sm_h1_span sp, const char 
 	return sm_hdrcheck_name_is(s->raw + sp.off, sp.len, lc);
 }
 
+/* A WebSocket handshake (RFC 6455 §4.1): Upgrade names websocket and
+ * Connection lists upgrade. Only then are those fields kept, when allowed. */
+static int keep_ws(const struct sm_h1 *h, const struct sm_h1_side *s, const struct conn_info *ci)
+{
+	if (!h->lim.keep_websocket)
+		return 0;
+	int up = 0, conn = 0;
+	for (unsigned i = 0; i < s->nfields; i++) {
+		const struct sm_h1_field *f = &s->fields[i];
+		if (span_is(s, f->name, "upgrade") && f->value.len == 9 &&
+		    sm_hdrcheck_name_is(s->raw + f->value.off, f->value.len, "websocket"))
+			up = 1;
+	}
+	for (unsigned i = 0; i < ci->ntok; i++)
+		if (span_is(s, ci->tok[i], "upgrade"))
+			conn = 1;
+	return up && conn;
+}
+
 /* Collects the Connection options of the head. -1 if there are too many. */
 static int conn_tokens(const struct sm_h1_side *s, struct conn_info *ci)
 {
@@ -452,7 +471,7 @@ static long origin_request(struct sm_h1 *h, struct sm_h1_side *s, const struct c
 		w |= put(s, h->up_auth.host, h->up_auth.host_len);
 	}
 	w |= put(s, "\r\n", 2);
-	w |= put_fields(s, ci, 0);
+	w |= put_fields(s, ci, keep_ws(h, s, ci));
 	w |= put(s, "\r\n", 2);
 	if (w)
 		return sm_h1_fail(h, s, SM_H1_R_HEAD_TOO_LARGE, 1);
@@ -513,7 +532,7 @@ long sm_h1_request_head(struct sm_h1 *h, struct sm_h1_side *s)
 	w |= put_str(s, s->version == 10 ? " HTTP/1.0\r\nHost: " : " HTTP/1.1\r\nHost: ");
 	w |= put(s, target + u.authority_off, u.authority_len);
 	w |= put(s, "\r\n", 2);
-	w |= put_fields(s, &ci, 0);
+	w |= put_fields(s, &ci, keep_ws(h, s, &ci));
 	w |= put(s, "\r\n", 2);
 	if (w)
 		return sm_h1_fail(h, s, SM_H1_R_HEAD_TOO_LARGE, 1);

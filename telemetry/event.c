@@ -28,6 +28,23 @@ static const char *action_name(int a)
 	return "unknown";
 }
 
+static const char *dir_name(int v)
+{
+	return v == 0 ? "client_to_server" : "server_to_client";
+}
+
+static const char *kind_name(int v)
+{
+	static const char *const names[] = {"raw", "text", "json", "msgpack"};
+	return v >= 0 && v < 4 ? names[v] : "unknown";
+}
+
+static const char *stage_name(int v)
+{
+	static const char *const names[] = {"transfer", "content", "framing", "payload"};
+	return v >= 0 && v < 4 ? names[v] : "unknown";
+}
+
 static const char *tls_source_name(int v)
 {
 	static const char *const names[] = {"local", "peer_alert", "transport"};
@@ -99,6 +116,31 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
         [SM_EV_FAULT_INJECTED] = {.type = "fault_injected",
                                   .i = {INT("rule"), INT("status"), INT("delay_ms")},
                                   .s = {"method", "target"}},
+        [SM_EV_PAYLOAD] = {.type = "payload",
+                           .i = {ENUM("dir", dir_name), ENUM("kind", kind_name), INT("length"),
+                                 INT("sanitized")},
+                           .s = {"excerpt", "guard", "content_type"}},
+        [SM_EV_SSE_EVENT] = {.type = "sse_event",
+                             .i = {ENUM("dir", dir_name), INT("index"), INT("length")},
+                             .s = {"event", "excerpt", "kind"}},
+        [SM_EV_PARSE_ERROR] = {.type = "parse_error",
+                               .i = {ENUM("dir", dir_name), ENUM("stage", stage_name),
+                                     INT("fatal")},
+                               .s = {"module", "reason"}},
+        [SM_EV_WS_MESSAGE] = {.type = "ws_message",
+                              .i = {ENUM("dir", dir_name), INT("opcode"), INT("length"),
+                                    INT("compressed")},
+                              .s = {"excerpt"}},
+        [SM_EV_WS_TURN] = {.type = "ws_turn",
+                           .i = {ENUM("dir", dir_name), INT("messages"), INT("bytes"),
+                                 INT("span_us"), INT("flush")}},
+        [SM_EV_WS_CLOSE] = {.type = "ws_close",
+                            .i = {ENUM("closed_by", dir_name), INT("code")},
+                            .s = {"reason"}},
+        [SM_EV_GRPC_MESSAGE] = {.type = "grpc_message",
+                                .i = {ENUM("dir", dir_name), INT("stream"), INT("length"),
+                                      INT("compressed")},
+                                .s = {"excerpt"}},
         [SM_EV_HTTP_RESPONSE] = {.type = "http_response",
                                  .i = {INT("status"), INT("request_index")},
                                  .s = {"method", "host"}},

@@ -32,8 +32,22 @@ enum sm_event_type {
 	                               i4 source, s0 client address, s1 host:port, s2 sni */
 	SM_EV_TLS_NOT_TLS,          /* i0 action taken (tunnel/block), s0 first bytes (hex) */
 	SM_EV_CERT_FORGED,          /* i0 us to forge, i1 cache hit (1) or forge (0), s0 name */
-	SM_EV_FAULT_INJECTED, /* i0 rule, i1 status (0 = reset), i2 delay ms, s0 method, s1 target
-	                       */
+	/* i0 rule, i1 status (0 = reset), i2 delay ms, s0 method, s1 target */
+	SM_EV_FAULT_INJECTED,
+	/* i0 dir, i1 kind, i2 length, i3 sanitized, s0 excerpt, s1 guard, s2 type */
+	SM_EV_PAYLOAD,
+	/* i0 dir, i1 index, i2 length, s0 event type, s1 data excerpt, s2 kind */
+	SM_EV_SSE_EVENT,
+	/* i0 dir, i1 stage, i2 fatal, s0 module, s1 reason */
+	SM_EV_PARSE_ERROR,
+	/* i0 dir, i1 opcode, i2 length, i3 compressed, s0 excerpt */
+	SM_EV_WS_MESSAGE,
+	/* i0 dir, i1 messages, i2 bytes, i3 first..last us, i4 flush reason */
+	SM_EV_WS_TURN,
+	/* i0 dir (who closed first), i1 code, s0 reason */
+	SM_EV_WS_CLOSE,
+	/* i0 dir, i1 stream, i2 length, i3 compressed, s0 excerpt */
+	SM_EV_GRPC_MESSAGE,
 	SM_EV_TYPE_COUNT
 };
 

@@ -66,7 +66,8 @@ static void *pump(void *arg)
 			if (n <= 0)
 				break;
 			while (n > 0) {
-				ssize_t m = splice(pfd[0], NULL, d->to, NULL, (size_t)n, SPLICE_F_MOVE);
+				ssize_t m =
+				        splice(pfd[0], NULL, d->to, NULL, (size_t)n, SPLICE_F_MOVE);
 				if (m <= 0)
 					goto out;
 				n -= m;

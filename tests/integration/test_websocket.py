@@ -1,0 +1,134 @@
+"""WebSocket through intercepted TLS (python3-websockets on both ends): the
+upgrade is relayed, every message, fragmented message, ping and close goes
+through untouched, and each becomes an event (ws_message, ws_turn, ws_close);
+a large message with a small limit keeps memory bounded."""
+import asyncio
+import os
+import ssl
+import threading
+
+import websockets
+
+from smlib import DEADLINE, Proxy, check, check_event_order, connect_via, run_tests
+from tlslab import Lab
+
+LAB = Lab()
+
+
+class EchoServer:
+    """A TLS WebSocket echo server on its own event loop thread."""
+
+    def __init__(self):
+        crt, key = LAB.leaf("ws")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(crt, key)
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def echo(ws, path=None):
+            async for msg in ws:
+                await ws.send(msg)
+
+        async def main():
+            self.server = await websockets.serve(echo, "127.0.0.1", 0, ssl=ctx,
+                                                 max_size=4 << 20)
+            self.port = self.server.sockets[0].getsockname()[1]
+            ready.set()
+        self.thread = threading.Thread(target=lambda: (self.loop.run_until_complete(main()),
+                                                       self.loop.run_forever()), daemon=True)
+        self.thread.start()
+        check(ready.wait(DEADLINE), "ws server did not start")
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def proxy(extra=()):
+    cadir = os.path.join(LAB.dir, "ca")
+    p = Proxy(args=["--set", "default_action=intercept", "--ca-dir", cadir, "--upstream-ca", LAB.ca,
+                    "--set", "tls.system_ca="] + list(extra))
+    p.ca = os.path.join(cadir, "ca.pem")
+    return p
+
+
+def session(p, port, script, compression=None):
+    """Runs script(ws) on a WebSocket opened through the proxy's CONNECT."""
+    s, status, _ = connect_via(p.port, "localhost:%d" % port)
+    check(status.startswith("HTTP/1.1 200"), status)
+    ctx = ssl.create_default_context(cafile=p.ca)
+
+    async def run():
+        async with websockets.connect("wss://localhost:%d/chat" % port, sock=s, ssl=ctx,
+                                      server_hostname="localhost", max_size=4 << 20,
+                                      compression=compression) as ws:
+            await script(ws)
+    asyncio.run(asyncio.wait_for(run(), DEADLINE))
+
+
+def test_messages_fragments_ping_and_close_are_relayed_and_observed():
+    srv = EchoServer()
+    with proxy() as p:
+        async def script(ws):
+            await ws.send("hello")
+            check(await ws.recv() == "hello", "text echo")
+            await ws.send(b"\x00\x01binary")
+            check(await ws.recv() == b"\x00\x01binary", "binary echo")
+            await ws.send(["frag-", "ment", "ed"])  # one message in three frames
+            check(await ws.recv() == "frag-mented", "fragmented echo")
+            pong = await ws.ping(b"p")
+            await asyncio.wait_for(pong, DEADLINE)
+            await ws.close(code=1000, reason="bye")
+        session(p, srv.port, script)
+        evs = p.wait_events(lambda evs: any(e["type"] == "flow_closed" for e in evs), "close")
+        check_event_order(evs)
+        msgs = [(e["dir"], e["opcode"], e["length"], e["excerpt"]) for e in evs
+                if e["type"] == "ws_message"]
+        c, s_ = "client_to_server", "server_to_client"
+        want = [(c, 1, 5, "hello"), (s_, 1, 5, "hello"), (c, 2, 8, "\x00\x01binary"),
+                (s_, 2, 8, "\x00\x01binary"), (c, 1, 11, "frag-mented"), (s_, 1, 11, "frag-mented")]
+        check(msgs == want, "messages: %s" % msgs)
+        closes = [e for e in evs if e["type"] == "ws_close"]
+        check(len(closes) == 1 and closes[0]["closed_by"] == c and closes[0]["code"] == 1000 and
+              closes[0]["reason"] == "bye", closes)
+        turns = [(e["dir"], e["messages"]) for e in evs if e["type"] == "ws_turn"]
+        check(len(turns) >= 6 and turns[0] == (c, 1) and turns[1] == (s_, 1), turns)
+    srv.close()
+
+
+def test_large_message_with_small_limit_stays_bounded():
+    srv = EchoServer()
+    with proxy(["--set", "observe.max_message_bytes=65536", "--set", "observe.excerpt_bytes=16"]) as p:
+        big = "x" * (1 << 20)
+
+        async def script(ws):
+            await ws.send(big)
+            check(await ws.recv() == big, "1 MiB message relayed intact")
+            await ws.close()
+        session(p, srv.port, script)
+        evs = p.wait_events(lambda evs: any(e["type"] == "flow_closed" for e in evs), "close")
+        msgs = [e for e in evs if e["type"] == "ws_message"]
+        check(len(msgs) == 2 and all(m["length"] == 1 << 20 for m in msgs), msgs)
+        check(all(len(m["excerpt"]) <= 16 for m in msgs), "excerpt bounded: %s" % msgs)
+    srv.close()
+
+
+def test_permessage_deflate_messages_are_flagged_compressed():
+    srv = EchoServer()
+    with proxy() as p:
+        async def script(ws):
+            await ws.send("squeeze me " * 20)
+            check(await ws.recv() == "squeeze me " * 20, "echo through deflate")
+            await ws.close()
+        session(p, srv.port, script, compression="deflate")
+        evs = p.wait_events(lambda evs: any(e["type"] == "flow_closed" for e in evs), "close")
+        msgs = [e for e in evs if e["type"] == "ws_message"]
+        check(len(msgs) == 2 and all(m["compressed"] == 1 for m in msgs), msgs)
+    srv.close()
+
+
+if __name__ == "__main__":
+    run_tests([test_messages_fragments_ping_and_close_are_relayed_and_observed,
+               test_large_message_with_small_limit_stays_bounded,
+               test_permessage_deflate_messages_are_flagged_compressed])
