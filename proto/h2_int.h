@@ -37,6 +37,7 @@ struct h2_stream {
 	uint8_t reported;       /* STREAM_RESET event emitted */
 	uint8_t final;          /* final response head received */
 	uint8_t head;           /* request method HEAD: response has no body */
+	uint8_t stop_other;     /* a side ended its message with RST_STREAM(NO_ERROR) */
 	uint8_t rst_code[2];    /* code to send when resetting side (pending) */
 	int64_t cl[2];          /* Content-Length of dir, -1 if none */
 	uint64_t rx[2];         /* DATA bytes received for dir */
