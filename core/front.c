@@ -38,7 +38,8 @@ static struct sm_h1_limits h1_limits(const struct sm_reactor *r)
 	/* with request-level rules every request waits for its decision */
 	return (struct sm_h1_limits){.max_head = r->cfg->limits.max_header_bytes,
 	                             .hold_every_request = r->req_rules,
-	                             .keep_websocket = 1};
+	                             .keep_websocket = 1,
+	                             .strip_alt_svc_h3 = r->cfg->strip_alt_svc_h3};
 }
 
 struct sm_front *sm_front_get(struct sm_reactor *r)
