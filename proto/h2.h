@@ -43,9 +43,14 @@
  *  - END_STREAM is forwarded after the last byte of the buffer; trailers
  *    follow the body (HEADERS with END_STREAM).
  *  - RST_STREAM received on one side resets the mapped stream on the other
- *    with the same code. A stream reset by nghttp2 (flow-control or protocol
- *    error) or refused by an upstream GOAWAY is reset on the other side too
- *    (REFUSED_STREAM is kept so clients may retry).
+ *    with the same code, except RST_STREAM(NO_ERROR) after a complete
+ *    message (RFC 9113 §8.1, e.g. an early 413): the message is delivered
+ *    first, then the other peer gets RST_STREAM(NO_ERROR). A stream reset by
+ *    nghttp2 (flow-control or protocol error) or refused by an upstream
+ *    GOAWAY is reset on the other side too (REFUSED_STREAM is kept so
+ *    clients may retry). When the upstream's answer is refused before any
+ *    final response head went to the client, the client gets a 502 with an
+ *    empty body instead of a reset.
  *  - GOAWAY received on one side: a GOAWAY goes to the other side (code
  *    NO_ERROR kept, any other code becomes INTERNAL_ERROR), last-stream-id
  *    toward the client = the last client stream the proxy processed.

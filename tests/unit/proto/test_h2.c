@@ -945,3 +945,34 @@ Test(h2, own_validator_table)
 	cr_assert_eq(validate(h, 1, H2_K_TRAIL, trl_ps, 1, 1), SM_H2_R_TRAILERS);
 	sm_h2_free(h);
 }
+
+/* 103 Early Hints forwarded before the final response; a HEAD answer with
+ * a Content-Length and no body is complete. */
+Test(h2, interim_and_head)
+{
+	struct tc t;
+	tc_init(&t, NULL, 65535);
+	t.o.no_answer = 1;
+	int32_t a = tc_request(&t, "GET", "/hints", NULL, 0, NULL, 0, 0);
+	int32_t b = tc_request(&t, "HEAD", "/head", NULL, 0, NULL, 0, 0);
+	tc_pump(&t, 100);
+	nghttp2_nv hints[2] = {NV(":status", "103"), NV("link", "</s.css>; rel=preload")};
+	cr_assert_eq(nghttp2_submit_headers(t.o.s, NGHTTP2_FLAG_NONE, 1, NULL, hints, 2, NULL), 0);
+	pst(&t.o, 1, 0)->resp_size = 10;
+	origin_answer(&t.o, pst(&t.o, 1, 0));
+	nghttp2_nv head[2] = {NV(":status", "200"), NV("content-length", "1234")};
+	cr_assert_eq(nghttp2_submit_response(t.o.s, 3, head, 2, NULL), 0);
+	tc_pump(&t, 100);
+	struct pstream *pa = pst(&t.b, a, 0), *pb = pst(&t.b, b, 0);
+	cr_assert_eq(pa->hblocks, 2);
+	cr_assert(has_line(&pa->hdr, ":status: 103"));
+	cr_assert(has_line(&pa->hdr, "link: </s.css>; rel=preload"));
+	cr_assert(has_line(&pa->hdr, ":status: 200"));
+	assert_pattern(&pa->body, 10, 1);
+	cr_assert(pa->ended && !pa->rst);
+	cr_assert(has_line(&t.log[1], "RESPONSE 1 103 n=2 f=2"), "%.*s", LOGSTR(t.log[1]));
+	cr_assert(pb->ended && !pb->rst && pb->body.len == 0);
+	cr_assert(has_line(&pb->hdr, "content-length: 1234"));
+	cr_assert_eq(sm_h2_open_streams(t.h), 0);
+	tc_free(&t);
+}
