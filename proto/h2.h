@@ -22,7 +22,7 @@
  *    keep-alive, proxy-connection, transfer-encoding, upgrade), "te" only
  *    "trailers", pseudo-header fields known for the block kind, once each,
  *    before regular fields, the required ones present (:method, :scheme,
- *    :path; :authority or host; CONNECT: :authority only), :status three
+ *    :path; :authority or host, equal when both; CONNECT: :authority only), :status three
  *    digits 100..599 but not 101, no pseudo-header in trailers, block size
  *    (RFC 9113 accounting: name + value + 32 per field) and field count.
  *    A refused block resets the stream (PROTOCOL_ERROR to its sender) and is
@@ -142,6 +142,7 @@ enum sm_h2_reason {
 	SM_H2_R_TRAILERS,         /* trailers without END_STREAM or with pseudo fields */
 	SM_H2_R_BUFFER,           /* more DATA than the advertised window (cannot happen
 	                             with a compliant peer) */
+	SM_H2_R_HOST,             /* no :authority nor Host, or Host differing from :authority */
 };
 
 struct sm_h2_event {

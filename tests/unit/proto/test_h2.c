@@ -492,6 +492,11 @@ static const struct bad_case bad_cases[] = {
          SM_H2_R_HEADER},
         {"host_twice", {REQ4, NV("host", "a"), NV("host", "b")}, 6, SM_H2_R_HEADER},
         {"protocol_pseudo", {REQ4, NV(":protocol", "websocket")}, 5, SM_H2_R_PSEUDO},
+        {"host_differs", {REQ4, NV("host", "evil.example")}, 5, SM_H2_R_HOST},
+        {"no_authority",
+         {NV(":method", "GET"), NV(":scheme", "https"), NV(":path", "/")},
+         3,
+         SM_H2_R_HOST},
 };
 
 Test(h2, bad_request_headers_reset_not_forwarded)
@@ -938,6 +943,15 @@ Test(h2, own_validator_table)
 	cr_assert_eq(validate(h, 1, H2_K_RESP, nostatus, 1, 0), SM_H2_R_PSEUDO);
 	nghttp2_nv path_in_resp[2] = {NV(":status", "200"), NV(":path", "/")};
 	cr_assert_eq(validate(h, 1, H2_K_RESP, path_in_resp, 2, 0), SM_H2_R_PSEUDO);
+	nghttp2_nv noauth[3] = {NV(":method", "GET"), NV(":scheme", "https"), NV(":path", "/")};
+	cr_assert_eq(validate(h, 0, H2_K_REQ, noauth, 3, 1), SM_H2_R_HOST);
+	nghttp2_nv hostonly[4] = {NV(":method", "GET"), NV(":scheme", "https"), NV(":path", "/"),
+	                          NV("host", "a.example")};
+	cr_assert_eq(validate(h, 0, H2_K_REQ, hostonly, 4, 1), 0);
+	nghttp2_nv hostsame[5] = {REQ4, NV("host", "A.Example")};
+	cr_assert_eq(validate(h, 0, H2_K_REQ, hostsame, 5, 1), 0);
+	nghttp2_nv hostother[5] = {REQ4, NV("host", "evil.example")};
+	cr_assert_eq(validate(h, 0, H2_K_REQ, hostother, 5, 1), SM_H2_R_HOST);
 	nghttp2_nv trl[1] = {NV("grpc-status", "0")};
 	cr_assert_eq(validate(h, 1, H2_K_TRAIL, trl, 1, 1), 0);
 	cr_assert_eq(validate(h, 1, H2_K_TRAIL, trl, 1, 0), SM_H2_R_TRAILERS);
