@@ -22,7 +22,7 @@
  *    keep-alive, proxy-connection, transfer-encoding, upgrade), "te" only
  *    "trailers", pseudo-header fields known for the block kind, once each,
  *    before regular fields, the required ones present (:method, :scheme,
- *    :path; :authority or host; CONNECT: :authority only), :status three
+ *    :path; :authority or host, equal when both; CONNECT: :authority only), :status three
  *    digits 100..599 but not 101, no pseudo-header in trailers, block size
  *    (RFC 9113 accounting: name + value + 32 per field) and field count.
  *    A refused block resets the stream (PROTOCOL_ERROR to its sender) and is
@@ -43,9 +43,14 @@
  *  - END_STREAM is forwarded after the last byte of the buffer; trailers
  *    follow the body (HEADERS with END_STREAM).
  *  - RST_STREAM received on one side resets the mapped stream on the other
- *    with the same code. A stream reset by nghttp2 (flow-control or protocol
- *    error) or refused by an upstream GOAWAY is reset on the other side too
- *    (REFUSED_STREAM is kept so clients may retry).
+ *    with the same code, except RST_STREAM(NO_ERROR) after a complete
+ *    message (RFC 9113 §8.1, e.g. an early 413): the message is delivered
+ *    first, then the other peer gets RST_STREAM(NO_ERROR). A stream reset by
+ *    nghttp2 (flow-control or protocol error) or refused by an upstream
+ *    GOAWAY is reset on the other side too (REFUSED_STREAM is kept so
+ *    clients may retry). When the upstream's answer is refused before any
+ *    final response head went to the client, the client gets a 502 with an
+ *    empty body instead of a reset.
  *  - GOAWAY received on one side: a GOAWAY goes to the other side (code
  *    NO_ERROR kept, any other code becomes INTERNAL_ERROR), last-stream-id
  *    toward the client = the last client stream the proxy processed.
@@ -137,6 +142,7 @@ enum sm_h2_reason {
 	SM_H2_R_TRAILERS,         /* trailers without END_STREAM or with pseudo fields */
 	SM_H2_R_BUFFER,           /* more DATA than the advertised window (cannot happen
 	                             with a compliant peer) */
+	SM_H2_R_HOST,             /* no :authority nor Host, or Host differing from :authority */
 };
 
 struct sm_h2_event {

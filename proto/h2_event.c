@@ -157,6 +157,7 @@ const char *sm_h2_reason_str(enum sm_h2_reason r)
 	case SM_H2_R_SIDE_CLOSED: return "side_closed";
 	case SM_H2_R_TRAILERS: return "trailers";
 	case SM_H2_R_BUFFER: return "buffer";
+	case SM_H2_R_HOST: return "host";
 	}
 	return "unknown";
 }

@@ -234,6 +234,10 @@ int h2_block_field(struct sm_h2 *h, int side, const uint8_t *name, size_t nlen,
 	if (pk >= 0) {
 		b->ps_off[pk] = f->voff;
 		b->ps_len[pk] = f->vlen;
+	} else if (sm_hdrcheck_name_is(name, nlen, "host")) {
+		b->host_seen = 1; /* hdrcheck refuses a second one */
+		b->host_off = f->voff;
+		b->host_len = f->vlen;
 	}
 	if (storage_low(h, sd)) {
 		if (h->evlen == 0)
@@ -242,6 +246,17 @@ int h2_block_field(struct sm_h2 *h, int side, const uint8_t *name, size_t nlen,
 			return NGHTTP2_ERR_PAUSE;
 	}
 	return 0;
+}
+
+static int same_ci(const uint8_t *x, const uint8_t *y, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t a = x[i] >= 'A' && x[i] <= 'Z' ? (uint8_t)(x[i] + 32) : x[i];
+		uint8_t b = y[i] >= 'A' && y[i] <= 'Z' ? (uint8_t)(y[i] + 32) : y[i];
+		if (a != b)
+			return 0;
+	}
+	return 1;
 }
 
 static int status_ok(const uint8_t *v, uint32_t n, uint16_t *st)
@@ -281,6 +296,15 @@ int h2_block_finish(struct sm_h2 *h, int side, int end_stream, uint16_t *status,
 		}
 		if (b->ps_len[PS_METHOD] == 0)
 			return SM_H2_R_PSEUDO;
+		/* RFC 9113 §8.3.1: an authority is required, and Host must not
+		 * name another one (the h2->h1 routing confusion) */
+		int has_auth = (b->pseudo & (1u << PS_AUTHORITY)) != 0;
+		if (!has_auth && !b->host_seen)
+			return SM_H2_R_HOST;
+		if (has_auth && b->host_seen &&
+		    (b->host_len != b->ps_len[PS_AUTHORITY] ||
+		     !same_ci(a + b->host_off, a + b->ps_off[PS_AUTHORITY], b->host_len)))
+			return SM_H2_R_HOST;
 	} else if (b->cat == H2_K_RESP) {
 		if (!(b->pseudo & (1u << PS_STATUS)))
 			return SM_H2_R_PSEUDO;

@@ -59,6 +59,8 @@ struct h2_block {
 	uint32_t nfields;              /* fields stored */
 	uint64_t size;                 /* RFC 9113 size so far */
 	uint32_t ps_off[5], ps_len[5]; /* method, scheme, authority, path, status values */
+	uint32_t host_off, host_len;   /* value of the Host field (host_seen) */
+	uint8_t host_seen;
 	struct sm_hdrcheck_msg msg;
 };
 

@@ -492,6 +492,11 @@ static const struct bad_case bad_cases[] = {
          SM_H2_R_HEADER},
         {"host_twice", {REQ4, NV("host", "a"), NV("host", "b")}, 6, SM_H2_R_HEADER},
         {"protocol_pseudo", {REQ4, NV(":protocol", "websocket")}, 5, SM_H2_R_PSEUDO},
+        {"host_differs", {REQ4, NV("host", "evil.example")}, 5, SM_H2_R_HOST},
+        {"no_authority",
+         {NV(":method", "GET"), NV(":scheme", "https"), NV(":path", "/")},
+         3,
+         SM_H2_R_HOST},
 };
 
 Test(h2, bad_request_headers_reset_not_forwarded)
@@ -938,10 +943,50 @@ Test(h2, own_validator_table)
 	cr_assert_eq(validate(h, 1, H2_K_RESP, nostatus, 1, 0), SM_H2_R_PSEUDO);
 	nghttp2_nv path_in_resp[2] = {NV(":status", "200"), NV(":path", "/")};
 	cr_assert_eq(validate(h, 1, H2_K_RESP, path_in_resp, 2, 0), SM_H2_R_PSEUDO);
+	nghttp2_nv noauth[3] = {NV(":method", "GET"), NV(":scheme", "https"), NV(":path", "/")};
+	cr_assert_eq(validate(h, 0, H2_K_REQ, noauth, 3, 1), SM_H2_R_HOST);
+	nghttp2_nv hostonly[4] = {NV(":method", "GET"), NV(":scheme", "https"), NV(":path", "/"),
+	                          NV("host", "a.example")};
+	cr_assert_eq(validate(h, 0, H2_K_REQ, hostonly, 4, 1), 0);
+	nghttp2_nv hostsame[5] = {REQ4, NV("host", "A.Example")};
+	cr_assert_eq(validate(h, 0, H2_K_REQ, hostsame, 5, 1), 0);
+	nghttp2_nv hostother[5] = {REQ4, NV("host", "evil.example")};
+	cr_assert_eq(validate(h, 0, H2_K_REQ, hostother, 5, 1), SM_H2_R_HOST);
 	nghttp2_nv trl[1] = {NV("grpc-status", "0")};
 	cr_assert_eq(validate(h, 1, H2_K_TRAIL, trl, 1, 1), 0);
 	cr_assert_eq(validate(h, 1, H2_K_TRAIL, trl, 1, 0), SM_H2_R_TRAILERS);
 	nghttp2_nv trl_ps[1] = {NV(":status", "200")};
 	cr_assert_eq(validate(h, 1, H2_K_TRAIL, trl_ps, 1, 1), SM_H2_R_TRAILERS);
 	sm_h2_free(h);
+}
+
+/* 103 Early Hints forwarded before the final response; a HEAD answer with
+ * a Content-Length and no body is complete. */
+Test(h2, interim_and_head)
+{
+	struct tc t;
+	tc_init(&t, NULL, 65535);
+	t.o.no_answer = 1;
+	int32_t a = tc_request(&t, "GET", "/hints", NULL, 0, NULL, 0, 0);
+	int32_t b = tc_request(&t, "HEAD", "/head", NULL, 0, NULL, 0, 0);
+	tc_pump(&t, 100);
+	nghttp2_nv hints[2] = {NV(":status", "103"), NV("link", "</s.css>; rel=preload")};
+	cr_assert_eq(nghttp2_submit_headers(t.o.s, NGHTTP2_FLAG_NONE, 1, NULL, hints, 2, NULL), 0);
+	pst(&t.o, 1, 0)->resp_size = 10;
+	origin_answer(&t.o, pst(&t.o, 1, 0));
+	nghttp2_nv head[2] = {NV(":status", "200"), NV("content-length", "1234")};
+	cr_assert_eq(nghttp2_submit_response(t.o.s, 3, head, 2, NULL), 0);
+	tc_pump(&t, 100);
+	struct pstream *pa = pst(&t.b, a, 0), *pb = pst(&t.b, b, 0);
+	cr_assert_eq(pa->hblocks, 2);
+	cr_assert(has_line(&pa->hdr, ":status: 103"));
+	cr_assert(has_line(&pa->hdr, "link: </s.css>; rel=preload"));
+	cr_assert(has_line(&pa->hdr, ":status: 200"));
+	assert_pattern(&pa->body, 10, 1);
+	cr_assert(pa->ended && !pa->rst);
+	cr_assert(has_line(&t.log[1], "RESPONSE 1 103 n=2 f=2"), "%.*s", LOGSTR(t.log[1]));
+	cr_assert(pb->ended && !pb->rst && pb->body.len == 0);
+	cr_assert(has_line(&pb->hdr, "content-length: 1234"));
+	cr_assert_eq(sm_h2_open_streams(t.h), 0);
+	tc_free(&t);
 }
