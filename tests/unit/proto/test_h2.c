@@ -990,3 +990,73 @@ Test(h2, interim_and_head)
 	cr_assert_eq(sm_h2_open_streams(t.h), 0);
 	tc_free(&t);
 }
+
+/* Client bytes of a connection (preface, SETTINGS, a POST with a padded
+ * body and trailers, a GET, a RST_STREAM) split in two at every byte
+ * boundary: the same events and the same bytes toward the upstream. */
+static void split_run(const struct bytes *in, size_t k, struct bytes *log, struct bytes *up)
+{
+	struct tc t;
+	tc_init(&t, NULL, 65535);
+	size_t cuts[3] = {0, k, in->len};
+	for (int i = 0; i < 2; i++) {
+		size_t off = cuts[i];
+		while (off < cuts[i + 1]) {
+			long r = sm_h2_feed_client(t.h, in->p + off, cuts[i + 1] - off);
+			tc_events(&t);
+			cr_assert(r >= 0);
+			off += (size_t)r;
+		}
+	}
+	static uint8_t buf[1 << 16];
+	long n;
+	while ((n = sm_h2_out_upstream(t.h, buf, sizeof(buf))) > 0)
+		bytes_add(up, buf, (size_t)n);
+	tc_events(&t);
+	tc_flush_data(&t, 0);
+	tc_flush_data(&t, 1);
+	bytes_add(log, t.log[0].p, t.log[0].len);
+	bytes_add(log, t.log[1].p, t.log[1].len);
+	tc_free(&t);
+}
+
+Test(h2, every_byte_boundary)
+{
+	struct tc t;
+	tc_init(&t, NULL, 65535);
+	raw_start(&t);
+	nghttp2_nv post[6] = {
+	        NV(":method", "POST"), NV(":scheme", "https"), NV(":authority", "example.com"),
+	        NV(":path", "/p"),     NV("te", "trailers"),   NV("content-length", "11")};
+	raw_headers(&t, 1, post, 6, 0);
+	raw_data(&t, 1, "hello ", 6, 0, 3);
+	raw_data(&t, 1, "world", 5, 0, 0);
+	nghttp2_nv trl[1] = {NV("x-sum", "abc")};
+	raw_headers(&t, 1, trl, 1, NGHTTP2_FLAG_END_STREAM);
+	nghttp2_nv get[4] = {REQ4};
+	raw_headers(&t, 3, get, 4, 0);
+	uint8_t code[4] = {0, 0, 0, 8};
+	raw_frame(&t, NGHTTP2_RST_STREAM, 0, 3, code, 4);
+	struct bytes in = {0};
+	bytes_add(&in, t.c2p.p, t.c2p.len);
+	tc_free(&t);
+
+	struct bytes ref_log = {0}, ref_up = {0};
+	split_run(&in, in.len, &ref_log, &ref_up);
+	cr_assert(has_line(&ref_log, "TRAILERS 1 n=1"), "%.*s", LOGSTR(ref_log));
+	cr_assert(has_line(&ref_log, "DATA 1 11"), "%.*s", LOGSTR(ref_log));
+	cr_assert(has_line(&ref_log, "RESET 3 who=0 code=8 reason=none"), "%.*s", LOGSTR(ref_log));
+	for (size_t k = 0; k < in.len; k++) {
+		struct bytes log = {0}, up = {0};
+		split_run(&in, k, &log, &up);
+		cr_assert_eq(log.len, ref_log.len, "cut %zu: %.*s", k, LOGSTR(log));
+		cr_assert(memcmp(log.p, ref_log.p, log.len) == 0, "cut %zu: %.*s", k, LOGSTR(log));
+		cr_assert_eq(up.len, ref_up.len, "cut %zu", k);
+		cr_assert(memcmp(up.p, ref_up.p, up.len) == 0, "cut %zu", k);
+		free(log.p);
+		free(up.p);
+	}
+	free(ref_log.p);
+	free(ref_up.p);
+	free(in.p);
+}
