@@ -85,6 +85,7 @@ void sm_front_reset_h1(struct sm_reactor *r, struct sm_front *fr)
 
 void sm_front_put(struct sm_reactor *r, struct sm_front *fr)
 {
+	sm_h2relay_free_obs(fr);
 	if (fr->h2)
 		sm_h2_free(fr->h2);
 	fr->h2 = NULL;

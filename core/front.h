@@ -44,6 +44,7 @@ enum sm_front_purpose {
 struct sm_mitm;
 struct sm_pipe;
 struct sm_h2;
+struct sm_h2_obs;
 struct sm_ws_obs;
 
 /* Observer callback context, one per direction (core/observe.c). */
@@ -92,6 +93,7 @@ struct sm_front {
 	struct sm_observe_ctx obs_ctx[2];
 	struct sm_ws_obs *ws;         /* WebSocket observer after a 101 */
 	struct sm_h2 *h2;             /* HTTP/2 relay (both sides negotiated h2) */
+	struct sm_h2_obs *h2obs;      /* observed streams (core/h2relay.c) */
 	bool h2_eof[2];               /* its sides were told about EOF */
 	const struct sm_fault *fault; /* a fault to answer once due and idle */
 	bool fault_head;              /* ... to a HEAD request: head only */
@@ -122,6 +124,7 @@ struct sm_outq;
 bool sm_front_outq_ready(struct sm_reactor *r, struct sm_outq *q);
 void sm_front_outq_send(struct sm_reactor *r, struct sm_flow *f, bool to_client);
 void sm_h2relay_pump(struct sm_reactor *r, struct sm_flow *f);
+void sm_h2relay_free_obs(struct sm_front *fr);
 void sm_front_arm_recv(struct sm_reactor *r, struct sm_flow *f, bool client);
 void sm_front_pump_client(struct sm_reactor *r, struct sm_flow *f);
 void sm_front_pump_upstream(struct sm_reactor *r, struct sm_flow *f);
