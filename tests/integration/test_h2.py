@@ -52,7 +52,7 @@ def test_curl_http2_through_the_proxy():
 def test_many_streams_on_one_connection():
     crt, key = LAB.leaf("h2m")
     srv = h2_server(crt, key)
-    n = 50
+    n = 100
     with proxy() as p:
         url = "https://localhost:%d" % srv.port
         args = ["curl", "-sS", "-m", "30", "--http2", "--parallel", "--parallel-max", str(n),
@@ -67,6 +67,11 @@ def test_many_streams_on_one_connection():
         evs = p.wait_events(lambda evs: sum(e["type"] == "http_response" for e in evs) >= n,
                             "%d responses" % n)
         check(sum(e["type"] == "http_response" for e in evs) == n, "responses")
+        tunnels = [e for e in evs if e["type"] == "proxy_request" and e["method"] == "CONNECT"]
+        streams = {e["stream"] for e in evs if e["type"] == "http_response"}
+        check(len(tunnels) == 1 and len(streams) == n,
+              "%d streams must share one connection: %d CONNECTs, %d stream ids" %
+              (n, len(tunnels), len(streams)))
     srv.close()
 
 
