@@ -93,6 +93,7 @@ struct sm_config {
 	const char *admin;       /* admin endpoint "ADDR:PORT" (/metrics...); NULL = off */
 
 	bool strip_alt_svc_h3; /* drop Alt-Svc h3 advertisements from relayed responses */
+	bool http2;            /* offer h2 on intercepted connections when both sides can */
 
 	/* Protocol observers on relayed HTTP (plain and intercepted). Off means
 	 * that protocol is forwarded with no parsing at all. */

@@ -12,6 +12,7 @@
 
 #include "core/mitm.h"
 #include "core/observe.h"
+#include "proto/h2.h"
 #include "decode/pipeline.h"
 #include "core/policy.h"
 #include "core/result.h"
@@ -84,6 +85,9 @@ void sm_front_reset_h1(struct sm_reactor *r, struct sm_front *fr)
 
 void sm_front_put(struct sm_reactor *r, struct sm_front *fr)
 {
+	if (fr->h2)
+		sm_h2_free(fr->h2);
+	fr->h2 = NULL;
 	for (int d = 0; d < 2; d++) { /* finished (or not) before flow_closed */
 		if (fr->obs_pipe[d])
 			sm_pipe_free(fr->obs_pipe[d]);
@@ -145,6 +149,18 @@ static void outq_trim(struct sm_reactor *r, struct sm_outq *q)
 	q->chunk = -1;
 	q->out.buf = NULL;
 	q->out.cap = 0;
+}
+
+static void outq_send(struct sm_reactor *r, struct sm_flow *f, bool to_client);
+
+bool sm_front_outq_ready(struct sm_reactor *r, struct sm_outq *q)
+{
+	return outq_ready(r, q);
+}
+
+void sm_front_outq_send(struct sm_reactor *r, struct sm_flow *f, bool to_client)
+{
+	outq_send(r, f, to_client);
 }
 
 static void outq_send(struct sm_reactor *r, struct sm_flow *f, bool to_client)
@@ -563,6 +579,10 @@ static void raw_pump(struct sm_reactor *r, struct sm_flow *f, bool from_client)
 void sm_front_pump_client(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_front *fr = f->front;
+	if (fr->h2) {
+		sm_h2relay_pump(r, f);
+		return;
+	}
 	if (fr->raw) {
 		raw_pump(r, f, true);
 		return;
@@ -692,6 +712,10 @@ static void response_event(struct sm_reactor *r, struct sm_flow *f, const struct
 void sm_front_pump_upstream(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_front *fr = f->front;
+	if (fr->h2) {
+		sm_h2relay_pump(r, f);
+		return;
+	}
 	if (fr->raw) {
 		raw_pump(r, f, false);
 		return;
