@@ -227,7 +227,8 @@ unsigned sm_h2_open_streams(const struct sm_h2 *h);
 int sm_h2_header(const struct sm_h2 *h, const struct sm_h2_event *ev, unsigned i,
                  const uint8_t **name, size_t *nlen, const uint8_t **value, size_t *vlen);
 
-/* First field named `name` (lower-case C string) of the event's block. */
+/* First field named `name` (lower-case C string) of the event's block: 1
+ * with *value and *vlen set, or 0 with them untouched. */
 int sm_h2_header_find(const struct sm_h2 *h, const struct sm_h2_event *ev, const char *name,
                       const uint8_t **value, size_t *vlen);
 

@@ -115,11 +115,15 @@ int sm_h2_header(const struct sm_h2 *h, const struct sm_h2_event *ev, unsigned i
 int sm_h2_header_find(const struct sm_h2 *h, const struct sm_h2_event *ev, const char *name,
                       const uint8_t **value, size_t *vlen)
 {
-	const uint8_t *n;
-	size_t nl;
-	for (unsigned i = 0; sm_h2_header(h, ev, i, &n, &nl, value, vlen); i++)
-		if (sm_hdrcheck_name_is(n, nl, name))
+	const uint8_t *n, *v;
+	size_t nl, vl;
+	for (unsigned i = 0; sm_h2_header(h, ev, i, &n, &nl, &v, &vl); i++) {
+		if (sm_hdrcheck_name_is(n, nl, name)) {
+			*value = v; /* untouched when not found */
+			*vlen = vl;
 			return 1;
+		}
+	}
 	return 0;
 }
 
