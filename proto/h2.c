@@ -287,7 +287,7 @@ static void ev_headers(struct sm_h2 *h, struct h2_ev *e, int side, const struct 
 	e->usid = st->sid[1];
 	e->hfirst = b->first;
 	e->nheaders = b->nfields;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < PS_N; i++) {
 		e->ps_has[i] = (uint8_t)((b->pseudo >> i) & 1u);
 		e->ps_off[i] = b->ps_off[i];
 		e->ps_len[i] = b->ps_len[i];
@@ -364,6 +364,8 @@ static void got_headers(struct sm_h2 *h, int side, const nghttp2_frame *f)
 		e.type = SM_H2_EV_REQUEST;
 		if (!(b->pseudo & (1u << PS_PATH)))
 			e.flags |= SM_H2_F_CONNECT;
+		if (b->pseudo & (1u << PS_PROTOCOL))
+			e.flags |= SM_H2_F_EXTCONNECT;
 	} else {
 		nghttp2_session *srv = h->side[SM_H2_CLIENT].s;
 		int rv;
@@ -459,6 +461,20 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 		}
 		break;
 	case NGHTTP2_GOAWAY: got_goaway(h, side, f); break;
+	case NGHTTP2_SETTINGS:
+		/* RFC 8441: offer extended CONNECT to the client only once the
+		 * upstream offered it (a second SETTINGS frame) */
+		if (side == SM_H2_UPSTREAM && !(f->hd.flags & NGHTTP2_FLAG_ACK) && !h->xconnect &&
+		    !h->lim.no_extended_connect &&
+		    nghttp2_session_get_remote_settings(
+		            s, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL) == 1 &&
+		    !h->side[SM_H2_CLIENT].lost) {
+			nghttp2_settings_entry iv = {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1};
+			if (nghttp2_submit_settings(h->side[SM_H2_CLIENT].s, NGHTTP2_FLAG_NONE, &iv,
+			                            1) == 0)
+				h->xconnect = 1;
+		}
+		break;
 	default: break;
 	}
 	return 0;

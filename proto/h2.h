@@ -9,7 +9,9 @@
  *
  * Every client stream (odd id) opens exactly one upstream stream (its own odd
  * id, in the order requests are forwarded); events carry both ids. Pushes are
- * refused (SETTINGS_ENABLE_PUSH = 0 upstream).
+ * refused (SETTINGS_ENABLE_PUSH = 0 upstream). RFC 8441 extended CONNECT
+ * (WebSocket over h2) is offered to the client, in a second SETTINGS frame,
+ * only after the upstream offered it; such a stream then relays DATA.
  *
  * What is forwarded
  *  - Header blocks (request, interim 1xx, final response, trailers) with the
@@ -87,14 +89,16 @@ struct sm_h2;
 
 /* Limits, fixed at creation. Zero fields take the default in brackets. */
 struct sm_h2_limits {
-	uint32_t max_streams;       /* SETTINGS_MAX_CONCURRENT_STREAMS to the client [100] */
-	uint32_t max_header_list;   /* SETTINGS_MAX_HEADER_LIST_SIZE, both sides [65536] */
-	uint32_t max_header_fields; /* fields in one header block [128] */
-	uint32_t stream_window;     /* SETTINGS_INITIAL_WINDOW_SIZE, both sides [65535] */
-	uint32_t conn_window;       /* connection receive window, both sides [1048576] */
-	uint32_t max_mem;           /* bytes this connection may allocate [33554432] */
-	uint32_t max_out_queue;     /* frames queued toward one side before the
-	                               other side is no longer read [512] */
+	uint32_t max_streams;        /* SETTINGS_MAX_CONCURRENT_STREAMS to the client [100] */
+	uint32_t max_header_list;    /* SETTINGS_MAX_HEADER_LIST_SIZE, both sides [65536] */
+	uint32_t max_header_fields;  /* fields in one header block [128] */
+	uint32_t stream_window;      /* SETTINGS_INITIAL_WINDOW_SIZE, both sides [65535] */
+	uint32_t conn_window;        /* connection receive window, both sides [1048576] */
+	uint32_t max_mem;            /* bytes this connection may allocate [33554432] */
+	uint32_t max_out_queue;      /* frames queued toward one side before the
+	                                other side is no longer read [512] */
+	uint8_t no_extended_connect; /* 1: never offer RFC 8441 extended CONNECT
+	                                (else offered once the upstream offers it) */
 };
 
 /* Sides of the proxy. */
@@ -120,6 +124,7 @@ enum sm_h2_event_type {
 #define SM_H2_F_END_STREAM 0x1u /* REQUEST/RESPONSE/TRAILERS: the block ended the message */
 #define SM_H2_F_INTERIM    0x2u /* RESPONSE: 1xx, a final response follows */
 #define SM_H2_F_CONNECT    0x4u /* REQUEST: CONNECT (no :scheme/:path) */
+#define SM_H2_F_EXTCONNECT 0x8u /* REQUEST: RFC 8441 extended CONNECT (:protocol) */
 
 /* Why the proxy reset a stream or failed. Append-only (logged). */
 enum sm_h2_reason {
@@ -160,8 +165,8 @@ struct sm_h2_event {
 	const uint8_t *data; /* DATA: payload */
 	size_t len;
 	/* REQUEST: pseudo-header values (NULL/0 when absent) */
-	const uint8_t *method, *scheme, *authority, *path;
-	uint32_t method_len, scheme_len, authority_len, path_len;
+	const uint8_t *method, *scheme, *authority, *path, *protocol;
+	uint32_t method_len, scheme_len, authority_len, path_len, protocol_len;
 	/* REQUEST/RESPONSE/TRAILERS: fields of the block, via sm_h2_header() */
 	uint32_t nheaders;
 	uint32_t hfirst_; /* internal */
@@ -222,7 +227,8 @@ unsigned sm_h2_open_streams(const struct sm_h2 *h);
 int sm_h2_header(const struct sm_h2 *h, const struct sm_h2_event *ev, unsigned i,
                  const uint8_t **name, size_t *nlen, const uint8_t **value, size_t *vlen);
 
-/* First field named `name` (lower-case C string) of the event's block. */
+/* First field named `name` (lower-case C string) of the event's block: 1
+ * with *value and *vlen set, or 0 with them untouched. */
 int sm_h2_header_find(const struct sm_h2 *h, const struct sm_h2_event *ev, const char *name,
                       const uint8_t **value, size_t *vlen);
 

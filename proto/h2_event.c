@@ -78,11 +78,13 @@ int sm_h2_next_event(struct sm_h2 *h, struct sm_h2_event *ev)
 	ev->hfirst_ = e->hfirst;
 	if (e->type == SM_H2_EV_REQUEST) {
 		const uint8_t *a = h->side[SM_H2_CLIENT].arena;
-		const uint8_t **p[4] = {&ev->method, &ev->scheme, &ev->authority, &ev->path};
-		uint32_t *l[4] = {&ev->method_len, &ev->scheme_len, &ev->authority_len,
-		                  &ev->path_len};
-		for (int i = 0; i < 4; i++)
-			if (e->ps_has[i]) {
+		const uint8_t **p[PS_N] = {&ev->method, &ev->scheme, &ev->authority,
+		                           &ev->path,   NULL,        &ev->protocol};
+		uint32_t *l[PS_N] = {
+		        &ev->method_len,  &ev->scheme_len, &ev->authority_len, &ev->path_len, NULL,
+		        &ev->protocol_len};
+		for (int i = 0; i < PS_N; i++)
+			if (e->ps_has[i] && p[i]) {
 				*p[i] = a + e->ps_off[i];
 				*l[i] = e->ps_len[i];
 			}

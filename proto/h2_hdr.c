@@ -84,7 +84,7 @@ void h2_arena_reset(struct sm_h2 *h, int side)
 		sd->fields[i].noff -= aoff;
 		sd->fields[i].voff -= aoff;
 	}
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < PS_N; i++)
 		if (b->ps_len[i])
 			b->ps_off[i] -= aoff;
 	b->first = 0;
@@ -113,8 +113,9 @@ static void fault(struct h2_block *b, int reason, int detail)
 
 static int pseudo_kind(const uint8_t *n, size_t len)
 {
-	static const char *const names[] = {":method", ":scheme", ":authority", ":path", ":status"};
-	for (int i = 0; i < 5; i++)
+	static const char *const names[] = {":method", ":scheme", ":authority",
+	                                    ":path",   ":status", ":protocol"};
+	for (int i = 0; i < PS_N; i++)
 		if (sm_hdrcheck_name_is(n, len, names[i]))
 			return i;
 	return -1;
@@ -179,7 +180,7 @@ int h2_block_field(struct sm_h2 *h, int side, const uint8_t *name, size_t nlen,
 		pk = pseudo_kind(name, nlen);
 		int ok = pk >= 0 && !b->regular && !(b->pseudo & (1u << pk));
 		if (b->cat == H2_K_REQ)
-			ok = ok && pk != PS_STATUS;
+			ok = ok && pk != PS_STATUS && (pk != PS_PROTOCOL || h->xconnect);
 		else if (b->cat == H2_K_RESP)
 			ok = ok && pk == PS_STATUS;
 		else
@@ -286,7 +287,13 @@ int h2_block_finish(struct sm_h2 *h, int side, int end_stream, uint16_t *status,
 			return SM_H2_R_PSEUDO;
 		int connect = b->ps_len[PS_METHOD] == 7 &&
 		              memcmp(a + b->ps_off[PS_METHOD], "CONNECT", 7) == 0;
-		if (connect) {
+		if (b->pseudo & (1u << PS_PROTOCOL)) {
+			/* RFC 8441 extended CONNECT: all four plus :protocol */
+			unsigned all = (1u << PS_SCHEME) | (1u << PS_PATH) | (1u << PS_AUTHORITY);
+			if (!connect || (b->pseudo & all) != all || b->ps_len[PS_PATH] == 0 ||
+			    b->ps_len[PS_PROTOCOL] == 0)
+				return SM_H2_R_PSEUDO;
+		} else if (connect) {
 			if (b->pseudo != ((1u << PS_METHOD) | (1u << PS_AUTHORITY)))
 				return SM_H2_R_PSEUDO;
 		} else {

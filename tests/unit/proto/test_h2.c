@@ -1060,3 +1060,57 @@ Test(h2, every_byte_boundary)
 	free(ref_up.p);
 	free(in.p);
 }
+
+/* RFC 8441: extended CONNECT (WebSocket over h2) is offered to the client
+ * only after the upstream offered it, and then tunnels DATA both ways. */
+Test(h2, extended_connect)
+{
+	for (int off = 0; off < 2; off++) {
+		struct sm_h2_limits lim = {.no_extended_connect = (uint8_t)off};
+		struct tc t;
+		tc_init(&t, &lim, 65535);
+		tc_pump(&t, 50);
+		cr_assert_eq(nghttp2_session_get_remote_settings(
+		                     t.b.s, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL),
+		             0);
+		nghttp2_settings_entry iv = {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1};
+		cr_assert_eq(nghttp2_submit_settings(t.o.s, NGHTTP2_FLAG_NONE, &iv, 1), 0);
+		tc_pump(&t, 50);
+		cr_assert_eq(nghttp2_session_get_remote_settings(
+		                     t.b.s, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL),
+		             off ? 0u : 1u);
+		if (off) {
+			tc_free(&t);
+			continue;
+		}
+		t.o.no_answer = 1;
+		static const char up[] = "\x81\x85masked-client-frame";
+		nghttp2_nv ex[2] = {NV(":protocol", "websocket"),
+		                    NV("sec-websocket-version", "13")};
+		int32_t id = tc_request(&t, "CONNECT", "/chat", ex, 2, (const uint8_t *)up,
+		                        sizeof(up) - 1, 0);
+		tc_pump(&t, 50);
+		struct pstream *o = pst(&t.o, 1, 0);
+		cr_assert(o && o->ended);
+		cr_assert(has_line(&o->hdr, ":protocol: websocket"), "%.*s", LOGSTR(o->hdr));
+		cr_assert(has_line(&o->hdr, ":method: CONNECT"));
+		cr_assert_eq(o->body.len, sizeof(up) - 1);
+		cr_assert(memcmp(o->body.p, up, sizeof(up) - 1) == 0);
+		static const char down[] = "\x81\x05hello";
+		o->src = (const uint8_t *)down;
+		o->srclen = sizeof(down) - 1;
+		nghttp2_nv st[1] = {NV(":status", "200")};
+		nghttp2_data_provider prd = {.source = {.ptr = NULL}, .read_callback = peer_read};
+		cr_assert_eq(nghttp2_submit_response(t.o.s, 1, st, 1, &prd), 0);
+		tc_pump(&t, 50);
+		struct pstream *b = pst(&t.b, id, 0);
+		cr_assert(has_line(&b->hdr, ":status: 200"));
+		cr_assert_eq(b->body.len, sizeof(down) - 1);
+		cr_assert(memcmp(b->body.p, down, sizeof(down) - 1) == 0);
+		cr_assert(b->ended && !b->rst);
+		cr_assert(has_line(&t.log[0], "REQUEST 1 CONNECT https example.com /chat n=6 f=8"),
+		          "%.*s", LOGSTR(t.log[0]));
+		cr_assert_eq(sm_h2_open_streams(t.h), 0);
+		tc_free(&t);
+	}
+}
