@@ -67,10 +67,12 @@
  *  - Feed functions never retain input pointers. A feed consumes less than
  *    given when the event queue needs popping or the other side's output
  *    queue is full (sm_h2_wait()); the caller feeds the rest later.
- *  - Pointers in an event are valid until the next call into the object
- *    other than sm_h2_next_event() and the header accessors; pop every event
- *    after each feed/out call. DATA payloads point into the caller's `in`
- *    buffer of that feed call (valid while the caller keeps it unchanged).
+ *  - Pointers of a popped event (pseudo-header values, sm_h2_header()) are
+ *    valid until the next feed or out call; events still queued survive
+ *    further calls (header storage is recycled only when the queue is
+ *    empty), so feeding both sides and then popping is fine. DATA payloads
+ *    point into the caller's `in` buffer of their feed call: valid while the
+ *    caller keeps those bytes in place.
  *  - Events come from feed calls and also from out calls (resets that
  *    nghttp2 itself sends, streams refused when their HEADERS could not be
  *    sent). Event order is deterministic for a given byte sequence.
