@@ -386,6 +386,8 @@ const struct sm_config_key sm_config_keys[] = {
         {"dns_servers", K_PATH, CFG_OFF(dns_servers), 0, 0},
         {"admin", K_ADDR, CFG_OFF(admin), 0, 0},
         {"tls.ca_dir", K_PATH, CFG_OFF(tls.ca_dir), 0, 0},
+        {"strip_alt_svc_h3", K_BOOL, CFG_OFF(strip_alt_svc_h3), 0, 0},
+        {"http2", K_BOOL, CFG_OFF(http2), 0, 0},
         {"observe.sse", K_BOOL, CFG_OFF(observe.sse), 0, 0},
         {"observe.websocket", K_BOOL, CFG_OFF(observe.websocket), 0, 0},
         {"observe.grpc", K_BOOL, CFG_OFF(observe.grpc), 0, 0},
@@ -534,6 +536,8 @@ struct sm_config *sm_config_new(const char *source)
 	cfg->tls.non_tls = SM_ACTION_TUNNEL;
 	cfg->observe.sse = cfg->observe.websocket = cfg->observe.grpc = true;
 	cfg->observe.decoders = true;
+	cfg->strip_alt_svc_h3 = true;
+	cfg->http2 = true;
 	cfg->observe.excerpt_bytes = 64;
 	cfg->observe.max_message_bytes = 1u << 20;
 	return cfg;

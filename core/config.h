@@ -92,6 +92,9 @@ struct sm_config {
 	                            Reactor i uses sm_rng_seed(seed, i) (core/rng.h). */
 	const char *admin;       /* admin endpoint "ADDR:PORT" (/metrics...); NULL = off */
 
+	bool strip_alt_svc_h3; /* drop Alt-Svc h3 advertisements from relayed responses */
+	bool http2;            /* offer h2 on intercepted connections when both sides can */
+
 	/* Protocol observers on relayed HTTP (plain and intercepted). Off means
 	 * that protocol is forwarded with no parsing at all. */
 	struct {

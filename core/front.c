@@ -12,6 +12,7 @@
 
 #include "core/mitm.h"
 #include "core/observe.h"
+#include "proto/h2.h"
 #include "decode/pipeline.h"
 #include "core/policy.h"
 #include "core/result.h"
@@ -38,7 +39,8 @@ static struct sm_h1_limits h1_limits(const struct sm_reactor *r)
 	/* with request-level rules every request waits for its decision */
 	return (struct sm_h1_limits){.max_head = r->cfg->limits.max_header_bytes,
 	                             .hold_every_request = r->req_rules,
-	                             .keep_websocket = 1};
+	                             .keep_websocket = 1,
+	                             .strip_alt_svc_h3 = r->cfg->strip_alt_svc_h3};
 }
 
 struct sm_front *sm_front_get(struct sm_reactor *r)
@@ -83,6 +85,10 @@ void sm_front_reset_h1(struct sm_reactor *r, struct sm_front *fr)
 
 void sm_front_put(struct sm_reactor *r, struct sm_front *fr)
 {
+	sm_h2relay_free_obs(fr);
+	if (fr->h2)
+		sm_h2_free(fr->h2);
+	fr->h2 = NULL;
 	for (int d = 0; d < 2; d++) { /* finished (or not) before flow_closed */
 		if (fr->obs_pipe[d])
 			sm_pipe_free(fr->obs_pipe[d]);
@@ -144,6 +150,18 @@ static void outq_trim(struct sm_reactor *r, struct sm_outq *q)
 	q->chunk = -1;
 	q->out.buf = NULL;
 	q->out.cap = 0;
+}
+
+static void outq_send(struct sm_reactor *r, struct sm_flow *f, bool to_client);
+
+bool sm_front_outq_ready(struct sm_reactor *r, struct sm_outq *q)
+{
+	return outq_ready(r, q);
+}
+
+void sm_front_outq_send(struct sm_reactor *r, struct sm_flow *f, bool to_client)
+{
+	outq_send(r, f, to_client);
 }
 
 static void outq_send(struct sm_reactor *r, struct sm_flow *f, bool to_client)
@@ -562,6 +580,10 @@ static void raw_pump(struct sm_reactor *r, struct sm_flow *f, bool from_client)
 void sm_front_pump_client(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_front *fr = f->front;
+	if (fr->h2) {
+		sm_h2relay_pump(r, f);
+		return;
+	}
 	if (fr->raw) {
 		raw_pump(r, f, true);
 		return;
@@ -691,6 +713,10 @@ static void response_event(struct sm_reactor *r, struct sm_flow *f, const struct
 void sm_front_pump_upstream(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_front *fr = f->front;
+	if (fr->h2) {
+		sm_h2relay_pump(r, f);
+		return;
+	}
 	if (fr->raw) {
 		raw_pump(r, f, false);
 		return;

@@ -43,6 +43,8 @@ enum sm_front_purpose {
 
 struct sm_mitm;
 struct sm_pipe;
+struct sm_h2;
+struct sm_h2_obs;
 struct sm_ws_obs;
 
 /* Observer callback context, one per direction (core/observe.c). */
@@ -90,6 +92,9 @@ struct sm_front {
 	char obs_type[2][48]; /* its content type, for events */
 	struct sm_observe_ctx obs_ctx[2];
 	struct sm_ws_obs *ws;         /* WebSocket observer after a 101 */
+	struct sm_h2 *h2;             /* HTTP/2 relay (both sides negotiated h2) */
+	struct sm_h2_obs *h2obs;      /* observed streams (core/h2relay.c) */
+	bool h2_eof[2];               /* its sides were told about EOF */
 	const struct sm_fault *fault; /* a fault to answer once due and idle */
 	bool fault_head;              /* ... to a HEAD request: head only */
 	uint64_t fault_due_ns;
@@ -114,7 +119,12 @@ bool sm_front_idle(const struct sm_flow *f);
 /* Frees a pooled front for good (reactor teardown). */
 void sm_front_free(struct sm_front *fr);
 
-/* Shared with core/mitm.c. */
+/* Shared with core/mitm.c and core/h2relay.c. */
+struct sm_outq;
+bool sm_front_outq_ready(struct sm_reactor *r, struct sm_outq *q);
+void sm_front_outq_send(struct sm_reactor *r, struct sm_flow *f, bool to_client);
+void sm_h2relay_pump(struct sm_reactor *r, struct sm_flow *f);
+void sm_h2relay_free_obs(struct sm_front *fr);
 void sm_front_arm_recv(struct sm_reactor *r, struct sm_flow *f, bool client);
 void sm_front_pump_client(struct sm_reactor *r, struct sm_flow *f);
 void sm_front_pump_upstream(struct sm_reactor *r, struct sm_flow *f);

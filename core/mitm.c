@@ -12,6 +12,7 @@
 
 #include "core/front.h"
 #include "core/observe.h"
+#include "proto/h2.h"
 #include "core/policy.h"
 #include "core/proxy_internal.h"
 #include "core/result.h"
@@ -285,8 +286,13 @@ static void start_upstream(struct sm_reactor *r, struct sm_flow *f)
 	if (!m->insecure)
 		wolfSSL_check_domain_name(ssl, m->name);
 	if (m->ch.alpn_count) {
-		static char h11[] = "http/1.1";
-		wolfSSL_UseALPN(ssl, h11, sizeof(h11) - 1, WOLFSSL_ALPN_FAILED_ON_MISMATCH);
+		/* what the client offered, restricted to what we relay: h2 (when
+		 * the http2 switch is on) and http/1.1, in the client's order */
+		static char both[] = "h2,http/1.1", h2only[] = "h2", h11[] = "http/1.1";
+		bool h2 = r->cfg->http2 && sm_clienthello_offers_alpn(&m->ch, "h2", 2);
+		bool h1 = sm_clienthello_offers_alpn(&m->ch, "http/1.1", 8) || !h2;
+		char *list = h2 && h1 ? both : h2 ? h2only : h11;
+		wolfSSL_UseALPN(ssl, list, (unsigned)strlen(list), WOLFSSL_ALPN_FAILED_ON_MISMATCH);
 	}
 	m->stage = SM_MITM_UP_HS;
 	drive_upstream(r, f);
@@ -458,6 +464,16 @@ static void relay_ready(struct sm_reactor *r, struct sm_flow *f)
 		                     SM_CLOSE_TLS_SERVER_FAILED);
 		return;
 	}
+	const char *a;
+	size_t alen;
+	sm_tls_alpn(&m->ctls, &a, &alen);
+	if (alen == 2 && memcmp(a, "h2", 2) == 0) { /* both sides speak HTTP/2 */
+		fr->h2 = sm_h2_new(NULL);
+		if (!fr->h2) {
+			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+			return;
+		}
+	}
 	sm_front_pump_client(r, f);
 	sm_front_pump_upstream(r, f);
 }
@@ -541,8 +557,10 @@ static void client_handshake(struct sm_reactor *r, struct sm_flow *f)
 	size_t alen = 0;
 	if (!m->up_failed)
 		sm_tls_alpn(&m->utls, &a, &alen);
-	static char h11[] = "http/1.1";
-	if (alen == 8 && memcmp(a, h11, 8) == 0)
+	static char h11[] = "http/1.1", h2[] = "h2";
+	if (alen == 2 && memcmp(a, h2, 2) == 0)
+		wolfSSL_UseALPN(m->ctls.ssl, h2, 2, WOLFSSL_ALPN_FAILED_ON_MISMATCH);
+	else if (alen == 8 && memcmp(a, h11, 8) == 0)
 		wolfSSL_UseALPN(m->ctls.ssl, h11, 8, WOLFSSL_ALPN_FAILED_ON_MISMATCH);
 	else if (m->ch.alpn_count && m->up_failed)
 		wolfSSL_UseALPN(m->ctls.ssl, h11, 8, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);

@@ -92,6 +92,26 @@ static uint32_t peer_code(int side, uint32_t code)
 	return side == SM_H2_UPSTREAM ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR;
 }
 
+/* The upstream's answer was refused before any final response head went to
+ * the client: answer 502 (empty body) instead of resetting. If the client
+ * is still sending, RST_STREAM(NO_ERROR) follows the 502 (on_frame_send).
+ * 1 if the 502 was queued. */
+static int bad_gateway(struct sm_h2 *h, struct h2_stream *st)
+{
+	const struct h2_side *cs = &h->side[SM_H2_CLIENT];
+	if (st->final || !st->open[SM_H2_CLIENT] || cs->eof || cs->failed || cs->lost)
+		return 0;
+	nghttp2_nv nv[2] = {
+	        {(uint8_t *)":status", (uint8_t *)"502", 7, 3, NGHTTP2_NV_FLAG_NONE},
+	        {(uint8_t *)"content-length", (uint8_t *)"0", 14, 1, NGHTTP2_NV_FLAG_NONE},
+	};
+	if (nghttp2_submit_response(cs->s, st->sid[SM_H2_CLIENT], nv, 2, NULL) != 0)
+		return 0;
+	st->final = 1;
+	st->stop_other = 1;
+	return 1;
+}
+
 /* The stream is over: reset both sides (the faulting side `side` with
  * `code`, the other with its peer code), drop buffers, report once. */
 static void kill_stream(struct sm_h2 *h, struct h2_stream *st, int side, uint8_t who, uint32_t code,
@@ -114,8 +134,11 @@ static void kill_stream(struct sm_h2 *h, struct h2_stream *st, int side, uint8_t
 	st->dead = 1;
 	if (who != side)
 		rst(h, st, side, code);
-	/* a peer's RST_STREAM goes on with its code; our own decisions map it */
-	rst(h, st, OTHER(side), reason == SM_H2_R_NONE ? code : peer_code(OTHER(side), code));
+	if (who == SM_H2_PROXY && side == SM_H2_UPSTREAM && bad_gateway(h, st))
+		; /* the client gets a 502 instead of a reset */
+	else      /* a peer's RST_STREAM goes on with its code; our own decisions map it */
+		rst(h, st, OTHER(side),
+		    reason == SM_H2_R_NONE ? code : peer_code(OTHER(side), code));
 	drop_buf(h, st, 0);
 	drop_buf(h, st, 1);
 }
@@ -264,7 +287,7 @@ static void ev_headers(struct sm_h2 *h, struct h2_ev *e, int side, const struct 
 	e->usid = st->sid[1];
 	e->hfirst = b->first;
 	e->nheaders = b->nfields;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < PS_N; i++) {
 		e->ps_has[i] = (uint8_t)((b->pseudo >> i) & 1u);
 		e->ps_off[i] = b->ps_off[i];
 		e->ps_len[i] = b->ps_len[i];
@@ -341,6 +364,8 @@ static void got_headers(struct sm_h2 *h, int side, const nghttp2_frame *f)
 		e.type = SM_H2_EV_REQUEST;
 		if (!(b->pseudo & (1u << PS_PATH)))
 			e.flags |= SM_H2_F_CONNECT;
+		if (b->pseudo & (1u << PS_PROTOCOL))
+			e.flags |= SM_H2_F_EXTCONNECT;
 	} else {
 		nghttp2_session *srv = h->side[SM_H2_CLIENT].s;
 		int rv;
@@ -408,6 +433,25 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 		break;
 	case NGHTTP2_RST_STREAM:
 		st = get_st(h, side, f->hd.stream_id);
+		if (st && f->rst_stream.error_code == NGHTTP2_NO_ERROR && st->ended[side] &&
+		    !st->dead) {
+			/* RFC 9113 §8.1: the message from `side` is complete and it
+			 * only stops the other direction. Deliver the message, then
+			 * stop the other peer with RST_STREAM(NO_ERROR). */
+			h->stats.resets_peer++;
+			st->reported = 1;
+			struct h2_ev e = {.type = SM_H2_EV_STREAM_RESET,
+			                  .dir = (uint8_t)side,
+			                  .who = (uint8_t)side,
+			                  .sid = st->sid[0],
+			                  .usid = st->sid[1]};
+			push(h, &e);
+			drop_buf(h, st, OTHER(side));
+			st->stop_other = 1;
+			if (!st->provider[side] && !st->buf[side].len)
+				rst(h, st, OTHER(side), NGHTTP2_NO_ERROR);
+			break;
+		}
 		if (st) {
 			h->stats.resets_peer++;
 			st->open[side] = 0; /* closed for us; on_stream_close follows */
@@ -417,6 +461,20 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 		}
 		break;
 	case NGHTTP2_GOAWAY: got_goaway(h, side, f); break;
+	case NGHTTP2_SETTINGS:
+		/* RFC 8441: offer extended CONNECT to the client only once the
+		 * upstream offered it (a second SETTINGS frame) */
+		if (side == SM_H2_UPSTREAM && !(f->hd.flags & NGHTTP2_FLAG_ACK) && !h->xconnect &&
+		    !h->lim.no_extended_connect &&
+		    nghttp2_session_get_remote_settings(
+		            s, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL) == 1 &&
+		    !h->side[SM_H2_CLIENT].lost) {
+			nghttp2_settings_entry iv = {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1};
+			if (nghttp2_submit_settings(h->side[SM_H2_CLIENT].s, NGHTTP2_FLAG_NONE, &iv,
+			                            1) == 0)
+				h->xconnect = 1;
+		}
+		break;
 	default: break;
 	}
 	return 0;
@@ -464,6 +522,10 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
 		return 0;
 	}
 	h->stats.bytes[side] += len;
+	if (st->stop_other || !st->open[OTHER(side)]) {
+		nghttp2_session_consume(s, sid, len); /* nobody reads it any more */
+		return 0;
+	}
 	if (st->cl[side] >= 0 && st->rx[side] + len > (uint64_t)st->cl[side]) {
 		reject(h, st, side, SM_H2_R_LENGTH, 0);
 		nghttp2_session_consume(s, sid, len);
@@ -540,6 +602,15 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
 	struct sm_h2 *h = H(ud);
 	int side = side_of(h, s);
+	if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
+	    (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+		/* the twin ended its message with RST_STREAM(NO_ERROR): now that
+		 * the message is through, stop this peer's half too */
+		struct h2_stream *st = get_st(h, side, f->hd.stream_id);
+		if (st && st->stop_other && !st->ended[side])
+			rst(h, st, side, NGHTTP2_NO_ERROR);
+		return 0;
+	}
 	if (f->hd.type == NGHTTP2_GOAWAY && !h->side[side].goaway_sent) {
 		/* nghttp2 ended this connection (protocol error): the other side
 		 * loses its peer */
@@ -845,7 +916,8 @@ static void side_lost(struct sm_h2 *h, int side)
 		 * from a lost upstream is still delivered */
 		int keep = side == SM_H2_UPSTREAM && st->ended[SM_H2_UPSTREAM];
 		if (!st->dead && !keep)
-			kill_stream(h, st, side, (uint8_t)side, NGHTTP2_CANCEL, SM_H2_R_SIDE_CLOSED, 0);
+			kill_stream(h, st, side, (uint8_t)side, NGHTTP2_CANCEL, SM_H2_R_SIDE_CLOSED,
+			            0);
 		st->open[side] = 0;
 		maybe_free(h, st);
 	}

@@ -9,7 +9,9 @@
  *
  * Every client stream (odd id) opens exactly one upstream stream (its own odd
  * id, in the order requests are forwarded); events carry both ids. Pushes are
- * refused (SETTINGS_ENABLE_PUSH = 0 upstream).
+ * refused (SETTINGS_ENABLE_PUSH = 0 upstream). RFC 8441 extended CONNECT
+ * (WebSocket over h2) is offered to the client, in a second SETTINGS frame,
+ * only after the upstream offered it; such a stream then relays DATA.
  *
  * What is forwarded
  *  - Header blocks (request, interim 1xx, final response, trailers) with the
@@ -22,7 +24,7 @@
  *    keep-alive, proxy-connection, transfer-encoding, upgrade), "te" only
  *    "trailers", pseudo-header fields known for the block kind, once each,
  *    before regular fields, the required ones present (:method, :scheme,
- *    :path; :authority or host; CONNECT: :authority only), :status three
+ *    :path; :authority or host, equal when both; CONNECT: :authority only), :status three
  *    digits 100..599 but not 101, no pseudo-header in trailers, block size
  *    (RFC 9113 accounting: name + value + 32 per field) and field count.
  *    A refused block resets the stream (PROTOCOL_ERROR to its sender) and is
@@ -43,9 +45,14 @@
  *  - END_STREAM is forwarded after the last byte of the buffer; trailers
  *    follow the body (HEADERS with END_STREAM).
  *  - RST_STREAM received on one side resets the mapped stream on the other
- *    with the same code. A stream reset by nghttp2 (flow-control or protocol
- *    error) or refused by an upstream GOAWAY is reset on the other side too
- *    (REFUSED_STREAM is kept so clients may retry).
+ *    with the same code, except RST_STREAM(NO_ERROR) after a complete
+ *    message (RFC 9113 §8.1, e.g. an early 413): the message is delivered
+ *    first, then the other peer gets RST_STREAM(NO_ERROR). A stream reset by
+ *    nghttp2 (flow-control or protocol error) or refused by an upstream
+ *    GOAWAY is reset on the other side too (REFUSED_STREAM is kept so
+ *    clients may retry). When the upstream's answer is refused before any
+ *    final response head went to the client, the client gets a 502 with an
+ *    empty body instead of a reset.
  *  - GOAWAY received on one side: a GOAWAY goes to the other side (code
  *    NO_ERROR kept, any other code becomes INTERNAL_ERROR), last-stream-id
  *    toward the client = the last client stream the proxy processed.
@@ -60,10 +67,12 @@
  *  - Feed functions never retain input pointers. A feed consumes less than
  *    given when the event queue needs popping or the other side's output
  *    queue is full (sm_h2_wait()); the caller feeds the rest later.
- *  - Pointers in an event are valid until the next call into the object
- *    other than sm_h2_next_event() and the header accessors; pop every event
- *    after each feed/out call. DATA payloads point into the caller's `in`
- *    buffer of that feed call (valid while the caller keeps it unchanged).
+ *  - Pointers of a popped event (pseudo-header values, sm_h2_header()) are
+ *    valid until the next feed or out call; events still queued survive
+ *    further calls (header storage is recycled only when the queue is
+ *    empty), so feeding both sides and then popping is fine. DATA payloads
+ *    point into the caller's `in` buffer of their feed call: valid while the
+ *    caller keeps those bytes in place.
  *  - Events come from feed calls and also from out calls (resets that
  *    nghttp2 itself sends, streams refused when their HEADERS could not be
  *    sent). Event order is deterministic for a given byte sequence.
@@ -82,14 +91,16 @@ struct sm_h2;
 
 /* Limits, fixed at creation. Zero fields take the default in brackets. */
 struct sm_h2_limits {
-	uint32_t max_streams;       /* SETTINGS_MAX_CONCURRENT_STREAMS to the client [100] */
-	uint32_t max_header_list;   /* SETTINGS_MAX_HEADER_LIST_SIZE, both sides [65536] */
-	uint32_t max_header_fields; /* fields in one header block [128] */
-	uint32_t stream_window;     /* SETTINGS_INITIAL_WINDOW_SIZE, both sides [65535] */
-	uint32_t conn_window;       /* connection receive window, both sides [1048576] */
-	uint32_t max_mem;           /* bytes this connection may allocate [33554432] */
-	uint32_t max_out_queue;     /* frames queued toward one side before the
-	                               other side is no longer read [512] */
+	uint32_t max_streams;        /* SETTINGS_MAX_CONCURRENT_STREAMS to the client [100] */
+	uint32_t max_header_list;    /* SETTINGS_MAX_HEADER_LIST_SIZE, both sides [65536] */
+	uint32_t max_header_fields;  /* fields in one header block [128] */
+	uint32_t stream_window;      /* SETTINGS_INITIAL_WINDOW_SIZE, both sides [65535] */
+	uint32_t conn_window;        /* connection receive window, both sides [1048576] */
+	uint32_t max_mem;            /* bytes this connection may allocate [33554432] */
+	uint32_t max_out_queue;      /* frames queued toward one side before the
+	                                other side is no longer read [512] */
+	uint8_t no_extended_connect; /* 1: never offer RFC 8441 extended CONNECT
+	                                (else offered once the upstream offers it) */
 };
 
 /* Sides of the proxy. */
@@ -115,6 +126,7 @@ enum sm_h2_event_type {
 #define SM_H2_F_END_STREAM 0x1u /* REQUEST/RESPONSE/TRAILERS: the block ended the message */
 #define SM_H2_F_INTERIM    0x2u /* RESPONSE: 1xx, a final response follows */
 #define SM_H2_F_CONNECT    0x4u /* REQUEST: CONNECT (no :scheme/:path) */
+#define SM_H2_F_EXTCONNECT 0x8u /* REQUEST: RFC 8441 extended CONNECT (:protocol) */
 
 /* Why the proxy reset a stream or failed. Append-only (logged). */
 enum sm_h2_reason {
@@ -137,6 +149,7 @@ enum sm_h2_reason {
 	SM_H2_R_TRAILERS,         /* trailers without END_STREAM or with pseudo fields */
 	SM_H2_R_BUFFER,           /* more DATA than the advertised window (cannot happen
 	                             with a compliant peer) */
+	SM_H2_R_HOST,             /* no :authority nor Host, or Host differing from :authority */
 };
 
 struct sm_h2_event {
@@ -154,8 +167,8 @@ struct sm_h2_event {
 	const uint8_t *data; /* DATA: payload */
 	size_t len;
 	/* REQUEST: pseudo-header values (NULL/0 when absent) */
-	const uint8_t *method, *scheme, *authority, *path;
-	uint32_t method_len, scheme_len, authority_len, path_len;
+	const uint8_t *method, *scheme, *authority, *path, *protocol;
+	uint32_t method_len, scheme_len, authority_len, path_len, protocol_len;
 	/* REQUEST/RESPONSE/TRAILERS: fields of the block, via sm_h2_header() */
 	uint32_t nheaders;
 	uint32_t hfirst_; /* internal */
@@ -216,7 +229,8 @@ unsigned sm_h2_open_streams(const struct sm_h2 *h);
 int sm_h2_header(const struct sm_h2 *h, const struct sm_h2_event *ev, unsigned i,
                  const uint8_t **name, size_t *nlen, const uint8_t **value, size_t *vlen);
 
-/* First field named `name` (lower-case C string) of the event's block. */
+/* First field named `name` (lower-case C string) of the event's block: 1
+ * with *value and *vlen set, or 0 with them untouched. */
 int sm_h2_header_find(const struct sm_h2 *h, const struct sm_h2_event *ev, const char *name,
                       const uint8_t **value, size_t *vlen);
 

@@ -78,11 +78,13 @@ int sm_h2_next_event(struct sm_h2 *h, struct sm_h2_event *ev)
 	ev->hfirst_ = e->hfirst;
 	if (e->type == SM_H2_EV_REQUEST) {
 		const uint8_t *a = h->side[SM_H2_CLIENT].arena;
-		const uint8_t **p[4] = {&ev->method, &ev->scheme, &ev->authority, &ev->path};
-		uint32_t *l[4] = {&ev->method_len, &ev->scheme_len, &ev->authority_len,
-		                  &ev->path_len};
-		for (int i = 0; i < 4; i++)
-			if (e->ps_has[i]) {
+		const uint8_t **p[PS_N] = {&ev->method, &ev->scheme, &ev->authority,
+		                           &ev->path,   NULL,        &ev->protocol};
+		uint32_t *l[PS_N] = {
+		        &ev->method_len,  &ev->scheme_len, &ev->authority_len, &ev->path_len, NULL,
+		        &ev->protocol_len};
+		for (int i = 0; i < PS_N; i++)
+			if (e->ps_has[i] && p[i]) {
 				*p[i] = a + e->ps_off[i];
 				*l[i] = e->ps_len[i];
 			}
@@ -113,11 +115,15 @@ int sm_h2_header(const struct sm_h2 *h, const struct sm_h2_event *ev, unsigned i
 int sm_h2_header_find(const struct sm_h2 *h, const struct sm_h2_event *ev, const char *name,
                       const uint8_t **value, size_t *vlen)
 {
-	const uint8_t *n;
-	size_t nl;
-	for (unsigned i = 0; sm_h2_header(h, ev, i, &n, &nl, value, vlen); i++)
-		if (sm_hdrcheck_name_is(n, nl, name))
+	const uint8_t *n, *v;
+	size_t nl, vl;
+	for (unsigned i = 0; sm_h2_header(h, ev, i, &n, &nl, &v, &vl); i++) {
+		if (sm_hdrcheck_name_is(n, nl, name)) {
+			*value = v; /* untouched when not found */
+			*vlen = vl;
 			return 1;
+		}
+	}
 	return 0;
 }
 
@@ -157,6 +163,7 @@ const char *sm_h2_reason_str(enum sm_h2_reason r)
 	case SM_H2_R_SIDE_CLOSED: return "side_closed";
 	case SM_H2_R_TRAILERS: return "trailers";
 	case SM_H2_R_BUFFER: return "buffer";
+	case SM_H2_R_HOST: return "host";
 	}
 	return "unknown";
 }

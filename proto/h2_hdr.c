@@ -84,7 +84,7 @@ void h2_arena_reset(struct sm_h2 *h, int side)
 		sd->fields[i].noff -= aoff;
 		sd->fields[i].voff -= aoff;
 	}
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < PS_N; i++)
 		if (b->ps_len[i])
 			b->ps_off[i] -= aoff;
 	b->first = 0;
@@ -113,8 +113,9 @@ static void fault(struct h2_block *b, int reason, int detail)
 
 static int pseudo_kind(const uint8_t *n, size_t len)
 {
-	static const char *const names[] = {":method", ":scheme", ":authority", ":path", ":status"};
-	for (int i = 0; i < 5; i++)
+	static const char *const names[] = {":method", ":scheme", ":authority",
+	                                    ":path",   ":status", ":protocol"};
+	for (int i = 0; i < PS_N; i++)
 		if (sm_hdrcheck_name_is(n, len, names[i]))
 			return i;
 	return -1;
@@ -179,7 +180,7 @@ int h2_block_field(struct sm_h2 *h, int side, const uint8_t *name, size_t nlen,
 		pk = pseudo_kind(name, nlen);
 		int ok = pk >= 0 && !b->regular && !(b->pseudo & (1u << pk));
 		if (b->cat == H2_K_REQ)
-			ok = ok && pk != PS_STATUS;
+			ok = ok && pk != PS_STATUS && (pk != PS_PROTOCOL || h->xconnect);
 		else if (b->cat == H2_K_RESP)
 			ok = ok && pk == PS_STATUS;
 		else
@@ -234,6 +235,10 @@ int h2_block_field(struct sm_h2 *h, int side, const uint8_t *name, size_t nlen,
 	if (pk >= 0) {
 		b->ps_off[pk] = f->voff;
 		b->ps_len[pk] = f->vlen;
+	} else if (sm_hdrcheck_name_is(name, nlen, "host")) {
+		b->host_seen = 1; /* hdrcheck refuses a second one */
+		b->host_off = f->voff;
+		b->host_len = f->vlen;
 	}
 	if (storage_low(h, sd)) {
 		if (h->evlen == 0)
@@ -242,6 +247,17 @@ int h2_block_field(struct sm_h2 *h, int side, const uint8_t *name, size_t nlen,
 			return NGHTTP2_ERR_PAUSE;
 	}
 	return 0;
+}
+
+static int same_ci(const uint8_t *x, const uint8_t *y, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t a = x[i] >= 'A' && x[i] <= 'Z' ? (uint8_t)(x[i] + 32) : x[i];
+		uint8_t b = y[i] >= 'A' && y[i] <= 'Z' ? (uint8_t)(y[i] + 32) : y[i];
+		if (a != b)
+			return 0;
+	}
+	return 1;
 }
 
 static int status_ok(const uint8_t *v, uint32_t n, uint16_t *st)
@@ -271,7 +287,13 @@ int h2_block_finish(struct sm_h2 *h, int side, int end_stream, uint16_t *status,
 			return SM_H2_R_PSEUDO;
 		int connect = b->ps_len[PS_METHOD] == 7 &&
 		              memcmp(a + b->ps_off[PS_METHOD], "CONNECT", 7) == 0;
-		if (connect) {
+		if (b->pseudo & (1u << PS_PROTOCOL)) {
+			/* RFC 8441 extended CONNECT: all four plus :protocol */
+			unsigned all = (1u << PS_SCHEME) | (1u << PS_PATH) | (1u << PS_AUTHORITY);
+			if (!connect || (b->pseudo & all) != all || b->ps_len[PS_PATH] == 0 ||
+			    b->ps_len[PS_PROTOCOL] == 0)
+				return SM_H2_R_PSEUDO;
+		} else if (connect) {
 			if (b->pseudo != ((1u << PS_METHOD) | (1u << PS_AUTHORITY)))
 				return SM_H2_R_PSEUDO;
 		} else {
@@ -281,6 +303,15 @@ int h2_block_finish(struct sm_h2 *h, int side, int end_stream, uint16_t *status,
 		}
 		if (b->ps_len[PS_METHOD] == 0)
 			return SM_H2_R_PSEUDO;
+		/* RFC 9113 §8.3.1: an authority is required, and Host must not
+		 * name another one (the h2->h1 routing confusion) */
+		int has_auth = (b->pseudo & (1u << PS_AUTHORITY)) != 0;
+		if (!has_auth && !b->host_seen)
+			return SM_H2_R_HOST;
+		if (has_auth && b->host_seen &&
+		    (b->host_len != b->ps_len[PS_AUTHORITY] ||
+		     !same_ci(a + b->host_off, a + b->ps_off[PS_AUTHORITY], b->host_len)))
+			return SM_H2_R_HOST;
 	} else if (b->cat == H2_K_RESP) {
 		if (!(b->pseudo & (1u << PS_STATUS)))
 			return SM_H2_R_PSEUDO;

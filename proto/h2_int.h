@@ -37,6 +37,7 @@ struct h2_stream {
 	uint8_t reported;       /* STREAM_RESET event emitted */
 	uint8_t final;          /* final response head received */
 	uint8_t head;           /* request method HEAD: response has no body */
+	uint8_t stop_other;     /* a side ended its message with RST_STREAM(NO_ERROR) */
 	uint8_t rst_code[2];    /* code to send when resetting side (pending) */
 	int64_t cl[2];          /* Content-Length of dir, -1 if none */
 	uint64_t rx[2];         /* DATA bytes received for dir */
@@ -57,7 +58,9 @@ struct h2_block {
 	uint32_t first;                /* index of its first field in the side's field array */
 	uint32_t nfields;              /* fields stored */
 	uint64_t size;                 /* RFC 9113 size so far */
-	uint32_t ps_off[5], ps_len[5]; /* method, scheme, authority, path, status values */
+	uint32_t ps_off[6], ps_len[6]; /* method, scheme, authority, path, status values */
+	uint32_t host_off, host_len;   /* value of the Host field (host_seen) */
+	uint8_t host_seen;
 	struct sm_hdrcheck_msg msg;
 };
 
@@ -93,8 +96,8 @@ struct h2_ev {
 	const uint8_t *data;
 	uint32_t len;
 	uint32_t hfirst, nheaders;
-	uint32_t ps_off[4], ps_len[4]; /* REQUEST pseudo values (arena offsets), len 0 = absent */
-	uint8_t ps_has[4];
+	uint32_t ps_off[6], ps_len[6]; /* REQUEST pseudo values (arena offsets, PS_*) */
+	uint8_t ps_has[6];
 };
 
 struct sm_h2 {
@@ -110,6 +113,7 @@ struct sm_h2 {
 	uint32_t ev_soft;  /* pause receiving when this many events are queued */
 	uint8_t paused[2]; /* feed of side stopped for events */
 	uint8_t failed;
+	uint8_t xconnect; /* SETTINGS_ENABLE_CONNECT_PROTOCOL offered to the client */
 	/* output in progress */
 	uint8_t *out;
 	size_t out_cap, out_len;
@@ -135,7 +139,7 @@ void *h2_alloc(struct sm_h2 *h, size_t n);
 void *h2_realloc(struct sm_h2 *h, void *p, size_t n);
 void h2_free(struct sm_h2 *h, void *p);
 
-enum { PS_METHOD = 0, PS_SCHEME, PS_AUTHORITY, PS_PATH, PS_STATUS };
+enum { PS_METHOD = 0, PS_SCHEME, PS_AUTHORITY, PS_PATH, PS_STATUS, PS_PROTOCOL, PS_N };
 enum { H2_K_REQ = 1, H2_K_RESP, H2_K_TRAIL }; /* header block kinds */
 
 #endif

@@ -76,6 +76,7 @@ struct sm_h1_limits {
 	uint16_t max_pipeline;      /* requests forwarded and not yet answered [8] */
 	uint32_t max_trailer;       /* bytes of a chunked trailer section [4096] */
 	uint8_t hold_every_request; /* 1: every request is HELD for the caller */
+	uint8_t strip_alt_svc_h3;   /* 1: Alt-Svc response fields advertising h3 are dropped */
 	uint8_t keep_websocket;     /* 1: a WebSocket upgrade request keeps its Upgrade
 	                               and Connection fields, so a 101 can follow */
 };

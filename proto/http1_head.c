@@ -411,12 +411,28 @@ static int put_str(struct sm_h1_side *s, const char *str)
 	return put(s, str, strlen(str));
 }
 
+/* An Alt-Svc response field advertising HTTP/3 (h3, h3-29, ...), dropped
+ * when limits.strip_alt_svc_h3 is set so clients stay on the proxied path
+ * (QUIC is never decrypted). Other Alt-Svc fields pass. */
+static int h3_advert(const struct sm_h1_side *s, const struct sm_h1_field *f)
+{
+	if (s->is_request || !s->h->lim.strip_alt_svc_h3 || !span_is(s, f->name, "alt-svc"))
+		return 0;
+	const uint8_t *v = s->raw + f->value.off;
+	for (uint32_t k = 0; k + 3 <= f->value.len; k++)
+		if ((k == 0 || v[k - 1] == ' ' || v[k - 1] == ',') && lower(v[k]) == 'h' &&
+		    v[k + 1] == '3' &&
+		    (k + 2 == f->value.len || v[k + 2] == '=' || v[k + 2] == '-'))
+			return 1;
+	return 0;
+}
+
 static int put_fields(struct sm_h1_side *s, const struct conn_info *ci, int keep_upgrade)
 {
 	int r = 0;
 	for (unsigned i = 0; i < s->nfields && r == 0; i++) {
 		const struct sm_h1_field *f = &s->fields[i];
-		if (dropped(s, f->name, ci, keep_upgrade))
+		if (dropped(s, f->name, ci, keep_upgrade) || h3_advert(s, f))
 			continue;
 		r |= put(s, s->raw + f->name.off, f->name.len);
 		r |= put(s, ": ", 2);

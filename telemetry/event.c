@@ -78,7 +78,7 @@ static const char *tls_version_name(int v)
 static const struct desc descs[SM_EV_TYPE_COUNT] = {
         [SM_EV_FLOW_OPEN] = {.type = "flow_open", .s = {"client", "listener"}},
         [SM_EV_PROXY_REQUEST] = {.type = "proxy_request",
-                                 .i = {INT("http_minor")},
+                                 .i = {INT("http_minor"), INT("stream")},
                                  .s = {"method", "target"}},
         [SM_EV_CONNECT_DECISION] = {.type = "connect_decision",
                                     .i = {ENUM("action", action_name), INT("rule"), INT("port")},
@@ -141,8 +141,11 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
                                 .i = {ENUM("dir", dir_name), INT("stream"), INT("length"),
                                       INT("compressed")},
                                 .s = {"excerpt"}},
+        [SM_EV_GRPC_STATUS] = {.type = "grpc_status",
+                               .i = {INT("stream"), INT("grpc_status")},
+                               .s = {"grpc_message"}},
         [SM_EV_HTTP_RESPONSE] = {.type = "http_response",
-                                 .i = {INT("status"), INT("request_index")},
+                                 .i = {INT("status"), INT("request_index"), INT("stream")},
                                  .s = {"method", "host"}},
 };
 

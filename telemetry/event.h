@@ -48,6 +48,8 @@ enum sm_event_type {
 	SM_EV_WS_CLOSE,
 	/* i0 dir, i1 stream, i2 length, i3 compressed, s0 excerpt */
 	SM_EV_GRPC_MESSAGE,
+	/* i0 stream, i1 grpc-status (-1 if absent), s0 grpc-message */
+	SM_EV_GRPC_STATUS,
 	SM_EV_TYPE_COUNT
 };
 

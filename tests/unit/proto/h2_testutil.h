@@ -363,6 +363,8 @@ static void tc_events(struct tc *t)
 		tc_slog(t, &ev);
 		switch (ev.type) {
 		case SM_H2_EV_REQUEST:
+			cr_assert(!(ev.flags & SM_H2_F_EXTCONNECT) ||
+			          (ev.protocol && ev.protocol_len > 0));
 			bytes_printf(l, "REQUEST %d %.*s %.*s %.*s %.*s n=%u f=%u\n", ev.stream_id,
 			             (int)ev.method_len, ev.method ? (const char *)ev.method : "",
 			             (int)ev.scheme_len, ev.scheme ? (const char *)ev.scheme : "",

@@ -1,0 +1,312 @@
+/* HTTP/2 relay on an intercepted connection where both sides settled on
+ * h2: decrypted client bytes go through proto/h2 (two nghttp2 sessions with
+ * streams mapped 1:1), whose frames for each side are encrypted and sent by
+ * core/mitm.c. Flow control is end to end: proto/h2 opens windows only as
+ * bytes are handed to the other side. */
+#include <string.h>
+
+#include "core/front.h"
+#include "core/mitm.h"
+#include "core/result.h"
+#include "proto/h2.h"
+#include "proto/grpc.h"
+#include "decode/pipeline.h"
+#include <stdlib.h>
+#include <strings.h>
+#include "telemetry/event.h"
+
+/* ---- observers on HTTP/2 streams -------------------------------------------- */
+
+#define H2_OBSERVED 16 /* streams x directions observed at once; more are relayed only */
+
+struct sm_h2_obs {
+	struct sm_reactor *r;
+	struct sm_flow *f;
+	int32_t sid; /* 0 = free slot */
+	uint8_t dir;
+	uint8_t framing;
+	struct sm_pipe *p;
+};
+
+static void obs_cb(void *ctx, const struct sm_pipe_event *pe)
+{
+	struct sm_h2_obs *o = ctx;
+	struct sm_event *ev;
+	if (pe->type == SM_PIPE_EV_ERROR) {
+		ev = sm_flow_event(o->r, o->f, SM_EV_PARSE_ERROR);
+		if (!ev)
+			return;
+		ev->i[0] = o->dir;
+		ev->i[1] = pe->stage;
+		ev->i[2] = pe->fatal;
+		sm_event_set_str(ev, 0, pe->who, strlen(pe->who));
+		sm_event_set_str(ev, 1, pe->reason, strlen(pe->reason));
+	} else if (o->framing == SM_PIPE_FRAME_GRPC && pe->stage == SM_PIPE_PAYLOAD) {
+		ev = sm_flow_event(o->r, o->f, SM_EV_GRPC_MESSAGE);
+		if (!ev)
+			return;
+		ev->i[0] = o->dir;
+		ev->i[1] = o->sid;
+		ev->i[2] = (int64_t)pe->length;
+		ev->i[3] = pe->compressed;
+		sm_event_set_str(ev, 0, (const char *)pe->excerpt, pe->excerpt_len);
+	} else if (o->framing == SM_PIPE_FRAME_SSE && pe->stage == SM_PIPE_PAYLOAD) {
+		ev = sm_flow_event(o->r, o->f, SM_EV_SSE_EVENT);
+		if (!ev)
+			return;
+		ev->i[0] = o->dir;
+		ev->i[1] = (int64_t)pe->unit;
+		ev->i[2] = (int64_t)pe->length;
+		sm_event_set_str(ev, 0, pe->label, pe->label_len);
+		sm_event_set_str(ev, 1, (const char *)pe->excerpt, pe->excerpt_len);
+		sm_event_set_str(ev, 2, sm_pipe_kind_str(pe->kind),
+		                 strlen(sm_pipe_kind_str(pe->kind)));
+	} else {
+		ev = sm_flow_event(o->r, o->f, SM_EV_PAYLOAD);
+		if (!ev)
+			return;
+		ev->i[0] = o->dir;
+		ev->i[1] = pe->kind;
+		ev->i[2] = (int64_t)pe->length;
+		ev->i[3] = pe->sanitized;
+		sm_event_set_str(ev, 0, (const char *)pe->excerpt, pe->excerpt_len);
+		sm_event_set_str(ev, 1, pe->guard, strlen(pe->guard));
+	}
+	sm_flow_event_commit(o->r);
+}
+
+static struct sm_h2_obs *obs_find(struct sm_front *fr, int32_t sid, int dir)
+{
+	struct sm_h2_obs *t = fr->h2obs;
+	for (int k = 0; t && k < H2_OBSERVED; k++)
+		if (t[k].sid == sid && t[k].dir == dir)
+			return &t[k];
+	return NULL;
+}
+
+static void obs_end(struct sm_h2_obs *o)
+{
+	if (!o || !o->p)
+		return;
+	sm_pipe_finish(o->p);
+	sm_pipe_free(o->p);
+	o->p = NULL;
+	o->sid = 0;
+}
+
+void sm_h2relay_free_obs(struct sm_front *fr)
+{
+	struct sm_h2_obs *t = fr->h2obs;
+	for (int k = 0; t && k < H2_OBSERVED; k++)
+		if (t[k].p)
+			sm_pipe_free(t[k].p);
+	free(t);
+	fr->h2obs = NULL;
+}
+
+/* A request or final response head: observe its body if the type asks. */
+static void obs_start(struct sm_reactor *r, struct sm_flow *f, const struct sm_h2_event *ev)
+{
+	struct sm_front *fr = f->front;
+	const struct sm_config *cfg = r->cfg;
+	const uint8_t *ct = (const uint8_t *)"", *ce = NULL;
+	size_t ctl = 0, cel = 0;
+	sm_h2_header_find(fr->h2, ev, "content-type", &ct, &ctl);
+	sm_h2_header_find(fr->h2, ev, "content-encoding", &ce, &cel);
+	bool grpc = ctl >= 16 && strncasecmp((const char *)ct, "application/grpc", 16) == 0;
+	bool sse = ctl >= 17 && strncasecmp((const char *)ct, "text/event-stream", 17) == 0;
+	bool json = memmem(ct, ctl, "json", 4) || memmem(ct, ctl, "msgpack", 7);
+	if ((grpc && !cfg->observe.grpc) || (sse && !cfg->observe.sse) ||
+	    (!grpc && !sse && (!json || !cfg->observe.decoders)))
+		return;
+	if (!fr->h2obs && !(fr->h2obs = calloc(H2_OBSERVED, sizeof(struct sm_h2_obs))))
+		return;
+	struct sm_h2_obs *o = obs_find(fr, 0, 0); /* a free slot */
+	if (!o)
+		return; /* bounded: this stream is relayed without observation */
+	struct sm_pipe_config pc = {
+	        .content = {.max_input = cfg->observe.max_message_bytes,
+	                    .max_output = cfg->observe.max_message_bytes},
+	        .msgpack = {.max_depth = 64,
+	                    .max_elements = 1u << 16,
+	                    .max_output = cfg->observe.max_message_bytes},
+	        .max_unit = cfg->observe.max_message_bytes,
+	        .excerpt = cfg->observe.excerpt_bytes,
+	        .max_event = cfg->observe.max_message_bytes,
+	};
+	struct sm_pipe_headers ph = {.content_type = (const char *)ct,
+	                             .content_type_len = ctl,
+	                             .content_encoding = (const char *)ce,
+	                             .content_encoding_len = cel,
+	                             .transfer_removed = true};
+	*o = (struct sm_h2_obs){r, f, ev->stream_id, ev->dir, 0, NULL};
+	o->p = sm_pipe_new(&pc, &ph, obs_cb, o);
+	if (!o->p) {
+		o->sid = 0;
+		return;
+	}
+	o->framing = (uint8_t)sm_pipe_framing(o->p);
+}
+
+static void grpc_status_event(struct sm_reactor *r, struct sm_flow *f, const struct sm_h2_event *ev)
+{
+	const uint8_t *v, *m = (const uint8_t *)"";
+	size_t vl, ml = 0;
+	if (!sm_h2_header_find(f->front->h2, ev, "grpc-status", &v, &vl))
+		return;
+	sm_h2_header_find(f->front->h2, ev, "grpc-message", &m, &ml);
+	int status = 0;
+	for (size_t k = 0; k < vl && k < 3 && v[k] >= '0' && v[k] <= '9'; k++)
+		status = status * 10 + (v[k] - '0');
+	struct sm_event *e = sm_flow_event(r, f, SM_EV_GRPC_STATUS);
+	if (!e)
+		return;
+	e->i[0] = ev->stream_id;
+	e->i[1] = status;
+	sm_event_set_str(e, 0, (const char *)m, ml);
+	sm_flow_event_commit(r);
+}
+
+static void h2_events(struct sm_reactor *r, struct sm_flow *f, bool *progress)
+{
+	struct sm_front *fr = f->front;
+	struct sm_h2_event ev;
+	while (sm_h2_next_event(fr->h2, &ev)) {
+		*progress = true;
+		struct sm_event *e;
+		switch (ev.type) {
+		case SM_H2_EV_DATA:
+			if (fr->h2obs) {
+				struct sm_h2_obs *o = obs_find(fr, ev.stream_id, ev.dir);
+				if (o && sm_pipe_feed(o->p, ev.data, ev.len) < 0)
+					obs_end(o);
+			}
+			break;
+		case SM_H2_EV_STREAM_END: obs_end(obs_find(fr, ev.stream_id, ev.dir)); break;
+		case SM_H2_EV_STREAM_RESET:
+			obs_end(obs_find(fr, ev.stream_id, 0));
+			obs_end(obs_find(fr, ev.stream_id, 1));
+			break;
+		case SM_H2_EV_TRAILERS: grpc_status_event(r, f, &ev); break;
+		case SM_H2_EV_REQUEST:
+			obs_start(r, f, &ev);
+			fr->requests++;
+			e = sm_flow_event(r, f, SM_EV_PROXY_REQUEST);
+			if (!e)
+				break;
+			e->i[0] = 0; /* HTTP/2 */
+			e->i[1] = ev.stream_id;
+			sm_event_set_str(e, 0, (const char *)ev.method, ev.method_len);
+			sm_event_set_str(e, 1, (const char *)ev.path, ev.path_len);
+			sm_flow_event_commit(r);
+			break;
+		case SM_H2_EV_RESPONSE:
+			if (ev.flags & SM_H2_F_INTERIM)
+				break;
+			obs_start(r, f, &ev);
+			if (ev.flags & SM_H2_F_END_STREAM) /* trailers-only: gRPC errors */
+				grpc_status_event(r, f, &ev);
+			e = sm_flow_event(r, f, SM_EV_HTTP_RESPONSE);
+			if (!e)
+				break;
+			e->i[0] = ev.status;
+			e->i[1] = fr->requests;
+			e->i[2] = ev.stream_id;
+			sm_event_set_str(e, 0, "", 0);
+			sm_event_set_str(e, 1, fr->live_host, strlen(fr->live_host));
+			sm_flow_event_commit(r);
+			break;
+		default: break;
+		}
+	}
+}
+
+static bool h2_out(struct sm_reactor *r, struct sm_flow *f, bool to_client)
+{
+	struct sm_front *fr = f->front;
+	struct sm_outq *q = to_client ? &fr->down : &fr->up;
+	if (q->inflight || !sm_h2_want_out(fr->h2, to_client ? SM_H2_CLIENT : SM_H2_UPSTREAM))
+		return false;
+	if (!sm_front_outq_ready(r, q)) {
+		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+		return false;
+	}
+	long n = to_client ? sm_h2_out_client(fr->h2, q->out.buf, q->out.cap)
+	                   : sm_h2_out_upstream(fr->h2, q->out.buf, q->out.cap);
+	if (n <= 0)
+		return false;
+	q->out.len = (size_t)n;
+	q->sent = 0;
+	sm_front_outq_send(r, f, to_client);
+	return true;
+}
+
+static long h2_feed(struct sm_front *fr, bool client)
+{
+	struct sm_inq *in = client ? &fr->cin : &fr->uin;
+	if (!in->len)
+		return 0;
+	long n = client ? sm_h2_feed_client(fr->h2, in->buf + in->off, in->len)
+	                : sm_h2_feed_upstream(fr->h2, in->buf + in->off, in->len);
+	if (n > 0) {
+		in->off += (uint32_t)n;
+		in->len -= (uint32_t)n;
+		if (!in->len)
+			in->off = 0;
+	}
+	return n;
+}
+
+void sm_h2relay_pump(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	for (int iter = 0; iter < 256 && f->state == SM_FLOW_HTTP; iter++) {
+		bool progress = false;
+		if (!sm_mitm_pull(r, f, true) || !sm_mitm_pull(r, f, false))
+			return;
+		long a = h2_feed(fr, true), b = h2_feed(fr, false);
+		if (a < 0 || b < 0) {
+			h2_events(r, f, &progress);
+			sm_flow_close(r, f,
+			              a < 0 ? SM_CLOSE_BAD_REQUEST : SM_CLOSE_UPSTREAM_PROTOCOL);
+			return;
+		}
+		progress = a > 0 || b > 0;
+		h2_events(r, f, &progress);
+		progress |= h2_out(r, f, false);
+		if (f->state != SM_FLOW_HTTP)
+			return;
+		progress |= h2_out(r, f, true);
+		if (!progress)
+			break;
+	}
+	if (f->state != SM_FLOW_HTTP)
+		return;
+	if (fr->client_eof && !fr->cin.len && !fr->h2_eof[0]) {
+		fr->h2_eof[0] = true;
+		sm_h2_eof(fr->h2, SM_H2_CLIENT);
+	}
+	if (fr->upstream_eof && !fr->uin.len && !fr->h2_eof[1]) {
+		fr->h2_eof[1] = true;
+		sm_h2_eof(fr->h2, SM_H2_UPSTREAM);
+	}
+	if (fr->h2_eof[0] || fr->h2_eof[1]) {
+		bool c = h2_out(r, f, true);
+		bool u = f->state == SM_FLOW_HTTP && h2_out(r, f, false);
+		if (c || u || f->state != SM_FLOW_HTTP)
+			return; /* GOAWAY / final frames first */
+	}
+	bool idle = !fr->up.inflight && !fr->down.inflight;
+	if (idle && sm_h2_done(fr->h2, SM_H2_CLIENT) && sm_h2_done(fr->h2, SM_H2_UPSTREAM)) {
+		sm_flow_close(r, f, SM_CLOSE_DONE);
+		return;
+	}
+	if (idle && fr->h2_eof[0] && sm_h2_open_streams(fr->h2) == 0) {
+		sm_flow_close(r, f, SM_CLOSE_DONE);
+		return;
+	}
+	if (!fr->cin.len && sm_h2_wait(fr->h2, SM_H2_CLIENT) == SM_H2_WAIT_NONE)
+		sm_mitm_arm(r, f, true);
+	if (!fr->uin.len && sm_h2_wait(fr->h2, SM_H2_UPSTREAM) == SM_H2_WAIT_NONE)
+		sm_mitm_arm(r, f, false);
+}

@@ -1,0 +1,94 @@
+"""gRPC through intercepted TLS (python3-grpcio client and server, HTTP/2 on
+both sides): unary, server streaming, client streaming, bidi and an error
+status all work, and every message and status is observed."""
+import os
+from concurrent import futures
+
+import grpc
+
+from smlib import DEADLINE, Proxy, check, check_event_order, run_tests
+from tlslab import Lab
+
+LAB = Lab()
+SVC = "soth.test.Echo"
+
+
+def unary(req, ctx):
+    if req == b"fail":
+        ctx.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
+    return b"echo:" + req
+
+
+def server_stream(req, ctx):
+    for i in range(3):
+        yield b"%s-%d" % (req, i)
+
+
+def client_stream(it, ctx):
+    return b"+".join(it)
+
+
+def bidi(it, ctx):
+    for m in it:
+        yield m.upper()
+
+
+def start_server():
+    crt, key = LAB.leaf("grpc")
+    with open(crt, "rb") as f:
+        c = f.read()
+    with open(key, "rb") as f:
+        k = f.read()
+    handlers = grpc.method_handlers_generic_handler(SVC, {
+        "Unary": grpc.unary_unary_rpc_method_handler(unary),
+        "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream),
+        "ClientStream": grpc.stream_unary_rpc_method_handler(client_stream),
+        "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
+    })
+    srv = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[handlers])
+    port = srv.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(k, c)]))
+    srv.start()
+    return srv, port
+
+
+def test_grpc_calls_through_the_proxy_are_observed():
+    srv, port = start_server()
+    cadir = os.path.join(LAB.dir, "ca")
+    with Proxy(args=["--set", "default_action=intercept", "--ca-dir", cadir, "--upstream-ca",
+                     LAB.ca, "--set", "tls.system_ca="], threads=1) as p:
+        with open(os.path.join(cadir, "ca.pem"), "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        ch = grpc.secure_channel("localhost:%d" % port, creds,
+                                 options=[("grpc.http_proxy", "http://127.0.0.1:%d" % p.port),
+                                          ("grpc.enable_http_proxy", 1)])
+        u = ch.unary_unary("/%s/Unary" % SVC)
+        ss = ch.unary_stream("/%s/ServerStream" % SVC)
+        cs = ch.stream_unary("/%s/ClientStream" % SVC)
+        bd = ch.stream_stream("/%s/Bidi" % SVC)
+        check(u(b"hi", timeout=DEADLINE) == b"echo:hi", "unary")
+        check(list(ss(b"s", timeout=DEADLINE)) == [b"s-0", b"s-1", b"s-2"], "server streaming")
+        check(cs(iter([b"a", b"b", b"c"]), timeout=DEADLINE) == b"a+b+c", "client streaming")
+        check(list(bd(iter([b"x", b"y"]), timeout=DEADLINE)) == [b"X", b"Y"], "bidi")
+        try:
+            u(b"fail", timeout=DEADLINE)
+            check(False, "expected NOT_FOUND")
+        except grpc.RpcError as e:
+            check(e.code() == grpc.StatusCode.NOT_FOUND and e.details() == "no such thing", e)
+        ch.close()
+        evs = p.wait_events(lambda evs: sum(e["type"] == "grpc_status" for e in evs) >= 5,
+                            "5 grpc_status events")
+        check_event_order([e for e in evs])
+        msgs = [(e["dir"], e["excerpt"]) for e in evs if e["type"] == "grpc_message"]
+        c, s = "client_to_server", "server_to_client"
+        for want in [(c, "hi"), (s, "echo:hi"), (s, "s-0"), (s, "s-2"), (c, "a"), (c, "c"),
+                     (s, "a+b+c"), (c, "x"), (s, "Y"), (c, "fail")]:
+            check(want in msgs, "%s not observed in %s" % (want, msgs))
+        st = sorted(e["grpc_status"] for e in evs if e["type"] == "grpc_status")
+        check(st == [0, 0, 0, 0, 5], "statuses %s" % st)
+        nf = [e for e in evs if e["type"] == "grpc_status" and e["grpc_status"] == 5]
+        check(nf[0]["grpc_message"] == "no such thing", nf)
+    srv.stop(0)
+
+
+if __name__ == "__main__":
+    run_tests([test_grpc_calls_through_the_proxy_are_observed])
