@@ -91,7 +91,8 @@ static void obs_end(struct sm_h2_obs *o)
 	sm_pipe_finish(o->p);
 	sm_pipe_free(o->p);
 	o->p = NULL;
-	o->sid = 0;
+	o->sid = 0; /* free slots are (0, 0): obs_find(fr, 0, 0) finds them */
+	o->dir = 0;
 }
 
 void sm_h2relay_free_obs(struct sm_front *fr)
@@ -143,6 +144,7 @@ static void obs_start(struct sm_reactor *r, struct sm_flow *f, const struct sm_h
 	o->p = sm_pipe_new(&pc, &ph, obs_cb, o);
 	if (!o->p) {
 		o->sid = 0;
+		o->dir = 0;
 		return;
 	}
 	o->framing = (uint8_t)sm_pipe_framing(o->p);

@@ -304,6 +304,7 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 		r->wake_fd = -1;
 		r->m = &p->metrics[i];
 		int rc = sm_reactor_init(r, p, cfg, i, p->collector_wake_fd, err, errcap);
+		r->events_on = events_fd >= 0;
 		if (rc != SM_OK) {
 			sm_proxy_destroy(p);
 			return rc;

@@ -154,6 +154,7 @@ struct sm_reactor {
 	struct sm_event_ring events;
 	bool events_pushed;
 	int collector_wake_fd;
+	bool events_on; /* a JSONL sink exists: without one, no event is built */
 
 	bool tick_armed;
 	uint64_t tick_deadline_ns;           /* absolute CLOCK_MONOTONIC of the armed tick */

@@ -69,14 +69,17 @@ def test_grpc_calls_through_the_proxy_are_observed():
         check(list(ss(b"s", timeout=DEADLINE)) == [b"s-0", b"s-1", b"s-2"], "server streaming")
         check(cs(iter([b"a", b"b", b"c"]), timeout=DEADLINE) == b"a+b+c", "client streaming")
         check(list(bd(iter([b"x", b"y"]), timeout=DEADLINE)) == [b"X", b"Y"], "bidi")
+        # more calls than the 16 observed stream directions: slots are reused
+        for i in range(20):
+            check(u(b"r%d" % i, timeout=DEADLINE) == b"echo:r%d" % i, "call %d" % i)
         try:
             u(b"fail", timeout=DEADLINE)
             check(False, "expected NOT_FOUND")
         except grpc.RpcError as e:
             check(e.code() == grpc.StatusCode.NOT_FOUND and e.details() == "no such thing", e)
         ch.close()
-        evs = p.wait_events(lambda evs: sum(e["type"] == "grpc_status" for e in evs) >= 5,
-                            "5 grpc_status events")
+        evs = p.wait_events(lambda evs: sum(e["type"] == "grpc_status" for e in evs) >= 25,
+                            "25 grpc_status events")
         check_event_order([e for e in evs])
         msgs = [(e["dir"], e["excerpt"]) for e in evs if e["type"] == "grpc_message"]
         c, s = "client_to_server", "server_to_client"
@@ -84,7 +87,8 @@ def test_grpc_calls_through_the_proxy_are_observed():
                      (s, "a+b+c"), (c, "x"), (s, "Y"), (c, "fail")]:
             check(want in msgs, "%s not observed in %s" % (want, msgs))
         st = sorted(e["grpc_status"] for e in evs if e["type"] == "grpc_status")
-        check(st == [0, 0, 0, 0, 5], "statuses %s" % st)
+        check(st == [0] * 24 + [5], "statuses %s" % st)
+        check((c, "r19") in msgs and (s, "echo:r19") in msgs, "the 20th call is still observed")
         nf = [e for e in evs if e["type"] == "grpc_status" and e["grpc_status"] == 5]
         check(nf[0]["grpc_message"] == "no such thing", nf)
     srv.stop(0)
