@@ -97,9 +97,14 @@ static void put_i64(struct writer *w, int64_t v)
 	put_u64(w, 0 - (uint64_t)v); /* INT64_MIN safe */
 }
 
-/* Shortest %.Ng text that reads back to the same value. */
+/* Shortest %.Ng text that reads back to the same value. Integral values
+ * (common in JSON-shaped data) skip printf entirely. */
 static void put_double(struct writer *w, double d, bool is_float32)
 {
+	if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d && (d != 0 || !signbit(d))) {
+		put_i64(w, (int64_t)d); /* what %.15g prints for these */
+		return;
+	}
 	if (isnan(d)) {
 		put_str(w, "\"NaN\"");
 		return;
@@ -110,9 +115,12 @@ static void put_double(struct writer *w, double d, bool is_float32)
 	}
 	char b[40];
 	int k = 0;
-	for (int prec = is_float32 ? 6 : 15; prec <= 17; prec++) {
+	/* doubles: 15 digits when they read back, else 17 (always exact); the
+	 * 16-digit attempt cost a printf and a strtod for few shorter texts */
+	for (int prec = is_float32 ? 6 : 15; prec <= 17;
+	     prec += (is_float32 || prec == 17) ? 1 : 2) {
 		k = snprintf(b, sizeof(b), "%.*g", prec, d);
-		if (is_float32 ? strtof(b, NULL) == (float)d : strtod(b, NULL) == d)
+		if (prec == 17 || (is_float32 ? strtof(b, NULL) == (float)d : strtod(b, NULL) == d))
 			break;
 	}
 	put(w, b, (size_t)k);
