@@ -7,6 +7,7 @@
 
 #include "core/front.h"
 #include "core/mitm.h"
+#include "core/observe.h"
 #include "core/result.h"
 #include "proto/h2.h"
 #include "proto/grpc.h"
@@ -31,48 +32,7 @@ struct sm_h2_obs {
 static void obs_cb(void *ctx, const struct sm_pipe_event *pe)
 {
 	struct sm_h2_obs *o = ctx;
-	struct sm_event *ev;
-	if (pe->type == SM_PIPE_EV_ERROR) {
-		ev = sm_flow_event(o->r, o->f, SM_EV_PARSE_ERROR);
-		if (!ev)
-			return;
-		ev->i[0] = o->dir;
-		ev->i[1] = pe->stage;
-		ev->i[2] = pe->fatal;
-		sm_event_set_str(ev, 0, pe->who, strlen(pe->who));
-		sm_event_set_str(ev, 1, pe->reason, strlen(pe->reason));
-	} else if (o->framing == SM_PIPE_FRAME_GRPC && pe->stage == SM_PIPE_PAYLOAD) {
-		ev = sm_flow_event(o->r, o->f, SM_EV_GRPC_MESSAGE);
-		if (!ev)
-			return;
-		ev->i[0] = o->dir;
-		ev->i[1] = o->sid;
-		ev->i[2] = (int64_t)pe->length;
-		ev->i[3] = pe->compressed;
-		sm_event_set_str(ev, 0, (const char *)pe->excerpt, pe->excerpt_len);
-	} else if (o->framing == SM_PIPE_FRAME_SSE && pe->stage == SM_PIPE_PAYLOAD) {
-		ev = sm_flow_event(o->r, o->f, SM_EV_SSE_EVENT);
-		if (!ev)
-			return;
-		ev->i[0] = o->dir;
-		ev->i[1] = (int64_t)pe->unit;
-		ev->i[2] = (int64_t)pe->length;
-		sm_event_set_str(ev, 0, pe->label, pe->label_len);
-		sm_event_set_str(ev, 1, (const char *)pe->excerpt, pe->excerpt_len);
-		sm_event_set_str(ev, 2, sm_pipe_kind_str(pe->kind),
-		                 strlen(sm_pipe_kind_str(pe->kind)));
-	} else {
-		ev = sm_flow_event(o->r, o->f, SM_EV_PAYLOAD);
-		if (!ev)
-			return;
-		ev->i[0] = o->dir;
-		ev->i[1] = pe->kind;
-		ev->i[2] = (int64_t)pe->length;
-		ev->i[3] = pe->sanitized;
-		sm_event_set_str(ev, 0, (const char *)pe->excerpt, pe->excerpt_len);
-		sm_event_set_str(ev, 1, pe->guard, strlen(pe->guard));
-	}
-	sm_flow_event_commit(o->r);
+	sm_observe_emit(o->r, o->f, o->dir, o->framing, o->sid, NULL, pe);
 }
 
 static struct sm_h2_obs *obs_find(struct sm_front *fr, int32_t sid, int dir)
@@ -109,39 +69,17 @@ void sm_h2relay_free_obs(struct sm_front *fr)
 static void obs_start(struct sm_reactor *r, struct sm_flow *f, const struct sm_h2_event *ev)
 {
 	struct sm_front *fr = f->front;
-	const struct sm_config *cfg = r->cfg;
 	const uint8_t *ct = (const uint8_t *)"", *ce = NULL;
 	size_t ctl = 0, cel = 0;
 	sm_h2_header_find(fr->h2, ev, "content-type", &ct, &ctl);
 	sm_h2_header_find(fr->h2, ev, "content-encoding", &ce, &cel);
-	bool grpc = ctl >= 16 && strncasecmp((const char *)ct, "application/grpc", 16) == 0;
-	bool sse = ctl >= 17 && strncasecmp((const char *)ct, "text/event-stream", 17) == 0;
-	bool json = memmem(ct, ctl, "json", 4) || memmem(ct, ctl, "msgpack", 7);
-	if ((grpc && !cfg->observe.grpc) || (sse && !cfg->observe.sse) ||
-	    (!grpc && !sse && (!json || !cfg->observe.decoders)))
-		return;
 	if (!fr->h2obs && !(fr->h2obs = calloc(H2_OBSERVED, sizeof(struct sm_h2_obs))))
 		return;
 	struct sm_h2_obs *o = obs_find(fr, 0, 0); /* a free slot */
 	if (!o)
 		return; /* bounded: this stream is relayed without observation */
-	struct sm_pipe_config pc = {
-	        .content = {.max_input = cfg->observe.max_message_bytes,
-	                    .max_output = cfg->observe.max_message_bytes},
-	        .msgpack = {.max_depth = 64,
-	                    .max_elements = 1u << 16,
-	                    .max_output = cfg->observe.max_message_bytes},
-	        .max_unit = cfg->observe.max_message_bytes,
-	        .excerpt = cfg->observe.excerpt_bytes,
-	        .max_event = cfg->observe.max_message_bytes,
-	};
-	struct sm_pipe_headers ph = {.content_type = (const char *)ct,
-	                             .content_type_len = ctl,
-	                             .content_encoding = (const char *)ce,
-	                             .content_encoding_len = cel,
-	                             .transfer_removed = true};
 	*o = (struct sm_h2_obs){r, f, ev->stream_id, ev->dir, 0, NULL};
-	o->p = sm_pipe_new(&pc, &ph, obs_cb, o);
+	o->p = sm_observe_pipe(r->cfg, ct, ctl, ce, cel, obs_cb, o);
 	if (!o->p) {
 		o->sid = 0;
 		o->dir = 0;

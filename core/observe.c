@@ -26,45 +26,86 @@ static bool contains(const uint8_t *v, size_t n, const char *p)
 	return false;
 }
 
-static void on_pipe(void *ctx, const struct sm_pipe_event *pe)
+void sm_observe_emit(struct sm_reactor *r, struct sm_flow *f, int dir, int framing, int32_t stream,
+                     const char *ctype, const struct sm_pipe_event *pe)
 {
-	struct sm_observe_ctx *c = ctx;
-	struct sm_reactor *r = c->r;
-	struct sm_flow *f = c->f;
-	struct sm_front *fr = f->front;
-	if (pe->type == SM_PIPE_EV_ERROR) {
-		struct sm_event *ev = sm_flow_event(r, f, SM_EV_PARSE_ERROR);
-		if (!ev)
-			return;
-		ev->i[0] = c->dir;
+	bool unit = pe->stage == SM_PIPE_PAYLOAD && pe->type == SM_PIPE_EV_PAYLOAD;
+	int type = pe->type == SM_PIPE_EV_ERROR            ? SM_EV_PARSE_ERROR
+	           : unit && framing == SM_PIPE_FRAME_GRPC ? SM_EV_GRPC_MESSAGE
+	           : unit && framing == SM_PIPE_FRAME_SSE  ? SM_EV_SSE_EVENT
+	                                                   : SM_EV_PAYLOAD;
+	struct sm_event *ev = sm_flow_event(r, f, type);
+	if (!ev)
+		return;
+	ev->i[0] = dir;
+	const char *kind = sm_pipe_kind_str(pe->kind);
+	switch (type) {
+	case SM_EV_PARSE_ERROR:
 		ev->i[1] = pe->stage;
 		ev->i[2] = pe->fatal;
 		sm_event_set_str(ev, 0, pe->who, strlen(pe->who));
 		sm_event_set_str(ev, 1, pe->reason, strlen(pe->reason));
-		sm_flow_event_commit(r);
-		return;
-	}
-	const char *kind = sm_pipe_kind_str(pe->kind);
-	bool sse = fr->obs_framing[c->dir] == SM_PIPE_FRAME_SSE && pe->stage == SM_PIPE_PAYLOAD;
-	struct sm_event *ev = sm_flow_event(r, f, sse ? SM_EV_SSE_EVENT : SM_EV_PAYLOAD);
-	if (!ev)
-		return;
-	ev->i[0] = c->dir;
-	if (sse) {
+		break;
+	case SM_EV_GRPC_MESSAGE:
+		ev->i[1] = stream;
+		ev->i[2] = (int64_t)pe->length;
+		ev->i[3] = pe->compressed;
+		sm_event_set_str(ev, 0, (const char *)pe->excerpt, pe->excerpt_len);
+		break;
+	case SM_EV_SSE_EVENT:
 		ev->i[1] = (int64_t)pe->unit;
 		ev->i[2] = (int64_t)pe->length;
 		sm_event_set_str(ev, 0, pe->label, pe->label_len);
 		sm_event_set_str(ev, 1, (const char *)pe->excerpt, pe->excerpt_len);
 		sm_event_set_str(ev, 2, kind, strlen(kind));
-	} else {
+		break;
+	default:
 		ev->i[1] = pe->kind;
 		ev->i[2] = (int64_t)pe->length;
 		ev->i[3] = pe->sanitized;
 		sm_event_set_str(ev, 0, (const char *)pe->excerpt, pe->excerpt_len);
 		sm_event_set_str(ev, 1, pe->guard, strlen(pe->guard));
-		sm_event_set_str(ev, 2, fr->obs_type[c->dir], strlen(fr->obs_type[c->dir]));
+		sm_event_set_str(ev, 2, ctype ? ctype : "", ctype ? strlen(ctype) : 0);
+		break;
 	}
 	sm_flow_event_commit(r);
+}
+
+struct sm_pipe *sm_observe_pipe(const struct sm_config *cfg, const uint8_t *ct, size_t ctl,
+                                const uint8_t *ce, size_t cel, sm_pipe_cb cb, void *ctx)
+{
+	bool sse = has_prefix(ct, ctl, "text/event-stream");
+	bool grpc = has_prefix(ct, ctl, "application/grpc");
+	bool decodable = contains(ct, ctl, "json") || contains(ct, ctl, "msgpack") ||
+	                 has_prefix(ct, ctl, "text/");
+	if ((sse && !cfg->observe.sse) || (grpc && !cfg->observe.grpc) ||
+	    (!sse && !grpc && (!cfg->observe.decoders || !decodable)))
+		return NULL;
+	struct sm_pipe_config pc = {
+	        .content = {.max_input = cfg->observe.max_message_bytes,
+	                    .max_output = cfg->observe.max_message_bytes},
+	        .msgpack = {.max_depth = 64,
+	                    .max_elements = 1u << 16,
+	                    .max_output = cfg->observe.max_message_bytes},
+	        .max_unit = cfg->observe.max_message_bytes,
+	        .excerpt = cfg->observe.excerpt_bytes,
+	        .max_event = cfg->observe.max_message_bytes,
+	};
+	struct sm_pipe_headers ph = {
+	        .content_type = (const char *)ct,
+	        .content_type_len = ctl,
+	        .content_encoding = cel ? (const char *)ce : NULL,
+	        .content_encoding_len = cel,
+	        .transfer_removed = true, /* both HTTP layers hand over de-chunked payload */
+	};
+	return sm_pipe_new(&pc, &ph, cb, ctx);
+}
+
+static void on_pipe(void *ctx, const struct sm_pipe_event *pe)
+{
+	struct sm_observe_ctx *c = ctx;
+	struct sm_front *fr = c->f->front;
+	sm_observe_emit(c->r, c->f, c->dir, fr->obs_framing[c->dir], 0, fr->obs_type[c->dir], pe);
 }
 
 static void close_pipe(struct sm_front *fr, int dir)
@@ -81,7 +122,6 @@ static void on_head(void *ctx, int dir, const struct sm_h1_event *hev)
 	struct sm_observe_ctx *c = &((struct sm_observe_ctx *)ctx)[dir];
 	struct sm_reactor *r = c->r;
 	struct sm_front *fr = c->f->front;
-	const struct sm_config *cfg = r->cfg;
 	close_pipe(fr, dir);
 	if (hev->flags & SM_H1_F_NO_BODY)
 		return;
@@ -89,34 +129,10 @@ static void on_head(void *ctx, int dir, const struct sm_h1_event *hev)
 	size_t ctl = 0, cel = 0;
 	sm_h1_header_find(fr->h1, dir, "content-type", &ct, &ctl);
 	sm_h1_header_find(fr->h1, dir, "content-encoding", &ce, &cel);
-	bool sse = has_prefix(ct, ctl, "text/event-stream");
-	bool grpc = has_prefix(ct, ctl, "application/grpc");
-	bool decodable = contains(ct, ctl, "json") || contains(ct, ctl, "msgpack") ||
-	                 has_prefix(ct, ctl, "text/");
-	if ((sse && !cfg->observe.sse) || (grpc && !cfg->observe.grpc) ||
-	    (!sse && !grpc && (!cfg->observe.decoders || !decodable)))
-		return;
-	struct sm_pipe_config pc = {
-	        .content = {.max_input = cfg->observe.max_message_bytes,
-	                    .max_output = cfg->observe.max_message_bytes},
-	        .msgpack = {.max_depth = 64,
-	                    .max_elements = 1u << 16,
-	                    .max_output = cfg->observe.max_message_bytes},
-	        .max_unit = cfg->observe.max_message_bytes,
-	        .excerpt = cfg->observe.excerpt_bytes,
-	        .max_event = cfg->observe.max_message_bytes,
-	};
-	struct sm_pipe_headers ph = {
-	        .content_type = (const char *)ct,
-	        .content_type_len = ctl,
-	        .content_encoding = cel ? (const char *)ce : NULL,
-	        .content_encoding_len = cel,
-	        .transfer_removed = true, /* the observer hook hands over de-chunked bytes */
-	};
 	size_t tl = ctl < sizeof(fr->obs_type[dir]) - 1 ? ctl : sizeof(fr->obs_type[dir]) - 1;
 	memcpy(fr->obs_type[dir], ct, tl);
 	fr->obs_type[dir][tl] = 0;
-	fr->obs_pipe[dir] = sm_pipe_new(&pc, &ph, on_pipe, c);
+	fr->obs_pipe[dir] = sm_observe_pipe(r->cfg, ct, ctl, ce, cel, on_pipe, c);
 	fr->obs_framing[dir] = fr->obs_pipe[dir] ? (uint8_t)sm_pipe_framing(fr->obs_pipe[dir]) : 0;
 }
 

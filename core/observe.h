@@ -9,6 +9,20 @@
 
 #include "core/reactor.h"
 
+struct sm_pipe;
+struct sm_pipe_event;
+
+/* A decode pipeline for a body of content type ct (and content-encoding ce)
+ * when the switches ask for it; NULL when they do not (or out of memory).
+ * Shared by the HTTP/1.1 and HTTP/2 relays. */
+struct sm_pipe *sm_observe_pipe(const struct sm_config *cfg, const uint8_t *ct, size_t ctl,
+                                const uint8_t *ce, size_t cel,
+                                void (*cb)(void *ctx, const struct sm_pipe_event *pe), void *ctx);
+/* One pipeline event as the flow event it stands for: parse_error,
+ * grpc_message (framing gRPC), sse_event (framing SSE) or payload. */
+void sm_observe_emit(struct sm_reactor *r, struct sm_flow *f, int dir, int framing, int32_t stream,
+                     const char *ctype, const struct sm_pipe_event *pe);
+
 /* Installs the observer on the flow's HTTP layer when any switch is on. */
 void sm_observe_attach(struct sm_reactor *r, struct sm_flow *f);
 /* Frees whatever the flow still observes (flow end, layer reset). */
