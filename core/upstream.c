@@ -50,6 +50,15 @@ void sm_upstream_decision_event(struct sm_reactor *r, struct sm_flow *f,
 	sm_flow_event_commit(r);
 }
 
+/* A connection-level fault answers the CONNECT (or the plain request). */
+static void fault(struct sm_reactor *r, struct sm_flow *f, const struct sm_policy_decision *d)
+{
+	struct sm_front *fr = f->front;
+	sm_upstream_decision_event(r, f, d);
+	sm_front_fault(r, f, d, fr->purpose == SM_PURPOSE_CONNECT ? "CONNECT" : "",
+	               (const uint8_t *)fr->host, strlen(fr->host), false);
+}
+
 static void block(struct sm_reactor *r, struct sm_flow *f, const struct sm_policy_decision *d)
 {
 	sm_upstream_decision_event(r, f, d);
@@ -205,10 +214,7 @@ static void have_addrs(struct sm_reactor *r, struct sm_flow *f,
 			fr->need_sni = true;
 		}
 		if (dk.action == SM_ACTION_FAULT && dk.fault) {
-			sm_upstream_decision_event(r, f, &dk);
-			sm_front_fault(r, f, &dk,
-			               fr->purpose == SM_PURPOSE_CONNECT ? "CONNECT" : "",
-			               (const uint8_t *)fr->host, strlen(fr->host), false);
+			fault(r, f, &dk);
 			return;
 		}
 		if (dk.action == SM_ACTION_BLOCK) {
@@ -277,9 +283,7 @@ void sm_upstream_resolve(struct sm_reactor *r, struct sm_flow *f)
 		return;
 	}
 	if (rc == SM_OK && d.action == SM_ACTION_FAULT && d.fault) {
-		sm_upstream_decision_event(r, f, &d);
-		sm_front_fault(r, f, &d, fr->purpose == SM_PURPOSE_CONNECT ? "CONNECT" : "",
-		               (const uint8_t *)fr->host, strlen(fr->host), false);
+		fault(r, f, &d);
 		return;
 	}
 	struct sockaddr_storage addrs[SM_MAX_ADDRS];
