@@ -331,6 +331,29 @@ static void start_tunnel(struct sm_reactor *r, struct sm_flow *f)
 
 /* After "200 Connection established": bytes the client sent after the
  * CONNECT head go upstream first, then the splice tunnel takes over. */
+/* Moves what one side sent, unparsed, into the other side's queue and
+ * sends it (the WebSocket observer sees a copy). */
+static void forward_raw(struct sm_reactor *r, struct sm_flow *f, bool from_client)
+{
+	struct sm_front *fr = f->front;
+	struct sm_inq *in = from_client ? &fr->cin : &fr->uin;
+	struct sm_outq *q = from_client ? &fr->up : &fr->down;
+	if (!outq_ready(r, q)) {
+		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+		return;
+	}
+	size_t n = in->len < q->out.cap ? in->len : q->out.cap;
+	sm_observe_ws_feed(f, from_client ? 0 : 1, in->buf + in->off, n);
+	memcpy(q->out.buf, in->buf + in->off, n);
+	in->off += (uint32_t)n;
+	in->len -= (uint32_t)n;
+	if (!in->len)
+		in->off = 0;
+	q->out.len = n;
+	q->sent = 0;
+	outq_send(r, f, !from_client);
+}
+
 void sm_front_establish_continue(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_front *fr = f->front;
@@ -342,31 +365,11 @@ void sm_front_establish_continue(struct sm_reactor *r, struct sm_flow *f)
 		return;
 	}
 	if (fr->cin.len) {
-		if (!outq_ready(r, &fr->up)) {
-			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
-			return;
-		}
-		size_t n = fr->cin.len < fr->up.out.cap ? fr->cin.len : fr->up.out.cap;
-		memcpy(fr->up.out.buf, fr->cin.buf + fr->cin.off, n);
-		fr->up.out.len = n;
-		fr->up.sent = 0;
-		fr->cin.off += (uint32_t)n;
-		fr->cin.len -= (uint32_t)n;
-		outq_send(r, f, false);
+		forward_raw(r, f, true);
 		return;
 	}
 	if (fr->uin.len) { /* upgrade: upstream bytes after the 101 */
-		if (!outq_ready(r, &fr->down)) {
-			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
-			return;
-		}
-		size_t n = fr->uin.len < fr->down.out.cap ? fr->uin.len : fr->down.out.cap;
-		memcpy(fr->down.out.buf, fr->uin.buf + fr->uin.off, n);
-		fr->down.out.len = n;
-		fr->down.sent = 0;
-		fr->uin.off += (uint32_t)n;
-		fr->uin.len -= (uint32_t)n;
-		outq_send(r, f, true);
+		forward_raw(r, f, false);
 		return;
 	}
 	start_tunnel(r, f);
@@ -551,20 +554,7 @@ static void raw_pump(struct sm_reactor *r, struct sm_flow *f, bool from_client)
 	if (fr->mitm && !sm_mitm_pull(r, f, from_client))
 		return;
 	if (in->len) {
-		if (!outq_ready(r, q)) {
-			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
-			return;
-		}
-		size_t n = in->len < q->out.cap ? in->len : q->out.cap;
-		sm_observe_ws_feed(f, from_client ? 0 : 1, in->buf + in->off, n);
-		memcpy(q->out.buf, in->buf + in->off, n);
-		in->off += (uint32_t)n;
-		in->len -= (uint32_t)n;
-		if (!in->len)
-			in->off = 0;
-		q->out.len = n;
-		q->sent = 0;
-		outq_send(r, f, !from_client);
+		forward_raw(r, f, from_client);
 		return;
 	}
 	if (from_client ? fr->client_eof : fr->upstream_eof) {
