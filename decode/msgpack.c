@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/result.h"
+#include "decode/fmtfloat.h"
 
 /* Map frame phases. */
 enum {
@@ -97,33 +98,20 @@ static void put_i64(struct writer *w, int64_t v)
 	put_u64(w, 0 - (uint64_t)v); /* INT64_MIN safe */
 }
 
-/* Shortest %.Ng text that reads back to the same value. Integral values
- * (common in JSON-shaped data) skip printf entirely. */
+/* Shortest round-trip text (decode/fmtfloat.h); NaN and the infinities
+ * have no JSON number, so they become strings. */
 static void put_double(struct writer *w, double d, bool is_float32)
 {
-	if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d && (d != 0 || !signbit(d))) {
-		put_i64(w, (int64_t)d); /* what %.15g prints for these */
-		return;
+	char b[SM_FMTFLOAT_MAX + 2];
+	size_t k;
+	if (isnan(d) || isinf(d)) {
+		b[0] = '"';
+		k = 1 + sm_fmtfloat_f64(d, b + 1);
+		b[k++] = '"';
+	} else {
+		k = is_float32 ? sm_fmtfloat_f32((float)d, b) : sm_fmtfloat_f64(d, b);
 	}
-	if (isnan(d)) {
-		put_str(w, "\"NaN\"");
-		return;
-	}
-	if (isinf(d)) {
-		put_str(w, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-		return;
-	}
-	char b[40];
-	int k = 0;
-	/* doubles: 15 digits when they read back, else 17 (always exact); the
-	 * 16-digit attempt cost a printf and a strtod for few shorter texts */
-	for (int prec = is_float32 ? 6 : 15; prec <= 17;
-	     prec += (is_float32 || prec == 17) ? 1 : 2) {
-		k = snprintf(b, sizeof(b), "%.*g", prec, d);
-		if (prec == 17 || (is_float32 ? strtof(b, NULL) == (float)d : strtod(b, NULL) == d))
-			break;
-	}
-	put(w, b, (size_t)k);
+	put(w, b, k);
 }
 
 static const char b64tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
