@@ -109,12 +109,30 @@ static void to_decimal(int q, uint64_t c, int dk, uint64_t c_min, int q_min, uin
 	*f = (vb < mid || (vb == mid && (s & 1) == 0)) ? s : t;
 }
 
+/* Short decimals come out of to_decimal() as 16-17 digits with many
+ * trailing zeros: strip 8 (twice at most: f < 10^17), then 4, 2, 1. */
 static void strip_zeros(uint64_t *f, int *e)
 {
-	while (*f % 10 == 0) {
-		*f /= 10;
-		++*e;
+	uint64_t v = *f;
+	int k = *e;
+	while (v % 100000000 == 0) {
+		v /= 100000000;
+		k += 8;
 	}
+	if (v % 10000 == 0) {
+		v /= 10000;
+		k += 4;
+	}
+	if (v % 100 == 0) {
+		v /= 100;
+		k += 2;
+	}
+	if (v % 10 == 0) {
+		v /= 10;
+		k += 1;
+	}
+	*f = v;
+	*e = k;
 }
 
 int sm_fmtfloat_shortest_f64(double d, uint64_t *digits, int *exp)
@@ -172,25 +190,45 @@ static const char pairs[201] = "00010203040506070809"
                                "80818283848586878889"
                                "90919293949596979899";
 
-/* Decimal digits of v into b (at most 20); returns how many. */
+/* The 8 decimal digits of v < 10^8, zero-padded: two independent halves. */
+static void write8(char *o, uint32_t v)
+{
+	uint32_t hi = v / 10000, lo = v % 10000;
+	memcpy(o, pairs + 2 * (hi / 100), 2);
+	memcpy(o + 2, pairs + 2 * (hi % 100), 2);
+	memcpy(o + 4, pairs + 2 * (lo / 100), 2);
+	memcpy(o + 6, pairs + 2 * (lo % 100), 2);
+}
+
+/* Digits of 1 <= v < 10^8. */
+static int ndigits8(uint32_t v)
+{
+	return v < 10000 ? (v < 100 ? (v < 10 ? 1 : 2) : (v < 1000 ? 3 : 4))
+	                 : (v < 1000000 ? (v < 100000 ? 5 : 6) : (v < 10000000 ? 7 : 8));
+}
+
+/* Decimal digits of v < 10^17 into b; returns how many (1..17). */
 static int utoa(uint64_t v, char b[20])
 {
-	char tmp[20];
-	int i = 20;
-	while (v >= 100) {
-		unsigned r = (unsigned)(v % 100);
-		v /= 100;
-		i -= 2;
-		memcpy(tmp + i, pairs + 2 * r, 2);
-	}
-	if (v >= 10) {
-		i -= 2;
-		memcpy(tmp + i, pairs + 2 * v, 2);
+	char t[24];
+	int n;
+	if (v < 100000000) {
+		write8(t + 16, (uint32_t)v);
+		n = v ? ndigits8((uint32_t)v) : 1;
+	} else if (v < 10000000000000000ull) {
+		uint32_t hi = (uint32_t)(v / 100000000);
+		write8(t + 8, hi);
+		write8(t + 16, (uint32_t)(v % 100000000));
+		n = 8 + ndigits8(hi);
 	} else {
-		tmp[--i] = (char)('0' + v);
+		uint64_t hi = v / 100000000;
+		t[7] = (char)('0' + hi / 100000000);
+		write8(t + 8, (uint32_t)(hi % 100000000));
+		write8(t + 16, (uint32_t)(v % 100000000));
+		n = 17;
 	}
-	memcpy(b, tmp + i, (size_t)(20 - i));
-	return 20 - i;
+	memcpy(b, t + 24 - n, (size_t)n);
+	return n;
 }
 
 /* ECMAScript layout of digits f (no trailing zeros) x 10^e, see the header. */
