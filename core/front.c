@@ -86,8 +86,10 @@ void sm_front_reset_h1(struct sm_reactor *r, struct sm_front *fr)
 void sm_front_put(struct sm_reactor *r, struct sm_front *fr)
 {
 	sm_h2relay_free_obs(fr);
-	if (fr->h2)
+	if (fr->h2) {
+		sm_h2relay_uncount(r, fr);
 		sm_h2_free(fr->h2);
+	}
 	fr->h2 = NULL;
 	for (int d = 0; d < 2; d++) { /* finished (or not) before flow_closed */
 		if (fr->obs_pipe[d])

@@ -473,6 +473,7 @@ static void relay_ready(struct sm_reactor *r, struct sm_flow *f)
 			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
 			return;
 		}
+		sm_h2relay_counted(r, fr);
 	}
 	sm_front_pump_client(r, f);
 	sm_front_pump_upstream(r, f);
