@@ -2,6 +2,7 @@
 origin (python3-h2); both sides negotiate h2, streams are relayed 1:1 and
 reported with their stream id; many streams on one connection byte-exact."""
 import os
+import queue
 import ssl
 import subprocess
 import time
@@ -14,6 +15,7 @@ from smlib import (ADMIN, DEADLINE, Proxy, admin_port, check, check_event_order,
                    parse, run_tests, scrape, total)
 from tlslab import Lab
 from h2origin import h2_server
+from smlib import Server
 
 LAB = Lab()
 
@@ -152,6 +154,89 @@ def test_open_streams_gauge_returns_to_zero():
     srv.close()
 
 
+def streaming_origin(crt, key, steps, seen):
+    """An h2 origin answering one stream with an SSE response it writes one
+    event per item taken from `steps` (None ends the body), then trailers.
+    `seen` gets the request's headers, body and trailers."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(crt, key)
+    ctx.set_alpn_protocols(["h2"])
+
+    def handle(c):
+        t = ctx.wrap_socket(c, server_side=True)
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        t.sendall(conn.data_to_send())
+        body = b""
+        while True:
+            data = t.recv(65536)
+            if not data:
+                return
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.RequestReceived):
+                    seen["headers"] = [(bytes(k), bytes(v)) for k, v in ev.headers]
+                elif isinstance(ev, h2.events.DataReceived):
+                    body += ev.data
+                    conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, h2.events.TrailersReceived):
+                    seen["trailers"] = [(bytes(k), bytes(v)) for k, v in ev.headers]
+                elif isinstance(ev, h2.events.StreamEnded):
+                    seen["body"] = body
+                    sid = ev.stream_id
+                    conn.send_headers(sid, [(":status", "200"),
+                                            ("content-type", "text/event-stream")])
+                    t.sendall(conn.data_to_send())
+                    while True:
+                        item = steps.get(timeout=DEADLINE)
+                        if item is None:
+                            break
+                        conn.send_data(sid, item)
+                        t.sendall(conn.data_to_send())
+                    conn.send_headers(sid, [("x-events", "3")], end_stream=True)
+            t.sendall(conn.data_to_send())
+    return Server(handle)
+
+
+def test_streaming_response_and_trailers_both_ways():
+    """Each SSE event crosses the proxy (and is reported) before the origin
+    writes the next; request trailers reach the origin, response trailers the
+    client."""
+    crt, key = LAB.leaf("h2s")
+    steps, seen = queue.Queue(), {}
+    srv = streaming_origin(crt, key, steps, seen)
+    with proxy() as p:
+        c = H2Client(p, srv.port)
+        c.conn.send_headers(1, [(":method", "POST"), (":scheme", "https"),
+                                (":authority", "localhost:%d" % srv.port), (":path", "/stream"),
+                                ("te", "trailers")])
+        c.conn.send_data(1, b"question")
+        c.conn.send_headers(1, [("x-request-sum", "8")], end_stream=True)
+        c.flush()
+        c.events(lambda evs: any(isinstance(e, h2.events.ResponseReceived) for e in evs))
+        for i in range(3):
+            ev = b"event: token\ndata: {\"i\": %d}\n\n" % i
+            steps.put(ev)
+            got = c.events(lambda evs: sum(len(e.data) for e in evs
+                                           if isinstance(e, h2.events.DataReceived)) >= len(ev))
+            check(b"".join(e.data for e in got if isinstance(e, h2.events.DataReceived)) == ev,
+                  got)
+            sse = p.wait_events(lambda evs: sum(e["type"] == "sse_event" for e in evs) > i,
+                                "sse_event %d" % i)
+            sse = [e for e in sse if e["type"] == "sse_event"]
+            check(len(sse) == i + 1 and sse[i]["excerpt"] == '{"i": %d}' % i and
+                  sse[i]["stream"] == 1, sse)
+        steps.put(None)
+        evs = c.events(lambda evs: any(isinstance(e, h2.events.StreamEnded) for e in evs))
+        tr = [e.headers for e in evs if isinstance(e, h2.events.TrailersReceived)]
+        check(tr == [[(b"x-events", b"3")]], tr)
+        check(seen["body"] == b"question" and seen["trailers"] == [(b"x-request-sum", b"8")],
+              seen)
+        check((b"te", b"trailers") in seen["headers"], seen["headers"])
+        c.t.close()
+    srv.close()
+
+
 if __name__ == "__main__":
     run_tests([test_curl_http2_through_the_proxy, test_many_streams_on_one_connection,
-               test_open_streams_gauge_returns_to_zero])
+               test_open_streams_gauge_returns_to_zero,
+               test_streaming_response_and_trailers_both_ways])
