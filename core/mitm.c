@@ -11,6 +11,7 @@
 #include <wolfssl/wolfcrypt/random.h>
 
 #include "core/front.h"
+#include "core/keylog.h"
 #include "core/observe.h"
 #include "proto/h2.h"
 #include "core/policy.h"
@@ -279,6 +280,7 @@ static void start_upstream(struct sm_reactor *r, struct sm_flow *f)
 		return;
 	}
 	m->utls_live = true;
+	sm_keylog_attach(r, f, &m->utls, &m->klog[1]);
 	WOLFSSL *ssl = m->utls.ssl;
 	if (!name_is_ip(m->name))
 		wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, m->name,
@@ -590,6 +592,7 @@ void sm_mitm_start(struct sm_reactor *r, struct sm_flow *f)
 		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
 		return;
 	}
+	sm_keylog_attach(r, f, &m->ctls, &m->klog[0]);
 	fr->mitm = m;
 	f->state = SM_FLOW_MITM;
 	m->stage = SM_MITM_PEEK;

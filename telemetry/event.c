@@ -148,6 +148,8 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
         [SM_EV_HTTP_RESPONSE] = {.type = "http_response",
                                  .i = {INT("status"), INT("request_index"), INT("stream")},
                                  .s = {"method", "host"}},
+        /* no fields: even if one reached the JSONL stream, no secret would */
+        [SM_EV_TLS_KEYLOG] = {.type = "tls_keylog"},
 };
 
 void sm_event_set_str(struct sm_event *ev, int k, const char *s, size_t len)

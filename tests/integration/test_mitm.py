@@ -208,8 +208,47 @@ def test_records_to_the_client_start_small_then_grow():
     srv.close()
 
 
+def keylines(path):
+    """Key log lines, without the exporter secrets (not needed to decrypt;
+    this wolfSSL does not report them)."""
+    with open(path) as f:
+        return {l.strip() for l in f
+                if l.strip() and not l.startswith("#") and "EXPORTER_SECRET" not in l}
+
+
+def test_keylog_holds_the_secrets_of_both_sessions():
+    """--keylog writes SSLKEYLOGFILE lines: exactly the lines curl (client
+    side) and the origin (upstream side) log for their own sessions, in a
+    0600 file, and none of it in the event stream."""
+    crt, key = LAB.leaf("klog")
+    logs = {k: os.path.join(LAB.dir, k + ".keys") for k in ("proxy", "curl", "origin")}
+    for path in logs.values():
+        if os.path.exists(path):
+            os.unlink(path)
+    srv = tls_server(crt, key, alpn=["http/1.1"], keylog=logs["origin"])
+    with mitm_proxy(["--keylog", logs["proxy"]], threads=1) as p:
+        out = subprocess.run(["curl", "-sS", "-m", "20", "--cacert", p.ca, "-x", p.url,
+                              "https://localhost:%d/k" % srv.port], capture_output=True,
+                             timeout=DEADLINE, env=dict(os.environ, SSLKEYLOGFILE=logs["curl"]))
+        check(out.returncode == 0 and out.stdout.endswith(b"path=/k body=0\n"), out)
+        evs = p.wait_closed(1)
+        check(not [e for e in evs if "keylog" in e["type"]], "secrets in the event stream")
+    srv.close()
+    # the proxy has exited: its collector wrote every line before stopping
+    check(os.stat(logs["proxy"]).st_mode & 0o777 == 0o600, oct(os.stat(logs["proxy"]).st_mode))
+    proxy, client, origin = (keylines(logs[k]) for k in ("proxy", "curl", "origin"))
+    labels = {l.split()[0] for l in proxy}
+    check(labels == {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+                     "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0"}, labels)
+    check(len(proxy) == 8, "4 secrets for each of the 2 sessions: %s" % proxy)
+    check(client and origin and proxy == client | origin,
+          "proxy only: %s\nclient only: %s\norigin only: %s" %
+          (proxy - client - origin, client - proxy, origin - proxy))
+
+
 if __name__ == "__main__":
     run_tests([test_intercepted_requests_and_events, test_server_side_failures_are_classified,
                test_client_side_failures_are_classified,
                test_non_tls_after_connect_is_tunnelled_or_refused,
-               test_records_to_the_client_start_small_then_grow])
+               test_records_to_the_client_start_small_then_grow,
+               test_keylog_holds_the_secrets_of_both_sessions])
