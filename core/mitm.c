@@ -127,6 +127,37 @@ void sm_mitm_free(struct sm_reactor *r, struct sm_mitm *m)
 	free(m);
 }
 
+/* While relaying, a session holds its ciphertext chunk only while it has
+ * something to send: idle intercepted connections hold no registered send
+ * memory, so their number is bounded by memory, not by the chunk count. */
+static bool out_hold(struct sm_reactor *r, struct sm_flow *f, bool client)
+{
+	struct sm_mitm *m = f->front->mitm;
+	int32_t *c = client ? &m->cchunk : &m->uchunk;
+	if (*c >= 0)
+		return true;
+	if ((*c = sm_chunk_get(r)) < 0) {
+		SM_CTR_INC(r, send_chunks_exhausted);
+		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+		return false;
+	}
+	sm_tls_set_out(client ? &m->ctls : &m->utls, sm_chunk_ptr(r, *c), SM_CHUNK_SIZE);
+	return true;
+}
+
+static void out_release(struct sm_reactor *r, struct sm_mitm *m, bool client)
+{
+	int32_t *c = client ? &m->cchunk : &m->uchunk;
+	struct sm_tls *t = client ? &m->ctls : &m->utls;
+	const uint8_t *p;
+	if (*c < 0 || m->stage != SM_MITM_RELAY || m->close_after_send ||
+	    (client ? m->csend : m->usend) || sm_tls_out(t, &p) > 0)
+		return;
+	sm_tls_set_out(t, NULL, 0);
+	sm_chunk_put(r, *c);
+	*c = -1;
+}
+
 static void send_tls(struct sm_reactor *r, struct sm_flow *f, bool client)
 {
 	struct sm_mitm *m = f->front->mitm;
@@ -744,6 +775,8 @@ void sm_mitm_flush(struct sm_reactor *r, struct sm_flow *f, bool to_client)
 	struct sm_mitm *m = fr->mitm;
 	struct sm_outq *q = to_client ? &fr->down : &fr->up;
 	struct sm_tls *t = to_client ? &m->ctls : &m->utls;
+	if (q->sent < q->out.len && !out_hold(r, f, to_client))
+		return;
 	while (q->sent < q->out.len) {
 		size_t max = to_client ? record_size(m) : 0;
 		long n = sm_tls_write(t, q->out.buf + q->sent, q->out.len - q->sent, max);
@@ -759,6 +792,7 @@ void sm_mitm_flush(struct sm_reactor *r, struct sm_flow *f, bool to_client)
 			m->burst_bytes += (uint64_t)n;
 	}
 	send_tls(r, f, to_client);
+	out_release(r, m, to_client);
 }
 
 bool sm_mitm_send_cqe(struct sm_reactor *r, struct sm_flow *f, bool to_client, int res)
@@ -800,6 +834,7 @@ bool sm_mitm_send_cqe(struct sm_reactor *r, struct sm_flow *f, bool to_client, i
 		struct sm_outq *q = to_client ? &fr->down : &fr->up;
 		if (!q->inflight) { /* handshake tail or close_notify */
 			send_tls(r, f, to_client);
+			out_release(r, m, to_client);
 			return false;
 		}
 		sm_mitm_flush(r, f, to_client);
@@ -819,6 +854,8 @@ bool sm_mitm_pull(struct sm_reactor *r, struct sm_flow *f, bool client)
 	struct sm_tls *t = client ? &m->ctls : &m->utls;
 	if (m->stage != SM_MITM_RELAY)
 		return true;
+	if (!out_hold(r, f, client)) /* reading may answer key updates or alerts */
+		return false;
 	while (q->off + q->len < q->cap) {
 		long n = sm_tls_read(t, q->buf + q->off + q->len, q->cap - q->off - q->len);
 		if (n == SM_AGAIN)
@@ -839,12 +876,15 @@ bool sm_mitm_pull(struct sm_reactor *r, struct sm_flow *f, bool client)
 	}
 	/* wolfSSL may answer key updates or alerts while reading */
 	send_tls(r, f, client);
+	out_release(r, m, client);
 	return true;
 }
 
 void sm_mitm_reply_sent(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_mitm *m = f->front->mitm;
+	if (!out_hold(r, f, true))
+		return;
 	sm_tls_shutdown(&m->ctls);
 	close_after_alert(r, f, true, f->front->pending_reason);
 }

@@ -75,6 +75,7 @@ struct sm_metrics {
 	_Atomic uint64_t parse_errors[SM_PARSE_STAGE_COUNT];
 	_Atomic uint64_t enobufs;                      /* receive found the buffer ring empty */
 	_Atomic uint64_t send_chunks_exhausted;        /* no registered send chunk was free */
+	_Atomic uint64_t send_chunks_in_use;           /* gauge: registered send chunks held */
 	_Atomic uint64_t backpressure_stalls;          /* a tunnel destination was full */
 	_Atomic uint64_t stale_cqes;                   /* completions for a closed flow */
 	_Atomic uint64_t tls_ok[SM_METRICS_TLS_SIDES]; /* handshakes completed, by side */

@@ -161,10 +161,19 @@ long sm_tls_read(struct sm_tls *t, uint8_t *buf, size_t cap)
 	return SM_ERR_PROTOCOL;
 }
 
+void sm_tls_set_out(struct sm_tls *t, uint8_t *out, size_t out_cap)
+{
+	t->out = out;
+	t->out_cap = (uint32_t)out_cap;
+	t->out_len = 0;
+}
+
 long sm_tls_write(struct sm_tls *t, const uint8_t *data, size_t len, size_t max_record)
 {
 	if (t->err)
 		return SM_ERR_PROTOCOL;
+	if (t->out_cap < SM_TLS_OVERHEAD + 1)
+		return SM_AGAIN;
 	if (max_record == 0 || max_record > SM_TLS_RECORD)
 		max_record = SM_TLS_RECORD;
 	if (max_record > t->out_cap - SM_TLS_OVERHEAD)

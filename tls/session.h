@@ -52,6 +52,11 @@ struct sm_tls {
 int sm_tls_init(struct sm_tls *t, WOLFSSL_CTX *ctx, bool server, uint8_t *out, size_t out_cap);
 void sm_tls_free(struct sm_tls *t);
 
+/* Moves the ciphertext output to other memory (NULL, 0: none). Only while
+ * sm_tls_out() is empty; with no memory, the next call that has to write
+ * fails with SM_AGAIN, so give it memory before driving the session. */
+void sm_tls_set_out(struct sm_tls *t, uint8_t *out, size_t out_cap);
+
 /* Asks for the session's TLS 1.3 secrets as the handshake derives them:
  * fn gets the SSLKEYLOGFILE label (CLIENT_HANDSHAKE_TRAFFIC_SECRET,
  * SERVER_TRAFFIC_SECRET_0, ...), the ClientHello random and the secret,
