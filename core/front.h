@@ -125,6 +125,16 @@ void sm_front_free(struct sm_front *fr);
 struct sm_outq;
 bool sm_front_outq_ready(struct sm_reactor *r, struct sm_outq *q);
 void sm_front_outq_send(struct sm_reactor *r, struct sm_flow *f, bool to_client);
+/* Gives an empty queue's chunk back (idle flows hold none). */
+void sm_front_outq_trim(struct sm_reactor *r, struct sm_outq *q);
+/* Moves what one side sent, unparsed, to the other side (raw relay). */
+void sm_front_forward_raw(struct sm_reactor *r, struct sm_flow *f, bool from_client);
+/* Starts a pending upstream switch once nothing is in flight. */
+void sm_front_check_switch(struct sm_reactor *r, struct sm_flow *f);
+static inline bool sm_front_relaying(const struct sm_flow *f)
+{
+	return f->state == SM_FLOW_FRONT || f->state == SM_FLOW_HTTP;
+}
 void sm_h2relay_pump(struct sm_reactor *r, struct sm_flow *f);
 void sm_h2relay_free_obs(struct sm_front *fr);
 /* The HTTP/2 relay of fr starts / ends: connection and stream gauges. */
