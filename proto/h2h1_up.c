@@ -656,7 +656,11 @@ long x_feed_upstream(struct sm_h2h1 *x, const uint8_t *in, size_t len)
 		struct xs *st = &x->st[x->act];
 		if (x->r == R_HEAD) {
 			if (h->evlen > 0)
-				break; /* one head per feed: its fields live in the arena */
+				break;       /* one head per feed: its fields live in the arena */
+			if (!st->sent_any) { /* a response before its request: no pipelining */
+				bad(x, SM_H2H1_UNSOLICITED);
+				return (long)len;
+			}
 			int done;
 			long k = head_step(x, in + used, len - used, &done);
 			if (k < 0)
