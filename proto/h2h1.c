@@ -170,8 +170,16 @@ void x_up_dead(struct sm_h2h1 *x, int who, int reason)
 		}
 	}
 	if (!x->goaway && !client_gone(x)) {
+		/* after the stream being served is over: some clients (python
+		 * h2) take no frame at all after a GOAWAY; the waiting streams
+		 * and new ones are refused meanwhile */
+		struct xs *ls = get_st(x, last);
 		x->goaway = 1;
-		nghttp2_submit_goaway(x_srv(x), NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, NULL, 0);
+		if (ls && ls->open)
+			x->goaway_after = last;
+		else
+			nghttp2_submit_goaway(x_srv(x), NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR,
+			                      NULL, 0);
 	}
 }
 
@@ -460,6 +468,10 @@ static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void 
 		x_up_abort(x, SM_H2_PROXY);
 	nghttp2_session_set_stream_user_data(s, sid, NULL);
 	free_slot(x, st);
+	if (x->goaway_after == sid) {
+		x->goaway_after = 0;
+		nghttp2_submit_goaway(s, NGHTTP2_FLAG_NONE, sid, NGHTTP2_NO_ERROR, NULL, 0);
+	}
 	return 0;
 }
 

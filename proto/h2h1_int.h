@@ -72,12 +72,13 @@ struct sm_h2h1 {
 	uint8_t up_dead; /* the upstream serves no more requests */
 	uint8_t up_eof;
 	uint8_t cl_eof;
-	uint8_t failed;   /* client session failed */
-	uint8_t goaway;   /* GOAWAY submitted to the client */
-	uint8_t paused;   /* client feed stopped for events */
-	uint32_t ordinal; /* requests sent so far */
-	int32_t last_sid; /* last stream given to the upstream */
-	uint8_t *out;     /* send_cb target */
+	uint8_t failed;       /* client session failed */
+	uint8_t goaway;       /* GOAWAY submitted to the client (or due) */
+	int32_t goaway_after; /* GOAWAY due when this stream closes (0: none) */
+	uint8_t paused;       /* client feed stopped for events */
+	uint32_t ordinal;     /* requests sent so far */
+	int32_t last_sid;     /* last stream given to the upstream */
+	uint8_t *out;         /* send_cb target */
 	size_t out_cap, out_len;
 	struct sm_h2h1_stats stats;
 };

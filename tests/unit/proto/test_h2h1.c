@@ -435,9 +435,10 @@ Test(h2h1, eof_delimited_body_then_goaway)
 	xt_pump(&x);
 	answer(&x, "HTTP/1.1 200 OK\r\n\r\nuntil the end");
 	cr_assert(!pst(&x.t.b, a, 0)->ended);
-	cr_assert(x.t.b.goaway); /* announced at the head */
+	cr_assert(!x.t.b.goaway); /* due once stream 1 is over */
 	sm_h2_eof(x.t.h, SM_H2_UPSTREAM);
 	xt_pump(&x);
+	cr_assert(x.t.b.goaway && x.t.b.goaway_last == a);
 	body_is(pst(&x.t.b, a, 0), "until the end");
 	cr_assert(pst(&x.t.b, a, 0)->ended && pst(&x.t.b, a, 0)->close_code == 0);
 	cr_assert(sm_h2_done(x.t.h, SM_H2_UPSTREAM));
@@ -447,16 +448,18 @@ Test(h2h1, eof_delimited_body_then_goaway)
 
 Test(h2h1, truncated_or_bad_responses)
 {
-	static const char *cases[] = {
-	        "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", /* eof */
-	        "HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n", /* CL+TE
-	                                                                                       */
-	        "HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabc",
-	        "HTTP/1.1 200 OK\r\nx: a\nb\r\n\r\n",
-	        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
-	        "HTTP/2.0 200 OK\r\n\r\n",
-	        "HTTP/1.1 200 OK\r\n folded: x\r\n\r\n",
-	};
+	static const char *cases[] =
+	        {
+	                "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", /* eof */
+	                "HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: "
+	                "chunked\r\n\r\n", /* CL+TE
+	                                    */
+	                "HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabc",
+	                "HTTP/1.1 200 OK\r\nx: a\nb\r\n\r\n",
+	                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+	                "HTTP/2.0 200 OK\r\n\r\n",
+	                "HTTP/1.1 200 OK\r\n folded: x\r\n\r\n",
+	        };
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct xt x;
 		xt_init(&x, NULL);
