@@ -12,6 +12,7 @@
 
 #include "core/front.h"
 #include "core/h2xlate.h"
+#include "core/keylog.h"
 #include "core/observe.h"
 #include "proto/h2.h"
 #include "core/policy.h"
@@ -125,6 +126,37 @@ void sm_mitm_free(struct sm_reactor *r, struct sm_mitm *m)
 	sm_chunk_put(r, m->uchunk);
 	free(m->ch_scratch);
 	free(m);
+}
+
+/* While relaying, a session holds its ciphertext chunk only while it has
+ * something to send: idle intercepted connections hold no registered send
+ * memory, so their number is bounded by memory, not by the chunk count. */
+static bool out_hold(struct sm_reactor *r, struct sm_flow *f, bool client)
+{
+	struct sm_mitm *m = f->front->mitm;
+	int32_t *c = client ? &m->cchunk : &m->uchunk;
+	if (*c >= 0)
+		return true;
+	if ((*c = sm_chunk_get(r)) < 0) {
+		SM_CTR_INC(r, send_chunks_exhausted);
+		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+		return false;
+	}
+	sm_tls_set_out(client ? &m->ctls : &m->utls, sm_chunk_ptr(r, *c), SM_CHUNK_SIZE);
+	return true;
+}
+
+static void out_release(struct sm_reactor *r, struct sm_mitm *m, bool client)
+{
+	int32_t *c = client ? &m->cchunk : &m->uchunk;
+	struct sm_tls *t = client ? &m->ctls : &m->utls;
+	const uint8_t *p;
+	if (*c < 0 || m->stage != SM_MITM_RELAY || m->close_after_send ||
+	    (client ? m->csend : m->usend) || sm_tls_out(t, &p) > 0)
+		return;
+	sm_tls_set_out(t, NULL, 0);
+	sm_chunk_put(r, *c);
+	*c = -1;
 }
 
 static void send_tls(struct sm_reactor *r, struct sm_flow *f, bool client)
@@ -280,6 +312,7 @@ static void start_upstream(struct sm_reactor *r, struct sm_flow *f)
 		return;
 	}
 	m->utls_live = true;
+	sm_keylog_attach(r, f, &m->utls, &m->klog[1]);
 	WOLFSSL *ssl = m->utls.ssl;
 	if (!name_is_ip(m->name))
 		wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, m->name,
@@ -473,6 +506,7 @@ static void relay_ready(struct sm_reactor *r, struct sm_flow *f)
 			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
 			return;
 		}
+		sm_h2relay_counted(r, fr);
 	}
 	sm_front_pump_client(r, f);
 	sm_front_pump_upstream(r, f);
@@ -590,6 +624,7 @@ void sm_mitm_start(struct sm_reactor *r, struct sm_flow *f)
 		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
 		return;
 	}
+	sm_keylog_attach(r, f, &m->ctls, &m->klog[0]);
 	fr->mitm = m;
 	f->state = SM_FLOW_MITM;
 	m->stage = SM_MITM_PEEK;
@@ -741,6 +776,8 @@ void sm_mitm_flush(struct sm_reactor *r, struct sm_flow *f, bool to_client)
 	struct sm_mitm *m = fr->mitm;
 	struct sm_outq *q = to_client ? &fr->down : &fr->up;
 	struct sm_tls *t = to_client ? &m->ctls : &m->utls;
+	if (q->sent < q->out.len && !out_hold(r, f, to_client))
+		return;
 	while (q->sent < q->out.len) {
 		size_t max = to_client ? record_size(m) : 0;
 		long n = sm_tls_write(t, q->out.buf + q->sent, q->out.len - q->sent, max);
@@ -756,6 +793,7 @@ void sm_mitm_flush(struct sm_reactor *r, struct sm_flow *f, bool to_client)
 			m->burst_bytes += (uint64_t)n;
 	}
 	send_tls(r, f, to_client);
+	out_release(r, m, to_client);
 }
 
 bool sm_mitm_send_cqe(struct sm_reactor *r, struct sm_flow *f, bool to_client, int res)
@@ -797,6 +835,7 @@ bool sm_mitm_send_cqe(struct sm_reactor *r, struct sm_flow *f, bool to_client, i
 		struct sm_outq *q = to_client ? &fr->down : &fr->up;
 		if (!q->inflight) { /* handshake tail or close_notify */
 			send_tls(r, f, to_client);
+			out_release(r, m, to_client);
 			return false;
 		}
 		sm_mitm_flush(r, f, to_client);
@@ -816,6 +855,8 @@ bool sm_mitm_pull(struct sm_reactor *r, struct sm_flow *f, bool client)
 	struct sm_tls *t = client ? &m->ctls : &m->utls;
 	if (m->stage != SM_MITM_RELAY)
 		return true;
+	if (!out_hold(r, f, client)) /* reading may answer key updates or alerts */
+		return false;
 	while (q->off + q->len < q->cap) {
 		long n = sm_tls_read(t, q->buf + q->off + q->len, q->cap - q->off - q->len);
 		if (n == SM_AGAIN)
@@ -836,12 +877,15 @@ bool sm_mitm_pull(struct sm_reactor *r, struct sm_flow *f, bool client)
 	}
 	/* wolfSSL may answer key updates or alerts while reading */
 	send_tls(r, f, client);
+	out_release(r, m, client);
 	return true;
 }
 
 void sm_mitm_reply_sent(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_mitm *m = f->front->mitm;
+	if (!out_hold(r, f, true))
+		return;
 	sm_tls_shutdown(&m->ctls);
 	close_after_alert(r, f, true, f->front->pending_reason);
 }

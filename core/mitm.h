@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/keylog.h"
 #include "core/reactor.h"
 #include "proto/clienthello.h"
 #include "tls/certcache.h"
@@ -47,9 +48,10 @@ enum sm_mitm_stage {
 };
 
 struct sm_mitm {
-	struct sm_tls ctls, utls; /* client side (we serve), upstream side (we connect) */
-	int32_t cchunk, uchunk;   /* registered chunks holding each side's ciphertext out */
-	bool csend, usend;        /* a send of that ciphertext is in flight */
+	struct sm_tls ctls, utls;     /* client side (we serve), upstream side (we connect) */
+	struct sm_keylog_ctx klog[2]; /* tls.keylog: [0] ctls, [1] utls */
+	int32_t cchunk, uchunk;       /* registered chunks holding each side's ciphertext out */
+	bool csend, usend;            /* a send of that ciphertext is in flight */
 	bool utls_live;
 	uint8_t stage;         /* enum sm_mitm_stage */
 	bool up_failed;        /* upstream handshake failed: answer 502 over TLS */
