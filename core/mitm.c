@@ -11,6 +11,7 @@
 #include <wolfssl/wolfcrypt/random.h>
 
 #include "core/front.h"
+#include "core/h2xlate.h"
 #include "core/keylog.h"
 #include "core/observe.h"
 #include "proto/h2.h"
@@ -252,7 +253,7 @@ void sm_mitm_drive_upstream(struct sm_reactor *r, struct sm_flow *f)
 }
 
 /* The upstream side: SNI, verification of the name, ALPN from the client's
- * offer restricted to what this build relays (http/1.1). */
+ * offer: h2 and http/1.1 (see core/h2xlate.h). */
 static void start_upstream(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_front *fr = f->front;
@@ -273,12 +274,10 @@ static void start_upstream(struct sm_reactor *r, struct sm_flow *f)
 	if (!m->insecure)
 		wolfSSL_check_domain_name(ssl, m->name);
 	if (m->ch.alpn_count) {
-		/* what the client offered, restricted to what we relay: h2 (when
-		 * the http2 switch is on) and http/1.1, in the client's order */
-		static char both[] = "h2,http/1.1", h2only[] = "h2", h11[] = "http/1.1";
-		bool h2 = r->cfg->http2 && sm_clienthello_offers_alpn(&m->ch, "h2", 2);
-		bool h1 = sm_clienthello_offers_alpn(&m->ch, "http/1.1", 8) || !h2;
-		char *list = h2 && h1 ? both : h2 ? h2only : h11;
+		/* h2 (when the client offers it and the http2 switch is on) and
+		 * http/1.1: an h2-only client is translated (core/h2xlate.h) */
+		char list[16];
+		snprintf(list, sizeof(list), "%s", sm_h2xlate_upstream_alpn(&m->ch, r->cfg->http2));
 		wolfSSL_UseALPN(ssl, list, (unsigned)strlen(list), WOLFSSL_ALPN_FAILED_ON_MISMATCH);
 	}
 	m->stage = SM_MITM_UP_HS;
@@ -454,8 +453,9 @@ static void relay_ready(struct sm_reactor *r, struct sm_flow *f)
 	const char *a;
 	size_t alen;
 	sm_tls_alpn(&m->ctls, &a, &alen);
-	if (alen == 2 && memcmp(a, "h2", 2) == 0) { /* both sides speak HTTP/2 */
-		fr->h2 = sm_h2_new(NULL);
+	if (alen == 2 && memcmp(a, "h2", 2) == 0) { /* HTTP/2 relay, or translation to 1.1 */
+		sm_tls_alpn(&m->utls, &a, &alen);
+		fr->h2 = alen == 2 && memcmp(a, "h2", 2) == 0 ? sm_h2_new(NULL) : sm_h2xlate_new();
 		if (!fr->h2) {
 			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
 			return;
@@ -546,7 +546,8 @@ static void client_handshake(struct sm_reactor *r, struct sm_flow *f)
 	if (!m->up_failed)
 		sm_tls_alpn(&m->utls, &a, &alen);
 	static char h11[] = "http/1.1", h2[] = "h2";
-	if (alen == 2 && memcmp(a, h2, 2) == 0)
+	if ((alen == 2 && memcmp(a, h2, 2) == 0) ||
+	    sm_h2xlate_wanted(&m->ch, r->cfg->http2, m->up_failed, a, alen))
 		wolfSSL_UseALPN(m->ctls.ssl, h2, 2, WOLFSSL_ALPN_FAILED_ON_MISMATCH);
 	else if (alen == 8 && memcmp(a, h11, 8) == 0)
 		wolfSSL_UseALPN(m->ctls.ssl, h11, 8, WOLFSSL_ALPN_FAILED_ON_MISMATCH);
