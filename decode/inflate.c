@@ -150,8 +150,8 @@ static void message_begin(struct sm_inflate *z)
 	z->ended = false;
 }
 
-int sm_inflate_feed(struct sm_inflate *z, const uint8_t *in, size_t n, uint8_t *out,
-                    size_t out_cap, size_t *out_len)
+int sm_inflate_feed(struct sm_inflate *z, const uint8_t *in, size_t n, uint8_t *out, size_t out_cap,
+                    size_t *out_len)
 {
 	if (z->lost) {
 		z->reason = SM_INFLATE_NO_CONTEXT;

@@ -91,8 +91,8 @@ void sm_inflate_free(struct sm_inflate *z);
  * out_cap are dropped (still counted). Returns SM_OK, or the message's
  * failure: SM_ERR_INVALID (corrupt), SM_ERR_BOMB, SM_ERR_NOMEM, SM_ERR_STATE
  * (no_context). */
-int sm_inflate_feed(struct sm_inflate *z, const uint8_t *in, size_t n, uint8_t *out,
-                    size_t out_cap, size_t *out_len);
+int sm_inflate_feed(struct sm_inflate *z, const uint8_t *in, size_t n, uint8_t *out, size_t out_cap,
+                    size_t *out_len);
 
 /* Ends the current message (RAW: inflates the 00 00 ff ff tail, which may
  * release more output into out as above). Returns SM_OK or the message's

@@ -62,7 +62,8 @@ static uint8_t *zcompress(int wbits, const void *msg, size_t n, size_t *len)
 
 static char *sample(size_t n, unsigned seed)
 {
-	static const char *w[] = {"hello ", "world ", "{\"a\":1} ", "squeeze ", "\xc3\xa9t\xc3\xa9 "};
+	static const char *w[] = {"hello ", "world ", "{\"a\":1} ", "squeeze ",
+	                          "\xc3\xa9t\xc3\xa9 "};
 	char *s = malloc(n + 1);
 	size_t i = 0;
 	while (i < n) {
