@@ -69,17 +69,18 @@ void sm_h2relay_free_obs(struct sm_front *fr)
 static void obs_start(struct sm_reactor *r, struct sm_flow *f, const struct sm_h2_event *ev)
 {
 	struct sm_front *fr = f->front;
-	const uint8_t *ct = (const uint8_t *)"", *ce = NULL;
-	size_t ctl = 0, cel = 0;
+	const uint8_t *ct = (const uint8_t *)"", *ce = NULL, *ge = NULL;
+	size_t ctl = 0, cel = 0, gel = 0;
 	sm_h2_header_find(fr->h2, ev, "content-type", &ct, &ctl);
 	sm_h2_header_find(fr->h2, ev, "content-encoding", &ce, &cel);
+	sm_h2_header_find(fr->h2, ev, "grpc-encoding", &ge, &gel);
 	if (!fr->h2obs && !(fr->h2obs = calloc(H2_OBSERVED, sizeof(struct sm_h2_obs))))
 		return;
 	struct sm_h2_obs *o = obs_find(fr, 0, 0); /* a free slot */
 	if (!o)
 		return; /* bounded: this stream is relayed without observation */
 	*o = (struct sm_h2_obs){r, f, ev->stream_id, ev->dir, 0, NULL};
-	o->p = sm_observe_pipe(r->cfg, ct, ctl, ce, cel, obs_cb, o);
+	o->p = sm_observe_pipe(r->cfg, ct, ctl, ce, cel, ge, gel, obs_cb, o);
 	if (!o->p) {
 		o->sid = 0;
 		o->dir = 0;

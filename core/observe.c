@@ -49,8 +49,9 @@ void sm_observe_emit(struct sm_reactor *r, struct sm_flow *f, int dir, int frami
 		break;
 	case SM_EV_GRPC_MESSAGE:
 		ev->i[1] = stream;
-		ev->i[2] = (int64_t)pe->length;
+		ev->i[2] = (int64_t)pe->wire_length;
 		ev->i[3] = pe->compressed;
+		ev->i[4] = pe->compressed && !pe->decoded ? -1 : (int64_t)pe->length;
 		sm_event_set_str(ev, 0, (const char *)pe->excerpt, pe->excerpt_len);
 		break;
 	case SM_EV_SSE_EVENT:
@@ -73,7 +74,8 @@ void sm_observe_emit(struct sm_reactor *r, struct sm_flow *f, int dir, int frami
 }
 
 struct sm_pipe *sm_observe_pipe(const struct sm_config *cfg, const uint8_t *ct, size_t ctl,
-                                const uint8_t *ce, size_t cel, sm_pipe_cb cb, void *ctx)
+                                const uint8_t *ce, size_t cel, const uint8_t *ge, size_t gel,
+                                sm_pipe_cb cb, void *ctx)
 {
 	bool sse = has_prefix(ct, ctl, "text/event-stream");
 	bool grpc = has_prefix(ct, ctl, "application/grpc");
@@ -98,6 +100,8 @@ struct sm_pipe *sm_observe_pipe(const struct sm_config *cfg, const uint8_t *ct, 
 	        .content_encoding = cel ? (const char *)ce : NULL,
 	        .content_encoding_len = cel,
 	        .transfer_removed = true, /* both HTTP layers hand over de-chunked payload */
+	        .grpc_encoding = (const char *)ge,
+	        .grpc_encoding_len = ge ? gel : 0,
 	};
 	return sm_pipe_new(&pc, &ph, cb, ctx);
 }
@@ -126,14 +130,15 @@ static void on_head(void *ctx, int dir, const struct sm_h1_event *hev)
 	close_pipe(fr, dir);
 	if (hev->flags & SM_H1_F_NO_BODY)
 		return;
-	const uint8_t *ct = (const uint8_t *)"", *ce = (const uint8_t *)"";
-	size_t ctl = 0, cel = 0;
+	const uint8_t *ct = (const uint8_t *)"", *ce = (const uint8_t *)"", *ge = NULL;
+	size_t ctl = 0, cel = 0, gel = 0;
 	sm_h1_header_find(fr->h1, dir, "content-type", &ct, &ctl);
 	sm_h1_header_find(fr->h1, dir, "content-encoding", &ce, &cel);
+	sm_h1_header_find(fr->h1, dir, "grpc-encoding", &ge, &gel);
 	size_t tl = ctl < sizeof(fr->obs_type[dir]) - 1 ? ctl : sizeof(fr->obs_type[dir]) - 1;
 	memcpy(fr->obs_type[dir], ct, tl);
 	fr->obs_type[dir][tl] = 0;
-	fr->obs_pipe[dir] = sm_observe_pipe(r->cfg, ct, ctl, ce, cel, on_pipe, c);
+	fr->obs_pipe[dir] = sm_observe_pipe(r->cfg, ct, ctl, ce, cel, ge, gel, on_pipe, c);
 	fr->obs_framing[dir] = fr->obs_pipe[dir] ? (uint8_t)sm_pipe_framing(fr->obs_pipe[dir]) : 0;
 }
 

@@ -12,11 +12,12 @@
 struct sm_pipe;
 struct sm_pipe_event;
 
-/* A decode pipeline for a body of content type ct (and content-encoding ce)
- * when the switches ask for it; NULL when they do not (or out of memory).
- * Shared by the HTTP/1.1 and HTTP/2 relays. */
+/* A decode pipeline for a body of content type ct (content-encoding ce,
+ * grpc-encoding ge, each NULL/0 when absent) when the switches ask for it;
+ * NULL when they do not (or out of memory). Shared by the HTTP/1.1 and
+ * HTTP/2 relays. */
 struct sm_pipe *sm_observe_pipe(const struct sm_config *cfg, const uint8_t *ct, size_t ctl,
-                                const uint8_t *ce, size_t cel,
+                                const uint8_t *ce, size_t cel, const uint8_t *ge, size_t gel,
                                 void (*cb)(void *ctx, const struct sm_pipe_event *pe), void *ctx);
 /* One pipeline event as the flow event it stands for: parse_error,
  * grpc_message (framing gRPC), sse_event (framing SSE) or payload. */
