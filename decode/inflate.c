@@ -158,9 +158,9 @@ int sm_inflate_feed(struct sm_inflate *z, const uint8_t *in, size_t n, uint8_t *
 		return SM_ERR_STATE;
 	}
 	message_begin(z);
+	z->st.in_bytes += n;
 	if (z->result)
 		return z->result;
-	z->st.in_bytes += n;
 	if (n == 0 || z->ended)
 		return SM_OK;
 	return run(z, in, n, out, out_cap, out_len);

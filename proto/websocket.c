@@ -26,6 +26,11 @@ struct utf8 {
 
 #define WS_HDR_MAX 14
 
+/* Pending errors of an inflated message, in reporting order. */
+#define ZP_UTF8    0x1u
+#define ZP_TOO_BIG 0x2u
+#define ZP_INFLATE 0x4u
+
 struct sm_ws {
 	sm_ws_cb cb;
 	void *ctx;
@@ -55,6 +60,9 @@ struct sm_ws {
 	bool msg_bad_utf8;
 	bool msg_inflate; /* compressed and going through zi */
 	bool msg_zfail;   /* zi failed on this message: the rest is skipped */
+	uint8_t zpend;    /* errors found in decoded bytes, reported at the message's
+	                     end (ZP_*) so their offsets do not depend on chunking */
+	uint8_t zreason;  /* enum sm_ws_reason of the inflate failure */
 	uint32_t msg_frames;
 	uint64_t msg_len; /* declared bytes of all its frames so far */
 	size_t buf_len;   /* unmasked bytes kept in buf */
@@ -253,6 +261,7 @@ static void message_reset(struct sm_ws *p)
 	p->msg_bad_utf8 = false;
 	p->msg_inflate = false;
 	p->msg_zfail = false;
+	p->zpend = 0;
 	p->msg_frames = 0;
 	p->msg_len = 0;
 	p->buf_len = 0;
@@ -392,12 +401,12 @@ static void decoded(struct sm_ws *p, size_t before)
 		size_t bad = utf8_scan(&p->u8, p->buf + before, got);
 		if (bad < got) {
 			p->msg_bad_utf8 = true;
-			error_at(p, SM_WS_R_BAD_UTF8, p->off);
+			p->zpend |= ZP_UTF8;
 		}
 	}
 	if (!p->msg_oversized && sm_inflate_produced(p->zi) > p->max_message) {
 		p->msg_oversized = true;
-		error_at(p, SM_WS_R_TOO_BIG, p->off);
+		p->zpend |= ZP_TOO_BIG;
 	}
 	if (p->buf_len > p->st.reassembly_hwm)
 		p->st.reassembly_hwm = p->buf_len;
@@ -407,11 +416,10 @@ static void inflate_failed(struct sm_ws *p)
 {
 	enum sm_inflate_reason zr = sm_inflate_reason(p->zi);
 	p->msg_zfail = true;
-	error_at(p,
-	         zr == SM_INFLATE_BOMB    ? SM_WS_R_INFLATE_BOMB
-	         : zr == SM_INFLATE_NOMEM ? SM_WS_R_INFLATE_NOMEM
-	                                  : SM_WS_R_INFLATE_CORRUPT,
-	         p->off);
+	p->zpend |= ZP_INFLATE;
+	p->zreason = zr == SM_INFLATE_BOMB    ? SM_WS_R_INFLATE_BOMB
+	             : zr == SM_INFLATE_NOMEM ? SM_WS_R_INFLATE_NOMEM
+	                                      : SM_WS_R_INFLATE_CORRUPT;
 }
 
 /* Payload of a compressed message: unmasked in pieces and inflated; the
@@ -451,6 +459,12 @@ static void data_frame_done(struct sm_ws *p)
 			if (r)
 				inflate_failed(p);
 		}
+		if (p->zpend & ZP_UTF8)
+			error_at(p, SM_WS_R_BAD_UTF8, p->off);
+		if (p->zpend & ZP_TOO_BIG)
+			error_at(p, SM_WS_R_TOO_BIG, p->off);
+		if (p->zpend & ZP_INFLATE)
+			error_at(p, (enum sm_ws_reason)p->zreason, p->off);
 	}
 	bool text_checked = p->msg_op == SM_WS_OP_TEXT && (!p->msg_compressed || p->msg_inflate);
 	if (text_checked && !p->msg_oversized && !p->msg_bad_utf8 && p->u8.need != 0) {
