@@ -15,7 +15,7 @@ struct field {
 
 struct desc {
 	const char *type;
-	struct field i[5];
+	struct field i[SM_EVENT_NINT];
 	const char *s[SM_EVENT_NSTR];
 	const char *fixed; /* appended verbatim, e.g. ,"tls_ops_provider":"wolfssl" */
 };
@@ -118,28 +118,29 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
                                   .s = {"method", "target"}},
         [SM_EV_PAYLOAD] = {.type = "payload",
                            .i = {ENUM("dir", dir_name), ENUM("kind", kind_name), INT("length"),
-                                 INT("sanitized")},
+                                 INT("sanitized"), INT("stream")},
                            .s = {"excerpt", "guard", "content_type"}},
         [SM_EV_SSE_EVENT] = {.type = "sse_event",
-                             .i = {ENUM("dir", dir_name), INT("index"), INT("length")},
+                             .i = {ENUM("dir", dir_name), INT("index"), INT("length"),
+                                   INT("stream")},
                              .s = {"event", "excerpt", "kind"}},
         [SM_EV_PARSE_ERROR] = {.type = "parse_error",
-                               .i = {ENUM("dir", dir_name), ENUM("stage", stage_name),
-                                     INT("fatal")},
+                               .i = {ENUM("dir", dir_name), ENUM("stage", stage_name), INT("fatal"),
+                                     INT("stream")},
                                .s = {"module", "reason"}},
         [SM_EV_WS_MESSAGE] = {.type = "ws_message",
                               .i = {ENUM("dir", dir_name), INT("opcode"), INT("length"),
-                                    INT("compressed")},
+                                    INT("compressed"), INT("decoded_length"), INT("stream")},
                               .s = {"excerpt"}},
         [SM_EV_WS_TURN] = {.type = "ws_turn",
                            .i = {ENUM("dir", dir_name), INT("messages"), INT("bytes"),
-                                 INT("span_us"), INT("flush")}},
+                                 INT("span_us"), INT("flush"), INT("stream")}},
         [SM_EV_WS_CLOSE] = {.type = "ws_close",
-                            .i = {ENUM("closed_by", dir_name), INT("code")},
+                            .i = {ENUM("closed_by", dir_name), INT("code"), INT("stream")},
                             .s = {"reason"}},
         [SM_EV_GRPC_MESSAGE] = {.type = "grpc_message",
                                 .i = {ENUM("dir", dir_name), INT("stream"), INT("length"),
-                                      INT("compressed")},
+                                      INT("compressed"), INT("decoded_length")},
                                 .s = {"excerpt"}},
         [SM_EV_GRPC_STATUS] = {.type = "grpc_status",
                                .i = {INT("stream"), INT("grpc_status")},
@@ -147,6 +148,8 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
         [SM_EV_HTTP_RESPONSE] = {.type = "http_response",
                                  .i = {INT("status"), INT("request_index"), INT("stream")},
                                  .s = {"method", "host"}},
+        /* no fields: even if one reached the JSONL stream, no secret would */
+        [SM_EV_TLS_KEYLOG] = {.type = "tls_keylog"},
 };
 
 void sm_event_set_str(struct sm_event *ev, int k, const char *s, size_t len)
@@ -258,7 +261,7 @@ size_t sm_event_to_json(const struct sm_event *ev, char *buf, size_t cap)
 	const char *tname = sm_event_type_name(type);
 	if (pos <= cap)
 		pos = put_json_str(buf, pos, cap, tname, strlen(tname));
-	for (int k = 0; d && k < 5 && pos <= cap; k++) {
+	for (int k = 0; d && k < SM_EVENT_NINT && pos <= cap; k++) {
 		const struct field *f = &d->i[k];
 		if (f->kind == F_NONE)
 			continue;
