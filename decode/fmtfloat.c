@@ -191,7 +191,7 @@ static const char pairs[201] = "00010203040506070809"
                                "90919293949596979899";
 
 /* The 8 decimal digits of v < 10^8, zero-padded: two independent halves. */
-static void write8(char *o, uint32_t v)
+static inline void write8(char *o, uint32_t v)
 {
 	uint32_t hi = v / 10000, lo = v % 10000;
 	memcpy(o, pairs + 2 * (hi / 100), 2);

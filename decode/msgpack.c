@@ -101,8 +101,31 @@ static void put_str(struct writer *w, const char *s)
 	put(w, s, strlen(s));
 }
 
-static uint64_t be(const uint8_t *p, unsigned n)
+/* Big-endian unsigned of n = 1, 2, 4 or 8 bytes (one load, not a byte loop:
+ * every float64 goes through here). */
+static inline uint64_t be(const uint8_t *p, unsigned n)
 {
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	switch (n) {
+	case 1: return p[0];
+	case 2: {
+		uint16_t v;
+		memcpy(&v, p, 2);
+		return __builtin_bswap16(v);
+	}
+	case 4: {
+		uint32_t v;
+		memcpy(&v, p, 4);
+		return __builtin_bswap32(v);
+	}
+	case 8: {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		return __builtin_bswap64(v);
+	}
+	default: break;
+	}
+#endif
 	uint64_t v = 0;
 	for (unsigned i = 0; i < n; i++)
 		v = (v << 8) | p[i];
