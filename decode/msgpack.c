@@ -19,11 +19,14 @@ enum {
 /* Bounded JSON writer. `level` counts enclosing wrapped keys: a '"' or '\\'
  * emitted at level L becomes 2^L - 1 backslashes followed by the byte, so a
  * container used as a map key turns into a correctly escaped JSON string.
- * Once full, cap is lowered to len so that every later write fails the
- * room check: the fast paths test one condition. */
+ * len counts every byte of the JSON against the budget cap; only bytes at
+ * positions below keep (<= cap) are stored: the prefix mode validates and
+ * measures the rest without writing it. Once full, cap and keep are lowered
+ * to len so that every later write fails the room check. */
 struct writer {
 	char *out;
 	size_t cap;
+	size_t keep;
 	size_t len;
 	unsigned level;
 	bool full;
@@ -33,15 +36,25 @@ static void set_full(struct writer *w)
 {
 	w->full = true;
 	w->cap = w->len;
+	if (w->keep > w->len)
+		w->keep = w->len;
 }
 
-/* Where n bytes can be written as they are (level 0, room left), else NULL:
- * the caller then goes through put(). */
+/* Where n bytes can be stored as they are (level 0, inside keep), else
+ * NULL: the caller then goes through put(). */
 static inline char *room(struct writer *w, size_t n)
 {
-	if (w->level == 0 && n <= w->cap - w->len)
+	if (w->level == 0 && w->len <= w->keep && n <= w->keep - w->len)
 		return w->out + w->len;
 	return NULL;
+}
+
+/* Stores c at position len if that is inside keep; counts it either way. */
+static inline void store(struct writer *w, char c)
+{
+	if (w->len < w->keep)
+		w->out[w->len] = c;
+	w->len++;
 }
 
 static void put_slow(struct writer *w, const char *s, size_t n)
@@ -53,7 +66,10 @@ static void put_slow(struct writer *w, const char *s, size_t n)
 			set_full(w);
 			return;
 		}
-		memcpy(w->out + w->len, s, n);
+		if (w->len < w->keep) {
+			size_t k = w->keep - w->len;
+			memcpy(w->out + w->len, s, n < k ? n : k);
+		}
 		w->len += n;
 		return;
 	}
@@ -65,14 +81,14 @@ static void put_slow(struct writer *w, const char *s, size_t n)
 				set_full(w);
 				return;
 			}
-			memset(w->out + w->len, '\\', extra);
-			w->len += extra;
+			for (size_t e = 0; e < extra; e++)
+				store(w, '\\');
 		}
 		if (w->len >= w->cap) {
 			set_full(w);
 			return;
 		}
-		w->out[w->len++] = s[i];
+		store(w, s[i]);
 	}
 }
 
@@ -89,7 +105,7 @@ static inline void put(struct writer *w, const char *s, size_t n)
 
 static inline void putc1(struct writer *w, char c)
 {
-	if (w->level == 0 && w->len < w->cap) {
+	if (w->level == 0 && w->len < w->keep) {
 		w->out[w->len++] = c;
 		return;
 	}
@@ -269,27 +285,37 @@ static inline bool byte_special(uint8_t c)
 
 static void put_json_string_slow(struct writer *w, const uint8_t *p, size_t n);
 
-/* Plain ASCII strings (the common case) are copied in one go. */
+static bool all_plain(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x;
+		memcpy(&x, p + i, 8);
+		if (word_special(x))
+			return false;
+	}
+	while (i < n && !byte_special(p[i]))
+		i++;
+	return i == n;
+}
+
+/* Plain ASCII strings (the common case) are copied in one go, or only
+ * counted past keep. */
 static void put_json_string(struct writer *w, const uint8_t *p, size_t n)
 {
 	char *o = room(w, n + 2);
 	if (o) {
-		size_t i = 0;
-		for (; i + 8 <= n; i += 8) {
-			uint64_t x;
-			memcpy(&x, p + i, 8);
-			if (word_special(x))
-				break;
-		}
-		while (i < n && !byte_special(p[i]))
-			i++;
-		if (i == n) {
+		if (all_plain(p, n)) {
 			o[0] = '"';
 			memcpy(o + 1, p, n);
 			o[n + 1] = '"';
 			w->len += n + 2;
 			return;
 		}
+	} else if (w->level == 0 && w->len >= w->keep && n + 2 <= w->cap - w->len &&
+	           all_plain(p, n)) {
+		w->len += n + 2; /* (when it does not fit, the slow path fails identically) */
+		return;
 	}
 	put_json_string_slow(w, p, n);
 }
@@ -468,10 +494,10 @@ static bool is_str_type(uint8_t c)
 	return (c >= 0xa0 && c <= 0xbf) || (c >= 0xd9 && c <= 0xdb);
 }
 
-int sm_msgpack_to_json(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out, size_t cap,
-                       struct sm_msgpack_status *st)
+static int convert(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out, size_t cap,
+                   size_t keep, struct sm_msgpack_status *st)
 {
-	struct writer w = {.out = out, .cap = cap < m->lim.max_output ? cap : m->lim.max_output};
+	struct writer w = {.out = out, .cap = cap, .keep = keep < cap ? keep : cap};
 	uint32_t depth = 0;
 	size_t pos = 0;
 
@@ -690,6 +716,19 @@ int sm_msgpack_to_json(struct sm_msgpack *m, const uint8_t *in, size_t n, char *
 			return fail(st, SM_MSGPACK_OUTPUT_FULL, pos, &w);
 	}
 #undef NEED
+}
+
+int sm_msgpack_to_json(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out, size_t cap,
+                       struct sm_msgpack_status *st)
+{
+	size_t budget = cap < m->lim.max_output ? cap : m->lim.max_output;
+	return convert(m, in, n, out, budget, budget, st);
+}
+
+int sm_msgpack_to_json_prefix(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out,
+                              size_t keep, struct sm_msgpack_status *st)
+{
+	return convert(m, in, n, out, m->lim.max_output, keep, st);
 }
 
 const char *sm_msgpack_reason_str(enum sm_msgpack_reason r)
