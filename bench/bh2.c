@@ -39,6 +39,10 @@ struct sm_bh2 {
 	uint32_t goaway_code;
 	int32_t goaway_last;
 	enum sm_bh2_reason why;
+	uint8_t over;        /* the connection ended: later input is ignored */
+	uint8_t hdr[3];      /* length bytes of the frame header being read */
+	uint8_t hdr_have;    /* frame header bytes seen (0..9) */
+	uint32_t frame_left; /* payload bytes left in the current frame */
 	char scheme[8];
 	char authority[300];
 	char path[1024];
@@ -59,11 +63,14 @@ const char *sm_bh2_reason_str(enum sm_bh2_reason r)
 	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "unknown";
 }
 
+/* The open slot of stream id, or NULL. A slot finished early (stream
+ * error, connection failure) may be popped and reused while nghttp2 still
+ * holds the old stream: the id check keeps late callbacks off the new one. */
 static struct slot *slot_of(struct sm_bh2 *h, int32_t id)
 {
 	struct slot *sl = nghttp2_session_get_stream_user_data(h->s, id);
 	if (sl)
-		return sl;
+		return sl->used && !sl->closed && sl->id == id ? sl : NULL;
 	for (unsigned i = 0; i < h->n; i++) /* a stream nghttp2 never opened */
 		if (h->slots[i].used && !h->slots[i].closed && h->slots[i].id == id)
 			return &h->slots[i];
@@ -82,6 +89,23 @@ static void finish(struct sm_bh2 *h, struct slot *sl, uint32_t code)
 	h->active--;
 }
 
+/* The connection failed: every stream still open ends BROKEN with `code`
+ * (the GOAWAY's), whichever frames nghttp2 would still have sent. */
+static void set_failed(struct sm_bh2 *h, enum sm_bh2_reason why, uint32_t code)
+{
+	if (h->why != SM_BH2_R_OK)
+		return;
+	h->why = why;
+	for (unsigned i = 0; i < h->n; i++) {
+		struct slot *sl = &h->slots[i];
+		if (sl->used && !sl->closed) {
+			sl->ended = 0;
+			sl->peer_reset = 0;
+			finish(h, sl, code);
+		}
+	}
+}
+
 static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
                      size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
 {
@@ -92,8 +116,11 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 	if (!sl)
 		return 0;
 	sl->hdr_bytes += namelen + valuelen + 32; /* RFC 9113 field size */
-	if (sl->hdr_bytes > SM_BH2_MAX_HDR)
+	if (sl->hdr_bytes > SM_BH2_MAX_HDR) {
+		sl->ended = 0;
+		finish(h, sl, NGHTTP2_INTERNAL_ERROR);
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+	}
 	sl->bytes += namelen + valuelen;
 	if (namelen == 7 && memcmp(name, ":status", 7) == 0 && valuelen == 3) {
 		unsigned st = (unsigned)(value[0] - '0') * 100 + (unsigned)(value[1] - '0') * 10 +
@@ -125,8 +152,8 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 		h->goaway = 1;
 		h->goaway_code = f->goaway.error_code;
 		h->goaway_last = f->goaway.last_stream_id;
-		if (f->goaway.error_code != NGHTTP2_NO_ERROR && h->why == SM_BH2_R_OK)
-			h->why = SM_BH2_R_PEER_GOAWAY;
+		if (f->goaway.error_code != NGHTTP2_NO_ERROR)
+			set_failed(h, SM_BH2_R_PEER_GOAWAY, f->goaway.error_code);
 		return 0;
 	}
 	if (f->hd.stream_id == 0)
@@ -144,12 +171,27 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	return 0;
 }
 
+/* A stream error found on receipt (malformed response, flow control):
+ * nghttp2 resets the stream when it next sends; the stream is over now,
+ * whenever that RST_STREAM leaves. */
+static int on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f, int err, void *ud)
+{
+	struct sm_bh2 *h = ud;
+	if (f->hd.stream_id == 0)
+		return 0;
+	struct slot *sl = slot_of(h, f->hd.stream_id);
+	if (sl) {
+		sl->ended = 0;
+		finish(h, sl, NGHTTP2_PROTOCOL_ERROR);
+	}
+	return 0;
+}
+
 static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
 	struct sm_bh2 *h = ud;
-	if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR &&
-	    h->why == SM_BH2_R_OK)
-		h->why = SM_BH2_R_LOCAL_GOAWAY;
+	if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR)
+		set_failed(h, SM_BH2_R_LOCAL_GOAWAY, f->goaway.error_code);
 	return 0;
 }
 
@@ -193,6 +235,7 @@ struct sm_bh2 *sm_bh2_new(unsigned max_streams)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(h->cb, on_data);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(h->cb, on_frame_recv);
 	nghttp2_session_callbacks_set_on_frame_send_callback(h->cb, on_frame_send);
+	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(h->cb, on_invalid_frame);
 	nghttp2_session_callbacks_set_on_frame_not_send_callback(h->cb, on_frame_not_send);
 	nghttp2_session_callbacks_set_on_stream_close_callback(h->cb, on_stream_close);
 	nghttp2_option_set_max_send_header_block_length(h->opt, SM_BH2_MAX_HDR);
@@ -216,6 +259,9 @@ void sm_bh2_close(struct sm_bh2 *h)
 	h->goaway_code = 0;
 	h->goaway_last = 0;
 	h->why = SM_BH2_R_OK;
+	h->over = 0;
+	h->hdr_have = 0;
+	h->frame_left = 0;
 }
 
 void sm_bh2_free(struct sm_bh2 *h)
@@ -300,17 +346,55 @@ int sm_bh2_submit(struct sm_bh2 *h, uint64_t tag)
 	return id;
 }
 
+/* Bytes up to the end of the current frame (header included), tracking
+ * frame boundaries so that the input can stop exactly after the frame that
+ * ended the connection, wherever the caller's pieces are cut. */
+static size_t to_frame_end(struct sm_bh2 *h, const uint8_t *in, size_t len)
+{
+	size_t k = 0;
+	while (k < len && h->hdr_have < 9) {
+		if (h->hdr_have < 3)
+			h->hdr[h->hdr_have] = in[k];
+		h->hdr_have++;
+		k++;
+		if (h->hdr_have == 9)
+			h->frame_left = ((uint32_t)h->hdr[0] << 16) | ((uint32_t)h->hdr[1] << 8) |
+			                h->hdr[2];
+	}
+	if (h->hdr_have < 9)
+		return k;
+	size_t body = len - k < h->frame_left ? len - k : h->frame_left;
+	h->frame_left -= (uint32_t)body;
+	if (h->frame_left == 0)
+		h->hdr_have = 0;
+	return k + body;
+}
+
+static int is_over(struct sm_bh2 *h)
+{
+	return h->why != SM_BH2_R_OK || (h->goaway && h->active == 0) ||
+	       !nghttp2_session_want_read(h->s);
+}
+
 long sm_bh2_feed(struct sm_bh2 *h, const uint8_t *in, size_t len)
 {
 	if (!h->s)
 		return SM_ERR_PROTOCOL;
-	ssize_t rv = nghttp2_session_mem_recv(h->s, in, len);
-	if (rv < 0) {
-		if (h->why == SM_BH2_R_OK)
-			h->why = rv == NGHTTP2_ERR_NOMEM ? SM_BH2_R_NOMEM : SM_BH2_R_PROTOCOL;
-		return SM_ERR_PROTOCOL;
+	size_t off = 0;
+	while (off < len && !h->over) {
+		size_t k = to_frame_end(h, in + off, len - off);
+		ssize_t rv = nghttp2_session_mem_recv(h->s, in + off, k);
+		if (rv < 0) {
+			set_failed(h, rv == NGHTTP2_ERR_NOMEM ? SM_BH2_R_NOMEM : SM_BH2_R_PROTOCOL,
+			           NGHTTP2_INTERNAL_ERROR);
+			h->over = 1;
+			return SM_ERR_PROTOCOL;
+		}
+		off += k;
+		if (h->hdr_have == 0 && is_over(h))
+			h->over = 1;
 	}
-	return (long)len;
+	return (long)len; /* after the end, bytes are dropped */
 }
 
 size_t sm_bh2_out(struct sm_bh2 *h, const uint8_t **p)
@@ -321,9 +405,8 @@ size_t sm_bh2_out(struct sm_bh2 *h, const uint8_t **p)
 		const uint8_t *d = NULL;
 		ssize_t n = nghttp2_session_mem_send(h->s, &d);
 		if (n < 0) {
-			if (h->why == SM_BH2_R_OK)
-				h->why =
-				        n == NGHTTP2_ERR_NOMEM ? SM_BH2_R_NOMEM : SM_BH2_R_PROTOCOL;
+			set_failed(h, n == NGHTTP2_ERR_NOMEM ? SM_BH2_R_NOMEM : SM_BH2_R_PROTOCOL,
+			           NGHTTP2_INTERNAL_ERROR);
 			return 0;
 		}
 		h->out = d;

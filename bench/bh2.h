@@ -21,7 +21,8 @@
  * server did not process it: RST_STREAM REFUSED_STREAM, or above the
  * last-stream-id of a GOAWAY; the request may be retried), BROKEN (closed
  * without a complete response for any other reason, e.g. nghttp2 reset it
- * for a malformed response).
+ * for a malformed response, or the connection failed while it was open:
+ * then every open stream ends BROKEN with the GOAWAY's error code).
  *
  * Bounds: the slot table (max_streams entries) is allocated by sm_bh2_new;
  * a slot stays taken from submit until its result is popped, so at most
@@ -95,7 +96,11 @@ int sm_bh2_can_submit(const struct sm_bh2 *h);
 int sm_bh2_submit(struct sm_bh2 *h, uint64_t tag);
 
 /* Feeds server bytes. Returns len, or SM_ERR_PROTOCOL with sm_bh2_failed()
- * set. Results and queued frames may follow. */
+ * set. Results and queued frames may follow. Input is passed to nghttp2
+ * frame by frame; once the connection is over (failed, or a GOAWAY was
+ * received and no stream is left, or nghttp2 reads no more) the bytes after
+ * that frame are dropped, so the outcome does not depend on how the input
+ * was cut into pieces. */
 long sm_bh2_feed(struct sm_bh2 *h, const uint8_t *in, size_t len);
 
 /* Bytes to send next (0 = nothing queued); valid until sm_bh2_out_done or
