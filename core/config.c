@@ -396,6 +396,7 @@ const struct sm_config_key sm_config_keys[] = {
         {"observe.max_message_bytes", K_U32, CFG_OFF(observe.max_message_bytes), 64, 1u << 26},
         {"tls.system_ca", K_PATH, CFG_OFF(tls.system_ca), 0, 0},
         {"tls.upstream_ca", K_PATH, CFG_OFF(tls.upstream_ca), 0, 0},
+        {"tls.keylog", K_PATH, CFG_OFF(tls.keylog), 0, 0},
         {"tls.insecure_hosts", K_PATH, CFG_OFF(tls.insecure_hosts), 0, 0},
         {"tls.cert_cache_size", K_U32, CFG_OFF(tls.cert_cache_size), 16, 1u << 20},
         {"tls.handshake_timeout_ms", K_U32, CFG_OFF(tls.handshake_timeout_ms), 1, DAY_MS},

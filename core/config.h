@@ -112,6 +112,8 @@ struct sm_config {
 		const char *upstream_ca;    /* extra trusted roots: comma-separated PEM files */
 		const char *insecure_hosts; /* comma-separated host globs whose upstream
 		                               certificate is not verified (visible in events) */
+		const char *keylog;         /* SSLKEYLOGFILE-format secrets of intercepted
+		                               TLS 1.3 sessions appended here; NULL = off */
 		uint32_t cert_cache_size;   /* forged leaves kept per reactor */
 		uint32_t handshake_timeout_ms;
 		enum sm_action non_tls; /* intercept asked but no TLS: tunnel or block */

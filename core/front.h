@@ -95,6 +95,8 @@ struct sm_front {
 	struct sm_h2 *h2;             /* HTTP/2 relay (both sides negotiated h2) */
 	struct sm_h2_obs *h2obs;      /* observed streams (core/h2relay.c) */
 	bool h2_eof[2];               /* its sides were told about EOF */
+	uint32_t h2_open_counted;     /* open streams last added to the gauge */
+	uint64_t h2_total_counted;    /* streams last added to the total */
 	const struct sm_fault *fault; /* a fault to answer once due and idle */
 	bool fault_head;              /* ... to a HEAD request: head only */
 	uint64_t fault_due_ns;
@@ -123,8 +125,21 @@ void sm_front_free(struct sm_front *fr);
 struct sm_outq;
 bool sm_front_outq_ready(struct sm_reactor *r, struct sm_outq *q);
 void sm_front_outq_send(struct sm_reactor *r, struct sm_flow *f, bool to_client);
+/* Gives an empty queue's chunk back (idle flows hold none). */
+void sm_front_outq_trim(struct sm_reactor *r, struct sm_outq *q);
+/* Moves what one side sent, unparsed, to the other side (raw relay). */
+void sm_front_forward_raw(struct sm_reactor *r, struct sm_flow *f, bool from_client);
+/* Starts a pending upstream switch once nothing is in flight. */
+void sm_front_check_switch(struct sm_reactor *r, struct sm_flow *f);
+static inline bool sm_front_relaying(const struct sm_flow *f)
+{
+	return f->state == SM_FLOW_FRONT || f->state == SM_FLOW_HTTP;
+}
 void sm_h2relay_pump(struct sm_reactor *r, struct sm_flow *f);
 void sm_h2relay_free_obs(struct sm_front *fr);
+/* The HTTP/2 relay of fr starts / ends: connection and stream gauges. */
+void sm_h2relay_counted(struct sm_reactor *r, struct sm_front *fr);
+void sm_h2relay_uncount(struct sm_reactor *r, struct sm_front *fr);
 void sm_front_arm_recv(struct sm_reactor *r, struct sm_flow *f, bool client);
 void sm_front_pump_client(struct sm_reactor *r, struct sm_flow *f);
 void sm_front_pump_upstream(struct sm_reactor *r, struct sm_flow *f);

@@ -107,6 +107,38 @@ static void grpc_status_event(struct sm_reactor *r, struct sm_flow *f, const str
 	sm_flow_event_commit(r);
 }
 
+void sm_h2relay_counted(struct sm_reactor *r, struct sm_front *fr)
+{
+	sm_metrics_add(&r->m->h2_conns, 1);
+	sm_metrics_add(&r->m->h2_conns_open, 1);
+	fr->h2_open_counted = 0;
+	fr->h2_total_counted = 0;
+}
+
+/* The gauges follow proto/h2's own stream table, so a stream counts until
+ * it has ended or been reset on both sides, whichever way it went. */
+static void h2_count(struct sm_reactor *r, struct sm_front *fr)
+{
+	unsigned open = sm_h2_open_streams(fr->h2);
+	uint64_t total = sm_h2_stats(fr->h2)->streams;
+	if (open != fr->h2_open_counted) {
+		sm_metrics_add(&r->m->h2_streams_open, (uint64_t)open - fr->h2_open_counted);
+		fr->h2_open_counted = open;
+	}
+	if (total != fr->h2_total_counted) {
+		sm_metrics_add(&r->m->h2_streams, total - fr->h2_total_counted);
+		fr->h2_total_counted = total;
+	}
+}
+
+void sm_h2relay_uncount(struct sm_reactor *r, struct sm_front *fr)
+{
+	h2_count(r, fr);
+	sm_metrics_add(&r->m->h2_streams_open, (uint64_t)0 - fr->h2_open_counted);
+	sm_metrics_add(&r->m->h2_conns_open, (uint64_t)0 - 1);
+	fr->h2_open_counted = 0;
+}
+
 static void h2_events(struct sm_reactor *r, struct sm_flow *f, bool *progress)
 {
 	struct sm_front *fr = f->front;
@@ -159,6 +191,7 @@ static void h2_events(struct sm_reactor *r, struct sm_flow *f, bool *progress)
 		default: break;
 		}
 	}
+	h2_count(r, f->front);
 }
 
 static bool h2_out(struct sm_reactor *r, struct sm_flow *f, bool to_client)

@@ -38,6 +38,8 @@ static const char usage[] =
         "      --upstream-ca FILE  also trust this PEM file for upstream servers, repeatable\n"
         "      --insecure-host GLOB  do not verify this host's certificate, repeatable\n"
         "                          (visible in events and in 502 bodies)\n"
+        "      --keylog FILE       append the secrets of intercepted TLS 1.3 sessions to\n"
+        "                          FILE in SSLKEYLOGFILE format (Wireshark; both sides)\n"
         "  -h, --help              show this help and exit\n"
         "  -V, --version           print the version and exit\n"
         "\n"
@@ -135,6 +137,8 @@ static int parse_cli(int argc, char **argv, struct cli *c, char *scratch, size_t
 			key = "admin";
 		} else if (is_opt(a, "--ca-dir", "--ca-dir")) {
 			key = "tls.ca_dir";
+		} else if (is_opt(a, "--keylog", "--keylog")) {
+			key = "tls.keylog";
 		} else if (is_opt(a, "--upstream-ca", "--upstream-ca")) {
 			if (need_arg(argc, argv, &i, &v) || append_list(c->upstream_ca, v) != 0)
 				return -1;

@@ -11,6 +11,8 @@
 #include <wolfssl/wolfcrypt/random.h>
 
 #include "core/front.h"
+#include "core/h2xlate.h"
+#include "core/keylog.h"
 #include "core/observe.h"
 #include "proto/h2.h"
 #include "core/policy.h"
@@ -126,21 +128,6 @@ void sm_mitm_free(struct sm_reactor *r, struct sm_mitm *m)
 	free(m);
 }
 
-static void send_tls(struct sm_reactor *r, struct sm_flow *f, bool client)
-{
-	struct sm_mitm *m = f->front->mitm;
-	struct sm_tls *t = client ? &m->ctls : &m->utls;
-	bool *sending = client ? &m->csend : &m->usend;
-	const uint8_t *p;
-	size_t n = sm_tls_out(t, &p);
-	if (*sending || n == 0)
-		return;
-	struct io_uring_sqe *sqe = sm_sqe(r);
-	io_uring_prep_write_fixed(sqe, client ? f->cfd : f->ufd, p, (unsigned)n, 0, 0);
-	sm_flow_prep(r, f, sqe, client ? SM_OP_CLIENT_SEND : SM_OP_UP_SEND);
-	*sending = true;
-}
-
 static void hs_failed_event(struct sm_reactor *r, struct sm_flow *f, int side, int reason,
                             int alert, int err, int source)
 {
@@ -210,7 +197,7 @@ static void close_after_alert(struct sm_reactor *r, struct sm_flow *f, bool clie
 	if (sm_tls_out(t, &p) > 0 && !(client ? m->csend : m->usend)) {
 		m->close_after_send = true;
 		m->close_reason = (uint8_t)reason;
-		send_tls(r, f, client);
+		sm_mitm_send_tls(r, f, client);
 		return;
 	}
 	sm_flow_close(r, f, reason);
@@ -244,11 +231,11 @@ static bool insecure_host(const struct sm_config *cfg, const char *host)
 	return false;
 }
 
-static void drive_upstream(struct sm_reactor *r, struct sm_flow *f)
+void sm_mitm_drive_upstream(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_mitm *m = f->front->mitm;
 	int rc = sm_tls_handshake(&m->utls);
-	send_tls(r, f, false);
+	sm_mitm_send_tls(r, f, false);
 	if (rc == SM_AGAIN) {
 		sm_mitm_arm(r, f, false);
 		return;
@@ -266,7 +253,7 @@ static void drive_upstream(struct sm_reactor *r, struct sm_flow *f)
 }
 
 /* The upstream side: SNI, verification of the name, ALPN from the client's
- * offer restricted to what this build relays (http/1.1). */
+ * offer: h2 and http/1.1 (see core/h2xlate.h). */
 static void start_upstream(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_front *fr = f->front;
@@ -279,6 +266,7 @@ static void start_upstream(struct sm_reactor *r, struct sm_flow *f)
 		return;
 	}
 	m->utls_live = true;
+	sm_keylog_attach(r, f, &m->utls, &m->klog[1]);
 	WOLFSSL *ssl = m->utls.ssl;
 	if (!name_is_ip(m->name))
 		wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, m->name,
@@ -286,16 +274,14 @@ static void start_upstream(struct sm_reactor *r, struct sm_flow *f)
 	if (!m->insecure)
 		wolfSSL_check_domain_name(ssl, m->name);
 	if (m->ch.alpn_count) {
-		/* what the client offered, restricted to what we relay: h2 (when
-		 * the http2 switch is on) and http/1.1, in the client's order */
-		static char both[] = "h2,http/1.1", h2only[] = "h2", h11[] = "http/1.1";
-		bool h2 = r->cfg->http2 && sm_clienthello_offers_alpn(&m->ch, "h2", 2);
-		bool h1 = sm_clienthello_offers_alpn(&m->ch, "http/1.1", 8) || !h2;
-		char *list = h2 && h1 ? both : h2 ? h2only : h11;
+		/* h2 (when the client offers it and the http2 switch is on) and
+		 * http/1.1: an h2-only client is translated (core/h2xlate.h) */
+		char list[16];
+		snprintf(list, sizeof(list), "%s", sm_h2xlate_upstream_alpn(&m->ch, r->cfg->http2));
 		wolfSSL_UseALPN(ssl, list, (unsigned)strlen(list), WOLFSSL_ALPN_FAILED_ON_MISMATCH);
 	}
 	m->stage = SM_MITM_UP_HS;
-	drive_upstream(r, f);
+	sm_mitm_drive_upstream(r, f);
 }
 
 static void client_hello_event(struct sm_reactor *r, struct sm_flow *f)
@@ -412,7 +398,7 @@ static bool sni_decision(struct sm_reactor *r, struct sm_flow *f)
 	}
 }
 
-static void peek(struct sm_reactor *r, struct sm_flow *f, const uint8_t *data, size_t len)
+void sm_mitm_peek(struct sm_reactor *r, struct sm_flow *f, const uint8_t *data, size_t len)
 {
 	struct sm_front *fr = f->front;
 	struct sm_mitm *m = fr->mitm;
@@ -467,22 +453,24 @@ static void relay_ready(struct sm_reactor *r, struct sm_flow *f)
 	const char *a;
 	size_t alen;
 	sm_tls_alpn(&m->ctls, &a, &alen);
-	if (alen == 2 && memcmp(a, "h2", 2) == 0) { /* both sides speak HTTP/2 */
-		fr->h2 = sm_h2_new(NULL);
+	if (alen == 2 && memcmp(a, "h2", 2) == 0) { /* HTTP/2 relay, or translation to 1.1 */
+		sm_tls_alpn(&m->utls, &a, &alen);
+		fr->h2 = alen == 2 && memcmp(a, "h2", 2) == 0 ? sm_h2_new(NULL) : sm_h2xlate_new();
 		if (!fr->h2) {
 			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
 			return;
 		}
+		sm_h2relay_counted(r, fr);
 	}
 	sm_front_pump_client(r, f);
 	sm_front_pump_upstream(r, f);
 }
 
-static void drive_client(struct sm_reactor *r, struct sm_flow *f)
+void sm_mitm_drive_client(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_mitm *m = f->front->mitm;
 	int rc = sm_tls_handshake(&m->ctls);
-	send_tls(r, f, true);
+	sm_mitm_send_tls(r, f, true);
 	if (rc == SM_AGAIN) {
 		sm_mitm_arm(r, f, true);
 		return;
@@ -558,14 +546,15 @@ static void client_handshake(struct sm_reactor *r, struct sm_flow *f)
 	if (!m->up_failed)
 		sm_tls_alpn(&m->utls, &a, &alen);
 	static char h11[] = "http/1.1", h2[] = "h2";
-	if (alen == 2 && memcmp(a, h2, 2) == 0)
+	if ((alen == 2 && memcmp(a, h2, 2) == 0) ||
+	    sm_h2xlate_wanted(&m->ch, r->cfg->http2, m->up_failed, a, alen))
 		wolfSSL_UseALPN(m->ctls.ssl, h2, 2, WOLFSSL_ALPN_FAILED_ON_MISMATCH);
 	else if (alen == 8 && memcmp(a, h11, 8) == 0)
 		wolfSSL_UseALPN(m->ctls.ssl, h11, 8, WOLFSSL_ALPN_FAILED_ON_MISMATCH);
 	else if (m->ch.alpn_count && m->up_failed)
 		wolfSSL_UseALPN(m->ctls.ssl, h11, 8, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
 	m->stage = SM_MITM_CL_HS;
-	drive_client(r, f);
+	sm_mitm_drive_client(r, f);
 }
 
 /* ---- entry points ----------------------------------------------------------------- */
@@ -589,6 +578,7 @@ void sm_mitm_start(struct sm_reactor *r, struct sm_flow *f)
 		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
 		return;
 	}
+	sm_keylog_attach(r, f, &m->ctls, &m->klog[0]);
 	fr->mitm = m;
 	f->state = SM_FLOW_MITM;
 	m->stage = SM_MITM_PEEK;
@@ -601,28 +591,13 @@ void sm_mitm_start(struct sm_reactor *r, struct sm_flow *f)
 		size_t n = sm_tls_feed(&m->ctls, fr->cin.buf + fr->cin.off, fr->cin.len);
 		const uint8_t *p = m->ctls.in + m->ctls.in_off;
 		fr->cin.len = fr->cin.off = 0;
-		peek(r, f, p, n);
+		sm_mitm_peek(r, f, p, n);
 		return;
 	}
 	sm_mitm_arm(r, f, true);
 }
 
-void sm_mitm_arm(struct sm_reactor *r, struct sm_flow *f, bool client)
-{
-	struct sm_front *fr = f->front;
-	struct sm_mitm *m = fr->mitm;
-	struct sm_tls *t = client ? &m->ctls : &m->utls;
-	bool armed = client ? f->client_recv_armed : fr->up_recv_armed;
-	if (armed || sm_tls_in_space(t) < SM_BR_SIZE)
-		return;
-	if (client && fr->client_eof)
-		return;
-	if (!client && (fr->upstream_eof || f->ufd < 0))
-		return;
-	sm_front_arm_recv(r, f, client);
-}
-
-static void transport_failed(struct sm_reactor *r, struct sm_flow *f, bool client, int reason)
+void sm_mitm_transport_failed(struct sm_reactor *r, struct sm_flow *f, bool client, int reason)
 {
 	struct sm_mitm *m = f->front->mitm;
 	if (!client && m->stage == SM_MITM_UP_HS) {
@@ -637,210 +612,11 @@ static void transport_failed(struct sm_reactor *r, struct sm_flow *f, bool clien
 	sm_flow_close(r, f, client ? SM_CLOSE_TLS_CLIENT_FAILED : SM_CLOSE_TLS_SERVER_FAILED);
 }
 
-void sm_mitm_client_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_t *data, int res)
-{
-	struct sm_front *fr = f->front;
-	struct sm_mitm *m = fr->mitm;
-	if (res == -ENOBUFS) {
-		SM_CTR_INC(r, enobufs);
-		sm_mitm_arm(r, f, true);
-		return;
-	}
-	bool hs = m->stage != SM_MITM_RELAY;
-	if (res < 0) {
-		f->reset = res == -ECONNRESET;
-		if (hs)
-			transport_failed(r, f, true, SM_TLS_RESET);
-		else
-			sm_flow_close(r, f, SM_CLOSE_CLIENT_RESET);
-		return;
-	}
-	sm_flow_touch(r, f);
-	if (res == 0) {
-		sm_tls_feed_eof(&m->ctls);
-		fr->client_eof = true;
-		if (m->stage == SM_MITM_PEEK || m->stage == SM_MITM_UP_HS) {
-			transport_failed(r, f, true, SM_TLS_EOF);
-			return;
-		}
-		if (m->stage == SM_MITM_CL_HS) {
-			drive_client(r, f);
-			return;
-		}
-		sm_front_pump_client(r, f);
-		return;
-	}
-	f->bytes_up += (uint64_t)res;
-	SM_CTR_ADD(r, bytes[SM_LANE_MITM][SM_BYTES_UP], (uint64_t)res);
-	size_t n = sm_tls_feed(&m->ctls, data, (size_t)res); /* armed only with room */
-	switch (m->stage) {
-	case SM_MITM_PEEK: peek(r, f, data, n); return;
-	case SM_MITM_CL_HS: drive_client(r, f); return;
-	case SM_MITM_RELAY: sm_front_pump_client(r, f); return;
-	default: return;
-	}
-}
-
-void sm_mitm_upstream_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_t *data, int res)
-{
-	struct sm_front *fr = f->front;
-	struct sm_mitm *m = fr->mitm;
-	if (res == -ENOBUFS) {
-		SM_CTR_INC(r, enobufs);
-		sm_mitm_arm(r, f, false);
-		return;
-	}
-	bool hs = m->stage == SM_MITM_UP_HS;
-	if (res < 0) {
-		if (hs) {
-			transport_failed(r, f, false, SM_TLS_RESET);
-			return;
-		}
-		f->reset = res == -ECONNRESET;
-		sm_flow_close(r, f, SM_CLOSE_UPSTREAM_RESET);
-		return;
-	}
-	sm_flow_touch(r, f);
-	if (res == 0) {
-		sm_tls_feed_eof(&m->utls);
-		if (hs) {
-			drive_upstream(r, f);
-			return;
-		}
-		fr->upstream_eof = true;
-		if (m->stage == SM_MITM_RELAY)
-			sm_front_pump_upstream(r, f);
-		return;
-	}
-	f->bytes_down += (uint64_t)res;
-	SM_CTR_ADD(r, bytes[SM_LANE_MITM][SM_BYTES_DOWN], (uint64_t)res);
-	sm_tls_feed(&m->utls, data, (size_t)res);
-	if (hs)
-		drive_upstream(r, f);
-	else if (m->stage == SM_MITM_RELAY)
-		sm_front_pump_upstream(r, f);
-}
-
-/* Dynamic record sizing toward the client: after an idle second, records
- * fit one TCP segment (1369 bytes of payload, so a browser can start on the
- * first bytes without waiting for a 16 KiB record to arrive whole), then
- * 16 KiB records once the burst is past 16 KiB. */
-static size_t record_size(struct sm_mitm *m)
-{
-	uint64_t now = sm_now_ns();
-	if (now - m->last_write_ns > SM_RECORD_IDLE_NS)
-		m->burst_bytes = 0;
-	m->last_write_ns = now;
-	return m->burst_bytes < SM_RECORD_RAMP_BYTES ? SM_RECORD_SMALL : SM_TLS_RECORD;
-}
-
-void sm_mitm_flush(struct sm_reactor *r, struct sm_flow *f, bool to_client)
-{
-	struct sm_front *fr = f->front;
-	struct sm_mitm *m = fr->mitm;
-	struct sm_outq *q = to_client ? &fr->down : &fr->up;
-	struct sm_tls *t = to_client ? &m->ctls : &m->utls;
-	while (q->sent < q->out.len) {
-		size_t max = to_client ? record_size(m) : 0;
-		long n = sm_tls_write(t, q->out.buf + q->sent, q->out.len - q->sent, max);
-		if (n == SM_AGAIN)
-			break;
-		if (n < 0) {
-			sm_flow_close(r, f,
-			              to_client ? SM_CLOSE_CLIENT_RESET : SM_CLOSE_UPSTREAM_RESET);
-			return;
-		}
-		q->sent += (uint32_t)n;
-		if (to_client)
-			m->burst_bytes += (uint64_t)n;
-	}
-	send_tls(r, f, to_client);
-}
-
-bool sm_mitm_send_cqe(struct sm_reactor *r, struct sm_flow *f, bool to_client, int res)
-{
-	struct sm_front *fr = f->front;
-	struct sm_mitm *m = fr->mitm;
-	struct sm_tls *t = to_client ? &m->ctls : &m->utls;
-	*(to_client ? &m->csend : &m->usend) = false;
-	if (res < 0) {
-		f->reset = res == -ECONNRESET || res == -EPIPE;
-		if (m->stage != SM_MITM_RELAY)
-			transport_failed(r, f, to_client, SM_TLS_RESET);
-		else
-			sm_flow_close(r, f,
-			              to_client ? SM_CLOSE_CLIENT_RESET : SM_CLOSE_UPSTREAM_RESET);
-		return false;
-	}
-	sm_tls_out_done(t, (size_t)res);
-	const uint8_t *p;
-	if (m->close_after_send) {
-		if (sm_tls_out(t, &p) > 0)
-			send_tls(r, f, to_client);
-		else
-			sm_flow_close(r, f, m->close_reason);
-		return false;
-	}
-	switch (m->stage) {
-	case SM_MITM_UP_HS:
-		if (!to_client)
-			drive_upstream(r, f);
-		return false;
-	case SM_MITM_CL_HS:
-		if (to_client) {
-			m->cflight_sent = true;
-			drive_client(r, f);
-		}
-		return false;
-	case SM_MITM_RELAY: {
-		struct sm_outq *q = to_client ? &fr->down : &fr->up;
-		if (!q->inflight) { /* handshake tail or close_notify */
-			send_tls(r, f, to_client);
-			return false;
-		}
-		sm_mitm_flush(r, f, to_client);
-		if (f->state == SM_FLOW_CLOSING)
-			return false;
-		return q->sent >= q->out.len && sm_tls_out(t, &p) == 0;
-	}
-	default: return false;
-	}
-}
-
-bool sm_mitm_pull(struct sm_reactor *r, struct sm_flow *f, bool client)
-{
-	struct sm_front *fr = f->front;
-	struct sm_mitm *m = fr->mitm;
-	struct sm_inq *q = client ? &fr->cin : &fr->uin;
-	struct sm_tls *t = client ? &m->ctls : &m->utls;
-	if (m->stage != SM_MITM_RELAY)
-		return true;
-	while (q->off + q->len < q->cap) {
-		long n = sm_tls_read(t, q->buf + q->off + q->len, q->cap - q->off - q->len);
-		if (n == SM_AGAIN)
-			break;
-		if (n == 0) { /* close_notify or EOF */
-			if (client)
-				fr->client_eof = true;
-			else if (!fr->upstream_eof)
-				fr->upstream_eof = fr->eof_pending = true;
-			break;
-		}
-		if (n < 0) {
-			sm_flow_close(r, f,
-			              client ? SM_CLOSE_CLIENT_RESET : SM_CLOSE_UPSTREAM_RESET);
-			return false;
-		}
-		q->len += (uint32_t)n;
-	}
-	/* wolfSSL may answer key updates or alerts while reading */
-	send_tls(r, f, client);
-	return true;
-}
-
 void sm_mitm_reply_sent(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_mitm *m = f->front->mitm;
+	if (!sm_mitm_out_hold(r, f, true))
+		return;
 	sm_tls_shutdown(&m->ctls);
 	close_after_alert(r, f, true, f->front->pending_reason);
 }
@@ -849,8 +625,8 @@ void sm_mitm_timeout(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_mitm *m = f->front->mitm;
 	if (m->stage == SM_MITM_UP_HS) {
-		transport_failed(r, f, false, SM_TLS_TIMEOUT);
+		sm_mitm_transport_failed(r, f, false, SM_TLS_TIMEOUT);
 		return;
 	}
-	transport_failed(r, f, true, SM_TLS_TIMEOUT);
+	sm_mitm_transport_failed(r, f, true, SM_TLS_TIMEOUT);
 }

@@ -1,4 +1,5 @@
-/* TLS interception of a CONNECT flow: ClientHello peek, upstream TLS first
+/* TLS interception of a CONNECT flow (core/mitm.c: stages; core/mitm_io.c:
+ * transport): ClientHello peek, upstream TLS first
  * (so ALPN and the failure are known), then the client handshake with a
  * forged leaf, then HTTP/1.1 relayed through proto/http1 in origin mode with
  * both directions decrypted and re-encrypted (tls/session.h).
@@ -12,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/keylog.h"
 #include "core/reactor.h"
 #include "proto/clienthello.h"
 #include "tls/certcache.h"
@@ -47,9 +49,10 @@ enum sm_mitm_stage {
 };
 
 struct sm_mitm {
-	struct sm_tls ctls, utls; /* client side (we serve), upstream side (we connect) */
-	int32_t cchunk, uchunk;   /* registered chunks holding each side's ciphertext out */
-	bool csend, usend;        /* a send of that ciphertext is in flight */
+	struct sm_tls ctls, utls;     /* client side (we serve), upstream side (we connect) */
+	struct sm_keylog_ctx klog[2]; /* tls.keylog: [0] ctls, [1] utls */
+	int32_t cchunk, uchunk;       /* registered chunks holding each side's ciphertext out */
+	bool csend, usend;            /* a send of that ciphertext is in flight */
 	bool utls_live;
 	uint8_t stage;         /* enum sm_mitm_stage */
 	bool up_failed;        /* upstream handshake failed: answer 502 over TLS */
@@ -90,5 +93,16 @@ void sm_mitm_arm(struct sm_reactor *r, struct sm_flow *f, bool client);
 void sm_mitm_reply_sent(struct sm_reactor *r, struct sm_flow *f);
 /* The handshake deadline passed. */
 void sm_mitm_timeout(struct sm_reactor *r, struct sm_flow *f);
+
+/* Between the stages (core/mitm.c) and the transport (core/mitm_io.c). */
+void sm_mitm_send_tls(struct sm_reactor *r, struct sm_flow *f, bool client);
+/* Gives that session a send chunk for its ciphertext if it has none; false:
+ * none free (the flow is closed). */
+bool sm_mitm_out_hold(struct sm_reactor *r, struct sm_flow *f, bool client);
+void sm_mitm_peek(struct sm_reactor *r, struct sm_flow *f, const uint8_t *data, size_t len);
+void sm_mitm_drive_upstream(struct sm_reactor *r, struct sm_flow *f);
+void sm_mitm_drive_client(struct sm_reactor *r, struct sm_flow *f);
+/* The transport failed (reset, EOF, timeout) during a handshake or relay. */
+void sm_mitm_transport_failed(struct sm_reactor *r, struct sm_flow *f, bool client, int reason);
 
 #endif

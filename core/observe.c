@@ -43,6 +43,7 @@ void sm_observe_emit(struct sm_reactor *r, struct sm_flow *f, int dir, int frami
 	case SM_EV_PARSE_ERROR:
 		ev->i[1] = pe->stage;
 		ev->i[2] = pe->fatal;
+		ev->i[3] = stream;
 		sm_event_set_str(ev, 0, pe->who, strlen(pe->who));
 		sm_event_set_str(ev, 1, pe->reason, strlen(pe->reason));
 		break;
@@ -55,6 +56,7 @@ void sm_observe_emit(struct sm_reactor *r, struct sm_flow *f, int dir, int frami
 	case SM_EV_SSE_EVENT:
 		ev->i[1] = (int64_t)pe->unit;
 		ev->i[2] = (int64_t)pe->length;
+		ev->i[3] = stream;
 		sm_event_set_str(ev, 0, pe->label, pe->label_len);
 		sm_event_set_str(ev, 1, (const char *)pe->excerpt, pe->excerpt_len);
 		sm_event_set_str(ev, 2, kind, strlen(kind));
@@ -63,6 +65,7 @@ void sm_observe_emit(struct sm_reactor *r, struct sm_flow *f, int dir, int frami
 		ev->i[1] = pe->kind;
 		ev->i[2] = (int64_t)pe->length;
 		ev->i[3] = pe->sanitized;
+		ev->i[4] = stream;
 		sm_event_set_str(ev, 0, (const char *)pe->excerpt, pe->excerpt_len);
 		sm_event_set_str(ev, 1, pe->guard, strlen(pe->guard));
 		sm_event_set_str(ev, 2, ctype ? ctype : "", ctype ? strlen(ctype) : 0);

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,7 @@ struct sm_proxy {
 	_Atomic bool stopping;             /* sm_proxy_stop() called: not ready any more */
 	int collector_wake_fd;
 	int events_fd;
+	int keylog_fd; /* tls.keylog, opened here at start-up, -1 = off */
 	struct sm_hosts hosts;
 	struct sm_proxy_rt rt;
 	struct sm_ca ca;
@@ -258,6 +260,7 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 	p->cfg = cfg;
 	p->events_fd = events_fd;
 	p->collector_wake_fd = -1;
+	p->keylog_fd = -1;
 	if (sm_dns_check_servers(cfg->dns_servers, err, errcap) != SM_OK) {
 		free(p);
 		return SM_ERR_INVALID;
@@ -292,6 +295,17 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 			return rc;
 		}
 	}
+	if (cfg->tls.keylog && *cfg->tls.keylog) {
+		/* secrets: owner-only, appended like every SSLKEYLOGFILE writer */
+		p->keylog_fd =
+		        open(cfg->tls.keylog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (p->keylog_fd < 0) {
+			snprintf(err, errcap, "tls.keylog: cannot open %s: %s", cfg->tls.keylog,
+			         strerror(errno));
+			sm_proxy_destroy(p);
+			return SM_ERR_IO;
+		}
+	}
 	if (cfg->n_listen > SM_MAX_LISTEN) {
 		snprintf(err, errcap, "at most %d listen addresses", SM_MAX_LISTEN);
 		sm_proxy_destroy(p);
@@ -305,6 +319,7 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 		r->m = &p->metrics[i];
 		int rc = sm_reactor_init(r, p, cfg, i, p->collector_wake_fd, err, errcap);
 		r->events_on = events_fd >= 0;
+		r->keylog_on = p->keylog_fd >= 0;
 		if (rc != SM_OK) {
 			sm_proxy_destroy(p);
 			return rc;
@@ -346,7 +361,7 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 
 int sm_proxy_start(struct sm_proxy *p, char *err, size_t errcap)
 {
-	if (sm_collector_start(&p->collector, p->rings, p->n_reactors, p->events_fd,
+	if (sm_collector_start(&p->collector, p->rings, p->n_reactors, p->events_fd, p->keylog_fd,
 	                       p->collector_wake_fd) != SM_OK) {
 		snprintf(err, errcap, "cannot start the collector thread");
 		return SM_ERR_IO;
@@ -408,6 +423,8 @@ void sm_proxy_destroy(struct sm_proxy *p)
 	free(p->trust);
 	if (p->collector_wake_fd >= 0)
 		close(p->collector_wake_fd);
+	if (p->keylog_fd >= 0)
+		close(p->keylog_fd);
 	free(p);
 }
 

@@ -341,13 +341,16 @@ int32_t sm_chunk_get(struct sm_reactor *r)
 {
 	if (r->n_free_chunks == 0)
 		return -1;
+	SM_CTR_INC(r, send_chunks_in_use);
 	return (int32_t)r->free_chunks[--r->n_free_chunks];
 }
 
 void sm_chunk_put(struct sm_reactor *r, int32_t c)
 {
-	if (c >= 0)
-		r->free_chunks[r->n_free_chunks++] = (uint32_t)c;
+	if (c < 0)
+		return;
+	r->free_chunks[r->n_free_chunks++] = (uint32_t)c;
+	SM_CTR_ADD(r, send_chunks_in_use, (uint64_t)0 - 1);
 }
 
 uint8_t *sm_chunk_ptr(struct sm_reactor *r, int32_t c)

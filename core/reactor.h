@@ -155,6 +155,7 @@ struct sm_reactor {
 	bool events_pushed;
 	int collector_wake_fd;
 	bool events_on; /* a JSONL sink exists: without one, no event is built */
+	bool keylog_on; /* tls.keylog is set: TLS 1.3 secrets go to the collector */
 
 	bool tick_armed;
 	uint64_t tick_deadline_ns;           /* absolute CLOCK_MONOTONIC of the armed tick */

@@ -80,9 +80,11 @@ static int is_tchar(uint8_t c)
 	return sm_hdrcheck_name(&c, 1) == SM_HDRCHECK_OK;
 }
 
-/* fn (may be NULL) receives each run of chunk data */
+/* fn (may be NULL) receives each run of chunk data, tfn (may be NULL) the
+ * bytes of the trailer section */
 static long chunked(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
-                    enum sm_h1frame_reason *why, sm_h1frame_data_fn fn, void *ctx)
+                    enum sm_h1frame_reason *why, sm_h1frame_data_fn fn, sm_h1frame_data_fn tfn,
+                    void *ctx)
 {
 	size_t i = 0;
 	while (i < len && !b->done) {
@@ -103,6 +105,9 @@ static long chunked(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
 			*why = SM_H1FRAME_TRAILER_TOO_LARGE;
 			return (long)i;
 		}
+		if (b->state >= CH_TR_START && tfn)
+			tfn(ctx, in + i, 1); /* a bad byte is reported too: the caller
+			                        drops the section on error */
 		i++;
 		switch (b->state) {
 		case CH_SIZE: {
@@ -210,6 +215,13 @@ long sm_h1frame_body_feed(struct sm_h1frame_body *b, const uint8_t *in, size_t l
 long sm_h1frame_body_data(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
                           enum sm_h1frame_reason *why, sm_h1frame_data_fn fn, void *ctx)
 {
+	return sm_h1frame_body_parts(b, in, len, why, fn, NULL, ctx);
+}
+
+long sm_h1frame_body_parts(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
+                           enum sm_h1frame_reason *why, sm_h1frame_data_fn fn,
+                           sm_h1frame_data_fn tfn, void *ctx)
+{
 	*why = SM_H1FRAME_OK;
 	if (b->done)
 		return 0;
@@ -224,7 +236,7 @@ long sm_h1frame_body_data(struct sm_h1frame_body *b, const uint8_t *in, size_t l
 			fn(ctx, in, n);
 		return (long)n;
 	}
-	case SM_H1FRAME_CHUNKED: return chunked(b, in, len, why, fn, ctx);
+	case SM_H1FRAME_CHUNKED: return chunked(b, in, len, why, fn, tfn, ctx);
 	case SM_H1FRAME_EOF:
 		if (fn && len)
 			fn(ctx, in, len);

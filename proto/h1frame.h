@@ -76,6 +76,14 @@ typedef void (*sm_h1frame_data_fn)(void *ctx, const uint8_t *p, size_t n);
 long sm_h1frame_body_data(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
                           enum sm_h1frame_reason *why, sm_h1frame_data_fn fn, void *ctx);
 
+/* sm_h1frame_body_data() that also hands the bytes of a chunked body's
+ * trailer section (field lines and the final CRLF, as received) to tfn (may
+ * be NULL). A section is complete and valid once b->done is set; on a
+ * framing error the bytes handed so far must be dropped. */
+long sm_h1frame_body_parts(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
+                           enum sm_h1frame_reason *why, sm_h1frame_data_fn fn,
+                           sm_h1frame_data_fn tfn, void *ctx);
+
 /* The peer closed: returns 1 if that completes the body (EOF kind, or
  * already done), 0 if the body is truncated. */
 int sm_h1frame_body_eof(struct sm_h1frame_body *b);

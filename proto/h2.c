@@ -195,18 +195,10 @@ static ssize_t read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len
 	if (!st || !st->used || st->sid[to] != sid || st->dead)
 		return NGHTTP2_ERR_DEFERRED; /* a reset is on its way */
 	struct h2_buf *b = &st->buf[dir];
-	size_t n = b->len < len ? b->len : len;
-	if (n) {
-		memcpy(buf, b->p + b->off, n);
-		b->off += (uint32_t)n;
-		b->len -= (uint32_t)n;
-		h->buffered -= n;
-		if (b->len == 0)
-			b->off = 0;
-		/* the bytes are handed on: only now may their sender send more */
-		if (!h->side[dir].eof && !h->side[dir].failed)
-			nghttp2_session_consume(h->side[dir].s, st->sid[dir], n);
-	}
+	size_t n = h2_buf_take(h, b, buf, len);
+	/* the bytes are handed on: only now may their sender send more */
+	if (n && !h->side[dir].eof && !h->side[dir].failed)
+		nghttp2_session_consume(h->side[dir].s, st->sid[dir], n);
 	if (b->len == 0 && st->ended[dir]) {
 		*dflags |= NGHTTP2_DATA_FLAG_EOF;
 		st->provider[dir] = 0;
@@ -279,12 +271,12 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 	return rv;
 }
 
-static void ev_headers(struct sm_h2 *h, struct h2_ev *e, int side, const struct h2_stream *st)
+void h2_ev_fill_headers(struct sm_h2 *h, struct h2_ev *e, int side, int32_t sid, int32_t usid)
 {
 	const struct h2_block *b = &h->side[side].blk;
 	e->dir = (uint8_t)side;
-	e->sid = st->sid[0];
-	e->usid = st->sid[1];
+	e->sid = sid;
+	e->usid = usid;
 	e->hfirst = b->first;
 	e->nheaders = b->nfields;
 	for (int i = 0; i < PS_N; i++) {
@@ -292,6 +284,11 @@ static void ev_headers(struct sm_h2 *h, struct h2_ev *e, int side, const struct 
 		e->ps_off[i] = b->ps_off[i];
 		e->ps_len[i] = b->ps_len[i];
 	}
+}
+
+static void ev_headers(struct sm_h2 *h, struct h2_ev *e, int side, const struct h2_stream *st)
+{
+	h2_ev_fill_headers(h, e, side, st->sid[0], st->sid[1]);
 }
 
 /* END_STREAM arrived for dir: check the length, then let it be forwarded. */
@@ -480,6 +477,18 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	return 0;
 }
 
+int h2_data_len_bad(int64_t cl, uint64_t rx, const nghttp2_frame_hd *hd)
+{
+	if (cl < 0)
+		return 0;
+	size_t least = hd->length;
+	if (hd->flags & NGHTTP2_FLAG_PADDED)
+		least = hd->length > 256 ? hd->length - 256 : 0;
+	return rx + least > (uint64_t)cl ||
+	       ((hd->flags & NGHTTP2_FLAG_END_STREAM) && !(hd->flags & NGHTTP2_FLAG_PADDED) &&
+	        rx + hd->length != (uint64_t)cl);
+}
+
 static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *ud)
 {
 	struct sm_h2 *h = H(ud);
@@ -491,18 +500,10 @@ static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *
 		return 0;
 	/* Early length check, before a byte of this frame is forwarded: nghttp2
 	 * would refuse it too, but silently, when its RST goes out. */
-	int64_t cl = st->cl[side];
-	size_t least = hd->length;
-	if (hd->flags & NGHTTP2_FLAG_PADDED)
-		least = hd->length > 256 ? hd->length - 256 : 0;
 	int bodyless = side == 1 && st->head;
-	if (cl >= 0 && !bodyless) {
-		if (st->rx[side] + least > (uint64_t)cl ||
-		    ((hd->flags & NGHTTP2_FLAG_END_STREAM) && !(hd->flags & NGHTTP2_FLAG_PADDED) &&
-		     st->rx[side] + hd->length != (uint64_t)cl)) {
-			reject(h, st, side, SM_H2_R_LENGTH, 0);
-			return 0;
-		}
+	if (!bodyless && h2_data_len_bad(st->cl[side], st->rx[side], hd)) {
+		reject(h, st, side, SM_H2_R_LENGTH, 0);
+		return 0;
 	}
 	if (hd->flags & NGHTTP2_FLAG_END_STREAM)
 		st->end_pending[side] = 1;
@@ -532,39 +533,16 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
 		return 0;
 	}
 	st->rx[side] += len;
-	struct h2_buf *b = &st->buf[side];
-	if ((uint64_t)b->len + len > h->lim.stream_window) {
-		reject(h, st, side, SM_H2_R_BUFFER, 0);
+	int rc = h2_buf_put(h, &st->buf[side], data, len, h->lim.stream_window);
+	if (rc < 0) {
+		if (rc == -1)
+			reject(h, st, side, SM_H2_R_BUFFER, 0);
+		else
+			kill_stream(h, st, side, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR,
+			            SM_H2_R_MEMORY, 0);
 		nghttp2_session_consume(s, sid, len);
 		return 0;
 	}
-	if (b->off + b->len + len > b->cap) {
-		if (b->off) {
-			memmove(b->p, b->p + b->off, b->len);
-			b->off = 0;
-		}
-		if (b->len + len > b->cap) {
-			size_t ncap = b->cap ? b->cap : 4096;
-			while (ncap < b->len + len)
-				ncap *= 2;
-			if (ncap > h->lim.stream_window)
-				ncap = h->lim.stream_window;
-			uint8_t *p = h2_realloc(h, b->p, ncap);
-			if (!p) {
-				kill_stream(h, st, side, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR,
-				            SM_H2_R_MEMORY, 0);
-				nghttp2_session_consume(s, sid, len);
-				return 0;
-			}
-			b->p = p;
-			b->cap = (uint32_t)ncap;
-		}
-	}
-	memcpy(b->p + b->off + b->len, data, len);
-	b->len += (uint32_t)len;
-	h->buffered += len;
-	if (h->buffered > h->stats.buffered_peak)
-		h->stats.buffered_peak = h->buffered;
 	struct h2_ev e = {.type = SM_H2_EV_DATA,
 	                  .dir = (uint8_t)side,
 	                  .sid = st->sid[0],
@@ -674,33 +652,18 @@ static void *mem_realloc(void *p, size_t n, void *ud)
 
 /* ---- API ---- */
 
-static int setup_session(struct sm_h2 *h, int side)
+int h2_session_open(struct sm_h2 *h, int side, nghttp2_session_callbacks *cb, void *ud)
 {
-	nghttp2_session_callbacks *cb;
 	nghttp2_option *opt;
-	if (nghttp2_session_callbacks_new(&cb) != 0)
+	if (nghttp2_option_new(&opt) != 0)
 		return -1;
-	if (nghttp2_option_new(&opt) != 0) {
-		nghttp2_session_callbacks_del(cb);
-		return -1;
-	}
-	nghttp2_session_callbacks_set_send_callback(cb, send_cb);
-	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
-	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
-	nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
-	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
-	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
-	nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, on_frame_not_send);
 	nghttp2_option_set_no_auto_window_update(opt, 1);
 	nghttp2_option_set_max_send_header_block_length(opt, h->lim.max_header_list + 16384);
 	int rv;
 	if (side == SM_H2_CLIENT)
-		rv = nghttp2_session_server_new3(&h->side[side].s, cb, h, opt, &h->mem);
+		rv = nghttp2_session_server_new3(&h->side[side].s, cb, ud, opt, &h->mem);
 	else
-		rv = nghttp2_session_client_new3(&h->side[side].s, cb, h, opt, &h->mem);
-	nghttp2_session_callbacks_del(cb);
+		rv = nghttp2_session_client_new3(&h->side[side].s, cb, ud, opt, &h->mem);
 	nghttp2_option_del(opt);
 	if (rv != 0)
 		return -1;
@@ -719,7 +682,26 @@ static int setup_session(struct sm_h2 *h, int side)
 	return 0;
 }
 
-struct sm_h2 *sm_h2_new(const struct sm_h2_limits *lim)
+static int setup_session(struct sm_h2 *h, int side)
+{
+	nghttp2_session_callbacks *cb;
+	if (nghttp2_session_callbacks_new(&cb) != 0)
+		return -1;
+	nghttp2_session_callbacks_set_send_callback(cb, send_cb);
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+	nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+	nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, on_frame_not_send);
+	int rv = h2_session_open(h, side, cb, h);
+	nghttp2_session_callbacks_del(cb);
+	return rv;
+}
+
+struct sm_h2 *h2_core_new(const struct sm_h2_limits *lim, int with_streams)
 {
 	struct sm_h2_limits l = {0};
 	if (lim)
@@ -754,14 +736,24 @@ struct sm_h2 *sm_h2_new(const struct sm_h2_limits *lim)
 	 * client already opens the next ones */
 	h->nslots = 2 * l.max_streams;
 	h->ev_soft = 64;
-	h->st = h2_alloc(h, h->nslots * sizeof(*h->st));
+	h->st = with_streams ? h2_alloc(h, h->nslots * sizeof(*h->st)) : NULL;
 	h->nvscratch = h2_alloc(h, l.max_header_fields * sizeof(nghttp2_nv));
-	if (!h->st || !h->nvscratch || setup_session(h, SM_H2_CLIENT) < 0 ||
-	    setup_session(h, SM_H2_UPSTREAM) < 0) {
+	if ((with_streams && !h->st) || !h->nvscratch) {
 		sm_h2_free(h);
 		return NULL;
 	}
-	memset(h->st, 0, h->nslots * sizeof(*h->st));
+	if (h->st)
+		memset(h->st, 0, h->nslots * sizeof(*h->st));
+	return h;
+}
+
+struct sm_h2 *sm_h2_new(const struct sm_h2_limits *lim)
+{
+	struct sm_h2 *h = h2_core_new(lim, 1);
+	if (h && (setup_session(h, SM_H2_CLIENT) < 0 || setup_session(h, SM_H2_UPSTREAM) < 0)) {
+		sm_h2_free(h);
+		return NULL;
+	}
 	return h;
 }
 
@@ -772,6 +764,8 @@ void sm_h2_free(struct sm_h2 *h)
 	for (int s = 0; s < 2; s++)
 		if (h->side[s].s)
 			nghttp2_session_del(h->side[s].s);
+	if (h->x)
+		sm_h2h1_release(h);
 	for (uint32_t i = 0; h->st && i < h->nslots; i++)
 		for (int d = 0; d < 2; d++) {
 			h2_free(h, h->st[i].buf[d].p);
@@ -856,11 +850,15 @@ static long feed(struct sm_h2 *h, int side, const uint8_t *in, size_t len)
 
 long sm_h2_feed_client(struct sm_h2 *h, const uint8_t *in, size_t len)
 {
+	if (h->x)
+		return sm_h2h1_feed_client(h, in, len);
 	return feed(h, SM_H2_CLIENT, in, len);
 }
 
 long sm_h2_feed_upstream(struct sm_h2 *h, const uint8_t *in, size_t len)
 {
+	if (h->x)
+		return sm_h2h1_feed_upstream(h, in, len);
 	return feed(h, SM_H2_UPSTREAM, in, len);
 }
 
@@ -885,16 +883,22 @@ static long out(struct sm_h2 *h, int side, uint8_t *buf, size_t cap)
 
 long sm_h2_out_client(struct sm_h2 *h, uint8_t *buf, size_t cap)
 {
+	if (h->x)
+		return sm_h2h1_out_client(h, buf, cap);
 	return out(h, SM_H2_CLIENT, buf, cap);
 }
 
 long sm_h2_out_upstream(struct sm_h2 *h, uint8_t *buf, size_t cap)
 {
+	if (h->x)
+		return sm_h2h1_out_upstream(h, buf, cap);
 	return out(h, SM_H2_UPSTREAM, buf, cap);
 }
 
 int sm_h2_want_out(const struct sm_h2 *h, enum sm_h2_side side)
 {
+	if (h->x)
+		return sm_h2h1_want_out(h, side);
 	const struct h2_side *sd = &h->side[side];
 	return !sd->eof && nghttp2_session_want_write(sd->s);
 }
@@ -933,6 +937,8 @@ static void side_lost(struct sm_h2 *h, int side)
 
 int sm_h2_eof(struct sm_h2 *h, enum sm_h2_side side)
 {
+	if (h->x)
+		return sm_h2h1_eof(h, side);
 	if (side != SM_H2_CLIENT && side != SM_H2_UPSTREAM)
 		return SM_ERR_STATE;
 	side_lost(h, side);
@@ -942,6 +948,8 @@ int sm_h2_eof(struct sm_h2 *h, enum sm_h2_side side)
 
 int sm_h2_done(const struct sm_h2 *h, enum sm_h2_side side)
 {
+	if (h->x)
+		return sm_h2h1_done(h, side);
 	const struct h2_side *sd = &h->side[side];
 	if (sd->eof)
 		return 1;

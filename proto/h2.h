@@ -150,6 +150,12 @@ enum sm_h2_reason {
 	SM_H2_R_BUFFER,           /* more DATA than the advertised window (cannot happen
 	                             with a compliant peer) */
 	SM_H2_R_HOST,             /* no :authority nor Host, or Host differing from :authority */
+	SM_H2_R_CONNECT,          /* translated to HTTP/1.1 (proto/h2h1.h): CONNECT refused (501) */
+	SM_H2_R_TARGET,           /* translated: :method, :path or :authority not fit for an
+	                             HTTP/1.1 request line / Host (detail: 1 method, 2 path,
+	                             3 authority) */
+	SM_H2_R_UPSTREAM_HTTP1,   /* translated: the HTTP/1.1 response was refused
+	                             (detail = enum sm_h2h1_fault) */
 };
 
 struct sm_h2_event {

@@ -38,6 +38,8 @@ int h2_ev_push(struct sm_h2 *h, const struct h2_ev *e)
 
 enum sm_h2_wait sm_h2_wait(const struct sm_h2 *h, enum sm_h2_side side)
 {
+	if (h->x)
+		return sm_h2h1_wait(h, side);
 	const struct h2_side *sd = &h->side[side];
 	if (sd->eof || sd->failed || h->failed || sd->lost || !nghttp2_session_want_read(sd->s))
 		return SM_H2_WAIT_CLOSED;
@@ -52,6 +54,8 @@ enum sm_h2_wait sm_h2_wait(const struct sm_h2 *h, enum sm_h2_side side)
 
 unsigned sm_h2_open_streams(const struct sm_h2 *h)
 {
+	if (h->x)
+		return sm_h2h1_open_streams(h);
 	return h->nopen;
 }
 
@@ -164,6 +168,9 @@ const char *sm_h2_reason_str(enum sm_h2_reason r)
 	case SM_H2_R_TRAILERS: return "trailers";
 	case SM_H2_R_BUFFER: return "buffer";
 	case SM_H2_R_HOST: return "host";
+	case SM_H2_R_CONNECT: return "connect";
+	case SM_H2_R_TARGET: return "target";
+	case SM_H2_R_UPSTREAM_HTTP1: return "upstream_http1";
 	}
 	return "unknown";
 }

@@ -61,6 +61,52 @@ void *h2_realloc(struct sm_h2 *h, void *p, size_t n)
 	return nb + HDR_SZ;
 }
 
+/* ---- stream buffers ---- */
+
+int h2_buf_put(struct sm_h2 *h, struct h2_buf *b, const uint8_t *p, size_t n, uint32_t max)
+{
+	if ((uint64_t)b->len + n > max)
+		return -1;
+	if (b->off + b->len + n > b->cap) {
+		if (b->off) {
+			memmove(b->p, b->p + b->off, b->len);
+			b->off = 0;
+		}
+		if (b->len + n > b->cap) {
+			size_t ncap = b->cap ? b->cap : 4096;
+			while (ncap < b->len + n)
+				ncap *= 2;
+			if (ncap > max)
+				ncap = max;
+			uint8_t *q = h2_realloc(h, b->p, ncap);
+			if (!q)
+				return -2;
+			b->p = q;
+			b->cap = (uint32_t)ncap;
+		}
+	}
+	memcpy(b->p + b->off + b->len, p, n);
+	b->len += (uint32_t)n;
+	h->buffered += n;
+	if (h->buffered > h->stats.buffered_peak)
+		h->stats.buffered_peak = h->buffered;
+	return 0;
+}
+
+size_t h2_buf_take(struct sm_h2 *h, struct h2_buf *b, uint8_t *out, size_t max)
+{
+	size_t n = b->len < max ? b->len : max;
+	if (!n)
+		return 0;
+	memcpy(out, b->p + b->off, n);
+	b->off += (uint32_t)n;
+	b->len -= (uint32_t)n;
+	h->buffered -= n;
+	if (b->len == 0)
+		b->off = 0;
+	return n;
+}
+
 /* ---- per-side header storage ---- */
 
 /* Drops every stored block except the one being received, which moves to

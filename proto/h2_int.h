@@ -119,6 +119,8 @@ struct sm_h2 {
 	size_t out_cap, out_len;
 	struct sm_h2_stats stats;
 	nghttp2_nv *nvscratch;
+	struct sm_h2h1 *x; /* not NULL: HTTP/2 to HTTP/1.1 translator (proto/h2h1.c);
+	                      the public sm_h2_* calls are its */
 };
 
 /* h2_hdr.c, h2_event.c */
@@ -136,8 +138,36 @@ int h2_block_finish(struct sm_h2 *h, int side, int end_stream, uint16_t *status,
 size_t h2_block_nv(struct sm_h2 *h, int side);
 struct h2_trailers *h2_trailers_copy(struct sm_h2 *h, int side);
 void *h2_alloc(struct sm_h2 *h, size_t n);
+/* Appends to a stream buffer holding at most max bytes (h->buffered
+ * counts it): 0, -1 over max, -2 no memory. */
+int h2_buf_put(struct sm_h2 *h, struct h2_buf *b, const uint8_t *p, size_t n, uint32_t max);
+/* Moves up to max bytes out of it; returns the count. */
+size_t h2_buf_take(struct sm_h2 *h, struct h2_buf *b, uint8_t *out, size_t max);
 void *h2_realloc(struct sm_h2 *h, void *p, size_t n);
 void h2_free(struct sm_h2 *h, void *p);
+
+/* h2.c: the object without sessions (with_streams: the 1:1 stream table
+ * too); a session of `side` with the given callbacks and user data, our
+ * SETTINGS and connection window queued. */
+struct sm_h2 *h2_core_new(const struct sm_h2_limits *lim, int with_streams);
+int h2_session_open(struct sm_h2 *h, int side, nghttp2_session_callbacks *cb, void *ud);
+/* Event fields of the block just finished on `side`. */
+void h2_ev_fill_headers(struct sm_h2 *h, struct h2_ev *e, int side, int32_t sid, int32_t usid);
+/* 1 if a DATA frame with this header cannot fit Content-Length cl (-1:
+ * none) after rx bytes (padding counted as possibly empty). */
+int h2_data_len_bad(int64_t cl, uint64_t rx, const nghttp2_frame_hd *hd);
+
+/* h2h1.c: the translator behind the public API when h->x is set. */
+void sm_h2h1_release(struct sm_h2 *h);
+long sm_h2h1_feed_client(struct sm_h2 *h, const uint8_t *in, size_t len);
+long sm_h2h1_feed_upstream(struct sm_h2 *h, const uint8_t *in, size_t len);
+long sm_h2h1_out_client(struct sm_h2 *h, uint8_t *out, size_t cap);
+long sm_h2h1_out_upstream(struct sm_h2 *h, uint8_t *out, size_t cap);
+int sm_h2h1_want_out(const struct sm_h2 *h, enum sm_h2_side side);
+int sm_h2h1_eof(struct sm_h2 *h, enum sm_h2_side side);
+int sm_h2h1_done(const struct sm_h2 *h, enum sm_h2_side side);
+enum sm_h2_wait sm_h2h1_wait(const struct sm_h2 *h, enum sm_h2_side side);
+unsigned sm_h2h1_open_streams(const struct sm_h2 *h);
 
 enum { PS_METHOD = 0, PS_SCHEME, PS_AUTHORITY, PS_PATH, PS_STATUS, PS_PROTOCOL, PS_N };
 enum { H2_K_REQ = 1, H2_K_RESP, H2_K_TRAIL }; /* header block kinds */

@@ -78,6 +78,29 @@ int sm_hdrcheck_name_is(const uint8_t *name, size_t nlen, const char *lc)
 	return 1;
 }
 
+int sm_hdrcheck_list_has(const uint8_t *list, size_t len, const uint8_t *tok, size_t tlen)
+{
+	size_t i = 0;
+	while (i < len) {
+		while (i < len && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
+			i++;
+		size_t b = i;
+		while (i < len && list[i] != ',')
+			i++;
+		size_t e = i;
+		while (e > b && (list[e - 1] == ' ' || list[e - 1] == '\t'))
+			e--;
+		if (e - b != tlen || tlen == 0)
+			continue;
+		size_t k = 0;
+		while (k < tlen && lower(list[b + k]) == lower(tok[k]))
+			k++;
+		if (k == tlen)
+			return 1;
+	}
+	return 0;
+}
+
 #define SEEN_CL   0x1u
 #define SEEN_TE   0x2u
 #define SEEN_HOST 0x4u

@@ -65,6 +65,10 @@ enum sm_hdrcheck_reason sm_hdrcheck_value(const uint8_t *value, size_t vlen);
 /* Case-insensitive compare of a span with a lower-case C string. */
 int sm_hdrcheck_name_is(const uint8_t *name, size_t nlen, const char *lower);
 
+/* 1 if the comma-separated list (a Connection value: "close, Foo") holds
+ * the token tok (case-insensitive, OWS and empty elements skipped). */
+int sm_hdrcheck_list_has(const uint8_t *list, size_t len, const uint8_t *tok, size_t tlen);
+
 /* Message flags for sm_hdrcheck_msg_init(). */
 #define SM_HDRCHECK_REQUEST 0x1u /* Host rule applies */
 #define SM_HDRCHECK_HTTP10  0x2u /* Transfer-Encoding forbidden */

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,11 +19,12 @@ struct out_buf {
 	size_t len;
 };
 
-static void flush(struct sm_collector *c, struct out_buf *o, uint64_t pending)
+static void flush_fd(struct sm_collector *c, int fd, struct out_buf *o, uint64_t pending,
+                     _Atomic uint64_t *written)
 {
 	size_t off = 0;
-	while (off < o->len && c->out_fd >= 0) {
-		ssize_t n = write(c->out_fd, o->data + off, o->len - off);
+	while (off < o->len && fd >= 0) {
+		ssize_t n = write(fd, o->data + off, o->len - off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -32,24 +34,50 @@ static void flush(struct sm_collector *c, struct out_buf *o, uint64_t pending)
 		}
 		off += (size_t)n;
 	}
-	atomic_fetch_add(&c->lines, pending);
+	atomic_fetch_add(written, pending);
 	o->len = 0;
 }
 
+static void flush(struct sm_collector *c, struct out_buf *o, uint64_t pending)
+{
+	flush_fd(c, c->out_fd, o, pending, &c->lines);
+}
+
+/* "LABEL <client random> <secret>\n": the key log never shares the JSONL
+ * stream, so secrets cannot end up where flow events are shipped. */
+static void keylog_line(struct sm_collector *c, struct out_buf *k, const struct sm_event *ev)
+{
+	if (c->keylog_fd < 0)
+		return;
+	if (OUT_CAP - k->len < 3 * SM_EVENT_STR_MAX + 4)
+		flush_fd(c, c->keylog_fd, k, 0, &c->keylog_lines);
+	for (int s = 0; s < SM_EVENT_NSTR; s++) {
+		memcpy(k->data + k->len, ev->s[s], ev->slen[s]);
+		k->len += ev->slen[s];
+		k->data[k->len++] = s + 1 < SM_EVENT_NSTR ? ' ' : '\n';
+	}
+	atomic_fetch_add(&c->keylog_lines, 1);
+}
+
 /* Returns the number of events drained. */
-static size_t drain(struct sm_collector *c, struct out_buf *o, struct sm_event *batch)
+static size_t drain(struct sm_collector *c, struct out_buf *o, struct out_buf *k,
+                    struct sm_event *batch)
 {
 	size_t total = 0;
 	uint64_t pending = 0;
 	for (int r = 0; r < c->nrings; r++) {
 		size_t n;
 		while ((n = sm_event_ring_pop(c->rings[r], batch, BATCH)) > 0) {
-			for (size_t k = 0; k < n; k++) {
+			for (size_t e = 0; e < n; e++) {
+				if (batch[e].type == SM_EV_TLS_KEYLOG) {
+					keylog_line(c, k, &batch[e]);
+					continue;
+				}
 				if (OUT_CAP - o->len < 1024) {
 					flush(c, o, pending);
 					pending = 0;
 				}
-				o->len += sm_event_to_json(&batch[k], o->data + o->len,
+				o->len += sm_event_to_json(&batch[e], o->data + o->len,
 				                           OUT_CAP - o->len);
 				pending++;
 			}
@@ -58,21 +86,25 @@ static size_t drain(struct sm_collector *c, struct out_buf *o, struct sm_event *
 	}
 	if (o->len)
 		flush(c, o, pending);
+	if (k->len)
+		flush_fd(c, c->keylog_fd, k, 0, &c->keylog_lines);
 	return total;
 }
 
 static void *collector_main(void *arg)
 {
 	struct sm_collector *c = arg;
-	struct out_buf *out = malloc(sizeof(*out));
+	struct out_buf *out = malloc(sizeof(*out)), *klog = malloc(sizeof(*klog));
 	struct sm_event *batch = malloc(BATCH * sizeof(*batch));
-	if (!out || !batch) {
+	if (!out || !klog || !batch) {
 		free(out);
+		free(klog);
 		free(batch);
 		atomic_store(&c->write_errors, UINT64_MAX);
 		return NULL;
 	}
 	out->len = 0;
+	klog->len = 0;
 	struct pollfd pfd[2 + SM_ADMIN_MAX_CLIENTS];
 	while (!atomic_load(&c->stop)) {
 		pfd[0] = (struct pollfd){.fd = c->wake_fd, .events = POLLIN};
@@ -84,7 +116,7 @@ static void *collector_main(void *arg)
 			ssize_t n = read(c->wake_fd, &v, sizeof(v));
 			(void)n;
 		}
-		drain(c, out, batch);
+		drain(c, out, klog, batch);
 		if (c->admin) {
 			if (rc <= 0)
 				for (int k = 1; k <= n_admin; k++)
@@ -96,22 +128,25 @@ static void *collector_main(void *arg)
 			                        (uint64_t)ts.tv_nsec / 1000000u);
 		}
 	}
-	drain(c, out, batch);
+	drain(c, out, klog, batch);
 	free(out);
+	free(klog);
 	free(batch);
 	return NULL;
 }
 
 int sm_collector_start(struct sm_collector *c, struct sm_event_ring **rings, int nrings, int out_fd,
-                       int wake_fd)
+                       int keylog_fd, int wake_fd)
 {
 	c->rings = rings;
 	c->nrings = nrings;
 	c->out_fd = out_fd;
+	c->keylog_fd = keylog_fd;
 	c->wake_fd = wake_fd;
 	atomic_store(&c->stop, false);
 	atomic_store(&c->lines, 0);
 	atomic_store(&c->write_errors, 0);
+	atomic_store(&c->keylog_lines, 0);
 	if (pthread_create(&c->thread, NULL, collector_main, c) != 0)
 		return SM_ERR_IO;
 	c->started = true;

@@ -1,4 +1,5 @@
-/* The collector thread: drains every reactor's event ring and writes JSONL.
+/* The collector thread: drains every reactor's event ring and writes JSONL,
+ * and the TLS key log (SM_EV_TLS_KEYLOG events) to its own file.
  *
  * Reactors signal new events through wake_fd (an eventfd); the collector also
  * wakes every 50 ms on its own, so a lost wake-up delays output but never
@@ -25,19 +26,21 @@ struct sm_collector {
 	struct sm_admin *admin;       /* optional admin endpoint, owned by the caller */
 	struct sm_event_ring **rings; /* one per reactor, owned by the caller */
 	int nrings;
-	int out_fd;  /* JSONL sink, -1 = discard */
-	int wake_fd; /* eventfd the reactors write to */
+	int out_fd;    /* JSONL sink, -1 = discard */
+	int keylog_fd; /* SSLKEYLOGFILE lines (SM_EV_TLS_KEYLOG), -1 = discard */
+	int wake_fd;   /* eventfd the reactors write to */
 	_Atomic bool stop;
 	pthread_t thread;
 	bool started;
 	_Atomic uint64_t lines;        /* events written */
 	_Atomic uint64_t write_errors; /* events lost to sink errors */
+	_Atomic uint64_t keylog_lines; /* key log lines written */
 };
 
 /* Starts the thread. The caller keeps rings alive until sm_collector_stop().
  * Returns SM_OK or SM_ERR_IO. */
 int sm_collector_start(struct sm_collector *c, struct sm_event_ring **rings, int nrings, int out_fd,
-                       int wake_fd);
+                       int keylog_fd, int wake_fd);
 
 /* Drains whatever is left in every ring, then joins the thread. */
 void sm_collector_stop(struct sm_collector *c);

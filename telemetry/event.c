@@ -118,14 +118,15 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
                                   .s = {"method", "target"}},
         [SM_EV_PAYLOAD] = {.type = "payload",
                            .i = {ENUM("dir", dir_name), ENUM("kind", kind_name), INT("length"),
-                                 INT("sanitized")},
+                                 INT("sanitized"), INT("stream")},
                            .s = {"excerpt", "guard", "content_type"}},
         [SM_EV_SSE_EVENT] = {.type = "sse_event",
-                             .i = {ENUM("dir", dir_name), INT("index"), INT("length")},
+                             .i = {ENUM("dir", dir_name), INT("index"), INT("length"),
+                                   INT("stream")},
                              .s = {"event", "excerpt", "kind"}},
         [SM_EV_PARSE_ERROR] = {.type = "parse_error",
-                               .i = {ENUM("dir", dir_name), ENUM("stage", stage_name),
-                                     INT("fatal")},
+                               .i = {ENUM("dir", dir_name), ENUM("stage", stage_name), INT("fatal"),
+                                     INT("stream")},
                                .s = {"module", "reason"}},
         [SM_EV_WS_MESSAGE] = {.type = "ws_message",
                               .i = {ENUM("dir", dir_name), INT("opcode"), INT("length"),
@@ -147,6 +148,8 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
         [SM_EV_HTTP_RESPONSE] = {.type = "http_response",
                                  .i = {INT("status"), INT("request_index"), INT("stream")},
                                  .s = {"method", "host"}},
+        /* no fields: even if one reached the JSONL stream, no secret would */
+        [SM_EV_TLS_KEYLOG] = {.type = "tls_keylog"},
 };
 
 void sm_event_set_str(struct sm_event *ev, int k, const char *s, size_t len)

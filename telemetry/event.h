@@ -34,11 +34,11 @@ enum sm_event_type {
 	SM_EV_CERT_FORGED,          /* i0 us to forge, i1 cache hit (1) or forge (0), s0 name */
 	/* i0 rule, i1 status (0 = reset), i2 delay ms, s0 method, s1 target */
 	SM_EV_FAULT_INJECTED,
-	/* i0 dir, i1 kind, i2 length, i3 sanitized, s0 excerpt, s1 guard, s2 type */
+	/* i0 dir, i1 kind, i2 length, i3 sanitized, i4 stream, s0 excerpt, s1 guard, s2 type */
 	SM_EV_PAYLOAD,
-	/* i0 dir, i1 index, i2 length, s0 event type, s1 data excerpt, s2 kind */
+	/* i0 dir, i1 index, i2 length, i3 stream, s0 event type, s1 data excerpt, s2 kind */
 	SM_EV_SSE_EVENT,
-	/* i0 dir, i1 stage, i2 fatal, s0 module, s1 reason */
+	/* i0 dir, i1 stage, i2 fatal, i3 stream, s0 module, s1 reason */
 	SM_EV_PARSE_ERROR,
 	/* i0 dir, i1 opcode, i2 length, i3 compressed, s0 excerpt */
 	SM_EV_WS_MESSAGE,
@@ -50,6 +50,9 @@ enum sm_event_type {
 	SM_EV_GRPC_MESSAGE,
 	/* i0 stream, i1 grpc-status (-1 if absent), s0 grpc-message */
 	SM_EV_GRPC_STATUS,
+	/* s0 label, s1 client random (hex), s2 secret (hex): one SSLKEYLOGFILE line
+	 * for the collector's key log, never written to the JSONL stream */
+	SM_EV_TLS_KEYLOG,
 	SM_EV_TYPE_COUNT
 };
 

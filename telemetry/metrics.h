@@ -75,12 +75,15 @@ struct sm_metrics {
 	_Atomic uint64_t parse_errors[SM_PARSE_STAGE_COUNT];
 	_Atomic uint64_t enobufs;                      /* receive found the buffer ring empty */
 	_Atomic uint64_t send_chunks_exhausted;        /* no registered send chunk was free */
+	_Atomic uint64_t send_chunks_in_use;           /* gauge: registered send chunks held */
 	_Atomic uint64_t backpressure_stalls;          /* a tunnel destination was full */
 	_Atomic uint64_t stale_cqes;                   /* completions for a closed flow */
 	_Atomic uint64_t tls_ok[SM_METRICS_TLS_SIDES]; /* handshakes completed, by side */
 	_Atomic uint64_t tls_failed[SM_METRICS_TLS_SIDES][SM_TLS_REASON_COUNT];
-	_Atomic uint64_t certs_forged;    /* leaf certificates forged */
-	_Atomic uint64_t cert_cache_hits; /* leaf certificates served from the cache */
+	_Atomic uint64_t certs_forged;            /* leaf certificates forged */
+	_Atomic uint64_t cert_cache_hits;         /* leaf certificates served from the cache */
+	_Atomic uint64_t h2_conns, h2_conns_open; /* intercepted HTTP/2 connections: total, gauge */
+	_Atomic uint64_t h2_streams, h2_streams_open; /* their client streams: total, gauge */
 	_Alignas(64) struct sm_hist hist[SM_HIST_COUNT];
 };
 

@@ -150,6 +150,9 @@ static const struct scalar scalars[] = {
         {"soth_send_chunks_exhausted_total", "counter",
          "Answers that found every registered send chunk in use (a constant 503 went out).",
          OFF(send_chunks_exhausted)},
+        {"soth_send_chunks_in_use", "gauge",
+         "Registered send chunks held by flows now (16 KiB each; idle flows hold none).",
+         OFF(send_chunks_in_use)},
         {"soth_backpressure_stalls_total", "counter",
          "Times a tunnel destination was full and the relay waited for it to drain.",
          OFF(backpressure_stalls)},
@@ -159,6 +162,14 @@ static const struct scalar scalars[] = {
          "Leaf certificates served from the per-reactor cache.", OFF(cert_cache_hits)},
         {"soth_stale_completions_total", "counter",
          "io_uring completions for a flow that had already closed (dropped).", OFF(stale_cqes)},
+        {"soth_h2_connections_total", "counter",
+         "Intercepted connections relayed as HTTP/2 on both sides.", OFF(h2_conns)},
+        {"soth_h2_connections_open", "gauge", "Intercepted HTTP/2 connections open now.",
+         OFF(h2_conns_open)},
+        {"soth_h2_streams_total", "counter", "HTTP/2 streams opened by clients.", OFF(h2_streams)},
+        {"soth_h2_streams_open", "gauge",
+         "HTTP/2 streams open now (opened and not yet ended or reset on both sides).",
+         OFF(h2_streams_open)},
 };
 
 static const _Atomic uint64_t *field(const struct sm_metrics *m, size_t off)

@@ -54,6 +54,37 @@ int sm_tls_init(struct sm_tls *t, WOLFSSL_CTX *ctx, bool server, uint8_t *out, s
 	return SM_OK;
 }
 
+static int secret_cb(WOLFSSL *ssl, int id, const unsigned char *secret, int len, void *ctx)
+{
+	static const char *const labels[] = {
+	        [CLIENT_EARLY_TRAFFIC_SECRET] = "CLIENT_EARLY_TRAFFIC_SECRET",
+	        [CLIENT_HANDSHAKE_TRAFFIC_SECRET] = "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+	        [SERVER_HANDSHAKE_TRAFFIC_SECRET] = "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+	        [CLIENT_TRAFFIC_SECRET] = "CLIENT_TRAFFIC_SECRET_0",
+	        [SERVER_TRAFFIC_SECRET] = "SERVER_TRAFFIC_SECRET_0",
+	        [EARLY_EXPORTER_SECRET] = "EARLY_EXPORTER_SECRET",
+	        [EXPORTER_SECRET] = "EXPORTER_SECRET",
+	};
+	struct sm_tls *t = ctx;
+	uint8_t cr[32];
+	if (id < 0 || id >= (int)(sizeof(labels) / sizeof(labels[0])) || len <= 0 || !t->keylog)
+		return 0;
+	size_t crlen = wolfSSL_get_client_random(ssl, cr, sizeof(cr));
+	if (crlen == sizeof(cr))
+		t->keylog(t->keylog_ctx, labels[id], cr, crlen, secret, (size_t)len);
+	return 0;
+}
+
+void sm_tls_set_keylog(struct sm_tls *t,
+                       void (*fn)(void *ctx, const char *label, const uint8_t *client_random,
+                                  size_t crlen, const uint8_t *secret, size_t len),
+                       void *ctx)
+{
+	t->keylog = fn;
+	t->keylog_ctx = ctx;
+	wolfSSL_set_tls13_secret_cb(t->ssl, secret_cb, t);
+}
+
 void sm_tls_free(struct sm_tls *t)
 {
 	if (t->ssl)
@@ -130,10 +161,19 @@ long sm_tls_read(struct sm_tls *t, uint8_t *buf, size_t cap)
 	return SM_ERR_PROTOCOL;
 }
 
+void sm_tls_set_out(struct sm_tls *t, uint8_t *out, size_t out_cap)
+{
+	t->out = out;
+	t->out_cap = (uint32_t)out_cap;
+	t->out_len = 0;
+}
+
 long sm_tls_write(struct sm_tls *t, const uint8_t *data, size_t len, size_t max_record)
 {
 	if (t->err)
 		return SM_ERR_PROTOCOL;
+	if (t->out_cap < SM_TLS_OVERHEAD + 1)
+		return SM_AGAIN;
 	if (max_record == 0 || max_record > SM_TLS_RECORD)
 		max_record = SM_TLS_RECORD;
 	if (max_record > t->out_cap - SM_TLS_OVERHEAD)

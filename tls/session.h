@@ -40,6 +40,9 @@ struct sm_tls {
 	bool eof_in;       /* transport EOF seen by the caller */
 	bool close_notify; /* peer sent close_notify */
 	int err;           /* wolfSSL error of the failure, 0 if none */
+	void (*keylog)(void *ctx, const char *label, const uint8_t *client_random, size_t crlen,
+	               const uint8_t *secret, size_t len);
+	void *keylog_ctx;
 };
 
 /* Creates the endpoint. server: accept side. out/out_cap: the caller's
@@ -48,6 +51,22 @@ struct sm_tls {
  * SM_ERR_NOMEM. */
 int sm_tls_init(struct sm_tls *t, WOLFSSL_CTX *ctx, bool server, uint8_t *out, size_t out_cap);
 void sm_tls_free(struct sm_tls *t);
+
+/* Moves the ciphertext output to other memory (NULL, 0: none). Only while
+ * sm_tls_out() is empty; with no memory, the next call that has to write
+ * fails with SM_AGAIN, so give it memory before driving the session. */
+void sm_tls_set_out(struct sm_tls *t, uint8_t *out, size_t out_cap);
+
+/* Asks for the session's TLS 1.3 secrets as the handshake derives them:
+ * fn gets the SSLKEYLOGFILE label (CLIENT_HANDSHAKE_TRAFFIC_SECRET,
+ * SERVER_TRAFFIC_SECRET_0, ...), the ClientHello random and the secret,
+ * from inside sm_tls_handshake(). A TLS 1.2 session reports nothing: its
+ * master secret is not exposed by this wolfSSL build. Call before the
+ * handshake. */
+void sm_tls_set_keylog(struct sm_tls *t,
+                       void (*fn)(void *ctx, const char *label, const uint8_t *client_random,
+                                  size_t crlen, const uint8_t *secret, size_t len),
+                       void *ctx);
 
 /* Ciphertext from the network: copies up to sm_tls_in_space() bytes and
  * returns how many were taken. */

@@ -15,6 +15,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 
 BIN = os.environ.get("SM_BIN", "build/asan/soth-mitm")
 SRC = os.environ.get("SM_SOURCE_DIR", os.getcwd())
@@ -330,3 +332,66 @@ def run_tests(tests):
             print("FAIL %s: %s" % (t.__name__, e), flush=True)
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
+
+
+# ---- admin endpoint (--admin) ----
+
+ADMIN = ["--admin", "127.0.0.1:0"]
+
+
+def admin_port(p):
+    """The admin port from the 'admin on' line (printed after 'listening on')."""
+    end = time.monotonic() + DEADLINE
+    while time.monotonic() < end:
+        for line in list(p.stderr_lines):
+            if "admin on 127.0.0.1:" in line:
+                return int(line.split("127.0.0.1:")[1].split()[0])
+        time.sleep(0.01)
+    raise AssertionError("no 'admin on' line in stderr: %s" % "".join(p.stderr_lines))
+
+
+def get(port, path, method="GET"):
+    """Returns (status, headers, body) of one admin request."""
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=DEADLINE) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def parse(text):
+    """{(name, ((label, value), ...)): value} from the text format."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        series, value = line.rsplit(" ", 1)
+        if "{" in series:
+            name, rest = series.split("{", 1)
+            labels = []
+            for item in rest.rstrip("}").split(","):
+                k, v = item.split("=", 1)
+                labels.append((k, v.strip('"')))
+            key = (name, tuple(sorted(labels)))
+        else:
+            key = (series, ())
+        check(key not in out, "duplicate series %s" % (key,))
+        out[key] = float(value)
+    return out
+
+
+def total(m, name, **labels):
+    """Sum of every series of name whose labels include the given ones."""
+    s = 0.0
+    for (n, lb), v in m.items():
+        if n == name and all((k, v2) in lb for k, v2 in labels.items()):
+            s += v
+    return s
+
+
+def scrape(port):
+    st, hdrs, body = get(port, "/metrics")
+    check(st == 200, "/metrics status %d" % st)
+    check(hdrs.get("Content-Type", "").startswith("text/plain; version=0.0.4"), hdrs)
+    return body.decode()

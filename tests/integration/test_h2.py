@@ -2,19 +2,28 @@
 origin (python3-h2); both sides negotiate h2, streams are relayed 1:1 and
 reported with their stream id; many streams on one connection byte-exact."""
 import os
+import queue
+import ssl
 import subprocess
+import time
 
-from smlib import DEADLINE, Proxy, check, check_event_order, run_tests
+import h2.config
+import h2.connection
+import h2.events
+
+from smlib import (ADMIN, DEADLINE, Proxy, admin_port, check, check_event_order, connect_via,
+                   parse, run_tests, scrape, total)
 from tlslab import Lab
 from h2origin import h2_server
+from smlib import Server
 
 LAB = Lab()
 
 
-def proxy():
+def proxy(extra=()):
     cadir = os.path.join(LAB.dir, "ca")
     p = Proxy(args=["--set", "default_action=intercept", "--ca-dir", cadir, "--upstream-ca", LAB.ca,
-                    "--set", "tls.system_ca="], threads=1)
+                    "--set", "tls.system_ca="] + list(extra), threads=1)
     p.ca = os.path.join(cadir, "ca.pem")
     return p
 
@@ -75,5 +84,159 @@ def test_many_streams_on_one_connection():
     srv.close()
 
 
+class H2Client:
+    """A python3-h2 client on an intercepted connection (ALPN h2 only)."""
+
+    def __init__(self, p, port):
+        s, status, _ = connect_via(p.port, "localhost:%d" % port)
+        check(" 200 " in status, status)
+        ctx = ssl.create_default_context(cafile=p.ca)
+        ctx.set_alpn_protocols(["h2"])
+        self.t = ctx.wrap_socket(s, server_hostname="localhost")
+        check(self.t.selected_alpn_protocol() == "h2", self.t.selected_alpn_protocol())
+        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        self.conn.initiate_connection()
+        self.flush()
+
+    def flush(self):
+        self.t.sendall(self.conn.data_to_send())
+
+    def events(self, pred):
+        """Reads until pred(events so far) holds; returns the events."""
+        evs = []
+        while not pred(evs):
+            data = self.t.recv(65536)
+            check(data, "connection closed while waiting")
+            evs += self.conn.receive_data(data)
+            self.flush()
+        return evs
+
+
+def wait_metric(port, name, want):
+    """Scrapes until the series sum equals want (the gauge moves as frames
+    are relayed, not at any fixed time)."""
+    end = time.monotonic() + DEADLINE
+    while True:
+        got = total(parse(scrape(port)), name)
+        if got == want or time.monotonic() > end:
+            check(got == want, "%s = %s, expected %s" % (name, got, want))
+            return
+        time.sleep(0.02)
+
+
+def test_open_streams_gauge_returns_to_zero():
+    crt, key = LAB.leaf("h2g")
+    srv = h2_server(crt, key)
+    with proxy(ADMIN) as p:
+        port = admin_port(p)
+        c = H2Client(p, srv.port)
+        hdrs = [(":method", "POST"), (":scheme", "https"), (":authority", "localhost:%d" % srv.port)]
+        for sid in (1, 3, 5):  # bodies left open: the origin answers at END_STREAM
+            c.conn.send_headers(sid, hdrs + [(":path", "/g%d" % sid)])
+            c.conn.send_data(sid, b"abc")
+        c.flush()
+        wait_metric(port, "soth_h2_streams_open", 3)
+        wait_metric(port, "soth_h2_connections_open", 1)
+        c.conn.reset_stream(5)  # a reset stream leaves nothing behind either
+        c.conn.end_stream(1)
+        c.conn.end_stream(3)
+        c.flush()
+        evs = c.events(lambda evs: sum(isinstance(e, h2.events.StreamEnded) for e in evs) == 2)
+        bodies = {e.stream_id: e.data for e in evs if isinstance(e, h2.events.DataReceived)}
+        check(bodies == {1: b"h2:/g1 body=3\n", 3: b"h2:/g3 body=3\n"}, bodies)
+        wait_metric(port, "soth_h2_streams_open", 0)
+        m = parse(scrape(port))
+        check(total(m, "soth_h2_connections_open") == 1, "the connection is still open")
+        check(total(m, "soth_h2_streams_total") == 3, total(m, "soth_h2_streams_total"))
+        c.t.close()
+        wait_metric(port, "soth_h2_connections_open", 0)
+        check(total(parse(scrape(port)), "soth_h2_connections_total") == 1, "connections")
+    srv.close()
+
+
+def streaming_origin(crt, key, steps, seen):
+    """An h2 origin answering one stream with an SSE response it writes one
+    event per item taken from `steps` (None ends the body), then trailers.
+    `seen` gets the request's headers, body and trailers."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(crt, key)
+    ctx.set_alpn_protocols(["h2"])
+
+    def handle(c):
+        t = ctx.wrap_socket(c, server_side=True)
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        t.sendall(conn.data_to_send())
+        body = b""
+        while True:
+            data = t.recv(65536)
+            if not data:
+                return
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.RequestReceived):
+                    seen["headers"] = [(bytes(k), bytes(v)) for k, v in ev.headers]
+                elif isinstance(ev, h2.events.DataReceived):
+                    body += ev.data
+                    conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, h2.events.TrailersReceived):
+                    seen["trailers"] = [(bytes(k), bytes(v)) for k, v in ev.headers]
+                elif isinstance(ev, h2.events.StreamEnded):
+                    seen["body"] = body
+                    sid = ev.stream_id
+                    conn.send_headers(sid, [(":status", "200"),
+                                            ("content-type", "text/event-stream")])
+                    t.sendall(conn.data_to_send())
+                    while True:
+                        item = steps.get(timeout=DEADLINE)
+                        if item is None:
+                            break
+                        conn.send_data(sid, item)
+                        t.sendall(conn.data_to_send())
+                    conn.send_headers(sid, [("x-events", "3")], end_stream=True)
+            t.sendall(conn.data_to_send())
+    return Server(handle)
+
+
+def test_streaming_response_and_trailers_both_ways():
+    """Each SSE event crosses the proxy (and is reported) before the origin
+    writes the next; request trailers reach the origin, response trailers the
+    client."""
+    crt, key = LAB.leaf("h2s")
+    steps, seen = queue.Queue(), {}
+    srv = streaming_origin(crt, key, steps, seen)
+    with proxy() as p:
+        c = H2Client(p, srv.port)
+        c.conn.send_headers(1, [(":method", "POST"), (":scheme", "https"),
+                                (":authority", "localhost:%d" % srv.port), (":path", "/stream"),
+                                ("te", "trailers")])
+        c.conn.send_data(1, b"question")
+        c.conn.send_headers(1, [("x-request-sum", "8")], end_stream=True)
+        c.flush()
+        c.events(lambda evs: any(isinstance(e, h2.events.ResponseReceived) for e in evs))
+        for i in range(3):
+            ev = b"event: token\ndata: {\"i\": %d}\n\n" % i
+            steps.put(ev)
+            got = c.events(lambda evs: sum(len(e.data) for e in evs
+                                           if isinstance(e, h2.events.DataReceived)) >= len(ev))
+            check(b"".join(e.data for e in got if isinstance(e, h2.events.DataReceived)) == ev,
+                  got)
+            sse = p.wait_events(lambda evs: sum(e["type"] == "sse_event" for e in evs) > i,
+                                "sse_event %d" % i)
+            sse = [e for e in sse if e["type"] == "sse_event"]
+            check(len(sse) == i + 1 and sse[i]["excerpt"] == '{"i": %d}' % i and
+                  sse[i]["stream"] == 1, sse)
+        steps.put(None)
+        evs = c.events(lambda evs: any(isinstance(e, h2.events.StreamEnded) for e in evs))
+        tr = [e.headers for e in evs if isinstance(e, h2.events.TrailersReceived)]
+        check(tr == [[(b"x-events", b"3")]], tr)
+        check(seen["body"] == b"question" and seen["trailers"] == [(b"x-request-sum", b"8")],
+              seen)
+        check((b"te", b"trailers") in seen["headers"], seen["headers"])
+        c.t.close()
+    srv.close()
+
+
 if __name__ == "__main__":
-    run_tests([test_curl_http2_through_the_proxy, test_many_streams_on_one_connection])
+    run_tests([test_curl_http2_through_the_proxy, test_many_streams_on_one_connection,
+               test_open_streams_gauge_returns_to_zero,
+               test_streaming_response_and_trailers_both_ways])

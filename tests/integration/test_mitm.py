@@ -6,7 +6,8 @@ import socket
 import ssl
 import subprocess
 
-from smlib import DEADLINE, Proxy, check, check_event_order, connect_via, run_tests
+from smlib import (ADMIN, DEADLINE, Proxy, admin_port, check, check_event_order, connect_via,
+                   http_response, parse, run_tests, scrape, total)
 from tlslab import Lab, http_responder, raw_server, tls_server
 
 LAB = Lab()
@@ -208,8 +209,79 @@ def test_records_to_the_client_start_small_then_grow():
     srv.close()
 
 
+def keylines(path):
+    """Key log lines, without the exporter secrets (not needed to decrypt;
+    this wolfSSL does not report them)."""
+    with open(path) as f:
+        return {l.strip() for l in f
+                if l.strip() and not l.startswith("#") and "EXPORTER_SECRET" not in l}
+
+
+def test_keylog_holds_the_secrets_of_both_sessions():
+    """--keylog writes SSLKEYLOGFILE lines: exactly the lines curl (client
+    side) and the origin (upstream side) log for their own sessions, in a
+    0600 file, and none of it in the event stream."""
+    crt, key = LAB.leaf("klog")
+    logs = {k: os.path.join(LAB.dir, k + ".keys") for k in ("proxy", "curl", "origin")}
+    for path in logs.values():
+        if os.path.exists(path):
+            os.unlink(path)
+    srv = tls_server(crt, key, alpn=["http/1.1"], keylog=logs["origin"])
+    with mitm_proxy(["--keylog", logs["proxy"]], threads=1) as p:
+        out = subprocess.run(["curl", "-sS", "-m", "20", "--cacert", p.ca, "-x", p.url,
+                              "https://localhost:%d/k" % srv.port], capture_output=True,
+                             timeout=DEADLINE, env=dict(os.environ, SSLKEYLOGFILE=logs["curl"]))
+        check(out.returncode == 0 and out.stdout.endswith(b"path=/k body=0\n"), out)
+        evs = p.wait_closed(1)
+        check(not [e for e in evs if "keylog" in e["type"]], "secrets in the event stream")
+    srv.close()
+    # the proxy has exited: its collector wrote every line before stopping
+    check(os.stat(logs["proxy"]).st_mode & 0o777 == 0o600, oct(os.stat(logs["proxy"]).st_mode))
+    proxy, client, origin = (keylines(logs[k]) for k in ("proxy", "curl", "origin"))
+    labels = {l.split()[0] for l in proxy}
+    check(labels == {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+                     "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0"}, labels)
+    check(len(proxy) == 8, "4 secrets for each of the 2 sessions: %s" % proxy)
+    check(client and origin and proxy == client | origin,
+          "proxy only: %s\nclient only: %s\norigin only: %s" %
+          (proxy - client - origin, client - proxy, origin - proxy))
+
+
+def test_idle_intercepted_connections_hold_no_send_memory():
+    """Registered send chunks are held only while bytes are waiting to go
+    out: 40 idle keep-alive intercepted connections hold none, and each can
+    still be used afterwards."""
+    crt, key = LAB.leaf("idle")
+    srv = tls_server(crt, key, alpn=["http/1.1"])
+    with mitm_proxy(ADMIN, threads=1) as p:
+        port = admin_port(p)
+        ctx = ssl.create_default_context(cafile=p.ca)
+        conns = []
+        for i in range(40):
+            s, status, _ = connect_via(p.port, "localhost:%d" % srv.port)
+            check(" 200 " in status, status)
+            t = ctx.wrap_socket(s, server_hostname="localhost")
+            t.sendall(b"GET /c%d HTTP/1.1\r\nHost: localhost\r\n\r\n" % i)
+            st, _, body = http_response(t)
+            check(st == 200 and body.endswith(b"path=/c%d body=0\n" % i), (st, body))
+            conns.append(t)
+        m = parse(scrape(port))
+        check(total(m, "soth_connections_open") == 40, total(m, "soth_connections_open"))
+        check(total(m, "soth_send_chunks_in_use") == 0,
+              "idle connections hold %s chunks" % total(m, "soth_send_chunks_in_use"))
+        for i, t in enumerate(conns):  # chunks are taken again when there is work
+            t.sendall(b"GET /again%d HTTP/1.1\r\nHost: localhost\r\n\r\n" % i)
+            st, _, body = http_response(t)
+            check(st == 200 and body.endswith(b"path=/again%d body=0\n" % i), (st, body))
+            t.close()
+        check(total(parse(scrape(port)), "soth_send_chunks_exhausted_total") == 0, "exhausted")
+    srv.close()
+
+
 if __name__ == "__main__":
     run_tests([test_intercepted_requests_and_events, test_server_side_failures_are_classified,
                test_client_side_failures_are_classified,
                test_non_tls_after_connect_is_tunnelled_or_refused,
-               test_records_to_the_client_start_small_then_grow])
+               test_records_to_the_client_start_small_then_grow,
+               test_keylog_holds_the_secrets_of_both_sessions,
+               test_idle_intercepted_connections_hold_no_send_memory])

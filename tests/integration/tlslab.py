@@ -87,9 +87,12 @@ def http_responder(body=b"hello from the origin\n"):
     return h
 
 
-def tls_server(cert, key, handler=None, alpn=None, max_version=None, min_version=None):
+def tls_server(cert, key, handler=None, alpn=None, max_version=None, min_version=None,
+               keylog=None):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
+    if keylog:
+        ctx.keylog_filename = keylog
     if alpn:
         ctx.set_alpn_protocols(alpn)
     if max_version:

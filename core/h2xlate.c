@@ -1,0 +1,29 @@
+/* HTTP/2 client to HTTP/1.1 upstream: the ALPN choice and the translator
+ * (see core/h2xlate.h). */
+#include "core/h2xlate.h"
+
+#include <string.h>
+
+#include "proto/h2h1.h"
+
+const char *sm_h2xlate_upstream_alpn(const struct sm_clienthello *ch, bool http2)
+{
+	bool h2 = http2 && sm_clienthello_offers_alpn(ch, "h2", 2);
+	/* http/1.1 always: with h2 only, an HTTP/1.1 origin would have to
+	 * refuse the handshake (some send no_application_protocol) */
+	return h2 ? "h2,http/1.1" : "http/1.1";
+}
+
+bool sm_h2xlate_wanted(const struct sm_clienthello *ch, bool http2, bool up_failed,
+                       const char *up_alpn, size_t up_len)
+{
+	if (!http2 || up_failed || (up_len == 2 && memcmp(up_alpn, "h2", 2) == 0))
+		return false;
+	return sm_clienthello_offers_alpn(ch, "h2", 2) &&
+	       !sm_clienthello_offers_alpn(ch, "http/1.1", 8);
+}
+
+struct sm_h2 *sm_h2xlate_new(void)
+{
+	return sm_h2h1_new(NULL);
+}
