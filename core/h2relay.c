@@ -19,14 +19,20 @@
 /* ---- observers on HTTP/2 streams -------------------------------------------- */
 
 #define H2_OBSERVED 16 /* streams x directions observed at once; more are relayed only */
+#define OBS_WS      2  /* `dir` of a slot observing an RFC 8441 WebSocket stream */
 
+/* A slot observes one body (sid, dir 0/1, pipe p) or one WebSocket stream
+ * (sid, OBS_WS): from its extended CONNECT until the 2xx it waits with ws
+ * NULL, then both directions' DATA go to ws until both ended or a reset. */
 struct sm_h2_obs {
 	struct sm_reactor *r;
 	struct sm_flow *f;
 	int32_t sid; /* 0 = free slot */
 	uint8_t dir;
 	uint8_t framing;
+	uint8_t ended; /* OBS_WS: bit per direction that sent END_STREAM */
 	struct sm_pipe *p;
+	struct sm_ws_obs *ws;
 };
 
 static void obs_cb(void *ctx, const struct sm_pipe_event *pe)
@@ -42,6 +48,22 @@ static struct sm_h2_obs *obs_find(struct sm_front *fr, int32_t sid, int dir)
 		if (t[k].sid == sid && t[k].dir == dir)
 			return &t[k];
 	return NULL;
+}
+
+/* A free slot, the table allocated on first use; NULL when all are taken. */
+static struct sm_h2_obs *obs_claim(struct sm_front *fr)
+{
+	if (!fr->h2obs && !(fr->h2obs = calloc(H2_OBSERVED, sizeof(struct sm_h2_obs))))
+		return NULL;
+	return obs_find(fr, 0, 0);
+}
+
+static void ws_slot_end(struct sm_h2_obs *o)
+{
+	if (!o)
+		return;
+	sm_observe_ws_free(o->ws); /* flushes the open turn */
+	*o = (struct sm_h2_obs){0};
 }
 
 static void obs_end(struct sm_h2_obs *o)
@@ -61,6 +83,8 @@ void sm_h2relay_free_obs(struct sm_front *fr)
 	for (int k = 0; t && k < H2_OBSERVED; k++)
 		if (t[k].p)
 			sm_pipe_free(t[k].p);
+		else if (t[k].ws)
+			sm_observe_ws_free(t[k].ws);
 	free(t);
 	fr->h2obs = NULL;
 }
@@ -69,23 +93,57 @@ void sm_h2relay_free_obs(struct sm_front *fr)
 static void obs_start(struct sm_reactor *r, struct sm_flow *f, const struct sm_h2_event *ev)
 {
 	struct sm_front *fr = f->front;
-	const uint8_t *ct = (const uint8_t *)"", *ce = NULL;
-	size_t ctl = 0, cel = 0;
+	const uint8_t *ct = (const uint8_t *)"", *ce = NULL, *ge = NULL;
+	size_t ctl = 0, cel = 0, gel = 0;
 	sm_h2_header_find(fr->h2, ev, "content-type", &ct, &ctl);
 	sm_h2_header_find(fr->h2, ev, "content-encoding", &ce, &cel);
-	if (!fr->h2obs && !(fr->h2obs = calloc(H2_OBSERVED, sizeof(struct sm_h2_obs))))
-		return;
-	struct sm_h2_obs *o = obs_find(fr, 0, 0); /* a free slot */
+	sm_h2_header_find(fr->h2, ev, "grpc-encoding", &ge, &gel);
+	struct sm_h2_obs *o = obs_claim(fr);
 	if (!o)
 		return; /* bounded: this stream is relayed without observation */
-	*o = (struct sm_h2_obs){r, f, ev->stream_id, ev->dir, 0, NULL};
-	o->p = sm_observe_pipe(r->cfg, ct, ctl, ce, cel, obs_cb, o);
+	*o = (struct sm_h2_obs){.r = r, .f = f, .sid = ev->stream_id, .dir = ev->dir};
+	o->p = sm_observe_pipe(r->cfg, ct, ctl, ce, cel, ge, gel, obs_cb, o);
 	if (!o->p) {
 		o->sid = 0;
 		o->dir = 0;
 		return;
 	}
 	o->framing = (uint8_t)sm_pipe_framing(o->p);
+}
+
+/* RFC 8441: an extended CONNECT for :protocol websocket waits in a slot for
+ * its response. Returns true when the request is such a one. */
+static bool ws_request(struct sm_reactor *r, struct sm_flow *f, const struct sm_h2_event *ev)
+{
+	if (!(ev->flags & SM_H2_F_EXTCONNECT) || ev->protocol_len != 9 ||
+	    strncasecmp((const char *)ev->protocol, "websocket", 9) != 0)
+		return false;
+	struct sm_h2_obs *o = r->cfg->observe.websocket ? obs_claim(f->front) : NULL;
+	if (o) /* else bounded: relayed without observation */
+		*o = (struct sm_h2_obs){.r = r, .f = f, .sid = ev->stream_id, .dir = OBS_WS};
+	return true;
+}
+
+/* The response to a waiting WebSocket stream: a 2xx opens the observer
+ * (permessage-deflate from its sec-websocket-extensions); anything else
+ * frees the slot and the response body is observed like any other.
+ * Returns true when the stream is now a WebSocket. */
+static bool ws_response(struct sm_reactor *r, struct sm_flow *f, const struct sm_h2_event *ev)
+{
+	struct sm_h2_obs *o = obs_find(f->front, ev->stream_id, OBS_WS);
+	if (!o || o->ws)
+		return false;
+	if (ev->status < 200 || ev->status > 299) {
+		ws_slot_end(o);
+		return false;
+	}
+	const uint8_t *ext = NULL;
+	size_t el = 0;
+	sm_h2_header_find(f->front->h2, ev, "sec-websocket-extensions", &ext, &el);
+	o->ws = sm_observe_ws_new(r, f, ev->stream_id, ext, el);
+	if (!o->ws)
+		ws_slot_end(o);
+	return true;
 }
 
 static void grpc_status_event(struct sm_reactor *r, struct sm_flow *f, const struct sm_h2_event *ev)
@@ -150,18 +208,29 @@ static void h2_events(struct sm_reactor *r, struct sm_flow *f, bool *progress)
 		case SM_H2_EV_DATA:
 			if (fr->h2obs) {
 				struct sm_h2_obs *o = obs_find(fr, ev.stream_id, ev.dir);
+				struct sm_h2_obs *w = o ? NULL : obs_find(fr, ev.stream_id, OBS_WS);
 				if (o && sm_pipe_feed(o->p, ev.data, ev.len) < 0)
 					obs_end(o);
+				if (w)
+					sm_observe_ws_data(w->ws, ev.dir, ev.data, ev.len);
 			}
 			break;
-		case SM_H2_EV_STREAM_END: obs_end(obs_find(fr, ev.stream_id, ev.dir)); break;
+		case SM_H2_EV_STREAM_END: {
+			obs_end(obs_find(fr, ev.stream_id, ev.dir));
+			struct sm_h2_obs *w = obs_find(fr, ev.stream_id, OBS_WS);
+			if (w && (w->ended |= (uint8_t)(1u << ev.dir)) == 3)
+				ws_slot_end(w);
+			break;
+		}
 		case SM_H2_EV_STREAM_RESET:
 			obs_end(obs_find(fr, ev.stream_id, 0));
 			obs_end(obs_find(fr, ev.stream_id, 1));
+			ws_slot_end(obs_find(fr, ev.stream_id, OBS_WS));
 			break;
 		case SM_H2_EV_TRAILERS: grpc_status_event(r, f, &ev); break;
 		case SM_H2_EV_REQUEST:
-			obs_start(r, f, &ev);
+			if (!ws_request(r, f, &ev))
+				obs_start(r, f, &ev);
 			fr->requests++;
 			e = sm_flow_event(r, f, SM_EV_PROXY_REQUEST);
 			if (!e)
@@ -175,7 +244,8 @@ static void h2_events(struct sm_reactor *r, struct sm_flow *f, bool *progress)
 		case SM_H2_EV_RESPONSE:
 			if (ev.flags & SM_H2_F_INTERIM)
 				break;
-			obs_start(r, f, &ev);
+			if (!ws_response(r, f, &ev))
+				obs_start(r, f, &ev);
 			if (ev.flags & SM_H2_F_END_STREAM) /* trailers-only: gRPC errors */
 				grpc_status_event(r, f, &ev);
 			e = sm_flow_event(r, f, SM_EV_HTTP_RESPONSE);

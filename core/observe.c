@@ -8,6 +8,7 @@
 
 #include "decode/pipeline.h"
 #include "proto/websocket.h"
+#include "proto/ws_deflate.h"
 #include "proto/ws_turn.h"
 #include "telemetry/event.h"
 
@@ -49,8 +50,9 @@ void sm_observe_emit(struct sm_reactor *r, struct sm_flow *f, int dir, int frami
 		break;
 	case SM_EV_GRPC_MESSAGE:
 		ev->i[1] = stream;
-		ev->i[2] = (int64_t)pe->length;
+		ev->i[2] = (int64_t)pe->wire_length;
 		ev->i[3] = pe->compressed;
+		ev->i[4] = pe->compressed && !pe->decoded ? -1 : (int64_t)pe->length;
 		sm_event_set_str(ev, 0, (const char *)pe->excerpt, pe->excerpt_len);
 		break;
 	case SM_EV_SSE_EVENT:
@@ -75,7 +77,8 @@ void sm_observe_emit(struct sm_reactor *r, struct sm_flow *f, int dir, int frami
 }
 
 struct sm_pipe *sm_observe_pipe(const struct sm_config *cfg, const uint8_t *ct, size_t ctl,
-                                const uint8_t *ce, size_t cel, sm_pipe_cb cb, void *ctx)
+                                const uint8_t *ce, size_t cel, const uint8_t *ge, size_t gel,
+                                sm_pipe_cb cb, void *ctx)
 {
 	bool sse = has_prefix(ct, ctl, "text/event-stream");
 	bool grpc = has_prefix(ct, ctl, "application/grpc");
@@ -100,6 +103,8 @@ struct sm_pipe *sm_observe_pipe(const struct sm_config *cfg, const uint8_t *ct, 
 	        .content_encoding = cel ? (const char *)ce : NULL,
 	        .content_encoding_len = cel,
 	        .transfer_removed = true, /* both HTTP layers hand over de-chunked payload */
+	        .grpc_encoding = (const char *)ge,
+	        .grpc_encoding_len = ge ? gel : 0,
 	};
 	return sm_pipe_new(&pc, &ph, cb, ctx);
 }
@@ -128,14 +133,15 @@ static void on_head(void *ctx, int dir, const struct sm_h1_event *hev)
 	close_pipe(fr, dir);
 	if (hev->flags & SM_H1_F_NO_BODY)
 		return;
-	const uint8_t *ct = (const uint8_t *)"", *ce = (const uint8_t *)"";
-	size_t ctl = 0, cel = 0;
+	const uint8_t *ct = (const uint8_t *)"", *ce = (const uint8_t *)"", *ge = NULL;
+	size_t ctl = 0, cel = 0, gel = 0;
 	sm_h1_header_find(fr->h1, dir, "content-type", &ct, &ctl);
 	sm_h1_header_find(fr->h1, dir, "content-encoding", &ce, &cel);
+	sm_h1_header_find(fr->h1, dir, "grpc-encoding", &ge, &gel);
 	size_t tl = ctl < sizeof(fr->obs_type[dir]) - 1 ? ctl : sizeof(fr->obs_type[dir]) - 1;
 	memcpy(fr->obs_type[dir], ct, tl);
 	fr->obs_type[dir][tl] = 0;
-	fr->obs_pipe[dir] = sm_observe_pipe(r->cfg, ct, ctl, ce, cel, on_pipe, c);
+	fr->obs_pipe[dir] = sm_observe_pipe(r->cfg, ct, ctl, ce, cel, ge, gel, on_pipe, c);
 	fr->obs_framing[dir] = fr->obs_pipe[dir] ? (uint8_t)sm_pipe_framing(fr->obs_pipe[dir]) : 0;
 }
 
@@ -179,18 +185,15 @@ void sm_observe_detach(struct sm_flow *f)
 	sm_observe_ws_end(f);
 }
 
-/* ---- WebSocket (after a 101) ------------------------------------------------ */
+/* ---- WebSocket (after a 101, or on an RFC 8441 stream) ---------------------- */
 
 struct sm_ws_obs {
 	struct sm_reactor *r;
 	struct sm_flow *f;
+	int32_t stream; /* HTTP/2 stream id; 0 after an HTTP/1.1 101 */
 	struct sm_ws *p[2];
 	struct sm_ws_turn turn;
 	bool closed_seen;
-};
-
-struct ws_ctx {
-	struct sm_ws_obs *o;
 };
 
 static void on_turn(void *ctx, const struct sm_ws_turn_event *te)
@@ -204,6 +207,36 @@ static void on_turn(void *ctx, const struct sm_ws_turn_event *te)
 	ev->i[2] = (int64_t)te->bytes;
 	ev->i[3] = (int64_t)((te->last_ns - te->first_ns) / 1000);
 	ev->i[4] = te->why;
+	ev->i[5] = o->stream;
+	sm_flow_event_commit(o->r);
+}
+
+/* An inflate failure is a content-stage error of "permessage-deflate",
+ * named like the content decoders' reasons; the rest are framing errors. */
+static void ws_error(struct sm_ws_obs *o, const struct sm_ws_event *we)
+{
+	struct sm_event *ev = sm_flow_event(o->r, o->f, SM_EV_PARSE_ERROR);
+	if (!ev)
+		return;
+	const char *who = "", *why = sm_ws_reason_str(we->error);
+	ev->i[1] = SM_PIPE_FRAMING;
+	switch (we->error) {
+	case SM_WS_R_INFLATE_CORRUPT: why = "corrupt"; break;
+	case SM_WS_R_INFLATE_BOMB: why = "bomb"; break;
+	case SM_WS_R_INFLATE_NOMEM: why = "nomem"; break;
+	default: who = NULL; break;
+	}
+	if (who) {
+		ev->i[1] = SM_PIPE_CONTENT;
+		who = "permessage-deflate";
+	} else {
+		who = "websocket";
+	}
+	ev->i[0] = we->dir;
+	ev->i[2] = we->fatal;
+	ev->i[3] = o->stream;
+	sm_event_set_str(ev, 0, who, strlen(who));
+	sm_event_set_str(ev, 1, why, strlen(why));
 	sm_flow_event_commit(o->r);
 }
 
@@ -223,6 +256,8 @@ static void on_ws(void *ctx, const struct sm_ws_event *we)
 		ev->i[1] = we->opcode;
 		ev->i[2] = (int64_t)we->length;
 		ev->i[3] = we->compressed;
+		ev->i[4] = we->compressed && !we->decoded ? -1 : (int64_t)we->decoded_length;
+		ev->i[5] = o->stream;
 		sm_event_set_str(ev, 0, (const char *)we->excerpt, we->excerpt_len);
 		sm_flow_event_commit(r);
 		return;
@@ -235,46 +270,41 @@ static void on_ws(void *ctx, const struct sm_ws_event *we)
 			return;
 		ev->i[0] = we->dir;
 		ev->i[1] = we->close_code;
+		ev->i[2] = o->stream;
 		sm_event_set_str(ev, 0, we->reason, we->reason_len);
 		sm_flow_event_commit(r);
 		return;
-	case SM_WS_EV_ERROR:
-		ev = sm_flow_event(r, f, SM_EV_PARSE_ERROR);
-		if (!ev)
-			return;
-		ev->i[0] = we->dir;
-		ev->i[1] = SM_PIPE_FRAMING;
-		ev->i[2] = we->fatal;
-		sm_event_set_str(ev, 0, "websocket", 9);
-		sm_event_set_str(ev, 1, sm_ws_reason_str(we->error),
-		                 strlen(sm_ws_reason_str(we->error)));
-		sm_flow_event_commit(r);
-		return;
+	case SM_WS_EV_ERROR: ws_error(o, we); return;
 	default: return;
 	}
 }
 
-bool sm_observe_ws_start(struct sm_reactor *r, struct sm_flow *f)
+struct sm_ws_obs *sm_observe_ws_new(struct sm_reactor *r, struct sm_flow *f, int32_t stream,
+                                    const uint8_t *ext, size_t el)
 {
-	struct sm_front *fr = f->front;
-	if (!r->cfg->observe.websocket || fr->ws)
-		return false;
+	if (!r->cfg->observe.websocket)
+		return NULL;
 	struct sm_ws_obs *o = calloc(1, sizeof(*o));
 	if (!o)
-		return false;
+		return NULL;
 	o->r = r;
 	o->f = f;
-	const uint8_t *ext = NULL;
-	size_t el = 0;
-	bool deflate = sm_h1_header_find(fr->h1, 1, "sec-websocket-extensions", &ext, &el) &&
-	               contains(ext, el, "permessage-deflate");
+	o->stream = stream;
+	struct sm_ws_deflate_params dp;
+	sm_ws_deflate_parse((const char *)ext, ext ? el : 0, &dp);
+	uint32_t max = r->cfg->observe.max_message_bytes;
 	for (int d = 0; d < 2; d++) {
-		struct sm_ws_config wc = {.dir = (enum sm_ws_dir)d,
-		                          .permessage_deflate = deflate,
-		                          .max_message = r->cfg->observe.max_message_bytes,
-		                          .excerpt = r->cfg->observe.excerpt_bytes
-		                                             ? r->cfg->observe.excerpt_bytes
-		                                             : 1};
+		struct sm_ws_config wc = {
+		        .dir = (enum sm_ws_dir)d,
+		        .permessage_deflate = dp.on,
+		        .max_message = max,
+		        .excerpt =
+		                r->cfg->observe.excerpt_bytes ? r->cfg->observe.excerpt_bytes : 1,
+		        .inflate = dp.inflate,
+		        .window_bits = dp.window_bits[d],
+		        .no_context_takeover = dp.no_context_takeover[d],
+		        .max_inflate = max, /* the content decoders' bomb budget */
+		};
 		o->p[d] = sm_ws_new(&wc, on_ws, o);
 	}
 	sm_ws_turn_init(&o->turn, 0, on_turn, o);
@@ -282,27 +312,48 @@ bool sm_observe_ws_start(struct sm_reactor *r, struct sm_flow *f)
 		sm_ws_free(o->p[0]);
 		sm_ws_free(o->p[1]);
 		free(o);
-		return false;
+		return NULL;
 	}
-	fr->ws = o;
-	return true;
+	return o;
 }
 
-void sm_observe_ws_feed(struct sm_flow *f, int dir, const uint8_t *p, size_t n)
+void sm_observe_ws_data(struct sm_ws_obs *o, int dir, const uint8_t *p, size_t n)
 {
-	struct sm_ws_obs *o = f->front ? f->front->ws : NULL;
 	if (o && o->p[dir])
 		sm_ws_feed(o->p[dir], p, n); /* errors arrive as events; traffic goes on */
 }
 
-void sm_observe_ws_end(struct sm_flow *f)
+void sm_observe_ws_free(struct sm_ws_obs *o)
 {
-	struct sm_ws_obs *o = f->front ? f->front->ws : NULL;
 	if (!o)
 		return;
 	sm_ws_turn_close(&o->turn);
 	sm_ws_free(o->p[0]);
 	sm_ws_free(o->p[1]);
 	free(o);
+}
+
+bool sm_observe_ws_start(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_front *fr = f->front;
+	if (fr->ws)
+		return false;
+	const uint8_t *ext = NULL;
+	size_t el = 0;
+	sm_h1_header_find(fr->h1, 1, "sec-websocket-extensions", &ext, &el);
+	fr->ws = sm_observe_ws_new(r, f, 0, ext, el);
+	return fr->ws != NULL;
+}
+
+void sm_observe_ws_feed(struct sm_flow *f, int dir, const uint8_t *p, size_t n)
+{
+	sm_observe_ws_data(f->front ? f->front->ws : NULL, dir, p, n);
+}
+
+void sm_observe_ws_end(struct sm_flow *f)
+{
+	if (!f->front)
+		return;
+	sm_observe_ws_free(f->front->ws);
 	f->front->ws = NULL;
 }

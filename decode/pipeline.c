@@ -7,9 +7,13 @@
 
 #include "core/result.h"
 #include "decode/antihijack.h"
+#include "decode/inflate.h"
 #include "proto/grpc.h"
 #include "proto/sse.h"
 #include "proto/websocket.h"
+
+/* grpc-encoding of the sender. */
+enum { GENC_NONE, GENC_IDENTITY, GENC_GZIP, GENC_DEFLATE, GENC_UNKNOWN };
 
 /* How a unit's payload is interpreted. */
 enum hint {
@@ -38,6 +42,12 @@ struct sm_pipe {
 	struct sm_ws *ws;
 	struct sm_msgpack mp;
 	struct sm_antihijack ah;
+
+	/* gRPC grpc-encoding: compressed messages decoded into ubuf */
+	int genc;              /* GENC_* */
+	struct sm_inflate *gz; /* created on the first compressed message */
+	bool unit_decoded;     /* the unit being reported was decoded from wire bytes */
+	uint64_t unit_wire;    /* its wire length */
 
 	int failed;           /* lowest failed stage, -1 when none */
 	unsigned failed_mask; /* stages whose failure was reported */
@@ -136,7 +146,9 @@ static void payload_event(struct sm_pipe *p, enum sm_pipe_kind kind, const uint8
 	                           .excerpt = d,
 	                           .label = label,
 	                           .label_len = label_len,
-	                           .compressed = compressed};
+	                           .compressed = compressed || p->unit_decoded,
+	                           .decoded = p->unit_decoded,
+	                           .wire_length = p->unit_wire};
 	ev.excerpt_len = kept < p->cfg.excerpt ? kept : p->cfg.excerpt;
 	if (m && m->sanitized) {
 		ev.sanitized = true;
@@ -151,6 +163,8 @@ static void unit(struct sm_pipe *p, enum hint h, const uint8_t *d, size_t kept, 
 {
 	if (compressed)
 		h = H_RAW;
+	if (!p->unit_decoded)
+		p->unit_wire = total;
 	if (kept < total)
 		p->st.units_cut++;
 	if (h == H_MSGPACK) {
@@ -212,10 +226,62 @@ static void on_sse(void *ctx, const struct sm_sse_event *ev)
 		            false);
 }
 
+/* A compressed gRPC message, whole in ev->excerpt: decoded into ubuf (the
+ * first max_unit bytes kept, the rest counted) and reported as a unit of
+ * its decoded bytes. Returns false (with an ERROR event) when it cannot be:
+ * the caller reports it compressed, as is. */
+static bool grpc_decode(struct sm_pipe *p, const struct sm_grpc_event *ev)
+{
+	const char *who = p->genc == GENC_GZIP ? "gzip" : "deflate";
+	int r = SM_OK;
+	const char *why = NULL;
+	if (p->genc != GENC_GZIP && p->genc != GENC_DEFLATE) {
+		r = SM_ERR_UNSUPPORTED; /* RFC: a compressed flag needs a real coding */
+		why = p->genc == GENC_UNKNOWN ? "unknown" : "no_encoding";
+		who = "grpc-encoding";
+	} else if (ev->excerpt_len < ev->length) {
+		r = SM_ERR_LIMIT; /* only part of it was kept: cannot be decoded */
+		why = "too_large";
+	} else if (!p->gz) {
+		struct sm_inflate_config zc = {.format = p->genc == GENC_GZIP ? SM_INFLATE_GZIP
+		                                                              : SM_INFLATE_ZLIB,
+		                               .max_output = p->cfg.content.max_output};
+		p->gz = sm_inflate_new(&zc);
+		if (!p->gz) {
+			r = SM_ERR_NOMEM;
+			why = "nomem";
+		}
+	}
+	size_t kept = 0;
+	if (!r) {
+		r = sm_inflate_feed(p->gz, ev->excerpt, ev->excerpt_len, p->ubuf, p->cfg.max_unit,
+		                    &kept);
+		int re = sm_inflate_end(p->gz, p->ubuf, p->cfg.max_unit, &kept);
+		if (!r)
+			r = re;
+		why = sm_inflate_reason_str(sm_inflate_reason(p->gz));
+	}
+	if (r) {
+		p->st.decode_failed++;
+		if (r == SM_ERR_BOMB)
+			p->st.bombs++;
+		error_event(p, SM_PIPE_CONTENT, r, why, who, false);
+		return false;
+	}
+	p->st.decoded++;
+	p->unit_decoded = true;
+	p->unit_wire = ev->length;
+	unit(p, p->body_hint, p->ubuf, kept, sm_inflate_produced(p->gz), NULL, 0, false);
+	p->unit_decoded = false;
+	return true;
+}
+
 static void on_grpc(void *ctx, const struct sm_grpc_event *ev)
 {
 	struct sm_pipe *p = ctx;
 	if (ev->type == SM_GRPC_EV_MESSAGE) {
+		if (ev->compressed && grpc_decode(p, ev))
+			return;
 		unit(p, p->body_hint, ev->excerpt, ev->excerpt_len, ev->length, NULL, 0,
 		     ev->compressed);
 		return;
@@ -365,6 +431,7 @@ int sm_pipe_finish(struct sm_pipe *p)
 		                           .kind = SM_PIPE_KIND_RAW,
 		                           .unit = p->unit++,
 		                           .length = p->st.in_bytes[st],
+		                           .wire_length = p->st.in_bytes[st],
 		                           .excerpt = p->ex[st],
 		                           .excerpt_len = p->ex_len[st]};
 		emit(p, &ev);
@@ -454,6 +521,21 @@ static size_t codings(const struct sm_pipe_headers *h, bool *chunked, char *out,
 	return k;
 }
 
+static void grpc_encoding(struct sm_pipe *p, const struct sm_pipe_headers *h)
+{
+	const char *v = h->grpc_encoding;
+	size_t n = v ? h->grpc_encoding_len : 0;
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	while (n > 0 && (*v == ' ' || *v == '\t'))
+		v++, n--;
+	p->genc = n == 0                    ? GENC_NONE
+	          : mt_is(v, n, "identity") ? GENC_IDENTITY
+	          : mt_is(v, n, "gzip")     ? GENC_GZIP
+	          : mt_is(v, n, "deflate")  ? GENC_DEFLATE
+	                                    : GENC_UNKNOWN;
+}
+
 struct sm_pipe *sm_pipe_new(const struct sm_pipe_config *cfg, const struct sm_pipe_headers *h,
                             sm_pipe_cb cb, void *ctx)
 {
@@ -525,6 +607,7 @@ struct sm_pipe *sm_pipe_new(const struct sm_pipe_config *cfg, const struct sm_pi
 		p->grpc = sm_grpc_new(&gc, on_grpc, p);
 		if (!p->grpc)
 			goto fail;
+		grpc_encoding(p, h);
 	}
 	return p;
 fail:
@@ -542,6 +625,7 @@ void sm_pipe_free(struct sm_pipe *p)
 		sm_sse_free(p->sse);
 	if (p->grpc)
 		sm_grpc_free(p->grpc);
+	sm_inflate_free(p->gz);
 	if (p->ws)
 		sm_ws_free(p->ws);
 	free(p);

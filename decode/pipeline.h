@@ -84,10 +84,13 @@ struct sm_pipe_event {
 	                           msgpack: JSON length; raw fallback: stage input) */
 	const uint8_t *excerpt; /* first min(length, excerpt) bytes; valid during the callback */
 	size_t excerpt_len;
-	bool sanitized;    /* an anti-hijack guard was stripped */
-	const char *guard; /* the guard text, "" when none */
-	bool compressed;   /* gRPC flag / WebSocket RSV1: payload left as is */
-	const char *label; /* SSE event type, "" otherwise (not NUL-terminated) */
+	bool sanitized;       /* an anti-hijack guard was stripped */
+	const char *guard;    /* the guard text, "" when none */
+	bool compressed;      /* gRPC flag / WebSocket RSV1: compressed on the wire */
+	bool decoded;         /* compressed and decoded: excerpt and length are the
+	                         decoded bytes (else a compressed unit is left as is) */
+	uint64_t wire_length; /* bytes of the unit as framed (compressed size) */
+	const char *label;    /* SSE event type, "" otherwise (not NUL-terminated) */
 	size_t label_len;
 };
 
@@ -113,6 +116,12 @@ struct sm_pipe_headers {
 	const char *transfer_encoding;
 	size_t transfer_encoding_len;
 	bool transfer_removed; /* bytes fed are already de-chunked */
+	/* gRPC: grpc-encoding of the message's sender ("gzip", "deflate",
+	 * "identity"); compressed messages are decoded when it is gzip or
+	 * deflate, else reported as a content ERROR (who "grpc-encoding",
+	 * reason "unknown") and left compressed. */
+	const char *grpc_encoding;
+	size_t grpc_encoding_len;
 	/* WebSocket: the pipeline frames one direction of an upgraded stream;
 	 * the other fields are ignored. */
 	bool websocket;
@@ -132,6 +141,8 @@ struct sm_pipe_stats {
 	uint64_t sanitized;   /* units with an anti-hijack guard stripped */
 	uint64_t msgpack_ok;
 	uint64_t msgpack_failed;
+	uint64_t decoded;       /* compressed gRPC messages decoded */
+	uint64_t decode_failed; /* ... that could not be (unknown coding, corrupt, bomb) */
 };
 
 struct sm_pipe;

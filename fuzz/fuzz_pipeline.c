@@ -13,21 +13,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 struct hdr {
 	const char *ct, *ce, *te;
 	bool ws, c2s;
+	const char *ge; /* grpc-encoding */
 };
 
 static const struct hdr hdrs[] = {
-        {"application/json", "gzip", "chunked", false, false},
-        {"text/event-stream", "br", "chunked", false, false},
-        {"application/grpc+json", "", "", false, false},
-        {"application/msgpack", "deflate", "", false, false},
-        {"", "", "", true, true},
-        {"", "", "", true, false},
-        {"text/plain", "", "chunked", false, false},
-        {"text/javascript", "", "gzip, chunked", false, false},
-        {"text/event-stream", "zstd", "", false, false},
-        {"application/x-msgpack", "", "chunked", false, false},
-        {"application/json", "zstd, br", "", false, false},
-        {"text/event-stream", "", "", false, false},
+        {"application/json", "gzip", "chunked", false, false, NULL},
+        {"text/event-stream", "br", "chunked", false, false, NULL},
+        {"application/grpc+json", "", "", false, false, NULL},
+        {"application/msgpack", "deflate", "", false, false, NULL},
+        {"", "", "", true, true, NULL},
+        {"", "", "", true, false, NULL},
+        {"text/plain", "", "chunked", false, false, NULL},
+        {"text/javascript", "", "gzip, chunked", false, false, NULL},
+        {"text/event-stream", "zstd", "", false, false, NULL},
+        {"application/x-msgpack", "", "chunked", false, false, NULL},
+        {"application/json", "zstd, br", "", false, false, NULL},
+        {"text/event-stream", "", "", false, false, NULL},
+        {"application/grpc", "", "", false, false, "gzip"},
+        {"application/grpc+json", "", "", false, false, "deflate"},
 };
 
 struct digest {
@@ -81,6 +84,8 @@ static struct digest run(const struct hdr *h, const uint8_t *b, size_t n, unsign
 	        .websocket = h->ws,
 	        .ws_client_to_server = h->c2s,
 	        .ws_binary_msgpack = true,
+	        .grpc_encoding = h->ge,
+	        .grpc_encoding_len = h->ge ? strlen(h->ge) : 0,
 	};
 	struct digest d = {.h = 14695981039346656037ull, .excerpt = cfg.excerpt};
 	struct sm_pipe *p = sm_pipe_new(&cfg, &ph, on_event, &d);

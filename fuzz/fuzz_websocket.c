@@ -24,9 +24,10 @@ static void mix(struct hash *s, const void *p, size_t n)
 static void on_event(void *ctx, const struct sm_ws_event *ev)
 {
 	struct hash *s = ctx;
-	uint64_t hdr[12] = {ev->type,         ev->opcode,     ev->compressed, ev->oversized,
-	                    ev->invalid_utf8, ev->frames,     ev->length,     ev->excerpt_len,
-	                    ev->payload_len,  ev->close_code, ev->error,      ev->offset};
+	uint64_t hdr[14] = {ev->type,         ev->opcode,        ev->compressed, ev->oversized,
+	                    ev->invalid_utf8, ev->frames,        ev->length,     ev->excerpt_len,
+	                    ev->payload_len,  ev->close_code,    ev->error,      ev->offset,
+	                    ev->decoded,      ev->decoded_length};
 	mix(s, hdr, sizeof(hdr));
 	mix(s, ev->excerpt, ev->excerpt_len);
 	mix(s, ev->payload, ev->payload_len);
@@ -71,6 +72,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	        .permessage_deflate = data[0] & 2,
 	        .max_message = 1u + ((data[0] >> 2) & 7u) * 40u,
 	        .excerpt = 1u + (data[0] >> 5) * 3u,
+	        /* overlapping bits: the fuzzer finds every combination anyway */
+	        .inflate = data[0] & 0x40,
+	        .no_context_takeover = data[0] & 0x10,
+	        .window_bits = (uint8_t)(data[0] & 0x80 ? 9 : 15),
+	        .max_inflate = 1u + ((data[0] >> 2) & 7u) * 60u,
 	};
 	uint8_t step = (uint8_t)(1 + (data[0] >> 3));
 	data++;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/result.h"
+#include "decode/inflate.h"
 
 enum ws_state {
 	ST_HEADER,   /* collecting a frame header (hdr_have bytes so far) */
@@ -25,11 +26,19 @@ struct utf8 {
 
 #define WS_HDR_MAX 14
 
+/* Pending errors of an inflated message, in reporting order. */
+#define ZP_UTF8    0x1u
+#define ZP_TOO_BIG 0x2u
+#define ZP_INFLATE 0x4u
+
 struct sm_ws {
 	sm_ws_cb cb;
 	void *ctx;
 	uint8_t dir; /* enum sm_ws_dir */
 	bool deflate;
+	bool inflate_on; /* decode compressed messages */
+	struct sm_inflate_config zcfg;
+	struct sm_inflate *zi; /* created on the first compressed message */
 	uint32_t max_message;
 	uint32_t excerpt_max;
 	uint8_t state;
@@ -49,6 +58,11 @@ struct sm_ws {
 	bool msg_compressed;
 	bool msg_oversized;
 	bool msg_bad_utf8;
+	bool msg_inflate; /* compressed and going through zi */
+	bool msg_zfail;   /* zi failed on this message: the rest is skipped */
+	uint8_t zpend;    /* errors found in decoded bytes, reported at the message's
+	                     end (ZP_*) so their offsets do not depend on chunking */
+	uint8_t zreason;  /* enum sm_ws_reason of the inflate failure */
 	uint32_t msg_frames;
 	uint64_t msg_len; /* declared bytes of all its frames so far */
 	size_t buf_len;   /* unmasked bytes kept in buf */
@@ -65,7 +79,8 @@ struct sm_ws *sm_ws_new(const struct sm_ws_config *cfg, sm_ws_cb cb, void *ctx)
 {
 	uint32_t max = cfg && cfg->max_message ? cfg->max_message : SM_WS_DEFAULT_MAX_MESSAGE;
 	uint32_t ex = cfg && cfg->excerpt ? cfg->excerpt : SM_WS_DEFAULT_EXCERPT;
-	if (!cb || max > SM_WS_MAX_MESSAGE_LIMIT)
+	if (!cb || max > SM_WS_MAX_MESSAGE_LIMIT ||
+	    (cfg && cfg->window_bits && (cfg->window_bits < 8 || cfg->window_bits > 15)))
 		return NULL;
 	if (ex > max)
 		ex = max;
@@ -77,6 +92,14 @@ struct sm_ws *sm_ws_new(const struct sm_ws_config *cfg, sm_ws_cb cb, void *ctx)
 	p->dir = cfg ? (uint8_t)cfg->dir : SM_WS_CLIENT_TO_SERVER;
 	p->deflate = cfg && cfg->permessage_deflate;
 	p->max_message = max;
+	p->inflate_on = p->deflate && cfg->inflate;
+	if (p->inflate_on)
+		p->zcfg = (struct sm_inflate_config){
+		        .format = SM_INFLATE_RAW,
+		        .window_bits = cfg->window_bits,
+		        .no_context_takeover = cfg->no_context_takeover,
+		        .max_output = cfg->max_inflate ? cfg->max_inflate : max,
+		};
 	p->excerpt_max = ex;
 	p->buf = (uint8_t *)(p + 1);
 	return p;
@@ -84,6 +107,8 @@ struct sm_ws *sm_ws_new(const struct sm_ws_config *cfg, sm_ws_cb cb, void *ctx)
 
 void sm_ws_free(struct sm_ws *p)
 {
+	if (p)
+		sm_inflate_free(p->zi);
 	free(p);
 }
 
@@ -193,7 +218,10 @@ static uint16_t reason_close_code(enum sm_ws_reason r)
 	case SM_WS_R_NONE: return 0;
 	case SM_WS_R_BAD_CLOSE_UTF8:
 	case SM_WS_R_BAD_UTF8: return 1007;
-	case SM_WS_R_TOO_BIG: return 1009;
+	case SM_WS_R_TOO_BIG:
+	case SM_WS_R_INFLATE_BOMB: return 1009;
+	case SM_WS_R_INFLATE_CORRUPT: return 1007;
+	case SM_WS_R_INFLATE_NOMEM: return 1011;
 	default: return 1002;
 	}
 }
@@ -201,7 +229,9 @@ static uint16_t reason_close_code(enum sm_ws_reason r)
 /* Reports an error at stream offset at. Fatal errors stop the parser. */
 static void error_at(struct sm_ws *p, enum sm_ws_reason r, uint64_t at)
 {
-	bool fatal = r != SM_WS_R_TOO_BIG && r != SM_WS_R_BAD_UTF8;
+	bool fatal = r != SM_WS_R_TOO_BIG && r != SM_WS_R_BAD_UTF8 &&
+	             r != SM_WS_R_INFLATE_CORRUPT && r != SM_WS_R_INFLATE_BOMB &&
+	             r != SM_WS_R_INFLATE_NOMEM;
 	struct sm_ws_event ev = {
 	        .type = SM_WS_EV_ERROR,
 	        .dir = p->dir,
@@ -214,6 +244,10 @@ static void error_at(struct sm_ws *p, enum sm_ws_reason r, uint64_t at)
 	p->st.errors++;
 	if (r == SM_WS_R_TOO_BIG)
 		p->st.oversized++;
+	if (r >= SM_WS_R_INFLATE_CORRUPT)
+		p->st.inflate_errors++;
+	if (r == SM_WS_R_INFLATE_BOMB)
+		p->st.inflate_bombs++;
 	if (fatal)
 		p->state = ST_FAILED;
 	p->cb(p->ctx, &ev);
@@ -225,6 +259,9 @@ static void message_reset(struct sm_ws *p)
 	p->msg_compressed = false;
 	p->msg_oversized = false;
 	p->msg_bad_utf8 = false;
+	p->msg_inflate = false;
+	p->msg_zfail = false;
+	p->zpend = 0;
 	p->msg_frames = 0;
 	p->msg_len = 0;
 	p->buf_len = 0;
@@ -295,10 +332,19 @@ static bool header_done(struct sm_ws *p)
 		p->in_msg = true;
 		p->msg_op = p->opcode;
 		p->msg_compressed = rsv1;
+		if (rsv1 && p->inflate_on) {
+			if (!p->zi)
+				p->zi = sm_inflate_new(&p->zcfg);
+			p->msg_inflate = p->zi && sm_inflate_usable(p->zi);
+			if (!p->zi)
+				error_at(p, SM_WS_R_INFLATE_NOMEM, p->off);
+		}
 	}
 	p->msg_frames++;
 	bool was_over = p->msg_oversized;
-	if (p->flen > p->max_message - p->msg_len || p->msg_len > p->max_message)
+	/* an inflated message is measured by its decoded bytes (decoded()) */
+	if (!p->msg_inflate &&
+	    (p->flen > p->max_message - p->msg_len || p->msg_len > p->max_message))
 		p->msg_oversized = true;
 	p->msg_len += p->flen; /* flen < 2^63 and msg_len stays far below 2^64 in practice */
 	if (p->msg_oversized && !was_over)
@@ -346,25 +392,97 @@ static void control_done(struct sm_ws *p)
 	p->cb(p->ctx, &ev);
 }
 
+/* Bytes buf[before..buf_len) just came out of the inflater: validate text,
+ * apply the size limit to the decoded length. */
+static void decoded(struct sm_ws *p, size_t before)
+{
+	size_t got = p->buf_len - before;
+	if (got && p->msg_op == SM_WS_OP_TEXT && !p->msg_bad_utf8 && !p->msg_oversized) {
+		size_t bad = utf8_scan(&p->u8, p->buf + before, got);
+		if (bad < got) {
+			p->msg_bad_utf8 = true;
+			p->zpend |= ZP_UTF8;
+		}
+	}
+	if (!p->msg_oversized && sm_inflate_produced(p->zi) > p->max_message) {
+		p->msg_oversized = true;
+		p->zpend |= ZP_TOO_BIG;
+	}
+	if (p->buf_len > p->st.reassembly_hwm)
+		p->st.reassembly_hwm = p->buf_len;
+}
+
+static void inflate_failed(struct sm_ws *p)
+{
+	enum sm_inflate_reason zr = sm_inflate_reason(p->zi);
+	p->msg_zfail = true;
+	p->zpend |= ZP_INFLATE;
+	p->zreason = zr == SM_INFLATE_BOMB    ? SM_WS_R_INFLATE_BOMB
+	             : zr == SM_INFLATE_NOMEM ? SM_WS_R_INFLATE_NOMEM
+	                                      : SM_WS_R_INFLATE_CORRUPT;
+}
+
+/* Payload of a compressed message: unmasked in pieces and inflated; the
+ * decoded bytes land in buf like plain payload. */
+static void inflate_run(struct sm_ws *p, const uint8_t *src, size_t n)
+{
+	uint8_t tmp[2048];
+	unsigned phase = p->phase;
+	while (n > 0 && !p->msg_zfail) {
+		size_t k = n;
+		const uint8_t *in = src;
+		if (p->masked) {
+			k = n < sizeof(tmp) ? n : sizeof(tmp);
+			phase = sm_ws_unmask(tmp, src, k, p->key, phase);
+			in = tmp;
+		}
+		size_t before = p->buf_len;
+		int r = sm_inflate_feed(p->zi, in, k, p->buf, p->max_message, &p->buf_len);
+		decoded(p, before);
+		if (r)
+			inflate_failed(p);
+		src += k;
+		n -= k;
+	}
+}
+
 static void data_frame_done(struct sm_ws *p)
 {
 	if (!p->fin)
 		return;
-	bool text_checked = p->msg_op == SM_WS_OP_TEXT && !p->msg_compressed;
+	if (p->msg_inflate) { /* always ended: a failure may lose the window */
+		size_t before = p->buf_len;
+		bool failed = p->msg_zfail;
+		int r = sm_inflate_end(p->zi, p->buf, p->max_message, &p->buf_len);
+		if (!failed) {
+			decoded(p, before);
+			if (r)
+				inflate_failed(p);
+		}
+		if (p->zpend & ZP_UTF8)
+			error_at(p, SM_WS_R_BAD_UTF8, p->off);
+		if (p->zpend & ZP_TOO_BIG)
+			error_at(p, SM_WS_R_TOO_BIG, p->off);
+		if (p->zpend & ZP_INFLATE)
+			error_at(p, (enum sm_ws_reason)p->zreason, p->off);
+	}
+	bool text_checked = p->msg_op == SM_WS_OP_TEXT && (!p->msg_compressed || p->msg_inflate);
 	if (text_checked && !p->msg_oversized && !p->msg_bad_utf8 && p->u8.need != 0) {
 		p->msg_bad_utf8 = true; /* message ends inside a sequence */
 		error_at(p, SM_WS_R_BAD_UTF8, p->off);
 	}
-	bool whole = !p->msg_oversized && !p->msg_bad_utf8;
+	bool whole = !p->msg_oversized && !p->msg_bad_utf8 && !p->msg_zfail;
 	struct sm_ws_event ev = {
 	        .type = SM_WS_EV_MESSAGE,
 	        .dir = p->dir,
 	        .opcode = p->msg_op,
 	        .compressed = p->msg_compressed,
+	        .decoded = p->msg_inflate,
 	        .oversized = p->msg_oversized,
 	        .invalid_utf8 = p->msg_bad_utf8,
 	        .frames = p->msg_frames,
 	        .length = p->msg_len,
+	        .decoded_length = p->msg_inflate ? sm_inflate_produced(p->zi) : p->msg_len,
 	        .excerpt = p->buf,
 	        .excerpt_len = p->buf_len < p->excerpt_max ? p->buf_len : p->excerpt_max,
 	        .payload = whole ? p->buf : NULL,
@@ -372,6 +490,7 @@ static void data_frame_done(struct sm_ws *p)
 	        .offset = p->off,
 	};
 	p->st.messages++;
+	p->st.inflated += p->msg_inflate && !p->msg_zfail;
 	p->cb(p->ctx, &ev);
 	message_reset(p);
 }
@@ -400,6 +519,8 @@ static void payload_run(struct sm_ws *p, const uint8_t *src, size_t n)
 	if (p->opcode & 0x08) {
 		take_bytes(p, p->ctrl + p->ctrl_len, src, n); /* flen <= 125 was checked */
 		p->ctrl_len += n;
+	} else if (p->msg_inflate) {
+		inflate_run(p, src, n);
 	} else {
 		bool skip = p->msg_oversized || p->msg_bad_utf8;
 		size_t keep = n;
@@ -536,6 +657,9 @@ const char *sm_ws_reason_str(enum sm_ws_reason r)
 	case SM_WS_R_BAD_UTF8: return "bad_utf8";
 	case SM_WS_R_TOO_BIG: return "too_big";
 	case SM_WS_R_AFTER_CLOSE: return "after_close";
+	case SM_WS_R_INFLATE_CORRUPT: return "inflate_corrupt";
+	case SM_WS_R_INFLATE_BOMB: return "inflate_bomb";
+	case SM_WS_R_INFLATE_NOMEM: return "inflate_nomem";
 	}
 	return "unknown";
 }

@@ -18,16 +18,32 @@
  *                fragmented message (1002), any frame after close (1002)
  *   close        1-byte payload, invalid code (1002), reason not UTF-8 (1007)
  *   text         invalid UTF-8, validated incrementally across fragments (1007);
- *                compressed messages are not validated (not inflated here)
- *   size         message longer than max_message (1009)
+ *                compressed messages are validated once inflated, else not
+ *   size         message longer than max_message (1009); for an inflated
+ *                message its decoded length counts, not its wire length
+ *   inflate      (config `inflate`) a compressed message that does not
+ *                inflate (1007), inflates past max_inflate (1009), or no
+ *                memory for the inflater (1011)
  *
- * Outcome: size (1009) and text UTF-8 (1007) errors concern one message: the
+ * permessage-deflate (RFC 7692): with `inflate` set, the payload of every
+ * compressed message (RSV1) goes through a decode/inflate stream as it
+ * arrives, so the window stays right across messages (context takeover)
+ * however large they are; decoded bytes are kept like plain payload (up to
+ * max_message, the excerpt beyond) and the rest is inflated and dropped.
+ * The event then carries the decoded bytes (decoded = true, decoded_length).
+ * After an inflate error with context takeover the window is lost: later
+ * compressed messages are reported as before, compressed bytes, decoded =
+ * false.
+ *
+ * Outcome: size (1009), text UTF-8 (1007) and inflate errors concern one message: the
  * parser skips the rest of it (frame headers are still read) and continues;
  * the message event still comes at its end with the total length, the
  * excerpt and no payload. All other errors are fatal: the stream cannot be
  * trusted, the parser stops and every later feed returns SM_ERR_PROTOCOL.
  *
- * Memory: one allocation of sizeof(struct) + max_message + 125 at creation. */
+ * Memory: one allocation of sizeof(struct) + max_message + 125 at creation;
+ * with `inflate`, the inflater (~40 KiB with its window) on the first
+ * compressed message, freed with the parser. */
 #ifndef SM_PROTO_WEBSOCKET_H
 #define SM_PROTO_WEBSOCKET_H
 
@@ -84,21 +100,29 @@ enum sm_ws_reason {
 	SM_WS_R_BAD_UTF8 = 14,          /* text message not UTF-8 (1007) */
 	SM_WS_R_TOO_BIG = 15,           /* message > max_message (1009) */
 	SM_WS_R_AFTER_CLOSE = 16,       /* bytes after a close frame (1002) */
+	SM_WS_R_INFLATE_CORRUPT = 17,   /* compressed message does not inflate (1007) */
+	SM_WS_R_INFLATE_BOMB = 18,      /* message inflates past max_inflate (1009) */
+	SM_WS_R_INFLATE_NOMEM = 19,     /* no memory for the inflater (1011) */
 };
 
 struct sm_ws_event {
 	enum sm_ws_ev_type type;
 	enum sm_ws_dir dir;
-	uint8_t opcode;         /* MESSAGE: TEXT or BINARY; control: its opcode */
-	bool compressed;        /* MESSAGE: RSV1 on the first frame (permessage-deflate) */
-	bool oversized;         /* MESSAGE: longer than max_message, no payload */
-	bool invalid_utf8;      /* MESSAGE: text that failed validation, no payload */
-	uint32_t frames;        /* MESSAGE: number of frames */
-	uint64_t length;        /* MESSAGE: total payload bytes; control: payload bytes */
-	const uint8_t *excerpt; /* MESSAGE: first min(length, excerpt) unmasked bytes */
+	uint8_t opcode;    /* MESSAGE: TEXT or BINARY; control: its opcode */
+	bool compressed;   /* MESSAGE: RSV1 on the first frame (permessage-deflate) */
+	bool decoded;      /* MESSAGE: compressed and inflated: excerpt and payload
+	                      are decoded bytes */
+	bool oversized;    /* MESSAGE: longer than max_message, no payload */
+	bool invalid_utf8; /* MESSAGE: text that failed validation, no payload */
+	uint32_t frames;   /* MESSAGE: number of frames */
+	uint64_t length;   /* MESSAGE: total payload bytes on the wire; control: payload bytes */
+	uint64_t decoded_length; /* MESSAGE: bytes after inflation (decoded), else = length;
+	                            after an inflate error: the bytes decoded before it */
+	const uint8_t *excerpt;  /* MESSAGE: first min(length, excerpt) unmasked bytes */
 	size_t excerpt_len;
-	const uint8_t *payload; /* MESSAGE: whole unmasked payload, NULL when oversized
-	                           or invalid; PING/PONG/CLOSE: the control payload */
+	const uint8_t *payload; /* MESSAGE: whole unmasked (decoded) payload, NULL when
+	                           oversized, invalid or not inflated; PING/PONG/CLOSE:
+	                           the control payload */
 	size_t payload_len;
 	uint16_t close_code; /* CLOSE: code, 1005 when the payload is empty */
 	const char *reason;  /* CLOSE: UTF-8 reason (not NUL-terminated) */
@@ -116,6 +140,12 @@ struct sm_ws_config {
 	bool permessage_deflate; /* negotiated: RSV1 allowed on first data frames */
 	uint32_t max_message;    /* reassembly limit; 0 = SM_WS_DEFAULT_MAX_MESSAGE */
 	uint32_t excerpt;        /* 0 = SM_WS_DEFAULT_EXCERPT; capped at max_message */
+	/* permessage-deflate decoding of this direction's sender (decode/inflate) */
+	bool inflate;             /* inflate compressed messages (with permessage_deflate) */
+	uint8_t window_bits;      /* the sender's max_window_bits, 8..15; 0 = 15 */
+	bool no_context_takeover; /* the sender resets its window after each message */
+	uint32_t max_inflate;     /* decoded bytes per message before inflate_bomb;
+	                             0 = max_message */
 };
 
 struct sm_ws_stats {
@@ -124,8 +154,11 @@ struct sm_ws_stats {
 	uint64_t messages;
 	uint64_t control;
 	uint64_t errors;
-	uint64_t oversized;    /* SM_WS_R_TOO_BIG */
-	size_t reassembly_hwm; /* <= max_message */
+	uint64_t oversized;      /* SM_WS_R_TOO_BIG */
+	size_t reassembly_hwm;   /* <= max_message */
+	uint64_t inflated;       /* compressed messages decoded */
+	uint64_t inflate_errors; /* SM_WS_R_INFLATE_* */
+	uint64_t inflate_bombs;  /* SM_WS_R_INFLATE_BOMB */
 };
 
 struct sm_ws;

@@ -15,7 +15,7 @@ struct field {
 
 struct desc {
 	const char *type;
-	struct field i[5];
+	struct field i[SM_EVENT_NINT];
 	const char *s[SM_EVENT_NSTR];
 	const char *fixed; /* appended verbatim, e.g. ,"tls_ops_provider":"wolfssl" */
 };
@@ -130,17 +130,17 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
                                .s = {"module", "reason"}},
         [SM_EV_WS_MESSAGE] = {.type = "ws_message",
                               .i = {ENUM("dir", dir_name), INT("opcode"), INT("length"),
-                                    INT("compressed")},
+                                    INT("compressed"), INT("decoded_length"), INT("stream")},
                               .s = {"excerpt"}},
         [SM_EV_WS_TURN] = {.type = "ws_turn",
                            .i = {ENUM("dir", dir_name), INT("messages"), INT("bytes"),
-                                 INT("span_us"), INT("flush")}},
+                                 INT("span_us"), INT("flush"), INT("stream")}},
         [SM_EV_WS_CLOSE] = {.type = "ws_close",
-                            .i = {ENUM("closed_by", dir_name), INT("code")},
+                            .i = {ENUM("closed_by", dir_name), INT("code"), INT("stream")},
                             .s = {"reason"}},
         [SM_EV_GRPC_MESSAGE] = {.type = "grpc_message",
                                 .i = {ENUM("dir", dir_name), INT("stream"), INT("length"),
-                                      INT("compressed")},
+                                      INT("compressed"), INT("decoded_length")},
                                 .s = {"excerpt"}},
         [SM_EV_GRPC_STATUS] = {.type = "grpc_status",
                                .i = {INT("stream"), INT("grpc_status")},
@@ -261,7 +261,7 @@ size_t sm_event_to_json(const struct sm_event *ev, char *buf, size_t cap)
 	const char *tname = sm_event_type_name(type);
 	if (pos <= cap)
 		pos = put_json_str(buf, pos, cap, tname, strlen(tname));
-	for (int k = 0; d && k < 5 && pos <= cap; k++) {
+	for (int k = 0; d && k < SM_EVENT_NINT && pos <= cap; k++) {
 		const struct field *f = &d->i[k];
 		if (f->kind == F_NONE)
 			continue;

@@ -14,6 +14,7 @@
 
 #define SM_EVENT_STR_MAX 96
 #define SM_EVENT_NSTR    3
+#define SM_EVENT_NINT    6
 
 enum sm_event_type {
 	SM_EV_FLOW_OPEN = 1,    /* s0 client address, s1 listener address */
@@ -40,13 +41,13 @@ enum sm_event_type {
 	SM_EV_SSE_EVENT,
 	/* i0 dir, i1 stage, i2 fatal, i3 stream, s0 module, s1 reason */
 	SM_EV_PARSE_ERROR,
-	/* i0 dir, i1 opcode, i2 length, i3 compressed, s0 excerpt */
+	/* i0 dir, i1 opcode, i2 length, i3 compressed, i4 decoded length, i5 stream, s0 excerpt */
 	SM_EV_WS_MESSAGE,
-	/* i0 dir, i1 messages, i2 bytes, i3 first..last us, i4 flush reason */
+	/* i0 dir, i1 messages, i2 bytes, i3 first..last us, i4 flush reason, i5 stream */
 	SM_EV_WS_TURN,
-	/* i0 dir (who closed first), i1 code, s0 reason */
+	/* i0 dir (who closed first), i1 code, i2 stream, s0 reason */
 	SM_EV_WS_CLOSE,
-	/* i0 dir, i1 stream, i2 length, i3 compressed, s0 excerpt */
+	/* i0 dir, i1 stream, i2 length, i3 compressed, i4 decoded length, s0 excerpt */
 	SM_EV_GRPC_MESSAGE,
 	/* i0 stream, i1 grpc-status (-1 if absent), s0 grpc-message */
 	SM_EV_GRPC_STATUS,
@@ -105,7 +106,7 @@ struct sm_event {
 	uint32_t seq;   /* strictly increasing per flow, from 0 */
 	uint16_t core;  /* reactor index */
 	uint16_t type;  /* enum sm_event_type */
-	int64_t i[5];
+	int64_t i[SM_EVENT_NINT];
 	uint8_t slen[SM_EVENT_NSTR];   /* bytes used in s[k] */
 	uint8_t strunc[SM_EVENT_NSTR]; /* 1 when s[k] was cut */
 	char s[SM_EVENT_NSTR][SM_EVENT_STR_MAX];

@@ -8,7 +8,7 @@ BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   clang-format
   liburing-dev node-llhttp libc-ares-dev libyaml-dev
-  libnghttp2-dev libdeflate-dev libbrotli-dev libzstd-dev
+  libnghttp2-dev libdeflate-dev libbrotli-dev libzstd-dev zlib1g-dev
 )
 TEST_PKGS=(
   libcriterion-dev curl nginx-light openssl python3 python3-h2

@@ -33,7 +33,7 @@ def bidi(it, ctx):
         yield m.upper()
 
 
-def start_server():
+def start_server(compression=None):
     crt, key = LAB.leaf("grpc")
     with open(crt, "rb") as f:
         c = f.read()
@@ -45,7 +45,8 @@ def start_server():
         "ClientStream": grpc.stream_unary_rpc_method_handler(client_stream),
         "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
     })
-    srv = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[handlers])
+    srv = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[handlers],
+                      compression=compression)
     port = srv.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(k, c)]))
     srv.start()
     return srv, port
@@ -94,5 +95,43 @@ def test_grpc_calls_through_the_proxy_are_observed():
     srv.stop(0)
 
 
+def test_gzip_compressed_messages_are_decoded():
+    """grpcio with Gzip on both sides: every message crosses compressed
+    (compressed flag, grpc-encoding gzip) and grpc_message events show the
+    decoded bytes, with the wire length and the decoded length."""
+    srv, port = start_server(grpc.Compression.Gzip)
+    cadir = os.path.join(LAB.dir, "ca")
+    with Proxy(args=["--set", "default_action=intercept", "--ca-dir", cadir, "--upstream-ca",
+                     LAB.ca, "--set", "tls.system_ca="], threads=1) as p:
+        with open(os.path.join(cadir, "ca.pem"), "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        ch = grpc.secure_channel("localhost:%d" % port, creds, compression=grpc.Compression.Gzip,
+                                 options=[("grpc.http_proxy", "http://127.0.0.1:%d" % p.port),
+                                          ("grpc.enable_http_proxy", 1)])
+        u = ch.unary_unary("/%s/Unary" % SVC)
+        bd = ch.stream_stream("/%s/Bidi" % SVC)
+        big = b"squeeze this grpc message please " * 40
+        check(u(big, timeout=DEADLINE) == b"echo:" + big, "unary through gzip")
+        msgs = [b"first %s" % (b"a" * 500), b"second %s" % (b"b" * 700)]
+        check(list(bd(iter(msgs), timeout=DEADLINE)) == [m.upper() for m in msgs], "bidi")
+        ch.close()
+        evs = p.wait_events(lambda evs: sum(e["type"] == "grpc_status" for e in evs) >= 2,
+                            "2 grpc_status events")
+        check_event_order(evs)
+        gm = [e for e in evs if e["type"] == "grpc_message"]
+        check(len(gm) == 6, gm)
+        check(all(e["compressed"] == 1 for e in gm), "all sent compressed: %s" % gm)
+        check(not [e for e in evs if e["type"] == "parse_error"], evs)
+        c, s = "client_to_server", "server_to_client"
+        want = [(c, big), (s, b"echo:" + big), (c, msgs[0]), (c, msgs[1]), (s, msgs[0].upper()),
+                (s, msgs[1].upper())]
+        for d, m in want:
+            ok = [e for e in gm if e["dir"] == d and e["decoded_length"] == len(m) and
+                  e["excerpt"] == m[:64].decode() and e["length"] < len(m)]
+            check(ok, "%s %r... not observed decoded in %s" % (d, m[:20], gm))
+    srv.stop(0)
+
+
 if __name__ == "__main__":
-    run_tests([test_grpc_calls_through_the_proxy_are_observed])
+    run_tests([test_grpc_calls_through_the_proxy_are_observed,
+               test_gzip_compressed_messages_are_decoded])

@@ -114,21 +114,40 @@ def test_large_message_with_small_limit_stays_bounded():
     srv.close()
 
 
-def test_permessage_deflate_messages_are_flagged_compressed():
+def test_permessage_deflate_messages_are_decoded():
+    """python3-websockets negotiates permessage-deflate with context takeover
+    (and client_max_window_bits): every message, the later ones referring to
+    the earlier ones' window, is reported decoded, compressed=1."""
     srv = EchoServer()
     with proxy() as p:
+        texts = ["squeeze me " * 20, "squeeze me " * 21 + "!", "tiny", "squeeze me " * 3]
+        blob = bytes(range(256)) * 8
+
         async def script(ws):
-            await ws.send("squeeze me " * 20)
-            check(await ws.recv() == "squeeze me " * 20, "echo through deflate")
+            for t in texts:
+                await ws.send(t)
+                check(await ws.recv() == t, "echo through deflate")
+            await ws.send(blob)
+            check(await ws.recv() == blob, "binary echo through deflate")
             await ws.close()
         session(p, srv.port, script, compression="deflate")
         evs = p.wait_events(lambda evs: any(e["type"] == "flow_closed" for e in evs), "close")
+        check_event_order(evs)
         msgs = [e for e in evs if e["type"] == "ws_message"]
-        check(len(msgs) == 2 and all(m["compressed"] == 1 for m in msgs), msgs)
+        check(len(msgs) == 10 and all(m["compressed"] == 1 for m in msgs), msgs)
+        check(not [e for e in evs if e["type"] == "parse_error"], evs)
+        want = [t for t in texts for _ in (0, 1)]
+        for m, t in zip(msgs, want):
+            check(m["decoded_length"] == len(t) and m["excerpt"] == t[:64], (m, t))
+            check(m["length"] < len(t) or len(t) < 10, "wire length is the compressed one %s" % m)
+        for m in msgs[8:]:
+            check(m["opcode"] == 2 and m["decoded_length"] == len(blob), m)
+            check(m["excerpt"] == blob[:64].decode("latin-1"), m)
+        check(all(m["stream"] == 0 for m in msgs), msgs)
     srv.close()
 
 
 if __name__ == "__main__":
     run_tests([test_messages_fragments_ping_and_close_are_relayed_and_observed,
                test_large_message_with_small_limit_stays_bounded,
-               test_permessage_deflate_messages_are_flagged_compressed])
+               test_permessage_deflate_messages_are_decoded])

@@ -33,11 +33,16 @@ static void on_event(void *ctx, const struct sm_pipe_event *ev)
 		      ev->fatal ? " fatal" : "");
 		return;
 	}
-	logf_(l, "%llu PAYLOAD %s %s unit=%llu len=%llu%s%s%s label=%.*s |",
-	      (unsigned long long)ev->seq, sm_pipe_stage_str(ev->stage), sm_pipe_kind_str(ev->kind),
+	logf_(l, "%llu PAYLOAD %s %s unit=%llu len=%llu%s%s%s", (unsigned long long)ev->seq,
+	      sm_pipe_stage_str(ev->stage), sm_pipe_kind_str(ev->kind),
 	      (unsigned long long)ev->unit, (unsigned long long)ev->length,
-	      ev->sanitized ? " guard=" : "", ev->guard, ev->compressed ? " compressed" : "",
-	      (int)ev->label_len, ev->label);
+	      ev->sanitized ? " guard=" : "", ev->guard, ev->compressed ? " compressed" : "");
+	if (ev->decoded)
+		logf_(l, " decoded wire=%llu", (unsigned long long)ev->wire_length);
+	else
+		cr_assert(ev->wire_length > 0 || ev->length == 0, "wire %llu",
+		          (unsigned long long)ev->wire_length);
+	logf_(l, " label=%.*s |", (int)ev->label_len, ev->label);
 	for (size_t i = 0; i < ev->excerpt_len; i++) {
 		uint8_t c = ev->excerpt[i];
 		if (c >= 0x20 && c < 0x7f && c != '\\')
@@ -173,8 +178,48 @@ static size_t make_bodies(struct body *v)
 	v[k].b = e;
 	v[k].n = n;
 	v[k].expect = "0 PAYLOAD payload json unit=0 len=8 label= |{\"id\":1}|\n"
-	              "1 PAYLOAD payload raw unit=1 len=3 compressed label= |xyz|\n"
+	              "1 ERROR content grpc-encoding no_encoding unsupported\n"
+	              "2 PAYLOAD payload raw unit=1 len=3 compressed label= |xyz|\n"
 	              "finish ok\n";
+	k++;
+
+	/* 3b. gRPC+json with grpc-encoding gzip: the compressed message (gzip)
+	 * is decoded; then one with a corrupt member, then one with
+	 * grpc-encoding snappy (unknown): errors, left compressed. */
+	static const char gj[] = "{\"msg\":\"compressed json in a grpc frame, compressed\"}";
+	static uint8_t gb[256];
+	uint8_t *gz = tc_encode("gzip", (const uint8_t *)gj, strlen(gj), &n);
+	m = 0;
+	gb[m++] = 1, gb[m++] = 0, gb[m++] = 0, gb[m++] = 0, gb[m++] = (uint8_t)n;
+	cr_assert(n + 12 < sizeof(gb));
+	memcpy(gb + m, gz, n), m += n;
+	gb[m++] = 1, gb[m++] = 0, gb[m++] = 0, gb[m++] = 0, gb[m++] = 2, gb[m++] = 0x1f,
+	gb[m++] = 0x8b;
+	gb[m++] = 0, gb[m++] = 0, gb[m++] = 0, gb[m++] = 0, gb[m++] = 2, gb[m++] = '[',
+	gb[m++] = ']';
+	free(gz);
+	v[k] = (struct body){.name = "grpc gzip", .h = H("application/grpc+json", "", "")};
+	v[k].h.grpc_encoding = " gzip";
+	v[k].h.grpc_encoding_len = 5;
+	v[k].b = dup(gb, m);
+	v[k].n = m;
+	static char gexp[512];
+	snprintf(
+	        gexp, sizeof(gexp),
+	        "0 PAYLOAD payload json unit=0 len=%zu compressed decoded wire=%zu label= |%.48s|\n"
+	        "1 ERROR content gzip truncated truncated\n"
+	        "2 PAYLOAD payload raw unit=1 len=2 compressed label= |\\x1f\\x8b|\n"
+	        "3 PAYLOAD payload json unit=2 len=2 label= |[]|\n"
+	        "finish ok\n",
+	        strlen(gj), n, gj);
+	v[k].expect = gexp;
+	k++;
+	v[k] = v[k - 1];
+	v[k].name = "grpc snappy";
+	v[k].h.grpc_encoding = "snappy";
+	v[k].h.grpc_encoding_len = 6;
+	v[k].b = dup(gb, m);
+	v[k].expect = NULL;
 	k++;
 
 	/* 4. msgpack, deflate (zlib), TE "gzip, chunked" is not used here. */
@@ -289,7 +334,7 @@ static size_t make_bodies(struct body *v)
 
 Test(pipeline, expected_events)
 {
-	struct body v[16];
+	struct body v[20];
 	size_t nb = make_bodies(v);
 	struct log l = {.s = malloc(1 << 16), .cap = 1 << 16};
 	for (size_t i = 0; i < nb; i++) {
@@ -300,18 +345,18 @@ Test(pipeline, expected_events)
 			cr_assert_str_eq(l.s, v[i].expect, "%s:\n%s", v[i].name, l.s);
 	}
 	/* The bomb: content error, then the chunk-decoded gzip bytes raw. */
-	run(&v[4], NULL, 0, &l);
+	run(&v[6], NULL, 0, &l);
 	cr_assert(
 	        strstr(l.s,
 	               "0 ERROR content gzip bomb bomb fatal\n1 PAYLOAD content raw unit=0 len=") ==
 	                l.s,
 	        "%s", l.s);
-	run(&v[10], NULL, 0, &l);
+	run(&v[12], NULL, 0, &l);
 	cr_assert(strstr(l.s,
 	                 "0 ERROR content br truncated truncated fatal\n1 PAYLOAD content raw") ==
 	                  l.s,
 	          "%s", l.s);
-	run(&v[12], NULL, 0, &l);
+	run(&v[14], NULL, 0, &l);
 	cr_assert(strstr(l.s, "0 PAYLOAD payload raw unit=0 len=300 label= |") == l.s, "%s", l.s);
 	for (size_t i = 0; i < nb; i++)
 		free(v[i].b);
@@ -322,7 +367,7 @@ Test(pipeline, expected_events)
  * 1000 seeded random multi-way splits. */
 Test(pipeline, chunking_does_not_change_events)
 {
-	struct body v[16];
+	struct body v[20];
 	size_t nb = make_bodies(v);
 	struct log ref = {.s = malloc(1 << 16), .cap = 1 << 16};
 	struct log got = {.s = malloc(1 << 16), .cap = 1 << 16};
@@ -430,15 +475,18 @@ Test(pipeline, stats_and_oversized_coding_list)
 	char ce[1100];
 	memset(ce, ' ', sizeof(ce));
 	memcpy(ce, "gzip", 4);
-	struct sm_pipe_headers h2 = {.content_type = "text/plain", .content_type_len = 10,
-				     .content_encoding = ce, .content_encoding_len = sizeof(ce),
-				     .transfer_encoding = "gzip, chunked", .transfer_encoding_len = 13};
+	struct sm_pipe_headers h2 = {.content_type = "text/plain",
+	                             .content_type_len = 10,
+	                             .content_encoding = ce,
+	                             .content_encoding_len = sizeof(ce),
+	                             .transfer_encoding = "gzip, chunked",
+	                             .transfer_encoding_len = 13};
 	struct log l = {.s = malloc(4096), .cap = 4096};
 	p = sm_pipe_new(&cfg, &h2, on_event, &l);
 	cr_assert_eq(sm_pipe_feed(p, (const uint8_t *)"1\r\nx\r\n0\r\n\r\n", 11), 11);
 	cr_assert_eq(sm_pipe_finish(p), SM_ERR_LIMIT);
 	cr_assert_str_eq(l.s, "0 ERROR content content too_deep limit fatal\n"
-			      "1 PAYLOAD content raw unit=0 len=1 label= |x|\n");
+	                      "1 PAYLOAD content raw unit=0 len=1 label= |x|\n");
 	sm_pipe_free(p);
 	free(l.s);
 }

@@ -448,18 +448,17 @@ Test(h2h1, eof_delimited_body_then_goaway)
 
 Test(h2h1, truncated_or_bad_responses)
 {
-	static const char *cases[] =
-	        {
-	                "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", /* eof */
-	                "HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: "
-	                "chunked\r\n\r\n", /* CL+TE
-	                                    */
-	                "HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabc",
-	                "HTTP/1.1 200 OK\r\nx: a\nb\r\n\r\n",
-	                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
-	                "HTTP/2.0 200 OK\r\n\r\n",
-	                "HTTP/1.1 200 OK\r\n folded: x\r\n\r\n",
-	        };
+	static const char *cases[] = {
+	        "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", /* eof */
+	        "HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: "
+	        "chunked\r\n\r\n", /* CL+TE
+	                            */
+	        "HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabc",
+	        "HTTP/1.1 200 OK\r\nx: a\nb\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+	        "HTTP/2.0 200 OK\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\n folded: x\r\n\r\n",
+	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct xt x;
 		xt_init(&x, NULL);
@@ -611,6 +610,65 @@ Test(h2h1, fifo_bound_refuses_extra_streams)
 	cr_assert_eq(raw_rst_code(&x.t, 5), NGHTTP2_REFUSED_STREAM);
 	cr_assert_eq(raw_rst_code(&x.t, 1), -1);
 	up_is(&x, "GET / HTTP/1.1\r\nhost: example.com\r\n\r\n");
+	xt_free(&x);
+}
+
+Test(h2h1, early_response_cuts_the_upload)
+{
+	struct xt x;
+	xt_init(&x, NULL);
+	static const char src[] = "0123456789";
+	int32_t a = tc_request(&x.t, "PUT", "/big", NULL, 0, (const uint8_t *)src, 10, 0);
+	int32_t b = tc_request(&x.t, "GET", "/next", NULL, 0, NULL, 0, 0);
+	struct pstream *ps = pst(&x.t.b, a, 0);
+	ps->chunked_src = 1;
+	ps->src_avail = 4;
+	xt_pump(&x);
+	up_is(&x, "PUT /big HTTP/1.1\r\nhost: example.com\r\ntransfer-encoding: chunked\r\n\r\n"
+	          "4\r\n0123\r\n");
+	answer(&x, "HTTP/1.1 413 Payload Too Large\r\ncontent-length: 3\r\n\r\nbig");
+	struct pstream *pa = pst(&x.t.b, a, 0);
+	body_is(pa, "big");
+	cr_assert(pa->ended && has_line(&pa->hdr, ":status: 413"));
+	cr_assert(pa->rst && pa->rst_code == NGHTTP2_NO_ERROR); /* RFC 9113 8.1 */
+	cr_assert_eq(pst(&x.t.b, b, 0)->close_code, NGHTTP2_REFUSED_STREAM);
+	cr_assert(x.t.b.goaway && x.t.b.goaway_last == a);
+	ps->src_avail = 10;
+	nghttp2_session_resume_data(x.t.b.s, a);
+	xt_pump(&x);
+	cr_assert_eq(x.up.len, 0); /* the rest of the upload never goes out */
+	cr_assert(sm_h2_done(x.t.h, SM_H2_UPSTREAM));
+	xt_free(&x);
+}
+
+Test(h2h1, request_trailers_with_content_length_are_dropped)
+{
+	struct xt x;
+	xt_init(&x, NULL);
+	nghttp2_nv ex[1] = {NV("content-length", "3")};
+	int32_t a = tc_request(&x.t, "POST", "/t", ex, 1, (const uint8_t *)"abc", 3, 1);
+	xt_pump(&x);
+	up_is(&x, "POST /t HTTP/1.1\r\nhost: example.com\r\ncontent-length: 3\r\n\r\nabc");
+	cr_assert_eq(sm_h2h1_stats(x.t.h)->trailers_dropped, 1);
+	answer(&x, "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+	cr_assert(pst(&x.t.b, a, 0)->ended);
+	xt_free(&x);
+}
+
+Test(h2h1, unsolicited_upstream_bytes_end_the_upstream)
+{
+	struct xt x;
+	xt_init(&x, NULL);
+	xt_pump(&x);
+	answer(&x, "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+	cr_assert(has_line(&x.t.log[1], "GOAWAY who=2 code=0 last=0"), "%.*s", LOGSTR(x.t.log[1]));
+	cr_assert(x.t.b.goaway);
+	int32_t a = tc_request(&x.t, "GET", "/late", NULL, 0, NULL, 0, 0);
+	xt_pump(&x);
+	cr_assert_eq(x.up.len, 0);
+	struct pstream *pa = pst(&x.t.b, a, 0);
+	cr_assert(!pa || pa->close_code == NGHTTP2_REFUSED_STREAM || pa->hblocks == 0);
+	cr_assert(sm_h2_done(x.t.h, SM_H2_UPSTREAM));
 	xt_free(&x);
 }
 
