@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/result.h"
+#include "decode/fmtfloat.h"
 
 /* Map frame phases. */
 enum {
@@ -17,7 +18,9 @@ enum {
 
 /* Bounded JSON writer. `level` counts enclosing wrapped keys: a '"' or '\\'
  * emitted at level L becomes 2^L - 1 backslashes followed by the byte, so a
- * container used as a map key turns into a correctly escaped JSON string. */
+ * container used as a map key turns into a correctly escaped JSON string.
+ * Once full, cap is lowered to len so that every later write fails the
+ * room check: the fast paths test one condition. */
 struct writer {
 	char *out;
 	size_t cap;
@@ -26,13 +29,28 @@ struct writer {
 	bool full;
 };
 
-static void put(struct writer *w, const char *s, size_t n)
+static void set_full(struct writer *w)
+{
+	w->full = true;
+	w->cap = w->len;
+}
+
+/* Where n bytes can be written as they are (level 0, room left), else NULL:
+ * the caller then goes through put(). */
+static inline char *room(struct writer *w, size_t n)
+{
+	if (w->level == 0 && n <= w->cap - w->len)
+		return w->out + w->len;
+	return NULL;
+}
+
+static void put_slow(struct writer *w, const char *s, size_t n)
 {
 	if (w->full)
 		return;
 	if (w->level == 0) {
 		if (n > w->cap - w->len) {
-			w->full = true;
+			set_full(w);
 			return;
 		}
 		memcpy(w->out + w->len, s, n);
@@ -44,23 +62,38 @@ static void put(struct writer *w, const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '"' || s[i] == '\\') {
 			if (extra >= w->cap - w->len) {
-				w->full = true;
+				set_full(w);
 				return;
 			}
 			memset(w->out + w->len, '\\', extra);
 			w->len += extra;
 		}
 		if (w->len >= w->cap) {
-			w->full = true;
+			set_full(w);
 			return;
 		}
 		w->out[w->len++] = s[i];
 	}
 }
 
-static void putc1(struct writer *w, char c)
+static inline void put(struct writer *w, const char *s, size_t n)
 {
-	put(w, &c, 1);
+	char *o = room(w, n);
+	if (o) {
+		memcpy(o, s, n);
+		w->len += n;
+		return;
+	}
+	put_slow(w, s, n);
+}
+
+static inline void putc1(struct writer *w, char c)
+{
+	if (w->level == 0 && w->len < w->cap) {
+		w->out[w->len++] = c;
+		return;
+	}
+	put_slow(w, &c, 1);
 }
 
 static void put_str(struct writer *w, const char *s)
@@ -76,14 +109,27 @@ static uint64_t be(const uint8_t *p, unsigned n)
 	return v;
 }
 
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
 static void put_u64(struct writer *w, uint64_t v)
 {
 	char b[24];
 	size_t i = sizeof(b);
-	do {
-		b[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+		v /= 100;
+		i -= 2;
+		memcpy(b + i, digit_pairs + 2 * r, 2);
+	}
+	if (v >= 10) {
+		i -= 2;
+		memcpy(b + i, digit_pairs + 2 * v, 2);
+	} else {
+		b[--i] = (char)('0' + v);
+	}
 	put(w, b + i, sizeof(b) - i);
 }
 
@@ -97,33 +143,22 @@ static void put_i64(struct writer *w, int64_t v)
 	put_u64(w, 0 - (uint64_t)v); /* INT64_MIN safe */
 }
 
-/* Shortest %.Ng text that reads back to the same value. Integral values
- * (common in JSON-shaped data) skip printf entirely. */
+/* Shortest round-trip text (decode/fmtfloat.h), written in place when it
+ * fits; NaN and the infinities have no JSON number, so they become strings. */
 static void put_double(struct writer *w, double d, bool is_float32)
 {
-	if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d && (d != 0 || !signbit(d))) {
-		put_i64(w, (int64_t)d); /* what %.15g prints for these */
+	if (isnan(d) || isinf(d)) {
+		put_str(w, isnan(d) ? "\"NaN\"" : d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
 		return;
 	}
-	if (isnan(d)) {
-		put_str(w, "\"NaN\"");
-		return;
-	}
-	if (isinf(d)) {
-		put_str(w, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-		return;
-	}
-	char b[40];
-	int k = 0;
-	/* doubles: 15 digits when they read back, else 17 (always exact); the
-	 * 16-digit attempt cost a printf and a strtod for few shorter texts */
-	for (int prec = is_float32 ? 6 : 15; prec <= 17;
-	     prec += (is_float32 || prec == 17) ? 1 : 2) {
-		k = snprintf(b, sizeof(b), "%.*g", prec, d);
-		if (prec == 17 || (is_float32 ? strtof(b, NULL) == (float)d : strtod(b, NULL) == d))
-			break;
-	}
-	put(w, b, (size_t)k);
+	char b[SM_FMTFLOAT_MAX];
+	char *o = room(w, SM_FMTFLOAT_MAX);
+	size_t k =
+	        is_float32 ? sm_fmtfloat_f32((float)d, o ? o : b) : sm_fmtfloat_f64(d, o ? o : b);
+	if (o)
+		w->len += k;
+	else
+		put(w, b, k);
 }
 
 static const char b64tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -192,7 +227,51 @@ static size_t utf8_len(const uint8_t *p, size_t n)
 	return len;
 }
 
+/* Whether any of the 8 bytes of x needs escaping or UTF-8 checking:
+ * below 0x20, 0x80 and above, '"' or '\\'. Exact about presence (SWAR
+ * zero-byte tests: a borrow only propagates past a byte that matched). */
+static inline bool word_special(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+	uint64_t lt20 = (x - ones * 0x20) & ~x;
+	uint64_t zq = (q - ones) & ~q, zb = (b - ones) & ~b;
+	return ((lt20 | x | zq | zb) & high) != 0;
+}
+
+static inline bool byte_special(uint8_t c)
+{
+	return c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+}
+
+static void put_json_string_slow(struct writer *w, const uint8_t *p, size_t n);
+
+/* Plain ASCII strings (the common case) are copied in one go. */
 static void put_json_string(struct writer *w, const uint8_t *p, size_t n)
+{
+	char *o = room(w, n + 2);
+	if (o) {
+		size_t i = 0;
+		for (; i + 8 <= n; i += 8) {
+			uint64_t x;
+			memcpy(&x, p + i, 8);
+			if (word_special(x))
+				break;
+		}
+		while (i < n && !byte_special(p[i]))
+			i++;
+		if (i == n) {
+			o[0] = '"';
+			memcpy(o + 1, p, n);
+			o[n + 1] = '"';
+			w->len += n + 2;
+			return;
+		}
+	}
+	put_json_string_slow(w, p, n);
+}
+
+static void put_json_string_slow(struct writer *w, const uint8_t *p, size_t n)
 {
 	putc1(w, '"');
 	size_t i = 0;

@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -312,4 +313,124 @@ Test(msgpack, init_rejects_bad_limits)
 	cr_assert_eq(sm_msgpack_init(&m, &lim), SM_ERR_INVALID);
 	lim.max_depth = SM_MSGPACK_DEPTH_CAP + 1;
 	cr_assert_eq(sm_msgpack_init(&m, &lim), SM_ERR_INVALID);
+}
+
+/* Reference JSON escaping, byte by byte, as the header documents it. */
+static size_t ref_escape(const uint8_t *p, size_t n, char *o)
+{
+	size_t k = 0;
+	o[k++] = '"';
+	for (size_t i = 0; i < n;) {
+		uint8_t c = p[i];
+		if (c == '"' || c == '\\') {
+			o[k++] = '\\';
+			o[k++] = (char)c;
+			i++;
+		} else if (c < 0x20) {
+			const char *e = c == '\b'   ? "\\b"
+			                : c == '\f' ? "\\f"
+			                : c == '\n' ? "\\n"
+			                : c == '\r' ? "\\r"
+			                : c == '\t' ? "\\t"
+			                            : NULL;
+			if (e) {
+				memcpy(o + k, e, 2);
+				k += 2;
+			} else {
+				k += (size_t)snprintf(o + k, 8, "\\u%04x", c);
+			}
+			i++;
+		} else if (c < 0x80) {
+			o[k++] = (char)c;
+			i++;
+		} else if (c >= 0xc2 && c <= 0xdf && i + 1 < n && (p[i + 1] & 0xc0) == 0x80) {
+			memcpy(o + k, p + i, 2); /* the generator only makes 2-byte sequences */
+			k += 2;
+			i += 2;
+		} else {
+			memcpy(o + k, "\\ufffd", 6);
+			k += 6;
+			i++;
+		}
+	}
+	o[k++] = '"';
+	return k;
+}
+
+/* Random strings (fixed seed) mixing plain ASCII runs with quotes,
+ * backslashes, control bytes, 2-byte UTF-8 and stray continuation bytes at
+ * every position relative to 8-byte words: output equals the reference
+ * escaper's; with every smaller buffer the conversion reports output_full
+ * and what it wrote is a prefix of the full output. */
+Test(msgpack, strings_match_reference_and_budget_prefix)
+{
+	static const uint8_t alphabet[] = {'a',  'b',  ' ',  '~',  '"',  '\\', '\n', 0x01,
+	                                   0x1f, 0x7f, 0xc3, 0xa9, 0x80, 'z',  'q',  '0'};
+	uint64_t seed = 0x5eed0004;
+	uint8_t in[64];
+	char want[600], out[600];
+	for (int iter = 0; iter < 20000; iter++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		size_t n = (size_t)(seed >> 58) % 40;
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			/* mostly plain letters so that whole words take the fast path */
+			in[2 + i] = (seed >> 60) < 12 ? (uint8_t)('a' + (seed >> 40) % 26)
+			                              : alphabet[(seed >> 33) % sizeof(alphabet)];
+		}
+		in[0] = 0xd9;
+		in[1] = (uint8_t)n;
+		size_t wl = ref_escape(in + 2, n, want);
+		struct sm_msgpack m = mk(4, 4, 1000);
+		struct sm_msgpack_status st;
+		cr_assert_eq(sm_msgpack_to_json(&m, in, n + 2, out, sizeof(out), &st), SM_OK);
+		cr_assert_eq(st.out_len, wl, "iteration %d", iter);
+		cr_assert(memcmp(out, want, wl) == 0, "iteration %d: %.*s vs %.*s", iter, (int)wl,
+		          out, (int)wl, want);
+		for (size_t cap = 0; cap < wl; cap++) {
+			cr_assert_eq(sm_msgpack_to_json(&m, in, n + 2, out, cap, &st),
+			             SM_ERR_LIMIT);
+			cr_assert_eq(st.reason, SM_MSGPACK_OUTPUT_FULL);
+			cr_assert_leq(st.out_len, cap);
+			cr_assert(memcmp(out, want, st.out_len) == 0);
+		}
+		sm_msgpack_free(&m);
+	}
+}
+
+/* Floats go through decode/fmtfloat: shortest text in the ECMAScript layout,
+ * also when the buffer is nearly full (the in-place path needs room for the
+ * longest text). */
+Test(msgpack, floats_layout_and_tight_buffer)
+{
+	static const struct {
+		const char *in;
+		size_t n;
+		const char *json;
+	} v[] = {
+	        {"\x92\xcb\x3f\xb9\x99\x99\x99\x99\x99\x9a\xcb\x40\x28\xb0\xa3\xd7\x0a\x3d\x71", 19,
+	         "[0.1,12.345]"},
+	        {"\x91\xcb\x3e\xb0\xc6\xf7\xa0\xb5\xed\x8d", 10, "[0.000001]"},
+	        {"\x91\xcb\x3e\x7a\xd7\xf2\x9a\xbc\xaf\x48", 10, "[1e-7]"},
+	        {"\x91\xcb\x44\x50\xbb\x08\x42\x55\xac\xee", 10, "[1.2345e+21]"},
+	        {"\x91\xca\x3f\x8c\xcc\xcd", 6, "[1.1]"},
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		size_t n = v[i].n;
+		size_t wl = strlen(v[i].json);
+		char out[64];
+		struct sm_msgpack_status st;
+		struct sm_msgpack m = mk(4, 4, 1000);
+		for (size_t cap = wl; cap < wl + 40; cap++) {
+			cr_assert_eq(
+			        sm_msgpack_to_json(&m, (const uint8_t *)v[i].in, n, out, cap, &st),
+			        SM_OK, "vector %zu cap %zu", i, cap);
+			cr_assert_eq(st.out_len, wl, "vector %zu", i);
+			cr_assert(memcmp(out, v[i].json, wl) == 0, "vector %zu: %.*s", i, (int)wl,
+			          out);
+		}
+		cr_assert_eq(sm_msgpack_to_json(&m, (const uint8_t *)v[i].in, n, out, wl - 1, &st),
+		             SM_ERR_LIMIT);
+		sm_msgpack_free(&m);
+	}
 }
