@@ -35,11 +35,48 @@ def _bench_args(L, c, ca, url):
     return a + [url]
 
 
+def protocol_check(L, w, fx, nofile, url):
+    """Proves which protocol each side of soth-mitm spoke: a fresh soth-mitm
+    with events to a file serves 20 requests of each shape; returns
+    {shape: {"client alpn": count, "server alpn": count}} from its
+    tls_handshake_succeeded events."""
+    out = {}
+    for proto in ("h2", "h1"):
+        ev = f"{w}/h2-check-{proto}.jsonl"
+        p, why, ca = L.start_proxy("soth-mitm-ls", w, nofile, "mitm", fx.cacert,
+                                   extra=["--set", f"events={ev}"])
+        if not p:
+            out[proto] = {"skipped": why}
+            continue
+        c = {"proto": proto, "via": "soth-mitm-ls"}
+        L.run_bench(["--requests", "20"] + _bench_args(L, c, ca, url), 5, f"h2 check {proto}")
+        L.stop(p)
+        import shutil
+        shutil.rmtree(f"{w}/soth-mitm-ls-ca", ignore_errors=True)
+        counts = {}
+        try:
+            for line in open(ev):
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue
+                if e.get("type") == "tls_handshake_succeeded":
+                    k = f"{e.get('side')} alpn {e.get('alpn') or 'none'}"
+                    counts[k] = counts.get(k, 0) + 1
+        except OSError:
+            counts["no event file"] = 1
+        out[proto] = counts
+    return out
+
+
 def lane_h2(L, args, w, fx, nofile):
     """soth-mitm (1 reactor, observers off as in the MITM lane) and mitmproxy
     intercepting keep-alive HTTPS, HTTP/2 on both sides (client ALPN h2,
     upstream nginx `listen ... ssl http2`) vs HTTP/1.1 through the same
     proxy process; direct runs as the baseline. Interleaved and repeated."""
+    url = f"https://localhost:{L.P_H2}/small"
+    check = protocol_check(L, w, fx, nofile, url)
+    L.log(f"h2: protocol check (soth-mitm's tls_handshake_succeeded events): {check}")
     running, skipped, ca = {}, {}, {}
     for n in ("soth-mitm-h2", "mitmproxy-h2"):
         p, why, pca = L.start_proxy(n, w, nofile, "mitm", fx.cacert)
@@ -51,7 +88,6 @@ def lane_h2(L, args, w, fx, nofile):
             L.log(f"h2: {n}: skipped: {why}")
     skipped["squid"] = ("not measured: squid 5.7 ssl-bump intercepts HTTP/1.1 only (no HTTP/2 "
                         "to the client or the server)")
-    url = f"https://localhost:{L.P_H2}/small"
     configs = [{"name": "none h2", "proto": "h2", "via": None},
                {"name": "none h1", "proto": "h1", "via": None}]
     for n, label in (("soth-mitm-h2", "soth-mitm"), ("mitmproxy-h2", "mitmproxy")):
@@ -122,7 +158,7 @@ def lane_h2(L, args, w, fx, nofile):
     add(f"HTTP/2 MITM >= {H2_TARGET_VS_H1}x HTTP/1.1 MITM, soth-mitm (req/s)",
         L.ratio(g("soth-mitm h2"), g("soth-mitm h1")), H2_TARGET_VS_H1)
     return {"rows": rows, "skipped": skipped, "proxies": proxies, "commands": commands,
-            "targets": T, "nginx_placement": nginx_placement,
+            "targets": T, "nginx_placement": nginx_placement, "protocol_check": check,
             "shape": {"h2": f"{H2_CONNS} connections x {H2_STREAMS} streams",
                       "h1": f"{H1_CONNS} connections"},
             "foreign_cpu_share": {"median": foreign, "max": foreign_max},
@@ -157,6 +193,10 @@ def report_h2(L, R):
     for n, why in H["skipped"].items():
         out.append(f"| {n} | {why} ||||| ")
     out.append("")
+    chk = "; ".join(f"{k} run: " + ", ".join(f"{a} x{b}" for a, b in v.items())
+                    for k, v in H.get("protocol_check", {}).items())
+    out.append("Protocol check (a fresh soth-mitm with events to a file, 20 requests of each "
+               "shape; its tls_handshake_succeeded events, client and server side): " + chk + ".")
     for n, p in H["proxies"].items():
         out.append(f"{n}: {L.fmt(p['cpu_s'], 1)} CPU-s over the lane, peak RSS "
                    f"{L.fmt(p['peak_rss_mib'], 1)} MiB, RSS at the end {L.fmt(p['rss_mib'], 1)} MiB"
