@@ -1,6 +1,4 @@
 /* Load engine: connection state machine over io_uring; see bload.h. */
-#include "bench/bload.h"
-
 #include <errno.h>
 #include <liburing.h>
 #include <netinet/tcp.h>
@@ -12,61 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <wolfssl/options.h>
-#include <wolfssl/ssl.h>
-
-#include "bench/bresp.h"
-
-/* Connection states. */
-enum {
-	C_IDLE = 0,   /* no socket; may be started */
-	C_CONNECTING, /* TCP connect in flight */
-	C_PROXY,      /* CONNECT sent, reading the proxy's answer */
-	C_TLS,        /* TLS handshake */
-	C_READY,      /* established, between requests (timer may be armed) */
-	C_REQ,        /* request sent, reading the response */
-	C_HOLD,       /* --hold: established and idle until the end */
-	C_CLOSING,    /* socket shut down, waiting for in-flight ops */
-	C_WAIT,       /* no socket, timer armed (backoff or rate schedule) */
-};
-
-/* Operation kinds in user_data bits 0..3; the connection index above. */
-enum { OP_NONE = 0, OP_CONNECT, OP_SEND, OP_RECV, OP_TIMER }; /* OP_NONE: cancels, ignored */
-
-struct conn {
-	int fd;
-	uint8_t st;
-	uint8_t recv_busy, send_busy, connect_busy, timer_busy;
-	uint8_t eof;       /* the peer closed (TLS callbacks report it) */
-	uint8_t timed_out; /* shut down by the timeout scan */
-	uint8_t started;   /* counted in the starting window */
-	uint8_t need_restart;
-	uint32_t tx_len, tx_off, tx_inflight;
-	uint32_t rx_len, rx_off;
-	uint64_t t0;       /* latency origin of the current request */
-	uint64_t op_start; /* start of the current connect/handshake/response */
-	uint64_t next_ns;  /* rate mode: intended send time of the next request */
-	uint64_t sched;    /* rate mode: requests scheduled on this connection */
-	struct __kernel_timespec ts;
-	WOLFSSL *ssl;
-	struct sm_bresp *resp;
-	uint8_t *rx, *tx;
-};
-
-struct worker {
-	struct io_uring ring;
-	struct sm_bload_cfg *cfg;
-	struct sm_bload_stats *st;
-	struct conn *c;
-	unsigned n;
-	unsigned first_conn;
-	unsigned starting; /* connections being established */
-	unsigned next_unstarted;
-	int stopping;
-	int ring_ok;
-	double interval_ns;   /* rate mode: per-connection interval */
-	uint8_t plain[16384]; /* TLS plaintext scratch */
-};
+#include "bench/bload_int.h"
 
 uint64_t sm_bload_now_ns(void)
 {
@@ -78,12 +22,13 @@ uint64_t sm_bload_now_ns(void)
 const char *sm_bload_err_str(enum sm_bload_err e)
 {
 	static const char *const names[SM_BLOAD_E_COUNT] = {
-	        "connect", "proxy", "tls", "read", "write", "framing", "status_non2xx", "timeout",
+	        "connect", "proxy",         "tls",     "read",       "write",
+	        "framing", "status_non2xx", "timeout", "rst_stream", "goaway",
 	};
 	return (unsigned)e < SM_BLOAD_E_COUNT ? names[e] : "unknown";
 }
 
-static struct io_uring_sqe *get_sqe(struct worker *w)
+struct io_uring_sqe *sm_bload_get_sqe(struct worker *w)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
 	if (!sqe) {
@@ -98,12 +43,12 @@ static uint64_t ud(struct worker *w, struct conn *c, unsigned op)
 	return ((uint64_t)(c - w->c) << 4) | op;
 }
 
-static int stopping(struct worker *w)
+int sm_bload_stopping(struct worker *w)
 {
 	return w->stopping || atomic_load_explicit(&w->cfg->stop, memory_order_relaxed);
 }
 
-static void count_err(struct worker *w, struct conn *c, enum sm_bload_err e, const char *msg)
+void sm_bload_count_err(struct worker *w, struct conn *c, enum sm_bload_err e, const char *msg)
 {
 	if (w->stopping)
 		return; /* aborts at the end of the run are not errors */
@@ -120,7 +65,7 @@ static void count_err(struct worker *w, struct conn *c, enum sm_bload_err e, con
 
 /* ---- submission helpers ---- */
 
-static void post_recv(struct worker *w, struct conn *c)
+void sm_bload_post_recv(struct worker *w, struct conn *c)
 {
 	if (c->recv_busy || c->fd < 0)
 		return;
@@ -133,17 +78,17 @@ static void post_recv(struct worker *w, struct conn *c)
 		c->rx_len -= c->rx_off;
 		c->rx_off = 0;
 	}
-	struct io_uring_sqe *sqe = get_sqe(w);
+	struct io_uring_sqe *sqe = sm_bload_get_sqe(w);
 	io_uring_prep_recv(sqe, c->fd, c->rx + c->rx_len, SM_BLOAD_RX - c->rx_len, 0);
 	io_uring_sqe_set_data64(sqe, ud(w, c, OP_RECV));
 	c->recv_busy = 1;
 }
 
-static void flush_tx(struct worker *w, struct conn *c)
+void sm_bload_flush_tx(struct worker *w, struct conn *c)
 {
 	if (c->send_busy || c->fd < 0 || c->tx_off == c->tx_len)
 		return;
-	struct io_uring_sqe *sqe = get_sqe(w);
+	struct io_uring_sqe *sqe = sm_bload_get_sqe(w);
 	c->tx_inflight = c->tx_len - c->tx_off;
 	io_uring_prep_send(sqe, c->fd, c->tx + c->tx_off, c->tx_inflight, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, ud(w, c, OP_SEND));
@@ -156,13 +101,13 @@ static void arm_timer(struct worker *w, struct conn *c, uint64_t at_ns)
 		at_ns = w->cfg->end_ns;
 	c->ts.tv_sec = (long long)(at_ns / 1000000000ull);
 	c->ts.tv_nsec = (long long)(at_ns % 1000000000ull);
-	struct io_uring_sqe *sqe = get_sqe(w);
+	struct io_uring_sqe *sqe = sm_bload_get_sqe(w);
 	io_uring_prep_timeout(sqe, &c->ts, 0, IORING_TIMEOUT_ABS);
 	io_uring_sqe_set_data64(sqe, ud(w, c, OP_TIMER));
 	c->timer_busy = 1;
 }
 
-static int tx_append(struct conn *c, const void *p, size_t n)
+int sm_bload_tx_append(struct conn *c, const void *p, size_t n)
 {
 	if (c->tx_off == c->tx_len && !c->send_busy)
 		c->tx_off = c->tx_len = 0;
@@ -173,40 +118,12 @@ static int tx_append(struct conn *c, const void *p, size_t n)
 	return 0;
 }
 
-/* ---- wolfSSL memory I/O: ciphertext lives in c->rx / c->tx ---- */
-
-static int io_recv_cb(WOLFSSL *ssl, char *buf, int sz, void *ctx)
-{
-	struct conn *c = ctx;
-	uint32_t avail = c->rx_len - c->rx_off;
-	if (avail == 0)
-		return c->eof ? WOLFSSL_CBIO_ERR_CONN_CLOSE : WOLFSSL_CBIO_ERR_WANT_READ;
-	uint32_t n = avail < (uint32_t)sz ? avail : (uint32_t)sz;
-	memcpy(buf, c->rx + c->rx_off, n);
-	c->rx_off += n;
-	return (int)n;
-}
-
-static int io_send_cb(WOLFSSL *ssl, char *buf, int sz, void *ctx)
-{
-	struct conn *c = ctx;
-	if (tx_append(c, buf, (size_t)sz) < 0)
-		return WOLFSSL_CBIO_ERR_WANT_WRITE;
-	return sz;
-}
-
-void sm_bload_tls_ctx_setup(void *ctx)
-{
-	wolfSSL_CTX_SetIORecv((WOLFSSL_CTX *)ctx, io_recv_cb);
-	wolfSSL_CTX_SetIOSend((WOLFSSL_CTX *)ctx, io_send_cb);
-}
-
 /* ---- connection lifecycle ---- */
 
 static void start_conn(struct worker *w, struct conn *c);
 static void send_request(struct worker *w, struct conn *c);
 
-static int claim_request(struct worker *w)
+int sm_bload_claim_request(struct worker *w)
 {
 	if (w->stopping)
 		return 0;
@@ -214,6 +131,12 @@ static int claim_request(struct worker *w)
 		return 1;
 	uint64_t k = atomic_fetch_add_explicit(&w->cfg->issued, 1, memory_order_relaxed);
 	return k < w->cfg->max_requests; /* in-flight requests still finish */
+}
+
+void sm_bload_unclaim_request(struct worker *w)
+{
+	if (w->cfg->max_requests)
+		atomic_fetch_sub_explicit(&w->cfg->issued, 1, memory_order_relaxed);
 }
 
 static int budget_spent(struct worker *w)
@@ -230,6 +153,8 @@ static void finish_close(struct worker *w, struct conn *c)
 		wolfSSL_free(c->ssl);
 		c->ssl = NULL;
 	}
+	if (c->h2)
+		sm_bh2_close(c->h2); /* streams still open are abandoned */
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -238,7 +163,7 @@ static void finish_close(struct worker *w, struct conn *c)
 		w->starting--;
 	}
 	c->st = C_IDLE;
-	if (stopping(w))
+	if (sm_bload_stopping(w))
 		return;
 	if (c->need_restart) {
 		c->need_restart = 0;
@@ -251,7 +176,7 @@ static void finish_close(struct worker *w, struct conn *c)
 
 /* Ends the connection: `error` closes after an error (restart after a
  * backoff), otherwise it is a normal close (restart at once). */
-static void conn_close(struct worker *w, struct conn *c, int error)
+void sm_bload_conn_close(struct worker *w, struct conn *c, int error)
 {
 	c->need_restart = (uint8_t)error;
 	c->st = C_CLOSING;
@@ -259,22 +184,22 @@ static void conn_close(struct worker *w, struct conn *c, int error)
 		shutdown(c->fd, SHUT_RDWR);
 	/* shutdown does not end a connect still in SYN retries, nor a timer */
 	if (c->connect_busy) {
-		struct io_uring_sqe *sqe = get_sqe(w);
+		struct io_uring_sqe *sqe = sm_bload_get_sqe(w);
 		io_uring_prep_cancel64(sqe, ud(w, c, OP_CONNECT), 0);
 		io_uring_sqe_set_data64(sqe, OP_NONE);
 	}
 	if (c->timer_busy) {
-		struct io_uring_sqe *sqe = get_sqe(w);
+		struct io_uring_sqe *sqe = sm_bload_get_sqe(w);
 		io_uring_prep_timeout_remove(sqe, ud(w, c, OP_TIMER), 0);
 		io_uring_sqe_set_data64(sqe, OP_NONE);
 	}
 	finish_close(w, c);
 }
 
-static void fail(struct worker *w, struct conn *c, enum sm_bload_err e, const char *msg)
+void sm_bload_fail(struct worker *w, struct conn *c, enum sm_bload_err e, const char *msg)
 {
-	count_err(w, c, e, msg);
-	conn_close(w, c, 1);
+	sm_bload_count_err(w, c, e, msg);
+	sm_bload_conn_close(w, c, 1);
 }
 
 static void start_conn(struct worker *w, struct conn *c)
@@ -282,7 +207,7 @@ static void start_conn(struct worker *w, struct conn *c)
 	struct sm_bload_cfg *cfg = w->cfg;
 	uint64_t now = sm_bload_now_ns();
 
-	if (stopping(w) || c->st != C_IDLE || budget_spent(w))
+	if (sm_bload_stopping(w) || c->st != C_IDLE || budget_spent(w))
 		return;
 	if (cfg->rate > 0 && cfg->new_conn && c->next_ns > now) {
 		arm_timer(w, c, c->next_ns);
@@ -291,13 +216,13 @@ static void start_conn(struct worker *w, struct conn *c)
 	}
 	if (w->starting >= w->cfg->connect_window)
 		return; /* picked up when a slot frees (see started) */
-	if (cfg->new_conn && !cfg->hold && !claim_request(w))
+	if (cfg->new_conn && !cfg->hold && !sm_bload_claim_request(w))
 		return;
 	int fd = socket(cfg->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		count_err(w, c, SM_BLOAD_E_CONNECT, strerror(errno));
+		sm_bload_count_err(w, c, SM_BLOAD_E_CONNECT, strerror(errno));
 		c->need_restart = 1;
-		conn_close(w, c, 1);
+		sm_bload_conn_close(w, c, 1);
 		return;
 	}
 	int one = 1;
@@ -311,7 +236,7 @@ static void start_conn(struct worker *w, struct conn *c)
 	c->op_start = now;
 	if (cfg->new_conn)
 		c->t0 = (cfg->rate > 0) ? c->next_ns : now;
-	struct io_uring_sqe *sqe = get_sqe(w);
+	struct io_uring_sqe *sqe = sm_bload_get_sqe(w);
 	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&cfg->addr, cfg->addrlen);
 	io_uring_sqe_set_data64(sqe, ud(w, c, OP_CONNECT));
 	c->connect_busy = 1;
@@ -321,9 +246,10 @@ static void start_conn(struct worker *w, struct conn *c)
 /* Starts as many idle connections as the starting window allows. */
 static void start_more(struct worker *w)
 {
-	while (!stopping(w) && w->starting < w->cfg->connect_window && w->next_unstarted < w->n)
+	while (!sm_bload_stopping(w) && w->starting < w->cfg->connect_window &&
+	       w->next_unstarted < w->n)
 		start_conn(w, &w->c[w->next_unstarted++]);
-	if (stopping(w) || w->starting >= w->cfg->connect_window)
+	if (sm_bload_stopping(w) || w->starting >= w->cfg->connect_window)
 		return;
 	/* connections parked by the window after a close */
 	for (unsigned i = 0; i < w->next_unstarted && w->starting < w->cfg->connect_window; i++)
@@ -332,7 +258,7 @@ static void start_more(struct worker *w)
 }
 
 /* The connection is ready for requests (tunnel and TLS done). */
-static void established(struct worker *w, struct conn *c)
+void sm_bload_established(struct worker *w, struct conn *c)
 {
 	if (c->started) {
 		c->started = 0;
@@ -341,7 +267,11 @@ static void established(struct worker *w, struct conn *c)
 	atomic_fetch_add_explicit(&w->st->established, 1, memory_order_relaxed);
 	if (w->cfg->hold) {
 		c->st = C_HOLD;
-		post_recv(w, c);
+		sm_bload_post_recv(w, c);
+		return;
+	}
+	if (w->cfg->http2) {
+		sm_bload_h2_start(w, c);
 		return;
 	}
 	c->st = C_READY;
@@ -349,8 +279,8 @@ static void established(struct worker *w, struct conn *c)
 		send_request(w, c);
 		return;
 	}
-	if (!claim_request(w)) {
-		conn_close(w, c, 0);
+	if (!sm_bload_claim_request(w)) {
+		sm_bload_conn_close(w, c, 0);
 		return;
 	}
 	uint64_t now = sm_bload_now_ns();
@@ -359,43 +289,6 @@ static void established(struct worker *w, struct conn *c)
 		return;
 	}
 	send_request(w, c);
-}
-
-static void tls_drive_handshake(struct worker *w, struct conn *c)
-{
-	int rc = wolfSSL_connect(c->ssl);
-	flush_tx(w, c);
-	if (rc == WOLFSSL_SUCCESS) {
-		established(w, c);
-		return;
-	}
-	int err = wolfSSL_get_error(c->ssl, rc);
-	if (err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE) {
-		post_recv(w, c);
-		return;
-	}
-	char msg[96];
-	snprintf(msg, sizeof(msg), "handshake: %s (%d)", wolfSSL_ERR_reason_error_string(err), err);
-	fail(w, c, c->eof ? SM_BLOAD_E_READ : SM_BLOAD_E_TLS, msg);
-}
-
-static void tls_start(struct worker *w, struct conn *c)
-{
-	c->ssl = wolfSSL_new((WOLFSSL_CTX *)w->cfg->tls_ctx);
-	if (!c->ssl) {
-		fail(w, c, SM_BLOAD_E_TLS, "wolfSSL_new failed");
-		return;
-	}
-	wolfSSL_SetIOReadCtx(c->ssl, c);
-	wolfSSL_SetIOWriteCtx(c->ssl, c);
-	if (w->cfg->sni) {
-		wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, w->cfg->sni,
-		               (unsigned short)strlen(w->cfg->sni));
-		wolfSSL_check_domain_name(c->ssl, w->cfg->sni);
-	}
-	c->st = C_TLS;
-	c->op_start = sm_bload_now_ns();
-	tls_drive_handshake(w, c);
 }
 
 static void send_request(struct worker *w, struct conn *c)
@@ -414,15 +307,31 @@ static void send_request(struct worker *w, struct conn *c)
 	if (c->ssl) {
 		int rc = wolfSSL_write(c->ssl, cfg->req, (int)cfg->req_len);
 		if (rc != (int)cfg->req_len) {
-			fail(w, c, SM_BLOAD_E_TLS, "wolfSSL_write failed");
+			sm_bload_fail(w, c, SM_BLOAD_E_TLS, "wolfSSL_write failed");
 			return;
 		}
-	} else if (tx_append(c, cfg->req, cfg->req_len) < 0) {
-		fail(w, c, SM_BLOAD_E_WRITE, "send buffer full");
+	} else if (sm_bload_tx_append(c, cfg->req, cfg->req_len) < 0) {
+		sm_bload_fail(w, c, SM_BLOAD_E_WRITE, "send buffer full");
 		return;
 	}
-	flush_tx(w, c);
-	post_recv(w, c);
+	sm_bload_flush_tx(w, c);
+	sm_bload_post_recv(w, c);
+}
+
+void sm_bload_record(struct worker *w, struct conn *c, uint64_t t0, uint64_t now, unsigned status,
+                     uint64_t bytes)
+{
+	uint64_t us = now > t0 ? (now - t0) / 1000 : 0;
+	sm_bhist_record(&w->st->lat, us);
+	atomic_fetch_add_explicit(&w->st->requests, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->st->bytes, bytes, memory_order_relaxed);
+	if (status >= 100 && status < 600)
+		w->st->status_class[status / 100]++;
+	if (status < 200 || status > 299) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "status %u", status);
+		sm_bload_count_err(w, c, SM_BLOAD_E_STATUS, msg);
+	}
 }
 
 /* A response is complete: account for it and go on. */
@@ -430,24 +339,14 @@ static void response_done(struct worker *w, struct conn *c)
 {
 	struct sm_bresp *r = c->resp;
 	uint64_t now = sm_bload_now_ns();
-	uint64_t us = now > c->t0 ? (now - c->t0) / 1000 : 0;
-	sm_bhist_record(&w->st->lat, us);
-	atomic_fetch_add_explicit(&w->st->requests, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&w->st->bytes, r->total_bytes, memory_order_relaxed);
-	if (r->status >= 100 && r->status < 600)
-		w->st->status_class[r->status / 100]++;
-	if (r->status < 200 || r->status > 299) {
-		char msg[64];
-		snprintf(msg, sizeof(msg), "status %u", r->status);
-		count_err(w, c, SM_BLOAD_E_STATUS, msg);
-	}
+	sm_bload_record(w, c, c->t0, now, r->status, r->total_bytes);
 	if (w->cfg->new_conn || !r->keep_alive || c->eof) {
-		conn_close(w, c, 0);
+		sm_bload_conn_close(w, c, 0);
 		return;
 	}
 	c->st = C_READY;
-	if (!claim_request(w)) {
-		conn_close(w, c, 0);
+	if (!sm_bload_claim_request(w)) {
+		sm_bload_conn_close(w, c, 0);
 		return;
 	}
 	if (w->cfg->rate > 0 && c->next_ns > now) {
@@ -464,20 +363,20 @@ static int feed_response(struct worker *w, struct conn *c, const uint8_t *p, siz
 	if (r->done) {
 		if (n == 0)
 			return 0;
-		fail(w, c, SM_BLOAD_E_FRAMING, "bytes after the end of a response");
+		sm_bload_fail(w, c, SM_BLOAD_E_FRAMING, "bytes after the end of a response");
 		return -1;
 	}
 	long k = sm_bresp_feed(r, p, n);
 	if (k < 0) {
 		char msg[96];
 		snprintf(msg, sizeof(msg), "response refused: %s", sm_bresp_reason_str(r->why));
-		fail(w, c, SM_BLOAD_E_FRAMING, msg);
+		sm_bload_fail(w, c, SM_BLOAD_E_FRAMING, msg);
 		return -1;
 	}
 	if (!r->done)
 		return 0;
 	if ((size_t)k != n) {
-		fail(w, c, SM_BLOAD_E_FRAMING, "bytes after the end of a response");
+		sm_bload_fail(w, c, SM_BLOAD_E_FRAMING, "bytes after the end of a response");
 		return -1;
 	}
 	return 1;
@@ -488,24 +387,24 @@ static void on_proxy_bytes(struct worker *w, struct conn *c)
 	struct sm_bresp *r = c->resp;
 	long k = sm_bresp_feed(r, c->rx + c->rx_off, c->rx_len - c->rx_off);
 	if (k < 0) {
-		fail(w, c, SM_BLOAD_E_PROXY, sm_bresp_reason_str(r->why));
+		sm_bload_fail(w, c, SM_BLOAD_E_PROXY, sm_bresp_reason_str(r->why));
 		return;
 	}
 	c->rx_off += (uint32_t)k;
 	if (!r->done) {
-		post_recv(w, c);
+		sm_bload_post_recv(w, c);
 		return;
 	}
 	if (r->status < 200 || r->status > 299) {
 		char msg[64];
 		snprintf(msg, sizeof(msg), "CONNECT answered %u", r->status);
-		fail(w, c, SM_BLOAD_E_PROXY, msg);
+		sm_bload_fail(w, c, SM_BLOAD_E_PROXY, msg);
 		return;
 	}
 	if (w->cfg->tls)
-		tls_start(w, c);
+		sm_bload_tls_start(w, c);
 	else
-		established(w, c);
+		sm_bload_established(w, c);
 }
 
 static void on_recv(struct worker *w, struct conn *c, int res)
@@ -518,7 +417,7 @@ static void on_recv(struct worker *w, struct conn *c, int res)
 	if (res < 0) {
 		char msg[64];
 		snprintf(msg, sizeof(msg), "recv: %s", strerror(-res));
-		fail(w, c, SM_BLOAD_E_READ, msg);
+		sm_bload_fail(w, c, SM_BLOAD_E_READ, msg);
 		return;
 	}
 	if (res == 0)
@@ -528,35 +427,37 @@ static void on_recv(struct worker *w, struct conn *c, int res)
 	switch (c->st) {
 	case C_PROXY:
 		if (c->eof) {
-			fail(w, c, SM_BLOAD_E_PROXY, "proxy closed before answering CONNECT");
+			sm_bload_fail(w, c, SM_BLOAD_E_PROXY,
+			              "proxy closed before answering CONNECT");
 			return;
 		}
 		on_proxy_bytes(w, c);
 		return;
-	case C_TLS: tls_drive_handshake(w, c); return;
+	case C_TLS: sm_bload_tls_handshake(w, c); return;
 	case C_HOLD:
-		fail(w, c, SM_BLOAD_E_READ,
-		     c->eof ? "idle tunnel closed by peer" : "data on idle tunnel");
+		sm_bload_fail(w, c, SM_BLOAD_E_READ,
+		              c->eof ? "idle tunnel closed by peer" : "data on idle tunnel");
 		return;
 	case C_READY:
 		if (c->eof) { /* the server closed an idle keep-alive connection: reconnect */
-			conn_close(w, c, 0);
+			sm_bload_conn_close(w, c, 0);
 			return;
 		}
 		if (c->ssl) { /* post-handshake messages (session tickets) */
 			int n = wolfSSL_read(c->ssl, w->plain, sizeof(w->plain));
 			if (n > 0) {
-				fail(w, c, SM_BLOAD_E_FRAMING,
-				     "unsolicited bytes between responses");
+				sm_bload_fail(w, c, SM_BLOAD_E_FRAMING,
+				              "unsolicited bytes between responses");
 				return;
 			}
-			post_recv(w, c);
+			sm_bload_post_recv(w, c);
 			return;
 		}
-		fail(w, c, SM_BLOAD_E_FRAMING, "unsolicited bytes between responses");
+		sm_bload_fail(w, c, SM_BLOAD_E_FRAMING, "unsolicited bytes between responses");
 		return;
 	case C_REQ: break;
-	default: fail(w, c, SM_BLOAD_E_READ, "recv in unexpected state"); return;
+	case C_H2: sm_bload_h2_on_recv(w, c); return;
+	default: sm_bload_fail(w, c, SM_BLOAD_E_READ, "recv in unexpected state"); return;
 	}
 
 	if (!c->ssl) {
@@ -568,7 +469,7 @@ static void on_recv(struct worker *w, struct conn *c, int res)
 			if (sm_bresp_eof(c->resp))
 				d = 1;
 			else {
-				fail(w, c, SM_BLOAD_E_READ, "peer closed mid-response");
+				sm_bload_fail(w, c, SM_BLOAD_E_READ, "peer closed mid-response");
 				return;
 			}
 		}
@@ -576,7 +477,7 @@ static void on_recv(struct worker *w, struct conn *c, int res)
 			response_done(w, c);
 			return;
 		}
-		post_recv(w, c);
+		sm_bload_post_recv(w, c);
 		return;
 	}
 
@@ -599,11 +500,11 @@ static void on_recv(struct worker *w, struct conn *c, int res)
 					response_done(w, c);
 					return;
 				}
-				fail(w, c, SM_BLOAD_E_READ, "peer closed mid-response");
+				sm_bload_fail(w, c, SM_BLOAD_E_READ, "peer closed mid-response");
 				return;
 			}
-			flush_tx(w, c);
-			post_recv(w, c);
+			sm_bload_flush_tx(w, c);
+			sm_bload_post_recv(w, c);
 			return;
 		}
 		if (err == WOLFSSL_ERROR_ZERO_RETURN || c->eof) {
@@ -611,13 +512,13 @@ static void on_recv(struct worker *w, struct conn *c, int res)
 				response_done(w, c);
 				return;
 			}
-			fail(w, c, SM_BLOAD_E_READ, "TLS closed mid-response");
+			sm_bload_fail(w, c, SM_BLOAD_E_READ, "TLS closed mid-response");
 			return;
 		}
 		char msg[96];
 		snprintf(msg, sizeof(msg), "read: %s (%d)", wolfSSL_ERR_reason_error_string(err),
 		         err);
-		fail(w, c, SM_BLOAD_E_TLS, msg);
+		sm_bload_fail(w, c, SM_BLOAD_E_TLS, msg);
 		return;
 	}
 }
@@ -632,13 +533,17 @@ static void on_send(struct worker *w, struct conn *c, int res)
 	if (res <= 0) {
 		char msg[64];
 		snprintf(msg, sizeof(msg), "send: %s", res ? strerror(-res) : "0 bytes");
-		fail(w, c, SM_BLOAD_E_WRITE, msg);
+		sm_bload_fail(w, c, SM_BLOAD_E_WRITE, msg);
 		return;
 	}
 	c->tx_off += (uint32_t)res;
 	if (c->tx_off == c->tx_len)
 		c->tx_off = c->tx_len = 0;
-	flush_tx(w, c);
+	if (c->st == C_H2) {
+		sm_bload_h2_on_send(w, c); /* frames waiting for room in tx, then a flush */
+		return;
+	}
+	sm_bload_flush_tx(w, c);
 }
 
 static void on_connect(struct worker *w, struct conn *c, int res)
@@ -651,22 +556,22 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 	if (res < 0) {
 		char msg[64];
 		snprintf(msg, sizeof(msg), "connect: %s", strerror(-res));
-		fail(w, c, SM_BLOAD_E_CONNECT, msg);
+		sm_bload_fail(w, c, SM_BLOAD_E_CONNECT, msg);
 		return;
 	}
 	c->op_start = sm_bload_now_ns();
 	if (w->cfg->tunnel) {
 		c->st = C_PROXY;
 		sm_bresp_init(c->resp, SM_BRESP_CONNECT);
-		tx_append(c, w->cfg->connect_req, w->cfg->connect_len);
-		flush_tx(w, c);
-		post_recv(w, c);
+		sm_bload_tx_append(c, w->cfg->connect_req, w->cfg->connect_len);
+		sm_bload_flush_tx(w, c);
+		sm_bload_post_recv(w, c);
 		return;
 	}
 	if (w->cfg->tls)
-		tls_start(w, c);
+		sm_bload_tls_start(w, c);
 	else
-		established(w, c);
+		sm_bload_established(w, c);
 }
 
 static void on_timer(struct worker *w, struct conn *c)
@@ -680,7 +585,7 @@ static void on_timer(struct worker *w, struct conn *c)
 		if (c->st == C_WAIT)
 			c->st = C_IDLE;
 		else
-			conn_close(w, c, 0);
+			sm_bload_conn_close(w, c, 0);
 		return;
 	}
 	if (c->st == C_WAIT) {
@@ -697,7 +602,7 @@ static void begin_stop(struct worker *w)
 	for (unsigned i = 0; i < w->n; i++) {
 		struct conn *c = &w->c[i];
 		if (c->fd >= 0 || c->timer_busy)
-			conn_close(w, c, 0);
+			sm_bload_conn_close(w, c, 0);
 	}
 }
 
@@ -709,10 +614,11 @@ static void scan_timeouts(struct worker *w, uint64_t now)
 	for (unsigned i = 0; i < w->n; i++) {
 		struct conn *c = &w->c[i];
 		int active = c->st == C_CONNECTING || c->st == C_PROXY || c->st == C_TLS ||
-		             c->st == C_REQ;
+		             c->st == C_REQ || (c->st == C_H2 && sm_bh2_active(c->h2) > 0);
 		if (active && now - c->op_start > w->cfg->timeout_ns) {
 			c->timed_out = 1;
-			fail(w, c, SM_BLOAD_E_TIMEOUT, "no complete answer within the timeout");
+			sm_bload_fail(w, c, SM_BLOAD_E_TIMEOUT,
+			              "no complete answer within the timeout");
 		}
 	}
 }
@@ -751,6 +657,8 @@ static int worker_init(struct worker *w, struct sm_bload_worker_args *a)
 		c->resp = malloc(sizeof(*c->resp));
 		if (!c->rx || !c->tx || !c->resp)
 			return -ENOMEM;
+		if (w->cfg->http2 && !(c->h2 = sm_bh2_new(w->cfg->streams)))
+			return -ENOMEM;
 		/* spread the connections' first sends over one interval */
 		unsigned g = w->first_conn + i;
 		c->next_ns = w->cfg->start_ns + (uint64_t)(w->interval_ns * (double)g /
@@ -772,6 +680,7 @@ static void worker_free(struct worker *w)
 			free(w->c[i].rx);
 			free(w->c[i].tx);
 			free(w->c[i].resp);
+			sm_bh2_free(w->c[i].h2);
 		}
 		free(w->c);
 	}

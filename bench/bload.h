@@ -3,7 +3,9 @@
  * or TLS (wolfSSL with memory I/O callbacks, so every byte moves through the
  * ring), optionally through an explicit proxy (CONNECT tunnel or
  * absolute-form), keep-alive or one connection per request, closed-loop or
- * fixed-rate. Every response is validated with bench/bresp.
+ * fixed-rate. Every response is validated with bench/bresp. With http2 a
+ * connection negotiates ALPN h2 and carries up to `streams` concurrent GET
+ * streams (bench/bh2, nghttp2); each response is one request.
  *
  * Bounds: each connection owns one receive buffer (SM_BLOAD_RX), one send
  * buffer (SM_BLOAD_TX) and one response parser, allocated once at start;
@@ -18,6 +20,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "bench/bh2.h"
 #include "bench/bhist.h"
 
 #define SM_BLOAD_RX (64 * 1024)
@@ -33,6 +36,8 @@ enum sm_bload_err {
 	SM_BLOAD_E_FRAMING,     /* response refused by the framing parser */
 	SM_BLOAD_E_STATUS,      /* a complete response with a non-2xx status */
 	SM_BLOAD_E_TIMEOUT,     /* no progress within the timeout */
+	SM_BLOAD_E_RST_STREAM,  /* --http2: the server reset a stream before its end */
+	SM_BLOAD_E_GOAWAY,      /* --http2: GOAWAY with an error code, either way */
 	SM_BLOAD_E_COUNT,
 };
 const char *sm_bload_err_str(enum sm_bload_err e);
@@ -49,6 +54,11 @@ struct sm_bload_cfg {
 	size_t connect_len;
 	char req[1400];
 	size_t req_len;
+	int http2;               /* ALPN h2, requests as HTTP/2 streams (tls only) */
+	unsigned streams;        /* http2: concurrent streams per connection */
+	struct sm_bh2_req h2req; /* http2: the request's pseudo-headers (point below) */
+	char authority[300];     /* host[:port] as in Host */
+	char path[1024];
 	int new_conn;               /* one connection per request */
 	int hold;                   /* establish (tunnel, TLS) and stay idle until the end */
 	double rate;                /* requests/s for the whole run, 0 = closed loop */
@@ -73,6 +83,8 @@ struct sm_bload_stats {
 	uint64_t err[SM_BLOAD_E_COUNT];
 	uint64_t status_class[6];             /* [1..5]: 1xx..5xx final statuses */
 	uint64_t connects;                    /* TCP connections opened */
+	uint64_t h2_refused;                  /* streams refused (retried), not errors */
+	uint64_t h2_goaway;                   /* graceful GOAWAYs (NO_ERROR) received */
 	uint64_t end_ns;                      /* when the worker finished */
 	char first_err[SM_BLOAD_E_COUNT][96]; /* one sample message per kind */
 };

@@ -20,146 +20,7 @@
 #include <wolfssl/ssl.h>
 
 #include "bench/bload.h"
-
-#define MAX_THREADS 64
-#define MAX_CPUS    64
-
-struct opts {
-	const char *url;
-	const char *proxy;
-	const char *cacert;
-	int insecure;
-	int tunnel;
-	int new_conn;
-	int hold;
-	unsigned connections;
-	double duration;
-	uint64_t requests;
-	double rate;
-	unsigned threads;
-	int cpus[MAX_CPUS];
-	unsigned ncpus;
-	double timeout;
-	uint64_t max_errors;
-	unsigned connect_window;
-	int quiet;
-};
-
-struct url {
-	int https;
-	char host[256]; /* without brackets */
-	int literal;    /* IP literal: no SNI */
-	int v6;
-	unsigned port;
-	char path[1024];
-};
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-	        "usage: soth-bench [options] URL\n"
-	        "  URL                 http://host[:port]/path or https://...\n"
-	        "  --proxy HOST:PORT   explicit proxy: CONNECT for https:// (and for http:// with\n"
-	        "                      --tunnel), absolute-form requests for http:// otherwise\n"
-	        "  --tunnel            use CONNECT for http:// URLs too\n"
-	        "  --cacert FILE       CA bundle to verify the server (https://)\n"
-	        "  --insecure          do not verify the server certificate\n"
-	        "  --connections N     concurrent connections [16]\n"
-	        "  --duration S        run length in seconds [10]\n"
-	        "  --requests N        stop after N requests (whichever comes first)\n"
-	        "  --rate R            fixed rate, requests/s over all connections; latency is\n"
-	        "                      measured from each request's intended send time\n"
-	        "  --new-conn          a new connection (and tunnel, handshake) per request\n"
-	        "  --hold              establish the connections (tunnel, TLS), then stay idle\n"
-	        "                      until the duration ends (memory per idle tunnel)\n"
-	        "  --threads T         worker threads, one io_uring each [1]\n"
-	        "  --cpu LIST          pin worker i to the i-th CPU of LIST (e.g. 0,1 or 0-3)\n"
-	        "  --timeout S         per connect/handshake/response [10]\n"
-	        "  --max-errors N      stop the run after N errors [1000]\n"
-	        "  --connect-window N  connections being set up (connect, CONNECT, TLS) at\n"
-	        "                      once, per thread [64]\n"
-	        "  --quiet             no progress lines\n");
-}
-
-static int parse_cpus(const char *s, struct opts *o)
-{
-	o->ncpus = 0;
-	while (*s) {
-		char *end;
-		long a = strtol(s, &end, 10);
-		if (end == s || a < 0 || a >= CPU_SETSIZE)
-			return -1;
-		long b = a;
-		s = end;
-		if (*s == '-') {
-			s++;
-			b = strtol(s, &end, 10);
-			if (end == s || b < a || b >= CPU_SETSIZE)
-				return -1;
-			s = end;
-		}
-		for (long i = a; i <= b; i++) {
-			if (o->ncpus == MAX_CPUS)
-				return -1;
-			o->cpus[o->ncpus++] = (int)i;
-		}
-		if (*s == ',')
-			s++;
-		else if (*s)
-			return -1;
-	}
-	return o->ncpus ? 0 : -1;
-}
-
-static int parse_url(const char *s, struct url *u)
-{
-	memset(u, 0, sizeof(*u));
-	if (strncmp(s, "http://", 7) == 0) {
-		s += 7;
-		u->port = 80;
-	} else if (strncmp(s, "https://", 8) == 0) {
-		s += 8;
-		u->https = 1;
-		u->port = 443;
-	} else {
-		return -1;
-	}
-	const char *hs = s, *he;
-	if (*s == '[') {
-		hs = s + 1;
-		he = strchr(hs, ']');
-		if (!he)
-			return -1;
-		s = he + 1;
-		u->literal = u->v6 = 1;
-	} else {
-		he = s + strcspn(s, ":/?#");
-		s = he;
-	}
-	size_t hl = (size_t)(he - hs);
-	if (hl == 0 || hl >= sizeof(u->host))
-		return -1;
-	memcpy(u->host, hs, hl);
-	u->host[hl] = 0;
-	if (*s == ':') {
-		char *end;
-		long p = strtol(s + 1, &end, 10);
-		if (end == s + 1 || p < 1 || p > 65535)
-			return -1;
-		u->port = (unsigned)p;
-		s = end;
-	}
-	if (*s && *s != '/')
-		return -1;
-	int n = snprintf(u->path, sizeof(u->path), "%s", *s ? s : "/");
-	if (n < 0 || (size_t)n >= sizeof(u->path))
-		return -1;
-	if (!u->v6) {
-		struct in_addr a4;
-		u->literal = inet_pton(AF_INET, u->host, &a4) == 1;
-	}
-	return 0;
-}
+#include "bench/bopts.h"
 
 static int resolve(const char *host, unsigned port, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -177,100 +38,6 @@ static int resolve(const char *host, unsigned port, struct sockaddr_storage *ss,
 	return 0;
 }
 
-static int parse_opts(int argc, char **argv, struct opts *o)
-{
-	*o = (struct opts){.connections = 16,
-	                   .duration = 10,
-	                   .threads = 1,
-	                   .timeout = 10,
-	                   .max_errors = 1000,
-	                   .connect_window = 64};
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEEDV()                                                                                    \
-	do {                                                                                       \
-		if (!v) {                                                                          \
-			fprintf(stderr, "soth-bench: %s needs a value\n", a);                      \
-			return -1;                                                                 \
-		}                                                                                  \
-		i++;                                                                               \
-	} while (0)
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			exit(0);
-		} else if (!strcmp(a, "--proxy")) {
-			NEEDV();
-			o->proxy = v;
-		} else if (!strcmp(a, "--cacert")) {
-			NEEDV();
-			o->cacert = v;
-		} else if (!strcmp(a, "--insecure") || !strcmp(a, "-k")) {
-			o->insecure = 1;
-		} else if (!strcmp(a, "--tunnel")) {
-			o->tunnel = 1;
-		} else if (!strcmp(a, "--new-conn")) {
-			o->new_conn = 1;
-		} else if (!strcmp(a, "--hold")) {
-			o->hold = 1;
-		} else if (!strcmp(a, "--quiet")) {
-			o->quiet = 1;
-		} else if (!strcmp(a, "--connections") || !strcmp(a, "-c")) {
-			NEEDV();
-			o->connections = (unsigned)strtoul(v, NULL, 10);
-		} else if (!strcmp(a, "--duration") || !strcmp(a, "-d")) {
-			NEEDV();
-			o->duration = strtod(v, NULL);
-		} else if (!strcmp(a, "--requests") || !strcmp(a, "-n")) {
-			NEEDV();
-			o->requests = strtoull(v, NULL, 10);
-		} else if (!strcmp(a, "--rate")) {
-			NEEDV();
-			o->rate = strtod(v, NULL);
-		} else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) {
-			NEEDV();
-			o->threads = (unsigned)strtoul(v, NULL, 10);
-		} else if (!strcmp(a, "--cpu")) {
-			NEEDV();
-			if (parse_cpus(v, o) < 0) {
-				fprintf(stderr, "soth-bench: bad --cpu list '%s'\n", v);
-				return -1;
-			}
-		} else if (!strcmp(a, "--timeout")) {
-			NEEDV();
-			o->timeout = strtod(v, NULL);
-		} else if (!strcmp(a, "--connect-window")) {
-			NEEDV();
-			o->connect_window = (unsigned)strtoul(v, NULL, 10);
-		} else if (!strcmp(a, "--max-errors")) {
-			NEEDV();
-			o->max_errors = strtoull(v, NULL, 10);
-		} else if (a[0] == '-') {
-			fprintf(stderr, "soth-bench: unknown option %s\n", a);
-			return -1;
-		} else if (o->url) {
-			fprintf(stderr, "soth-bench: more than one URL\n");
-			return -1;
-		} else {
-			o->url = a;
-		}
-#undef NEEDV
-	}
-	if (!o->url) {
-		usage(stderr);
-		return -1;
-	}
-	if (o->connections == 0 || o->connections > 1000000 || o->threads == 0 ||
-	    o->threads > MAX_THREADS || o->duration <= 0 || o->duration > 86400 || o->rate < 0 ||
-	    o->timeout < 0 || o->connect_window == 0) {
-		fprintf(stderr, "soth-bench: out-of-range option value\n");
-		return -1;
-	}
-	if (o->threads > o->connections)
-		o->threads = o->connections;
-	return 0;
-}
-
 static void raise_nofile(unsigned want)
 {
 	struct rlimit rl;
@@ -284,7 +51,8 @@ static void raise_nofile(unsigned want)
 }
 
 /* Builds the request and CONNECT bytes; returns 0 or -1 if they overflow. */
-static int build_requests(struct sm_bload_cfg *cfg, const struct url *u, const struct opts *o)
+static int build_requests(struct sm_bload_cfg *cfg, const struct sm_bopts_url *u,
+                          const struct sm_bopts *o)
 {
 	char hostport[300];
 	int dflt = u->port == (u->https ? 443u : 80u);
@@ -313,10 +81,16 @@ static int build_requests(struct sm_bload_cfg *cfg, const struct url *u, const s
 	if (n < 0 || (size_t)n >= sizeof(cfg->req))
 		return -1;
 	cfg->req_len = (size_t)n;
+	snprintf(cfg->authority, sizeof(cfg->authority), "%s", hostport);
+	snprintf(cfg->path, sizeof(cfg->path), "%s", u->path);
+	cfg->h2req = (struct sm_bh2_req){.scheme = "https",
+	                                 .authority = cfg->authority,
+	                                 .path = cfg->path,
+	                                 .user_agent = "soth-bench/" SM_VERSION};
 	return 0;
 }
 
-static void *make_tls_ctx(const struct opts *o)
+static void *make_tls_ctx(const struct sm_bopts *o)
 {
 	wolfSSL_Init();
 	WOLFSSL_CTX *ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
@@ -365,11 +139,21 @@ static void on_sigint(int sig)
 
 int main(int argc, char **argv)
 {
-	struct opts o;
-	if (parse_opts(argc, argv, &o) < 0)
+	struct sm_bopts o;
+	char err[256];
+	int prc = sm_bopts_parse(argc, argv, &o, err, sizeof(err));
+	if (prc == 1) {
+		sm_bopts_usage(stdout);
+		return 0;
+	}
+	if (prc < 0) {
+		fprintf(stderr, "soth-bench: %s\n", err);
+		if (!o.url)
+			sm_bopts_usage(stderr);
 		return 2;
-	struct url u;
-	if (parse_url(o.url, &u) < 0) {
+	}
+	struct sm_bopts_url u;
+	if (sm_bopts_parse_url(o.url, &u) < 0) {
 		fprintf(stderr, "soth-bench: bad URL '%s'\n", o.url);
 		return 2;
 	}
@@ -379,6 +163,8 @@ int main(int argc, char **argv)
 	cfg->tls = u.https;
 	cfg->tunnel = o.proxy && (u.https || o.tunnel);
 	cfg->new_conn = o.new_conn;
+	cfg->http2 = o.http2;
+	cfg->streams = o.streams;
 	cfg->hold = o.hold;
 	cfg->rate = o.rate;
 	cfg->total_connections = o.connections;
@@ -428,8 +214,8 @@ int main(int argc, char **argv)
 
 	struct sm_bload_stats *stats = calloc(o.threads, sizeof(*stats));
 	struct sm_bload_worker_args *args = calloc(o.threads, sizeof(*args));
-	pthread_t tid[MAX_THREADS];
-	uint8_t joined[MAX_THREADS] = {0};
+	pthread_t tid[SM_BOPTS_MAX_THREADS];
+	uint8_t joined[SM_BOPTS_MAX_THREADS] = {0};
 	if (!stats || !args)
 		return 2;
 	unsigned first = 0;
@@ -506,6 +292,8 @@ int main(int argc, char **argv)
 		tot.bytes += stats[i].bytes;
 		tot.established += stats[i].established;
 		tot.connects += stats[i].connects;
+		tot.h2_refused += stats[i].h2_refused;
+		tot.h2_goaway += stats[i].h2_goaway;
 		for (int k = 0; k < SM_BLOAD_E_COUNT; k++) {
 			if (stats[i].err[k] && !tot.err[k])
 				memcpy(tot.first_err[k], stats[i].first_err[k],
@@ -542,11 +330,11 @@ int main(int argc, char **argv)
 		json_str(o.proxy);
 	else
 		printf("null");
-	printf(",\"mode\":\"%s\",\"tunnel\":%s,\"tls\":%s,\"connections\":%u,\"threads\":%u,"
-	       "\"rate\":%.3f,\"duration_s\":%.3f,",
+	printf(",\"mode\":\"%s\",\"tunnel\":%s,\"tls\":%s,\"http2\":%s,\"streams\":%u,"
+	       "\"connections\":%u,\"threads\":%u,\"rate\":%.3f,\"duration_s\":%.3f,",
 	       o.hold ? "hold" : (o.new_conn ? "new-conn" : "keep-alive"),
-	       cfg->tunnel ? "true" : "false", cfg->tls ? "true" : "false", o.connections,
-	       o.threads, o.rate, secs);
+	       cfg->tunnel ? "true" : "false", cfg->tls ? "true" : "false",
+	       o.http2 ? "true" : "false", o.streams, o.connections, o.threads, o.rate, secs);
 	printf("\"cpus\":[");
 	for (unsigned i = 0; i < o.threads; i++)
 		printf("%s%d", i ? "," : "", args[i].cpu);
@@ -568,6 +356,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)tot.status_class[3], (unsigned long long)tot.status_class[4],
 	       (unsigned long long)tot.status_class[5]);
 	printf("\"non2xx\":%llu,", (unsigned long long)tot.err[SM_BLOAD_E_STATUS]);
+	printf("\"h2\":{\"refused_streams\":%llu,\"graceful_goaway\":%llu},",
+	       (unsigned long long)tot.h2_refused, (unsigned long long)tot.h2_goaway);
 	printf("\"errors\":{\"total\":%llu", (unsigned long long)nerr);
 	for (int k = 0; k < SM_BLOAD_E_COUNT; k++)
 		printf(",\"%s\":%llu", sm_bload_err_str((enum sm_bload_err)k),

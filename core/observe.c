@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "core/front.h"
+#include "core/result.h"
 #include <stdlib.h>
 
 #include "decode/pipeline.h"
@@ -42,6 +43,8 @@ void sm_observe_emit(struct sm_reactor *r, struct sm_flow *f, int dir, int frami
 	const char *kind = sm_pipe_kind_str(pe->kind);
 	switch (type) {
 	case SM_EV_PARSE_ERROR:
+		if (pe->result == SM_ERR_BOMB)
+			SM_CTR_INC(r, parse_errors[SM_PARSE_DECODE_BOMB]);
 		ev->i[1] = pe->stage;
 		ev->i[2] = pe->fatal;
 		ev->i[3] = stream;
@@ -222,7 +225,10 @@ static void ws_error(struct sm_ws_obs *o, const struct sm_ws_event *we)
 	ev->i[1] = SM_PIPE_FRAMING;
 	switch (we->error) {
 	case SM_WS_R_INFLATE_CORRUPT: why = "corrupt"; break;
-	case SM_WS_R_INFLATE_BOMB: why = "bomb"; break;
+	case SM_WS_R_INFLATE_BOMB:
+		why = "bomb";
+		SM_CTR_INC(o->r, parse_errors[SM_PARSE_DECODE_BOMB]);
+		break;
 	case SM_WS_R_INFLATE_NOMEM: why = "nomem"; break;
 	default: who = NULL; break;
 	}

@@ -301,12 +301,28 @@ static void on_ws(void *ctx, const struct sm_ws_event *ev)
 		enum hint h = ev->opcode == SM_WS_OP_TEXT ? H_SNIFF
 		              : p->body_hint == H_MSGPACK ? H_MSGPACK
 		                                          : H_RAW;
+		/* an inflated message is a unit of its decoded bytes */
+		p->unit_decoded = ev->decoded;
+		p->unit_wire = ev->length;
+		bool comp = ev->compressed && !ev->decoded;
 		if (ev->payload && !ev->oversized && !ev->invalid_utf8)
-			unit(p, h, ev->payload, ev->payload_len, ev->length, NULL, 0,
-			     ev->compressed);
+			unit(p, h, ev->payload, ev->payload_len, ev->decoded_length, NULL, 0, comp);
 		else
-			unit(p, H_RAW, ev->excerpt, ev->excerpt_len, ev->length, NULL, 0,
-			     ev->compressed);
+			unit(p, H_RAW, ev->excerpt, ev->excerpt_len, ev->decoded_length, NULL, 0,
+			     comp);
+		p->unit_decoded = false;
+	} else if (ev->type == SM_WS_EV_ERROR &&
+	           (ev->error == SM_WS_R_INFLATE_CORRUPT || ev->error == SM_WS_R_INFLATE_BOMB ||
+	            ev->error == SM_WS_R_INFLATE_NOMEM)) {
+		int r = ev->error == SM_WS_R_INFLATE_BOMB    ? SM_ERR_BOMB
+		        : ev->error == SM_WS_R_INFLATE_NOMEM ? SM_ERR_NOMEM
+		                                             : SM_ERR_INVALID;
+		p->st.bombs += r == SM_ERR_BOMB;
+		error_event(p, SM_PIPE_CONTENT, r,
+		            r == SM_ERR_BOMB    ? "bomb"
+		            : r == SM_ERR_NOMEM ? "nomem"
+		                                : "corrupt",
+		            "permessage-deflate", false);
 	} else if (ev->type == SM_WS_EV_ERROR) {
 		if (ev->fatal)
 			stage_fail(p, SM_PIPE_FRAMING, SM_ERR_PROTOCOL, sm_ws_reason_str(ev->error),
@@ -573,6 +589,9 @@ struct sm_pipe *sm_pipe_new(const struct sm_pipe_config *cfg, const struct sm_pi
 		struct sm_ws_config wc = {.dir = h->ws_client_to_server ? SM_WS_CLIENT_TO_SERVER
 		                                                        : SM_WS_SERVER_TO_CLIENT,
 		                          .permessage_deflate = h->ws_deflate,
+		                          /* a 15-bit window with takeover decodes what
+		                             any parameters produce */
+		                          .inflate = h->ws_deflate,
 		                          .max_message = cfg->max_event,
 		                          .excerpt = cfg->excerpt ? cfg->excerpt : 1};
 		p->ws = sm_ws_new(&wc, on_ws, p);

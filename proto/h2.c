@@ -32,7 +32,7 @@ static struct h2_stream *get_st(struct sm_h2 *h, int side, int32_t sid)
 	return NULL;
 }
 
-static void push(struct sm_h2 *h, struct h2_ev *e)
+void h2_push(struct sm_h2 *h, struct h2_ev *e)
 {
 	if (h2_ev_push(h, e) < 0)
 		h->failed = 1; /* hard bound passed: cannot happen with the pause rules */
@@ -45,7 +45,7 @@ static void push_simple(struct sm_h2 *h, uint8_t type, int dir, const struct h2_
 		e.sid = st->sid[0];
 		e.usid = st->sid[1];
 	}
-	push(h, &e);
+	h2_push(h, &e);
 }
 
 /* ---- stream teardown ---- */
@@ -61,7 +61,7 @@ static void drop_buf(struct sm_h2 *h, struct h2_stream *st, int dir)
 	memset(b, 0, sizeof(*b));
 }
 
-static void maybe_free(struct sm_h2 *h, struct h2_stream *st)
+void h2_maybe_free(struct sm_h2 *h, struct h2_stream *st)
 {
 	if (!st->used || st->open[0] || st->open[1])
 		return;
@@ -114,8 +114,8 @@ static int bad_gateway(struct sm_h2 *h, struct h2_stream *st)
 
 /* The stream is over: reset both sides (the faulting side `side` with
  * `code`, the other with its peer code), drop buffers, report once. */
-static void kill_stream(struct sm_h2 *h, struct h2_stream *st, int side, uint8_t who, uint32_t code,
-                        int reason, int detail)
+void h2_kill_stream(struct sm_h2 *h, struct h2_stream *st, int side, uint8_t who, uint32_t code,
+                    int reason, int detail)
 {
 	if (!st->reported) {
 		st->reported = 1;
@@ -127,7 +127,7 @@ static void kill_stream(struct sm_h2 *h, struct h2_stream *st, int side, uint8_t
 		                  .code = code,
 		                  .sid = st->sid[0],
 		                  .usid = st->sid[1]};
-		push(h, &e);
+		h2_push(h, &e);
 		if (who == SM_H2_PROXY)
 			h->stats.resets_proxy++;
 	}
@@ -143,9 +143,9 @@ static void kill_stream(struct sm_h2 *h, struct h2_stream *st, int side, uint8_t
 	drop_buf(h, st, 1);
 }
 
-static void reject(struct sm_h2 *h, struct h2_stream *st, int side, int reason, int detail)
+void h2_reject(struct sm_h2 *h, struct h2_stream *st, int side, int reason, int detail)
 {
-	kill_stream(h, st, side, SM_H2_PROXY, NGHTTP2_PROTOCOL_ERROR, reason, detail);
+	h2_kill_stream(h, st, side, SM_H2_PROXY, NGHTTP2_PROTOCOL_ERROR, reason, detail);
 }
 
 /* Data for dir is waiting: wake the provider on the receiving session. */
@@ -157,8 +157,6 @@ static void resume(struct sm_h2 *h, struct h2_stream *st, int dir)
 		nghttp2_session_resume_data(h->side[to].s, st->sid[to]);
 	}
 }
-
-static void side_lost(struct sm_h2 *h, int side);
 
 /* Receiving on `side` stops (NGHTTP2_ERR_PAUSE from a pausable callback)
  * when the caller must pop events first or the other side's output queue
@@ -297,7 +295,7 @@ static void end_of(struct sm_h2 *h, struct h2_stream *st, int dir)
 	st->end_pending[dir] = 0;
 	int bodyless = dir == 1 && st->head;
 	if (st->cl[dir] >= 0 && !bodyless && st->rx[dir] != (uint64_t)st->cl[dir]) {
-		reject(h, st, dir, SM_H2_R_LENGTH, 0);
+		h2_reject(h, st, dir, SM_H2_R_LENGTH, 0);
 		return;
 	}
 	st->ended[dir] = 1;
@@ -320,7 +318,7 @@ static void got_headers(struct sm_h2 *h, int side, const nghttp2_frame *f)
 	int64_t cl = -1;
 	int reason = h2_block_finish(h, side, end, &status, &cl);
 	if (reason) {
-		reject(h, st, side, reason, b->detail);
+		h2_reject(h, st, side, reason, b->detail);
 		return;
 	}
 	nghttp2_data_provider prd = {.source = {.ptr = st}, .read_callback = read_cb};
@@ -328,13 +326,13 @@ static void got_headers(struct sm_h2 *h, int side, const nghttp2_frame *f)
 	if (b->cat == H2_K_TRAIL) {
 		st->tr[side] = h2_trailers_copy(h, side);
 		if (!st->tr[side]) {
-			kill_stream(h, st, side, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR,
-			            SM_H2_R_MEMORY, 0);
+			h2_kill_stream(h, st, side, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR,
+			               SM_H2_R_MEMORY, 0);
 			return;
 		}
 		e.type = SM_H2_EV_TRAILERS;
 		ev_headers(h, &e, side, st);
-		push(h, &e);
+		h2_push(h, &e);
 		end_of(h, st, side);
 		return;
 	}
@@ -347,8 +345,8 @@ static void got_headers(struct sm_h2 *h, int side, const nghttp2_frame *f)
 			usid = nghttp2_submit_request(up, NULL, h->nvscratch, n, end ? NULL : &prd,
 			                              st);
 		if (usid < 0) {
-			kill_stream(h, st, SM_H2_UPSTREAM, SM_H2_UPSTREAM, NGHTTP2_REFUSED_STREAM,
-			            SM_H2_R_REFUSED, usid);
+			h2_kill_stream(h, st, SM_H2_UPSTREAM, SM_H2_UPSTREAM,
+			               NGHTTP2_REFUSED_STREAM, SM_H2_R_REFUSED, usid);
 			return;
 		}
 		st->sid[1] = usid;
@@ -378,8 +376,8 @@ static void got_headers(struct sm_h2 *h, int side, const nghttp2_frame *f)
 			                             end ? NULL : &prd);
 		}
 		if (rv != 0) {
-			kill_stream(h, st, SM_H2_CLIENT, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR,
-			            SM_H2_R_NGHTTP2, rv);
+			h2_kill_stream(h, st, SM_H2_CLIENT, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR,
+			               SM_H2_R_NGHTTP2, rv);
 			return;
 		}
 		h->stats.responses++;
@@ -387,7 +385,7 @@ static void got_headers(struct sm_h2 *h, int side, const nghttp2_frame *f)
 		e.status = status;
 	}
 	ev_headers(h, &e, side, st);
-	push(h, &e);
+	h2_push(h, &e);
 	if (end)
 		end_of(h, st, side);
 }
@@ -402,7 +400,7 @@ static void got_goaway(struct sm_h2 *h, int side, const nghttp2_frame *f)
 		                  .who = (uint8_t)side,
 		                  .code = f->goaway.error_code,
 		                  .last_id = f->goaway.last_stream_id};
-		push(h, &e);
+		h2_push(h, &e);
 	}
 	int to = OTHER(side);
 	struct h2_side *od = &h->side[to];
@@ -442,7 +440,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 			                  .who = (uint8_t)side,
 			                  .sid = st->sid[0],
 			                  .usid = st->sid[1]};
-			push(h, &e);
+			h2_push(h, &e);
 			drop_buf(h, st, OTHER(side));
 			st->stop_other = 1;
 			if (!st->provider[side] && !st->buf[side].len)
@@ -452,8 +450,8 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 		if (st) {
 			h->stats.resets_peer++;
 			st->open[side] = 0; /* closed for us; on_stream_close follows */
-			kill_stream(h, st, side, (uint8_t)side, f->rst_stream.error_code,
-			            SM_H2_R_NONE, 0);
+			h2_kill_stream(h, st, side, (uint8_t)side, f->rst_stream.error_code,
+			               SM_H2_R_NONE, 0);
 			st->open[side] = 1;
 		}
 		break;
@@ -502,7 +500,7 @@ static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *
 	 * would refuse it too, but silently, when its RST goes out. */
 	int bodyless = side == 1 && st->head;
 	if (!bodyless && h2_data_len_bad(st->cl[side], st->rx[side], hd)) {
-		reject(h, st, side, SM_H2_R_LENGTH, 0);
+		h2_reject(h, st, side, SM_H2_R_LENGTH, 0);
 		return 0;
 	}
 	if (hd->flags & NGHTTP2_FLAG_END_STREAM)
@@ -518,7 +516,8 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
 	struct h2_stream *st = get_st(h, side, sid);
 	if (!st || st->dead || (side == SM_H2_UPSTREAM && !st->final)) {
 		if (st && !st->dead)
-			reject(h, st, side, SM_H2_R_PSEUDO, 0); /* DATA before the response head */
+			h2_reject(h, st, side, SM_H2_R_PSEUDO,
+			          0); /* DATA before the response head */
 		nghttp2_session_consume(s, sid, len);
 		return 0;
 	}
@@ -528,7 +527,7 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
 		return 0;
 	}
 	if (st->cl[side] >= 0 && st->rx[side] + len > (uint64_t)st->cl[side]) {
-		reject(h, st, side, SM_H2_R_LENGTH, 0);
+		h2_reject(h, st, side, SM_H2_R_LENGTH, 0);
 		nghttp2_session_consume(s, sid, len);
 		return 0;
 	}
@@ -536,10 +535,10 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
 	int rc = h2_buf_put(h, &st->buf[side], data, len, h->lim.stream_window);
 	if (rc < 0) {
 		if (rc == -1)
-			reject(h, st, side, SM_H2_R_BUFFER, 0);
+			h2_reject(h, st, side, SM_H2_R_BUFFER, 0);
 		else
-			kill_stream(h, st, side, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR,
-			            SM_H2_R_MEMORY, 0);
+			h2_kill_stream(h, st, side, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR,
+			               SM_H2_R_MEMORY, 0);
 		nghttp2_session_consume(s, sid, len);
 		return 0;
 	}
@@ -549,7 +548,7 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
 	                  .usid = st->sid[1],
 	                  .data = data,
 	                  .len = (uint32_t)len};
-	push(h, &e);
+	h2_push(h, &e);
 	resume(h, st, side);
 	return must_pause(h, side) ? NGHTTP2_ERR_PAUSE : 0;
 }
@@ -566,13 +565,13 @@ static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void 
 		/* a reset nobody announced: nghttp2 refused something, or the
 		 * upstream's GOAWAY refused the stream */
 		if (side == SM_H2_UPSTREAM && code == NGHTTP2_REFUSED_STREAM)
-			kill_stream(h, st, side, SM_H2_UPSTREAM, code, SM_H2_R_REFUSED, 0);
+			h2_kill_stream(h, st, side, SM_H2_UPSTREAM, code, SM_H2_R_REFUSED, 0);
 		else
-			kill_stream(h, st, side, SM_H2_PROXY, code, SM_H2_R_NGHTTP2, 0);
+			h2_kill_stream(h, st, side, SM_H2_PROXY, code, SM_H2_R_NGHTTP2, 0);
 	} else if (!st->dead) {
 		drop_buf(h, st, OTHER(side)); /* nobody left to read it */
 	}
-	maybe_free(h, st);
+	h2_maybe_free(h, st);
 	return 0;
 }
 
@@ -599,9 +598,9 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 		                  .reason = SM_H2_R_NGHTTP2,
 		                  .code = f->goaway.error_code,
 		                  .last_id = f->goaway.last_stream_id};
-		push(h, &e);
+		h2_push(h, &e);
 		if (f->goaway.error_code != NGHTTP2_NO_ERROR)
-			side_lost(h, side);
+			h2_side_lost(h, side);
 	}
 	return 0;
 }
@@ -616,69 +615,13 @@ static int on_frame_not_send(nghttp2_session *s, const nghttp2_frame *f, int err
 	if (!st)
 		return 0;
 	if (!st->dead)
-		kill_stream(h, st, side, SM_H2_PROXY,
-		            side == SM_H2_UPSTREAM ? NGHTTP2_REFUSED_STREAM
-		                                   : NGHTTP2_INTERNAL_ERROR,
-		            SM_H2_R_REFUSED, err);
+		h2_kill_stream(h, st, side, SM_H2_PROXY,
+		               side == SM_H2_UPSTREAM ? NGHTTP2_REFUSED_STREAM
+		                                      : NGHTTP2_INTERNAL_ERROR,
+		               SM_H2_R_REFUSED, err);
 	if (side == SM_H2_UPSTREAM && !nghttp2_session_find_stream(s, f->hd.stream_id))
 		st->open[side] = 0; /* never opened: no close callback will come */
-	maybe_free(h, st);
-	return 0;
-}
-
-/* ---- nghttp2 memory through the budget ---- */
-
-static void *mem_malloc(size_t n, void *ud)
-{
-	return h2_alloc(ud, n);
-}
-static void mem_free(void *p, void *ud)
-{
-	h2_free(ud, p);
-}
-static void *mem_calloc(size_t n, size_t sz, void *ud)
-{
-	if (sz && n > SIZE_MAX / sz)
-		return NULL;
-	void *p = h2_alloc(ud, n * sz);
-	if (p)
-		memset(p, 0, n * sz);
-	return p;
-}
-static void *mem_realloc(void *p, size_t n, void *ud)
-{
-	return h2_realloc(ud, p, n);
-}
-
-/* ---- API ---- */
-
-int h2_session_open(struct sm_h2 *h, int side, nghttp2_session_callbacks *cb, void *ud)
-{
-	nghttp2_option *opt;
-	if (nghttp2_option_new(&opt) != 0)
-		return -1;
-	nghttp2_option_set_no_auto_window_update(opt, 1);
-	nghttp2_option_set_max_send_header_block_length(opt, h->lim.max_header_list + 16384);
-	int rv;
-	if (side == SM_H2_CLIENT)
-		rv = nghttp2_session_server_new3(&h->side[side].s, cb, ud, opt, &h->mem);
-	else
-		rv = nghttp2_session_client_new3(&h->side[side].s, cb, ud, opt, &h->mem);
-	nghttp2_option_del(opt);
-	if (rv != 0)
-		return -1;
-	nghttp2_settings_entry iv[4] = {
-	        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, h->lim.max_streams},
-	        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, h->lim.stream_window},
-	        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, h->lim.max_header_list},
-	        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-	};
-	if (nghttp2_submit_settings(h->side[side].s, NGHTTP2_FLAG_NONE, iv,
-	                            side == SM_H2_CLIENT ? 3 : 4) != 0)
-		return -1;
-	if (nghttp2_session_set_local_window_size(h->side[side].s, NGHTTP2_FLAG_NONE, 0,
-	                                          (int32_t)h->lim.conn_window) != 0)
-		return -1;
+	h2_maybe_free(h, st);
 	return 0;
 }
 
@@ -701,52 +644,6 @@ static int setup_session(struct sm_h2 *h, int side)
 	return rv;
 }
 
-struct sm_h2 *h2_core_new(const struct sm_h2_limits *lim, int with_streams)
-{
-	struct sm_h2_limits l = {0};
-	if (lim)
-		l = *lim;
-	if (!l.max_streams)
-		l.max_streams = 100;
-	if (!l.max_header_list)
-		l.max_header_list = 65536;
-	if (!l.max_header_fields)
-		l.max_header_fields = 128;
-	if (!l.stream_window)
-		l.stream_window = 65535;
-	if (!l.conn_window)
-		l.conn_window = 1u << 20;
-	if (!l.max_mem)
-		l.max_mem = 32u << 20;
-	if (!l.max_out_queue)
-		l.max_out_queue = 512;
-	if (l.stream_window > 0x7fffffffu || l.conn_window > 0x7fffffffu || l.max_streams > 10000 ||
-	    l.max_header_list > (16u << 20) || l.max_header_fields > 65536)
-		return NULL;
-	struct sm_h2 *h = calloc(1, sizeof(*h));
-	if (!h)
-		return NULL;
-	h->lim = l;
-	h->mem = (nghttp2_mem){.mem_user_data = h,
-	                       .malloc = mem_malloc,
-	                       .free = mem_free,
-	                       .calloc = mem_calloc,
-	                       .realloc = mem_realloc};
-	/* slots: a reset stream may wait for its twin's close while the
-	 * client already opens the next ones */
-	h->nslots = 2 * l.max_streams;
-	h->ev_soft = 64;
-	h->st = with_streams ? h2_alloc(h, h->nslots * sizeof(*h->st)) : NULL;
-	h->nvscratch = h2_alloc(h, l.max_header_fields * sizeof(nghttp2_nv));
-	if ((with_streams && !h->st) || !h->nvscratch) {
-		sm_h2_free(h);
-		return NULL;
-	}
-	if (h->st)
-		memset(h->st, 0, h->nslots * sizeof(*h->st));
-	return h;
-}
-
 struct sm_h2 *sm_h2_new(const struct sm_h2_limits *lim)
 {
 	struct sm_h2 *h = h2_core_new(lim, 1);
@@ -755,203 +652,4 @@ struct sm_h2 *sm_h2_new(const struct sm_h2_limits *lim)
 		return NULL;
 	}
 	return h;
-}
-
-void sm_h2_free(struct sm_h2 *h)
-{
-	if (!h)
-		return;
-	for (int s = 0; s < 2; s++)
-		if (h->side[s].s)
-			nghttp2_session_del(h->side[s].s);
-	if (h->x)
-		sm_h2h1_release(h);
-	for (uint32_t i = 0; h->st && i < h->nslots; i++)
-		for (int d = 0; d < 2; d++) {
-			h2_free(h, h->st[i].buf[d].p);
-			h2_free(h, h->st[i].tr[d]);
-		}
-	for (int s = 0; s < 2; s++) {
-		h2_free(h, h->side[s].arena);
-		h2_free(h, h->side[s].fields);
-	}
-	h2_free(h, h->evq);
-	h2_free(h, h->st);
-	h2_free(h, h->nvscratch);
-	free(h);
-}
-
-static void fail(struct sm_h2 *h, int side, long err)
-{
-	h->side[side].failed = 1;
-	struct h2_ev e = {.type = SM_H2_EV_ERROR,
-	                  .dir = (uint8_t)side,
-	                  .who = (uint8_t)side,
-	                  .reason = err == NGHTTP2_ERR_NOMEM ? SM_H2_R_MEMORY : SM_H2_R_NGHTTP2,
-	                  .detail = (int32_t)err};
-	push(h, &e);
-	side_lost(h, side);
-}
-
-/* END_STREAM that nghttp2 refused (Content-Length disagreeing with the
- * DATA, for padded frames our early check cannot judge): it shut the
- * stream's receiving half without telling us. */
-static void check_silent_rejects(struct sm_h2 *h, int side)
-{
-	for (uint32_t i = 0; i < h->nslots; i++) {
-		struct h2_stream *st = &h->st[i];
-		if (!st->used || st->dead || !st->end_pending[side] || st->ended[side])
-			continue;
-		if (nghttp2_session_get_stream_remote_close(h->side[side].s, st->sid[side]) == 1)
-			reject(h, st, side, SM_H2_R_LENGTH, 0);
-	}
-}
-
-static long feed(struct sm_h2 *h, int side, const uint8_t *in, size_t len)
-{
-	struct h2_side *sd = &h->side[side];
-	if (sd->failed || sd->eof || h->failed)
-		return SM_ERR_STATE;
-	if (h->evlen == 0) {
-		h2_arena_reset(h, 0);
-		h2_arena_reset(h, 1);
-		h->paused[side] = 0;
-	} else if (!h2_ev_room(h) || h->paused[side]) {
-		h->paused[side] = 1;
-		h->stats.events_paused++;
-		return 0;
-	}
-	const struct h2_side *od = &h->side[OTHER(side)];
-	if (!od->eof && !od->failed &&
-	    nghttp2_session_get_outbound_queue_size(od->s) >= h->lim.max_out_queue) {
-		h->stats.out_full++;
-		return 0;
-	}
-	ssize_t n = nghttp2_session_mem_recv(sd->s, in, len);
-	if (n < 0) {
-		fail(h, side, (long)n);
-		return n == NGHTTP2_ERR_NOMEM ? SM_ERR_NOMEM : SM_ERR_PROTOCOL;
-	}
-	if ((size_t)n < len) { /* a callback paused: events to pop, or the other side is full */
-		if (h->evlen > 0) {
-			h->paused[side] = 1;
-			h->stats.events_paused++;
-		} else {
-			h->stats.out_full++;
-		}
-	}
-	check_silent_rejects(h, side);
-	if (h->failed) {
-		fail(h, side, NGHTTP2_ERR_NOMEM);
-		return SM_ERR_NOMEM;
-	}
-	return (long)n;
-}
-
-long sm_h2_feed_client(struct sm_h2 *h, const uint8_t *in, size_t len)
-{
-	if (h->x)
-		return sm_h2h1_feed_client(h, in, len);
-	return feed(h, SM_H2_CLIENT, in, len);
-}
-
-long sm_h2_feed_upstream(struct sm_h2 *h, const uint8_t *in, size_t len)
-{
-	if (h->x)
-		return sm_h2h1_feed_upstream(h, in, len);
-	return feed(h, SM_H2_UPSTREAM, in, len);
-}
-
-static long out(struct sm_h2 *h, int side, uint8_t *buf, size_t cap)
-{
-	struct h2_side *sd = &h->side[side];
-	if (sd->eof || (sd->failed && !nghttp2_session_want_write(sd->s)))
-		return 0;
-	h->out = buf;
-	h->out_cap = cap;
-	h->out_len = 0;
-	int rv = nghttp2_session_send(sd->s);
-	size_t n = h->out_len;
-	h->out = NULL;
-	h->out_cap = h->out_len = 0;
-	if (rv < 0 && !sd->failed) {
-		fail(h, side, rv);
-		return rv == NGHTTP2_ERR_NOMEM ? SM_ERR_NOMEM : SM_ERR_PROTOCOL;
-	}
-	return (long)n;
-}
-
-long sm_h2_out_client(struct sm_h2 *h, uint8_t *buf, size_t cap)
-{
-	if (h->x)
-		return sm_h2h1_out_client(h, buf, cap);
-	return out(h, SM_H2_CLIENT, buf, cap);
-}
-
-long sm_h2_out_upstream(struct sm_h2 *h, uint8_t *buf, size_t cap)
-{
-	if (h->x)
-		return sm_h2h1_out_upstream(h, buf, cap);
-	return out(h, SM_H2_UPSTREAM, buf, cap);
-}
-
-int sm_h2_want_out(const struct sm_h2 *h, enum sm_h2_side side)
-{
-	if (h->x)
-		return sm_h2h1_want_out(h, side);
-	const struct h2_side *sd = &h->side[side];
-	return !sd->eof && nghttp2_session_want_write(sd->s);
-}
-
-/* Side X's connection is gone (EOF, fatal error, or nghttp2 ended it):
- * its streams are over. The peers of messages that did not arrive whole
- * are reset; the other side gets a GOAWAY. */
-static void side_lost(struct sm_h2 *h, int side)
-{
-	struct h2_side *sd = &h->side[side];
-	if (sd->lost)
-		return;
-	sd->lost = 1;
-	for (uint32_t i = 0; i < h->nslots; i++) {
-		struct h2_stream *st = &h->st[i];
-		if (!st->used)
-			continue;
-		/* nothing can reach a lost client; a response that arrived whole
-		 * from a lost upstream is still delivered */
-		int keep = side == SM_H2_UPSTREAM && st->ended[SM_H2_UPSTREAM];
-		if (!st->dead && !keep)
-			kill_stream(h, st, side, (uint8_t)side, NGHTTP2_CANCEL, SM_H2_R_SIDE_CLOSED,
-			            0);
-		st->open[side] = 0;
-		maybe_free(h, st);
-	}
-	int to = OTHER(side);
-	struct h2_side *od = &h->side[to];
-	if (!od->goaway_sent && !od->lost) {
-		od->goaway_sent = 1;
-		int32_t last =
-		        to == SM_H2_CLIENT ? nghttp2_session_get_last_proc_stream_id(od->s) : 0;
-		nghttp2_submit_goaway(od->s, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, NULL, 0);
-	}
-}
-
-int sm_h2_eof(struct sm_h2 *h, enum sm_h2_side side)
-{
-	if (h->x)
-		return sm_h2h1_eof(h, side);
-	if (side != SM_H2_CLIENT && side != SM_H2_UPSTREAM)
-		return SM_ERR_STATE;
-	side_lost(h, side);
-	h->side[side].eof = 1;
-	return SM_OK;
-}
-
-int sm_h2_done(const struct sm_h2 *h, enum sm_h2_side side)
-{
-	if (h->x)
-		return sm_h2h1_done(h, side);
-	const struct h2_side *sd = &h->side[side];
-	if (sd->eof)
-		return 1;
-	return !nghttp2_session_want_read(sd->s) && !nghttp2_session_want_write(sd->s);
 }

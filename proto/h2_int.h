@@ -146,11 +146,25 @@ size_t h2_buf_take(struct sm_h2 *h, struct h2_buf *b, uint8_t *out, size_t max);
 void *h2_realloc(struct sm_h2 *h, void *p, size_t n);
 void h2_free(struct sm_h2 *h, void *p);
 
-/* h2.c: the object without sessions (with_streams: the 1:1 stream table
- * too); a session of `side` with the given callbacks and user data, our
- * SETTINGS and connection window queued. */
+/* h2_conn.c: the object without sessions (with_streams: the 1:1 stream
+ * table too); a session of `side` with the given callbacks and user data,
+ * our SETTINGS and connection window queued. */
 struct sm_h2 *h2_core_new(const struct sm_h2_limits *lim, int with_streams);
 int h2_session_open(struct sm_h2 *h, int side, nghttp2_session_callbacks *cb, void *ud);
+/* h2_conn.c: side's connection is gone (EOF, fatal error, or nghttp2 ended
+ * it): its streams are over, the other side gets a GOAWAY. */
+void h2_side_lost(struct sm_h2 *h, int side);
+
+/* h2.c: stream bookkeeping shared with h2_conn.c. Queues an event; frees a
+ * stream closed on both sides; ends a stream on both sides (`side` reset
+ * with `code`, the other with its peer code), reported once; refuses what
+ * `side` sent on it (reason, detail as in the STREAM_RESET event). */
+struct h2_ev;
+void h2_push(struct sm_h2 *h, struct h2_ev *e);
+void h2_maybe_free(struct sm_h2 *h, struct h2_stream *st);
+void h2_kill_stream(struct sm_h2 *h, struct h2_stream *st, int side, uint8_t who, uint32_t code,
+                    int reason, int detail);
+void h2_reject(struct sm_h2 *h, struct h2_stream *st, int side, int reason, int detail);
 /* Event fields of the block just finished on `side`. */
 void h2_ev_fill_headers(struct sm_h2 *h, struct h2_ev *e, int side, int32_t sid, int32_t usid);
 /* 1 if a DATA frame with this header cannot fit Content-Length cl (-1:

@@ -67,7 +67,6 @@ struct sm_h2h1 {
 	uint8_t *trl; /* trailer section bytes (max_trailer) */
 	uint32_t trl_len;
 	uint8_t trl_over;
-	const uint8_t *in; /* input of the upstream feed in progress */
 	/* connection state */
 	uint8_t up_dead; /* the upstream serves no more requests */
 	uint8_t up_eof;

@@ -682,7 +682,6 @@ long x_feed_upstream(struct sm_h2h1 *x, const uint8_t *in, size_t len)
 		if (k > evcap)
 			k = evcap;
 		enum sm_h1frame_reason why;
-		x->in = in;
 		long c =
 		        sm_h1frame_body_parts(&x->body, in + used, k, &why, on_body, on_trailer, x);
 		used += (size_t)c;

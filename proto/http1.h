@@ -186,8 +186,11 @@ int sm_h1_release(struct sm_h1 *h);
  * unchanged, its Host field first (a HTTP/1.1 request without Host is 400;
  * HTTP/1.0 gets the server's authority) and hop-by-hop fields removed;
  * absolute-form is accepted for the same authority (rewritten to
- * origin-form) and refused for any other; CONNECT is refused (400). Call
- * right after sm_h1_init(). */
+ * origin-form) and refused for any other; CONNECT is refused (400). The
+ * server's connection is the only one: a response that ends it (Connection:
+ * close, HTTP/1.0, EOF-delimited body) is sent with "Connection: close" and
+ * carries SM_H1_F_CLOSE_CLIENT, so the client reconnects instead of waiting
+ * on a dead connection. Call right after sm_h1_init(). */
 void sm_h1_set_origin(struct sm_h1 *h, const struct sm_authority *auth);
 
 /* Pops the oldest event into *ev: 1 if one was popped, 0 if none. */

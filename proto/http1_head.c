@@ -602,9 +602,10 @@ long sm_h1_response_head(struct sm_h1 *h, struct sm_h1_side *s)
 		s->close =
 		        ci.close || (s->version == 10 && !ci.keep_alive) || kind == SM_H1FRAME_EOF;
 		/* requests pipelined behind this one, or a request body still
-		 * being sent, die with the upstream */
+		 * being sent, die with the upstream; in origin mode the server's
+		 * connection is the only one, so the client's ends with it */
 		s->client_close = rq->client_close || kind == SM_H1FRAME_EOF ||
-		                  (s->close && (h->fifo_len > 1 ||
+		                  (s->close && (h->fifo_len > 1 || h->origin_mode ||
 		                                (h->cli.state == S_SEND && !h->cli.body.done)));
 		ev->flags = (s->close ? SM_H1_F_CLOSE_UPSTREAM : 0) |
 		            (s->client_close ? SM_H1_F_CLOSE_CLIENT : 0);

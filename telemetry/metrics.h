@@ -54,6 +54,8 @@ enum sm_metrics_hist {
 enum sm_parse_stage {
 	SM_PARSE_HTTP1_REQUEST = 0, /* client bytes refused by proto/http1 */
 	SM_PARSE_HTTP1_RESPONSE,    /* upstream bytes refused by proto/http1 */
+	SM_PARSE_DECODE_BOMB,       /* an observed body or message decompressed past its
+	                               budget (content coding, gRPC, permessage-deflate) */
 	SM_PARSE_STAGE_COUNT
 };
 

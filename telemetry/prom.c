@@ -125,7 +125,8 @@ static const char *const lane_names[SM_LANE_COUNT] = {"tunnel", "http", "mitm"};
 static const char *const dir_names[SM_BYTES_DIR_COUNT] = {"up", "down"};
 static const char *const class_names[SM_METRICS_STATUS_CLASSES] = {"other", "1xx", "2xx",
                                                                    "3xx",   "4xx", "5xx"};
-static const char *const stage_names[SM_PARSE_STAGE_COUNT] = {"http1_request", "http1_response"};
+static const char *const stage_names[SM_PARSE_STAGE_COUNT] = {"http1_request", "http1_response",
+                                                              "decode_bomb"};
 
 /* A scalar field of struct sm_metrics, per core. */
 struct scalar {

@@ -166,7 +166,7 @@ class Client:
         self.uploads = {}
         self.goaway = None
 
-    def request(self, method, path, body=None, headers=(), trailers=None, cl=False):
+    def request(self, method, path, body=None, headers=(), trailers=None, cl=False, send=True):
         sid = self.c.get_next_available_stream_id()
         hdr = [(b":method", method), (b":scheme", b"https"), (b":authority", b"localhost"),
                (b":path", path)] + list(headers)
@@ -178,7 +178,8 @@ class Client:
                         "reset": None}
         if not end:
             self.uploads[sid] = [body or b"", trailers]
-        self.flush()
+        if send:
+            self.flush()
         return sid
 
     def flush(self):
@@ -319,8 +320,10 @@ def test_connection_close_refuses_waiting_streams():
     origin = Origin()
     with proxy() as p:
         cl = Client(p, origin.port)
-        a = cl.request(b"GET", b"/close")
-        b = cl.request(b"GET", b"/after")
+        # one write, so all three wait before the upstream answers (a stream
+        # arriving after the GOAWAY would be ignored as unprocessed instead)
+        a = cl.request(b"GET", b"/close", send=False)
+        b = cl.request(b"GET", b"/after", send=False)
         c = cl.request(b"GET", b"/after2")
         cl.run()
         check(cl.st[a]["ended"] and cl.st[a]["data"] == b"closed", cl.st[a])

@@ -278,10 +278,38 @@ def test_idle_intercepted_connections_hold_no_send_memory():
     srv.close()
 
 
+def test_upstream_close_is_passed_to_the_client():
+    """An upstream that ends its connection after a response (chunked body
+    with Connection: close): the client is told to close too, so its next
+    request goes on a new connection instead of hanging."""
+    crt, key = LAB.leaf("uclose")
+
+    def h(c):
+        req = b""
+        while b"\r\n\r\n" not in req:
+            b = c.recv(4096)
+            if not b:
+                return
+            req += b
+        path = req.split(b" ")[1]
+        c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                  b"%x\r\n%s\r\n0\r\n\r\n" % (len(path), path))
+    srv = tls_server(crt, key, handler=h, alpn=["http/1.1"])
+    with mitm_proxy(threads=1) as p:
+        url = "https://localhost:%d" % srv.port
+        out = curl(p, "-v", url + "/one", url + "/two")
+        check(out.stdout == b"/one/two", out.stdout)
+        check(b"Connection: close" in out.stderr, out.stderr)
+        evs = p.wait_closed(2)
+        check([e["status"] for e in evs if e["type"] == "http_response"] == [200, 200], evs)
+    srv.close()
+
+
 if __name__ == "__main__":
     run_tests([test_intercepted_requests_and_events, test_server_side_failures_are_classified,
                test_client_side_failures_are_classified,
                test_non_tls_after_connect_is_tunnelled_or_refused,
                test_records_to_the_client_start_small_then_grow,
                test_keylog_holds_the_secrets_of_both_sessions,
-               test_idle_intercepted_connections_hold_no_send_memory])
+               test_idle_intercepted_connections_hold_no_send_memory,
+               test_upstream_close_is_passed_to_the_client])

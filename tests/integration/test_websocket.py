@@ -9,7 +9,8 @@ import threading
 
 import websockets
 
-from smlib import DEADLINE, Proxy, check, check_event_order, connect_via, run_tests
+from smlib import (ADMIN, DEADLINE, Proxy, admin_port, check, check_event_order, connect_via,
+                   parse, run_tests, scrape, total)
 from tlslab import Lab
 
 LAB = Lab()
@@ -147,7 +148,43 @@ def test_permessage_deflate_messages_are_decoded():
     srv.close()
 
 
+def test_permessage_deflate_bomb_is_bounded_and_counted():
+    """A 1 MiB message compressed to ~1 KiB with a 64 KiB budget: relayed
+    intact, but its inflating stops at the budget (parse_error bomb, counted
+    as decode_bomb); context takeover: the window is lost, so the next
+    message of each direction is reported undecoded (decoded_length -1)."""
+    srv = EchoServer()
+    with proxy(["--set", "observe.max_message_bytes=65536"] + ADMIN) as p:
+        big = "x" * (1 << 20)
+
+        async def script(ws):
+            await ws.send(big)
+            check(await ws.recv() == big, "bomb relayed intact")
+            await ws.send("after")
+            check(await ws.recv() == "after", "next message relayed")
+            await ws.close()
+        session(p, srv.port, script, compression="deflate")
+        evs = p.wait_events(lambda evs: any(e["type"] == "flow_closed" for e in evs), "close")
+        check_event_order(evs)
+        errs = [(e["dir"], e["stage"], e["module"], e["reason"], e["fatal"]) for e in evs
+                if e["type"] == "parse_error"]
+        c, s_ = "client_to_server", "server_to_client"
+        check(sorted(errs) == [(c, "content", "permessage-deflate", "bomb", 0),
+                               (s_, "content", "permessage-deflate", "bomb", 0)], errs)
+        msgs = [e for e in evs if e["type"] == "ws_message"]
+        check(len(msgs) == 4, msgs)
+        bombs = [m for m in msgs if m["decoded_length"] == 65536]
+        check(len(bombs) == 2 and all(m["length"] < 65536 and m["compressed"] == 1 and
+                                      m["excerpt"] == "x" * 64 for m in bombs), msgs)
+        after = [m for m in msgs if m["decoded_length"] == -1]
+        check(len(after) == 2 and all(m["compressed"] == 1 for m in after), msgs)
+        m = parse(scrape(admin_port(p)))
+        check(total(m, "soth_parser_errors_total", stage="decode_bomb") == 2, "decode_bomb")
+    srv.close()
+
+
 if __name__ == "__main__":
     run_tests([test_messages_fragments_ping_and_close_are_relayed_and_observed,
                test_large_message_with_small_limit_stays_bounded,
-               test_permessage_deflate_messages_are_decoded])
+               test_permessage_deflate_messages_are_decoded,
+               test_permessage_deflate_bomb_is_bounded_and_counted])

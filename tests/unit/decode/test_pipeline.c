@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "codec_helpers.h"
+#include <zlib.h>
+
 #include "core/result.h"
 #include "decode/pipeline.h"
 
@@ -118,7 +120,7 @@ static uint8_t *chunk(const uint8_t *d, size_t n, size_t step, size_t *out_n)
 	return o;
 }
 
-static uint8_t *dup(const void *s, size_t n)
+static uint8_t *bdup(const void *s, size_t n)
 {
 	uint8_t *b = malloc(n ? n : 1);
 	memcpy(b, s, n);
@@ -201,7 +203,7 @@ static size_t make_bodies(struct body *v)
 	v[k] = (struct body){.name = "grpc gzip", .h = H("application/grpc+json", "", "")};
 	v[k].h.grpc_encoding = " gzip";
 	v[k].h.grpc_encoding_len = 5;
-	v[k].b = dup(gb, m);
+	v[k].b = bdup(gb, m);
 	v[k].n = m;
 	static char gexp[512];
 	snprintf(
@@ -218,7 +220,7 @@ static size_t make_bodies(struct body *v)
 	v[k].name = "grpc snappy";
 	v[k].h.grpc_encoding = "snappy";
 	v[k].h.grpc_encoding_len = 6;
-	v[k].b = dup(gb, m);
+	v[k].b = bdup(gb, m);
 	v[k].expect = NULL;
 	k++;
 
@@ -246,7 +248,7 @@ static size_t make_bodies(struct body *v)
 	/* 6. Broken chunked framing after some data: transfer fails, raw. */
 	const char *bad = "4\r\n{\"a\"\r\n3\r\n:1}XX0\r\n\r\n";
 	v[k] = (struct body){.name = "bad chunked", .h = H("application/json", "", "chunked")};
-	v[k].b = dup(bad, strlen(bad));
+	v[k].b = bdup(bad, strlen(bad));
 	v[k].n = strlen(bad);
 	v[k].expect = "0 ERROR transfer chunked bad_crlf invalid fatal\n"
 	              "1 PAYLOAD transfer raw unit=0 len=22 label= "
@@ -256,7 +258,7 @@ static size_t make_bodies(struct body *v)
 
 	/* 7. Unknown coding: content fails at once, raw body. */
 	v[k] = (struct body){.name = "unknown coding", .h = H("text/plain", "compress", "")};
-	v[k].b = dup("hello", 5);
+	v[k].b = bdup("hello", 5);
 	v[k].n = 5;
 	v[k].expect = "0 ERROR content content unknown unsupported fatal\n"
 	              "1 PAYLOAD content raw unit=0 len=5 label= |hello|\n"
@@ -265,7 +267,7 @@ static size_t make_bodies(struct body *v)
 
 	/* 8. Malformed msgpack: a payload error for the unit only. */
 	v[k] = (struct body){.name = "bad msgpack", .h = H("application/x-msgpack", "", "")};
-	v[k].b = dup("\x92\x01\xc1", 3);
+	v[k].b = bdup("\x92\x01\xc1", 3);
 	v[k].n = 3;
 	v[k].expect = "0 ERROR payload msgpack bad_type invalid\n"
 	              "1 PAYLOAD payload raw unit=0 len=3 label= |\\x92\\x01\\xc1|\n"
@@ -275,7 +277,7 @@ static size_t make_bodies(struct body *v)
 	/* 9. gRPC message over max_event: framing fails, decoded stream raw. */
 	static const uint8_t big[] = {0, 0, 0x10, 0, 0, 'a', 'b'};
 	v[k] = (struct body){.name = "grpc too large", .h = H("application/grpc", "", "")};
-	v[k].b = dup(big, sizeof(big));
+	v[k].b = bdup(big, sizeof(big));
 	v[k].n = sizeof(big);
 	v[k].expect = "0 ERROR framing grpc too_large limit fatal\n"
 	              "1 PAYLOAD framing raw unit=0 len=7 label= |\\x00\\x00\\x10\\x00\\x00ab|\n"
@@ -309,7 +311,7 @@ static size_t make_bodies(struct body *v)
 	        0x81, 0xa1, 'a',  0x01, 0x82, 1,   0xc1, 0x81, 0x81, 1,   2,   3,   4,    'x'};
 	v[k] = (struct body){.name = "websocket",
 	                     .h = {.websocket = true, .ws_binary_msgpack = true}};
-	v[k].b = dup(ws, sizeof(ws));
+	v[k].b = bdup(ws, sizeof(ws));
 	v[k].n = sizeof(ws);
 	v[k].expect =
 	        "0 PAYLOAD payload json unit=0 len=11 label= |{\"op\":\"hi\"}|\n"
@@ -328,6 +330,36 @@ static size_t make_bodies(struct body *v)
 	v[k] = (struct body){.name = "octets", .h = H("", "", "")};
 	v[k].b = tc_sample(300, 5);
 	v[k].n = 300;
+	k++;
+
+	/* 14. permessage-deflate WebSocket (server->client, context takeover):
+	 * two compressed JSON messages, the second referring to the first's
+	 * window, then a corrupt one: decoded units, then a content error. */
+	static const char wj[] = "{\"op\":\"zip\",\"n\":12345}";
+	z_stream zs = {0};
+	cr_assert_eq(deflateInit2(&zs, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	static uint8_t wsz[256];
+	m = 0;
+	for (int i = 0; i < 2; i++) {
+		uint8_t tmp[128];
+		zs.next_in = (Bytef *)wj;
+		zs.avail_in = (uInt)strlen(wj);
+		zs.next_out = tmp;
+		zs.avail_out = sizeof(tmp);
+		cr_assert_eq(deflate(&zs, Z_SYNC_FLUSH), Z_OK);
+		size_t zn = sizeof(tmp) - zs.avail_out - 4;
+		wsz[m++] = 0xC1;
+		wsz[m++] = (uint8_t)zn;
+		memcpy(wsz + m, tmp, zn);
+		m += zn;
+	}
+	deflateEnd(&zs);
+	wsz[m++] = 0xC1, wsz[m++] = 2, wsz[m++] = 0xff, wsz[m++] = 0xff;
+	v[k] = (struct body){.name = "websocket deflate",
+	                     .h = {.websocket = true, .ws_deflate = true}};
+	v[k].b = bdup(wsz, m);
+	v[k].n = m;
+	v[k].expect = NULL; /* wire lengths depend on zlib: checked below */
 	k++;
 	return k;
 }
@@ -358,6 +390,18 @@ Test(pipeline, expected_events)
 	          "%s", l.s);
 	run(&v[14], NULL, 0, &l);
 	cr_assert(strstr(l.s, "0 PAYLOAD payload raw unit=0 len=300 label= |") == l.s, "%s", l.s);
+	run(&v[15], NULL, 0, &l);
+	cr_assert(strstr(l.s, "0 PAYLOAD payload json unit=0 len=22 compressed decoded wire=") ==
+	                  l.s,
+	          "%s", l.s);
+	cr_assert(strstr(l.s, "label= |{\"op\":\"zip\",\"n\":12345}|\n1 PAYLOAD payload json "
+	                      "unit=1 len=22 compressed decoded wire="),
+	          "%s", l.s);
+	cr_assert(strstr(l.s,
+	                 "2 ERROR content permessage-deflate corrupt invalid\n"
+	                 "3 PAYLOAD payload raw unit=2 len=0 compressed decoded wire=2 label= ||\n"
+	                 "finish ok\n"),
+	          "%s", l.s);
 	for (size_t i = 0; i < nb; i++)
 		free(v[i].b);
 	free(l.s);

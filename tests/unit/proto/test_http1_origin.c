@@ -126,3 +126,61 @@ Test(http1_origin, http10_without_host_gets_the_server_authority)
 	cr_expect_eq(memcmp(t.up, want, t.out.len), 0, "%.*s", (int)t.out.len, t.up);
 	free(t.mem);
 }
+
+/* Feeds a whole response; returns the RESPONSE event flags (-1 on error). */
+static long respond(struct t *t, const char *resp, uint8_t *down, size_t cap, size_t *dlen)
+{
+	struct sm_h1_out out = {down, cap, 0};
+	size_t len = strlen(resp), off = 0;
+	long flags = -1;
+	for (int i = 0; i < 10 && off < len; i++) {
+		long n = sm_h1_server_feed(t->h, (const uint8_t *)resp + off, len - off, &out);
+		struct sm_h1_event ev;
+		while (sm_h1_next_event(t->h, &ev))
+			if (ev.type == SM_H1_EV_RESPONSE)
+				flags = ev.flags;
+		if (n < 0)
+			return -1;
+		off += (size_t)n;
+	}
+	*dlen = out.len;
+	return flags;
+}
+
+Test(http1_origin, upstream_close_closes_the_client_connection_too)
+{
+	/* the only server connection is going away: the client must be told,
+	 * or its next request waits on a connection nobody serves */
+	const char *resp[] = {
+	        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+	        "3\r\nabc\r\n0\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+	        "HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+	};
+	for (size_t i = 0; i < sizeof(resp) / sizeof(resp[0]); i++) {
+		struct t t;
+		setup_t(&t);
+		unsigned st = 0;
+		cr_assert_geq(feed(&t, "GET /a HTTP/1.1\r\nHost: origin.test\r\n\r\n", &st), 0);
+		uint8_t down[1024];
+		size_t dl = 0;
+		long fl = respond(&t, resp[i], down, sizeof(down), &dl);
+		cr_assert_geq(fl, 0, "case %zu", i);
+		cr_expect(fl & SM_H1_F_CLOSE_CLIENT, "case %zu: client not closed", i);
+		cr_expect_not_null(memmem(down, dl, "Connection: close\r\n", 19), "case %zu: %.*s",
+		                   i, (int)dl, down);
+		free(t.mem);
+	}
+	/* keep-alive stays keep-alive */
+	struct t t;
+	setup_t(&t);
+	unsigned st = 0;
+	cr_assert_geq(feed(&t, "GET /a HTTP/1.1\r\nHost: origin.test\r\n\r\n", &st), 0);
+	uint8_t down[1024];
+	size_t dl = 0;
+	long fl = respond(&t, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", down, sizeof(down),
+	                  &dl);
+	cr_expect_eq(fl & SM_H1_F_CLOSE_CLIENT, 0);
+	cr_expect_null(memmem(down, dl, "Connection: close", 17));
+	free(t.mem);
+}
