@@ -199,6 +199,14 @@ static void put_double(struct writer *w, double d, bool is_float32)
 		put_str(w, isnan(d) ? "\"NaN\"" : d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
 		return;
 	}
+	if (w->level == 0 && w->len >= w->keep) { /* past keep: the length only */
+		size_t k = is_float32 ? sm_fmtfloat_len_f32((float)d) : sm_fmtfloat_len_f64(d);
+		if (k <= w->cap - w->len)
+			w->len += k;
+		else
+			set_full(w);
+		return;
+	}
 	char b[SM_FMTFLOAT_MAX];
 	char *o = room(w, SM_FMTFLOAT_MAX);
 	size_t k =
