@@ -545,7 +545,22 @@ static int convert(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out,
 				putc1(&w, ',');
 			if (f->is_map && f->phase == PH_KEY) {
 				NEED(1);
-				if (!is_str_type(in[pos])) {
+				uint8_t k0 = in[pos];
+				if ((k0 & 0xe0) == 0xa0 && (size_t)(k0 & 0x1f) < n - pos) {
+					/* A complete fixstr key (most keys): written with
+					 * its ':' here, on to the value in this same turn;
+					 * the same output and failure offsets as the
+					 * general path (key start, then after the key). */
+					size_t kstart = pos, klen = k0 & 0x1f;
+					put_json_string(&w, in + pos + 1, klen);
+					pos += 1 + klen;
+					if (w.full)
+						return fail(st, SM_MSGPACK_OUTPUT_FULL, kstart, &w);
+					putc1(&w, ':');
+					f->phase = PH_VALUE;
+					if (w.full)
+						return fail(st, SM_MSGPACK_OUTPUT_FULL, pos, &w);
+				} else if (!is_str_type(k0)) {
 					putc1(&w, '"');
 					w.level++;
 					f->phase = PH_KEY_WRAPPED;
