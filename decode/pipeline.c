@@ -477,7 +477,29 @@ static bool mt_suffix(const char *t, size_t n, const char *want)
 	return n >= k && strncasecmp(t + n - k, want, k) == 0;
 }
 
+static void choose_type(const struct sm_pipe_headers *h, enum sm_pipe_framing *framing,
+                        enum hint *body_hint);
+
 static void choose(struct sm_pipe *p, const struct sm_pipe_headers *h)
+{
+	choose_type(h, &p->framing, &p->body_hint);
+}
+
+/* Whether the pipeline needs the max_unit buffer: a whole body kept as one
+ * unit (no framing) or gRPC messages decoded into it; SSE events and
+ * WebSocket messages come with their own buffers. */
+static bool needs_unit_buffer(const struct sm_pipe_headers *h)
+{
+	enum sm_pipe_framing f;
+	enum hint hint;
+	if (h->websocket)
+		return false;
+	choose_type(h, &f, &hint);
+	return f == SM_PIPE_FRAME_NONE || f == SM_PIPE_FRAME_GRPC;
+}
+
+static void choose_type(const struct sm_pipe_headers *h, enum sm_pipe_framing *framing,
+                        enum hint *body_hint)
 {
 	const char *t = h->content_type ? h->content_type : "";
 	size_t n = h->content_type ? h->content_type_len : 0;
@@ -490,22 +512,22 @@ static void choose(struct sm_pipe *p, const struct sm_pipe_headers *h)
 		t++, e--;
 	n = e;
 
-	p->framing = SM_PIPE_FRAME_NONE;
-	p->body_hint = H_RAW;
+	*framing = SM_PIPE_FRAME_NONE;
+	*body_hint = H_RAW;
 	if (mt_is(t, n, "text/event-stream")) {
-		p->framing = SM_PIPE_FRAME_SSE;
+		*framing = SM_PIPE_FRAME_SSE;
 	} else if (mt_is(t, n, "application/grpc") || mt_prefix(t, n, "application/grpc+")) {
-		p->framing = SM_PIPE_FRAME_GRPC;
-		p->body_hint = mt_is(t, n, "application/grpc+json") ? H_JSON : H_RAW;
+		*framing = SM_PIPE_FRAME_GRPC;
+		*body_hint = mt_is(t, n, "application/grpc+json") ? H_JSON : H_RAW;
 	} else if (mt_is(t, n, "application/msgpack") || mt_is(t, n, "application/x-msgpack") ||
 	           mt_is(t, n, "application/vnd.msgpack")) {
-		p->body_hint = H_MSGPACK;
+		*body_hint = H_MSGPACK;
 	} else if (mt_is(t, n, "application/json") || mt_is(t, n, "text/json") ||
 	           mt_suffix(t, n, "+json") || mt_is(t, n, "application/javascript") ||
 	           mt_is(t, n, "text/javascript") || mt_is(t, n, "application/x-javascript")) {
-		p->body_hint = H_JSON;
+		*body_hint = H_JSON;
 	} else if (mt_prefix(t, n, "text/")) {
-		p->body_hint = H_SNIFF;
+		*body_hint = H_SNIFF;
 	}
 }
 
@@ -561,7 +583,8 @@ struct sm_pipe *sm_pipe_new(const struct sm_pipe_config *cfg, const struct sm_pi
 	    cfg->msgpack.max_output == 0)
 		return NULL;
 	size_t json = cfg->excerpt; /* sm_msgpack_to_json_prefix() stores no more */
-	size_t total = sizeof(struct sm_pipe) + 3 * (size_t)cfg->excerpt + cfg->max_unit + json;
+	size_t ubytes = needs_unit_buffer(h) ? cfg->max_unit : 0;
+	size_t total = sizeof(struct sm_pipe) + 3 * (size_t)cfg->excerpt + ubytes + json;
 	/* only the struct is zeroed: the unit buffer (max_unit, often 1 MiB)
 	 * is written before it is read, and zeroing it per message dominated
 	 * the observer's cost */
@@ -576,8 +599,8 @@ struct sm_pipe *sm_pipe_new(const struct sm_pipe_config *cfg, const struct sm_pi
 	uint8_t *m = (uint8_t *)(p + 1);
 	for (int i = 0; i < 3; i++, m += cfg->excerpt)
 		p->ex[i] = m;
-	p->ubuf = m;
-	p->json = (char *)(m + cfg->max_unit);
+	p->ubuf = ubytes ? m : NULL; /* SSE and WebSocket pipelines have none */
+	p->json = (char *)(m + ubytes);
 
 	if (sm_msgpack_init(&p->mp, &cfg->msgpack) != SM_OK ||
 	    sm_antihijack_init(&p->ah, cfg->guards, cfg->n_guards) != SM_OK)

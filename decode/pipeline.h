@@ -24,7 +24,8 @@
  * the stages detect at a chunking-independent point: all bounds, chunked
  * framing, bombs; see docs/decoders.md for the one caveat).
  *
- * Memory: one allocation at creation (unit buffer of max_unit bytes, four
+ * Memory: one allocation at creation (unit buffer of max_unit bytes for
+ * unframed bodies and gRPC, none for SSE and WebSocket; four
  * excerpt buffers: one per stage and the first bytes of a unit's msgpack
  * JSON, which is validated and measured whole but never stored beyond the
  * excerpt) plus the stage objects.
