@@ -254,9 +254,12 @@ static void request_end(struct sm_h1h2 *y)
 		int64_t cl;
 		if (h->side[SM_H2_CLIENT].blk.nfields &&
 		    h2_block_finish(h, SM_H2_CLIENT, 1, &status, &cl) == 0 &&
-		    (ex->req_tr = h2_trailers_copy(h, SM_H2_CLIENT)) != NULL)
-			ex_event(y, SM_H2_EV_TRAILERS, SM_H2_CLIENT, SM_H2_F_END_STREAM);
-		else if (h->side[SM_H2_CLIENT].blk.nfields)
+		    (ex->req_tr = h2_trailers_copy(h, SM_H2_CLIENT)) != NULL) {
+			struct h2_ev e = {.type = SM_H2_EV_TRAILERS};
+			h2_ev_fill_headers(h, &e, SM_H2_CLIENT, ex->ord, ex->sid);
+			e.flags = SM_H2_F_END_STREAM;
+			y_push(y, &e);
+		} else if (h->side[SM_H2_CLIENT].blk.nfields)
 			y->stats.trailers_dropped++;
 	}
 	ex->req_end = 1;
