@@ -280,6 +280,8 @@ static void req_body(struct sm_h1h2 *y, const uint8_t *p, size_t n)
 		sm_h1frame_body_parts(&ex->rbody, p, n, &why, on_req_data, on_req_trailer, y);
 	if (ex->rbody.done)
 		request_end(y);
+	else if (!ex->req_drop && ex->req.len)
+		y_up_resume(y);
 }
 
 static void new_request(struct sm_h1h2 *y, const struct sm_h1_event *ev)
