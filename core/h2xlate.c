@@ -44,3 +44,12 @@ struct sm_h2 *sm_h2xlate_new_h1h2(const struct sm_authority *origin)
 {
 	return sm_h1h2_new(NULL, origin);
 }
+
+bool sm_h2xlate_looks_h2(const uint8_t *p, size_t n)
+{
+	if (n < 9)
+		return false;
+	size_t len = ((size_t)p[0] << 16) | ((size_t)p[1] << 8) | p[2];
+	return p[3] == 0x04 && (p[4] & ~1u) == 0 && len % 6 == 0 && p[5] == 0 && p[6] == 0 &&
+	       p[7] == 0 && p[8] == 0;
+}

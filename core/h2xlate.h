@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "proto/clienthello.h"
 
@@ -39,6 +40,11 @@ bool sm_h2xlate_wanted(const struct sm_clienthello *ch, bool http2, bool up_fail
 /* The translator for a connection whose client speaks h2 and upstream
  * HTTP/1.1 (free with sm_h2_free()). NULL: no memory. */
 struct sm_h2 *sm_h2xlate_new(void);
+
+/* True when p[0..n) starts like an HTTP/2 server's first bytes (a SETTINGS
+ * frame on stream 0): an upstream that agreed on no ALPN and speaks h2
+ * anyway, which HTTP/1.1 cannot parse (the 502 then says so). */
+bool sm_h2xlate_looks_h2(const uint8_t *p, size_t n);
 
 /* The reverse translator (HTTP/1.1 client, h2 upstream) for a connection
  * to origin (free with sm_h2_free()). NULL: no memory. */

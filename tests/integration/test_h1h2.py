@@ -95,7 +95,8 @@ def test_switch_off_fails_with_502():
         out = curl(p, "-w", "%{response_code}", "-o", body, url + "/size/10")
         check(out.stdout == b"502", (out.stdout, out.stderr))
         with open(body, "rb") as f:
-            print(f.read())
+            text = f.read()
+        check(b"the upstream speaks HTTP/2 only: no ALPN agreed" in text, text)
         evs = p.wait_closed(1)
         check(any(e["type"] == "flow_closed" for e in evs), evs)
     check(not srv.reqs, srv.reqs)
