@@ -64,11 +64,12 @@ void y_synth(struct sm_h1h2 *y, unsigned status, int close)
 		return;
 	char body[64], head[256];
 	int bl = snprintf(body, sizeof(body), "%u %s\n", status, sm_h1_status_phrase(status));
-	int n = snprintf(head, sizeof(head),
-	                 "HTTP/1.1 %u %s\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n%s\r\n"
-	                 "%s",
-	                 status, sm_h1_status_phrase(status), bl, close ? "connection: close\r\n" : "",
-	                 body);
+	int n = snprintf(
+	        head, sizeof(head),
+	        "HTTP/1.1 %u %s\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n%s\r\n"
+	        "%s",
+	        status, sm_h1_status_phrase(status), bl, close ? "connection: close\r\n" : "",
+	        body);
 	if (bl < 0 || n < 0 || (size_t)n >= sizeof(head) ||
 	    h2_buf_put(y->h, &ex->hq, (const uint8_t *)head, (size_t)n, 1u << 20) < 0) {
 		y_abort(y);
@@ -91,9 +92,15 @@ void y_synth(struct sm_h1h2 *y, unsigned status, int close)
 
 static int dropped_field(const uint8_t *n, size_t nl)
 {
-	static const char *const names[] = {
-	        "connection", "keep-alive", "proxy-connection", "proxy-authorization",
-	        "transfer-encoding", "upgrade", "host", "te", "http2-settings"};
+	static const char *const names[] = {"connection",
+	                                    "keep-alive",
+	                                    "proxy-connection",
+	                                    "proxy-authorization",
+	                                    "transfer-encoding",
+	                                    "upgrade",
+	                                    "host",
+	                                    "te",
+	                                    "http2-settings"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (sm_hdrcheck_name_is(n, nl, names[i]))
 			return 1;
@@ -147,7 +154,8 @@ static int build_request(struct sm_h1h2 *y, const struct sm_h1_event *ev)
 		if (o->port == 443)
 			n = snprintf(auth, sizeof(auth), v6 ? "[%s]" : "%s", o->host);
 		else
-			n = snprintf(auth, sizeof(auth), v6 ? "[%s]:%u" : "%s:%u", o->host, o->port);
+			n = snprintf(auth, sizeof(auth), v6 ? "[%s]:%u" : "%s:%u", o->host,
+			             o->port);
 		a = (const uint8_t *)auth;
 		al = n > 0 && (size_t)n < sizeof(auth) ? (size_t)n : 0;
 	}
@@ -329,10 +337,12 @@ static void new_request(struct sm_h1h2 *y, const struct sm_h1_event *ev)
 		y->stats.requests_refused++;
 		reset_event(y, SM_H2_CLIENT, SM_H2_PROXY, NGHTTP2_REFUSED_STREAM, reason,
 		            h->side[SM_H2_CLIENT].blk.detail);
-		y_synth(y, reason == SM_H2_R_HEADER_LIST || reason == SM_H2_R_FIELDS ? 431 : 400, 1);
+		y_synth(y, reason == SM_H2_R_HEADER_LIST || reason == SM_H2_R_FIELDS ? 431 : 400,
+		        1);
 	} else if (y->up_gone || (sid = y_up_submit(y, !ex->rbody.done)) <= 0) {
 		y->up_gone = 1;
-		reset_event(y, SM_H2_CLIENT, SM_H2_PROXY, NGHTTP2_REFUSED_STREAM, SM_H2_R_REFUSED, 0);
+		reset_event(y, SM_H2_CLIENT, SM_H2_PROXY, NGHTTP2_REFUSED_STREAM, SM_H2_R_REFUSED,
+		            0);
 		y_synth(y, 502, 1);
 	} else {
 		ex->sid = sid;
@@ -476,7 +486,8 @@ static int resp_pending(const struct sm_h1h2 *y)
 		return 1;
 	if (!ex->final)
 		return 0;
-	return ex->rb.len || (ex->resp_end && (!ex->tail_done || (ex->until_close && !ex->eof_fed)));
+	return ex->rb.len ||
+	       (ex->resp_end && (!ex->tail_done || (ex->until_close && !ex->eof_fed)));
 }
 
 long sm_h1h2_out_client(struct sm_h2 *h, uint8_t *buf, size_t cap)
@@ -526,7 +537,7 @@ long sm_h1h2_feed_client(struct sm_h2 *h, const uint8_t *in, size_t len)
 		return SM_ERR_STATE;
 	if (y->cl_close || y->h1_dead)
 		return (long)len; /* nothing more is read from this client */
-	if (h->evlen > 0) { /* request DATA events point into the scratch */
+	if (h->evlen > 0) {       /* request DATA events point into the scratch */
 		h->stats.events_paused++;
 		return 0;
 	}

@@ -78,8 +78,8 @@ static void resp_failed(struct sm_h1h2 *y, int close)
 
 /* ---- request body: the data provider ---- */
 
-static ssize_t read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
-                       uint32_t *dflags, nghttp2_data_source *src, void *ud)
+static ssize_t read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len, uint32_t *dflags,
+                       nghttp2_data_source *src, void *ud)
 {
 	struct sm_h1h2 *y = ud;
 	struct h1h2_ex *ex = &y->ex;

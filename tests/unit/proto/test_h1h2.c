@@ -10,8 +10,8 @@
 static void yt_init(struct tc *t, unsigned chunk)
 {
 	memset(t, 0, sizeof(*t));
-	struct sm_authority o = {.host = "example.com", .host_len = 11, .port = 443,
-	                         .kind = SM_AUTHORITY_NAME};
+	struct sm_authority o = {
+	        .host = "example.com", .host_len = 11, .port = 443, .kind = SM_AUTHORITY_NAME};
 	t->h = sm_h1h2_new(NULL, &o);
 	cr_assert(t->h);
 	cr_assert(sm_h1h2_stats(t->h));
@@ -76,7 +76,8 @@ Test(h1h2, post_content_length_echoed)
 {
 	struct tc t;
 	yt_init(&t, 0);
-	client(&t, "POST /p HTTP/1.1\r\nHost: example.com\r\nContent-Length: 11\r\n\r\nhello world");
+	client(&t,
+	       "POST /p HTTP/1.1\r\nHost: example.com\r\nContent-Length: 11\r\n\r\nhello world");
 	tc_pump(&t, 100);
 	cr_assert_eq(t.o.n, 1);
 	hdr_is(&t.o.st[0], ":method: POST\n:scheme: https\n:authority: example.com\n:path: /p\n"
@@ -170,7 +171,8 @@ Test(h1h2, pipelined_requests_answered_in_order)
 	yt_init(&t, 0);
 	client(&t, "GET /1 HTTP/1.1\r\nHost: example.com\r\nX-Resp-Size: 3\r\n\r\n"
 	           "POST /2 HTTP/1.1\r\nHost: example.com\r\nContent-Length: 4\r\n\r\nabcd"
-	           "GET /3 HTTP/1.1\r\nHost: example.com\r\nX-Resp-Size: 0\r\nConnection: close\r\n\r\n");
+	           "GET /3 HTTP/1.1\r\nHost: example.com\r\nX-Resp-Size: 0\r\nConnection: "
+	           "close\r\n\r\n");
 	tc_pump(&t, 200);
 	cr_assert_eq(t.o.n, 3);
 	cr_assert_eq(t.o.st[0].id, 1);
@@ -203,7 +205,8 @@ static const struct bad bads[] = {
         {"POST / HTTP/1.1\r\nHost: example.com\r\nContent-Length: 3\r\nTransfer-Encoding: "
          "chunked\r\n\r\n0\r\n\r\n",
          400},
-        {"POST / HTTP/1.1\r\nHost: example.com\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        {"POST / HTTP/1.1\r\nHost: example.com\r\nContent-Length: 3\r\nContent-Length: "
+         "4\r\n\r\nabcd",
          400},
         {"POST / HTTP/1.1\r\nHost: example.com\r\nContent-Length: 1, 1\r\n\r\na", 400},
         {"POST / HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
