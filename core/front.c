@@ -55,12 +55,7 @@ struct sm_front *sm_front_get(struct sm_reactor *r)
 		if (!fr)
 			return NULL;
 		fr->h1mem = aligned_alloc(64, (h1len + 63) & ~(size_t)63);
-		fr->cin.buf = malloc(INQ_CAP);
-		fr->uin.buf = malloc(INQ_CAP);
-		if (!fr->h1mem || !fr->cin.buf || !fr->uin.buf) {
-			free(fr->h1mem);
-			free(fr->cin.buf);
-			free(fr->uin.buf);
+		if (!fr->h1mem) {
 			free(fr);
 			return NULL;
 		}
@@ -181,8 +176,24 @@ static void outq_send(struct sm_reactor *r, struct sm_flow *f, bool to_client)
 	q->inflight = true;
 }
 
+bool sm_inq_hold(struct sm_inq *q)
+{
+	return q->buf || (q->buf = malloc(INQ_CAP)) != NULL;
+}
+
+void sm_inq_release(struct sm_inq *q)
+{
+	if (q->len || !q->buf)
+		return;
+	free(q->buf);
+	q->buf = NULL;
+	q->off = 0;
+}
+
 void sm_front_arm_recv(struct sm_reactor *r, struct sm_flow *f, bool client)
 {
+	/* waiting for bytes: the empty queue goes back until they come */
+	sm_inq_release(client ? &f->front->cin : &f->front->uin);
 	struct io_uring_sqe *sqe = sm_sqe(r);
 	io_uring_prep_recv(sqe, client ? f->cfd : f->ufd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;

@@ -22,9 +22,15 @@
 
 /* Bytes received but not yet consumed by the HTTP layer. */
 struct sm_inq {
-	uint8_t *buf;
+	uint8_t *buf; /* NULL while empty and idle: sm_inq_hold() before writing */
 	uint32_t off, len, cap;
 };
+
+/* Input queues are allocated when bytes arrive and given back when a recv
+ * is armed on an empty one, so idle connections hold none. hold: false
+ * when out of memory. */
+bool sm_inq_hold(struct sm_inq *q);
+void sm_inq_release(struct sm_inq *q);
 
 /* Output toward one peer: a registered chunk the layer writes into. */
 struct sm_outq {

@@ -259,6 +259,10 @@ void sm_front_client_recv(struct sm_reactor *r, struct sm_flow *f, const uint8_t
 	}
 	f->bytes_up += (uint64_t)res;
 	SM_CTR_ADD(r, bytes[SM_LANE_HTTP][SM_BYTES_UP], (uint64_t)res);
+	if (!sm_inq_hold(&fr->cin)) {
+		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+		return;
+	}
 	memcpy(fr->cin.buf + fr->cin.off + fr->cin.len, data, (size_t)res);
 	fr->cin.len += (uint32_t)res;
 	sm_front_pump_client(r, f);
@@ -421,6 +425,10 @@ void sm_front_upstream_recv(struct sm_reactor *r, struct sm_flow *f, const uint8
 	}
 	f->bytes_down += (uint64_t)res;
 	SM_CTR_ADD(r, bytes[SM_LANE_HTTP][SM_BYTES_DOWN], (uint64_t)res);
+	if (!sm_inq_hold(&fr->uin)) {
+		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+		return;
+	}
 	memcpy(fr->uin.buf + fr->uin.off + fr->uin.len, data, (size_t)res);
 	fr->uin.len += (uint32_t)res;
 	sm_front_pump_upstream(r, f);

@@ -355,7 +355,12 @@ static void tunnel_peeked(struct sm_reactor *r, struct sm_flow *f)
 	struct sm_front *fr = f->front;
 	struct sm_mitm *m = fr->mitm;
 	uint32_t n = m->ctls.in_len < fr->cin.cap ? m->ctls.in_len : fr->cin.cap;
-	memcpy(fr->cin.buf, m->ctls.in + m->ctls.in_off, n);
+	if (n && !sm_inq_hold(&fr->cin)) {
+		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+		return;
+	}
+	if (n)
+		memcpy(fr->cin.buf, m->ctls.in + m->ctls.in_off, n);
 	fr->cin.off = 0;
 	fr->cin.len = n;
 	fr->mitm = NULL;
@@ -430,6 +435,9 @@ static void relay_ready(struct sm_reactor *r, struct sm_flow *f)
 	struct sm_front *fr = f->front;
 	struct sm_mitm *m = fr->mitm;
 	m->stage = SM_MITM_RELAY;
+	free(m->ch_scratch); /* the ClientHello is decided on; SNI lives in m->ch */
+	m->ch_scratch = NULL;
+	m->ch.scratch = NULL;
 	struct sm_authority auth = {0};
 	size_t hl = strlen(fr->host);
 	memcpy(auth.host, fr->host, hl + 1);
@@ -601,6 +609,10 @@ void sm_mitm_start(struct sm_reactor *r, struct sm_flow *f)
 	/* bytes the client sent right after its CONNECT head */
 	if (fr->cin.len) {
 		size_t n = sm_tls_feed(&m->ctls, fr->cin.buf + fr->cin.off, fr->cin.len);
+		if (!n) {
+			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+			return;
+		}
 		const uint8_t *p = m->ctls.in + m->ctls.in_off;
 		fr->cin.len = fr->cin.off = 0;
 		sm_mitm_peek(r, f, p, n);

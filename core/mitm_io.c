@@ -68,6 +68,8 @@ void sm_mitm_arm(struct sm_reactor *r, struct sm_flow *f, bool client)
 		return;
 	if (!client && (fr->upstream_eof || f->ufd < 0))
 		return;
+	if (m->stage == SM_MITM_RELAY)
+		sm_tls_in_release(t); /* waiting: an idle session holds no input buffer */
 	sm_front_arm_recv(r, f, client);
 }
 
@@ -255,6 +257,10 @@ bool sm_mitm_pull(struct sm_reactor *r, struct sm_flow *f, bool client)
 		return true;
 	if (!sm_mitm_out_hold(r, f, client)) /* reading may answer key updates or alerts */
 		return false;
+	if (!sm_inq_hold(q)) {
+		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+		return false;
+	}
 	while (q->off + q->len < q->cap) {
 		long n = sm_tls_read(t, q->buf + q->off + q->len, q->cap - q->off - q->len);
 		if (n == SM_AGAIN)

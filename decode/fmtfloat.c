@@ -191,7 +191,7 @@ static const char pairs[201] = "00010203040506070809"
                                "90919293949596979899";
 
 /* The 8 decimal digits of v < 10^8, zero-padded: two independent halves. */
-static void write8(char *o, uint32_t v)
+static inline void write8(char *o, uint32_t v)
 {
 	uint32_t hi = v / 10000, lo = v % 10000;
 	memcpy(o, pairs + 2 * (hi / 100), 2);
@@ -276,6 +276,32 @@ static size_t layout(char *out, bool neg, uint64_t f, int e)
 	return (size_t)(p - out);
 }
 
+/* Digits of 1 <= v < 10^17. */
+static int ndigits17(uint64_t v)
+{
+	if (v < 100000000)
+		return ndigits8((uint32_t)v);
+	if (v < 10000000000000000ull)
+		return 8 + ndigits8((uint32_t)(v / 100000000));
+	return 17;
+}
+
+/* The length layout() gives for f x 10^e, without writing it. */
+static size_t layout_len(bool neg, uint64_t f, int e)
+{
+	int n = ndigits17(f);
+	int x = n + e;
+	size_t len = neg;
+	if (n <= x && x <= 21)
+		return len + (size_t)x;
+	if (0 < x && x <= 21)
+		return len + (size_t)n + 1;
+	if (-6 < x && x <= 0)
+		return len + 2 + (size_t)-x + (size_t)n;
+	int xe = x - 1 < 0 ? 1 - x : x - 1;
+	return len + (size_t)n + (n > 1) + 2 + (size_t)ndigits8((uint32_t)xe);
+}
+
 /* Zero, NaN and the infinities; returns 0 for other values. */
 static size_t special(char *out, bool neg, bool nan, bool inf)
 {
@@ -329,4 +355,40 @@ size_t sm_fmtfloat_f32(float fv, char out[SM_FMTFLOAT_MAX])
 		return special(out, neg, nan, !nan && a != 0);
 	}
 	return layout(out, neg, f, e);
+}
+
+size_t sm_fmtfloat_len_f64(double d)
+{
+	uint64_t bits;
+	memcpy(&bits, &d, 8);
+	bool neg = bits >> 63;
+	double a = neg ? -d : d;
+	if (a < 9007199254740992.0 && a >= 1.0 && a == (double)(uint64_t)a)
+		return layout_len(neg, (uint64_t)a, 0);
+	uint64_t f;
+	int e;
+	if (sm_fmtfloat_shortest_f64(a, &f, &e) != 0) {
+		char b[SM_FMTFLOAT_MAX];
+		bool nan = a != a;
+		return special(b, neg, nan, !nan && a != 0);
+	}
+	return layout_len(neg, f, e);
+}
+
+size_t sm_fmtfloat_len_f32(float fv)
+{
+	uint32_t bits;
+	memcpy(&bits, &fv, 4);
+	bool neg = bits >> 31;
+	float a = neg ? -fv : fv;
+	if (a < 16777216.0f && a >= 1.0f && a == (float)(uint32_t)a)
+		return layout_len(neg, (uint32_t)a, 0);
+	uint64_t f;
+	int e;
+	if (sm_fmtfloat_shortest_f32(a, &f, &e) != 0) {
+		char b[SM_FMTFLOAT_MAX];
+		bool nan = a != a;
+		return special(b, neg, nan, !nan && a != 0);
+	}
+	return layout_len(neg, f, e);
 }

@@ -37,6 +37,11 @@ size_t sm_fmtfloat_f64(double d, char out[SM_FMTFLOAT_MAX]);
 /* The same for a float32 value (shortest text that strtof reads back). */
 size_t sm_fmtfloat_f32(float f, char out[SM_FMTFLOAT_MAX]);
 
+/* The length sm_fmtfloat_f64 / _f32 would return, without writing the text
+ * (for measuring JSON that is not stored). */
+size_t sm_fmtfloat_len_f64(double d);
+size_t sm_fmtfloat_len_f32(float f);
+
 /* The shortest digits alone, for finite nonzero |d|: d = *digits x 10^*exp,
  * *digits without trailing zeros (1..17 digits). Returns 0, or -1 when d is
  * zero, NaN or infinite (outputs untouched). */

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/result.h"
 #include "decode/fmtfloat.h"
@@ -19,11 +22,14 @@ enum {
 /* Bounded JSON writer. `level` counts enclosing wrapped keys: a '"' or '\\'
  * emitted at level L becomes 2^L - 1 backslashes followed by the byte, so a
  * container used as a map key turns into a correctly escaped JSON string.
- * Once full, cap is lowered to len so that every later write fails the
- * room check: the fast paths test one condition. */
+ * len counts every byte of the JSON against the budget cap; only bytes at
+ * positions below keep (<= cap) are stored: the prefix mode validates and
+ * measures the rest without writing it. Once full, cap and keep are lowered
+ * to len so that every later write fails the room check. */
 struct writer {
 	char *out;
 	size_t cap;
+	size_t keep;
 	size_t len;
 	unsigned level;
 	bool full;
@@ -33,15 +39,25 @@ static void set_full(struct writer *w)
 {
 	w->full = true;
 	w->cap = w->len;
+	if (w->keep > w->len)
+		w->keep = w->len;
 }
 
-/* Where n bytes can be written as they are (level 0, room left), else NULL:
- * the caller then goes through put(). */
+/* Where n bytes can be stored as they are (level 0, inside keep), else
+ * NULL: the caller then goes through put(). */
 static inline char *room(struct writer *w, size_t n)
 {
-	if (w->level == 0 && n <= w->cap - w->len)
+	if (w->level == 0 && w->len <= w->keep && n <= w->keep - w->len)
 		return w->out + w->len;
 	return NULL;
+}
+
+/* Stores c at position len if that is inside keep; counts it either way. */
+static inline void store(struct writer *w, char c)
+{
+	if (w->len < w->keep)
+		w->out[w->len] = c;
+	w->len++;
 }
 
 static void put_slow(struct writer *w, const char *s, size_t n)
@@ -53,7 +69,10 @@ static void put_slow(struct writer *w, const char *s, size_t n)
 			set_full(w);
 			return;
 		}
-		memcpy(w->out + w->len, s, n);
+		if (w->len < w->keep) {
+			size_t k = w->keep - w->len;
+			memcpy(w->out + w->len, s, n < k ? n : k);
+		}
 		w->len += n;
 		return;
 	}
@@ -65,14 +84,14 @@ static void put_slow(struct writer *w, const char *s, size_t n)
 				set_full(w);
 				return;
 			}
-			memset(w->out + w->len, '\\', extra);
-			w->len += extra;
+			for (size_t e = 0; e < extra; e++)
+				store(w, '\\');
 		}
 		if (w->len >= w->cap) {
 			set_full(w);
 			return;
 		}
-		w->out[w->len++] = s[i];
+		store(w, s[i]);
 	}
 }
 
@@ -84,13 +103,19 @@ static inline void put(struct writer *w, const char *s, size_t n)
 		w->len += n;
 		return;
 	}
+	if (w->level == 0 && w->len >= w->keep && n <= w->cap - w->len) {
+		w->len += n; /* past keep: counted only */
+		return;
+	}
 	put_slow(w, s, n);
 }
 
 static inline void putc1(struct writer *w, char c)
 {
 	if (w->level == 0 && w->len < w->cap) {
-		w->out[w->len++] = c;
+		if (w->len < w->keep)
+			w->out[w->len] = c;
+		w->len++;
 		return;
 	}
 	put_slow(w, &c, 1);
@@ -101,8 +126,31 @@ static void put_str(struct writer *w, const char *s)
 	put(w, s, strlen(s));
 }
 
-static uint64_t be(const uint8_t *p, unsigned n)
+/* Big-endian unsigned of n = 1, 2, 4 or 8 bytes (one load, not a byte loop:
+ * every float64 goes through here). */
+static inline uint64_t be(const uint8_t *p, unsigned n)
 {
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	switch (n) {
+	case 1: return p[0];
+	case 2: {
+		uint16_t v;
+		memcpy(&v, p, 2);
+		return __builtin_bswap16(v);
+	}
+	case 4: {
+		uint32_t v;
+		memcpy(&v, p, 4);
+		return __builtin_bswap32(v);
+	}
+	case 8: {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		return __builtin_bswap64(v);
+	}
+	default: break;
+	}
+#endif
 	uint64_t v = 0;
 	for (unsigned i = 0; i < n; i++)
 		v = (v << 8) | p[i];
@@ -149,6 +197,14 @@ static void put_double(struct writer *w, double d, bool is_float32)
 {
 	if (isnan(d) || isinf(d)) {
 		put_str(w, isnan(d) ? "\"NaN\"" : d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+		return;
+	}
+	if (w->level == 0 && w->len >= w->keep) { /* past keep: the length only */
+		size_t k = is_float32 ? sm_fmtfloat_len_f32((float)d) : sm_fmtfloat_len_f64(d);
+		if (k <= w->cap - w->len)
+			w->len += k;
+		else
+			set_full(w);
 		return;
 	}
 	char b[SM_FMTFLOAT_MAX];
@@ -227,46 +283,69 @@ static size_t utf8_len(const uint8_t *p, size_t n)
 	return len;
 }
 
-/* Whether any of the 8 bytes of x needs escaping or UTF-8 checking:
- * below 0x20, 0x80 and above, '"' or '\\'. Exact about presence (SWAR
- * zero-byte tests: a borrow only propagates past a byte that matched). */
-static inline bool word_special(uint64_t x)
-{
-	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-	uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-	uint64_t lt20 = (x - ones * 0x20) & ~x;
-	uint64_t zq = (q - ones) & ~q, zb = (b - ones) & ~b;
-	return ((lt20 | x | zq | zb) & high) != 0;
-}
+/* Bytes that need escaping or UTF-8 checking: below 0x20, 0x80 and above,
+ * '"' and '\\'. */
+static const uint8_t special_byte[256] = {
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
 
-static inline bool byte_special(uint8_t c)
+/* Whether p[0..n) is plain ASCII that goes out as it is (most strings of
+ * JSON-shaped data): 16 bytes at a time with SSE2 (a signed compare below
+ * 0x20 also catches 0x80 and above), the last partial block as an
+ * overlapping load, short strings through the table. */
+static bool all_plain(const uint8_t *p, size_t n)
 {
-	return c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+#if defined(__SSE2__)
+	if (n >= 16) {
+		const __m128i sp = _mm_set1_epi8(0x20), q = _mm_set1_epi8('"'),
+		              bs = _mm_set1_epi8('\\');
+		for (size_t i = 0;; i += 16) {
+			if (i + 16 > n)
+				i = n - 16;
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+			__m128i m = _mm_or_si128(
+			        _mm_cmplt_epi8(x, sp),
+			        _mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)));
+			if (_mm_movemask_epi8(m))
+				return false;
+			if (i + 16 >= n)
+				return true;
+		}
+	}
+#endif
+	uint8_t any = 0;
+	for (size_t i = 0; i < n; i++)
+		any |= special_byte[p[i]];
+	return !any;
 }
 
 static void put_json_string_slow(struct writer *w, const uint8_t *p, size_t n);
 
-/* Plain ASCII strings (the common case) are copied in one go. */
+/* Plain ASCII strings (the common case) are copied in one go, or only
+ * counted past keep. */
 static void put_json_string(struct writer *w, const uint8_t *p, size_t n)
 {
 	char *o = room(w, n + 2);
 	if (o) {
-		size_t i = 0;
-		for (; i + 8 <= n; i += 8) {
-			uint64_t x;
-			memcpy(&x, p + i, 8);
-			if (word_special(x))
-				break;
-		}
-		while (i < n && !byte_special(p[i]))
-			i++;
-		if (i == n) {
+		if (all_plain(p, n)) {
 			o[0] = '"';
 			memcpy(o + 1, p, n);
 			o[n + 1] = '"';
 			w->len += n + 2;
 			return;
 		}
+	} else if (w->level == 0 && w->len >= w->keep && n + 2 <= w->cap - w->len &&
+	           all_plain(p, n)) {
+		w->len += n + 2; /* (when it does not fit, the slow path fails identically) */
+		return;
 	}
 	put_json_string_slow(w, p, n);
 }
@@ -445,10 +524,10 @@ static bool is_str_type(uint8_t c)
 	return (c >= 0xa0 && c <= 0xbf) || (c >= 0xd9 && c <= 0xdb);
 }
 
-int sm_msgpack_to_json(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out, size_t cap,
-                       struct sm_msgpack_status *st)
+static int convert(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out, size_t cap,
+                   size_t keep, struct sm_msgpack_status *st)
 {
-	struct writer w = {.out = out, .cap = cap < m->lim.max_output ? cap : m->lim.max_output};
+	struct writer w = {.out = out, .cap = cap, .keep = keep < cap ? keep : cap};
 	uint32_t depth = 0;
 	size_t pos = 0;
 
@@ -667,6 +746,19 @@ int sm_msgpack_to_json(struct sm_msgpack *m, const uint8_t *in, size_t n, char *
 			return fail(st, SM_MSGPACK_OUTPUT_FULL, pos, &w);
 	}
 #undef NEED
+}
+
+int sm_msgpack_to_json(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out, size_t cap,
+                       struct sm_msgpack_status *st)
+{
+	size_t budget = cap < m->lim.max_output ? cap : m->lim.max_output;
+	return convert(m, in, n, out, budget, budget, st);
+}
+
+int sm_msgpack_to_json_prefix(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out,
+                              size_t keep, struct sm_msgpack_status *st)
+{
+	return convert(m, in, n, out, m->lim.max_output, keep, st);
 }
 
 const char *sm_msgpack_reason_str(enum sm_msgpack_reason r)

@@ -76,6 +76,16 @@ void sm_msgpack_free(struct sm_msgpack *m);
 int sm_msgpack_to_json(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out, size_t cap,
                        struct sm_msgpack_status *st);
 
+/* The same conversion with the budget lim.max_output, storing only the first
+ * keep bytes of the JSON in out (which has room for keep bytes): the rest is
+ * validated and measured, not written. Result, st->reason, st->in_offset and
+ * st->out_len (the full JSON length) are exactly those sm_msgpack_to_json
+ * gives with cap = lim.max_output, and out holds the first
+ * min(keep, st->out_len) bytes of its JSON. For observers that quote an
+ * excerpt: no buffer of max_output bytes, no copy of the rest. */
+int sm_msgpack_to_json_prefix(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out,
+                              size_t keep, struct sm_msgpack_status *st);
+
 /* Stable lower-case name of a reason. */
 const char *sm_msgpack_reason_str(enum sm_msgpack_reason r);
 

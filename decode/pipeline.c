@@ -64,7 +64,7 @@ struct sm_pipe {
 	uint8_t *ubuf; /* FRAME_NONE body, first max_unit bytes */
 	size_t ulen;
 	uint64_t utotal;
-	char *json; /* msgpack output, msgpack.max_output bytes */
+	char *json; /* msgpack output: its first `excerpt` bytes */
 };
 
 static void emit(struct sm_pipe *p, struct sm_pipe_event *ev)
@@ -175,8 +175,10 @@ static void unit(struct sm_pipe *p, enum hint h, const uint8_t *d, size_t kept, 
 			r = SM_ERR_LIMIT;
 			reason = "unit_too_large";
 		} else {
-			r = sm_msgpack_to_json(&p->mp, d, kept, p->json, p->cfg.msgpack.max_output,
-			                       &st);
+			/* events quote only the excerpt: the rest of the JSON is
+			 * validated and measured, not written */
+			r = sm_msgpack_to_json_prefix(&p->mp, d, kept, p->json, p->cfg.excerpt,
+			                              &st);
 			reason = sm_msgpack_reason_str(st.reason);
 		}
 		if (r == SM_OK) {
@@ -558,11 +560,11 @@ struct sm_pipe *sm_pipe_new(const struct sm_pipe_config *cfg, const struct sm_pi
 	if (!cb || cfg->max_unit < 64 || cfg->excerpt > cfg->max_unit ||
 	    cfg->msgpack.max_output == 0)
 		return NULL;
-	size_t json = cfg->msgpack.max_output;
+	size_t json = cfg->excerpt; /* sm_msgpack_to_json_prefix() stores no more */
 	size_t total = sizeof(struct sm_pipe) + 3 * (size_t)cfg->excerpt + cfg->max_unit + json;
-	/* only the struct is zeroed: the unit and JSON buffers (max_unit and
-	 * msgpack.max_output, often 1 MiB each) are written before they are
-	 * read, and zeroing them per message dominated the observer's cost */
+	/* only the struct is zeroed: the unit buffer (max_unit, often 1 MiB)
+	 * is written before it is read, and zeroing it per message dominated
+	 * the observer's cost */
 	struct sm_pipe *p = malloc(total);
 	if (!p)
 		return NULL;

@@ -24,8 +24,10 @@
  * the stages detect at a chunking-independent point: all bounds, chunked
  * framing, bombs; see docs/decoders.md for the one caveat).
  *
- * Memory: one allocation at creation (unit buffer of max_unit bytes, msgpack
- * JSON buffer, three excerpt buffers) plus the stage objects.
+ * Memory: one allocation at creation (unit buffer of max_unit bytes, four
+ * excerpt buffers: one per stage and the first bytes of a unit's msgpack
+ * JSON, which is validated and measured whole but never stored beyond the
+ * excerpt) plus the stage objects.
  */
 #ifndef SM_DECODE_PIPELINE_H
 #define SM_DECODE_PIPELINE_H
@@ -99,7 +101,7 @@ typedef void (*sm_pipe_cb)(void *ctx, const struct sm_pipe_event *ev);
 struct sm_pipe_config {
 	struct sm_chunked_limits chunked;
 	struct sm_content_limits content;
-	struct sm_msgpack_limits msgpack; /* max_output also sizes the JSON buffer */
+	struct sm_msgpack_limits msgpack; /* max_output: the JSON budget (not stored) */
 	uint32_t max_unit;                /* bytes of one unit kept for payload decoding */
 	uint32_t excerpt;                 /* bytes of payload in events */
 	uint32_t max_event;               /* SSE event / WebSocket message / gRPC message */

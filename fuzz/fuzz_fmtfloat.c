@@ -2,8 +2,8 @@
  * (8 bytes each, little-endian) then, for the remainder and for a second
  * pass over everything, float32 values (4 bytes each). Every finite value's
  * text must read back to the same bits, match the JSON number grammar, be
- * no longer than 25 bytes, and use the fewest digits (no decimal with one
- * digit fewer reads back). */
+ * no longer than 25 bytes, have the length sm_fmtfloat_len_* measures, and
+ * use the fewest digits (no decimal with one digit fewer reads back). */
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -79,6 +79,8 @@ static void check(double x, bool f32)
 	char b[SM_FMTFLOAT_MAX + 1];
 	size_t n = f32 ? sm_fmtfloat_f32((float)x, b) : sm_fmtfloat_f64(x, b);
 	if (n < 1 || n > 25)
+		abort();
+	if ((f32 ? sm_fmtfloat_len_f32((float)x) : sm_fmtfloat_len_f64(x)) != n)
 		abort();
 	b[n] = 0;
 	if (isnan(x)) {

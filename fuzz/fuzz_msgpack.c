@@ -1,6 +1,6 @@
 /* msgpack -> JSON and the anti-hijack scan on arbitrary bytes. Successful
  * conversions must be valid JSON within the budget; failures must carry a
- * reason. */
+ * reason; the prefix mode must report the same outcome and bytes. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -126,6 +126,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	           st.in_offset > size) {
 		abort();
 	}
+	/* The prefix mode (what the observers use) agrees with the full
+	 * conversion and stores only the first keep bytes. */
+	static char pre[97];
+	size_t keep = size ? data[0] % 97 : 0;
+	memset(pre, 0x55, sizeof(pre));
+	struct sm_msgpack_status ps;
+	int pr = sm_msgpack_to_json_prefix(&m, data, size, pre, keep, &ps);
+	if (pr != r || ps.reason != st.reason || ps.in_offset != st.in_offset ||
+	    ps.out_len != st.out_len)
+		abort();
+	if (memcmp(pre, out, ps.out_len < keep ? ps.out_len : keep) != 0)
+		abort();
+	for (size_t i = keep; i < sizeof(pre); i++)
+		if (pre[i] != 0x55)
+			abort();
 	sm_msgpack_free(&m);
 
 	struct sm_antihijack a;

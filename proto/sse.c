@@ -3,6 +3,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/result.h"
 
@@ -137,32 +140,35 @@ static void dispatch(struct sm_sse *p, bool truncated)
 	p->evtype_len = 0;
 }
 
-/* Maps the field name to its sink. Called once per line: short fixed
- * compares instead of a table walk with memcmp calls. */
-static void resolve_field(struct sm_sse *p)
+/* The sink of field name n[0..len): short fixed compares instead of a table
+ * walk with memcmp calls. */
+static uint8_t field_of(const char *n, size_t len)
 {
-	const char *n = p->name;
-	p->field = F_IGNORE;
-	p->line_len = 0;
-	if (p->name_long)
-		return;
-	switch (p->name_len) {
+	switch (len) {
 	case 2:
 		if (n[0] == 'i' && n[1] == 'd')
-			p->field = F_ID;
+			return F_ID;
 		break;
 	case 4:
 		if (n[0] == 'd' && n[1] == 'a' && n[2] == 't' && n[3] == 'a')
-			p->field = F_DATA;
+			return F_DATA;
 		break;
 	case 5:
 		if (n[0] == 'e' && n[1] == 'v' && n[2] == 'e' && n[3] == 'n' && n[4] == 't')
-			p->field = F_EVENT;
-		else if (n[0] == 'r' && n[1] == 'e' && n[2] == 't' && n[3] == 'r' && n[4] == 'y')
-			p->field = F_RETRY;
+			return F_EVENT;
+		if (n[0] == 'r' && n[1] == 'e' && n[2] == 't' && n[3] == 'r' && n[4] == 'y')
+			return F_RETRY;
 		break;
 	default: break;
 	}
+	return F_IGNORE;
+}
+
+/* Maps the collected field name to its sink; called once per line. */
+static void resolve_field(struct sm_sse *p)
+{
+	p->field = p->name_long ? F_IGNORE : field_of(p->name, p->name_len);
+	p->line_len = 0;
 }
 
 static void process_retry(struct sm_sse *p)
@@ -244,13 +250,25 @@ static void end_of_line(struct sm_sse *p)
 	p->state = ST_LINE_START;
 }
 
-/* Bytes before the first CR or LF (n if none); memchr is vectorised. */
+/* Bytes before the first CR or LF (n if none). Lines are short (SSE sends
+ * one token per event): 16 bytes at a time inline (SSE2, baseline on
+ * x86-64) instead of two memchr calls per line. */
 static size_t span_to_eol(const uint8_t *b, size_t n)
 {
-	const uint8_t *lf = memchr(b, '\n', n);
-	size_t end = lf ? (size_t)(lf - b) : n;
-	const uint8_t *cr = memchr(b, '\r', end);
-	return cr ? (size_t)(cr - b) : end;
+	size_t i = 0;
+#if defined(__SSE2__)
+	const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+	for (; i + 16 <= n; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+		unsigned m = (unsigned)_mm_movemask_epi8(
+		        _mm_or_si128(_mm_cmpeq_epi8(x, lf), _mm_cmpeq_epi8(x, cr)));
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+	}
+#endif
+	while (i < n && b[i] != '\n' && b[i] != '\r')
+		i++;
+	return i;
 }
 
 /* Bytes of a value run go to the current sink; off is the run's start. */
@@ -303,12 +321,13 @@ static void comment_run(struct sm_sse *p, const uint8_t *b, size_t n)
  * terminator, so end_of_line() finishes it identically. */
 static void field_line(struct sm_sse *p, const uint8_t *b, size_t len)
 {
-	const uint8_t *colon = memchr(b, ':', len);
-	size_t nl = colon ? (size_t)(colon - b) : len;
-	p->name_len = (uint8_t)(nl < SSE_NAME_MAX ? nl : SSE_NAME_MAX);
-	p->name_long = nl > SSE_NAME_MAX;
-	memcpy(p->name, b, p->name_len);
-	resolve_field(p);
+	size_t nl = 0; /* field names are short: a byte loop beats a call */
+	while (nl < len && b[nl] != ':')
+		nl++;
+	bool colon = nl < len;
+	/* p->name is not needed: the name is matched where it lies */
+	p->field = field_of((const char *)b, nl);
+	p->line_len = 0;
 	p->state = ST_VALUE;
 	if (colon) {
 		size_t v = nl + 1;

@@ -41,9 +41,8 @@ int sm_tls_init(struct sm_tls *t, WOLFSSL_CTX *ctx, bool server, uint8_t *out, s
 	t->server = server;
 	t->out = out;
 	t->out_cap = (uint32_t)out_cap;
-	t->in = malloc(SM_TLS_IN_CAP);
 	t->ssl = wolfSSL_new(ctx);
-	if (!t->in || !t->ssl || out_cap < 4096) {
+	if (!t->ssl || out_cap < 4096) {
 		sm_tls_free(t);
 		return SM_ERR_NOMEM;
 	}
@@ -100,6 +99,11 @@ size_t sm_tls_in_space(const struct sm_tls *t)
 
 size_t sm_tls_feed(struct sm_tls *t, const uint8_t *data, size_t len)
 {
+	if (!t->in && !(t->in = malloc(SM_TLS_IN_CAP))) {
+		if (!t->err)
+			t->err = MEMORY_E;
+		return 0;
+	}
 	if (t->in_off && t->in_off + t->in_len + len > SM_TLS_IN_CAP) {
 		memmove(t->in, t->in + t->in_off, t->in_len);
 		t->in_off = 0;
@@ -109,6 +113,15 @@ size_t sm_tls_feed(struct sm_tls *t, const uint8_t *data, size_t len)
 	memcpy(t->in + t->in_off + t->in_len, data, n);
 	t->in_len += (uint32_t)n;
 	return n;
+}
+
+void sm_tls_in_release(struct sm_tls *t)
+{
+	if (!t->in || t->in_len)
+		return;
+	free(t->in);
+	t->in = NULL;
+	t->in_off = 0;
 }
 
 void sm_tls_feed_eof(struct sm_tls *t)

@@ -13,7 +13,9 @@
  * buffer after WANT_WRITE.
  *
  * Ownership: the object owns its WOLFSSL and the `in` queue; `out` and the
- * WOLFSSL_CTX belong to the caller and must outlive it. */
+ * WOLFSSL_CTX belong to the caller and must outlive it. The `in` queue is
+ * allocated by the first feed and may be given back while empty
+ * (sm_tls_in_release()), so an idle session holds no input buffer. */
 #ifndef SM_TLS_SESSION_H
 #define SM_TLS_SESSION_H
 
@@ -72,6 +74,10 @@ void sm_tls_set_keylog(struct sm_tls *t,
  * returns how many were taken. */
 size_t sm_tls_in_space(const struct sm_tls *t);
 size_t sm_tls_feed(struct sm_tls *t, const uint8_t *data, size_t len);
+/* Frees the empty input queue (the next feed allocates it again); no-op
+ * while it holds bytes. A feed that cannot allocate takes nothing and fails
+ * the session (MEMORY_E). */
+void sm_tls_in_release(struct sm_tls *t);
 /* The transport reached EOF: pending reads fail with eof. */
 void sm_tls_feed_eof(struct sm_tls *t);
 

@@ -60,6 +60,7 @@ Test(fmtfloat, f64_vectors)
 		size_t n = sm_fmtfloat_f64(f64_vectors[i].d, b);
 		b[n] = 0;
 		cr_expect_str_eq(b, f64_vectors[i].text, "vector %zu (%.17g)", i, f64_vectors[i].d);
+		cr_expect_eq(sm_fmtfloat_len_f64(f64_vectors[i].d), n, "vector %zu length", i);
 	}
 }
 
@@ -81,6 +82,10 @@ Test(fmtfloat, specials)
 	n = sm_fmtfloat_f32(-0.0f, b);
 	b[n] = 0;
 	cr_expect_str_eq(b, "-0");
+	cr_expect_eq(sm_fmtfloat_len_f64(NAN), 3);
+	cr_expect_eq(sm_fmtfloat_len_f64(-INFINITY), 9);
+	cr_expect_eq(sm_fmtfloat_len_f64(-0.0), 2);
+	cr_expect_eq(sm_fmtfloat_len_f32(0.0f), 1);
 	uint64_t f = 7;
 	int e = 7;
 	cr_expect_eq(sm_fmtfloat_shortest_f64(0.0, &f, &e), -1);
@@ -200,6 +205,8 @@ static void check_f64(uint64_t bits)
 	char b[SM_FMTFLOAT_MAX + 1];
 	size_t n = sm_fmtfloat_f64(d, b);
 	cr_assert(n >= 1 && n <= 25, "length %zu for %016llx", n, (unsigned long long)bits);
+	cr_assert_eq(sm_fmtfloat_len_f64(d), n, "measured length of %016llx",
+	             (unsigned long long)bits);
 	b[n] = 0;
 	double r = strtod(b, NULL);
 	uint64_t rb;
@@ -224,6 +231,7 @@ static void check_f32(uint32_t bits)
 		return;
 	char b[SM_FMTFLOAT_MAX + 1];
 	size_t n = sm_fmtfloat_f32(x, b);
+	cr_assert_eq(sm_fmtfloat_len_f32(x), n, "measured length of %08x", bits);
 	b[n] = 0;
 	float r = strtof(b, NULL);
 	uint32_t rb;

@@ -434,3 +434,109 @@ Test(msgpack, floats_layout_and_tight_buffer)
 		sm_msgpack_free(&m);
 	}
 }
+
+/* ---- prefix mode ------------------------------------------------------- */
+
+static uint64_t gseed;
+
+static uint32_t grand(uint32_t n)
+{
+	gseed = gseed * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(gseed >> 33) % n;
+}
+
+/* Appends one random value (maps with non-str keys, so wrapped keys occur). */
+static void gen(uint8_t *b, size_t *k, size_t cap, int depth)
+{
+	if (*k + 16 > cap)
+		return;
+	switch (grand(depth > 3 ? 8 : 11)) {
+	case 0: b[(*k)++] = (uint8_t)grand(128); break;
+	case 1: b[(*k)++] = 0xc0 + (uint8_t)(grand(2) * 2); break; /* nil, false */
+	case 2: {                                                  /* float64 */
+		b[(*k)++] = 0xcb;
+		for (int i = 0; i < 8; i++)
+			b[(*k)++] = (uint8_t)grand(256);
+		break;
+	}
+	case 3: { /* float32 */
+		b[(*k)++] = 0xca;
+		for (int i = 0; i < 4; i++)
+			b[(*k)++] = (uint8_t)grand(256);
+		break;
+	}
+	case 4:
+	case 5: { /* str with specials */
+		static const char al[] = "abcdefgh \"\\\n\x01\xc3\xa9\x80~";
+		uint32_t n = grand(14);
+		b[(*k)++] = (uint8_t)(0xa0 | n);
+		for (uint32_t i = 0; i < n; i++)
+			b[(*k)++] = (uint8_t)al[grand(sizeof(al) - 1)];
+		break;
+	}
+	case 6: { /* bin */
+		uint32_t n = grand(6);
+		b[(*k)++] = 0xc4;
+		b[(*k)++] = (uint8_t)n;
+		for (uint32_t i = 0; i < n; i++)
+			b[(*k)++] = (uint8_t)grand(256);
+		break;
+	}
+	case 7: b[(*k)++] = 0xd3, memset(b + *k, 0xff, 8), *k += 8; break; /* int64 -1 */
+	case 8:
+	case 9: { /* array */
+		uint32_t n = grand(5);
+		b[(*k)++] = (uint8_t)(0x90 | n);
+		for (uint32_t i = 0; i < n; i++)
+			gen(b, k, cap, depth + 1);
+		break;
+	}
+	default: { /* map */
+		uint32_t n = grand(4);
+		b[(*k)++] = (uint8_t)(0x80 | n);
+		for (uint32_t i = 0; i < 2 * n; i++)
+			gen(b, k, cap, depth + 1);
+		break;
+	}
+	}
+}
+
+/* The prefix mode reports exactly what the full conversion does (result,
+ * reason, offsets, full length) and stores the first keep bytes of the same
+ * JSON; on random documents, their truncations and corruptions, with budgets
+ * that pass and fail. */
+Test(msgpack, prefix_mode_matches_full_conversion)
+{
+	static const size_t keeps[] = {0, 1, 5, 64, 300};
+	static const size_t budgets[] = {4096, 200, 40};
+	gseed = 0x5eed0005;
+	uint8_t in[4096];
+	char full[4096], pre[512];
+	for (int iter = 0; iter < 3000; iter++) {
+		size_t n = 0;
+		gen(in, &n, sizeof(in), 0);
+		if (iter % 3 == 1 && n > 1)
+			n -= 1 + grand((uint32_t)n - 1); /* truncated */
+		else if (iter % 3 == 2 && n > 0)
+			in[grand((uint32_t)n)] = (uint8_t)grand(256); /* corrupted */
+		for (size_t bi = 0; bi < 3; bi++) {
+			struct sm_msgpack m = mk(4, 8, budgets[bi]);
+			struct sm_msgpack_status a, b;
+			int ra = sm_msgpack_to_json(&m, in, n, full, sizeof(full), &a);
+			for (size_t ki = 0; ki < 5; ki++) {
+				memset(pre, 0x55, sizeof(pre));
+				int rb = sm_msgpack_to_json_prefix(&m, in, n, pre, keeps[ki], &b);
+				cr_assert_eq(rb, ra, "iteration %d", iter);
+				cr_assert_eq(b.reason, a.reason, "iteration %d", iter);
+				cr_assert_eq(b.in_offset, a.in_offset, "iteration %d", iter);
+				cr_assert_eq(b.out_len, a.out_len, "iteration %d", iter);
+				size_t s = a.out_len < keeps[ki] ? a.out_len : keeps[ki];
+				cr_assert(memcmp(pre, full, s) == 0, "iteration %d keep %zu", iter,
+				          keeps[ki]);
+				cr_assert_eq((unsigned char)pre[keeps[ki]], 0x55,
+				             "wrote past keep");
+			}
+			sm_msgpack_free(&m);
+		}
+	}
+}
