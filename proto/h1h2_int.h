@@ -37,7 +37,7 @@ struct h1h2_ex {
 	uint8_t reset_seen;  /* STREAM_RESET event emitted */
 	uint8_t local_rst;   /* the proxy reset the upstream stream (already handled) */
 	uint8_t eof_fed;     /* until_close: proto/http1 was told the body ended */
-	uint32_t rst_code;   /* RST_STREAM code received from the upstream */
+	uint8_t peer_rst;    /* the upstream sent RST_STREAM on the stream */
 	struct sm_h1frame_body rbody; /* request body delimiter (raw bytes from proto/http1) */
 	struct h2_buf req;            /* request payload waiting for the upstream */
 	uint32_t rtrl_len;            /* request trailer section bytes in x->rtrl */

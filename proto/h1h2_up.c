@@ -296,7 +296,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 		break;
 	case NGHTTP2_RST_STREAM:
 		if (f->hd.stream_id == y->ex.sid) {
-			y->ex.rst_code = f->rst_stream.error_code ? f->rst_stream.error_code : 0;
+			y->ex.peer_rst = 1;
 			y->h->stats.resets_peer++;
 		}
 		break;
@@ -352,9 +352,10 @@ static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void 
 	ex->s_closed = 1;
 	if (!ex->resp_end && !ex->local_rst) {
 		/* reset (or refused by a GOAWAY) before the response was whole */
-		int peer = ex->rst_code || code != NGHTTP2_NO_ERROR;
+		int peer = ex->peer_rst || code == NGHTTP2_REFUSED_STREAM;
 		reset_ev(y, peer ? SM_H2_UPSTREAM : SM_H2_PROXY,
-		         code == NGHTTP2_NO_ERROR ? NGHTTP2_CANCEL : code, SM_H2_R_NONE, 0);
+		         code == NGHTTP2_NO_ERROR ? NGHTTP2_CANCEL : code,
+		         peer ? SM_H2_R_NONE : SM_H2_R_NGHTTP2, 0);
 		resp_failed(y, y->up_gone);
 	}
 	if (!ex->req_end || ex->in_body)

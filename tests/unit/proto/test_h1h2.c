@@ -318,6 +318,19 @@ Test(h1h2, upstream_reset_after_head_closes_the_client)
 	tc_free(&t);
 }
 
+Test(h1h2, upstream_length_lie_never_completes)
+{
+	struct tc t;
+	yt_init(&t, 0);
+	client(&t, "GET /l HTTP/1.1\r\nHost: example.com\r\nX-Resp-Size: 5\r\nX-Lie-Cl: 3\r\n\r\n");
+	tc_pump(&t, 100);
+	const char *head = "HTTP/1.1 200 OK\r\nserver: origin\r\ncontent-length: 8\r\n\r\n";
+	cr_assert(t.toc.len <= strlen(head) + 5 && memcmp(t.toc.p, head, strlen(head)) == 0, "%.*s",
+	          LOGSTR(t.toc));
+	cr_assert(sm_h2_done(t.h, SM_H2_CLIENT), "cut: the client sees 8 announced, fewer sent");
+	tc_free(&t);
+}
+
 Test(h1h2, upstream_goaway_refuses_then_closes)
 {
 	struct tc t;
@@ -403,6 +416,45 @@ Test(h1h2, every_split_same_events_and_bytes)
 		free(t1.p);
 		free(o1.p);
 		free(l1.p);
+	}
+	free(t0.p);
+	free(o0.p);
+	free(l0.p);
+}
+
+/* The client bytes cut in two at every byte boundary, the proxy driven to
+ * rest between the pieces: the same bytes at both ends. */
+static void run_cut(size_t cut, struct bytes *toc, struct bytes *origin)
+{
+	struct tc t;
+	yt_init(&t, 0);
+	bytes_add(&t.c2p, split_req, cut);
+	tc_pump(&t, 500);
+	bytes_add(&t.c2p, split_req + cut, sizeof(split_req) - 1 - cut);
+	tc_pump(&t, 500);
+	bytes_add(toc, t.toc.p, t.toc.len);
+	for (int i = 0; i < t.o.n; i++) {
+		bytes_add(origin, t.o.st[i].hdr.p, t.o.st[i].hdr.len);
+		bytes_add(origin, t.o.st[i].body.p, t.o.st[i].body.len);
+		bytes_add(origin, t.o.st[i].trl.p, t.o.st[i].trl.len);
+	}
+	cr_assert_eq(sm_h2_open_streams(t.h), 0, "cut=%zu", cut);
+	tc_free(&t);
+}
+
+Test(h1h2, every_cut_same_bytes)
+{
+	struct bytes t0 = {0}, o0 = {0}, l0 = {0};
+	run_split(1 << 16, &t0, &o0, &l0);
+	for (size_t cut = 0; cut < sizeof(split_req); cut++) {
+		struct bytes t1 = {0}, o1 = {0};
+		run_cut(cut, &t1, &o1);
+		cr_assert(t1.len == t0.len && memcmp(t1.p, t0.p, t0.len) == 0,
+		          "cut=%zu client bytes differ:\n%.*s", cut, LOGSTR(t1));
+		cr_assert(o1.len == o0.len && memcmp(o1.p, o0.p, o0.len) == 0, "cut=%zu origin",
+		          cut);
+		free(t1.p);
+		free(o1.p);
 	}
 	free(t0.p);
 	free(o0.p);
