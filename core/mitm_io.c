@@ -253,8 +253,8 @@ bool sm_mitm_pull(struct sm_reactor *r, struct sm_flow *f, bool client)
 	struct sm_mitm *m = fr->mitm;
 	struct sm_inq *q = client ? &fr->cin : &fr->uin;
 	struct sm_tls *t = client ? &m->ctls : &m->utls;
-	if (m->stage != SM_MITM_RELAY)
-		return true;
+	if (m->stage != SM_MITM_RELAY || !sm_tls_readable(t))
+		return true;                 /* nothing to decrypt: take no buffers */
 	if (!sm_mitm_out_hold(r, f, client)) /* reading may answer key updates or alerts */
 		return false;
 	if (!sm_inq_hold(q)) {

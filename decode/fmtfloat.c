@@ -135,6 +135,35 @@ static void strip_zeros(uint64_t *f, int *e)
 	*e = k;
 }
 
+/* The short decimals JSON-shaped data is made of (prices, coordinates,
+ * scores): when d = m / 10^k for an integer m < 10^15 and k <= 8, that
+ * division rounds to d (m and 10^k are exact doubles, so it is exactly
+ * what strtod reads from "m e-k": Clinger's fast path), and since two
+ * decimals of at most 15 digits never read back to the same double
+ * (DBL_DIG), m x 10^-k is then the shortest and closest decimal: the same
+ * digits the method gives, for a few multiplications and one division.
+ * Returns false when d is not such a value (the method then runs). */
+static bool short_decimal(double a, uint64_t *f, int *e)
+{
+	static const double p10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+	if (!(a >= 1e-8 && a < 1e15))
+		return false;
+	for (int k = 0; k <= 8; k++) {
+		double t = a * p10[k];
+		if (t >= 1e15)
+			return false;
+		uint64_t m = (uint64_t)t;
+		if ((double)m == t && m != 0 && (double)m / p10[k] == a) {
+			*f = m;
+			*e = -k;
+			if (m % 10 == 0) /* 2.55 x 100 rounds to 254.99..., x 1000 to 2550 */
+				strip_zeros(f, e);
+			return true;
+		}
+	}
+	return false;
+}
+
 int sm_fmtfloat_shortest_f64(double d, uint64_t *digits, int *exp)
 {
 	uint64_t bits;
@@ -145,6 +174,9 @@ int sm_fmtfloat_shortest_f64(double d, uint64_t *digits, int *exp)
 		return -1;
 	uint64_t f;
 	int e;
+	double a = d < 0 ? -d : d;
+	if (short_decimal(a, digits, exp))
+		return 0;
 	if (bq != 0)
 		to_decimal(bq - 1075, t | (UINT64_C(1) << 52), 0, UINT64_C(1) << 52, -1074, &f, &e);
 	else if (t < 3) /* too few bits for the method's precision: scale by 10 */

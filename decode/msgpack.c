@@ -283,6 +283,18 @@ static size_t utf8_len(const uint8_t *p, size_t n)
 	return len;
 }
 
+/* Whether any of the 8 bytes of x needs escaping or UTF-8 checking
+ * (exact about presence: SWAR zero-byte tests, where a borrow only
+ * propagates past a byte that matched). */
+static inline bool word_special(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+	uint64_t lt20 = (x - ones * 0x20) & ~x;
+	uint64_t zq = (q - ones) & ~q, zb = (b - ones) & ~b;
+	return ((lt20 | x | zq | zb) & high) != 0;
+}
+
 /* Bytes that need escaping or UTF-8 checking: below 0x20, 0x80 and above,
  * '"' and '\\'. */
 static const uint8_t special_byte[256] = {
@@ -301,7 +313,7 @@ static const uint8_t special_byte[256] = {
  * JSON-shaped data): 16 bytes at a time with SSE2 (a signed compare below
  * 0x20 also catches 0x80 and above), the last partial block as an
  * overlapping load, short strings through the table. */
-static bool all_plain(const uint8_t *p, size_t n)
+static inline bool all_plain(const uint8_t *p, size_t n)
 {
 #if defined(__SSE2__)
 	if (n >= 16) {
@@ -321,6 +333,12 @@ static bool all_plain(const uint8_t *p, size_t n)
 		}
 	}
 #endif
+	if (n >= 8) { /* two overlapping words */
+		uint64_t x, y;
+		memcpy(&x, p, 8);
+		memcpy(&y, p + n - 8, 8);
+		return !word_special(x) && !word_special(y);
+	}
 	uint8_t any = 0;
 	for (size_t i = 0; i < n; i++)
 		any |= special_byte[p[i]];
@@ -331,7 +349,8 @@ static void put_json_string_slow(struct writer *w, const uint8_t *p, size_t n);
 
 /* Plain ASCII strings (the common case) are copied in one go, or only
  * counted past keep. */
-static void put_json_string(struct writer *w, const uint8_t *p, size_t n)
+static inline __attribute__((always_inline)) void put_json_string(struct writer *w,
+                                                                  const uint8_t *p, size_t n)
 {
 	char *o = room(w, n + 2);
 	if (o) {
@@ -545,7 +564,22 @@ static int convert(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out,
 				putc1(&w, ',');
 			if (f->is_map && f->phase == PH_KEY) {
 				NEED(1);
-				if (!is_str_type(in[pos])) {
+				uint8_t k0 = in[pos];
+				if ((k0 & 0xe0) == 0xa0 && (size_t)(k0 & 0x1f) < n - pos) {
+					/* A complete fixstr key (most keys): written with
+					 * its ':' here, on to the value in this same turn;
+					 * the same output and failure offsets as the
+					 * general path (key start, then after the key). */
+					size_t kstart = pos, klen = k0 & 0x1f;
+					put_json_string(&w, in + pos + 1, klen);
+					pos += 1 + klen;
+					if (w.full)
+						return fail(st, SM_MSGPACK_OUTPUT_FULL, kstart, &w);
+					putc1(&w, ':');
+					f->phase = PH_VALUE;
+					if (w.full)
+						return fail(st, SM_MSGPACK_OUTPUT_FULL, pos, &w);
+				} else if (!is_str_type(k0)) {
 					putc1(&w, '"');
 					w.level++;
 					f->phase = PH_KEY_WRAPPED;

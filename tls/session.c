@@ -115,6 +115,11 @@ size_t sm_tls_feed(struct sm_tls *t, const uint8_t *data, size_t len)
 	return n;
 }
 
+bool sm_tls_readable(const struct sm_tls *t)
+{
+	return t->in_len || t->eof_in || t->close_notify || t->err || wolfSSL_pending(t->ssl) > 0;
+}
+
 void sm_tls_in_release(struct sm_tls *t)
 {
 	if (!t->in || t->in_len)

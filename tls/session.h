@@ -74,6 +74,10 @@ void sm_tls_set_keylog(struct sm_tls *t,
  * returns how many were taken. */
 size_t sm_tls_in_space(const struct sm_tls *t);
 size_t sm_tls_feed(struct sm_tls *t, const uint8_t *data, size_t len);
+/* 1 when sm_tls_read() has something to report: ciphertext queued,
+ * plaintext wolfSSL already decrypted, or the end (EOF, close_notify). */
+bool sm_tls_readable(const struct sm_tls *t);
+
 /* Frees the empty input queue (the next feed allocates it again); no-op
  * while it holds bytes. A feed that cannot allocate takes nothing and fails
  * the session (MEMORY_E). */
