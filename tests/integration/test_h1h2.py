@@ -43,7 +43,7 @@ def test_http11_client_to_h2_only_origin():
                    url + "/size/100000", "-o", outs[0], url + "/chunked/70000", "-o", outs[1],
                    url + "/trailers", "-o", outs[2], url + "/size/0", "-o", outs[3])
         check(out.returncode == 0, out.stderr)
-        check(out.stdout == b"1.1 200 1\n1.1 200 0\n1.1 200 0\n1.1 200 0\n", out.stdout)
+        check(out.stdout == b"1.1 200 1\n1.1 200 0\n1.1 200 0\n1.1 200 0\n", (out.stdout, out.stderr))
         with open(outs[0], "rb") as f:
             check(f.read() == pattern(100000), "GET body")
         with open(outs[1], "rb") as f:

@@ -461,6 +461,39 @@ Test(h1h2, every_cut_same_bytes)
 	free(l0.p);
 }
 
+/* Keep-alive with big responses, both framings, in seeded random pieces:
+ * each response arrives whole and in order. */
+Test(h1h2, random_pieces_keep_alive)
+{
+	for (unsigned seed = 1; seed <= 40; seed++) {
+		struct tc t;
+		yt_init(&t, 3000);
+		t.rng = seed;
+		client(&t, "GET /1 HTTP/1.1\r\nHost: example.com\r\nX-Resp-Size: 100000\r\n\r\n");
+		tc_pump(&t, 5000);
+		const char *h1 =
+		        "HTTP/1.1 200 OK\r\nserver: origin\r\ncontent-length: 100000\r\n\r\n";
+		size_t l1 = strlen(h1);
+		cr_assert(t.toc.len == l1 + 100000 && memcmp(t.toc.p, h1, l1) == 0, "seed %u: %zu",
+		          seed, t.toc.len);
+		client(&t, "GET /2 HTTP/1.1\r\nHost: example.com\r\nX-Resp-Size: 70000\r\n"
+		           "X-Resp-Trailers: 1\r\n\r\n");
+		tc_pump(&t, 5000);
+		const char *h2 =
+		        "HTTP/1.1 200 OK\r\nserver: origin\r\ntransfer-encoding: chunked\r\n\r\n";
+		cr_assert(t.toc.len > l1 + 100000 + strlen(h2) &&
+		                  memcmp(t.toc.p + l1 + 100000, h2, strlen(h2)) == 0,
+		          "seed %u: %.*s", seed,
+		          (int)(t.toc.len - l1 - 100000 > 200 ? 200 : t.toc.len - l1 - 100000),
+		          (const char *)t.toc.p + l1 + 100000);
+		const char *end = "0\r\nx-t: done\r\n\r\n";
+		cr_assert(memcmp(t.toc.p + t.toc.len - strlen(end), end, strlen(end)) == 0,
+		          "seed %u", seed);
+		cr_assert_eq(sm_h2_open_streams(t.h), 0);
+		tc_free(&t);
+	}
+}
+
 Test(h1h2, memory_released)
 {
 	struct tc t;
