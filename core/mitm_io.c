@@ -180,8 +180,12 @@ void sm_mitm_flush(struct sm_reactor *r, struct sm_flow *f, bool to_client)
 		return;
 	while (q->sent < q->out.len) {
 		size_t max = to_client ? record_size(m) : 0;
+		const uint8_t *p;
+		size_t before = sm_tls_out(t, &p);
 		long n = sm_tls_write(t, q->out.buf + q->sent, q->out.len - q->sent, max);
-		if (n == SM_AGAIN)
+		/* SM_AGAIN is 1, like a 1-byte record: it took the byte when a
+		 * record was added (else that byte was re-sent forever) */
+		if (n == SM_AGAIN && sm_tls_out(t, &p) == before)
 			break;
 		if (n < 0) {
 			sm_flow_close(r, f,
