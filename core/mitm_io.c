@@ -180,14 +180,11 @@ void sm_mitm_flush(struct sm_reactor *r, struct sm_flow *f, bool to_client)
 		return;
 	while (q->sent < q->out.len) {
 		size_t max = to_client ? record_size(m) : 0;
-		const uint8_t *p;
-		size_t before = sm_tls_out(t, &p);
-		long n = sm_tls_write(t, q->out.buf + q->sent, q->out.len - q->sent, max);
-		/* SM_AGAIN is 1, like a 1-byte record: it took the byte when a
-		 * record was added (else that byte was re-sent forever) */
-		if (n == SM_AGAIN && sm_tls_out(t, &p) == before)
+		size_t n;
+		int rc = sm_tls_write(t, q->out.buf + q->sent, q->out.len - q->sent, max, &n);
+		if (rc == SM_AGAIN)
 			break;
-		if (n < 0) {
+		if (rc < 0) {
 			sm_flow_close(r, f,
 			              to_client ? SM_CLOSE_CLIENT_RESET : SM_CLOSE_UPSTREAM_RESET);
 			return;
@@ -266,17 +263,18 @@ bool sm_mitm_pull(struct sm_reactor *r, struct sm_flow *f, bool client)
 		return false;
 	}
 	while (q->off + q->len < q->cap) {
-		long n = sm_tls_read(t, q->buf + q->off + q->len, q->cap - q->off - q->len);
-		if (n == SM_AGAIN)
+		size_t n;
+		int rc = sm_tls_read(t, q->buf + q->off + q->len, q->cap - q->off - q->len, &n);
+		if (rc == SM_AGAIN)
 			break;
-		if (n == 0) { /* close_notify or EOF */
+		if (rc == SM_OK && n == 0) { /* close_notify or EOF */
 			if (client)
 				fr->client_eof = true;
 			else if (!fr->upstream_eof)
 				fr->upstream_eof = fr->eof_pending = true;
 			break;
 		}
-		if (n < 0) {
+		if (rc < 0) {
 			sm_flow_close(r, f,
 			              client ? SM_CLOSE_CLIENT_RESET : SM_CLOSE_UPSTREAM_RESET);
 			return false;
