@@ -388,6 +388,7 @@ const struct sm_config_key sm_config_keys[] = {
         {"tls.ca_dir", K_PATH, CFG_OFF(tls.ca_dir), 0, 0},
         {"strip_alt_svc_h3", K_BOOL, CFG_OFF(strip_alt_svc_h3), 0, 0},
         {"http2", K_BOOL, CFG_OFF(http2), 0, 0},
+        {"http2_upstream_for_h1_clients", K_BOOL, CFG_OFF(http2_upstream_for_h1_clients), 0, 0},
         {"observe.sse", K_BOOL, CFG_OFF(observe.sse), 0, 0},
         {"observe.websocket", K_BOOL, CFG_OFF(observe.websocket), 0, 0},
         {"observe.grpc", K_BOOL, CFG_OFF(observe.grpc), 0, 0},

@@ -94,6 +94,8 @@ struct sm_config {
 
 	bool strip_alt_svc_h3; /* drop Alt-Svc h3 advertisements from relayed responses */
 	bool http2;            /* offer h2 on intercepted connections when both sides can */
+	bool http2_upstream_for_h1_clients; /* offer h2 upstream to clients that did not offer
+	                                       it, translating HTTP/1.1 to h2 (proto/h1h2.h) */
 
 	/* Protocol observers on relayed HTTP (plain and intercepted). Off means
 	 * that protocol is forwarded with no parsing at all. */

@@ -5,6 +5,7 @@
  * relayed raw. Requests that name another upstream start a switch
  * (core/front.c). */
 #include "core/front.h"
+#include "core/h2xlate.h"
 
 #include <errno.h>
 #include <llhttp.h>
@@ -338,6 +339,14 @@ void sm_front_pump_upstream(struct sm_reactor *r, struct sm_flow *f)
 			} else if (ev.type == SM_H1_EV_ERROR) {
 				if (ev.flags & SM_H1_F_FORWARDED)
 					sm_flow_close(r, f, SM_CLOSE_UPSTREAM_PROTOCOL);
+				else if (sm_h2xlate_looks_h2(fr->uin.buf + fr->uin.off,
+				                             fr->uin.len))
+					sm_front_reply_error(
+					        r, f, 502, "bad upstream response",
+					        "the upstream speaks HTTP/2 only: no ALPN agreed "
+					        "on "
+					        "http/1.1 (see http2_upstream_for_h1_clients)",
+					        SM_CLOSE_UPSTREAM_PROTOCOL);
 				else
 					sm_front_reply_error(
 					        r, f, 502, "bad upstream response",

@@ -273,11 +273,14 @@ static void start_upstream(struct sm_reactor *r, struct sm_flow *f)
 		               (unsigned short)strlen(m->name));
 	if (!m->insecure)
 		wolfSSL_check_domain_name(ssl, m->name);
-	if (m->ch.alpn_count) {
-		/* h2 (when the client offers it and the http2 switch is on) and
-		 * http/1.1: an h2-only client is translated (core/h2xlate.h) */
+	/* h2 (when the client offers it and the http2 switch is on, or for
+	 * every client with http2_upstream_for_h1_clients) and http/1.1: the
+	 * side that lacks h2 is translated (core/h2xlate.h) */
+	const char *alpn = sm_h2xlate_upstream_alpn(&m->ch, r->cfg->http2,
+	                                            r->cfg->http2_upstream_for_h1_clients);
+	if (alpn) {
 		char list[16];
-		snprintf(list, sizeof(list), "%s", sm_h2xlate_upstream_alpn(&m->ch, r->cfg->http2));
+		snprintf(list, sizeof(list), "%s", alpn);
 		wolfSSL_UseALPN(ssl, list, (unsigned)strlen(list), WOLFSSL_ALPN_FAILED_ON_MISMATCH);
 	}
 	m->stage = SM_MITM_UP_HS;
@@ -461,9 +464,14 @@ static void relay_ready(struct sm_reactor *r, struct sm_flow *f)
 	const char *a;
 	size_t alen;
 	sm_tls_alpn(&m->ctls, &a, &alen);
-	if (alen == 2 && memcmp(a, "h2", 2) == 0) { /* HTTP/2 relay, or translation to 1.1 */
-		sm_tls_alpn(&m->utls, &a, &alen);
-		fr->h2 = alen == 2 && memcmp(a, "h2", 2) == 0 ? sm_h2_new(NULL) : sm_h2xlate_new();
+	bool client_h2 = alen == 2 && memcmp(a, "h2", 2) == 0;
+	sm_tls_alpn(&m->utls, &a, &alen);
+	bool up_h2 = alen == 2 && memcmp(a, "h2", 2) == 0;
+	if (client_h2) /* HTTP/2 relay, or translation to 1.1 */
+		fr->h2 = up_h2 ? sm_h2_new(NULL) : sm_h2xlate_new();
+	else if (up_h2) /* HTTP/1.1 client, h2 upstream: translated (proto/h1h2) */
+		fr->h2 = sm_h2xlate_new_h1h2(&auth);
+	if (client_h2 || up_h2) {
 		if (!fr->h2) {
 			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
 			return;
@@ -554,8 +562,12 @@ static void client_handshake(struct sm_reactor *r, struct sm_flow *f)
 	if (!m->up_failed)
 		sm_tls_alpn(&m->utls, &a, &alen);
 	static char h11[] = "http/1.1", h2[] = "h2";
-	if ((alen == 2 && memcmp(a, h2, 2) == 0) ||
-	    sm_h2xlate_wanted(&m->ch, r->cfg->http2, m->up_failed, a, alen))
+	bool reverse = sm_h2xlate_reverse(&m->ch, m->up_failed, a, alen);
+	if (reverse) { /* the client did not offer h2: it keeps HTTP/1.1 (or no ALPN) */
+		if (m->ch.alpn_count)
+			wolfSSL_UseALPN(m->ctls.ssl, h11, 8, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
+	} else if ((alen == 2 && memcmp(a, h2, 2) == 0) ||
+	           sm_h2xlate_wanted(&m->ch, r->cfg->http2, m->up_failed, a, alen))
 		wolfSSL_UseALPN(m->ctls.ssl, h2, 2, WOLFSSL_ALPN_FAILED_ON_MISMATCH);
 	else if (alen == 8 && memcmp(a, h11, 8) == 0)
 		wolfSSL_UseALPN(m->ctls.ssl, h11, 8, WOLFSSL_ALPN_FAILED_ON_MISMATCH);

@@ -180,10 +180,11 @@ void sm_mitm_flush(struct sm_reactor *r, struct sm_flow *f, bool to_client)
 		return;
 	while (q->sent < q->out.len) {
 		size_t max = to_client ? record_size(m) : 0;
-		long n = sm_tls_write(t, q->out.buf + q->sent, q->out.len - q->sent, max);
-		if (n == SM_AGAIN)
+		size_t n;
+		int rc = sm_tls_write(t, q->out.buf + q->sent, q->out.len - q->sent, max, &n);
+		if (rc == SM_AGAIN)
 			break;
-		if (n < 0) {
+		if (rc < 0) {
 			sm_flow_close(r, f,
 			              to_client ? SM_CLOSE_CLIENT_RESET : SM_CLOSE_UPSTREAM_RESET);
 			return;
@@ -253,8 +254,8 @@ bool sm_mitm_pull(struct sm_reactor *r, struct sm_flow *f, bool client)
 	struct sm_mitm *m = fr->mitm;
 	struct sm_inq *q = client ? &fr->cin : &fr->uin;
 	struct sm_tls *t = client ? &m->ctls : &m->utls;
-	if (m->stage != SM_MITM_RELAY)
-		return true;
+	if (m->stage != SM_MITM_RELAY || !sm_tls_readable(t))
+		return true;                 /* nothing to decrypt: take no buffers */
 	if (!sm_mitm_out_hold(r, f, client)) /* reading may answer key updates or alerts */
 		return false;
 	if (!sm_inq_hold(q)) {
@@ -262,17 +263,18 @@ bool sm_mitm_pull(struct sm_reactor *r, struct sm_flow *f, bool client)
 		return false;
 	}
 	while (q->off + q->len < q->cap) {
-		long n = sm_tls_read(t, q->buf + q->off + q->len, q->cap - q->off - q->len);
-		if (n == SM_AGAIN)
+		size_t n;
+		int rc = sm_tls_read(t, q->buf + q->off + q->len, q->cap - q->off - q->len, &n);
+		if (rc == SM_AGAIN)
 			break;
-		if (n == 0) { /* close_notify or EOF */
+		if (rc == SM_OK && n == 0) { /* close_notify or EOF */
 			if (client)
 				fr->client_eof = true;
 			else if (!fr->upstream_eof)
 				fr->upstream_eof = fr->eof_pending = true;
 			break;
 		}
-		if (n < 0) {
+		if (rc < 0) {
 			sm_flow_close(r, f,
 			              client ? SM_CLOSE_CLIENT_RESET : SM_CLOSE_UPSTREAM_RESET);
 			return false;

@@ -264,3 +264,30 @@ const char *sm_h1frame_reason_str(enum sm_h1frame_reason r)
 	}
 	return "unknown";
 }
+
+/* Next field line of a head or trailer section (CRLF line ends, already
+ * checked) at *pos: 1 with the name and the OWS-trimmed value, 0 at the
+ * blank line or the end, -1 for a line without a colon. */
+int sm_h1frame_next_field(uint8_t *s, uint32_t end, uint32_t *pos, uint8_t **name, uint32_t *nlen,
+                          uint8_t **val, uint32_t *vlen)
+{
+	uint32_t i = *pos, e = i;
+	while (e + 1 < end && !(s[e] == '\r' && s[e + 1] == '\n'))
+		e++;
+	if (e + 1 >= end || e == i)
+		return 0;
+	*pos = e + 2;
+	uint8_t *c = memchr(s + i, ':', e - i);
+	if (!c)
+		return -1;
+	*name = s + i;
+	*nlen = (uint32_t)(c - (s + i));
+	uint32_t vb = (uint32_t)(c + 1 - s), ve = e;
+	while (vb < ve && (s[vb] == ' ' || s[vb] == '\t'))
+		vb++;
+	while (ve > vb && (s[ve - 1] == ' ' || s[ve - 1] == '\t'))
+		ve--;
+	*val = s + vb;
+	*vlen = ve - vb;
+	return 1;
+}

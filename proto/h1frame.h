@@ -88,6 +88,13 @@ long sm_h1frame_body_parts(struct sm_h1frame_body *b, const uint8_t *in, size_t 
  * already done), 0 if the body is truncated. */
 int sm_h1frame_body_eof(struct sm_h1frame_body *b);
 
+/* Next field line of a head or trailer section s[0..end) (CRLF line ends,
+ * already checked, e.g. by sm_h1frame_scan_head() or a body delimiter) at
+ * *pos: 1 with the name and the OWS-trimmed value (pointers into s), 0 at
+ * the blank line or the end, -1 for a line without a colon. */
+int sm_h1frame_next_field(uint8_t *s, uint32_t end, uint32_t *pos, uint8_t **name, uint32_t *nlen,
+                          uint8_t **val, uint32_t *vlen);
+
 const char *sm_h1frame_reason_str(enum sm_h1frame_reason r);
 
 #endif

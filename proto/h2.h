@@ -156,6 +156,8 @@ enum sm_h2_reason {
 	                             3 authority) */
 	SM_H2_R_UPSTREAM_HTTP1,   /* translated: the HTTP/1.1 response was refused
 	                             (detail = enum sm_h2h1_fault) */
+	SM_H2_R_CLIENT_HTTP1,     /* translated (proto/h1h2.h): the client's HTTP/1.1 request
+	                             was refused (detail = enum sm_h1_reason) */
 };
 
 struct sm_h2_event {

@@ -119,6 +119,8 @@ void sm_h2_free(struct sm_h2 *h)
 			nghttp2_session_del(h->side[s].s);
 	if (h->x)
 		sm_h2h1_release(h);
+	if (h->y)
+		sm_h1h2_release(h);
 	for (uint32_t i = 0; h->st && i < h->nslots; i++)
 		for (int d = 0; d < 2; d++) {
 			h2_free(h, h->st[i].buf[d].p);
@@ -205,6 +207,8 @@ long sm_h2_feed_client(struct sm_h2 *h, const uint8_t *in, size_t len)
 {
 	if (h->x)
 		return sm_h2h1_feed_client(h, in, len);
+	if (h->y)
+		return sm_h1h2_feed_client(h, in, len);
 	return feed(h, SM_H2_CLIENT, in, len);
 }
 
@@ -212,6 +216,8 @@ long sm_h2_feed_upstream(struct sm_h2 *h, const uint8_t *in, size_t len)
 {
 	if (h->x)
 		return sm_h2h1_feed_upstream(h, in, len);
+	if (h->y)
+		return sm_h1h2_feed_upstream(h, in, len);
 	return feed(h, SM_H2_UPSTREAM, in, len);
 }
 
@@ -238,6 +244,8 @@ long sm_h2_out_client(struct sm_h2 *h, uint8_t *buf, size_t cap)
 {
 	if (h->x)
 		return sm_h2h1_out_client(h, buf, cap);
+	if (h->y)
+		return sm_h1h2_out_client(h, buf, cap);
 	return out(h, SM_H2_CLIENT, buf, cap);
 }
 
@@ -245,6 +253,8 @@ long sm_h2_out_upstream(struct sm_h2 *h, uint8_t *buf, size_t cap)
 {
 	if (h->x)
 		return sm_h2h1_out_upstream(h, buf, cap);
+	if (h->y)
+		return sm_h1h2_out_upstream(h, buf, cap);
 	return out(h, SM_H2_UPSTREAM, buf, cap);
 }
 
@@ -252,6 +262,8 @@ int sm_h2_want_out(const struct sm_h2 *h, enum sm_h2_side side)
 {
 	if (h->x)
 		return sm_h2h1_want_out(h, side);
+	if (h->y)
+		return sm_h1h2_want_out(h, side);
 	const struct h2_side *sd = &h->side[side];
 	return !sd->eof && nghttp2_session_want_write(sd->s);
 }
@@ -292,6 +304,8 @@ int sm_h2_eof(struct sm_h2 *h, enum sm_h2_side side)
 {
 	if (h->x)
 		return sm_h2h1_eof(h, side);
+	if (h->y)
+		return sm_h1h2_eof(h, side);
 	if (side != SM_H2_CLIENT && side != SM_H2_UPSTREAM)
 		return SM_ERR_STATE;
 	h2_side_lost(h, side);
@@ -303,6 +317,8 @@ int sm_h2_done(const struct sm_h2 *h, enum sm_h2_side side)
 {
 	if (h->x)
 		return sm_h2h1_done(h, side);
+	if (h->y)
+		return sm_h1h2_done(h, side);
 	const struct h2_side *sd = &h->side[side];
 	if (sd->eof)
 		return 1;

@@ -40,6 +40,8 @@ enum sm_h2_wait sm_h2_wait(const struct sm_h2 *h, enum sm_h2_side side)
 {
 	if (h->x)
 		return sm_h2h1_wait(h, side);
+	if (h->y)
+		return sm_h1h2_wait(h, side);
 	const struct h2_side *sd = &h->side[side];
 	if (sd->eof || sd->failed || h->failed || sd->lost || !nghttp2_session_want_read(sd->s))
 		return SM_H2_WAIT_CLOSED;
@@ -171,6 +173,7 @@ const char *sm_h2_reason_str(enum sm_h2_reason r)
 	case SM_H2_R_CONNECT: return "connect";
 	case SM_H2_R_TARGET: return "target";
 	case SM_H2_R_UPSTREAM_HTTP1: return "upstream_http1";
+	case SM_H2_R_CLIENT_HTTP1: return "client_http1";
 	}
 	return "unknown";
 }

@@ -121,6 +121,8 @@ struct sm_h2 {
 	nghttp2_nv *nvscratch;
 	struct sm_h2h1 *x; /* not NULL: HTTP/2 to HTTP/1.1 translator (proto/h2h1.c);
 	                      the public sm_h2_* calls are its */
+	struct sm_h1h2 *y; /* not NULL: HTTP/1.1 to HTTP/2 translator (proto/h1h2.c);
+	                      the public sm_h2_* calls are its */
 };
 
 /* h2_hdr.c, h2_event.c */
@@ -182,6 +184,17 @@ int sm_h2h1_eof(struct sm_h2 *h, enum sm_h2_side side);
 int sm_h2h1_done(const struct sm_h2 *h, enum sm_h2_side side);
 enum sm_h2_wait sm_h2h1_wait(const struct sm_h2 *h, enum sm_h2_side side);
 unsigned sm_h2h1_open_streams(const struct sm_h2 *h);
+
+/* h1h2.c: the reverse translator behind the public API when h->y is set. */
+void sm_h1h2_release(struct sm_h2 *h);
+long sm_h1h2_feed_client(struct sm_h2 *h, const uint8_t *in, size_t len);
+long sm_h1h2_feed_upstream(struct sm_h2 *h, const uint8_t *in, size_t len);
+long sm_h1h2_out_client(struct sm_h2 *h, uint8_t *out, size_t cap);
+long sm_h1h2_out_upstream(struct sm_h2 *h, uint8_t *out, size_t cap);
+int sm_h1h2_want_out(const struct sm_h2 *h, enum sm_h2_side side);
+int sm_h1h2_eof(struct sm_h2 *h, enum sm_h2_side side);
+int sm_h1h2_done(const struct sm_h2 *h, enum sm_h2_side side);
+enum sm_h2_wait sm_h1h2_wait(const struct sm_h2 *h, enum sm_h2_side side);
 
 enum { PS_METHOD = 0, PS_SCHEME, PS_AUTHORITY, PS_PATH, PS_STATUS, PS_PROTOCOL, PS_N };
 enum { H2_K_REQ = 1, H2_K_RESP, H2_K_TRAIL }; /* header block kinds */

@@ -344,33 +344,6 @@ void x_up_abort(struct sm_h2h1 *x, int who)
 		x_next(x);
 }
 
-/* Next field line of a head or trailer section (CRLF line ends, already
- * checked) at *pos: 1 with the name and the OWS-trimmed value, 0 at the
- * blank line or the end, -1 for a line without a colon. */
-static int next_field(uint8_t *s, uint32_t end, uint32_t *pos, uint8_t **name, uint32_t *nlen,
-                      uint8_t **val, uint32_t *vlen)
-{
-	uint32_t i = *pos, e = i;
-	while (e + 1 < end && !(s[e] == '\r' && s[e + 1] == '\n'))
-		e++;
-	if (e + 1 >= end || e == i)
-		return 0;
-	*pos = e + 2;
-	uint8_t *c = memchr(s + i, ':', e - i);
-	if (!c)
-		return -1;
-	*name = s + i;
-	*nlen = (uint32_t)(c - (s + i));
-	uint32_t vb = (uint32_t)(c + 1 - s), ve = e;
-	while (vb < ve && (s[vb] == ' ' || s[vb] == '\t'))
-		vb++;
-	while (ve > vb && (s[ve - 1] == ' ' || s[ve - 1] == '\t'))
-		ve--;
-	*val = s + vb;
-	*vlen = ve - vb;
-	return 1;
-}
-
 static int is_hop(const uint8_t *n, size_t len)
 {
 	static const char *const names[] = {"connection",        "keep-alive", "proxy-connection",
@@ -386,7 +359,7 @@ static int in_connection(uint8_t *raw, uint32_t start, uint32_t end, const uint8
 {
 	uint8_t *fn, *fv;
 	uint32_t fnl, fvl, pos = start;
-	while (next_field(raw, end, &pos, &fn, &fnl, &fv, &fvl) > 0)
+	while (sm_h1frame_next_field(raw, end, &pos, &fn, &fnl, &fv, &fvl) > 0)
 		if (sm_hdrcheck_name_is(fn, fnl, "connection") &&
 		    sm_hdrcheck_list_has(fv, fvl, n, len))
 			return 1;
@@ -405,7 +378,7 @@ static void add_fields(struct sm_h2h1 *x, uint8_t *raw, uint32_t start, uint32_t
 {
 	uint8_t *n, *v;
 	uint32_t nl, vl, pos = start;
-	while (next_field(raw, end, &pos, &n, &nl, &v, &vl) > 0) {
+	while (sm_h1frame_next_field(raw, end, &pos, &n, &nl, &v, &vl) > 0) {
 		if (is_hop(n, nl) || in_connection(raw, start, end, n, nl) ||
 		    (trailers && trailer_dropped(n, nl)))
 			continue;
@@ -450,7 +423,7 @@ static void resp_head(struct sm_h2h1 *x)
 	int close = 0, keep = 0, rc;
 	uint8_t *n, *v;
 	uint32_t nl, vl, pos = start;
-	while ((rc = next_field(x->raw, end, &pos, &n, &nl, &v, &vl)) > 0) {
+	while ((rc = sm_h1frame_next_field(x->raw, end, &pos, &n, &nl, &v, &vl)) > 0) {
 		if (sm_hdrcheck_msg_add(&m, n, nl, v, vl) != SM_HDRCHECK_OK) {
 			bad(x, SM_H2H1_HEADER);
 			return;

@@ -212,7 +212,9 @@ enum sm_h1_wait sm_h1_client_wait(const struct sm_h1 *h);
 unsigned sm_h1_outstanding(const struct sm_h1 *h);
 
 /* Field lines of the last head parsed on one side (0: request, 1:
- * response), as received (value OWS trimmed). Valid like event pointers. */
+ * response), as received (value OWS trimmed). Valid like event pointers.
+ * sm_h1_header(): SM_OK (0) with the field set, SM_ERR_INVALID when i is out
+ * of range (unlike sm_h2_header(), which returns 1 / 0). */
 unsigned sm_h1_header_count(const struct sm_h1 *h, int response);
 int sm_h1_header(const struct sm_h1 *h, int response, unsigned i, const uint8_t **name,
                  size_t *nlen, const uint8_t **value, size_t *vlen);

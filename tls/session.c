@@ -115,6 +115,11 @@ size_t sm_tls_feed(struct sm_tls *t, const uint8_t *data, size_t len)
 	return n;
 }
 
+bool sm_tls_readable(const struct sm_tls *t)
+{
+	return t->in_len || t->eof_in || t->close_notify || t->err || wolfSSL_pending(t->ssl) > 0;
+}
+
 void sm_tls_in_release(struct sm_tls *t)
 {
 	if (!t->in || t->in_len)
@@ -152,24 +157,27 @@ int sm_tls_handshake(struct sm_tls *t)
 	return fail(t, ret);
 }
 
-long sm_tls_read(struct sm_tls *t, uint8_t *buf, size_t cap)
+int sm_tls_read(struct sm_tls *t, uint8_t *buf, size_t cap, size_t *got)
 {
+	*got = 0;
 	if (t->err)
 		return SM_ERR_PROTOCOL;
 	if (t->close_notify)
-		return 0;
+		return SM_OK;
 	int ret = wolfSSL_read(t->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
-	if (ret > 0)
-		return ret;
+	if (ret > 0) {
+		*got = (size_t)ret;
+		return SM_OK;
+	}
 	int e = wolfSSL_get_error(t->ssl, ret);
 	if (e == WOLFSSL_ERROR_ZERO_RETURN) {
 		t->close_notify = true;
-		return 0;
+		return SM_OK;
 	}
 	if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE)
-		return t->eof_in && t->in_len == 0 ? 0 : SM_AGAIN;
+		return t->eof_in && t->in_len == 0 ? SM_OK : SM_AGAIN;
 	if (t->eof_in && t->in_len == 0 && (e == SOCKET_PEER_CLOSED_E || e == SOCKET_ERROR_E))
-		return 0; /* EOF without close_notify: treated as the end */
+		return SM_OK; /* EOF without close_notify: treated as the end */
 	t->err = e;
 	return SM_ERR_PROTOCOL;
 }
@@ -181,8 +189,9 @@ void sm_tls_set_out(struct sm_tls *t, uint8_t *out, size_t out_cap)
 	t->out_len = 0;
 }
 
-long sm_tls_write(struct sm_tls *t, const uint8_t *data, size_t len, size_t max_record)
+int sm_tls_write(struct sm_tls *t, const uint8_t *data, size_t len, size_t max_record, size_t *took)
 {
+	*took = 0;
 	if (t->err)
 		return SM_ERR_PROTOCOL;
 	if (t->out_cap < SM_TLS_OVERHEAD + 1)
@@ -196,8 +205,10 @@ long sm_tls_write(struct sm_tls *t, const uint8_t *data, size_t len, size_t max_
 	if (t->out_cap - t->out_len < len + SM_TLS_OVERHEAD)
 		return SM_AGAIN;
 	int ret = wolfSSL_write(t->ssl, data, (int)len);
-	if (ret > 0)
-		return ret;
+	if (ret > 0) {
+		*took = (size_t)ret;
+		return SM_OK;
+	}
 	return fail(t, ret);
 }
 

@@ -74,6 +74,10 @@ void sm_tls_set_keylog(struct sm_tls *t,
  * returns how many were taken. */
 size_t sm_tls_in_space(const struct sm_tls *t);
 size_t sm_tls_feed(struct sm_tls *t, const uint8_t *data, size_t len);
+/* 1 when sm_tls_read() has something to report: ciphertext queued,
+ * plaintext wolfSSL already decrypted, or the end (EOF, close_notify). */
+bool sm_tls_readable(const struct sm_tls *t);
+
 /* Frees the empty input queue (the next feed allocates it again); no-op
  * while it holds bytes. A feed that cannot allocate takes nothing and fails
  * the session (MEMORY_E). */
@@ -85,14 +89,17 @@ void sm_tls_feed_eof(struct sm_tls *t);
  * input (or room in `out`), SM_ERR_PROTOCOL on failure (see sm_tls_reason). */
 int sm_tls_handshake(struct sm_tls *t);
 
-/* Decrypts into buf: bytes (> 0), SM_AGAIN, 0 after the peer's close_notify
- * or transport EOF, SM_ERR_PROTOCOL on failure. */
-long sm_tls_read(struct sm_tls *t, uint8_t *buf, size_t cap);
+/* Decrypts into buf. SM_OK with *got bytes (> 0), or *got == 0 after the
+ * peer's close_notify or transport EOF; SM_AGAIN: nothing yet;
+ * SM_ERR_PROTOCOL on failure. (Counts travel apart from the result: a
+ * 1-byte record must not read as SM_AGAIN, which is 1.) */
+int sm_tls_read(struct sm_tls *t, uint8_t *buf, size_t cap, size_t *got);
 
 /* Encrypts up to min(len, max_record) bytes as one record when it fits in
- * `out`: returns bytes taken, SM_AGAIN when `out` lacks room, or
+ * `out`: SM_OK with *took bytes taken, SM_AGAIN when `out` lacks room, or
  * SM_ERR_PROTOCOL. max_record 0 means SM_TLS_RECORD. */
-long sm_tls_write(struct sm_tls *t, const uint8_t *data, size_t len, size_t max_record);
+int sm_tls_write(struct sm_tls *t, const uint8_t *data, size_t len, size_t max_record,
+                 size_t *took);
 
 /* Queues a close_notify into `out`. */
 void sm_tls_shutdown(struct sm_tls *t);

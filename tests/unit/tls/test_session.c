@@ -156,24 +156,37 @@ Test(session, handshake_alpn_data_both_ways_and_close_notify)
 	size_t sent = 0, recvd = 0;
 	while (recvd < sizeof(big)) {
 		if (sent < sizeof(big)) {
-			long w = sm_tls_write(&p.c, big + sent, sizeof(big) - sent, 1369);
-			cr_assert(w > 0 || w == SM_AGAIN);
-			if (w > 0) {
-				cr_assert_leq(w, 1369, "record size cap");
-				sent += (size_t)w;
-			}
+			size_t w;
+			int rc = sm_tls_write(&p.c, big + sent, sizeof(big) - sent, 1369, &w);
+			cr_assert((rc == SM_OK && w > 0) || rc == SM_AGAIN, "write %d", rc);
+			cr_assert_leq(w, 1369, "record size cap");
+			sent += w;
 		}
 		pump(&p.c, &p.s, 5000);
-		long r = sm_tls_read(&p.s, got + recvd, sizeof(got) - recvd);
-		cr_assert(r > 0 || r == SM_AGAIN, "read %ld", r);
-		if (r > 0)
-			recvd += (size_t)r;
+		size_t r;
+		int rc = sm_tls_read(&p.s, got + recvd, sizeof(got) - recvd, &r);
+		cr_assert((rc == SM_OK && r > 0) || rc == SM_AGAIN, "read %d", rc);
+		recvd += r;
 	}
 	cr_assert_eq(memcmp(big, got, sizeof(big)), 0);
+	/* one-byte records both ways: a count of 1 is data, never "again" */
+	for (int k = 0; k < 3; k++) {
+		uint8_t one = (uint8_t)('x' + k), back = 0;
+		size_t w = 0, r = 0;
+		cr_assert_eq(sm_tls_write(&p.c, &one, 1, 0, &w), SM_OK);
+		cr_assert_eq(w, 1);
+		pump(&p.c, &p.s, 5000);
+		cr_assert_eq(sm_tls_read(&p.s, &back, 1, &r), SM_OK);
+		cr_expect_eq(r, 1);
+		cr_expect_eq(back, one);
+		cr_expect_eq(sm_tls_read(&p.s, &back, 1, &r), SM_AGAIN, "nothing more");
+	}
 	sm_tls_shutdown(&p.s);
 	pump(&p.s, &p.c, 1 << 20);
 	uint8_t b[16];
-	cr_expect_eq(sm_tls_read(&p.c, b, sizeof(b)), 0, "close_notify reads as end");
+	size_t r;
+	cr_expect_eq(sm_tls_read(&p.c, b, sizeof(b), &r), SM_OK);
+	cr_expect_eq(r, 0, "close_notify reads as end");
 	pair_free(&p);
 }
 
