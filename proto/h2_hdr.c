@@ -420,3 +420,15 @@ struct h2_trailers *h2_trailers_copy(struct sm_h2 *h, int side)
 	}
 	return t;
 }
+
+int h2_block_header(struct sm_h2 *h, int side, int32_t sid, const uint8_t *name, size_t nlen,
+                    const uint8_t *value, size_t vlen, uint8_t flags)
+{
+	const struct h2_block *b = &h->side[side].blk;
+	if (!b->active || b->sid != sid)
+		return 0;
+	int rv = h2_block_field(h, side, name, nlen, value, vlen, flags);
+	if (rv == 0 && !h2_ev_room(h))
+		rv = NGHTTP2_ERR_PAUSE;
+	return rv;
+}

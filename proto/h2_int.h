@@ -133,6 +133,11 @@ void h2_block_begin(struct sm_h2 *h, int side, int32_t sid, uint8_t cat);
 /* 0 stored (or fault recorded), NGHTTP2_ERR_PAUSE: no room, retry later. */
 int h2_block_field(struct sm_h2 *h, int side, const uint8_t *name, size_t nlen,
                    const uint8_t *value, size_t vlen, uint8_t flags);
+/* A translator's nghttp2 on_header: a field of the block being collected on
+ * `side` for stream sid (others are ignored), NGHTTP2_ERR_PAUSE once the
+ * event queue is full, or h2_block_field()'s refusal. */
+int h2_block_header(struct sm_h2 *h, int side, int32_t sid, const uint8_t *name, size_t nlen,
+                    const uint8_t *value, size_t vlen, uint8_t flags);
 /* Final checks of the block for its kind; returns reason (0 = ok), the
  * :status of a response and the Content-Length (-1: none). */
 int h2_block_finish(struct sm_h2 *h, int side, int end_stream, uint16_t *status, int64_t *cl);

@@ -347,13 +347,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
                      const uint8_t *value, size_t vlen, uint8_t flags, void *ud)
 {
 	struct sm_h2h1 *x = ud;
-	struct h2_block *b = &x->h->side[SM_H2_CLIENT].blk;
-	if (!b->active || b->sid != f->hd.stream_id)
-		return 0;
-	int rv = h2_block_field(x->h, SM_H2_CLIENT, name, nlen, value, vlen, flags);
-	if (rv == 0 && !h2_ev_room(x->h))
-		rv = NGHTTP2_ERR_PAUSE;
-	return rv;
+	return h2_block_header(x->h, SM_H2_CLIENT, f->hd.stream_id, name, nlen, value, vlen, flags);
 }
 
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
