@@ -477,6 +477,10 @@ static void relay_ready(struct sm_reactor *r, struct sm_flow *f)
 			return;
 		}
 		sm_h2relay_counted(r, fr);
+		if (client_h2 && !up_h2)
+			SM_CTR_INC(r, h2_xlate_h2h1);
+		else if (!client_h2)
+			SM_CTR_INC(r, h2_xlate_h1h2);
 	}
 	sm_front_pump_client(r, f);
 	sm_front_pump_upstream(r, f);

@@ -82,10 +82,11 @@ struct sm_metrics {
 	_Atomic uint64_t stale_cqes;                   /* completions for a closed flow */
 	_Atomic uint64_t tls_ok[SM_METRICS_TLS_SIDES]; /* handshakes completed, by side */
 	_Atomic uint64_t tls_failed[SM_METRICS_TLS_SIDES][SM_TLS_REASON_COUNT];
-	_Atomic uint64_t certs_forged;            /* leaf certificates forged */
-	_Atomic uint64_t cert_cache_hits;         /* leaf certificates served from the cache */
-	_Atomic uint64_t h2_conns, h2_conns_open; /* intercepted HTTP/2 connections: total, gauge */
-	_Atomic uint64_t h2_streams, h2_streams_open; /* their client streams: total, gauge */
+	_Atomic uint64_t certs_forged;                 /* leaf certificates forged */
+	_Atomic uint64_t cert_cache_hits;              /* leaf certificates served from the cache */
+	_Atomic uint64_t h2_conns, h2_conns_open;      /* through the HTTP/2 layer: total, gauge */
+	_Atomic uint64_t h2_xlate_h2h1, h2_xlate_h1h2; /* of those, translated (each way) */
+	_Atomic uint64_t h2_streams, h2_streams_open;  /* their client streams: total, gauge */
 	_Alignas(64) struct sm_hist hist[SM_HIST_COUNT];
 };
 

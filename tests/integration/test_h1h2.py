@@ -9,7 +9,8 @@ a 502."""
 import os
 import subprocess
 
-from smlib import DEADLINE, Proxy, check, check_event_order, run_tests
+from smlib import (ADMIN, DEADLINE, Proxy, admin_port, check, check_event_order, parse, run_tests,
+                   scrape, total)
 from tlslab import Lab
 from h2origin import h2_echo_server, pattern
 
@@ -22,7 +23,7 @@ def proxy(on):
             "--set", "tls.system_ca="]
     if on:
         args += ["--set", "http2_upstream_for_h1_clients=true"]
-    p = Proxy(args=args, threads=1)
+    p = Proxy(args=args + ADMIN, threads=1)
     p.ca = os.path.join(cadir, "ca.pem")
     return p
 
@@ -75,6 +76,10 @@ def test_http11_client_to_h2_only_origin():
                        ("POST", "/up2", 1)], reqs)
         resp = [e["status"] for e in evs if e["type"] == "http_response"]
         check(resp == [200] * 6, resp)
+        m = parse(scrape(admin_port(p)))
+        check(total(m, "soth_h2_translated_h1_to_h2_total") == 3 and
+              total(m, "soth_h2_translated_h2_to_h1_total") == 0 and
+              total(m, "soth_h2_connections_total") == 3, m)
         check(all(e["reason"] == "done" for e in evs if e["type"] == "flow_closed"),
               [e for e in evs if e["type"] == "flow_closed"])
     check(srv.conns == 3 and srv.alpn == ["h2"] * 3, (srv.conns, srv.alpn))

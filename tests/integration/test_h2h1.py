@@ -19,7 +19,8 @@ import h2.config
 import h2.connection
 import h2.events
 
-from smlib import DEADLINE, Proxy, check, check_event_order, connect_via, run_tests
+from smlib import (ADMIN, DEADLINE, Proxy, admin_port, check, check_event_order, connect_via, parse,
+                   run_tests, scrape, total)
 from tlslab import Lab, tls_server
 
 LAB = Lab()
@@ -143,7 +144,7 @@ def proxy():
     cadir = os.path.join(LAB.dir, "ca")
     p = Proxy(args=["--set", "default_action=intercept", "--ca-dir", cadir, "--upstream-ca", LAB.ca,
                     "--set", "tls.system_ca=", "--set", "observe.sse=true",
-                    "--set", "observe.grpc=true"], threads=1)
+                    "--set", "observe.grpc=true"] + ADMIN, threads=1)
     p.ca = os.path.join(cadir, "ca.pem")
     return p
 
@@ -274,6 +275,9 @@ def test_h2_only_client_to_http11_origin():
         check_event_order(evs)
         ok = {(e["side"], e["alpn"]) for e in evs if e["type"] == "tls_handshake_succeeded"}
         check(ok == {("client", "h2"), ("server", "http/1.1")}, ok)
+        m = parse(scrape(admin_port(p)))
+        check(total(m, "soth_h2_translated_h2_to_h1_total") == 1 and
+              total(m, "soth_h2_translated_h1_to_h2_total") == 0, m)
         reqs = sorted((e["stream"], e["method"], e["target"]) for e in evs
                       if e["type"] == "proxy_request" and e["method"] != "CONNECT")
         check(reqs == sorted((ids[k], m, t) for k, m, t in [
