@@ -87,6 +87,33 @@ static void key_text(const yaml_node_t *k, char *out, size_t cap)
 		sm_config_quote(s, len, out, cap);
 }
 
+/* One mapping pair: visits its key and value (aliases, depth) and requires
+ * a scalar key ("expected a <what>, got ..."). SM_OK with *k and *v set. */
+static int pair_nodes(struct loader *L, const yaml_node_pair_t *pr, const char *path,
+                      const char *what, yaml_node_t **k, yaml_node_t **v)
+{
+	*k = node_at(L, pr->key);
+	*v = node_at(L, pr->value);
+	int rc = visit(L, *k, path);
+	if (rc == SM_OK)
+		rc = visit(L, *v, path);
+	if (rc)
+		return rc;
+	if ((*k)->type != YAML_SCALAR_NODE)
+		return fail(L, *k, path, "expected a %s, got %s", what, kind_str(*k));
+	return SM_OK;
+}
+
+/* Index of the scalar key k in keys[0..n), or -1. */
+static int key_index(const char *const *keys, int n, const yaml_node_t *k)
+{
+	for (int i = 0; i < n; i++)
+		if (strlen(keys[i]) == k->data.scalar.length &&
+		    !memcmp(keys[i], k->data.scalar.value, k->data.scalar.length))
+			return i;
+	return -1;
+}
+
 typedef bool (*item_fn)(struct loader *L, void *slot, const char *s, size_t len, char *msg,
                         size_t cap);
 
@@ -251,15 +278,11 @@ static int load_fault_headers(struct loader *L, yaml_node_t *n, const char *path
 	if (!h)
 		return fail(L, n, path, "out of memory");
 	for (size_t i = 0; i < count; i++) {
-		yaml_node_pair_t *pr = &n->data.mapping.pairs.start[i];
-		yaml_node_t *k = node_at(L, pr->key), *v = node_at(L, pr->value);
-		int rc = visit(L, k, path);
-		if (rc == SM_OK)
-			rc = visit(L, v, path);
+		yaml_node_t *k, *v;
+		int rc =
+		        pair_nodes(L, &n->data.mapping.pairs.start[i], path, "header name", &k, &v);
 		if (rc)
 			return rc;
-		if (k->type != YAML_SCALAR_NODE)
-			return fail(L, k, path, "expected a header name, got %s", kind_str(k));
 		const char *name = (const char *)k->data.scalar.value;
 		size_t nlen = k->data.scalar.length;
 		key_text(k, kt, sizeof(kt));
@@ -343,21 +366,13 @@ static int load_fault(struct loader *L, yaml_node_t *n, const char *path,
 	yaml_node_t *at[FK_COUNT] = {0};
 	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
 	     pr++) {
-		yaml_node_t *k = node_at(L, pr->key), *v = node_at(L, pr->value);
-		int rc = visit(L, k, path);
-		if (rc == SM_OK)
-			rc = visit(L, v, path);
+		yaml_node_t *k, *v;
+		int rc = pair_nodes(L, pr, path, "key name", &k, &v);
 		if (rc)
 			return rc;
-		if (k->type != YAML_SCALAR_NODE)
-			return fail(L, k, path, "expected a key name, got %s", kind_str(k));
 		key_text(k, kt, sizeof(kt));
 		snprintf(kpath, sizeof(kpath), "%.150s.%s", path, kt);
-		int which = -1;
-		for (int i = 0; i < FK_COUNT; i++)
-			if (strlen(fault_keys[i]) == k->data.scalar.length &&
-			    !memcmp(fault_keys[i], k->data.scalar.value, k->data.scalar.length))
-				which = i;
+		int which = key_index(fault_keys, FK_COUNT, k);
 		if (which < 0)
 			return fail(L, k, kpath, "unknown key");
 		if (at[which])
@@ -482,21 +497,13 @@ static int load_rule(struct loader *L, yaml_node_t *n, size_t idx, struct sm_rul
 	r->line = (unsigned)n->start_mark.line + 1;
 	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
 	     pr++) {
-		yaml_node_t *k = node_at(L, pr->key), *v = node_at(L, pr->value);
-		int rc = visit(L, k, path);
-		if (rc == SM_OK)
-			rc = visit(L, v, path);
+		yaml_node_t *k, *v;
+		int rc = pair_nodes(L, pr, path, "key name", &k, &v);
 		if (rc)
 			return rc;
-		if (k->type != YAML_SCALAR_NODE)
-			return fail(L, k, path, "expected a key name, got %s", kind_str(k));
 		key_text(k, kt, sizeof(kt));
 		snprintf(kpath, sizeof(kpath), "%s.%s", path, kt);
-		int which = -1;
-		for (int i = 0; i < RK_COUNT; i++)
-			if (strlen(rule_keys[i]) == k->data.scalar.length &&
-			    !memcmp(rule_keys[i], k->data.scalar.value, k->data.scalar.length))
-				which = i;
+		int which = key_index(rule_keys, RK_COUNT, k);
 		if (which < 0)
 			return fail(L, k, kpath, "unknown key");
 		if (seen & (1u << which))
@@ -608,15 +615,10 @@ static int load_mapping(struct loader *L, yaml_node_t *n, const char *section)
 		            n->type == YAML_SCALAR_NODE ? "a scalar" : kind_str(n));
 	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
 	     pr++) {
-		yaml_node_t *k = node_at(L, pr->key), *v = node_at(L, pr->value);
-		int rc = visit(L, k, *section ? section : NULL);
-		if (rc == SM_OK)
-			rc = visit(L, v, *section ? section : NULL);
+		yaml_node_t *k, *v;
+		int rc = pair_nodes(L, pr, *section ? section : NULL, "key name", &k, &v);
 		if (rc)
 			return rc;
-		if (k->type != YAML_SCALAR_NODE)
-			return fail(L, k, *section ? section : NULL, "expected a key name, got %s",
-			            kind_str(k));
 		key_text(k, kt, sizeof(kt));
 		snprintf(path, sizeof(path), "%s%s%s", section, *section ? "." : "", kt);
 		static const char *const special[] = {"listen", "allow_clients", "rules",
