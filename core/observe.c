@@ -307,7 +307,6 @@ struct sm_ws_obs *sm_observe_ws_new(struct sm_reactor *r, struct sm_flow *f, int
 		        .excerpt =
 		                r->cfg->observe.excerpt_bytes ? r->cfg->observe.excerpt_bytes : 1,
 		        .inflate = dp.inflate,
-		        .window_bits = dp.window_bits[d],
 		        .no_context_takeover = dp.no_context_takeover[d],
 		        .max_inflate = max, /* the content decoders' bomb budget */
 		};

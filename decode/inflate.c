@@ -27,15 +27,12 @@ static const uint8_t tail[4] = {0x00, 0x00, 0xff, 0xff};
 
 struct sm_inflate *sm_inflate_new(const struct sm_inflate_config *cfg)
 {
-	if (!cfg || cfg->format > SM_INFLATE_ZLIB ||
-	    (cfg->window_bits && (cfg->window_bits < 8 || cfg->window_bits > 15)))
+	if (!cfg || cfg->format > SM_INFLATE_ZLIB)
 		return NULL;
 	struct sm_inflate *z = calloc(1, sizeof(*z));
 	if (!z)
 		return NULL;
 	z->cfg = *cfg;
-	if (!z->cfg.window_bits)
-		z->cfg.window_bits = 15;
 	if (!z->cfg.max_output)
 		z->cfg.max_output = SM_INFLATE_DEFAULT_MAX_OUTPUT;
 	return z;
@@ -72,10 +69,10 @@ static bool zstart(struct sm_inflate *z)
 {
 	if (z->zinit)
 		return true;
-	int wb = z->cfg.format == SM_INFLATE_GZIP ? 15 + 16
-	         : z->cfg.format == SM_INFLATE_ZLIB
-	                 ? 15
-	                 : -(z->cfg.window_bits < 9 ? 9 : (int)z->cfg.window_bits);
+	/* RAW: a 32 KiB window whatever the sender declared (see inflate.h) */
+	int wb = z->cfg.format == SM_INFLATE_GZIP   ? 15 + 16
+	         : z->cfg.format == SM_INFLATE_ZLIB ? 15
+	                                            : -15;
 	memset(&z->zs, 0, sizeof(z->zs));
 	if (inflateInit2(&z->zs, wb) != Z_OK)
 		return false;

@@ -4,7 +4,12 @@
  *
  *   SM_INFLATE_RAW   permessage-deflate (RFC 7692): the messages of one
  *                    WebSocket direction, raw DEFLATE, 00 00 ff ff appended
- *                    at the end of each message (§7.2.2). With context
+ *                    at the end of each message (§7.2.2). The window is
+ *                    always 32 KiB, whatever max_window_bits the sender
+ *                    declared: zlib accepts a distance past a smaller window
+ *                    when it points into the current output buffer, so a
+ *                    sender overstepping its window would decode or fail
+ *                    depending on how its bytes were split. With context
  *                    takeover the LZ77 window carries over from one message
  *                    to the next, so every byte of every message is inflated
  *                    (output past what the caller keeps is discarded, not
@@ -33,9 +38,8 @@
  * tells the caller to stop feeding).
  *
  * Memory: the object (~200 bytes) at creation; zlib's state (~7 KiB) on the
- * first byte fed and its window (2^window_bits bytes, 32 KiB at most) on the
- * first byte produced. A 4 KiB scratch buffer lives on the stack of feed/end.
- * Everything is released by sm_inflate_free(). */
+ * first byte fed and its 32 KiB window on the first byte produced. A 4 KiB scratch buffer lives on
+ * the stack of feed/end. Everything is released by sm_inflate_free(). */
 #ifndef SM_DECODE_INFLATE_H
 #define SM_DECODE_INFLATE_H
 
@@ -64,8 +68,6 @@ enum sm_inflate_reason {
 
 struct sm_inflate_config {
 	enum sm_inflate_format format;
-	uint8_t window_bits;      /* RAW: the sender's max_window_bits, 8..15; 0 = 15.
-	                             (8 inflates with 9: zlib's deflate never uses 8) */
 	bool no_context_takeover; /* RAW: the sender resets its window per message */
 	uint64_t max_output;      /* decoded bytes per message; 0 = SM_INFLATE_DEFAULT_MAX_OUTPUT */
 };
@@ -82,7 +84,7 @@ struct sm_inflate_stats {
 
 struct sm_inflate;
 
-/* NULL on a bad config (window_bits outside 8..15, unknown format) or no memory. */
+/* NULL on a bad config (unknown format) or no memory. */
 struct sm_inflate *sm_inflate_new(const struct sm_inflate_config *cfg);
 void sm_inflate_free(struct sm_inflate *z);
 

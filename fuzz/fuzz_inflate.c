@@ -3,10 +3,9 @@
  * output, results and counts; the kept output never passes the buffer and
  * the decoded count never passes the budget.
  *
- * Input: byte 0 = format (bits 0-1), no_context_takeover (bit 2), window
- * bits - 8 (bits 3-5); byte 1 = budget in 256-byte units (+1); byte 2 =
- * kept-buffer size; byte 3 = chunking step; then messages, each one length
- * byte followed by that many bytes (the last takes what is left). */
+ * Input: byte 0 = format (bits 0-1), no_context_takeover (bit 2); byte 1 = budget in 256-byte units
+ * (+1); byte 2 = kept-buffer size; byte 3 = chunking step; then messages, each one length byte
+ * followed by that many bytes (the last takes what is left). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +74,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	struct sm_inflate_config cfg = {
 	        .format = (enum sm_inflate_format)((d[0] & 3) % 3),
 	        .no_context_takeover = d[0] & 4,
-	        .window_bits = (uint8_t)(8 + ((d[0] >> 3) & 7)),
 	        .max_output = 256u * (d[1] + 1u),
 	};
 	size_t cap = d[2];

@@ -75,7 +75,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	        /* overlapping bits: the fuzzer finds every combination anyway */
 	        .inflate = data[0] & 0x40,
 	        .no_context_takeover = data[0] & 0x10,
-	        .window_bits = (uint8_t)(data[0] & 0x80 ? 9 : 15),
 	        .max_inflate = 1u + ((data[0] >> 2) & 7u) * 60u,
 	};
 	uint8_t step = (uint8_t)(1 + (data[0] >> 3));

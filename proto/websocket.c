@@ -79,8 +79,7 @@ struct sm_ws *sm_ws_new(const struct sm_ws_config *cfg, sm_ws_cb cb, void *ctx)
 {
 	uint32_t max = cfg && cfg->max_message ? cfg->max_message : SM_WS_DEFAULT_MAX_MESSAGE;
 	uint32_t ex = cfg && cfg->excerpt ? cfg->excerpt : SM_WS_DEFAULT_EXCERPT;
-	if (!cb || max > SM_WS_MAX_MESSAGE_LIMIT ||
-	    (cfg && cfg->window_bits && (cfg->window_bits < 8 || cfg->window_bits > 15)))
+	if (!cb || max > SM_WS_MAX_MESSAGE_LIMIT)
 		return NULL;
 	if (ex > max)
 		ex = max;
@@ -96,7 +95,6 @@ struct sm_ws *sm_ws_new(const struct sm_ws_config *cfg, sm_ws_cb cb, void *ctx)
 	if (p->inflate_on)
 		p->zcfg = (struct sm_inflate_config){
 		        .format = SM_INFLATE_RAW,
-		        .window_bits = cfg->window_bits,
 		        .no_context_takeover = cfg->no_context_takeover,
 		        .max_output = cfg->max_inflate ? cfg->max_inflate : max,
 		};

@@ -142,7 +142,6 @@ struct sm_ws_config {
 	uint32_t excerpt;        /* 0 = SM_WS_DEFAULT_EXCERPT; capped at max_message */
 	/* permessage-deflate decoding of this direction's sender (decode/inflate) */
 	bool inflate;             /* inflate compressed messages (with permessage_deflate) */
-	uint8_t window_bits;      /* the sender's max_window_bits, 8..15; 0 = 15 */
 	bool no_context_takeover; /* the sender resets its window after each message */
 	uint32_t max_inflate;     /* decoded bytes per message before inflate_bomb;
 	                             0 = max_message */
