@@ -393,6 +393,7 @@ const struct sm_config_key sm_config_keys[] = {
         {"observe.websocket", K_BOOL, CFG_OFF(observe.websocket), 0, 0},
         {"observe.grpc", K_BOOL, CFG_OFF(observe.grpc), 0, 0},
         {"observe.decoders", K_BOOL, CFG_OFF(observe.decoders), 0, 0},
+        {"observe.whole_bodies", K_BOOL, CFG_OFF(observe.whole_bodies), 0, 0},
         {"observe.excerpt_bytes", K_U32, CFG_OFF(observe.excerpt_bytes), 0, 96},
         {"observe.max_message_bytes", K_U32, CFG_OFF(observe.max_message_bytes), 64, 1u << 26},
         {"tls.system_ca", K_PATH, CFG_OFF(tls.system_ca), 0, 0},

@@ -104,6 +104,8 @@ struct sm_config {
 		bool websocket;         /* Upgrade: websocket kept; ws_message, ws_turn, ws_close */
 		bool grpc;              /* application/grpc*: grpc_message per message */
 		bool decoders;          /* bodies through decode/pipeline: payload, parse_error */
+		bool whole_bodies;      /* decode every body to its end (else its first
+		                           SM_OBSERVE_PREFIX bytes: core/observe.h) */
 		uint32_t excerpt_bytes; /* payload bytes quoted in events (at most 96) */
 		uint32_t max_message_bytes; /* largest SSE event / WS message / unit decoded */
 	} observe;

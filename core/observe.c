@@ -68,7 +68,7 @@ void sm_observe_emit(struct sm_reactor *r, struct sm_flow *f, int dir, int frami
 		break;
 	default:
 		ev->i[1] = pe->kind;
-		ev->i[2] = (int64_t)pe->length;
+		ev->i[2] = pe->partial ? -1 : (int64_t)pe->length;
 		ev->i[3] = pe->sanitized;
 		ev->i[4] = stream;
 		sm_event_set_str(ev, 0, (const char *)pe->excerpt, pe->excerpt_len);
@@ -99,6 +99,7 @@ struct sm_pipe *sm_observe_pipe(const struct sm_config *cfg, const uint8_t *ct, 
 	        .max_unit = cfg->observe.max_message_bytes,
 	        .excerpt = cfg->observe.excerpt_bytes,
 	        .max_event = cfg->observe.max_message_bytes,
+	        .prefix = cfg->observe.whole_bodies ? 0 : SM_OBSERVE_PREFIX,
 	};
 	struct sm_pipe_headers ph = {
 	        .content_type = (const char *)ct,

@@ -12,6 +12,13 @@
 struct sm_pipe;
 struct sm_pipe_event;
 
+/* Bytes of a body (not SSE, gRPC or WebSocket) decoded for its payload
+ * event unless observe.whole_bodies is on: the excerpt (at most 96 bytes)
+ * needs far fewer, even of msgpack rendered as JSON, and the work per body
+ * stays bounded by this instead of by the body (decompressing a whole 7 KB
+ * gzip JSON body costs more proxy CPU than relaying it). */
+#define SM_OBSERVE_PREFIX 1024
+
 /* A decode pipeline for a body of content type ct (content-encoding ce,
  * grpc-encoding ge, each NULL/0 when absent) when the switches ask for it;
  * NULL when they do not (or out of memory). Shared by the HTTP/1.1 and

@@ -5,10 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <zlib.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 
 #include "core/result.h"
+
+/* Prefix mode: returned by the sink once the prefix is delivered, and
+ * passed back up by every decoder like a failure; never a reason. */
+#define CONTENT_ENOUGH 100
 
 /* ---- identity ---------------------------------------------------------- */
 
@@ -43,6 +48,19 @@ struct ld_ctx {
 	uint8_t *in; /* grows geometrically up to max_input */
 	size_t len, cap;
 	struct libdeflate_decompressor *d;
+	/* prefix mode: zlib streaming instead (zl_* below) */
+	bool stream;
+	bool zinit;  /* zs initialized */
+	bool raw;    /* deflate: decoding raw deflate (no zlib header) */
+	bool zdone;  /* the current stream (gzip member) ended */
+	bool ignore; /* input after the end: ignored */
+	bool seen;   /* input arrived */
+	size_t fed;  /* pieces fed */
+	size_t want; /* last stage of the stack: no more output is needed than this */
+	size_t produced;
+	size_t staged;
+	z_stream zs;
+	uint8_t stage[SM_CONTENT_PIECE];
 };
 
 static int ld_init(struct ld_ctx *c, const struct sm_content_limits *lim, int kind)
@@ -50,9 +68,17 @@ static int ld_init(struct ld_ctx *c, const struct sm_content_limits *lim, int ki
 	c->kind = kind;
 	c->max_input = lim->max_input;
 	c->max_output = lim->max_output;
+	if (lim->prefix) {
+		c->stream = true;
+		return SM_CONTENT_OK;
+	}
 	c->d = libdeflate_alloc_decompressor();
 	return c->d ? SM_CONTENT_OK : SM_CONTENT_NOMEM;
 }
+
+static int zl_write(struct ld_ctx *c, const uint8_t *in, size_t n, sm_content_sink_fn sink,
+                    void *arg);
+static int zl_finish(struct ld_ctx *c, sm_content_sink_fn sink, void *arg);
 
 static int gz_init(void *ctx, const struct sm_content_limits *lim)
 {
@@ -67,6 +93,8 @@ static int df_init(void *ctx, const struct sm_content_limits *lim)
 static int ld_write(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn sink, void *arg)
 {
 	struct ld_ctx *c = ctx;
+	if (c->stream)
+		return zl_write(c, in, n, sink, arg);
 	if (n > c->max_input - c->len)
 		return SM_CONTENT_TOO_LARGE;
 	if (c->len + n > c->cap) {
@@ -126,6 +154,8 @@ static enum libdeflate_result ld_run(struct ld_ctx *c, uint8_t *out, size_t cap,
 static int ld_finish(void *ctx, sm_content_sink_fn sink, void *arg)
 {
 	struct ld_ctx *c = ctx;
+	if (c->stream)
+		return zl_finish(c, sink, arg);
 	if (c->len == 0)
 		return SM_CONTENT_OK;
 	/* Start near a typical ratio, double up to the budget: work stays within
@@ -161,6 +191,8 @@ static void ld_free(void *ctx)
 	free(c->in);
 	if (c->d)
 		libdeflate_free_decompressor(c->d);
+	if (c->zinit)
+		inflateEnd(&c->zs);
 }
 
 /* ---- streaming helpers ------------------------------------------------- */
@@ -223,6 +255,105 @@ static int staged_write(uint8_t *stage, size_t *staged, const uint8_t *in, size_
 		}
 	}
 	return SM_CONTENT_OK;
+}
+
+/* ---- gzip / deflate in prefix mode: zlib, streaming -------------------- */
+
+static int zl_start(struct ld_ctx *c)
+{
+	int wb = c->kind == KIND_GZIP ? 15 + 16 : c->raw ? -15 : 15;
+	if (c->zinit)
+		return inflateReset2(&c->zs, wb) == Z_OK ? SM_CONTENT_OK : SM_CONTENT_NOMEM;
+	memset(&c->zs, 0, sizeof(c->zs));
+	if (inflateInit2(&c->zs, wb) != Z_OK)
+		return SM_CONTENT_NOMEM;
+	c->zinit = true;
+	return SM_CONTENT_OK;
+}
+
+/* One piece (the first decides zlib or raw deflate). */
+static int zl_feed(void *ctx, const uint8_t *in, size_t n, sm_content_sink_fn sink, void *arg)
+{
+	struct ld_ctx *c = ctx;
+	uint8_t out[4096];
+	bool first = c->fed++ == 0;
+	if (first) {
+		c->raw = c->kind == KIND_DEFLATE && !looks_zlib(in, n);
+		int r = zl_start(c);
+		if (r)
+			return r;
+	}
+	if (c->ignore)
+		return SM_CONTENT_OK;
+	c->zs.next_in = (Bytef *)(uintptr_t)in;
+	c->zs.avail_in = (uInt)n;
+	for (;;) {
+		if (c->zdone) {
+			/* another gzip member follows only if it starts with the magic */
+			if (c->kind != KIND_GZIP || c->zs.avail_in < 2 ||
+			    c->zs.next_in[0] != 0x1f || c->zs.next_in[1] != 0x8b) {
+				c->ignore = c->zs.avail_in > 0 || c->kind != KIND_GZIP;
+				return SM_CONTENT_OK;
+			}
+			if (inflateReset(&c->zs) != Z_OK)
+				return SM_CONTENT_NOMEM;
+			c->zdone = false;
+		}
+		size_t room = out_room(c->produced, c->max_output);
+		if (room > sizeof(out))
+			room = sizeof(out);
+		if (c->want && room > c->want - c->produced)
+			room = c->want - c->produced; /* zlib decodes no further than asked */
+		c->zs.next_out = out;
+		c->zs.avail_out = (uInt)room;
+		int r = inflate(&c->zs, Z_NO_FLUSH);
+		if (r == Z_DATA_ERROR || r == Z_NEED_DICT || r == Z_STREAM_ERROR) {
+			if (first && !c->raw && c->kind == KIND_DEFLATE && c->produced == 0) {
+				c->raw = true; /* not zlib after all: raw deflate */
+				int s = zl_start(c);
+				if (s)
+					return s;
+				c->zs.next_in = (Bytef *)(uintptr_t)in;
+				c->zs.avail_in = (uInt)n;
+				continue;
+			}
+			return SM_CONTENT_CORRUPT;
+		}
+		if (r == Z_MEM_ERROR)
+			return SM_CONTENT_NOMEM;
+		int s = deliver(&c->produced, c->max_output, out, room - c->zs.avail_out, sink,
+		                arg);
+		if (s)
+			return s;
+		if (r == Z_STREAM_END) {
+			c->zdone = true;
+			continue;
+		}
+		if (c->zs.avail_in == 0 && c->zs.avail_out > 0)
+			return SM_CONTENT_OK;
+		if (r == Z_BUF_ERROR)
+			return SM_CONTENT_OK;
+	}
+}
+
+static int zl_write(struct ld_ctx *c, const uint8_t *in, size_t n, sm_content_sink_fn sink,
+                    void *arg)
+{
+	if (n == 0)
+		return SM_CONTENT_OK;
+	c->seen = true;
+	return staged_write(c->stage, &c->staged, in, n, zl_feed, c, sink, arg);
+}
+
+static int zl_finish(struct ld_ctx *c, sm_content_sink_fn sink, void *arg)
+{
+	if (c->staged) {
+		int r = zl_feed(c, c->stage, c->staged, sink, arg);
+		c->staged = 0;
+		if (r)
+			return r;
+	}
+	return !c->seen || c->zdone ? SM_CONTENT_OK : SM_CONTENT_TRUNCATED;
 }
 
 /* ---- brotli (streaming) ------------------------------------------------- */
@@ -424,10 +555,17 @@ static int link_sink(void *arg, const uint8_t *p, size_t n)
 	struct sm_content_link *l = arg;
 	struct sm_content *c = l->owner;
 	unsigned next = l->idx + 1;
-	if (next == c->n)
-		return c->sink(c->sink_arg, p, n) ? SM_CONTENT_SINK : SM_CONTENT_OK;
+	if (next == c->n) {
+		size_t prefix = c->lim.prefix;
+		if (prefix && n > prefix - c->out)
+			n = prefix - c->out;
+		if (n && c->sink(c->sink_arg, p, n))
+			return SM_CONTENT_SINK;
+		c->out += n;
+		return prefix && c->out == prefix ? CONTENT_ENOUGH : SM_CONTENT_OK;
+	}
 	int r = c->vt[next]->write(c->ctx[next], p, n, link_sink, &c->link[next]);
-	if (r && c->failed_stage < 0)
+	if (r && r != CONTENT_ENOUGH && c->failed_stage < 0)
 		c->failed_stage = (int)next;
 	return r;
 }
@@ -450,6 +588,8 @@ int sm_content_init(struct sm_content *c, const char *header, size_t len,
 {
 	memset(c, 0, sizeof(*c));
 	c->lim = *lim;
+	if (c->lim.prefix > c->lim.max_output)
+		c->lim.prefix = c->lim.max_output;
 	c->sink = sink;
 	c->sink_arg = arg;
 	c->failed_stage = -1;
@@ -485,10 +625,18 @@ int sm_content_init(struct sm_content *c, const char *header, size_t len,
 		c->ctx[j] = ctx;
 		c->link[j] = (struct sm_content_link){c, j};
 		c->n = j + 1;
-		int r = vt->init(ctx, lim);
+		int r = vt->init(ctx, &c->lim);
 		if (r)
 			return init_fail(c, (enum sm_content_reason)r);
 	}
+	bool decodes = false;
+	for (unsigned j = 0; j < c->n; j++)
+		decodes |= c->vt[j] != &decoders[0];
+	if (!decodes) /* identity only: the consumer sees the whole body */
+		c->lim.prefix = 0;
+	const struct sm_content_vtable *last = c->n ? c->vt[c->n - 1] : NULL;
+	if (c->lim.prefix && last && last->write == ld_write)
+		((struct ld_ctx *)c->ctx[c->n - 1])->want = c->lim.prefix;
 	return SM_OK;
 }
 
@@ -496,6 +644,10 @@ static int record(struct sm_content *c, int r, unsigned stage)
 {
 	if (r == SM_CONTENT_OK)
 		return SM_OK;
+	if (r == CONTENT_ENOUGH) {
+		c->cut = true;
+		return SM_OK;
+	}
 	if (c->failed_stage < 0)
 		c->failed_stage = (int)stage;
 	c->reason = (enum sm_content_reason)r;
@@ -509,7 +661,7 @@ int sm_content_write(struct sm_content *c, const uint8_t *p, size_t n)
 		return c->result;
 	if (c->finished)
 		return SM_ERR_STATE;
-	if (n == 0)
+	if (n == 0 || c->cut)
 		return SM_OK;
 	if (c->n == 0)
 		return c->sink(c->sink_arg, p, n) ? record(c, SM_CONTENT_SINK, 0) : SM_OK;
@@ -523,6 +675,8 @@ int sm_content_finish(struct sm_content *c)
 	if (c->finished)
 		return SM_ERR_STATE;
 	c->finished = true;
+	if (c->cut)
+		return SM_OK;
 	/* Finish in decode order: a one-shot stage's output reaches the later
 	 * stages before they are finished. */
 	for (unsigned j = 0; j < c->n; j++) {

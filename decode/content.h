@@ -12,6 +12,17 @@
  *   zstd          libzstd, streaming, window capped by max_window_log
  *   identity      pass-through
  *
+ * Prefix mode (lim.prefix > 0): a stack of decoders stops as soon as it has
+ * delivered lim.prefix bytes; the rest of the input is taken and ignored,
+ * and nothing past the prefix is checked (sm_content.cut says it happened).
+ * For observers that quote the first bytes of a body: the work per body is
+ * bounded by the prefix, not by the body. gzip and deflate then stream with
+ * zlib (SM_CONTENT_PIECE pieces, as below) instead of buffering the body
+ * for libdeflate; a zlib header whose stream fails before its first output
+ * byte is retried as raw deflate (the one-shot decoder retries on any
+ * failure). A stack without decoders (identity) passes everything: the
+ * consumer counts the body's length itself.
+ *
  * Every decoder (but identity) has an output budget, max_output: the moment
  * a decoder would produce more, it delivers the bytes up to the budget and
  * fails with reason `bomb` (SM_ERR_BOMB) without producing the rest. The
@@ -43,6 +54,7 @@ struct sm_content_limits {
 	size_t max_input;        /* one-shot decoders: compressed bytes buffered */
 	size_t max_output;       /* decoded bytes per decoder (bomb budget) */
 	unsigned max_window_log; /* zstd window log cap (10..31); 0 = 23 (8 MiB) */
+	size_t prefix;           /* > 0: prefix mode (above), at most max_output */
 };
 
 /* Why decoding failed. Append-only: names appear in events. */
@@ -99,6 +111,8 @@ struct sm_content {
 	enum sm_content_reason reason; /* reason of that failure */
 	int failed_stage;              /* index into vt[] of the failing decoder, or -1 */
 	bool finished;
+	bool cut;   /* prefix mode: lim.prefix bytes delivered, decoding stopped */
+	size_t out; /* bytes delivered to the sink (counted in prefix mode) */
 };
 
 /* Parses a Content-Encoding value ("gzip, br"; OWS and empty elements

@@ -543,8 +543,9 @@ static bool is_str_type(uint8_t c)
 	return (c >= 0xa0 && c <= 0xbf) || (c >= 0xd9 && c <= 0xdb);
 }
 
+/* head: in[0..n) is the start of a longer value (see sm_msgpack_head_to_json). */
 static int convert(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out, size_t cap,
-                   size_t keep, struct sm_msgpack_status *st)
+                   size_t keep, bool head, struct sm_msgpack_status *st)
 {
 	struct writer w = {.out = out, .cap = cap, .keep = keep < cap ? keep : cap};
 	uint32_t depth = 0;
@@ -728,8 +729,9 @@ static int convert(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out,
 			if (count > m->lim.max_elements)
 				return fail(st, SM_MSGPACK_TOO_MANY, start, &w);
 			/* Every item takes at least one byte: reject impossible
-			 * declared sizes before looping over them. */
-			if ((is_map ? 2 * count : count) > n - pos)
+			 * declared sizes before looping over them (a head goes
+			 * on as far as its bytes go; still one byte per item). */
+			if (!head && (is_map ? 2 * count : count) > n - pos)
 				return fail(st, SM_MSGPACK_TRUNCATED, start, &w);
 			putc1(&w, is_map ? '{' : '[');
 			if (count > 0) {
@@ -786,13 +788,20 @@ int sm_msgpack_to_json(struct sm_msgpack *m, const uint8_t *in, size_t n, char *
                        struct sm_msgpack_status *st)
 {
 	size_t budget = cap < m->lim.max_output ? cap : m->lim.max_output;
-	return convert(m, in, n, out, budget, budget, st);
+	return convert(m, in, n, out, budget, budget, false, st);
 }
 
 int sm_msgpack_to_json_prefix(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out,
                               size_t keep, struct sm_msgpack_status *st)
 {
-	return convert(m, in, n, out, m->lim.max_output, keep, st);
+	return convert(m, in, n, out, m->lim.max_output, keep, false, st);
+}
+
+int sm_msgpack_head_to_json(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out,
+                            size_t keep, struct sm_msgpack_status *st)
+{
+	int r = convert(m, in, n, out, m->lim.max_output, keep, true, st);
+	return r == SM_ERR_TRUNCATED ? SM_OK : r;
 }
 
 const char *sm_msgpack_reason_str(enum sm_msgpack_reason r)

@@ -86,6 +86,13 @@ int sm_msgpack_to_json(struct sm_msgpack *m, const uint8_t *in, size_t n, char *
 int sm_msgpack_to_json_prefix(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out,
                               size_t keep, struct sm_msgpack_status *st);
 
+/* sm_msgpack_to_json_prefix for the first n bytes of a longer value (a
+ * body cut short on purpose): converts as far as they go and returns SM_OK
+ * when they end inside the value (st->reason truncated, st->out_len the
+ * JSON so far) or with it; any other failure as the whole value would. */
+int sm_msgpack_head_to_json(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out,
+                            size_t keep, struct sm_msgpack_status *st);
+
 /* Stable lower-case name of a reason. */
 const char *sm_msgpack_reason_str(enum sm_msgpack_reason r);
 

@@ -47,6 +47,7 @@ struct sm_pipe {
 	int genc;              /* GENC_* */
 	struct sm_inflate *gz; /* created on the first compressed message */
 	bool unit_decoded;     /* the unit being reported was decoded from wire bytes */
+	bool partial;          /* the unit being reported ends at cfg.prefix: length unknown */
 	uint64_t unit_wire;    /* its wire length */
 
 	int failed;           /* lowest failed stage, -1 when none */
@@ -61,7 +62,8 @@ struct sm_pipe {
 	uint8_t *ex[3];
 	size_t ex_len[3];
 
-	uint8_t *ubuf; /* FRAME_NONE body, first max_unit bytes */
+	uint8_t *ubuf; /* FRAME_NONE body, first ucap bytes */
+	size_t ucap;   /* max_unit, or less with cfg.prefix */
 	size_t ulen;
 	uint64_t utotal;
 	char *json; /* msgpack output: its first `excerpt` bytes */
@@ -148,6 +150,7 @@ static void payload_event(struct sm_pipe *p, enum sm_pipe_kind kind, const uint8
 	                           .label_len = label_len,
 	                           .compressed = compressed || p->unit_decoded,
 	                           .decoded = p->unit_decoded,
+	                           .partial = p->partial,
 	                           .wire_length = p->unit_wire};
 	ev.excerpt_len = kept < p->cfg.excerpt ? kept : p->cfg.excerpt;
 	if (m && m->sanitized) {
@@ -171,18 +174,24 @@ static void unit(struct sm_pipe *p, enum hint h, const uint8_t *d, size_t kept, 
 		struct sm_msgpack_status st;
 		int r;
 		const char *reason;
-		if (kept < total) {
+		bool pre = p->cfg.prefix && p->framing == SM_PIPE_FRAME_NONE;
+		bool head = p->partial || (pre && kept < total);
+		if (kept < total && !pre) {
 			r = SM_ERR_LIMIT;
 			reason = "unit_too_large";
 		} else {
 			/* events quote only the excerpt: the rest of the JSON is
-			 * validated and measured, not written */
-			r = sm_msgpack_to_json_prefix(&p->mp, d, kept, p->json, p->cfg.excerpt,
-			                              &st);
+			 * validated and measured, not written; a body cut at the
+			 * prefix is converted as far as it goes */
+			r = head ? sm_msgpack_head_to_json(&p->mp, d, kept, p->json, p->cfg.excerpt,
+			                                   &st)
+			         : sm_msgpack_to_json_prefix(&p->mp, d, kept, p->json,
+			                                     p->cfg.excerpt, &st);
 			reason = sm_msgpack_reason_str(st.reason);
 		}
 		if (r == SM_OK) {
 			p->st.msgpack_ok++;
+			p->partial = head; /* the JSON's length is known only when whole */
 			payload_event(p, SM_PIPE_KIND_MSGPACK, (const uint8_t *)p->json, st.out_len,
 			              st.out_len, label, label_len, false, NULL);
 			return;
@@ -343,7 +352,7 @@ static void to_framing(struct sm_pipe *p, const uint8_t *d, size_t n)
 	long r = (long)n;
 	switch (p->framing) {
 	case SM_PIPE_FRAME_NONE: {
-		size_t room = p->cfg.max_unit - p->ulen;
+		size_t room = p->ucap - p->ulen;
 		size_t k = n < room ? n : room;
 		memcpy(p->ubuf + p->ulen, d, k);
 		p->ulen += k;
@@ -429,8 +438,10 @@ int sm_pipe_finish(struct sm_pipe *p)
 		int r = SM_OK;
 		switch (p->framing) {
 		case SM_PIPE_FRAME_NONE:
+			p->partial = p->content.cut;
 			if (p->utotal > 0)
 				unit(p, p->body_hint, p->ubuf, p->ulen, p->utotal, NULL, 0, false);
+			p->partial = false;
 			break;
 		case SM_PIPE_FRAME_SSE:
 			sm_sse_finish(p->sse); /* a flushed partial event is not a failure */
@@ -580,10 +591,19 @@ struct sm_pipe *sm_pipe_new(const struct sm_pipe_config *cfg, const struct sm_pi
                             sm_pipe_cb cb, void *ctx)
 {
 	if (!cb || cfg->max_unit < 64 || cfg->excerpt > cfg->max_unit ||
-	    cfg->msgpack.max_output == 0)
+	    cfg->msgpack.max_output == 0 || (cfg->prefix && cfg->prefix < cfg->excerpt))
 		return NULL;
 	size_t json = cfg->excerpt; /* sm_msgpack_to_json_prefix() stores no more */
 	size_t ubytes = needs_unit_buffer(h) ? cfg->max_unit : 0;
+	struct sm_content_limits cl = cfg->content;
+	enum sm_pipe_framing f;
+	enum hint hint;
+	choose_type(h, &f, &hint);
+	if (cfg->prefix && !h->websocket && f == SM_PIPE_FRAME_NONE) {
+		cl.prefix = cfg->prefix; /* a whole body: only its first bytes */
+		if (ubytes > cfg->prefix)
+			ubytes = cfg->prefix;
+	}
 	size_t total = sizeof(struct sm_pipe) + 3 * (size_t)cfg->excerpt + ubytes + json;
 	/* only the struct is zeroed: the unit buffer (max_unit, often 1 MiB)
 	 * is written before it is read, and zeroing it per message dominated
@@ -600,11 +620,17 @@ struct sm_pipe *sm_pipe_new(const struct sm_pipe_config *cfg, const struct sm_pi
 	for (int i = 0; i < 3; i++, m += cfg->excerpt)
 		p->ex[i] = m;
 	p->ubuf = ubytes ? m : NULL; /* SSE and WebSocket pipelines have none */
+	p->ucap = ubytes;
 	p->json = (char *)(m + ubytes);
 
 	if (sm_msgpack_init(&p->mp, &cfg->msgpack) != SM_OK ||
 	    sm_antihijack_init(&p->ah, cfg->guards, cfg->n_guards) != SM_OK)
 		goto fail;
+	/* Text and JSON excerpts need the guard window and the excerpt; msgpack
+	 * may need several input bytes per JSON byte: the whole prefix. */
+	size_t need = cfg->excerpt + sm_antihijack_window(&p->ah);
+	if (cl.prefix && hint != H_MSGPACK && need < cl.prefix)
+		cl.prefix = need;
 
 	if (h->websocket) {
 		p->framing = SM_PIPE_FRAME_WEBSOCKET;
@@ -632,11 +658,11 @@ struct sm_pipe *sm_pipe_new(const struct sm_pipe_config *cfg, const struct sm_pi
 	/* A failure here is reported by the first feed or finish (the stack's
 	 * result is sticky). */
 	if (ln == SIZE_MAX) {
-		sm_content_init(&p->content, "", 0, &cfg->content, content_out, p);
+		sm_content_init(&p->content, "", 0, &cl, content_out, p);
 		p->content.result = SM_ERR_LIMIT;
 		p->content.reason = SM_CONTENT_TOO_DEEP;
 	} else {
-		sm_content_init(&p->content, list, ln, &cfg->content, content_out, p);
+		sm_content_init(&p->content, list, ln, &cl, content_out, p);
 	}
 
 	choose(p, h);

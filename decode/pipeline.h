@@ -92,6 +92,8 @@ struct sm_pipe_event {
 	bool compressed;      /* gRPC flag / WebSocket RSV1: compressed on the wire */
 	bool decoded;         /* compressed and decoded: excerpt and length are the
 	                         decoded bytes (else a compressed unit is left as is) */
+	bool partial;         /* cfg.prefix cut the unit before its end: length is the
+	                         bytes decoded, not the unit's length (unknown) */
 	uint64_t wire_length; /* bytes of the unit as framed (compressed size) */
 	const char *label;    /* SSE event type, "" otherwise (not NUL-terminated) */
 	size_t label_len;
@@ -106,7 +108,15 @@ struct sm_pipe_config {
 	uint32_t max_unit;                /* bytes of one unit kept for payload decoding */
 	uint32_t excerpt;                 /* bytes of payload in events */
 	uint32_t max_event;               /* SSE event / WebSocket message / gRPC message */
-	const char *const *guards;        /* extra anti-hijack prefixes */
+	/* > 0: an unframed body (no SSE, gRPC, WebSocket) is decoded only as far
+	 * as its first `prefix` bytes (content stage in prefix mode, unit buffer
+	 * of at most `prefix` bytes, msgpack converted as far as they go). Its
+	 * PAYLOAD event is then `partial` when the decoded body was longer, or a
+	 * msgpack body did not fit; corruption past the prefix goes unseen.
+	 * The length of an unencoded JSON or text body stays exact. At least
+	 * `excerpt`; 0 = decode every body to its end. */
+	uint32_t prefix;
+	const char *const *guards; /* extra anti-hijack prefixes */
 	size_t n_guards;
 };
 

@@ -1,6 +1,7 @@
-/* Content decoders on arbitrary bytes. data[0] picks the coding list,
- * data[1] the write size; the rest is the encoded body. Every decoder must
- * stay within its budget and return a defined result. */
+/* Content decoders on arbitrary bytes. data[0] picks the coding list and
+ * prefix mode, data[1] the write size; the rest is the encoded body. Every
+ * decoder must stay within its budget (the prefix, in prefix mode) and
+ * return a defined result. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +32,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2)
 		return 0;
-	const char *h = codings[data[0] % (sizeof(codings) / sizeof(codings[0]))];
+	size_t nc = sizeof(codings) / sizeof(codings[0]);
+	const char *h = codings[data[0] % nc];
+	size_t prefix = (data[0] / nc) & 1 ? 700 : 0;
 	size_t step = (size_t)data[1] * 16 + 1;
 	data += 2;
 	size -= 2;
-	struct sm_content_limits lim = {.max_input = 256 << 10, .max_output = 1 << 20};
+	struct sm_content_limits lim = {
+	        .max_input = 256 << 10, .max_output = 1 << 20, .prefix = prefix};
 	struct tally t = {0};
 	struct sm_content c;
 	if (sm_content_init(&c, h, strlen(h), &lim, sink, &t) != SM_OK)
@@ -51,6 +55,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	/* Stacked decoders: each stage is bounded by the budget. */
 	if (t.total > lim.max_output)
+		abort();
+	bool identity = !strcmp(h, "identity");
+	if (prefix && !identity && (t.total > prefix || (c.cut && (t.total != prefix || r))))
+		abort();
+	if (c.cut && (!prefix || identity))
 		abort();
 	sm_content_free(&c);
 	return 0;

@@ -1,6 +1,7 @@
 /* msgpack -> JSON and the anti-hijack scan on arbitrary bytes. Successful
  * conversions must be valid JSON within the budget; failures must carry a
- * reason; the prefix mode must report the same outcome and bytes. */
+ * reason; the prefix mode must report the same outcome and bytes; a head
+ * (the first bytes of a valid value) converts to the start of its JSON. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -141,6 +142,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = keep; i < sizeof(pre); i++)
 		if (pre[i] != 0x55)
 			abort();
+	if (r == SM_OK) {
+		size_t h = size ? (size_t)data[size - 1] * 131 % (size + 1) : 0;
+		memset(pre, 0x55, sizeof(pre));
+		int hr = sm_msgpack_head_to_json(&m, data, h, pre, keep, &ps);
+		if (hr != SM_OK || ps.out_len > st.out_len ||
+		    (h == size && (ps.reason != SM_MSGPACK_OK || ps.out_len != st.out_len)) ||
+		    (h < size && ps.reason != SM_MSGPACK_TRUNCATED))
+			abort();
+		if (memcmp(pre, out, ps.out_len < keep ? ps.out_len : keep) != 0)
+			abort();
+	}
 	sm_msgpack_free(&m);
 
 	struct sm_antihijack a;

@@ -1,6 +1,6 @@
-/* The decode pipeline on arbitrary bodies. data[0] picks the headers,
- * data[1] the chunking of a second run; both runs must produce identical
- * events (split invariance), and every excerpt must stay within bounds. */
+/* The decode pipeline on arbitrary bodies. data[0] picks the headers and
+ * whether bodies are decoded only up to a prefix, data[1] the chunking of a second run; both runs
+ * must produce identical events (split invariance), and every excerpt must stay within bounds. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +52,8 @@ static void on_event(void *ctx, const struct sm_pipe_event *ev)
 	if (ev->seq != d->n)
 		abort();
 	d->n++;
-	int v[6] = {ev->type, ev->stage, ev->result, ev->fatal, ev->kind, ev->sanitized};
+	int v[7] = {ev->type, ev->stage,     ev->result, ev->fatal,
+	            ev->kind, ev->sanitized, ev->partial};
 	mix(d, v, sizeof(v));
 	mix(d, ev->reason, strlen(ev->reason));
 	mix(d, ev->who, strlen(ev->who));
@@ -64,7 +65,8 @@ static void on_event(void *ctx, const struct sm_pipe_event *ev)
 	mix(d, ev->label, ev->label_len);
 }
 
-static struct digest run(const struct hdr *h, const uint8_t *b, size_t n, unsigned pattern)
+static struct digest run(const struct hdr *h, uint32_t prefix, const uint8_t *b, size_t n,
+                         unsigned pattern)
 {
 	struct sm_pipe_config cfg = {
 	        .chunked = {.max_line = 64, .max_trailers = 256},
@@ -73,6 +75,7 @@ static struct digest run(const struct hdr *h, const uint8_t *b, size_t n, unsign
 	        .max_unit = 4096,
 	        .excerpt = 64,
 	        .max_event = 4096,
+	        .prefix = prefix,
 	};
 	struct sm_pipe_headers ph = {
 	        .content_type = h->ct,
@@ -118,10 +121,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2)
 		return 0;
-	const struct hdr *h = &hdrs[data[0] % (sizeof(hdrs) / sizeof(hdrs[0]))];
+	size_t nh = sizeof(hdrs) / sizeof(hdrs[0]);
+	const struct hdr *h = &hdrs[data[0] % nh];
+	uint32_t prefix = (data[0] / nh) & 1 ? 256 : 0;
 	unsigned pattern = data[1] + 1u;
-	struct digest a = run(h, data + 2, size - 2, 0);
-	struct digest b = run(h, data + 2, size - 2, pattern);
+	struct digest a = run(h, prefix, data + 2, size - 2, 0);
+	struct digest b = run(h, prefix, data + 2, size - 2, pattern);
 	if (a.h != b.h || a.n != b.n)
 		abort();
 	return 0;

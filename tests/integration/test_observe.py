@@ -2,6 +2,7 @@
 arrive, bodies decoded (gzip, msgpack, anti-hijack guards) into payload
 events, decoder failures as parse_error, and the forwarded bytes untouched."""
 import gzip
+import json
 import os
 import socket
 import subprocess
@@ -105,6 +106,50 @@ def test_bodies_are_decoded_into_payload_events():
     srv.close()
 
 
+def test_big_bodies_are_decoded_only_as_far_as_the_excerpt_needs():
+    """By default a body is decoded only up to its first bytes: a large gzip
+    JSON or msgpack body gives its excerpt with length -1 (not decoded to
+    the end), and damage past the first bytes goes unseen; with
+    observe.whole_bodies=true the whole body is decoded, its decoded length
+    exact and the damage reported."""
+    js = b'{"items": [' + b",".join(b'{"n": %d, "name": "item-%d"}' % (i, i)
+                                   for i in range(3000)) + b"]}"
+    gz = gzip.compress(js)
+    bad = gz[:len(gz) // 2] + b"\xee" * (len(gz) - len(gz) // 2)
+    doc = {"items": [{"n": i, "name": "item-%d" % i} for i in range(3000)]}
+    mp = msgpack.packb(doc)
+    mp_json = json.dumps(doc, separators=(",", ":"))
+    bodies = {"/gz": ("application/json", "gzip", gz), "/bad": ("application/json", "gzip", bad),
+              "/mp": ("application/msgpack", None, mp),
+              "/plain": ("application/json", None, js)}
+    srv = body_server(bodies)
+    for whole in (False, True):
+        with Proxy(args=["--set", "observe.whole_bodies=%s" % ("true" if whole else "false")]) as p:
+            for path in bodies:
+                s = get(p, srv.port, path.encode())
+                status, _, body = http_response(s)
+                s.close()
+                check(status == 200 and body == bodies[path][2], "%s forwarded untouched" % path)
+            evs = p.wait_closed(len(bodies))
+            pay = [e for e in evs if e["type"] == "payload"]
+            errs = [e for e in evs if e["type"] == "parse_error"]
+            json_pay = [e for e in pay if e["kind"] == "json"]
+            lengths = sorted(e["length"] for e in json_pay)
+            mpp = [e for e in pay if e["kind"] == "msgpack"]
+            check(len(mpp) == 1 and mpp[0]["excerpt"] == mp_json[:64], mpp)
+            check(all(e["excerpt"] == js[:64].decode() for e in json_pay), json_pay)
+            if whole:
+                check(lengths == [len(js), len(js)], "exact lengths: %s" % lengths)
+                check(mpp[0]["length"] == len(mp_json), mpp)
+                check(len(errs) == 1 and errs[0]["module"] == "gzip", errs)
+            else:
+                # /gz and /bad cut at the prefix, /plain counted whole
+                check(lengths == [-1, -1, len(js)], "prefix lengths: %s" % lengths)
+                check(mpp[0]["length"] == -1, mpp)
+                check(not errs, "damage past the prefix is not seen: %s" % errs)
+    srv.close()
+
+
 def test_switches_turn_observers_off():
     js = b'{"x": 1}'
     srv = body_server({"/j": ("application/json", None, js)})
@@ -146,5 +191,6 @@ def test_observers_work_inside_intercepted_tls():
 if __name__ == "__main__":
     run_tests([test_sse_events_are_reported_as_they_arrive,
                test_bodies_are_decoded_into_payload_events,
+               test_big_bodies_are_decoded_only_as_far_as_the_excerpt_needs,
                test_switches_turn_observers_off,
                test_observers_work_inside_intercepted_tls])
