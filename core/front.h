@@ -101,6 +101,7 @@ struct sm_front {
 	struct sm_h2 *h2;             /* HTTP/2 relay (both sides negotiated h2) */
 	struct sm_h2_obs *h2obs;      /* observed streams (core/h2relay.c) */
 	bool h2_eof[2];               /* its sides were told about EOF */
+	bool h2_client_h1;            /* ... translated for an HTTP/1.1 client (proto/h1h2) */
 	uint32_t h2_open_counted;     /* open streams last added to the gauge */
 	uint64_t h2_total_counted;    /* streams last added to the total */
 	const struct sm_fault *fault; /* a fault to answer once due and idle */

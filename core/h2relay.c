@@ -235,7 +235,7 @@ static void h2_events(struct sm_reactor *r, struct sm_flow *f, bool *progress)
 			e = sm_flow_event(r, f, SM_EV_PROXY_REQUEST);
 			if (!e)
 				break;
-			e->i[0] = 0; /* HTTP/2 */
+			e->i[0] = fr->h2_client_h1; /* http_minor: 0 for HTTP/2 */
 			e->i[1] = ev.stream_id;
 			sm_event_set_str(e, 0, (const char *)ev.method, ev.method_len);
 			sm_event_set_str(e, 1, (const char *)ev.path, ev.path_len);

@@ -481,6 +481,7 @@ static void relay_ready(struct sm_reactor *r, struct sm_flow *f)
 			SM_CTR_INC(r, h2_xlate_h2h1);
 		else if (!client_h2)
 			SM_CTR_INC(r, h2_xlate_h1h2);
+		fr->h2_client_h1 = !client_h2;
 	}
 	sm_front_pump_client(r, f);
 	sm_front_pump_upstream(r, f);

@@ -69,11 +69,11 @@ def test_http11_client_to_h2_only_origin():
         check_event_order(evs)
         ok = {(e["side"], e["alpn"]) for e in evs if e["type"] == "tls_handshake_succeeded"}
         check(ok == {("client", "http/1.1"), ("server", "h2")}, ok)
-        reqs = [(e["method"], e["target"], e["stream"]) for e in evs
+        reqs = [(e["method"], e["target"], e["stream"], e["http_minor"]) for e in evs
                 if e["type"] == "proxy_request" and e["method"] != "CONNECT"]
-        check(reqs == [("GET", "/size/100000", 1), ("GET", "/chunked/70000", 2),
-                       ("GET", "/trailers", 3), ("GET", "/size/0", 4), ("POST", "/up", 1),
-                       ("POST", "/up2", 1)], reqs)
+        check(reqs == [("GET", "/size/100000", 1, 1), ("GET", "/chunked/70000", 2, 1),
+                       ("GET", "/trailers", 3, 1), ("GET", "/size/0", 4, 1),
+                       ("POST", "/up", 1, 1), ("POST", "/up2", 1, 1)], reqs)
         resp = [e["status"] for e in evs if e["type"] == "http_response"]
         check(resp == [200] * 6, resp)
         m = parse(scrape(admin_port(p)))
