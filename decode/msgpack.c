@@ -11,6 +11,7 @@
 
 #include "core/result.h"
 #include "decode/fmtfloat.h"
+#include "decode/msgpack_json.h"
 
 /* Map frame phases. */
 enum {
@@ -19,150 +20,12 @@ enum {
 	PH_VALUE,       /* next value read is the value of the pair */
 };
 
-/* Bounded JSON writer. `level` counts enclosing wrapped keys: a '"' or '\\'
- * emitted at level L becomes 2^L - 1 backslashes followed by the byte, so a
- * container used as a map key turns into a correctly escaped JSON string.
- * len counts every byte of the JSON against the budget cap; only bytes at
- * positions below keep (<= cap) are stored: the prefix mode validates and
- * measures the rest without writing it. Once full, cap and keep are lowered
- * to len so that every later write fails the room check. */
-struct writer {
-	char *out;
-	size_t cap;
-	size_t keep;
-	size_t len;
-	unsigned level;
-	bool full;
-};
-
-static void set_full(struct writer *w)
-{
-	w->full = true;
-	w->cap = w->len;
-	if (w->keep > w->len)
-		w->keep = w->len;
-}
-
-/* Where n bytes can be stored as they are (level 0, inside keep), else
- * NULL: the caller then goes through put(). */
-static inline char *room(struct writer *w, size_t n)
-{
-	if (w->level == 0 && w->len <= w->keep && n <= w->keep - w->len)
-		return w->out + w->len;
-	return NULL;
-}
-
-/* Stores c at position len if that is inside keep; counts it either way. */
-static inline void store(struct writer *w, char c)
-{
-	if (w->len < w->keep)
-		w->out[w->len] = c;
-	w->len++;
-}
-
-static void put_slow(struct writer *w, const char *s, size_t n)
-{
-	if (w->full)
-		return;
-	if (w->level == 0) {
-		if (n > w->cap - w->len) {
-			set_full(w);
-			return;
-		}
-		if (w->len < w->keep) {
-			size_t k = w->keep - w->len;
-			memcpy(w->out + w->len, s, n < k ? n : k);
-		}
-		w->len += n;
-		return;
-	}
-	/* Beyond 2^20 backslashes per quote any budget we accept is exceeded. */
-	size_t extra = w->level >= 20 ? SIZE_MAX : ((size_t)1 << w->level) - 1;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '"' || s[i] == '\\') {
-			if (extra >= w->cap - w->len) {
-				set_full(w);
-				return;
-			}
-			for (size_t e = 0; e < extra; e++)
-				store(w, '\\');
-		}
-		if (w->len >= w->cap) {
-			set_full(w);
-			return;
-		}
-		store(w, s[i]);
-	}
-}
-
-static inline void put(struct writer *w, const char *s, size_t n)
-{
-	char *o = room(w, n);
-	if (o) {
-		memcpy(o, s, n);
-		w->len += n;
-		return;
-	}
-	if (w->level == 0 && w->len >= w->keep && n <= w->cap - w->len) {
-		w->len += n; /* past keep: counted only */
-		return;
-	}
-	put_slow(w, s, n);
-}
-
-static inline void putc1(struct writer *w, char c)
-{
-	if (w->level == 0 && w->len < w->cap) {
-		if (w->len < w->keep)
-			w->out[w->len] = c;
-		w->len++;
-		return;
-	}
-	put_slow(w, &c, 1);
-}
-
-static void put_str(struct writer *w, const char *s)
-{
-	put(w, s, strlen(s));
-}
-
-/* Big-endian unsigned of n = 1, 2, 4 or 8 bytes (one load, not a byte loop:
- * every float64 goes through here). */
-static inline uint64_t be(const uint8_t *p, unsigned n)
-{
-#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	switch (n) {
-	case 1: return p[0];
-	case 2: {
-		uint16_t v;
-		memcpy(&v, p, 2);
-		return __builtin_bswap16(v);
-	}
-	case 4: {
-		uint32_t v;
-		memcpy(&v, p, 4);
-		return __builtin_bswap32(v);
-	}
-	case 8: {
-		uint64_t v;
-		memcpy(&v, p, 8);
-		return __builtin_bswap64(v);
-	}
-	default: break;
-	}
-#endif
-	uint64_t v = 0;
-	for (unsigned i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
                                      "25262728293031323334353637383940414243444546474849"
                                      "50515253545556575859606162636465666768697071727374"
                                      "75767778798081828384858687888990919293949596979899";
 
-static void put_u64(struct writer *w, uint64_t v)
+static void put_u64(struct sm_jsonw *w, uint64_t v)
 {
 	char b[24];
 	size_t i = sizeof(b);
@@ -181,7 +44,7 @@ static void put_u64(struct writer *w, uint64_t v)
 	put(w, b + i, sizeof(b) - i);
 }
 
-static void put_i64(struct writer *w, int64_t v)
+static void put_i64(struct sm_jsonw *w, int64_t v)
 {
 	if (v >= 0) {
 		put_u64(w, (uint64_t)v);
@@ -193,7 +56,7 @@ static void put_i64(struct writer *w, int64_t v)
 
 /* Shortest round-trip text (decode/fmtfloat.h), written in place when it
  * fits; NaN and the infinities have no JSON number, so they become strings. */
-static void put_double(struct writer *w, double d, bool is_float32)
+static void put_double(struct sm_jsonw *w, double d, bool is_float32)
 {
 	if (isnan(d) || isinf(d)) {
 		put_str(w, isnan(d) ? "\"NaN\"" : d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
@@ -215,38 +78,6 @@ static void put_double(struct writer *w, double d, bool is_float32)
 		w->len += k;
 	else
 		put(w, b, k);
-}
-
-static const char b64tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static void put_base64(struct writer *w, const uint8_t *p, size_t n)
-{
-	putc1(w, '"');
-	char q[4];
-	size_t i = 0;
-	for (; i + 3 <= n && !w->full; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		q[0] = b64tab[v >> 18];
-		q[1] = b64tab[(v >> 12) & 63];
-		q[2] = b64tab[(v >> 6) & 63];
-		q[3] = b64tab[v & 63];
-		put(w, q, 4);
-	}
-	if (n - i == 1) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		q[0] = b64tab[v >> 18];
-		q[1] = b64tab[(v >> 12) & 63];
-		q[2] = q[3] = '=';
-		put(w, q, 4);
-	} else if (n - i == 2) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-		q[0] = b64tab[v >> 18];
-		q[1] = b64tab[(v >> 12) & 63];
-		q[2] = b64tab[(v >> 6) & 63];
-		q[3] = '=';
-		put(w, q, 4);
-	}
-	putc1(w, '"');
 }
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid
@@ -345,11 +176,11 @@ static inline bool all_plain(const uint8_t *p, size_t n)
 	return !any;
 }
 
-static void put_json_string_slow(struct writer *w, const uint8_t *p, size_t n);
+static void put_json_string_slow(struct sm_jsonw *w, const uint8_t *p, size_t n);
 
 /* Plain ASCII strings (the common case) are copied in one go, or only
  * counted past keep. */
-static inline __attribute__((always_inline)) void put_json_string(struct writer *w,
+static inline __attribute__((always_inline)) void put_json_string(struct sm_jsonw *w,
                                                                   const uint8_t *p, size_t n)
 {
 	char *o = room(w, n + 2);
@@ -369,7 +200,7 @@ static inline __attribute__((always_inline)) void put_json_string(struct writer 
 	put_json_string_slow(w, p, n);
 }
 
-static void put_json_string_slow(struct writer *w, const uint8_t *p, size_t n)
+static void put_json_string_slow(struct sm_jsonw *w, const uint8_t *p, size_t n)
 {
 	putc1(w, '"');
 	size_t i = 0;
@@ -420,89 +251,6 @@ static void put_json_string_slow(struct writer *w, const uint8_t *p, size_t n)
 	putc1(w, '"');
 }
 
-/* Howard Hinnant's civil_from_days, valid for the whole int64 day range we
- * reach (|sec| / 86400). */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	uint64_t doe = (uint64_t)(z - era * 146097);
-	uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t yy = (int64_t)yoe + era * 400;
-	uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	uint64_t mp = (5 * doy + 2) / 153;
-	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yy + (*m <= 2);
-}
-
-static void put_timestamp(struct writer *w, int64_t sec, uint32_t nsec)
-{
-	/* Days and second-of-day with floor division. */
-	int64_t days = sec / 86400, sod = sec % 86400;
-	if (sod < 0) {
-		sod += 86400;
-		days--;
-	}
-	int64_t y;
-	unsigned mo, d;
-	civil_from_days(days, &y, &mo, &d);
-	char b[64];
-	int k;
-	if (y < 0 || y > 9999) {
-		k = snprintf(b, sizeof(b), "{\"ext\":-1,\"sec\":%lld,\"nsec\":%u}", (long long)sec,
-		             nsec);
-		put(w, b, (size_t)k);
-		return;
-	}
-	k = snprintf(b, sizeof(b), "\"%04d-%02u-%02uT%02u:%02u:%02u", (int)y, mo, d,
-	             (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60), (unsigned)(sod % 60));
-	if (nsec) {
-		char f[16];
-		snprintf(f, sizeof(f), ".%09u", nsec);
-		size_t fl = strlen(f);
-		while (f[fl - 1] == '0')
-			fl--;
-		f[fl] = 0;
-		k += snprintf(b + k, sizeof(b) - (size_t)k, "%s", f);
-	}
-	k += snprintf(b + k, sizeof(b) - (size_t)k, "Z\"");
-	put(w, b, (size_t)k);
-}
-
-/* Renders ext type/data; returns false for a malformed timestamp. */
-static bool put_ext(struct writer *w, int8_t type, const uint8_t *p, size_t n)
-{
-	if (type == -1) {
-		if (n == 4) {
-			put_timestamp(w, (int64_t)be(p, 4), 0);
-			return true;
-		}
-		if (n == 8) {
-			uint64_t v = be(p, 8);
-			uint32_t nsec = (uint32_t)(v >> 34);
-			if (nsec > 999999999u)
-				return false;
-			put_timestamp(w, (int64_t)(v & 0x3ffffffffull), nsec);
-			return true;
-		}
-		if (n == 12) {
-			uint32_t nsec = (uint32_t)be(p, 4);
-			if (nsec > 999999999u)
-				return false;
-			put_timestamp(w, (int64_t)be(p + 4, 8), nsec);
-			return true;
-		}
-		return false;
-	}
-	char b[32];
-	int k = snprintf(b, sizeof(b), "{\"ext\":%d,\"data\":", type);
-	put(w, b, (size_t)k);
-	put_base64(w, p, n);
-	putc1(w, '}');
-	return true;
-}
-
 int sm_msgpack_init(struct sm_msgpack *m, const struct sm_msgpack_limits *lim)
 {
 	memset(m, 0, sizeof(*m));
@@ -522,7 +270,7 @@ void sm_msgpack_free(struct sm_msgpack *m)
 }
 
 static int fail(struct sm_msgpack_status *st, enum sm_msgpack_reason r, size_t off,
-                const struct writer *w)
+                const struct sm_jsonw *w)
 {
 	st->reason = r;
 	st->in_offset = off;
@@ -547,7 +295,7 @@ static bool is_str_type(uint8_t c)
 static int convert(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out, size_t cap,
                    size_t keep, bool head, struct sm_msgpack_status *st)
 {
-	struct writer w = {.out = out, .cap = cap, .keep = keep < cap ? keep : cap};
+	struct sm_jsonw w = {.out = out, .cap = cap, .keep = keep < cap ? keep : cap};
 	uint32_t depth = 0;
 	size_t pos = 0;
 
@@ -622,7 +370,7 @@ static int convert(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out,
 				uint64_t len = be(in + pos, lb);
 				pos += lb;
 				NEED(len);
-				put_base64(&w, in + pos, (size_t)len);
+				sm_jsonw_put_base64(&w, in + pos, (size_t)len);
 				pos += (size_t)len;
 				break;
 			}
@@ -646,7 +394,7 @@ static int convert(struct sm_msgpack *m, const uint8_t *in, size_t n, char *out,
 				NEED(1);
 				int8_t type = (int8_t)in[pos++];
 				NEED(len);
-				if (!put_ext(&w, type, in + pos, (size_t)len))
+				if (!sm_jsonw_put_ext(&w, type, in + pos, (size_t)len))
 					return fail(st, SM_MSGPACK_BAD_TIMESTAMP, start, &w);
 				pos += (size_t)len;
 				break;
