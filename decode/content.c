@@ -646,6 +646,7 @@ static int record(struct sm_content *c, int r, unsigned stage)
 		return SM_OK;
 	if (r == CONTENT_ENOUGH) {
 		c->cut = true;
+		sm_content_free(c); /* nothing more to decode: the memory goes back now */
 		return SM_OK;
 	}
 	if (c->failed_stage < 0)

@@ -111,7 +111,8 @@ struct sm_content {
 	enum sm_content_reason reason; /* reason of that failure */
 	int failed_stage;              /* index into vt[] of the failing decoder, or -1 */
 	bool finished;
-	bool cut;   /* prefix mode: lim.prefix bytes delivered, decoding stopped */
+	bool cut;   /* prefix mode: lim.prefix bytes delivered, decoding stopped
+	               and the decoders freed (n = 0) */
 	size_t out; /* bytes delivered to the sink (counted in prefix mode) */
 };
 

@@ -38,6 +38,8 @@ static int decode(const char *h, size_t prefix, const uint8_t *enc, size_t n, si
 	if (r == SM_OK)
 		r = sm_content_finish(&c);
 	*cut = c.cut;
+	if (c.cut)
+		cr_assert_eq(c.n, 0, "a cut stack keeps no decoder");
 	sm_content_free(&c);
 	return r;
 }
