@@ -73,12 +73,17 @@ static size_t drain(struct sm_collector *c, struct out_buf *o, struct out_buf *k
 					keylog_line(c, k, &batch[e]);
 					continue;
 				}
-				if (OUT_CAP - o->len < 1024) {
+				if (OUT_CAP - o->len < SM_EVENT_JSON_MAX) {
 					flush(c, o, pending);
 					pending = 0;
 				}
-				o->len += sm_event_to_json(&batch[e], o->data + o->len,
-				                           OUT_CAP - o->len);
+				size_t w = sm_event_to_json(&batch[e], o->data + o->len,
+				                            OUT_CAP - o->len);
+				if (!w) { /* cannot happen with the room above */
+					atomic_fetch_add(&c->write_errors, 1);
+					continue;
+				}
+				o->len += w;
 				pending++;
 			}
 			total += n;

@@ -119,8 +119,14 @@ const char *sm_event_type_name(int type);
 const char *sm_close_reason_name(int reason);
 const char *sm_upstream_failure_name(int reason);
 
+/* The longest line any event makes: three strings of SM_EVENT_STR_MAX bytes
+ * that all need \u00XX escaping are 1.7 KB alone (test_collector.c formats
+ * the widest event of every type). */
+#define SM_EVENT_JSON_MAX 4096
+
 /* Formats ev as one JSON object followed by '\n' into buf. Returns the length
- * written, or 0 if cap is too small (cap >= 1024 always suffices). */
+ * written, or 0 if cap is too small (cap >= SM_EVENT_JSON_MAX always
+ * suffices). */
 size_t sm_event_to_json(const struct sm_event *ev, char *buf, size_t cap);
 
 #endif
