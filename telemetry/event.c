@@ -2,7 +2,6 @@
 
 #include "tls/taxonomy.h"
 
-#include <stdio.h>
 #include <string.h>
 
 enum field_kind { F_NONE, F_INT, F_ENUM };
@@ -210,86 +209,134 @@ const char *sm_upstream_failure_name(int r)
 	return "unknown";
 }
 
+/* The formatter writes into a buffer of SM_EVENT_JSON_MAX bytes without
+ * checking room per field: every line fits it (test_collector.c). It runs
+ * for every event the collector writes, so no printf. */
+
 /* Appends a JSON string literal; control and non-ASCII bytes are escaped as
  * \u00XX so the output is valid JSON whatever bytes the client sent. */
-static size_t put_json_str(char *out, size_t pos, size_t cap, const char *s, size_t len)
+static char *put_json_str(char *o, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	if (pos + 2 > cap)
-		return cap + 1;
-	out[pos++] = '"';
+	*o++ = '"';
 	for (size_t k = 0; k < len; k++) {
 		unsigned char c = (unsigned char)s[k];
-		if (pos + 7 > cap)
-			return cap + 1;
 		if (c == '"' || c == '\\') {
-			out[pos++] = '\\';
-			out[pos++] = (char)c;
+			*o++ = '\\';
+			*o++ = (char)c;
 		} else if (c < 0x20 || c >= 0x7f) {
-			memcpy(out + pos, "\\u00", 4);
-			out[pos + 4] = hex[c >> 4];
-			out[pos + 5] = hex[c & 15];
-			pos += 6;
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[c >> 4];
+			o[5] = hex[c & 15];
+			o += 6;
 		} else {
-			out[pos++] = (char)c;
+			*o++ = (char)c;
 		}
 	}
-	out[pos++] = '"';
-	return pos;
+	*o++ = '"';
+	return o;
 }
 
-static size_t put_raw(char *out, size_t pos, size_t cap, const char *fmt_out, int n)
+static char *put_lit(char *o, const char *s)
 {
-	if (n < 0 || pos + (size_t)n >= cap)
-		return cap + 1;
-	memcpy(out + pos, fmt_out, (size_t)n);
-	return pos + (size_t)n;
+	size_t n = strlen(s);
+	memcpy(o, s, n);
+	return o + n;
+}
+
+/* ,"name": */
+static char *put_key(char *o, const char *name)
+{
+	*o++ = ',';
+	*o++ = '"';
+	o = put_lit(o, name);
+	*o++ = '"';
+	*o++ = ':';
+	return o;
+}
+
+static char *put_u64(char *o, uint64_t v)
+{
+	char t[20];
+	int n = 0;
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*o++ = t[--n];
+	return o;
+}
+
+static char *put_i64(char *o, int64_t v)
+{
+	if (v >= 0)
+		return put_u64(o, (uint64_t)v);
+	*o++ = '-';
+	return put_u64(o, 0 - (uint64_t)v); /* INT64_MIN safe */
+}
+
+static size_t format(const struct sm_event *ev, char *buf)
+{
+	char *o = buf;
+	int type = ev->type;
+	const struct desc *d = (type > 0 && type < SM_EV_TYPE_COUNT) ? &descs[type] : NULL;
+	o = put_lit(o, "{\"ts\":");
+	o = put_u64(o, ev->ts_ns / 1000000000ull);
+	*o++ = '.';
+	uint64_t us = ev->ts_ns % 1000000000ull / 1000ull;
+	for (int k = 5; k >= 0; k--, us /= 10)
+		o[k] = (char)('0' + us % 10);
+	o += 6;
+	o = put_lit(o, ",\"core\":");
+	o = put_u64(o, ev->core);
+	o = put_lit(o, ",\"flow\":");
+	o = put_u64(o, ev->flow);
+	o = put_lit(o, ",\"seq\":");
+	o = put_u64(o, ev->seq);
+	o = put_lit(o, ",\"type\":");
+	const char *tname = sm_event_type_name(type);
+	o = put_json_str(o, tname, strlen(tname));
+	for (int k = 0; d && k < SM_EVENT_NINT; k++) {
+		const struct field *f = &d->i[k];
+		if (f->kind == F_NONE)
+			continue;
+		o = put_key(o, f->name);
+		if (f->kind == F_ENUM) {
+			*o++ = '"';
+			o = put_lit(o, f->enum_name((int)ev->i[k]));
+			*o++ = '"';
+		} else {
+			o = put_i64(o, ev->i[k]);
+		}
+	}
+	for (int k = 0; d && k < SM_EVENT_NSTR; k++) {
+		if (!d->s[k])
+			continue;
+		o = put_key(o, d->s[k]);
+		o = put_json_str(o, ev->s[k], ev->slen[k]);
+		if (ev->strunc[k]) {
+			*o++ = ',';
+			*o++ = '"';
+			o = put_lit(o, d->s[k]);
+			o = put_lit(o, "_truncated\":true");
+		}
+	}
+	if (d && d->fixed)
+		o = put_lit(o, d->fixed);
+	*o++ = '}';
+	*o++ = '\n';
+	return (size_t)(o - buf);
 }
 
 size_t sm_event_to_json(const struct sm_event *ev, char *buf, size_t cap)
 {
-	char tmp[160];
-	size_t pos = 0;
-	int type = ev->type;
-	const struct desc *d = (type > 0 && type < SM_EV_TYPE_COUNT) ? &descs[type] : NULL;
-	int n = snprintf(tmp, sizeof(tmp),
-	                 "{\"ts\":%llu.%06llu,\"core\":%u,\"flow\":%llu,\"seq\":%u,\"type\":",
-	                 (unsigned long long)(ev->ts_ns / 1000000000ull),
-	                 (unsigned long long)(ev->ts_ns % 1000000000ull / 1000ull), ev->core,
-	                 (unsigned long long)ev->flow, ev->seq);
-	pos = put_raw(buf, pos, cap, tmp, n);
-	const char *tname = sm_event_type_name(type);
-	if (pos <= cap)
-		pos = put_json_str(buf, pos, cap, tname, strlen(tname));
-	for (int k = 0; d && k < SM_EVENT_NINT && pos <= cap; k++) {
-		const struct field *f = &d->i[k];
-		if (f->kind == F_NONE)
-			continue;
-		if (f->kind == F_ENUM)
-			n = snprintf(tmp, sizeof(tmp), ",\"%s\":\"%s\"", f->name,
-			             f->enum_name((int)ev->i[k]));
-		else
-			n = snprintf(tmp, sizeof(tmp), ",\"%s\":%lld", f->name,
-			             (long long)ev->i[k]);
-		pos = put_raw(buf, pos, cap, tmp, n);
-	}
-	for (int k = 0; d && k < SM_EVENT_NSTR && pos <= cap; k++) {
-		if (!d->s[k])
-			continue;
-		n = snprintf(tmp, sizeof(tmp), ",\"%s\":", d->s[k]);
-		pos = put_raw(buf, pos, cap, tmp, n);
-		if (pos <= cap)
-			pos = put_json_str(buf, pos, cap, ev->s[k], ev->slen[k]);
-		if (pos <= cap && ev->strunc[k]) {
-			n = snprintf(tmp, sizeof(tmp), ",\"%s_truncated\":true", d->s[k]);
-			pos = put_raw(buf, pos, cap, tmp, n);
-		}
-	}
-	if (d && d->fixed && pos <= cap)
-		pos = put_raw(buf, pos, cap, d->fixed, (int)strlen(d->fixed));
-	if (pos + 2 > cap)
+	if (cap >= SM_EVENT_JSON_MAX)
+		return format(ev, buf);
+	char tmp[SM_EVENT_JSON_MAX];
+	size_t n = format(ev, tmp);
+	if (n > cap)
 		return 0;
-	buf[pos++] = '}';
-	buf[pos++] = '\n';
-	return pos;
+	memcpy(buf, tmp, n);
+	return n;
 }

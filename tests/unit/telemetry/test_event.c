@@ -72,3 +72,16 @@ Test(event, names_are_stable)
 	for (int t = 1; t < SM_EV_TYPE_COUNT; t++)
 		cr_expect_str_neq(sm_event_type_name(t), "unknown", "type %d unnamed", t);
 }
+
+Test(event, a_buffer_of_the_line_length_is_enough_one_byte_less_is_not)
+{
+	struct sm_event ev = mk(SM_EV_PROXY_REQUEST);
+	sm_event_set_str(&ev, 0, "GET", 3);
+	sm_event_set_str(&ev, 1, "/\x01\xfe", 3);
+	char big[SM_EVENT_JSON_MAX], small[SM_EVENT_JSON_MAX];
+	size_t n = sm_event_to_json(&ev, big, sizeof(big));
+	cr_assert(n > 0 && big[n - 1] == '\n');
+	cr_assert_eq(sm_event_to_json(&ev, small, n), n);
+	cr_assert(!memcmp(big, small, n));
+	cr_assert_eq(sm_event_to_json(&ev, small, n - 1), 0);
+}
