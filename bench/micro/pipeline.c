@@ -4,10 +4,13 @@
  *   cmake --build --preset release
  *   cc -O2 -I. bench/micro/pipeline.c build/release/libsoth.a -lz -ldeflate -lbrotlidec \
  *      -lzstd -lm -o /tmp/micro_pipeline
- *   /tmp/micro_pipeline BODY CONTENT-TYPE [REPS]
+ *   /tmp/micro_pipeline BODY CONTENT-TYPE [REPS [CONTENT-ENCODING [whole]]]
  *
- * BODY: a file holding one response body, e.g. the parsers lane's /sse or
- * /msgpack (bench/lanes --keep leaves them in its work directory, www/).
+ * BODY: a file holding one response body, e.g. the parsers lane's /sse,
+ * /msgpack or json.gz (bench/lanes --keep leaves them in its work directory,
+ * www/); CONTENT-ENCODING e.g. gzip for json.gz ("" for none). By default
+ * bodies are decoded as far as the excerpt needs (the observers' default);
+ * "whole" decodes them to the end (observe.whole_bodies=true).
  * Prints CPU microseconds per body (pipeline created, fed in 16 KiB pieces,
  * finished, freed; events counted, not formatted): the best of 9 batches of
  * REPS bodies (default 1000), since other programs share the machine. Under
@@ -19,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/observe.h"
 #include "decode/pipeline.h"
 
 static volatile uint64_t sink;
@@ -58,9 +62,14 @@ int main(int argc, char **argv)
 	        .max_unit = mm,
 	        .excerpt = 64,
 	        .max_event = mm,
+	        .prefix = argc > 5 && !strcmp(argv[5], "whole") ? 0 : SM_OBSERVE_PREFIX,
 	};
-	struct sm_pipe_headers ph = {
-	        .content_type = ct, .content_type_len = strlen(ct), .transfer_removed = true};
+	const char *ce = argc > 4 && *argv[4] ? argv[4] : NULL;
+	struct sm_pipe_headers ph = {.content_type = ct,
+	                             .content_type_len = strlen(ct),
+	                             .content_encoding = ce,
+	                             .content_encoding_len = ce ? strlen(ce) : 0,
+	                             .transfer_removed = true};
 	double best = 1e9;
 	for (int b = 0; b < 9; b++) {
 		double t = cpu_s();
