@@ -297,11 +297,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 		break;
 	case NGHTTP2_GOAWAY: {
 		y->up_gone = 1;
-		struct h2_ev e = {.type = SM_H2_EV_GOAWAY,
-		                  .dir = SM_H2_UPSTREAM,
-		                  .who = SM_H2_UPSTREAM,
-		                  .code = f->goaway.error_code,
-		                  .last_id = f->goaway.last_stream_id};
+		struct h2_ev e = h2_goaway_ev(SM_H2_UPSTREAM, SM_H2_UPSTREAM, SM_H2_R_NONE, f);
 		y_push(y, &e);
 		break;
 	}

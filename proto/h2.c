@@ -395,11 +395,7 @@ static void got_goaway(struct sm_h2 *h, int side, const nghttp2_frame *f)
 	struct h2_side *sd = &h->side[side];
 	if (!sd->goaway_seen) {
 		sd->goaway_seen = 1;
-		struct h2_ev e = {.type = SM_H2_EV_GOAWAY,
-		                  .dir = (uint8_t)side,
-		                  .who = (uint8_t)side,
-		                  .code = f->goaway.error_code,
-		                  .last_id = f->goaway.last_stream_id};
+		struct h2_ev e = h2_goaway_ev(side, side, SM_H2_R_NONE, f);
 		h2_push(h, &e);
 	}
 	int to = OTHER(side);
@@ -592,12 +588,7 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 		/* nghttp2 ended this connection (protocol error): the other side
 		 * loses its peer */
 		h->side[side].goaway_sent = 1;
-		struct h2_ev e = {.type = SM_H2_EV_GOAWAY,
-		                  .dir = (uint8_t)side,
-		                  .who = SM_H2_PROXY,
-		                  .reason = SM_H2_R_NGHTTP2,
-		                  .code = f->goaway.error_code,
-		                  .last_id = f->goaway.last_stream_id};
+		struct h2_ev e = h2_goaway_ev(side, SM_H2_PROXY, SM_H2_R_NGHTTP2, f);
 		h2_push(h, &e);
 		if (f->goaway.error_code != NGHTTP2_NO_ERROR)
 			h2_side_lost(h, side);

@@ -100,6 +100,18 @@ struct h2_ev {
 	uint8_t ps_has[6];
 };
 
+/* The GOAWAY event of frame f (received from side dir, or sent on it by
+ * nghttp2 itself when who is SM_H2_PROXY). */
+static inline struct h2_ev h2_goaway_ev(int dir, int who, int reason, const nghttp2_frame *f)
+{
+	return (struct h2_ev){.type = SM_H2_EV_GOAWAY,
+	                      .dir = (uint8_t)dir,
+	                      .who = (uint8_t)who,
+	                      .reason = (uint8_t)reason,
+	                      .code = f->goaway.error_code,
+	                      .last_id = f->goaway.last_stream_id};
+}
+
 struct sm_h2 {
 	struct sm_h2_limits lim;
 	nghttp2_mem mem;

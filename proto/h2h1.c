@@ -379,11 +379,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 		}
 		break;
 	case NGHTTP2_GOAWAY: {
-		struct h2_ev e = {.type = SM_H2_EV_GOAWAY,
-		                  .dir = SM_H2_CLIENT,
-		                  .who = SM_H2_CLIENT,
-		                  .code = f->goaway.error_code,
-		                  .last_id = f->goaway.last_stream_id};
+		struct h2_ev e = h2_goaway_ev(SM_H2_CLIENT, SM_H2_CLIENT, SM_H2_R_NONE, f);
 		push_ev(x, &e);
 		break;
 	}
@@ -484,12 +480,7 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	if (f->hd.type == NGHTTP2_GOAWAY && !x->goaway) {
 		/* nghttp2 ended the connection (the client broke the protocol) */
 		x->goaway = 1;
-		struct h2_ev e = {.type = SM_H2_EV_GOAWAY,
-		                  .dir = SM_H2_CLIENT,
-		                  .who = SM_H2_PROXY,
-		                  .reason = SM_H2_R_NGHTTP2,
-		                  .code = f->goaway.error_code,
-		                  .last_id = f->goaway.last_stream_id};
+		struct h2_ev e = h2_goaway_ev(SM_H2_CLIENT, SM_H2_PROXY, SM_H2_R_NGHTTP2, f);
 		push_ev(x, &e);
 	}
 	return 0;
