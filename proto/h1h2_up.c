@@ -235,13 +235,7 @@ static void got_trailers(struct sm_h1h2 *y, int end)
 static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *ud)
 {
 	struct sm_h1h2 *y = ud;
-	size_t room = y->out_cap - y->out_len;
-	if (room == 0)
-		return NGHTTP2_ERR_WOULDBLOCK;
-	size_t n = len < room ? len : room;
-	memcpy(y->out + y->out_len, data, n);
-	y->out_len += n;
-	return (ssize_t)n;
+	return h2_send_into(y->out, &y->out_len, y->out_cap, data, len);
 }
 
 static int ours(const struct sm_h1h2 *y, int32_t sid)

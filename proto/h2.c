@@ -175,13 +175,7 @@ static int must_pause(struct sm_h2 *h, int side)
 static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *ud)
 {
 	struct sm_h2 *h = H(ud);
-	size_t room = h->out_cap - h->out_len;
-	if (room == 0)
-		return NGHTTP2_ERR_WOULDBLOCK;
-	size_t n = len < room ? len : room;
-	memcpy(h->out + h->out_len, data, n);
-	h->out_len += n;
-	return (ssize_t)n;
+	return h2_send_into(h->out, &h->out_len, h->out_cap, data, len);
 }
 
 static ssize_t read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len, uint32_t *dflags,

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
 
 #include "proto/h2.h"
 #include "proto/hdrcheck.h"
@@ -99,6 +101,21 @@ struct h2_ev {
 	uint32_t ps_off[6], ps_len[6]; /* REQUEST pseudo values (arena offsets, PS_*) */
 	uint8_t ps_has[6];
 };
+
+/* nghttp2's send callback into a caller's buffer out[*len..cap): takes what
+ * fits, WOULDBLOCK when nothing does (the relay drains it and resumes). */
+static inline ssize_t h2_send_into(uint8_t *out, size_t *len, size_t cap, const uint8_t *data,
+                                   size_t n)
+{
+	size_t room = cap - *len;
+	if (room == 0)
+		return NGHTTP2_ERR_WOULDBLOCK;
+	if (n > room)
+		n = room;
+	memcpy(out + *len, data, n);
+	*len += n;
+	return (ssize_t)n;
+}
 
 /* The GOAWAY event of frame f (received from side dir, or sent on it by
  * nghttp2 itself when who is SM_H2_PROXY). */

@@ -275,13 +275,7 @@ static void got_trailers(struct sm_h2h1 *x, struct xs *st, int end)
 static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *ud)
 {
 	struct sm_h2h1 *x = ud;
-	size_t room = x->out_cap - x->out_len;
-	if (room == 0)
-		return NGHTTP2_ERR_WOULDBLOCK;
-	size_t n = len < room ? len : room;
-	memcpy(x->out + x->out_len, data, n);
-	x->out_len += n;
-	return (ssize_t)n;
+	return h2_send_into(x->out, &x->out_len, x->out_cap, data, len);
 }
 
 ssize_t x_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len, uint32_t *dflags,
