@@ -489,27 +489,6 @@ static bool mt_suffix(const char *t, size_t n, const char *want)
 }
 
 static void choose_type(const struct sm_pipe_headers *h, enum sm_pipe_framing *framing,
-                        enum hint *body_hint);
-
-static void choose(struct sm_pipe *p, const struct sm_pipe_headers *h)
-{
-	choose_type(h, &p->framing, &p->body_hint);
-}
-
-/* Whether the pipeline needs the max_unit buffer: a whole body kept as one
- * unit (no framing) or gRPC messages decoded into it; SSE events and
- * WebSocket messages come with their own buffers. */
-static bool needs_unit_buffer(const struct sm_pipe_headers *h)
-{
-	enum sm_pipe_framing f;
-	enum hint hint;
-	if (h->websocket)
-		return false;
-	choose_type(h, &f, &hint);
-	return f == SM_PIPE_FRAME_NONE || f == SM_PIPE_FRAME_GRPC;
-}
-
-static void choose_type(const struct sm_pipe_headers *h, enum sm_pipe_framing *framing,
                         enum hint *body_hint)
 {
 	const char *t = h->content_type ? h->content_type : "";
@@ -594,11 +573,15 @@ struct sm_pipe *sm_pipe_new(const struct sm_pipe_config *cfg, const struct sm_pi
 	    cfg->msgpack.max_output == 0 || (cfg->prefix && cfg->prefix < cfg->excerpt))
 		return NULL;
 	size_t json = cfg->excerpt; /* sm_msgpack_to_json_prefix() stores no more */
-	size_t ubytes = needs_unit_buffer(h) ? cfg->max_unit : 0;
-	struct sm_content_limits cl = cfg->content;
 	enum sm_pipe_framing f;
 	enum hint hint;
 	choose_type(h, &f, &hint);
+	/* The max_unit buffer holds a whole body kept as one unit (no framing)
+	 * or gRPC messages decoded into it; SSE events and WebSocket messages
+	 * come with their own buffers. */
+	bool unit_buf = !h->websocket && (f == SM_PIPE_FRAME_NONE || f == SM_PIPE_FRAME_GRPC);
+	size_t ubytes = unit_buf ? cfg->max_unit : 0;
+	struct sm_content_limits cl = cfg->content;
 	if (cfg->prefix && !h->websocket && f == SM_PIPE_FRAME_NONE) {
 		cl.prefix = cfg->prefix; /* a whole body: only its first bytes */
 		if (ubytes > cfg->prefix)
@@ -665,7 +648,8 @@ struct sm_pipe *sm_pipe_new(const struct sm_pipe_config *cfg, const struct sm_pi
 		sm_content_init(&p->content, list, ln, &cl, content_out, p);
 	}
 
-	choose(p, h);
+	p->framing = f;
+	p->body_hint = hint;
 	if (p->framing == SM_PIPE_FRAME_SSE) {
 		struct sm_sse_config sc = {.max_event = cfg->max_event};
 		p->sse = sm_sse_new(&sc, on_sse, p);
