@@ -7,7 +7,7 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 struct slot {
 	uint64_t tag;

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 enum {
 	ST_HEAD = 0, /* copying head bytes until the blank line */

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "core/config_int.h"
-#include "core/result.h"
+#include "base/result.h"
 
 /* ---- arena: every allocation of a snapshot, freed at once ---- */
 
@@ -68,17 +68,6 @@ void sm_config_free(struct sm_config *cfg)
 		c = next;
 	}
 	free(a);
-}
-
-const char *sm_config_action_str(enum sm_action act)
-{
-	switch (act) {
-	case SM_ACTION_TUNNEL: return "tunnel";
-	case SM_ACTION_BLOCK: return "block";
-	case SM_ACTION_INTERCEPT: return "intercept";
-	case SM_ACTION_FAULT: return "fault";
-	}
-	return "unknown";
 }
 
 /* ---- value parsers shared by the YAML loader and --set ----
@@ -196,7 +185,7 @@ static bool parse_action(const char *s, size_t len, bool with_fault, enum sm_act
 	                                         SM_ACTION_INTERCEPT, SM_ACTION_FAULT};
 	size_t n = sizeof(allowed) / sizeof(allowed[0]) - (with_fault ? 0 : 1);
 	for (size_t i = 0; i < n; i++) {
-		const char *name = sm_config_action_str(allowed[i]);
+		const char *name = sm_action_name(allowed[i]);
 		if (strlen(name) == len && memcmp(name, s, len) == 0) {
 			*out = allowed[i];
 			return true;

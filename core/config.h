@@ -28,14 +28,7 @@
 
 #include "core/cidr.h"
 #include "core/fault.h"
-
-/* What to do with a proxied connection. Append-only: logged in events. */
-enum sm_action {
-	SM_ACTION_TUNNEL = 0,    /* relay bytes untouched */
-	SM_ACTION_BLOCK = 1,     /* refuse (403) without opening an upstream socket */
-	SM_ACTION_INTERCEPT = 2, /* terminate TLS and parse */
-	SM_ACTION_FAULT = 3,     /* answer with the rule's fault (or reset); rules only */
-};
+#include "telemetry/schema.h"
 
 /* Hard bounds on what a file may declare (the loader reports an error). */
 #define SM_CONFIG_MAX_FILE_BYTES (1u << 20) /* sm_config_load_file input size */
@@ -89,7 +82,7 @@ struct sm_config {
 	const char *events;      /* JSONL sink path; "-" = stdout; NULL = no events */
 	const char *dns_servers; /* "127.0.0.1:5353,[::1]:53"; NULL = system resolver */
 	uint64_t seed;           /* fault-injection PRNG seed; 0 = the caller seeds from the clock.
-	                            Reactor i uses sm_rng_seed(seed, i) (core/rng.h). */
+	                            Reactor i uses sm_rng_seed(seed, i) (base/rng.h). */
 	const char *admin;       /* admin endpoint "ADDR:PORT" (/metrics...); NULL = off */
 
 	bool strip_alt_svc_h3; /* drop Alt-Svc h3 advertisements from relayed responses */
@@ -103,7 +96,7 @@ struct sm_config {
 		bool sse;               /* text/event-stream: one sse_event per event */
 		bool websocket;         /* Upgrade: websocket kept; ws_message, ws_turn, ws_close */
 		bool grpc;              /* application/grpc*: grpc_message per message */
-		bool decoders;          /* bodies through decode/pipeline: payload, parse_error */
+		bool decoders;          /* bodies through observe/pipeline: payload, parse_error */
 		bool whole_bodies;      /* decode every body to its end (else its first
 		                           SM_OBSERVE_PREFIX bytes: core/observe.h) */
 		uint32_t excerpt_bytes; /* payload bytes quoted in events (at most 96) */
@@ -164,6 +157,5 @@ int sm_config_set(struct sm_config *cfg, const char *kv, char *err, size_t errca
 void sm_config_free(struct sm_config *cfg);
 
 /* "tunnel", "block", "intercept", "fault"; "unknown" otherwise. */
-const char *sm_config_action_str(enum sm_action a);
 
 #endif

@@ -9,7 +9,7 @@
 
 #include "core/config.h"
 #include "core/config_int.h"
-#include "core/result.h"
+#include "base/result.h"
 
 struct loader {
 	const char *name;

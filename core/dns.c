@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "core/reactor.h"
-#include "core/result.h"
+#include "base/result.h"
 
 #define MAX_SOCKS 16
 

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/result.h"
-#include "core/rng.h"
+#include "base/result.h"
+#include "base/rng.h"
 
 bool sm_fault_fires(const struct sm_fault *f, uint64_t bits)
 {

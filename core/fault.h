@@ -58,7 +58,7 @@ struct sm_fault {
  * otherwise when sm_rng_unit(bits) < probability. */
 bool sm_fault_fires(const struct sm_fault *f, uint64_t bits);
 
-/* One roll from the caller-owned PRNG state (core/rng.h): draws one value
+/* One roll from the caller-owned PRNG state (base/rng.h): draws one value
  * from *rng_state and returns sm_fault_fires() on it. */
 bool sm_fault_roll(const struct sm_fault *f, uint64_t *rng_state);
 

@@ -11,12 +11,13 @@
 #include <unistd.h>
 
 #include "core/mitm.h"
+#include "base/addr.h"
 #include "core/observe.h"
 #include "proto/h2.h"
-#include "decode/pipeline.h"
+#include "observe/pipeline.h"
 #include "core/policy.h"
-#include "core/result.h"
-#include "core/rng.h"
+#include "base/result.h"
+#include "base/rng.h"
 #include "telemetry/event.h"
 
 bool sm_upstream_connect_result(struct sm_reactor *r, struct sm_flow *f, int res);
@@ -315,12 +316,12 @@ void sm_front_start(struct sm_reactor *r, struct sm_flow *f)
 	struct sm_event *ev = sm_flow_event(r, f, SM_EV_FLOW_OPEN);
 	if (ev) {
 		char buf[80];
-		size_t n = sm_fmt_addr((struct sockaddr *)&fr->peer, buf, sizeof(buf));
+		size_t n = sm_addr_format((struct sockaddr *)&fr->peer, buf, sizeof(buf));
 		sm_event_set_str(ev, 0, buf, n);
 		struct sockaddr_storage local;
 		len = sizeof(local);
 		if (getsockname(f->cfd, (struct sockaddr *)&local, &len) == 0) {
-			n = sm_fmt_addr((struct sockaddr *)&local, buf, sizeof(buf));
+			n = sm_addr_format((struct sockaddr *)&local, buf, sizeof(buf));
 			sm_event_set_str(ev, 1, buf, n);
 		}
 		sm_flow_event_commit(r);

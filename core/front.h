@@ -180,7 +180,6 @@ void sm_front_observe(struct sm_reactor *r, struct sm_flow *f, const struct sm_h
  * dest rules, connect; ends in sm_front_connect_cqe() or an error reply. */
 void sm_upstream_resolve(struct sm_reactor *r, struct sm_flow *f);
 void sm_upstream_connected_event(struct sm_reactor *r, struct sm_flow *f);
-size_t sm_fmt_addr(const struct sockaddr *sa, char *buf, size_t cap);
 void sm_upstream_decision_event(struct sm_reactor *r, struct sm_flow *f,
                                 const struct sm_policy_decision *d);
 

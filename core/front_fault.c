@@ -9,8 +9,8 @@
 #include "core/front.h"
 #include "core/mitm.h"
 #include "core/policy.h"
-#include "core/result.h"
-#include "core/rng.h"
+#include "base/result.h"
+#include "base/rng.h"
 #include "telemetry/event.h"
 
 static void fault_event(struct sm_reactor *r, struct sm_flow *f, int rule,

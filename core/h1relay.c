@@ -14,7 +14,7 @@
 
 #include "core/mitm.h"
 #include "core/observe.h"
-#include "core/result.h"
+#include "base/result.h"
 #include "telemetry/event.h"
 
 /* ---- client side ---------------------------------------------------------------- */

@@ -8,10 +8,10 @@
 #include "core/front.h"
 #include "core/mitm.h"
 #include "core/observe.h"
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/h2.h"
 #include "proto/grpc.h"
-#include "decode/pipeline.h"
+#include "observe/pipeline.h"
 #include <stdlib.h>
 #include <strings.h>
 #include "telemetry/event.h"

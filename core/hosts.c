@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 int sm_ip_literal(const char *name, uint16_t port, struct sockaddr_storage *out)
 {

@@ -12,7 +12,7 @@
 
 #include "core/config.h"
 #include "core/proxy.h"
-#include "core/result.h"
+#include "base/result.h"
 #include "tls/ca_cli.h"
 
 static const char usage[] =

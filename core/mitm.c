@@ -10,6 +10,7 @@
 
 #include <wolfssl/wolfcrypt/random.h>
 
+#include "base/addr.h"
 #include "core/front.h"
 #include "core/h2xlate.h"
 #include "core/keylog.h"
@@ -17,7 +18,7 @@
 #include "proto/h2.h"
 #include "core/policy.h"
 #include "core/proxy_internal.h"
-#include "core/result.h"
+#include "base/result.h"
 #include "telemetry/event.h"
 
 #define CH_MAX SM_CLIENTHELLO_MAX_DEFAULT
@@ -142,10 +143,10 @@ static void hs_failed_event(struct sm_reactor *r, struct sm_flow *f, int side, i
 	ev->i[3] = err;
 	ev->i[4] = source;
 	char buf[300];
-	size_t n = sm_fmt_addr((const struct sockaddr *)&fr->peer, buf, sizeof(buf));
+	size_t n = sm_addr_format((const struct sockaddr *)&fr->peer, buf, sizeof(buf));
 	sm_event_set_str(ev, 0, buf, n);
-	int k = snprintf(buf, sizeof(buf), "%s:%u", fr->host, fr->port);
-	sm_event_set_str(ev, 1, buf, k > 0 ? (size_t)k : 0);
+	n = sm_addr_format_host(fr->host, fr->port, buf, sizeof(buf));
+	sm_event_set_str(ev, 1, buf, n);
 	sm_event_set_str(ev, 2, fr->mitm->ch.sni, fr->mitm->ch.sni_len);
 	sm_flow_event_commit(r);
 }

@@ -8,7 +8,7 @@
 #include <errno.h>
 
 #include "core/front.h"
-#include "core/result.h"
+#include "base/result.h"
 
 /* While relaying, a session holds its ciphertext chunk only while it has
  * something to send: idle intercepted connections hold no registered send

@@ -4,10 +4,10 @@
 #include <strings.h>
 
 #include "core/front.h"
-#include "core/result.h"
+#include "base/result.h"
 #include <stdlib.h>
 
-#include "decode/pipeline.h"
+#include "observe/pipeline.h"
 #include "proto/websocket.h"
 #include "proto/ws_deflate.h"
 #include "proto/ws_turn.h"

@@ -1,5 +1,5 @@
 /* Protocol observers on relayed HTTP/1.1 (plain and intercepted): bodies go
- * through decode/pipeline while the original bytes are forwarded untouched
+ * through observe/pipeline while the original bytes are forwarded untouched
  * (proto/http1's observer hook hands over copies). SSE streams give one
  * sse_event per event as it arrives, other decodable bodies payload events,
  * and any stage failure a parse_error; a failure never touches the traffic.

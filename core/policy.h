@@ -46,7 +46,7 @@
  * sm_fault_fires(fault, sm_rng_mix(roll ^ (0x9e3779b97f4a7c15 * (i + 1)))),
  * where roll is in->roll for rules without method/path and in->request_roll
  * for rules with them (so rules fire independently of each other). The caller draws them from its
- * per-reactor PRNG (core/rng.h): one `roll` per connection, passed unchanged
+ * per-reactor PRNG (base/rng.h): one `roll` per connection, passed unchanged
  * to every call for that connection including decide_request (so a
  * connection-level fault that did not fire for the CONNECT does not fire
  * for its requests either), and a fresh `request_roll` per request. For a

@@ -19,7 +19,7 @@
 #include "core/dns.h"
 #include "core/proxy_internal.h"
 #include "core/reactor.h"
-#include "core/result.h"
+#include "base/result.h"
 #include "telemetry/admin.h"
 #include "telemetry/collector.h"
 #include "telemetry/metrics.h"

@@ -18,9 +18,9 @@
 #include "core/mitm.h"
 #include "core/observe.h"
 #include "core/policy.h"
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/http1.h"
-#include "core/rng.h"
+#include "base/rng.h"
 #include "telemetry/event.h"
 
 #define BR_ENTRIES  512

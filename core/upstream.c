@@ -9,31 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/addr.h"
 #include "core/dns.h"
 #include "core/front.h"
 #include "core/hosts.h"
 #include "core/policy.h"
 #include "core/proxy_internal.h"
-#include "core/result.h"
+#include "base/result.h"
 #include "telemetry/event.h"
-
-size_t sm_fmt_addr(const struct sockaddr *sa, char *buf, size_t cap)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-	int n;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-		n = snprintf(buf, cap, "%s:%u", ip, ntohs(a->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-		n = snprintf(buf, cap, "[%s]:%u", ip, ntohs(a->sin6_port));
-	} else {
-		n = snprintf(buf, cap, "?");
-	}
-	return n < 0 ? 0 : ((size_t)n >= cap ? cap - 1 : (size_t)n);
-}
 
 void sm_upstream_decision_event(struct sm_reactor *r, struct sm_flow *f,
                                 const struct sm_policy_decision *d)
@@ -121,7 +104,7 @@ static void connect_next(struct sm_reactor *r, struct sm_flow *f)
 	int fd = socket(a->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		char buf[80];
-		sm_fmt_addr((const struct sockaddr *)a, buf, sizeof(buf));
+		sm_addr_format((const struct sockaddr *)a, buf, sizeof(buf));
 		upstream_failed(r, f, SM_UPF_OTHER, errno, buf);
 		return;
 	}
@@ -150,7 +133,7 @@ bool sm_upstream_connect_result(struct sm_reactor *r, struct sm_flow *f, int res
 	if (res == 0)
 		return true;
 	char buf[80];
-	sm_fmt_addr((const struct sockaddr *)&fr->addrs[fr->addr_idx], buf, sizeof(buf));
+	sm_addr_format((const struct sockaddr *)&fr->addrs[fr->addr_idx], buf, sizeof(buf));
 	int err = -res;
 	if (fr->addr_idx + 1 < fr->n_addrs && err != ECANCELED) {
 		fr->addr_idx++;
@@ -180,7 +163,8 @@ void sm_upstream_connected_event(struct sm_reactor *r, struct sm_flow *f)
 	if (!ev)
 		return;
 	char buf[80];
-	size_t n = sm_fmt_addr((const struct sockaddr *)&fr->addrs[fr->addr_idx], buf, sizeof(buf));
+	size_t n =
+	        sm_addr_format((const struct sockaddr *)&fr->addrs[fr->addr_idx], buf, sizeof(buf));
 	ev->i[0] = (int64_t)((sm_now_ns() - fr->t_connect_ns) / 1000);
 	ev->i[1] = (int64_t)fr->dns_us;
 	sm_event_set_str(ev, 0, buf, n);

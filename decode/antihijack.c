@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 struct guard {
 	const char *text;

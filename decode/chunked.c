@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 void sm_chunked_init(struct sm_chunked *c, const struct sm_chunked_limits *lim)
 {

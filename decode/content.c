@@ -9,7 +9,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 /* Prefix mode: returned by the sink once the prefix is delivered, and
  * passed back up by every decoder like a failure; never a reason. */

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 #define SCRATCH 4096 /* output past the caller's buffer is inflated here and dropped */
 

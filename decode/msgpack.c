@@ -9,7 +9,8 @@
 #include <emmintrin.h>
 #endif
 
-#include "core/result.h"
+#include "base/json.h"
+#include "base/result.h"
 #include "decode/fmtfloat.h"
 #include "decode/msgpack_json.h"
 
@@ -78,40 +79,6 @@ static void put_double(struct sm_jsonw *w, double d, bool is_float32)
 		w->len += k;
 	else
 		put(w, b, k);
-}
-
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid
- * (overlong, surrogate, above U+10FFFF, bad or missing continuation). */
-static size_t utf8_len(const uint8_t *p, size_t n)
-{
-	uint8_t c = p[0];
-	if (c < 0x80)
-		return 1;
-	size_t len;
-	uint8_t lo = 0x80, hi = 0xbf;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if (n < len || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
 }
 
 /* Whether any of the 8 bytes of x needs escaping or UTF-8 checking
@@ -200,53 +167,21 @@ static inline __attribute__((always_inline)) void put_json_string(struct sm_json
 	put_json_string_slow(w, p, n);
 }
 
+/* Escapes through the one JSON writer (base/json.h), piece by piece so the
+ * writer's bounds and wrapped-key escaping apply. */
 static void put_json_string_slow(struct sm_jsonw *w, const uint8_t *p, size_t n)
 {
 	putc1(w, '"');
 	size_t i = 0;
 	while (i < n && !w->full) {
-		/* Copy the longest run that needs no escaping in one go. */
-		size_t j = i;
-		while (j < n && p[j] >= 0x20 && p[j] < 0x80 && p[j] != '"' && p[j] != '\\')
-			j++;
-		if (j > i) {
-			put(w, (const char *)p + i, j - i);
-			i = j;
+		size_t k = sm_json_run(p + i, n - i);
+		if (k) {
+			put(w, (const char *)p + i, k);
+			i += k;
 			continue;
 		}
-		uint8_t c = p[i];
-		char e[8];
-		if (c == '"' || c == '\\') {
-			e[0] = '\\';
-			e[1] = (char)c;
-			put(w, e, 2);
-			i++;
-		} else if (c < 0x20) {
-			const char *s = NULL;
-			switch (c) {
-			case '\b': s = "\\b"; break;
-			case '\f': s = "\\f"; break;
-			case '\n': s = "\\n"; break;
-			case '\r': s = "\\r"; break;
-			case '\t': s = "\\t"; break;
-			}
-			if (s) {
-				put(w, s, 2);
-			} else {
-				snprintf(e, sizeof(e), "\\u%04x", c);
-				put(w, e, 6);
-			}
-			i++;
-		} else {
-			size_t k = utf8_len(p + i, n - i);
-			if (k == 0) {
-				put(w, "\\ufffd", 6);
-				i++;
-			} else {
-				put(w, (const char *)p + i, k);
-				i += k;
-			}
-		}
+		char e[6];
+		put(w, e, sm_json_escape1(p[i++], e));
 	}
 	putc1(w, '"');
 }

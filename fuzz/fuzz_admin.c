@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "telemetry/admin.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/authority.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -9,7 +9,7 @@
 
 #include "core/config.h"
 #include "core/policy.h"
-#include "core/result.h"
+#include "base/result.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/h1h2.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

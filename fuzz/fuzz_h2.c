@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/h2.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/h2h1.h"
 #include "proto/http1.h"
 

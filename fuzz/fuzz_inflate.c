@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "decode/inflate.h"
 
 static void mix(uint64_t *h, const void *p, size_t n)

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "decode/antihijack.h"
 #include "decode/msgpack.h"
 

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "tls/x509.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

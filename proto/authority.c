@@ -4,7 +4,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 static int fail(enum sm_authority_reason r, enum sm_authority_reason *why)
 {

@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 #define TLS_RECORD_HANDSHAKE 0x16
 #define TLS_HS_CLIENT_HELLO  0x01

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 enum grpc_state {
 	ST_ENVELOPE, /* collecting the 5-byte prefix (hdr_have bytes so far) */

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/h1h2_int.h"
 
 /* ---- events, exchange ---- */

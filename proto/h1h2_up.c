@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/h1h2_int.h"
 
 static void event(struct sm_h1h2 *y, uint8_t type, int dir, uint16_t flags)

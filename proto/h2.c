@@ -2,7 +2,7 @@
  * end-to-end flow control (contract in proto/h2.h). */
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/h2_int.h"
 
 #define OTHER(side) (1 - (side))

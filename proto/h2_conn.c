@@ -3,7 +3,7 @@
  * loss of a side. The nghttp2 callbacks that map streams are proto/h2.c. */
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/h2_int.h"
 
 #define OTHER(side) (1 - (side))

@@ -2,7 +2,7 @@
  * accessors, counters). */
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/h2_int.h"
 
 /* ---- event queue: a compacting array, grown up to evmax ---- */

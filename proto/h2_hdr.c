@@ -2,7 +2,7 @@
  * header-block validation (rules in proto/h2.h). */
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/h2_int.h"
 
 /* ---- budgeted allocation: a size header in front of every block ---- */

@@ -3,7 +3,7 @@
  * behind proto/h2.h. Contract in proto/h2h1.h. */
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/h2h1_int.h"
 
 nghttp2_session *x_srv(const struct sm_h2h1 *x)

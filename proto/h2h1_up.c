@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/authority.h"
 #include "proto/h2h1_int.h"
 

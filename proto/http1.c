@@ -10,7 +10,7 @@
 #include <stdalign.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/http1_int.h"
 
 /* ---- layout ---- */

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/http1_int.h"
 
 /* ---- llhttp callbacks: record spans into side->raw ---- */

@@ -3,7 +3,7 @@
 #include <llhttp.h>
 #include <stdio.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/http1.h"
 
 const char *sm_h1_status_phrase(unsigned status)

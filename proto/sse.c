@@ -7,7 +7,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "core/result.h"
+#include "base/result.h"
 
 /* Where the parser is within the current line. */
 enum sse_state {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 /* Client states. */
 enum {

@@ -1,8 +1,8 @@
 #include "telemetry/event.h"
 
-#include "tls/taxonomy.h"
-
 #include <string.h>
+
+#include "base/json.h"
 
 enum field_kind { F_NONE, F_INT, F_ENUM };
 
@@ -19,14 +19,6 @@ struct desc {
 	const char *fixed; /* appended verbatim, e.g. ,"tls_ops_provider":"wolfssl" */
 };
 
-static const char *action_name(int a)
-{
-	static const char *const names[] = {"tunnel", "block", "intercept", "fault"};
-	if (a >= 0 && a < (int)(sizeof(names) / sizeof(names[0])))
-		return names[a];
-	return "unknown";
-}
-
 static const char *dir_name(int v)
 {
 	return v == 0 ? "client_to_server" : "server_to_client";
@@ -42,14 +34,6 @@ static const char *stage_name(int v)
 {
 	static const char *const names[] = {"transfer", "content", "framing", "payload"};
 	return v >= 0 && v < 4 ? names[v] : "unknown";
-}
-
-static const char *tls_source_name(int v)
-{
-	static const char *const names[] = {"local", "peer_alert", "transport"};
-	if (v >= 0 && v < 3)
-		return names[v];
-	return "unknown";
 }
 
 static const char *tls_version_name(int v)
@@ -80,7 +64,7 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
                                  .i = {INT("http_minor"), INT("stream")},
                                  .s = {"method", "target"}},
         [SM_EV_CONNECT_DECISION] = {.type = "connect_decision",
-                                    .i = {ENUM("action", action_name), INT("rule"), INT("port")},
+                                    .i = {ENUM("action", sm_action_name), INT("rule"), INT("port")},
                                     .s = {"host", "rule_desc"}},
         [SM_EV_UPSTREAM_CONNECTED] = {.type = "upstream_connected",
                                       .i = {INT("connect_us"), INT("dns_us")},
@@ -103,11 +87,11 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
                                         .i = {ENUM("side", sm_tls_side_name),
                                               ENUM("reason", sm_tls_reason_name), INT("alert"),
                                               INT("tls_error"),
-                                              ENUM("tls_failure_source", tls_source_name)},
+                                              ENUM("tls_failure_source", sm_tls_source_name)},
                                         .s = {"client", "host", "sni"},
                                         .fixed = ",\"tls_ops_provider\":\"wolfssl\""},
         [SM_EV_TLS_NOT_TLS] = {.type = "tls_not_tls",
-                               .i = {ENUM("action", action_name)},
+                               .i = {ENUM("action", sm_action_name)},
                                .s = {"first_bytes"}},
         [SM_EV_CERT_FORGED] = {.type = "tls_leaf_cert",
                                .i = {INT("forge_us"), INT("cache_hit")},
@@ -154,8 +138,8 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
 void sm_event_set_str(struct sm_event *ev, int k, const char *s, size_t len)
 {
 	ev->strunc[k] = len > SM_EVENT_STR_MAX;
-	if (len > SM_EVENT_STR_MAX)
-		len = SM_EVENT_STR_MAX;
+	if (len > SM_EVENT_STR_MAX) /* a character that does not fit is dropped whole */
+		len = sm_utf8_cut((const uint8_t *)s, len, SM_EVENT_STR_MAX);
 	if (len)
 		memcpy(ev->s[k], s, len);
 	ev->slen[k] = (uint8_t)len;
@@ -168,73 +152,16 @@ const char *sm_event_type_name(int type)
 	return "unknown";
 }
 
-const char *sm_close_reason_name(int r)
-{
-	static const char *const names[SM_CLOSE_REASON_COUNT] = {
-	        [SM_CLOSE_DONE] = "done",
-	        [SM_CLOSE_CLIENT_RESET] = "client_reset",
-	        [SM_CLOSE_UPSTREAM_RESET] = "upstream_reset",
-	        [SM_CLOSE_IDLE_TIMEOUT] = "idle_timeout",
-	        [SM_CLOSE_BLOCKED] = "blocked",
-	        [SM_CLOSE_CLIENT_NOT_ALLOWED] = "client_not_allowed",
-	        [SM_CLOSE_BAD_REQUEST] = "bad_request",
-	        [SM_CLOSE_DNS_FAILED] = "dns_failed",
-	        [SM_CLOSE_CONNECT_REFUSED] = "connect_refused",
-	        [SM_CLOSE_CONNECT_TIMEOUT] = "connect_timeout",
-	        [SM_CLOSE_CONNECT_FAILED] = "connect_failed",
-	        [SM_CLOSE_SHUTDOWN] = "shutdown",
-	        [SM_CLOSE_RESOURCE_LIMIT] = "resource_limit",
-	        [SM_CLOSE_CLIENT_EOF_EARLY] = "client_eof_early",
-	        [SM_CLOSE_UPSTREAM_PROTOCOL] = "upstream_protocol",
-	        [SM_CLOSE_TLS_CLIENT_FAILED] = "tls_client_failed",
-	        [SM_CLOSE_TLS_SERVER_FAILED] = "tls_server_failed",
-	        [SM_CLOSE_NOT_TLS] = "not_tls",
-	        [SM_CLOSE_FAULT] = "fault",
-	};
-	if (r >= 0 && r < SM_CLOSE_REASON_COUNT && names[r])
-		return names[r];
-	return "unknown";
-}
-
-const char *sm_upstream_failure_name(int r)
-{
-	static const char *const names[SM_UPF_COUNT] = {
-	        [SM_UPF_DNS_NXDOMAIN] = "dns_nxdomain", [SM_UPF_DNS_ERROR] = "dns_error",
-	        [SM_UPF_REFUSED] = "connect_refused",   [SM_UPF_TIMEOUT] = "connect_timeout",
-	        [SM_UPF_UNREACHABLE] = "unreachable",   [SM_UPF_DEST_BLOCKED] = "dest_blocked",
-	        [SM_UPF_OTHER] = "connect_error",
-	};
-	if (r >= 0 && r < SM_UPF_COUNT && names[r])
-		return names[r];
-	return "unknown";
-}
-
 /* The formatter writes into a buffer of SM_EVENT_JSON_MAX bytes without
  * checking room per field: every line fits it (test_collector.c). It runs
  * for every event the collector writes, so no printf. */
 
-/* Appends a JSON string literal; control and non-ASCII bytes are escaped as
- * \u00XX so the output is valid JSON whatever bytes the client sent. */
+/* Strings go through the one JSON writer (base/json.h): UTF-8 as it is,
+ * invalid bytes as \ufffd, so every line is valid JSON whatever bytes the
+ * client sent. */
 static char *put_json_str(char *o, const char *s, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
-	*o++ = '"';
-	for (size_t k = 0; k < len; k++) {
-		unsigned char c = (unsigned char)s[k];
-		if (c == '"' || c == '\\') {
-			*o++ = '\\';
-			*o++ = (char)c;
-		} else if (c < 0x20 || c >= 0x7f) {
-			memcpy(o, "\\u00", 4);
-			o[4] = hex[c >> 4];
-			o[5] = hex[c & 15];
-			o += 6;
-		} else {
-			*o++ = (char)c;
-		}
-	}
-	*o++ = '"';
-	return o;
+	return sm_json_str(o, (const uint8_t *)s, len);
 }
 
 static char *put_lit(char *o, const char *s)

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 int sm_event_ring_init(struct sm_event_ring *r, size_t capacity)
 {

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 uint64_t sm_hist_bucket_low(uint32_t i)
 {

@@ -2,8 +2,7 @@
 
 #include <string.h>
 
-#include "core/config.h"
-#include "core/result.h"
+#include "base/result.h"
 
 /* Export bounds in ns. Latencies: 50 us .. 60 s; flow durations: 1 ms .. 1 h. */
 static const uint64_t latency_le[] = {

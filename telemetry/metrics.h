@@ -18,7 +18,6 @@
 
 #include "telemetry/event.h"
 #include "telemetry/hist.h"
-#include "tls/taxonomy.h"
 
 /* Which relay moved the bytes. */
 enum sm_lane {
@@ -45,19 +44,9 @@ enum sm_metrics_hist {
 	SM_HIST_COUNT
 };
 
-#define SM_METRICS_ACTIONS        4  /* enum sm_action (core/config.h) */
 #define SM_METRICS_STATUS_CLASSES 6  /* [0] other, [1..5] 1xx..5xx */
 #define SM_METRICS_TLS_SIDES      2  /* enum sm_tls_side: client, server */
 #define SM_METRICS_HTTP_PIPE      16 /* request start times kept per connection */
-
-/* Parser errors by stage. Append-only (exported as labels). */
-enum sm_parse_stage {
-	SM_PARSE_HTTP1_REQUEST = 0, /* client bytes refused by proto/http1 */
-	SM_PARSE_HTTP1_RESPONSE,    /* upstream bytes refused by proto/http1 */
-	SM_PARSE_DECODE_BOMB,       /* an observed body or message decompressed past its
-	                               budget (content coding, gRPC, permessage-deflate) */
-	SM_PARSE_STAGE_COUNT
-};
 
 struct sm_metrics {
 	_Alignas(64) _Atomic uint64_t accepted; /* connections accepted */

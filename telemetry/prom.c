@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 void sm_prom_init(struct sm_prom *w, char *buf, size_t cap)
 {
@@ -119,14 +119,10 @@ void sm_prom_hist_ns(struct sm_prom *w, const char *name, const char *labels,
 
 /* ---- the soth_* metric set ---------------------------------------------- */
 
-static const char *const action_names[SM_METRICS_ACTIONS] = {"tunnel", "block", "intercept",
-                                                             "fault"};
 static const char *const lane_names[SM_LANE_COUNT] = {"tunnel", "http", "mitm"};
 static const char *const dir_names[SM_BYTES_DIR_COUNT] = {"up", "down"};
 static const char *const class_names[SM_METRICS_STATUS_CLASSES] = {"other", "1xx", "2xx",
                                                                    "3xx",   "4xx", "5xx"};
-static const char *const stage_names[SM_PARSE_STAGE_COUNT] = {"http1_request", "http1_response",
-                                                              "decode_bomb"};
 
 /* A scalar field of struct sm_metrics, per core. */
 struct scalar {
@@ -256,9 +252,12 @@ int sm_prom_render(struct sm_prom *w, const struct sm_metrics *const *blocks,
 	per_core_labelled(w, blocks, n, "soth_flows_closed_total", "Flows closed, by close reason.",
 	                  "reason", reasons, SM_CLOSE_REASON_COUNT, OFF(closed_by_reason),
 	                  sizeof(uint64_t));
+	const char *action_names[SM_ACTION_COUNT];
+	for (int k = 0; k < SM_ACTION_COUNT; k++)
+		action_names[k] = sm_action_name(k);
 	per_core_labelled(w, blocks, n, "soth_flow_decisions_total",
 	                  "Policy decisions for proxy requests, by action.", "action", action_names,
-	                  SM_METRICS_ACTIONS, OFF(decision_tunnel),
+	                  SM_ACTION_COUNT, OFF(decision_tunnel),
 	                  OFF(decision_block) - OFF(decision_tunnel));
 	const char *upf[SM_UPF_COUNT];
 	for (int k = 0; k < SM_UPF_COUNT; k++)
@@ -276,6 +275,9 @@ int sm_prom_render(struct sm_prom *w, const struct sm_metrics *const *blocks,
 	                  "Final HTTP responses relayed to clients, by status class.", "class",
 	                  class_names, SM_METRICS_STATUS_CLASSES, OFF(http_responses),
 	                  sizeof(uint64_t));
+	const char *stage_names[SM_PARSE_STAGE_COUNT];
+	for (int k = 0; k < SM_PARSE_STAGE_COUNT; k++)
+		stage_names[k] = sm_parse_stage_name(k);
 	per_core_labelled(w, blocks, n, "soth_parser_errors_total",
 	                  "Protocol parser failures, by stage.", "stage", stage_names,
 	                  SM_PARSE_STAGE_COUNT, OFF(parse_errors), sizeof(uint64_t));

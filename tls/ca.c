@@ -12,7 +12,7 @@
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 #define PEM_MAX 4096u
 

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 #define NONE SM_CERTCACHE_NONE
 

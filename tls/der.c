@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 /* Room reserved for a length while the content is unknown: 0x84 + 4 bytes. */
 #define LEN_RESERVE 5

@@ -5,7 +5,7 @@
 
 #include <wolfssl/wolfcrypt/asn_public.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 int sm_forge_init(struct sm_forge *f, const struct sm_ca *ca, WC_RNG *rng)
 {

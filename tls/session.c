@@ -5,7 +5,7 @@
 
 #include <wolfssl/error-ssl.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 {

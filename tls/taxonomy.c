@@ -57,29 +57,3 @@ enum sm_tls_reason sm_tls_classify(int err, int alert_rx, int alert_tx, int eof)
 		return SM_TLS_EOF;
 	return SM_TLS_OTHER;
 }
-
-const char *sm_tls_reason_name(int r)
-{
-	static const char *const names[SM_TLS_REASON_COUNT] = {
-	        [SM_TLS_OK] = "ok",
-	        [SM_TLS_UNKNOWN_CA] = "unknown_ca",
-	        [SM_TLS_CERT_EXPIRED] = "cert_expired",
-	        [SM_TLS_CERT_NOT_YET_VALID] = "cert_not_yet_valid",
-	        [SM_TLS_HOSTNAME_MISMATCH] = "hostname_mismatch",
-	        [SM_TLS_HANDSHAKE_ALERT] = "handshake_alert",
-	        [SM_TLS_TIMEOUT] = "timeout",
-	        [SM_TLS_EOF] = "eof",
-	        [SM_TLS_RESET] = "reset",
-	        [SM_TLS_ALPN_MISMATCH] = "alpn_mismatch",
-	        [SM_TLS_PROTOCOL_VERSION] = "protocol_version",
-	        [SM_TLS_OTHER] = "other",
-	};
-	if (r >= 0 && r < SM_TLS_REASON_COUNT)
-		return names[r];
-	return "unknown";
-}
-
-const char *sm_tls_side_name(int side)
-{
-	return side == SM_TLS_SIDE_SERVER ? "server" : "client";
-}

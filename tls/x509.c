@@ -7,7 +7,7 @@
 #include <wolfssl/wolfcrypt/sha.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 const uint8_t sm_x509_oid_bc[3] = {0x55, 0x1d, 0x13};
 const uint8_t sm_x509_oid_ku[3] = {0x55, 0x1d, 0x0f};

@@ -1,6 +1,6 @@
 /* Micro-benchmark of msgpack -> JSON (standalone, not part of the build).
  *
- *   cc -O2 -I. bench/micro/msgpack.c decode/msgpack.c decode/msgpack_json.c decode/fmtfloat.c core/result.c \
+ *   cc -O2 -I. bench/micro/msgpack.c decode/msgpack.c decode/msgpack_json.c decode/fmtfloat.c base/result.c \
  *      -o /tmp/micro_msgpack && /tmp/micro_msgpack [FILE.msgpack ...]
  *
  * Prints MB/s of msgpack input, full conversion and prefix mode (the first

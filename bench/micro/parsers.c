@@ -1,7 +1,7 @@
 /* Micro-benchmark of the framing parsers (standalone, not part of the build).
  *
  *   cc -O2 -I. bench/micro/parsers.c proto/websocket.c proto/sse.c proto/grpc.c \
- *      core/result.c -o /tmp/micro_parsers && /tmp/micro_parsers
+ *      base/result.c -o /tmp/micro_parsers && /tmp/micro_parsers
  *
  * Prints MB/s for: WebSocket unmasking (word-at-a-time vs byte-at-a-time),
  * the WebSocket parser on masked 16 KiB binary frames, the SSE parser on a

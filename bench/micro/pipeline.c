@@ -23,7 +23,7 @@
 #include <time.h>
 
 #include "core/observe.h"
-#include "decode/pipeline.h"
+#include "observe/pipeline.h"
 
 static volatile uint64_t sink;
 

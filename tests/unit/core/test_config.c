@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
-#include "core/result.h"
+#include "base/result.h"
 
 static struct sm_config *load_ok(const char *yaml)
 {
@@ -448,9 +448,9 @@ Test(config, set_errors_name_the_key_and_change_nothing)
 
 Test(config, action_names)
 {
-	cr_assert_str_eq(sm_config_action_str(SM_ACTION_TUNNEL), "tunnel");
-	cr_assert_str_eq(sm_config_action_str(SM_ACTION_BLOCK), "block");
-	cr_assert_str_eq(sm_config_action_str(SM_ACTION_INTERCEPT), "intercept");
-	cr_assert_str_eq(sm_config_action_str(SM_ACTION_FAULT), "fault");
-	cr_assert_str_eq(sm_config_action_str((enum sm_action)42), "unknown");
+	cr_assert_str_eq(sm_action_name(SM_ACTION_TUNNEL), "tunnel");
+	cr_assert_str_eq(sm_action_name(SM_ACTION_BLOCK), "block");
+	cr_assert_str_eq(sm_action_name(SM_ACTION_INTERCEPT), "intercept");
+	cr_assert_str_eq(sm_action_name(SM_ACTION_FAULT), "fault");
+	cr_assert_str_eq(sm_action_name((enum sm_action)42), "unknown");
 }

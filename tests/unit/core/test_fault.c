@@ -7,8 +7,8 @@
 
 #include "core/config.h"
 #include "core/fault.h"
-#include "core/result.h"
-#include "core/rng.h"
+#include "base/result.h"
+#include "base/rng.h"
 
 static struct sm_config *load_ok(const char *yaml)
 {

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "core/hosts.h"
-#include "core/result.h"
+#include "base/result.h"
 
 static const char sample[] = "# comment\n"
                              "127.0.0.1\tlocalhost Local.Test # trailing\n"

@@ -6,8 +6,8 @@
 #include "core/cidr.h"
 #include "core/config.h"
 #include "core/policy.h"
-#include "core/result.h"
-#include "core/rng.h"
+#include "base/result.h"
+#include "base/rng.h"
 
 static struct sockaddr_storage sa(const char *ip)
 {

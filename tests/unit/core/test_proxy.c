@@ -13,7 +13,7 @@
 
 #include "core/config.h"
 #include "core/proxy.h"
-#include "core/result.h"
+#include "base/result.h"
 
 /* An echo server on 127.0.0.1 serving `count` connections, then exiting. */
 struct echo {

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "codec_helpers.h"
-#include "core/result.h"
+#include "base/result.h"
 #include "decode/content.h"
 
 /* Collects decoded output up to a cap, counting everything delivered. */

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "codec_helpers.h"
-#include "core/result.h"
+#include "base/result.h"
 #include "decode/content.h"
 
 struct col {

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "decode/inflate.h"
 
 /* ---- a permessage-deflate sender (zlib), as browsers and servers do it ---- */

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/h2.h"
 
 #define MAXS 512

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/authority.h"
 
 struct acase {

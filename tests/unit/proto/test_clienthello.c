@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/clienthello.h"
 
 /* ---- helpers ---------------------------------------------------------- */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/http1.h"
 
 static size_t relay(int strip, const char *alt, char *down, size_t cap)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/http1.h"
 
 #define BIG (1 << 15)
@@ -493,9 +493,9 @@ Test(h1obs, head_after_release)
 	free(mem);
 }
 
-/* ---- the consumer: an observer feeding decode/pipeline ---- */
+/* ---- the consumer: an observer feeding observe/pipeline ---- */
 
-#include "decode/pipeline.h"
+#include "observe/pipeline.h"
 
 struct wiring {
 	struct sm_h1 *h;

@@ -1,6 +1,6 @@
 #include "proto/sse.h"
 
-#include "core/result.h"
+#include "base/result.h"
 #include "parsers_testutil.h"
 
 struct ctx {

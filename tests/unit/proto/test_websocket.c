@@ -1,6 +1,6 @@
 #include "proto/websocket.h"
 
-#include "core/result.h"
+#include "base/result.h"
 #include "parsers_testutil.h"
 
 #define C2S SM_WS_CLIENT_TO_SERVER

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "proto/websocket.h"
 #include "proto/ws_deflate.h"
 

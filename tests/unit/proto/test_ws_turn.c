@@ -1,6 +1,6 @@
 #include "proto/ws_turn.h"
 
-#include "core/result.h"
+#include "base/result.h"
 #include "parsers_testutil.h"
 
 static void on_turn(void *arg, const struct sm_ws_turn_event *ev)

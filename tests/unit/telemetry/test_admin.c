@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "telemetry/admin.h"
 
 static const struct {

@@ -5,7 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "telemetry/collector.h"
 
 /* The longest line an event can make: every int at its widest, every string

@@ -45,9 +45,45 @@ Test(event, strings_are_escaped_and_truncation_is_flagged)
 	size_t n = sm_event_to_json(&ev, buf, sizeof(buf));
 	buf[n] = 0;
 	cr_expect_not_null(strstr(buf, "\"method\":\"GE\\\"T\\\\\""));
-	cr_expect_not_null(strstr(buf, "\"target\":\"\\u000a\\u00ffaaa"));
+	cr_expect_not_null(strstr(buf, "\"target\":\"\\n\\ufffdaaa"));
 	cr_expect_not_null(strstr(buf, "\"target_truncated\":true"));
 	cr_expect_eq(buf[n - 1], '\n');
+}
+
+/* UTF-8 text reaches a JSON reader as that text (jq -r prints it): a header
+ * value, an SSE data line or a WebSocket message in any language. */
+Test(event, utf8_text_passes_through_as_utf8)
+{
+	struct sm_event ev = mk(SM_EV_PROXY_REQUEST);
+	const char *t = "/caf\xc3\xa9 \xe2\x9c\x93 \xe4\xb8\xad\xf0\x9f\x98\x80";
+	sm_event_set_str(&ev, 1, t, strlen(t));
+	char buf[1024];
+	size_t n = sm_event_to_json(&ev, buf, sizeof(buf));
+	buf[n] = 0;
+	cr_expect_not_null(
+	        strstr(buf,
+	               "\"target\":\"/caf\xc3\xa9 \xe2\x9c\x93 \xe4\xb8\xad\xf0\x9f\x98\x80\""),
+	        "%s", buf);
+}
+
+/* A cut at SM_EVENT_STR_MAX drops a character that does not fit whole, so
+ * a long UTF-8 value never ends in U+FFFD of its own making. */
+Test(event, a_cut_never_splits_a_character)
+{
+	struct sm_event ev = mk(SM_EV_PROXY_REQUEST);
+	char t[200];
+	t[0] = 'x';
+	for (int i = 1; i + 1 < (int)sizeof(t); i += 2) {
+		t[i] = (char)0xc3; /* é, two bytes: 95 bytes of them end mid-character at 96 */
+		t[i + 1] = (char)0xa9;
+	}
+	sm_event_set_str(&ev, 1, t, sizeof(t) - 1);
+	cr_expect_eq(ev.slen[1], SM_EVENT_STR_MAX - 1);
+	cr_expect_eq(ev.strunc[1], 1);
+	char buf[1024];
+	size_t n = sm_event_to_json(&ev, buf, sizeof(buf));
+	buf[n] = 0;
+	cr_expect_null(strstr(buf, "\\ufffd"), "%s", buf);
 }
 
 Test(event, small_buffer_returns_zero_not_a_partial_line)
@@ -71,6 +107,14 @@ Test(event, names_are_stable)
 		cr_expect_str_neq(sm_upstream_failure_name(r), "unknown", "failure %d unnamed", r);
 	for (int t = 1; t < SM_EV_TYPE_COUNT; t++)
 		cr_expect_str_neq(sm_event_type_name(t), "unknown", "type %d unnamed", t);
+	for (int a = 0; a < SM_ACTION_COUNT; a++)
+		cr_expect_str_neq(sm_action_name(a), "unknown", "action %d unnamed", a);
+	for (int r = 0; r < SM_TLS_REASON_COUNT; r++)
+		cr_expect_str_neq(sm_tls_reason_name(r), "unknown", "tls reason %d unnamed", r);
+	for (int k = 0; k < SM_PARSE_STAGE_COUNT; k++)
+		cr_expect_str_neq(sm_parse_stage_name(k), "unknown", "stage %d unnamed", k);
+	cr_expect_str_eq(sm_tls_source_name(SM_TLS_SRC_PEER), "peer_alert");
+	cr_expect_str_eq(sm_action_name(SM_ACTION_COUNT), "unknown");
 }
 
 Test(event, a_buffer_of_the_line_length_is_enough_one_byte_less_is_not)

@@ -2,7 +2,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "telemetry/event_ring.h"
 
 Test(event_ring, capacity_must_be_power_of_two)

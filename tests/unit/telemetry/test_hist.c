@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "telemetry/hist.h"
 
 static const uint64_t lat_le[] = {

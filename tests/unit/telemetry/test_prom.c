@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "telemetry/prom.h"
 
 Test(prom, seconds_are_exact_decimals)

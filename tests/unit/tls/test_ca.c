@@ -9,7 +9,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "tls/ca.h"
 #include "tls/ca_cli.h"
 

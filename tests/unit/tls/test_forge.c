@@ -10,7 +10,7 @@
 #include <wolfssl/error-ssl.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "tls/ca.h"
 #include "proto/clienthello.h"
 #include "tls/forge.h"

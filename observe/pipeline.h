@@ -30,8 +30,8 @@
  * JSON, which is validated and measured whole but never stored beyond the
  * excerpt) plus the stage objects.
  */
-#ifndef SM_DECODE_PIPELINE_H
-#define SM_DECODE_PIPELINE_H
+#ifndef SM_OBSERVE_PIPELINE_H
+#define SM_OBSERVE_PIPELINE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "core/result.h"
+#include "base/result.h"
 
 const char *sm_result_str(int r)
 {

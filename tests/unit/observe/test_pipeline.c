@@ -3,11 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec_helpers.h"
+#include "../decode/codec_helpers.h"
 #include <zlib.h>
 
-#include "core/result.h"
-#include "decode/pipeline.h"
+#include "base/result.h"
+#include "observe/pipeline.h"
 
 /* Events rendered as text lines so runs can be compared byte for byte. */
 struct log {

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec_helpers.h"
-#include "core/result.h"
-#include "decode/pipeline.h"
+#include "../decode/codec_helpers.h"
+#include "base/result.h"
+#include "observe/pipeline.h"
 
 struct seen {
 	int payloads, errors;

@@ -1,11 +1,11 @@
-#include "decode/pipeline.h"
+#include "observe/pipeline.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "core/result.h"
+#include "base/result.h"
 #include "decode/antihijack.h"
 #include "decode/inflate.h"
 #include "proto/grpc.h"

@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "core/result.h"
+#include "base/result.h"
 
 Test(result, names_are_stable)
 {

@@ -4,8 +4,8 @@
  * or would block, or a negative sm_result. Parsers that consume input return
  * the number of bytes consumed (>= 0) or a negative sm_result.
  * Append-only: values may be logged and compared across versions. */
-#ifndef SM_CORE_RESULT_H
-#define SM_CORE_RESULT_H
+#ifndef SM_BASE_RESULT_H
+#define SM_BASE_RESULT_H
 
 enum sm_result {
 	SM_OK = 0,

@@ -9,8 +9,8 @@
  * same seed, thread count and traffic order give the same sequence per
  * reactor. Seed 0 means "pick one from the clock at start" (the caller does
  * that and logs the seed it picked). */
-#ifndef SM_CORE_RNG_H
-#define SM_CORE_RNG_H
+#ifndef SM_BASE_RNG_H
+#define SM_BASE_RNG_H
 
 #include <stdint.h>
 

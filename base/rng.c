@@ -1,4 +1,4 @@
-#include "core/rng.h"
+#include "base/rng.h"
 
 #define GOLDEN UINT64_C(0x9e3779b97f4a7c15)
 
