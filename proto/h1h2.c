@@ -9,7 +9,7 @@
 
 /* ---- events, exchange ---- */
 
-void y_push(struct sm_h1h2 *y, struct h2_ev *e)
+void h1h2_push(struct sm_h1h2 *y, struct h2_ev *e)
 {
 	if (h2_ev_push(y->h, e) < 0)
 		y->h->failed = 1; /* hard bound: the feeds stop well before */
@@ -27,7 +27,7 @@ static void ex_free(struct sm_h1h2 *y, struct h1h2_ex *ex)
 	memset(ex, 0, sizeof(*ex));
 }
 
-void y_settle(struct sm_h1h2 *y)
+void h1h2_settle(struct sm_h1h2 *y)
 {
 	struct h1h2_ex *ex = &y->ex;
 	if (ex->open && ex->c_done && (ex->s_closed || !ex->sid) &&
@@ -43,11 +43,11 @@ void y_settle(struct sm_h1h2 *y)
 	int cl_over = y->cl_eof || y->cl_close || y->h1_dead;
 	if (cl_over && !ex->open && !y->goaway_sent && !y->up_fail && !y->up_eof) {
 		y->goaway_sent = 1;
-		nghttp2_session_terminate_session(y_up(y), NGHTTP2_NO_ERROR);
+		nghttp2_session_terminate_session(h1h2_up(y), NGHTTP2_NO_ERROR);
 	}
 }
 
-void y_abort(struct sm_h1h2 *y)
+void h1h2_abort(struct sm_h1h2 *y)
 {
 	if (!y->abort)
 		y->stats.client_aborted++;
@@ -57,7 +57,7 @@ void y_abort(struct sm_h1h2 *y)
 	y->ex.c_done = 1;
 }
 
-void y_synth(struct sm_h1h2 *y, unsigned status, int close)
+void h1h2_synth(struct sm_h1h2 *y, unsigned status, int close)
 {
 	struct h1h2_ex *ex = &y->ex;
 	if (ex->final || y->h1_dead)
@@ -72,7 +72,7 @@ void y_synth(struct sm_h1h2 *y, unsigned status, int close)
 	        body);
 	if (bl < 0 || n < 0 || (size_t)n >= sizeof(head) ||
 	    h2_buf_put(y->h, &ex->hq, (const uint8_t *)head, (size_t)n, 1u << 20) < 0) {
-		y_abort(y);
+		h1h2_abort(y);
 		return;
 	}
 	if (status == 502)
@@ -193,7 +193,7 @@ static void ex_event(struct sm_h1h2 *y, uint8_t type, int dir, uint16_t flags)
 	struct h2_ev e = {.type = type, .dir = (uint8_t)dir, .flags = flags};
 	e.sid = y->ex.ord;
 	e.usid = y->ex.sid;
-	y_push(y, &e);
+	h1h2_push(y, &e);
 }
 
 static void reset_event(struct sm_h1h2 *y, int dir, int who, uint32_t code, int reason, int detail)
@@ -210,7 +210,7 @@ static void reset_event(struct sm_h1h2 *y, int dir, int who, uint32_t code, int 
 	                  .code = code,
 	                  .sid = ex->ord,
 	                  .usid = ex->sid};
-	y_push(y, &e);
+	h1h2_push(y, &e);
 	if (who == SM_H2_PROXY)
 		y->h->stats.resets_proxy++;
 }
@@ -230,7 +230,7 @@ static void on_req_data(void *ctx, const uint8_t *p, size_t n)
 	                  .usid = y->ex.sid,
 	                  .data = p,
 	                  .len = (uint32_t)n};
-	y_push(y, &e);
+	h1h2_push(y, &e);
 }
 
 static void on_req_trailer(void *ctx, const uint8_t *p, size_t n)
@@ -266,13 +266,13 @@ static void request_end(struct sm_h1h2 *y)
 			struct h2_ev e = {.type = SM_H2_EV_TRAILERS};
 			h2_ev_fill_headers(h, &e, SM_H2_CLIENT, ex->ord, ex->sid);
 			e.flags = SM_H2_F_END_STREAM;
-			y_push(y, &e);
+			h1h2_push(y, &e);
 		} else if (h->side[SM_H2_CLIENT].blk.nfields)
 			y->stats.trailers_dropped++;
 	}
 	ex->req_end = 1;
 	ex_event(y, SM_H2_EV_STREAM_END, SM_H2_CLIENT, 0);
-	y_up_resume(y);
+	h1h2_up_resume(y);
 }
 
 /* Raw body bytes proto/http1 forwarded (it validated their framing). */
@@ -289,7 +289,7 @@ static void req_body(struct sm_h1h2 *y, const uint8_t *p, size_t n)
 	if (ex->rbody.done)
 		request_end(y);
 	else if (!ex->req_drop && ex->req.len)
-		y_up_resume(y);
+		h1h2_up_resume(y);
 }
 
 static void new_request(struct sm_h1h2 *y, const struct sm_h1_event *ev)
@@ -297,7 +297,7 @@ static void new_request(struct sm_h1h2 *y, const struct sm_h1_event *ev)
 	struct sm_h2 *h = y->h;
 	struct h1h2_ex *ex = &y->ex;
 	if (ex->sid && !ex->s_closed) /* answered early, still uploading: stop it */
-		y_up_reset(y, NGHTTP2_CANCEL);
+		h1h2_up_reset(y, NGHTTP2_CANCEL);
 	if (ex->open)
 		h->nopen--;
 	ex_free(y, ex);
@@ -337,20 +337,20 @@ static void new_request(struct sm_h1h2 *y, const struct sm_h1_event *ev)
 		y->stats.requests_refused++;
 		reset_event(y, SM_H2_CLIENT, SM_H2_PROXY, NGHTTP2_REFUSED_STREAM, reason,
 		            h->side[SM_H2_CLIENT].blk.detail);
-		y_synth(y, reason == SM_H2_R_HEADER_LIST || reason == SM_H2_R_FIELDS ? 431 : 400,
-		        1);
-	} else if (y->up_gone || (sid = y_up_submit(y, !ex->rbody.done)) <= 0) {
+		h1h2_synth(y, reason == SM_H2_R_HEADER_LIST || reason == SM_H2_R_FIELDS ? 431 : 400,
+		           1);
+	} else if (y->up_gone || (sid = h1h2_up_submit(y, !ex->rbody.done)) <= 0) {
 		y->up_gone = 1;
 		reset_event(y, SM_H2_CLIENT, SM_H2_PROXY, NGHTTP2_REFUSED_STREAM, SM_H2_R_REFUSED,
 		            0);
-		y_synth(y, 502, 1);
+		h1h2_synth(y, 502, 1);
 	} else {
 		ex->sid = sid;
 		h->stats.requests++;
 		struct h2_ev e = {.type = SM_H2_EV_REQUEST, .flags = 0};
 		h2_ev_fill_headers(h, &e, SM_H2_CLIENT, ex->ord, sid);
 		e.flags = ex->rbody.done ? SM_H2_F_END_STREAM : 0;
-		y_push(y, &e);
+		h1h2_push(y, &e);
 	}
 	if (!ex->sid) {
 		ex->s_closed = 1;
@@ -369,21 +369,21 @@ static void client_error(struct sm_h1h2 *y, const struct sm_h1_event *ev)
 	y->h1_dead = 1;
 	y->cl_close = 1;
 	if (ev->flags & SM_H1_F_UPSTREAM_SIDE) { /* our own response bytes: cannot happen */
-		y_abort(y);
+		h1h2_abort(y);
 		return;
 	}
 	y->stats.requests_refused++;
 	int mid = ex->open && ex->in_body; /* inside a request body */
 	if (mid) {
 		if (!ex->req_end)
-			y_up_reset(y, NGHTTP2_CANCEL);
+			h1h2_up_reset(y, NGHTTP2_CANCEL);
 		reset_event(y, SM_H2_CLIENT, SM_H2_PROXY, NGHTTP2_CANCEL, SM_H2_R_CLIENT_HTTP1,
 		            ev->reason);
 		ex->req_drop = 1;
 		ex->in_body = 0;
 	}
 	if (mid && ex->fed_any) {
-		y_abort(y);
+		h1h2_abort(y);
 		return;
 	}
 	long n = sm_h1_error_response(ev->status, sm_h1_reason_str(ev->reason), y->direct,
@@ -459,7 +459,7 @@ static int refill(struct sm_h1h2 *y)
 		/* the bytes are on their way to the client: only now may the
 		 * upstream send more */
 		if (!y->up_fail && !y->up_eof)
-			nghttp2_session_consume(y_up(y), ex->sid, k);
+			nghttp2_session_consume(h1h2_up(y), ex->sid, k);
 		return 1;
 	}
 	if (ex->resp_end && !ex->tail_done) {
@@ -490,7 +490,7 @@ static int resp_pending(const struct sm_h1h2 *y)
 	       (ex->resp_end && (!ex->tail_done || (ex->until_close && !ex->eof_fed)));
 }
 
-long sm_h1h2_out_client(struct sm_h2 *h, uint8_t *buf, size_t cap)
+static long out_client(struct sm_h2 *h, uint8_t *buf, size_t cap)
 {
 	struct sm_h1h2 *y = Y(h);
 	if (y->cl_eof)
@@ -524,13 +524,13 @@ long sm_h1h2_out_client(struct sm_h2 *h, uint8_t *buf, size_t cap)
 		n = room;
 	memcpy(buf + down.len, y->direct + y->direct_off, n);
 	y->direct_off += (uint32_t)n;
-	y_settle(y);
+	h1h2_settle(y);
 	return (long)(down.len + n);
 }
 
 /* ---- API ---- */
 
-long sm_h1h2_feed_client(struct sm_h2 *h, const uint8_t *in, size_t len)
+static long feed_client(struct sm_h2 *h, const uint8_t *in, size_t len)
 {
 	struct sm_h1h2 *y = Y(h);
 	if (y->cl_eof || h->failed)
@@ -567,37 +567,27 @@ long sm_h1h2_feed_client(struct sm_h2 *h, const uint8_t *in, size_t len)
 		if (h->evlen > 0 || y->cl_close || y->h1_dead || (r == 0 && !up.len && !evs))
 			break;
 	}
-	y_settle(y);
+	h1h2_settle(y);
 	if (h->failed)
 		return SM_ERR_NOMEM;
 	return (long)pos;
 }
 
-long sm_h1h2_feed_upstream(struct sm_h2 *h, const uint8_t *in, size_t len)
-{
-	return y_feed_upstream(Y(h), in, len);
-}
-
-long sm_h1h2_out_upstream(struct sm_h2 *h, uint8_t *out, size_t cap)
-{
-	return y_out_upstream(Y(h), out, cap);
-}
-
-int sm_h1h2_want_out(const struct sm_h2 *h, enum sm_h2_side side)
+static int want_out(const struct sm_h2 *h, int side)
 {
 	const struct sm_h1h2 *y = Y(h);
 	if (side == SM_H2_UPSTREAM)
-		return !y->up_eof && !y->up_fail && nghttp2_session_want_write(y_up(y));
+		return !y->up_eof && !y->up_fail && nghttp2_session_want_write(h1h2_up(y));
 	if (y->cl_eof)
 		return 0;
 	return y->direct_off < y->direct_len || resp_pending(y);
 }
 
-int sm_h1h2_eof(struct sm_h2 *h, enum sm_h2_side side)
+static int eof(struct sm_h2 *h, int side)
 {
 	struct sm_h1h2 *y = Y(h);
 	if (side == SM_H2_UPSTREAM) {
-		y_upstream_lost(y, 1);
+		h1h2_upstream_lost(y, 1);
 		return SM_OK;
 	}
 	if (side != SM_H2_CLIENT)
@@ -608,34 +598,34 @@ int sm_h1h2_eof(struct sm_h2 *h, enum sm_h2_side side)
 	struct h1h2_ex *ex = &y->ex;
 	if (ex->open && !ex->c_done) {
 		if (!ex->s_closed)
-			y_up_reset(y, NGHTTP2_CANCEL);
+			h1h2_up_reset(y, NGHTTP2_CANCEL);
 		reset_event(y, SM_H2_CLIENT, SM_H2_CLIENT, NGHTTP2_CANCEL, SM_H2_R_SIDE_CLOSED, 0);
 	}
 	ex->c_done = 1;
 	ex->req_drop = 1;
 	ex->in_body = 0;
-	y_settle(y);
+	h1h2_settle(y);
 	return SM_OK;
 }
 
-int sm_h1h2_done(const struct sm_h2 *h, enum sm_h2_side side)
+static int done(const struct sm_h2 *h, int side)
 {
 	const struct sm_h1h2 *y = Y(h);
 	if (side == SM_H2_UPSTREAM) {
-		nghttp2_session *s = y_up(y);
+		nghttp2_session *s = h1h2_up(y);
 		return y->up_eof || y->up_fail ||
 		       (!nghttp2_session_want_read(s) && !nghttp2_session_want_write(s));
 	}
 	if (y->cl_eof)
 		return 1;
-	return (y->cl_close || y->h1_dead) && !sm_h1h2_want_out(h, SM_H2_CLIENT);
+	return (y->cl_close || y->h1_dead) && !want_out(h, SM_H2_CLIENT);
 }
 
-enum sm_h2_wait sm_h1h2_wait(const struct sm_h2 *h, enum sm_h2_side side)
+static enum sm_h2_wait wait(const struct sm_h2 *h, int side)
 {
 	const struct sm_h1h2 *y = Y(h);
 	if (side == SM_H2_UPSTREAM) {
-		if (y->up_eof || y->up_fail || h->failed || !nghttp2_session_want_read(y_up(y)))
+		if (y->up_eof || y->up_fail || h->failed || !nghttp2_session_want_read(h1h2_up(y)))
 			return SM_H2_WAIT_CLOSED;
 		return h2_ev_room(h) ? SM_H2_WAIT_NONE : SM_H2_WAIT_EVENTS;
 	}
@@ -649,6 +639,8 @@ enum sm_h2_wait sm_h1h2_wait(const struct sm_h2 *h, enum sm_h2_side side)
 	return SM_H2_WAIT_NONE;
 }
 
+static const struct sm_h2_ops ops;
+
 struct sm_h2 *sm_h1h2_new(const struct sm_h1h2_limits *lim, const struct sm_authority *origin)
 {
 	struct sm_h1h2_limits l = {0};
@@ -660,7 +652,7 @@ struct sm_h2 *sm_h1h2_new(const struct sm_h1h2_limits *lim, const struct sm_auth
 		l.max_trailer = 4096;
 	if (!origin || l.max_head < 1024 || l.max_head > (1u << 20) || l.max_trailer > (1u << 16))
 		return NULL;
-	struct sm_h2 *h = h2_core_new(&l.h2, 0);
+	struct sm_h2 *h = h2_core_new(&l.h2, 0, &ops);
 	if (!h)
 		return NULL;
 	struct sm_h1h2 *y = h2_alloc(h, sizeof(*y));
@@ -669,7 +661,7 @@ struct sm_h2 *sm_h1h2_new(const struct sm_h1h2_limits *lim, const struct sm_auth
 		return NULL;
 	}
 	memset(y, 0, sizeof(*y));
-	h->y = y;
+	h->h1h2 = y;
 	y->h = h;
 	y->lim = l;
 	y->lim.h2 = h->lim;
@@ -687,7 +679,7 @@ struct sm_h2 *sm_h1h2_new(const struct sm_h1h2_limits *lim, const struct sm_auth
 	y->rs = h2_alloc(h, H1H2_STAGE);
 	y->lname = h2_alloc(h, l.max_head);
 	y->rtrl = h2_alloc(h, l.max_trailer);
-	if (!y->h1 || !y->scratch || !y->rs || !y->lname || !y->rtrl || y_up_open(y) < 0) {
+	if (!y->h1 || !y->scratch || !y->rs || !y->lname || !y->rtrl || h1h2_up_open(y) < 0) {
 		if (!y->h1)
 			h2_free(h, mem);
 		sm_h2_free(h);
@@ -697,9 +689,9 @@ struct sm_h2 *sm_h1h2_new(const struct sm_h1h2_limits *lim, const struct sm_auth
 	return h;
 }
 
-void sm_h1h2_release(struct sm_h2 *h)
+static void release(struct sm_h2 *h)
 {
-	struct sm_h1h2 *y = h->y;
+	struct sm_h1h2 *y = h->h1h2;
 	ex_free(y, &y->ex);
 	h2_free(h, y->h1);
 	h2_free(h, y->scratch);
@@ -707,10 +699,31 @@ void sm_h1h2_release(struct sm_h2 *h)
 	h2_free(h, y->lname);
 	h2_free(h, y->rtrl);
 	h2_free(h, y);
-	h->y = NULL;
+	h->h1h2 = NULL;
 }
+
+static long feed(struct sm_h2 *h, int side, const uint8_t *in, size_t len)
+{
+	return side == SM_H2_CLIENT ? feed_client(h, in, len) : h1h2_feed_upstream(Y(h), in, len);
+}
+
+static long out(struct sm_h2 *h, int side, uint8_t *buf, size_t cap)
+{
+	return side == SM_H2_CLIENT ? out_client(h, buf, cap) : h1h2_out_upstream(Y(h), buf, cap);
+}
+
+static const struct sm_h2_ops ops = {
+        .name = "h1h2",
+        .feed = feed,
+        .out = out,
+        .want_out = want_out,
+        .eof = eof,
+        .done = done,
+        .wait = wait,
+        .release = release,
+};
 
 const struct sm_h1h2_stats *sm_h1h2_stats(const struct sm_h2 *h)
 {
-	return h && h->y ? &h->y->stats : NULL;
+	return h && h->h1h2 ? &h->h1h2->stats : NULL;
 }

@@ -81,36 +81,36 @@ struct sm_h1h2 {
 
 static inline struct sm_h1h2 *Y(const struct sm_h2 *h)
 {
-	return h->y;
+	return h->h1h2;
 }
 
-static inline nghttp2_session *y_up(const struct sm_h1h2 *y)
+static inline nghttp2_session *h1h2_up(const struct sm_h1h2 *y)
 {
 	return y->h->side[SM_H2_UPSTREAM].s;
 }
 
 /* h1h2.c */
-void y_push(struct sm_h1h2 *y, struct h2_ev *e);
+void h1h2_push(struct sm_h1h2 *y, struct h2_ev *e);
 /* Queues a synthetic final response for the client (502 ...) in place of
  * the upstream's, when no final head was queued yet; close: with
  * Connection: close. */
-void y_synth(struct sm_h1h2 *y, unsigned status, int close);
+void h1h2_synth(struct sm_h1h2 *y, unsigned status, int close);
 /* The response was cut after its head: the client connection ends. */
-void y_abort(struct sm_h1h2 *y);
+void h1h2_abort(struct sm_h1h2 *y);
 /* Retires the exchange once both its halves are over. */
-void y_settle(struct sm_h1h2 *y);
+void h1h2_settle(struct sm_h1h2 *y);
 
 /* h1h2_up.c */
-int y_up_open(struct sm_h1h2 *y);
+int h1h2_up_open(struct sm_h1h2 *y);
 /* Resets the upstream stream of the exchange (if open) with code. */
-void y_up_reset(struct sm_h1h2 *y, uint32_t code);
+void h1h2_up_reset(struct sm_h1h2 *y, uint32_t code);
 /* Resumes the request data provider after new bytes or the end. */
-void y_up_resume(struct sm_h1h2 *y);
+void h1h2_up_resume(struct sm_h1h2 *y);
 /* Submits the request block just validated on side CLIENT; body: a data
  * provider follows. Returns the stream id or a negative nghttp2 error. */
-int32_t y_up_submit(struct sm_h1h2 *y, int body);
-long y_feed_upstream(struct sm_h1h2 *y, const uint8_t *in, size_t len);
-long y_out_upstream(struct sm_h1h2 *y, uint8_t *out, size_t cap);
-void y_upstream_lost(struct sm_h1h2 *y, int eof);
+int32_t h1h2_up_submit(struct sm_h1h2 *y, int body);
+long h1h2_feed_upstream(struct sm_h1h2 *y, const uint8_t *in, size_t len);
+long h1h2_out_upstream(struct sm_h1h2 *y, uint8_t *out, size_t cap);
+void h1h2_upstream_lost(struct sm_h1h2 *y, int eof);
 
 #endif

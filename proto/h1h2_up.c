@@ -13,7 +13,7 @@ static void event(struct sm_h1h2 *y, uint8_t type, int dir, uint16_t flags)
 	struct h2_ev e = {.type = type, .dir = (uint8_t)dir, .flags = flags};
 	e.sid = y->ex.ord;
 	e.usid = y->ex.sid;
-	y_push(y, &e);
+	h1h2_push(y, &e);
 }
 
 static void reset_ev(struct sm_h1h2 *y, int who, uint32_t code, int reason, int detail)
@@ -30,7 +30,7 @@ static void reset_ev(struct sm_h1h2 *y, int who, uint32_t code, int reason, int 
 	                  .code = code,
 	                  .sid = ex->ord,
 	                  .usid = ex->sid};
-	y_push(y, &e);
+	h1h2_push(y, &e);
 	if (who == SM_H2_PROXY)
 		y->h->stats.resets_proxy++;
 }
@@ -44,22 +44,22 @@ static void drop_req(struct sm_h1h2 *y)
 	memset(&ex->req, 0, sizeof(ex->req));
 }
 
-void y_up_reset(struct sm_h1h2 *y, uint32_t code)
+void h1h2_up_reset(struct sm_h1h2 *y, uint32_t code)
 {
 	struct h1h2_ex *ex = &y->ex;
 	if (!ex->sid || ex->s_closed || ex->local_rst)
 		return;
 	ex->local_rst = 1;
 	if (!y->up_fail && !y->up_eof)
-		nghttp2_submit_rst_stream(y_up(y), NGHTTP2_FLAG_NONE, ex->sid, code);
+		nghttp2_submit_rst_stream(h1h2_up(y), NGHTTP2_FLAG_NONE, ex->sid, code);
 }
 
-void y_up_resume(struct sm_h1h2 *y)
+void h1h2_up_resume(struct sm_h1h2 *y)
 {
 	struct h1h2_ex *ex = &y->ex;
 	if (ex->deferred && ex->sid && !ex->s_closed && !y->up_fail && !y->up_eof) {
 		ex->deferred = 0;
-		nghttp2_session_resume_data(y_up(y), ex->sid);
+		nghttp2_session_resume_data(h1h2_up(y), ex->sid);
 	}
 }
 
@@ -69,9 +69,9 @@ static void resp_failed(struct sm_h1h2 *y, int close)
 {
 	struct h1h2_ex *ex = &y->ex;
 	if (!ex->final)
-		y_synth(y, 502, close);
+		h1h2_synth(y, 502, close);
 	else
-		y_abort(y);
+		h1h2_abort(y);
 	ex->resp_end = 1;
 	drop_req(y);
 }
@@ -103,14 +103,14 @@ static ssize_t read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len
 	return (ssize_t)n;
 }
 
-int32_t y_up_submit(struct sm_h1h2 *y, int body)
+int32_t h1h2_up_submit(struct sm_h1h2 *y, int body)
 {
 	struct sm_h2 *h = y->h;
 	size_t nv = h2_block_nv(h, SM_H2_CLIENT);
 	nghttp2_data_provider prd = {.source = {.ptr = y}, .read_callback = read_cb};
 	if (y->up_fail || y->up_eof)
 		return -1;
-	return nghttp2_submit_request(y_up(y), NULL, h->nvscratch, nv, body ? &prd : NULL, NULL);
+	return nghttp2_submit_request(h1h2_up(y), NULL, h->nvscratch, nv, body ? &prd : NULL, NULL);
 }
 
 /* ---- response serialisation ---- */
@@ -173,7 +173,7 @@ static void got_head(struct sm_h1h2 *y, int end)
 	if (reason) {
 		h->buffered -= b.len;
 		h2_free(h, b.p);
-		y_up_reset(y, NGHTTP2_PROTOCOL_ERROR);
+		h1h2_up_reset(y, NGHTTP2_PROTOCOL_ERROR);
 		reset_ev(y, SM_H2_PROXY, NGHTTP2_PROTOCOL_ERROR, reason,
 		         h->side[SM_H2_UPSTREAM].blk.detail);
 		resp_failed(y, 0);
@@ -183,7 +183,7 @@ static void got_head(struct sm_h1h2 *y, int end)
 	h->buffered -= b.len;
 	h2_free(h, b.p);
 	if (rc) {
-		y_up_reset(y, NGHTTP2_INTERNAL_ERROR);
+		h1h2_up_reset(y, NGHTTP2_INTERNAL_ERROR);
 		reset_ev(y, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR, SM_H2_R_MEMORY, 0);
 		resp_failed(y, 0);
 		return;
@@ -191,7 +191,7 @@ static void got_head(struct sm_h1h2 *y, int end)
 	struct h2_ev e = {.type = SM_H2_EV_RESPONSE, .status = status};
 	h2_ev_fill_headers(h, &e, SM_H2_UPSTREAM, ex->ord, ex->sid);
 	e.flags = interim ? SM_H2_F_INTERIM : end ? SM_H2_F_END_STREAM : 0;
-	y_push(y, &e);
+	h1h2_push(y, &e);
 	if (interim)
 		return;
 	h->stats.responses++;
@@ -211,7 +211,7 @@ static void got_trailers(struct sm_h1h2 *y, int end)
 	int64_t cl;
 	int reason = h2_block_finish(h, SM_H2_UPSTREAM, end, &status, &cl);
 	if (reason) {
-		y_up_reset(y, NGHTTP2_PROTOCOL_ERROR);
+		h1h2_up_reset(y, NGHTTP2_PROTOCOL_ERROR);
 		reset_ev(y, SM_H2_PROXY, NGHTTP2_PROTOCOL_ERROR, reason,
 		         h->side[SM_H2_UPSTREAM].blk.detail);
 		resp_failed(y, 0);
@@ -219,7 +219,7 @@ static void got_trailers(struct sm_h1h2 *y, int end)
 	}
 	struct h2_ev e = {.type = SM_H2_EV_TRAILERS, .flags = SM_H2_F_END_STREAM};
 	h2_ev_fill_headers(h, &e, SM_H2_UPSTREAM, ex->ord, ex->sid);
-	y_push(y, &e);
+	h1h2_push(y, &e);
 	if (!ex->chunked || put_fields(y, &ex->tq) || ex->tq.len + 8 > H1H2_STAGE) {
 		/* content-length framing (or too big for one section): dropped */
 		y->stats.trailers_dropped++;
@@ -292,7 +292,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	case NGHTTP2_GOAWAY: {
 		y->up_gone = 1;
 		struct h2_ev e = h2_goaway_ev(SM_H2_UPSTREAM, SM_H2_UPSTREAM, SM_H2_R_NONE, f);
-		y_push(y, &e);
+		h1h2_push(y, &e);
 		break;
 	}
 	default: break;
@@ -312,7 +312,7 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
 	}
 	if (h2_buf_put(h, &ex->rb, data, len, h->lim.stream_window) < 0) {
 		nghttp2_session_consume(s, sid, len);
-		y_up_reset(y, NGHTTP2_FLOW_CONTROL_ERROR);
+		h1h2_up_reset(y, NGHTTP2_FLOW_CONTROL_ERROR);
 		reset_ev(y, SM_H2_PROXY, NGHTTP2_FLOW_CONTROL_ERROR, SM_H2_R_BUFFER, 0);
 		resp_failed(y, 0);
 		return 0;
@@ -324,7 +324,7 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
 	                  .usid = ex->sid,
 	                  .data = data,
 	                  .len = (uint32_t)len};
-	y_push(y, &e);
+	h1h2_push(y, &e);
 	return h2_ev_room(h) ? 0 : NGHTTP2_ERR_PAUSE;
 }
 
@@ -345,7 +345,7 @@ static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void 
 	}
 	if (!ex->req_end || ex->in_body)
 		drop_req(y);
-	y_settle(y);
+	h1h2_settle(y);
 	return 0;
 }
 
@@ -359,11 +359,11 @@ static int on_frame_not_send(nghttp2_session *s, const nghttp2_frame *f, int err
 	reset_ev(y, SM_H2_PROXY, NGHTTP2_REFUSED_STREAM, SM_H2_R_REFUSED, err);
 	y->ex.s_closed = 1;
 	resp_failed(y, 1);
-	y_settle(y);
+	h1h2_settle(y);
 	return 0;
 }
 
-int y_up_open(struct sm_h1h2 *y)
+int h1h2_up_open(struct sm_h1h2 *y)
 {
 	nghttp2_session_callbacks *cb = NULL;
 	if (nghttp2_session_callbacks_new(&cb) != 0)
@@ -390,12 +390,12 @@ static long up_fail(struct sm_h1h2 *y, long err)
 	                  .who = SM_H2_UPSTREAM,
 	                  .reason = err == NGHTTP2_ERR_NOMEM ? SM_H2_R_MEMORY : SM_H2_R_NGHTTP2,
 	                  .detail = (int32_t)err};
-	y_push(y, &e);
-	y_upstream_lost(y, 0);
+	h1h2_push(y, &e);
+	h1h2_upstream_lost(y, 0);
 	return err == NGHTTP2_ERR_NOMEM ? SM_ERR_NOMEM : SM_ERR_PROTOCOL;
 }
 
-long y_feed_upstream(struct sm_h1h2 *y, const uint8_t *in, size_t len)
+long h1h2_feed_upstream(struct sm_h1h2 *y, const uint8_t *in, size_t len)
 {
 	struct sm_h2 *h = y->h;
 	if (y->up_eof || y->up_fail || h->failed)
@@ -407,33 +407,33 @@ long y_feed_upstream(struct sm_h1h2 *y, const uint8_t *in, size_t len)
 		h->stats.events_paused++;
 		return 0;
 	}
-	ssize_t n = nghttp2_session_mem_recv(y_up(y), in, len);
+	ssize_t n = nghttp2_session_mem_recv(h1h2_up(y), in, len);
 	if (n < 0)
 		return up_fail(y, (long)n);
-	y_settle(y);
+	h1h2_settle(y);
 	if (h->failed)
 		return up_fail(y, NGHTTP2_ERR_NOMEM);
 	return (long)n;
 }
 
-long y_out_upstream(struct sm_h1h2 *y, uint8_t *out, size_t cap)
+long h1h2_out_upstream(struct sm_h1h2 *y, uint8_t *out, size_t cap)
 {
 	if (y->up_eof || y->up_fail)
 		return 0;
 	y->out = out;
 	y->out_cap = cap;
 	y->out_len = 0;
-	int rv = nghttp2_session_send(y_up(y));
+	int rv = nghttp2_session_send(h1h2_up(y));
 	size_t n = y->out_len;
 	y->out = NULL;
 	y->out_cap = y->out_len = 0;
 	if (rv < 0)
 		return up_fail(y, rv);
-	y_settle(y);
+	h1h2_settle(y);
 	return (long)n;
 }
 
-void y_upstream_lost(struct sm_h1h2 *y, int eof)
+void h1h2_upstream_lost(struct sm_h1h2 *y, int eof)
 {
 	struct h1h2_ex *ex = &y->ex;
 	if (eof) {
@@ -448,5 +448,5 @@ void y_upstream_lost(struct sm_h1h2 *y, int eof)
 	}
 	if (ex->sid)
 		ex->s_closed = 1;
-	y_settle(y);
+	h1h2_settle(y);
 }

@@ -631,7 +631,7 @@ static int setup_session(struct sm_h2 *h, int side)
 
 struct sm_h2 *sm_h2_new(const struct sm_h2_limits *lim)
 {
-	struct sm_h2 *h = h2_core_new(lim, 1);
+	struct sm_h2 *h = h2_core_new(lim, 1, &h2_relay_ops);
 	if (h && (setup_session(h, SM_H2_CLIENT) < 0 || setup_session(h, SM_H2_UPSTREAM) < 0)) {
 		sm_h2_free(h);
 		return NULL;

@@ -64,7 +64,8 @@ int h2_session_open(struct sm_h2 *h, int side, nghttp2_session_callbacks *cb, vo
 	return 0;
 }
 
-struct sm_h2 *h2_core_new(const struct sm_h2_limits *lim, int with_streams)
+struct sm_h2 *h2_core_new(const struct sm_h2_limits *lim, int with_streams,
+                          const struct sm_h2_ops *ops)
 {
 	struct sm_h2_limits l = {0};
 	if (lim)
@@ -90,6 +91,7 @@ struct sm_h2 *h2_core_new(const struct sm_h2_limits *lim, int with_streams)
 	if (!h)
 		return NULL;
 	h->lim = l;
+	h->ops = ops;
 	h->mem = (nghttp2_mem){.mem_user_data = h,
 	                       .malloc = mem_malloc,
 	                       .free = mem_free,
@@ -117,10 +119,8 @@ void sm_h2_free(struct sm_h2 *h)
 	for (int s = 0; s < 2; s++)
 		if (h->side[s].s)
 			nghttp2_session_del(h->side[s].s);
-	if (h->x)
-		sm_h2h1_release(h);
-	if (h->y)
-		sm_h1h2_release(h);
+	if (h->ops && h->ops->release)
+		h->ops->release(h);
 	for (uint32_t i = 0; h->st && i < h->nslots; i++)
 		for (int d = 0; d < 2; d++) {
 			h2_free(h, h->st[i].buf[d].p);
@@ -205,20 +205,12 @@ static long feed(struct sm_h2 *h, int side, const uint8_t *in, size_t len)
 
 long sm_h2_feed_client(struct sm_h2 *h, const uint8_t *in, size_t len)
 {
-	if (h->x)
-		return sm_h2h1_feed_client(h, in, len);
-	if (h->y)
-		return sm_h1h2_feed_client(h, in, len);
-	return feed(h, SM_H2_CLIENT, in, len);
+	return h->ops->feed(h, SM_H2_CLIENT, in, len);
 }
 
 long sm_h2_feed_upstream(struct sm_h2 *h, const uint8_t *in, size_t len)
 {
-	if (h->x)
-		return sm_h2h1_feed_upstream(h, in, len);
-	if (h->y)
-		return sm_h1h2_feed_upstream(h, in, len);
-	return feed(h, SM_H2_UPSTREAM, in, len);
+	return h->ops->feed(h, SM_H2_UPSTREAM, in, len);
 }
 
 static long out(struct sm_h2 *h, int side, uint8_t *buf, size_t cap)
@@ -242,30 +234,23 @@ static long out(struct sm_h2 *h, int side, uint8_t *buf, size_t cap)
 
 long sm_h2_out_client(struct sm_h2 *h, uint8_t *buf, size_t cap)
 {
-	if (h->x)
-		return sm_h2h1_out_client(h, buf, cap);
-	if (h->y)
-		return sm_h1h2_out_client(h, buf, cap);
-	return out(h, SM_H2_CLIENT, buf, cap);
+	return h->ops->out(h, SM_H2_CLIENT, buf, cap);
 }
 
 long sm_h2_out_upstream(struct sm_h2 *h, uint8_t *buf, size_t cap)
 {
-	if (h->x)
-		return sm_h2h1_out_upstream(h, buf, cap);
-	if (h->y)
-		return sm_h1h2_out_upstream(h, buf, cap);
-	return out(h, SM_H2_UPSTREAM, buf, cap);
+	return h->ops->out(h, SM_H2_UPSTREAM, buf, cap);
+}
+
+static int want_out(const struct sm_h2 *h, int side)
+{
+	const struct h2_side *sd = &h->side[side];
+	return !sd->eof && nghttp2_session_want_write(sd->s);
 }
 
 int sm_h2_want_out(const struct sm_h2 *h, enum sm_h2_side side)
 {
-	if (h->x)
-		return sm_h2h1_want_out(h, side);
-	if (h->y)
-		return sm_h1h2_want_out(h, side);
-	const struct h2_side *sd = &h->side[side];
-	return !sd->eof && nghttp2_session_want_write(sd->s);
+	return h->ops->want_out(h, side);
 }
 
 /* Side X's connection is gone (EOF, fatal error, or nghttp2 ended it):
@@ -300,12 +285,8 @@ void h2_side_lost(struct sm_h2 *h, int side)
 	}
 }
 
-int sm_h2_eof(struct sm_h2 *h, enum sm_h2_side side)
+static int eof(struct sm_h2 *h, int side)
 {
-	if (h->x)
-		return sm_h2h1_eof(h, side);
-	if (h->y)
-		return sm_h1h2_eof(h, side);
 	if (side != SM_H2_CLIENT && side != SM_H2_UPSTREAM)
 		return SM_ERR_STATE;
 	h2_side_lost(h, side);
@@ -313,14 +294,49 @@ int sm_h2_eof(struct sm_h2 *h, enum sm_h2_side side)
 	return SM_OK;
 }
 
-int sm_h2_done(const struct sm_h2 *h, enum sm_h2_side side)
+int sm_h2_eof(struct sm_h2 *h, enum sm_h2_side side)
 {
-	if (h->x)
-		return sm_h2h1_done(h, side);
-	if (h->y)
-		return sm_h1h2_done(h, side);
+	return h->ops->eof(h, side);
+}
+
+static int done(const struct sm_h2 *h, int side)
+{
 	const struct h2_side *sd = &h->side[side];
 	if (sd->eof)
 		return 1;
 	return !nghttp2_session_want_read(sd->s) && !nghttp2_session_want_write(sd->s);
 }
+
+int sm_h2_done(const struct sm_h2 *h, enum sm_h2_side side)
+{
+	return h->ops->done(h, side);
+}
+
+static enum sm_h2_wait wait(const struct sm_h2 *h, int side)
+{
+	const struct h2_side *sd = &h->side[side];
+	if (sd->eof || sd->failed || h->failed || sd->lost || !nghttp2_session_want_read(sd->s))
+		return SM_H2_WAIT_CLOSED;
+	if ((h->paused[side] && h->evlen > 0) || !h2_ev_room(h))
+		return SM_H2_WAIT_EVENTS;
+	const struct h2_side *od = &h->side[OTHER(side)];
+	if (!od->eof && !od->failed &&
+	    nghttp2_session_get_outbound_queue_size(od->s) >= h->lim.max_out_queue)
+		return SM_H2_WAIT_OUT_FULL;
+	return SM_H2_WAIT_NONE;
+}
+
+enum sm_h2_wait sm_h2_wait(const struct sm_h2 *h, enum sm_h2_side side)
+{
+	return h->ops->wait(h, side);
+}
+
+const struct sm_h2_ops h2_relay_ops = {
+        .name = "h2",
+        .feed = feed,
+        .out = out,
+        .want_out = want_out,
+        .eof = eof,
+        .done = done,
+        .wait = wait,
+};

@@ -36,29 +36,9 @@ int h2_ev_push(struct sm_h2 *h, const struct h2_ev *e)
 	return 0;
 }
 
-enum sm_h2_wait sm_h2_wait(const struct sm_h2 *h, enum sm_h2_side side)
-{
-	if (h->x)
-		return sm_h2h1_wait(h, side);
-	if (h->y)
-		return sm_h1h2_wait(h, side);
-	const struct h2_side *sd = &h->side[side];
-	if (sd->eof || sd->failed || h->failed || sd->lost || !nghttp2_session_want_read(sd->s))
-		return SM_H2_WAIT_CLOSED;
-	if ((h->paused[side] && h->evlen > 0) || !h2_ev_room(h))
-		return SM_H2_WAIT_EVENTS;
-	const struct h2_side *od = &h->side[1 - side];
-	if (!od->eof && !od->failed &&
-	    nghttp2_session_get_outbound_queue_size(od->s) >= h->lim.max_out_queue)
-		return SM_H2_WAIT_OUT_FULL;
-	return SM_H2_WAIT_NONE;
-}
-
 unsigned sm_h2_open_streams(const struct sm_h2 *h)
 {
-	if (h->x)
-		return sm_h2h1_open_streams(h);
-	return h->nopen;
+	return h->nopen; /* the translators keep it too */
 }
 
 int sm_h2_next_event(struct sm_h2 *h, struct sm_h2_event *ev)

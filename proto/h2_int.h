@@ -129,6 +129,24 @@ static inline struct h2_ev h2_goaway_ev(int dir, int who, int reason, const nght
 	                      .last_id = f->goaway.last_stream_id};
 }
 
+/* What the public sm_h2_* calls run on one object, installed once by its
+ * constructor: sm_h2_new() the relay of two h2 sessions (h2_conn.c),
+ * sm_h2h1_new() the HTTP/2-to-HTTP/1.1 translator (h2h1.c), sm_h1h2_new()
+ * the HTTP/1.1-to-HTTP/2 translator (h1h2.c). The caller never knows which:
+ * events, flow control and limits keep the contract of proto/h2.h. Each
+ * entry is that public call for one side (enum sm_h2_side). */
+struct sm_h2_ops {
+	const char *name;
+	long (*feed)(struct sm_h2 *h, int side, const uint8_t *in, size_t len);
+	long (*out)(struct sm_h2 *h, int side, uint8_t *buf, size_t cap);
+	int (*want_out)(const struct sm_h2 *h, int side);
+	int (*eof)(struct sm_h2 *h, int side);
+	int (*done)(const struct sm_h2 *h, int side);
+	enum sm_h2_wait (*wait)(const struct sm_h2 *h, int side);
+	/* Frees the translator's own state (NULL: it has none). */
+	void (*release)(struct sm_h2 *h);
+};
+
 struct sm_h2 {
 	struct sm_h2_limits lim;
 	nghttp2_mem mem;
@@ -148,10 +166,9 @@ struct sm_h2 {
 	size_t out_cap, out_len;
 	struct sm_h2_stats stats;
 	nghttp2_nv *nvscratch;
-	struct sm_h2h1 *x; /* not NULL: HTTP/2 to HTTP/1.1 translator (proto/h2h1.c);
-	                      the public sm_h2_* calls are its */
-	struct sm_h1h2 *y; /* not NULL: HTTP/1.1 to HTTP/2 translator (proto/h1h2.c);
-	                      the public sm_h2_* calls are its */
+	const struct sm_h2_ops *ops; /* what the public calls run: set once by the constructor */
+	struct sm_h2h1 *h2h1;        /* the HTTP/2-to-HTTP/1.1 translator's state (h2h1.c) */
+	struct sm_h1h2 *h1h2;        /* the HTTP/1.1-to-HTTP/2 translator's state (h1h2.c) */
 };
 
 /* h2_hdr.c, h2_event.c */
@@ -183,13 +200,16 @@ void *h2_realloc(struct sm_h2 *h, void *p, size_t n);
 void h2_free(struct sm_h2 *h, void *p);
 
 /* h2_conn.c: the object without sessions (with_streams: the 1:1 stream
- * table too); a session of `side` with the given callbacks and user data,
+ * table too) running ops; a session of `side` with the given callbacks and user data,
  * our SETTINGS and connection window queued. */
-struct sm_h2 *h2_core_new(const struct sm_h2_limits *lim, int with_streams);
+struct sm_h2 *h2_core_new(const struct sm_h2_limits *lim, int with_streams,
+                          const struct sm_h2_ops *ops);
 int h2_session_open(struct sm_h2 *h, int side, nghttp2_session_callbacks *cb, void *ud);
 /* h2_conn.c: side's connection is gone (EOF, fatal error, or nghttp2 ended
  * it): its streams are over, the other side gets a GOAWAY. */
 void h2_side_lost(struct sm_h2 *h, int side);
+/* h2_conn.c: the relay of two h2 sessions. */
+extern const struct sm_h2_ops h2_relay_ops;
 
 /* h2.c: stream bookkeeping shared with h2_conn.c. Queues an event; frees a
  * stream closed on both sides; ends a stream on both sides (`side` reset
@@ -206,29 +226,6 @@ void h2_ev_fill_headers(struct sm_h2 *h, struct h2_ev *e, int side, int32_t sid,
 /* 1 if a DATA frame with this header cannot fit Content-Length cl (-1:
  * none) after rx bytes (padding counted as possibly empty). */
 int h2_data_len_bad(int64_t cl, uint64_t rx, const nghttp2_frame_hd *hd);
-
-/* h2h1.c: the translator behind the public API when h->x is set. */
-void sm_h2h1_release(struct sm_h2 *h);
-long sm_h2h1_feed_client(struct sm_h2 *h, const uint8_t *in, size_t len);
-long sm_h2h1_feed_upstream(struct sm_h2 *h, const uint8_t *in, size_t len);
-long sm_h2h1_out_client(struct sm_h2 *h, uint8_t *out, size_t cap);
-long sm_h2h1_out_upstream(struct sm_h2 *h, uint8_t *out, size_t cap);
-int sm_h2h1_want_out(const struct sm_h2 *h, enum sm_h2_side side);
-int sm_h2h1_eof(struct sm_h2 *h, enum sm_h2_side side);
-int sm_h2h1_done(const struct sm_h2 *h, enum sm_h2_side side);
-enum sm_h2_wait sm_h2h1_wait(const struct sm_h2 *h, enum sm_h2_side side);
-unsigned sm_h2h1_open_streams(const struct sm_h2 *h);
-
-/* h1h2.c: the reverse translator behind the public API when h->y is set. */
-void sm_h1h2_release(struct sm_h2 *h);
-long sm_h1h2_feed_client(struct sm_h2 *h, const uint8_t *in, size_t len);
-long sm_h1h2_feed_upstream(struct sm_h2 *h, const uint8_t *in, size_t len);
-long sm_h1h2_out_client(struct sm_h2 *h, uint8_t *out, size_t cap);
-long sm_h1h2_out_upstream(struct sm_h2 *h, uint8_t *out, size_t cap);
-int sm_h1h2_want_out(const struct sm_h2 *h, enum sm_h2_side side);
-int sm_h1h2_eof(struct sm_h2 *h, enum sm_h2_side side);
-int sm_h1h2_done(const struct sm_h2 *h, enum sm_h2_side side);
-enum sm_h2_wait sm_h1h2_wait(const struct sm_h2 *h, enum sm_h2_side side);
 
 enum { PS_METHOD = 0, PS_SCHEME, PS_AUTHORITY, PS_PATH, PS_STATUS, PS_PROTOCOL, PS_N };
 enum { H2_K_REQ = 1, H2_K_RESP, H2_K_TRAIL }; /* header block kinds */

@@ -6,7 +6,7 @@
 #include "base/result.h"
 #include "proto/h2h1_int.h"
 
-nghttp2_session *x_srv(const struct sm_h2h1 *x)
+nghttp2_session *h2h1_srv(const struct sm_h2h1 *x)
 {
 	return x->h->side[SM_H2_CLIENT].s;
 }
@@ -16,11 +16,11 @@ static int client_gone(const struct sm_h2h1 *x)
 	return x->cl_eof || x->failed;
 }
 
-static struct xs *get_st(struct sm_h2h1 *x, int32_t sid)
+static struct h2h1_st *get_st(struct sm_h2h1 *x, int32_t sid)
 {
 	if (sid <= 0)
 		return NULL;
-	struct xs *st = nghttp2_session_get_stream_user_data(x_srv(x), sid);
+	struct h2h1_st *st = nghttp2_session_get_stream_user_data(h2h1_srv(x), sid);
 	if (st && st->sid == sid)
 		return st;
 	for (uint32_t i = 0; i < x->h->lim.max_streams; i++)
@@ -37,7 +37,7 @@ static void push_ev(struct sm_h2h1 *x, struct h2_ev *e)
 		x->h->failed = 1; /* hard bound passed: the feeds pause well before */
 }
 
-void x_push(struct sm_h2h1 *x, uint8_t type, int dir, const struct xs *st)
+void h2h1_push(struct sm_h2h1 *x, uint8_t type, int dir, const struct h2h1_st *st)
 {
 	struct h2_ev e = {.type = type, .dir = (uint8_t)dir};
 	if (st) {
@@ -47,8 +47,8 @@ void x_push(struct sm_h2h1 *x, uint8_t type, int dir, const struct xs *st)
 	push_ev(x, &e);
 }
 
-void x_push_headers(struct sm_h2h1 *x, uint8_t type, int dir, const struct xs *st, uint16_t flags,
-                    uint16_t status)
+void h2h1_push_headers(struct sm_h2h1 *x, uint8_t type, int dir, const struct h2h1_st *st,
+                       uint16_t flags, uint16_t status)
 {
 	struct h2_ev e = {.type = type, .flags = flags, .status = status};
 	h2_ev_fill_headers(x->h, &e, dir, st->sid, (int32_t)st->ordinal);
@@ -57,35 +57,35 @@ void x_push_headers(struct sm_h2h1 *x, uint8_t type, int dir, const struct xs *s
 
 /* ---- buffers, streams ---- */
 
-void x_buf_drop(struct sm_h2h1 *x, struct h2_buf *b)
+void h2h1_buf_drop(struct sm_h2h1 *x, struct h2_buf *b)
 {
 	x->h->buffered -= b->len;
 	h2_free(x->h, b->p);
 	memset(b, 0, sizeof(*b));
 }
 
-void x_resume(struct sm_h2h1 *x, struct xs *st)
+void h2h1_resume(struct sm_h2h1 *x, struct h2h1_st *st)
 {
 	if (st->deferred && st->open && !client_gone(x)) {
 		st->deferred = 0;
-		nghttp2_session_resume_data(x_srv(x), st->sid);
+		nghttp2_session_resume_data(h2h1_srv(x), st->sid);
 	}
 }
 
-static int respond(struct sm_h2h1 *x, struct xs *st, const char *status)
+static int respond(struct sm_h2h1 *x, struct h2h1_st *st, const char *status)
 {
 	nghttp2_nv nv[2] = {
 	        {(uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE},
 	        {(uint8_t *)"content-length", (uint8_t *)"0", 14, 1, NGHTTP2_NV_FLAG_NONE},
 	};
-	if (nghttp2_submit_response(x_srv(x), st->sid, nv, 2, NULL) != 0)
+	if (nghttp2_submit_response(h2h1_srv(x), st->sid, nv, 2, NULL) != 0)
 		return 0;
 	st->final = 1;
 	return 1;
 }
 
-void x_kill(struct sm_h2h1 *x, struct xs *st, int who, uint32_t code, int reason, int detail,
-            int upstream)
+void h2h1_kill(struct sm_h2h1 *x, struct h2h1_st *st, int who, uint32_t code, int reason,
+               int detail, int upstream)
 {
 	if (!st->reported) {
 		st->reported = 1;
@@ -104,16 +104,16 @@ void x_kill(struct sm_h2h1 *x, struct xs *st, int who, uint32_t code, int reason
 	int was_dead = st->dead;
 	st->dead = 1;
 	if (x->act >= 0 && &x->st[x->act] == st)
-		x_up_abort(x, who);
+		h2h1_up_abort(x, who);
 	if (!was_dead && who != SM_H2_CLIENT && st->open && !client_gone(x)) {
 		if (!(upstream && !st->final && respond(x, st, "502")))
-			nghttp2_submit_rst_stream(x_srv(x), NGHTTP2_FLAG_NONE, st->sid, code);
+			nghttp2_submit_rst_stream(h2h1_srv(x), NGHTTP2_FLAG_NONE, st->sid, code);
 	}
-	x_buf_drop(x, &st->req);
-	x_buf_drop(x, &st->resp);
+	h2h1_buf_drop(x, &st->req);
+	h2h1_buf_drop(x, &st->resp);
 }
 
-static void free_slot(struct sm_h2h1 *x, struct xs *st)
+static void free_slot(struct sm_h2h1 *x, struct h2h1_st *st)
 {
 	uint32_t slot = (uint32_t)(st - x->st), n = x->h->lim.max_streams, k = 0;
 	for (uint32_t i = 0; i < x->qlen; i++) { /* drop it from the FIFO */
@@ -122,8 +122,8 @@ static void free_slot(struct sm_h2h1 *x, struct xs *st)
 			x->q[(x->qhead + k++) % n] = v;
 	}
 	x->qlen = k;
-	x_buf_drop(x, &st->req);
-	x_buf_drop(x, &st->resp);
+	h2h1_buf_drop(x, &st->req);
+	h2h1_buf_drop(x, &st->resp);
 	h2_free(x->h, st->head);
 	h2_free(x->h, st->req_tr);
 	h2_free(x->h, st->resp_tr);
@@ -131,7 +131,7 @@ static void free_slot(struct sm_h2h1 *x, struct xs *st)
 	x->h->nopen--;
 }
 
-void x_next(struct sm_h2h1 *x)
+void h2h1_next(struct sm_h2h1 *x)
 {
 	uint32_t n = x->h->lim.max_streams;
 	while (x->act < 0 && !x->up_dead && !x->up_eof && !client_gone(x) && x->qlen) {
@@ -141,12 +141,12 @@ void x_next(struct sm_h2h1 *x)
 		if (x->st[slot].sid && !x->st[slot].dead) {
 			x->act = (int32_t)slot;
 			x->last_sid = x->st[slot].sid;
-			x_up_start(x);
+			h2h1_up_start(x);
 		}
 	}
 }
 
-void x_up_dead(struct sm_h2h1 *x, int who, int reason)
+void h2h1_up_dead(struct sm_h2h1 *x, int who, int reason)
 {
 	if (x->up_dead)
 		return;
@@ -161,43 +161,44 @@ void x_up_dead(struct sm_h2h1 *x, int who, int reason)
 	push_ev(x, &e);
 	uint32_t n = x->h->lim.max_streams;
 	while (x->qlen) { /* never sent: clients may retry them elsewhere */
-		struct xs *st = &x->st[x->q[x->qhead]];
+		struct h2h1_st *st = &x->st[x->q[x->qhead]];
 		x->qhead = (x->qhead + 1) % n;
 		x->qlen--;
 		if (st->sid && !st->dead) {
 			x->stats.refused_waiting++;
-			x_kill(x, st, SM_H2_PROXY, NGHTTP2_REFUSED_STREAM, SM_H2_R_REFUSED, 0, 0);
+			h2h1_kill(x, st, SM_H2_PROXY, NGHTTP2_REFUSED_STREAM, SM_H2_R_REFUSED, 0,
+			          0);
 		}
 	}
 	if (!x->goaway && !client_gone(x)) {
 		/* after the stream being served is over: some clients (python
 		 * h2) take no frame at all after a GOAWAY; the waiting streams
 		 * and new ones are refused meanwhile */
-		struct xs *ls = get_st(x, last);
+		struct h2h1_st *ls = get_st(x, last);
 		x->goaway = 1;
 		if (ls && ls->open)
 			x->goaway_after = last;
 		else
-			nghttp2_submit_goaway(x_srv(x), NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR,
-			                      NULL, 0);
+			nghttp2_submit_goaway(h2h1_srv(x), NGHTTP2_FLAG_NONE, last,
+			                      NGHTTP2_NO_ERROR, NULL, 0);
 	}
 }
 
 /* ---- request side ---- */
 
 /* END_STREAM from the client: the body must match its Content-Length. */
-static void end_of(struct sm_h2h1 *x, struct xs *st)
+static void end_of(struct sm_h2h1 *x, struct h2h1_st *st)
 {
 	st->end_pending = 0;
 	if (st->cl >= 0 && st->rx != (uint64_t)st->cl) {
-		x_kill(x, st, SM_H2_PROXY, NGHTTP2_PROTOCOL_ERROR, SM_H2_R_LENGTH, 0, 0);
+		h2h1_kill(x, st, SM_H2_PROXY, NGHTTP2_PROTOCOL_ERROR, SM_H2_R_LENGTH, 0, 0);
 		return;
 	}
 	st->req_end = 1;
-	x_push(x, SM_H2_EV_STREAM_END, SM_H2_CLIENT, st);
+	h2h1_push(x, SM_H2_EV_STREAM_END, SM_H2_CLIENT, st);
 }
 
-static void got_request(struct sm_h2h1 *x, struct xs *st, int end)
+static void got_request(struct sm_h2h1 *x, struct h2h1_st *st, int end)
 {
 	struct sm_h2 *h = x->h;
 	const struct h2_block *b = &h->side[SM_H2_CLIENT].blk;
@@ -206,7 +207,7 @@ static void got_request(struct sm_h2h1 *x, struct xs *st, int end)
 	int detail = 0;
 	int reason = h2_block_finish(h, SM_H2_CLIENT, end, &status, &cl);
 	if (reason) {
-		x_kill(x, st, SM_H2_PROXY, NGHTTP2_PROTOCOL_ERROR, reason, b->detail, 0);
+		h2h1_kill(x, st, SM_H2_PROXY, NGHTTP2_PROTOCOL_ERROR, reason, b->detail, 0);
 		return;
 	}
 	if (!(b->pseudo & (1u << PS_PATH))) { /* CONNECT: no tunnel over HTTP/1.1 here */
@@ -219,20 +220,21 @@ static void got_request(struct sm_h2h1 *x, struct xs *st, int end)
 		push_ev(x, &e);
 		h->stats.resets_proxy++;
 		if (!respond(x, st, "501"))
-			nghttp2_submit_rst_stream(x_srv(x), NGHTTP2_FLAG_NONE, st->sid,
+			nghttp2_submit_rst_stream(h2h1_srv(x), NGHTTP2_FLAG_NONE, st->sid,
 			                          NGHTTP2_REFUSED_STREAM);
 		st->dead = 1;
 		return;
 	}
 	if (x->up_dead || x->up_eof) {
-		x_kill(x, st, SM_H2_PROXY, NGHTTP2_REFUSED_STREAM, SM_H2_R_REFUSED, 0, 0);
+		h2h1_kill(x, st, SM_H2_PROXY, NGHTTP2_REFUSED_STREAM, SM_H2_R_REFUSED, 0, 0);
 		return;
 	}
-	reason = x_build_head(x, st, &detail);
+	reason = h2h1_build_head(x, st, &detail);
 	if (reason) {
-		x_kill(x, st, SM_H2_PROXY,
-		       reason == SM_H2_R_MEMORY ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_PROTOCOL_ERROR,
-		       reason, detail, 0);
+		h2h1_kill(x, st, SM_H2_PROXY,
+		          reason == SM_H2_R_MEMORY ? NGHTTP2_INTERNAL_ERROR
+		                                   : NGHTTP2_PROTOCOL_ERROR,
+		          reason, detail, 0);
 		return;
 	}
 	st->cl = cl;
@@ -244,29 +246,29 @@ static void got_request(struct sm_h2h1 *x, struct xs *st, int end)
 	if (x->qlen > x->stats.queue_peak)
 		x->stats.queue_peak = x->qlen;
 	h->stats.requests++;
-	x_push_headers(x, SM_H2_EV_REQUEST, SM_H2_CLIENT, st, end ? SM_H2_F_END_STREAM : 0, 0);
+	h2h1_push_headers(x, SM_H2_EV_REQUEST, SM_H2_CLIENT, st, end ? SM_H2_F_END_STREAM : 0, 0);
 	if (end)
 		end_of(x, st);
-	x_next(x);
+	h2h1_next(x);
 }
 
-static void got_trailers(struct sm_h2h1 *x, struct xs *st, int end)
+static void got_trailers(struct sm_h2h1 *x, struct h2h1_st *st, int end)
 {
 	struct sm_h2 *h = x->h;
 	uint16_t status;
 	int64_t cl;
 	int reason = h2_block_finish(h, SM_H2_CLIENT, end, &status, &cl);
 	if (reason) {
-		x_kill(x, st, SM_H2_PROXY, NGHTTP2_PROTOCOL_ERROR, reason,
-		       h->side[SM_H2_CLIENT].blk.detail, 0);
+		h2h1_kill(x, st, SM_H2_PROXY, NGHTTP2_PROTOCOL_ERROR, reason,
+		          h->side[SM_H2_CLIENT].blk.detail, 0);
 		return;
 	}
 	st->req_tr = h2_trailers_copy(h, SM_H2_CLIENT);
 	if (!st->req_tr) {
-		x_kill(x, st, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR, SM_H2_R_MEMORY, 0, 0);
+		h2h1_kill(x, st, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR, SM_H2_R_MEMORY, 0, 0);
 		return;
 	}
-	x_push_headers(x, SM_H2_EV_TRAILERS, SM_H2_CLIENT, st, SM_H2_F_END_STREAM, 0);
+	h2h1_push_headers(x, SM_H2_EV_TRAILERS, SM_H2_CLIENT, st, SM_H2_F_END_STREAM, 0);
 	end_of(x, st);
 }
 
@@ -278,11 +280,11 @@ static ssize_t send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int 
 	return h2_send_into(x->out, &x->out_len, x->out_cap, data, len);
 }
 
-ssize_t x_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len, uint32_t *dflags,
-                  nghttp2_data_source *src, void *ud)
+ssize_t h2h1_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len, uint32_t *dflags,
+                     nghttp2_data_source *src, void *ud)
 {
 	struct sm_h2h1 *x = ud;
-	struct xs *st = src->ptr;
+	struct h2h1_st *st = src->ptr;
 	if (!st || st->sid != sid || st->dead)
 		return NGHTTP2_ERR_DEFERRED; /* a reset is on its way */
 	size_t n = h2_buf_take(x->h, &st->resp, buf, len);
@@ -295,7 +297,7 @@ ssize_t x_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len, uin
 			h2_free(x->h, st->resp_tr);
 			st->resp_tr = NULL;
 		}
-		x_buf_drop(x, &st->resp);
+		h2h1_buf_drop(x, &st->resp);
 		return (ssize_t)n;
 	}
 	if (n == 0) {
@@ -311,7 +313,7 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
 	int32_t sid = f->hd.stream_id;
 	x->h->side[SM_H2_CLIENT].blk.active = 0;
 	if (f->headers.cat == NGHTTP2_HCAT_REQUEST) {
-		struct xs *st = NULL;
+		struct h2h1_st *st = NULL;
 		for (uint32_t i = 0; i < x->h->lim.max_streams && !st; i++)
 			if (!x->st[i].sid)
 				st = &x->st[i];
@@ -331,7 +333,7 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
 		h2_block_begin(x->h, SM_H2_CLIENT, sid, H2_K_REQ);
 		return 0;
 	}
-	struct xs *st = get_st(x, sid);
+	struct h2h1_st *st = get_st(x, sid);
 	if (st && !st->dead)
 		h2_block_begin(x->h, SM_H2_CLIENT, sid, H2_K_TRAIL);
 	return 0;
@@ -347,7 +349,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
 	struct sm_h2h1 *x = ud;
-	struct xs *st = get_st(x, f->hd.stream_id);
+	struct h2h1_st *st = get_st(x, f->hd.stream_id);
 	struct h2_block *b = &x->h->side[SM_H2_CLIENT].blk;
 	int end = (f->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
 	switch (f->hd.type) {
@@ -369,7 +371,8 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	case NGHTTP2_RST_STREAM:
 		if (st && !st->dead) {
 			x->h->stats.resets_peer++;
-			x_kill(x, st, SM_H2_CLIENT, f->rst_stream.error_code, SM_H2_R_NONE, 0, 0);
+			h2h1_kill(x, st, SM_H2_CLIENT, f->rst_stream.error_code, SM_H2_R_NONE, 0,
+			          0);
 		}
 		break;
 	case NGHTTP2_GOAWAY: {
@@ -387,12 +390,12 @@ static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *
 	struct sm_h2h1 *x = ud;
 	if (hd->type != NGHTTP2_DATA)
 		return 0;
-	struct xs *st = get_st(x, hd->stream_id);
+	struct h2h1_st *st = get_st(x, hd->stream_id);
 	if (!st || st->dead)
 		return 0;
 	/* refused before a byte of the frame can reach the upstream */
 	if (h2_data_len_bad(st->cl, st->rx, hd)) {
-		x_kill(x, st, SM_H2_PROXY, NGHTTP2_PROTOCOL_ERROR, SM_H2_R_LENGTH, 0, 0);
+		h2h1_kill(x, st, SM_H2_PROXY, NGHTTP2_PROTOCOL_ERROR, SM_H2_R_LENGTH, 0, 0);
 		return 0;
 	}
 	if (hd->flags & NGHTTP2_FLAG_END_STREAM)
@@ -408,20 +411,20 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
 	/* the connection window opens at once: a waiting stream's body must
 	 * not stall the one being served; stream windows bound the buffers */
 	nghttp2_session_consume_connection(s, len);
-	struct xs *st = get_st(x, sid);
+	struct h2h1_st *st = get_st(x, sid);
 	if (!st || st->dead)
 		return 0;
 	h->stats.bytes[SM_H2_CLIENT] += len;
 	if (st->cl >= 0 && st->rx + len > (uint64_t)st->cl) {
-		x_kill(x, st, SM_H2_PROXY, NGHTTP2_PROTOCOL_ERROR, SM_H2_R_LENGTH, 0, 0);
+		h2h1_kill(x, st, SM_H2_PROXY, NGHTTP2_PROTOCOL_ERROR, SM_H2_R_LENGTH, 0, 0);
 		return 0;
 	}
 	st->rx += len;
 	int rc = h2_buf_put(h, &st->req, data, len, h->lim.stream_window);
 	if (rc < 0) {
-		x_kill(x, st, SM_H2_PROXY,
-		       rc == -1 ? NGHTTP2_FLOW_CONTROL_ERROR : NGHTTP2_INTERNAL_ERROR,
-		       rc == -1 ? SM_H2_R_BUFFER : SM_H2_R_MEMORY, 0, 0);
+		h2h1_kill(x, st, SM_H2_PROXY,
+		          rc == -1 ? NGHTTP2_FLOW_CONTROL_ERROR : NGHTTP2_INTERNAL_ERROR,
+		          rc == -1 ? SM_H2_R_BUFFER : SM_H2_R_MEMORY, 0, 0);
 		return 0;
 	}
 	struct h2_ev e = {.type = SM_H2_EV_DATA,
@@ -437,7 +440,7 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
 static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void *ud)
 {
 	struct sm_h2h1 *x = ud;
-	struct xs *st = get_st(x, sid);
+	struct h2h1_st *st = get_st(x, sid);
 	if (!st)
 		return 0;
 	st->open = 0;
@@ -445,11 +448,11 @@ static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void 
 		/* closed by nghttp2 (a protocol error, our GOAWAY) before its
 		 * upstream part ended */
 		uint32_t c = code == NGHTTP2_NO_ERROR ? NGHTTP2_CANCEL : code;
-		x_kill(x, st, SM_H2_PROXY, c,
-		       c == NGHTTP2_REFUSED_STREAM ? SM_H2_R_REFUSED : SM_H2_R_NGHTTP2, 0, 0);
+		h2h1_kill(x, st, SM_H2_PROXY, c,
+		          c == NGHTTP2_REFUSED_STREAM ? SM_H2_R_REFUSED : SM_H2_R_NGHTTP2, 0, 0);
 	}
 	if (x->act >= 0 && &x->st[x->act] == st)
-		x_up_abort(x, SM_H2_PROXY);
+		h2h1_up_abort(x, SM_H2_PROXY);
 	nghttp2_session_set_stream_user_data(s, sid, NULL);
 	free_slot(x, st);
 	if (x->goaway_after == sid) {
@@ -466,7 +469,7 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	    (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
 		/* the response is complete while the request is not: RFC 9113
 		 * §8.1, stop the client's half */
-		struct xs *st = get_st(x, f->hd.stream_id);
+		struct h2h1_st *st = get_st(x, f->hd.stream_id);
 		if (st && !st->req_end)
 			nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->sid, NGHTTP2_NO_ERROR);
 		return 0;
@@ -485,13 +488,15 @@ static int on_frame_not_send(nghttp2_session *s, const nghttp2_frame *f, int err
 	struct sm_h2h1 *x = ud;
 	if (f->hd.type != NGHTTP2_HEADERS)
 		return 0;
-	struct xs *st = get_st(x, f->hd.stream_id);
+	struct h2h1_st *st = get_st(x, f->hd.stream_id);
 	if (st && !st->dead)
-		x_kill(x, st, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR, SM_H2_R_NGHTTP2, err, 0);
+		h2h1_kill(x, st, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR, SM_H2_R_NGHTTP2, err, 0);
 	return 0;
 }
 
 /* ---- API ---- */
+
+static const struct sm_h2_ops ops;
 
 struct sm_h2 *sm_h2h1_new(const struct sm_h2h1_limits *lim)
 {
@@ -506,7 +511,7 @@ struct sm_h2 *sm_h2h1_new(const struct sm_h2h1_limits *lim)
 		l.max_buffer = 65536;
 	if (l.max_head > (1u << 20) || l.max_trailer > (1u << 20) || l.max_buffer > (16u << 20))
 		return NULL;
-	struct sm_h2 *h = h2_core_new(&l.h2, 0);
+	struct sm_h2 *h = h2_core_new(&l.h2, 0, &ops);
 	if (!h)
 		return NULL;
 	struct sm_h2h1 *x = h2_alloc(h, sizeof(*x));
@@ -515,7 +520,7 @@ struct sm_h2 *sm_h2h1_new(const struct sm_h2h1_limits *lim)
 		return NULL;
 	}
 	memset(x, 0, sizeof(*x));
-	h->x = x;
+	h->h2h1 = x;
 	x->h = h;
 	x->lim = l;
 	x->lim.h2 = h->lim;
@@ -524,7 +529,7 @@ struct sm_h2 *sm_h2h1_new(const struct sm_h2h1_limits *lim)
 	x->st = h2_alloc(h, n * sizeof(*x->st));
 	x->q = h2_alloc(h, n * sizeof(*x->q));
 	nghttp2_session_callbacks *cb = NULL;
-	if (!x->st || !x->q || x_up_init(x) < 0 || nghttp2_session_callbacks_new(&cb) != 0) {
+	if (!x->st || !x->q || h2h1_up_init(x) < 0 || nghttp2_session_callbacks_new(&cb) != 0) {
 		sm_h2_free(h);
 		return NULL;
 	}
@@ -547,11 +552,11 @@ struct sm_h2 *sm_h2h1_new(const struct sm_h2h1_limits *lim)
 	return h;
 }
 
-void sm_h2h1_release(struct sm_h2 *h)
+static void release(struct sm_h2 *h)
 {
-	struct sm_h2h1 *x = h->x;
+	struct sm_h2h1 *x = h->h2h1;
 	for (uint32_t i = 0; x->st && i < h->lim.max_streams; i++) {
-		struct xs *st = &x->st[i];
+		struct h2h1_st *st = &x->st[i];
 		h2_free(h, st->req.p);
 		h2_free(h, st->resp.p);
 		h2_free(h, st->head);
@@ -564,21 +569,21 @@ void sm_h2h1_release(struct sm_h2 *h)
 	h2_free(h, x->trl);
 	h2_free(h, x->tail);
 	h2_free(h, x);
-	h->x = NULL;
+	h->h2h1 = NULL;
 }
 
 static void client_lost(struct sm_h2h1 *x)
 {
 	for (uint32_t i = 0; i < x->h->lim.max_streams; i++) {
-		struct xs *st = &x->st[i];
+		struct h2h1_st *st = &x->st[i];
 		if (!st->sid)
 			continue;
 		if (!st->dead)
-			x_kill(x, st, SM_H2_CLIENT, NGHTTP2_CANCEL, SM_H2_R_SIDE_CLOSED, 0, 0);
+			h2h1_kill(x, st, SM_H2_CLIENT, NGHTTP2_CANCEL, SM_H2_R_SIDE_CLOSED, 0, 0);
 		free_slot(x, st); /* nothing can reach a lost client */
 	}
 	if (x->act >= 0)
-		x_up_abort(x, SM_H2_CLIENT);
+		h2h1_up_abort(x, SM_H2_CLIENT);
 }
 
 static void check_silent_rejects(struct sm_h2h1 *x)
@@ -586,10 +591,10 @@ static void check_silent_rejects(struct sm_h2h1 *x)
 	/* END_STREAM refused by nghttp2 itself (padded DATA disagreeing with
 	 * Content-Length): it shut the stream's receiving half silently */
 	for (uint32_t i = 0; i < x->h->lim.max_streams; i++) {
-		struct xs *st = &x->st[i];
+		struct h2h1_st *st = &x->st[i];
 		if (st->sid && !st->dead && st->end_pending && !st->req_end &&
-		    nghttp2_session_get_stream_remote_close(x_srv(x), st->sid) == 1)
-			x_kill(x, st, SM_H2_PROXY, NGHTTP2_PROTOCOL_ERROR, SM_H2_R_LENGTH, 0, 0);
+		    nghttp2_session_get_stream_remote_close(h2h1_srv(x), st->sid) == 1)
+			h2h1_kill(x, st, SM_H2_PROXY, NGHTTP2_PROTOCOL_ERROR, SM_H2_R_LENGTH, 0, 0);
 	}
 }
 
@@ -606,7 +611,7 @@ static long client_fail(struct sm_h2h1 *x, long err)
 	return err == NGHTTP2_ERR_NOMEM ? SM_ERR_NOMEM : SM_ERR_PROTOCOL;
 }
 
-long sm_h2h1_feed_client(struct sm_h2 *h, const uint8_t *in, size_t len)
+static long feed_client(struct sm_h2 *h, const uint8_t *in, size_t len)
 {
 	struct sm_h2h1 *x = X(h);
 	if (client_gone(x) || h->failed)
@@ -620,7 +625,7 @@ long sm_h2h1_feed_client(struct sm_h2 *h, const uint8_t *in, size_t len)
 		h->stats.events_paused++;
 		return 0;
 	}
-	ssize_t n = nghttp2_session_mem_recv(x_srv(x), in, len);
+	ssize_t n = nghttp2_session_mem_recv(h2h1_srv(x), in, len);
 	if (n < 0)
 		return client_fail(x, (long)n);
 	if ((size_t)n < len && h->evlen > 0) {
@@ -633,15 +638,15 @@ long sm_h2h1_feed_client(struct sm_h2 *h, const uint8_t *in, size_t len)
 	return (long)n;
 }
 
-long sm_h2h1_out_client(struct sm_h2 *h, uint8_t *buf, size_t cap)
+static long out_client(struct sm_h2 *h, uint8_t *buf, size_t cap)
 {
 	struct sm_h2h1 *x = X(h);
-	if (x->cl_eof || (x->failed && !nghttp2_session_want_write(x_srv(x))))
+	if (x->cl_eof || (x->failed && !nghttp2_session_want_write(h2h1_srv(x))))
 		return 0;
 	x->out = buf;
 	x->out_cap = cap;
 	x->out_len = 0;
-	int rv = nghttp2_session_send(x_srv(x));
+	int rv = nghttp2_session_send(h2h1_srv(x));
 	size_t n = x->out_len;
 	x->out = NULL;
 	x->out_cap = x->out_len = 0;
@@ -650,29 +655,19 @@ long sm_h2h1_out_client(struct sm_h2 *h, uint8_t *buf, size_t cap)
 	return (long)n;
 }
 
-long sm_h2h1_feed_upstream(struct sm_h2 *h, const uint8_t *in, size_t len)
-{
-	return x_feed_upstream(X(h), in, len);
-}
-
-long sm_h2h1_out_upstream(struct sm_h2 *h, uint8_t *out, size_t cap)
-{
-	return x_out_upstream(X(h), out, cap);
-}
-
-int sm_h2h1_want_out(const struct sm_h2 *h, enum sm_h2_side side)
+static int want_out(const struct sm_h2 *h, int side)
 {
 	const struct sm_h2h1 *x = X(h);
 	if (side == SM_H2_UPSTREAM)
-		return x_want_upstream(x);
-	return !x->cl_eof && nghttp2_session_want_write(x_srv(x));
+		return h2h1_want_upstream(x);
+	return !x->cl_eof && nghttp2_session_want_write(h2h1_srv(x));
 }
 
-int sm_h2h1_eof(struct sm_h2 *h, enum sm_h2_side side)
+static int eof(struct sm_h2 *h, int side)
 {
 	struct sm_h2h1 *x = X(h);
 	if (side == SM_H2_UPSTREAM) {
-		x_upstream_eof(x);
+		h2h1_upstream_eof(x);
 		return SM_OK;
 	}
 	if (side != SM_H2_CLIENT)
@@ -684,24 +679,24 @@ int sm_h2h1_eof(struct sm_h2 *h, enum sm_h2_side side)
 	return SM_OK;
 }
 
-int sm_h2h1_done(const struct sm_h2 *h, enum sm_h2_side side)
+static int done(const struct sm_h2 *h, int side)
 {
 	const struct sm_h2h1 *x = X(h);
-	nghttp2_session *s = x_srv(x);
+	nghttp2_session *s = h2h1_srv(x);
 	int cdone = x->cl_eof || (x->failed && !nghttp2_session_want_write(s)) ||
 	            (!nghttp2_session_want_read(s) && !nghttp2_session_want_write(s));
 	if (side == SM_H2_CLIENT)
 		return cdone;
 	if (x->up_eof)
 		return 1;
-	return x->act < 0 && (x->up_dead || cdone) && !x_want_upstream(x);
+	return x->act < 0 && (x->up_dead || cdone) && !h2h1_want_upstream(x);
 }
 
-enum sm_h2_wait sm_h2h1_wait(const struct sm_h2 *h, enum sm_h2_side side)
+static enum sm_h2_wait wait(const struct sm_h2 *h, int side)
 {
 	const struct sm_h2h1 *x = X(h);
 	if (side == SM_H2_CLIENT) {
-		if (client_gone(x) || h->failed || !nghttp2_session_want_read(x_srv(x)))
+		if (client_gone(x) || h->failed || !nghttp2_session_want_read(h2h1_srv(x)))
 			return SM_H2_WAIT_CLOSED;
 		if ((x->paused && h->evlen > 0) || !h2_ev_room(h))
 			return SM_H2_WAIT_EVENTS;
@@ -714,19 +709,35 @@ enum sm_h2_wait sm_h2h1_wait(const struct sm_h2 *h, enum sm_h2_side side)
 	if (x->act >= 0 && x->r == R_BODY && x->st[x->act].resp.len >= x->lim.max_buffer)
 		return SM_H2_WAIT_OUT_FULL;
 	if (!client_gone(x) &&
-	    nghttp2_session_get_outbound_queue_size(x_srv(x)) >= h->lim.max_out_queue)
+	    nghttp2_session_get_outbound_queue_size(h2h1_srv(x)) >= h->lim.max_out_queue)
 		return SM_H2_WAIT_OUT_FULL;
 	return SM_H2_WAIT_NONE;
 }
 
-unsigned sm_h2h1_open_streams(const struct sm_h2 *h)
+static long feed(struct sm_h2 *h, int side, const uint8_t *in, size_t len)
 {
-	return h->nopen;
+	return side == SM_H2_CLIENT ? feed_client(h, in, len) : h2h1_feed_upstream(X(h), in, len);
 }
+
+static long out(struct sm_h2 *h, int side, uint8_t *buf, size_t cap)
+{
+	return side == SM_H2_CLIENT ? out_client(h, buf, cap) : h2h1_out_upstream(X(h), buf, cap);
+}
+
+static const struct sm_h2_ops ops = {
+        .name = "h2h1",
+        .feed = feed,
+        .out = out,
+        .want_out = want_out,
+        .eof = eof,
+        .done = done,
+        .wait = wait,
+        .release = release,
+};
 
 const struct sm_h2h1_stats *sm_h2h1_stats(const struct sm_h2 *h)
 {
-	return h && h->x ? &h->x->stats : NULL;
+	return h && h->h2h1 ? &h->h2h1->stats : NULL;
 }
 
 const char *sm_h2h1_fault_str(enum sm_h2h1_fault f)

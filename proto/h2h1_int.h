@@ -13,7 +13,7 @@
 /* One client stream. The upstream part (request written, response read)
  * ends before the stream does: the response may still drain to the client
  * while the next stream is served. */
-struct xs {
+struct h2h1_st {
 	int32_t sid;         /* client stream id; 0: free slot */
 	uint8_t open;        /* the stream exists in the nghttp2 session */
 	uint8_t dead;        /* reset: nothing more is relayed */
@@ -45,8 +45,8 @@ enum { R_HEAD = 0, R_BODY };
 struct sm_h2h1 {
 	struct sm_h2 *h; /* the core: limits, budget, header storage, events */
 	struct sm_h2h1_limits lim;
-	struct xs *st; /* max_streams slots */
-	uint32_t *q;   /* waiting slots in arrival order (ring) */
+	struct h2h1_st *st; /* max_streams slots */
+	uint32_t *q;        /* waiting slots in arrival order (ring) */
 	uint32_t qhead, qlen;
 	int32_t act; /* slot served by the upstream, -1: none */
 	/* request writer (for act) */
@@ -84,42 +84,42 @@ struct sm_h2h1 {
 
 static inline struct sm_h2h1 *X(const struct sm_h2 *h)
 {
-	return h->x;
+	return h->h2h1;
 }
 
 /* h2h1.c */
-void x_push(struct sm_h2h1 *x, uint8_t type, int dir, const struct xs *st);
-void x_push_headers(struct sm_h2h1 *x, uint8_t type, int dir, const struct xs *st, uint16_t flags,
-                    uint16_t status);
+void h2h1_push(struct sm_h2h1 *x, uint8_t type, int dir, const struct h2h1_st *st);
+void h2h1_push_headers(struct sm_h2h1 *x, uint8_t type, int dir, const struct h2h1_st *st,
+                       uint16_t flags, uint16_t status);
 /* Resets the stream toward the client (502 instead when no final head
  * went out and upstream is set), reports it once, drops its buffers. */
-void x_kill(struct sm_h2h1 *x, struct xs *st, int who, uint32_t code, int reason, int detail,
-            int upstream);
+void h2h1_kill(struct sm_h2h1 *x, struct h2h1_st *st, int who, uint32_t code, int reason,
+               int detail, int upstream);
 /* The upstream connection serves no more requests: refuse the waiting
  * streams, GOAWAY the client. who/reason: for the GOAWAY event. */
-void x_up_dead(struct sm_h2h1 *x, int who, int reason);
+void h2h1_up_dead(struct sm_h2h1 *x, int who, int reason);
 /* The upstream part of the active stream is over: serve the next one. */
-void x_next(struct sm_h2h1 *x);
-void x_resume(struct sm_h2h1 *x, struct xs *st);
-int x_buf_add(struct sm_h2h1 *x, struct h2_buf *b, const uint8_t *p, size_t n);
-void x_buf_drop(struct sm_h2h1 *x, struct h2_buf *b);
-nghttp2_session *x_srv(const struct sm_h2h1 *x);
+void h2h1_next(struct sm_h2h1 *x);
+void h2h1_resume(struct sm_h2h1 *x, struct h2h1_st *st);
+int h2h1_buf_add(struct sm_h2h1 *x, struct h2_buf *b, const uint8_t *p, size_t n);
+void h2h1_buf_drop(struct sm_h2h1 *x, struct h2_buf *b);
+nghttp2_session *h2h1_srv(const struct sm_h2h1 *x);
 /* Data provider of a response: st->resp, then EOF (and trailers). */
-ssize_t x_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len, uint32_t *dflags,
-                  nghttp2_data_source *src, void *ud);
+ssize_t h2h1_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len, uint32_t *dflags,
+                     nghttp2_data_source *src, void *ud);
 
 /* h2h1_up.c */
-int x_up_init(struct sm_h2h1 *x);
+int h2h1_up_init(struct sm_h2h1 *x);
 /* Serialises the request head of the block just validated into st->head.
  * 0, or an SM_H2_R_* reason (detail in *detail). */
-int x_build_head(struct sm_h2h1 *x, struct xs *st, int *detail);
+int h2h1_build_head(struct sm_h2h1 *x, struct h2h1_st *st, int *detail);
 /* Resets the writer and reader for the active stream. */
-void x_up_start(struct sm_h2h1 *x);
+void h2h1_up_start(struct sm_h2h1 *x);
 /* The active stream is abandoned: its upstream part is cut. */
-void x_up_abort(struct sm_h2h1 *x, int who);
-long x_feed_upstream(struct sm_h2h1 *x, const uint8_t *in, size_t len);
-long x_out_upstream(struct sm_h2h1 *x, uint8_t *out, size_t cap);
-int x_want_upstream(const struct sm_h2h1 *x);
-void x_upstream_eof(struct sm_h2h1 *x);
+void h2h1_up_abort(struct sm_h2h1 *x, int who);
+long h2h1_feed_upstream(struct sm_h2h1 *x, const uint8_t *in, size_t len);
+long h2h1_out_upstream(struct sm_h2h1 *x, uint8_t *out, size_t cap);
+int h2h1_want_upstream(const struct sm_h2h1 *x);
+void h2h1_upstream_eof(struct sm_h2h1 *x);
 
 #endif

@@ -16,7 +16,7 @@ static int on_headers_complete(llhttp_t *p)
 
 static const llhttp_settings_t rsettings = {.on_headers_complete = on_headers_complete};
 
-int x_up_init(struct sm_h2h1 *x)
+int h2h1_up_init(struct sm_h2h1 *x)
 {
 	x->raw = h2_alloc(x->h, x->lim.max_head);
 	x->trl = h2_alloc(x->h, x->lim.max_trailer);
@@ -43,7 +43,7 @@ static void put(uint8_t *dst, size_t *w, const void *src, size_t n)
 	*w += n;
 }
 
-int x_build_head(struct sm_h2h1 *x, struct xs *st, int *detail)
+int h2h1_build_head(struct sm_h2h1 *x, struct h2h1_st *st, int *detail)
 {
 	struct sm_h2 *h = x->h;
 	const struct h2_side *sd = &h->side[SM_H2_CLIENT];
@@ -127,7 +127,7 @@ int x_build_head(struct sm_h2h1 *x, struct xs *st, int *detail)
 
 /* ---- request writer ---- */
 
-void x_up_start(struct sm_h2h1 *x)
+void h2h1_up_start(struct sm_h2h1 *x)
 {
 	x->w = W_HEAD;
 	x->woff = 0;
@@ -154,7 +154,7 @@ static size_t piece(struct sm_h2h1 *x, const uint8_t *src, uint32_t len, uint8_t
 	return n;
 }
 
-static void decide_framing(struct sm_h2h1 *x, struct xs *st)
+static void decide_framing(struct sm_h2h1 *x, struct h2h1_st *st)
 {
 	int k = 0;
 	if (st->cl >= 0) {
@@ -185,7 +185,7 @@ static int trailer_dropped(const uint8_t *n, size_t len)
 }
 
 /* "0\r\n", the request trailers, "\r\n". -1: no memory. */
-static int build_tail(struct sm_h2h1 *x, struct xs *st)
+static int build_tail(struct sm_h2h1 *x, struct h2h1_st *st)
 {
 	const struct h2_trailers *t = st->req_tr;
 	size_t need = 5;
@@ -223,12 +223,12 @@ static size_t put_hex(uint8_t *out, size_t v)
 	return n;
 }
 
-long x_out_upstream(struct sm_h2h1 *x, uint8_t *out, size_t cap)
+long h2h1_out_upstream(struct sm_h2h1 *x, uint8_t *out, size_t cap)
 {
 	if (x->act < 0 || x->up_eof)
 		return 0;
 	struct sm_h2 *h = x->h;
-	struct xs *st = &x->st[x->act];
+	struct h2h1_st *st = &x->st[x->act];
 	size_t n = 0;
 	for (;;) {
 		size_t room = cap - n;
@@ -265,7 +265,7 @@ long x_out_upstream(struct sm_h2h1 *x, uint8_t *out, size_t cap)
 			}
 			/* the bytes left: only now may the client send more */
 			if (st->open && !x->cl_eof && !x->failed)
-				nghttp2_session_consume_stream(x_srv(x), st->sid, k);
+				nghttp2_session_consume_stream(h2h1_srv(x), st->sid, k);
 		} else if (x->w == W_BODY && st->req_end) {
 			if (!x->chunked) {
 				if (st->req_tr)
@@ -275,8 +275,8 @@ long x_out_upstream(struct sm_h2h1 *x, uint8_t *out, size_t cap)
 			}
 			if (build_tail(x, st) < 0) {
 				st->sent_any = st->sent_any || n > 0;
-				x_kill(x, st, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR, SM_H2_R_MEMORY,
-				       0, 0);
+				h2h1_kill(x, st, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR,
+				          SM_H2_R_MEMORY, 0, 0);
 				return (long)n;
 			}
 			x->w = W_TAIL;
@@ -299,11 +299,11 @@ long x_out_upstream(struct sm_h2h1 *x, uint8_t *out, size_t cap)
 	return (long)n;
 }
 
-int x_want_upstream(const struct sm_h2h1 *x)
+int h2h1_want_upstream(const struct sm_h2h1 *x)
 {
 	if (x->act < 0 || x->up_eof)
 		return 0;
-	const struct xs *st = &x->st[x->act];
+	const struct h2h1_st *st = &x->st[x->act];
 	switch (x->w) {
 	case W_HEAD:
 	case W_FRAMING:
@@ -318,30 +318,30 @@ int x_want_upstream(const struct sm_h2h1 *x)
 static void bad(struct sm_h2h1 *x, enum sm_h2h1_fault f)
 {
 	x->stats.bad_responses++;
-	x_up_dead(x, SM_H2_PROXY, SM_H2_R_UPSTREAM_HTTP1);
+	h2h1_up_dead(x, SM_H2_PROXY, SM_H2_R_UPSTREAM_HTTP1);
 	if (x->act < 0)
 		return;
-	struct xs *st = &x->st[x->act];
+	struct h2h1_st *st = &x->st[x->act];
 	if (st->sent_any)
-		x_kill(x, st, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR, SM_H2_R_UPSTREAM_HTTP1, (int)f,
-		       1);
+		h2h1_kill(x, st, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR, SM_H2_R_UPSTREAM_HTTP1,
+		          (int)f, 1);
 	else /* it never reached the upstream: the client may retry it */
-		x_kill(x, st, SM_H2_PROXY, NGHTTP2_REFUSED_STREAM, SM_H2_R_REFUSED, 0, 0);
+		h2h1_kill(x, st, SM_H2_PROXY, NGHTTP2_REFUSED_STREAM, SM_H2_R_REFUSED, 0, 0);
 }
 
-void x_up_abort(struct sm_h2h1 *x, int who)
+void h2h1_up_abort(struct sm_h2h1 *x, int who)
 {
 	if (x->act < 0)
 		return;
-	struct xs *st = &x->st[x->act];
+	struct h2h1_st *st = &x->st[x->act];
 	x->act = -1;
 	st->up_done = 1;
 	x->w = W_IDLE;
 	x->r = R_HEAD;
 	if (st->sent_any) /* cut in the middle of a message: not reusable */
-		x_up_dead(x, who == SM_H2_UPSTREAM ? SM_H2_UPSTREAM : SM_H2_PROXY, SM_H2_R_PEER);
+		h2h1_up_dead(x, who == SM_H2_UPSTREAM ? SM_H2_UPSTREAM : SM_H2_PROXY, SM_H2_R_PEER);
 	else
-		x_next(x);
+		h2h1_next(x);
 }
 
 static int is_hop(const uint8_t *n, size_t len)
@@ -392,7 +392,7 @@ static void resp_done(struct sm_h2h1 *x);
 static void resp_head(struct sm_h2h1 *x)
 {
 	struct sm_h2 *h = x->h;
-	struct xs *st = &x->st[x->act];
+	struct h2h1_st *st = &x->st[x->act];
 	const llhttp_t *p = &x->p;
 	unsigned code = p->status_code;
 	if (p->http_major != 1 || p->http_minor > 1) {
@@ -463,24 +463,24 @@ static void resp_head(struct sm_h2h1 *x)
 		return;
 	}
 	size_t nv = h2_block_nv(h, SM_H2_UPSTREAM);
-	nghttp2_data_provider prd = {.source = {.ptr = st}, .read_callback = x_read_cb};
+	nghttp2_data_provider prd = {.source = {.ptr = st}, .read_callback = h2h1_read_cb};
 	int rv;
 	if (interim)
-		rv = nghttp2_submit_headers(x_srv(x), NGHTTP2_FLAG_NONE, st->sid, NULL,
+		rv = nghttp2_submit_headers(h2h1_srv(x), NGHTTP2_FLAG_NONE, st->sid, NULL,
 		                            h->nvscratch, nv, NULL);
 	else
-		rv = nghttp2_submit_response(x_srv(x), st->sid, h->nvscratch, nv,
+		rv = nghttp2_submit_response(h2h1_srv(x), st->sid, h->nvscratch, nv,
 		                             body ? &prd : NULL);
 	if (rv != 0) {
-		x_kill(x, st, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR, SM_H2_R_NGHTTP2, rv, 0);
+		h2h1_kill(x, st, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR, SM_H2_R_NGHTTP2, rv, 0);
 		return;
 	}
 	h->stats.responses++;
-	x_push_headers(x, SM_H2_EV_RESPONSE, SM_H2_UPSTREAM, st,
-	               interim ? SM_H2_F_INTERIM
-	               : body  ? 0
-	                       : SM_H2_F_END_STREAM,
-	               (uint16_t)code);
+	h2h1_push_headers(x, SM_H2_EV_RESPONSE, SM_H2_UPSTREAM, st,
+	                  interim ? SM_H2_F_INTERIM
+	                  : body  ? 0
+	                          : SM_H2_F_END_STREAM,
+	                  (uint16_t)code);
 	if (interim) { /* the final response follows */
 		x->raw_fill = 0;
 		llhttp_init(&x->p, HTTP_RESPONSE, &rsettings);
@@ -495,7 +495,7 @@ static void resp_head(struct sm_h2h1 *x)
 	x->r = R_BODY;
 	x->trl_len = 0;
 	if (x->close_after) /* announced now: the waiting streams go elsewhere */
-		x_up_dead(x, SM_H2_UPSTREAM, SM_H2_R_NONE);
+		h2h1_up_dead(x, SM_H2_UPSTREAM, SM_H2_R_NONE);
 	if (x->body.done)
 		resp_done(x);
 }
@@ -503,7 +503,7 @@ static void resp_head(struct sm_h2h1 *x)
 static void resp_done(struct sm_h2h1 *x)
 {
 	struct sm_h2 *h = x->h;
-	struct xs *st = &x->st[x->act];
+	struct h2h1_st *st = &x->st[x->act];
 	int tfault = 0;
 	if (x->trl_len) {
 		h2_block_begin(h, SM_H2_UPSTREAM, st->sid, H2_K_TRAIL);
@@ -517,13 +517,13 @@ static void resp_done(struct sm_h2h1 *x)
 		         !(st->resp_tr = h2_trailers_copy(h, SM_H2_UPSTREAM)))
 			tfault = SM_H2H1_TRAILERS;
 		else if (st->resp_tr)
-			x_push_headers(x, SM_H2_EV_TRAILERS, SM_H2_UPSTREAM, st, SM_H2_F_END_STREAM,
-			               0);
+			h2h1_push_headers(x, SM_H2_EV_TRAILERS, SM_H2_UPSTREAM, st,
+			                  SM_H2_F_END_STREAM, 0);
 	}
 	if (!tfault) {
 		st->resp_end = 1;
-		x_push(x, SM_H2_EV_STREAM_END, SM_H2_UPSTREAM, st);
-		x_resume(x, st);
+		h2h1_push(x, SM_H2_EV_STREAM_END, SM_H2_UPSTREAM, st);
+		h2h1_resume(x, st);
 	}
 	/* the upstream part is over: the message ended cleanly on the wire */
 	x->act = -1;
@@ -532,20 +532,20 @@ static void resp_done(struct sm_h2h1 *x)
 	int cut = x->w != W_DONE; /* answered before the request was all sent */
 	x->w = W_IDLE;
 	if (cut || x->close_after)
-		x_up_dead(x, cut ? SM_H2_PROXY : SM_H2_UPSTREAM, SM_H2_R_NONE);
+		h2h1_up_dead(x, cut ? SM_H2_PROXY : SM_H2_UPSTREAM, SM_H2_R_NONE);
 	else
-		x_next(x);
+		h2h1_next(x);
 	if (tfault) {
 		x->stats.bad_responses++;
-		x_kill(x, st, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR, SM_H2_R_UPSTREAM_HTTP1, tfault,
-		       1);
+		h2h1_kill(x, st, SM_H2_PROXY, NGHTTP2_INTERNAL_ERROR, SM_H2_R_UPSTREAM_HTTP1,
+		          tfault, 1);
 	}
 }
 
 static void on_body(void *ctx, const uint8_t *p, size_t n)
 {
 	struct sm_h2h1 *x = ctx;
-	struct xs *st = &x->st[x->act];
+	struct h2h1_st *st = &x->st[x->act];
 	if (h2_buf_put(x->h, &st->resp, p, n, x->lim.max_buffer) < 0) {
 		x->h->failed = 1; /* no memory: the room was checked before */
 		return;
@@ -559,7 +559,7 @@ static void on_body(void *ctx, const uint8_t *p, size_t n)
 	                  .len = (uint32_t)n};
 	if (h2_ev_push(x->h, &e) < 0)
 		x->h->failed = 1;
-	x_resume(x, st);
+	h2h1_resume(x, st);
 }
 
 static void on_trailer(void *ctx, const uint8_t *p, size_t n)
@@ -606,7 +606,7 @@ static long head_step(struct sm_h2h1 *x, const uint8_t *in, size_t len, int *don
 	return (long)n;
 }
 
-long x_feed_upstream(struct sm_h2h1 *x, const uint8_t *in, size_t len)
+long h2h1_feed_upstream(struct sm_h2h1 *x, const uint8_t *in, size_t len)
 {
 	struct sm_h2 *h = x->h;
 	if (x->up_eof || h->failed)
@@ -626,7 +626,7 @@ long x_feed_upstream(struct sm_h2h1 *x, const uint8_t *in, size_t len)
 	size_t used = 0;
 	uint32_t evmax = 64 + 8 * h->nslots; /* h2_ev_push()'s hard bound */
 	while (used < len && x->act >= 0 && h2_ev_room(h) && !h->failed) {
-		struct xs *st = &x->st[x->act];
+		struct h2h1_st *st = &x->st[x->act];
 		if (x->r == R_HEAD) {
 			if (h->evlen > 0)
 				break;       /* one head per feed: its fields live in the arena */
@@ -668,7 +668,7 @@ long x_feed_upstream(struct sm_h2h1 *x, const uint8_t *in, size_t len)
 	return (long)used;
 }
 
-void x_upstream_eof(struct sm_h2h1 *x)
+void h2h1_upstream_eof(struct sm_h2h1 *x)
 {
 	if (x->up_eof)
 		return;
@@ -679,5 +679,5 @@ void x_upstream_eof(struct sm_h2h1 *x)
 			bad(x, SM_H2H1_TRUNCATED);
 	}
 	x->up_eof = 1;
-	x_up_dead(x, SM_H2_UPSTREAM, SM_H2_R_SIDE_CLOSED);
+	h2h1_up_dead(x, SM_H2_UPSTREAM, SM_H2_R_SIDE_CLOSED);
 }
