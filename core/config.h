@@ -28,6 +28,7 @@
 
 #include "core/cidr.h"
 #include "core/fault.h"
+#include "observe/observe.h"
 #include "telemetry/schema.h"
 
 /* Hard bounds on what a file may declare (the loader reports an error). */
@@ -92,16 +93,7 @@ struct sm_config {
 
 	/* Protocol observers on relayed HTTP (plain and intercepted). Off means
 	 * that protocol is forwarded with no parsing at all. */
-	struct {
-		bool sse;               /* text/event-stream: one sse_event per event */
-		bool websocket;         /* Upgrade: websocket kept; ws_message, ws_turn, ws_close */
-		bool grpc;              /* application/grpc*: grpc_message per message */
-		bool decoders;          /* bodies through observe/pipeline: payload, parse_error */
-		bool whole_bodies;      /* decode every body to its end (else its first
-		                           SM_OBSERVE_PREFIX bytes: core/observe.h) */
-		uint32_t excerpt_bytes; /* payload bytes quoted in events (at most 96) */
-		uint32_t max_message_bytes; /* largest SSE event / WS message / unit decoded */
-	} observe;
+	struct sm_observe_config observe;
 
 	struct {
 		const char *ca_dir;         /* local CA; NULL = the user's data directory */

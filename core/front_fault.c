@@ -3,14 +3,16 @@
  * fault rule instead of the upstream, after an optional delay (a timer,
  * never a sleep) or with a TCP reset. Faults are rolled from the reactor's
  * seeded RNG, so a run is reproducible with `seed`. */
-#include <llhttp.h>
 #include <string.h>
 
-#include "core/front.h"
-#include "core/mitm.h"
-#include "core/policy.h"
 #include "base/result.h"
 #include "base/rng.h"
+#include "core/front.h"
+#include "core/policy.h"
+#include "core/reactor.h"
+#include "core/reply.h"
+#include "core/stack.h"
+#include "proto/http1.h"
 #include "telemetry/event.h"
 
 static void fault_event(struct sm_reactor *r, struct sm_flow *f, int rule,
@@ -31,71 +33,69 @@ static void fault_event(struct sm_reactor *r, struct sm_flow *f, int rule,
 void sm_front_fault(struct sm_reactor *r, struct sm_flow *f, const struct sm_policy_decision *d,
                     const char *method, const uint8_t *target, size_t tlen, bool head)
 {
-	struct sm_front *fr = f->front;
+	struct sm_front *fe = &f->st->fe;
 	fault_event(r, f, d->rule, d->fault, method, target, tlen);
-	fr->fault = d->fault;
-	fr->fault_head = head;
-	fr->fault_due_ns = sm_now_ns() + (uint64_t)d->fault->delay_ms * 1000000ull;
-	fr->switch_pending = false; /* no upstream is needed for this one */
+	fe->fault = (struct sm_fault_due){
+	        .fault = d->fault,
+	        .head = head,
+	        .due_ns = sm_now_ns() + (uint64_t)d->fault->delay_ms * 1000000ull,
+	};
+	fe->switching = false; /* no upstream is needed for this one */
 	if (d->fault->delay_ms)
-		sm_flow_deadline(r, f, fr->fault_due_ns);
-	sm_front_fault_check(r, f);
+		sm_flow_deadline(r, f, fe->fault.due_ns);
 }
 
-/* Fires a pending fault once it is due and every earlier response went out. */
-void sm_front_fault_check(struct sm_reactor *r, struct sm_flow *f)
+void sm_front_fault_check(struct sm_reactor *r, struct sm_flow *f, bool earlier_pending)
 {
-	struct sm_front *fr = f->front;
-	if (!fr || !fr->fault || f->state == SM_FLOW_REPLYING || f->state == SM_FLOW_CLOSING)
+	struct sm_front *fe = &f->st->fe;
+	const struct sm_fault *fault = fe->fault.fault;
+	if (!fault || earlier_pending || sm_now_ns() < fe->fault.due_ns)
 		return;
-	if (sm_now_ns() < fr->fault_due_ns || fr->down.inflight || sm_h1_outstanding(fr->h1) > 0)
-		return;
-	const struct sm_fault *fault = fr->fault;
-	fr->fault = NULL;
+	fe->fault.fault = NULL;
 	if (fault->reset) {
 		f->reset = true;
 		sm_flow_close(r, f, SM_CLOSE_FAULT);
 		return;
 	}
-	sm_front_reply_raw(r, f, fault->response,
-	                   fr->fault_head ? fault->head_len : fault->response_len, SM_CLOSE_FAULT);
+	sm_reply_raw(r, f, fault->response, fe->fault.head ? fault->head_len : fault->response_len,
+	             SM_CLOSE_FAULT);
 }
 
 /* The policy input of a request on flow f. */
 static void request_input(struct sm_flow *f, const struct sm_h1_event *ev,
                           struct sm_policy_input *in, const char *method)
 {
-	struct sm_front *fr = f->front;
+	struct sm_front *fe = &f->st->fe;
 	memset(in, 0, sizeof(*in));
-	in->host = ev->authority ? ev->authority->host : fr->host;
+	in->host = ev->authority ? ev->authority->host : fe->host;
 	in->host_len = strlen(in->host);
-	in->port = ev->authority ? ev->authority->port : fr->port;
-	in->client = (const struct sockaddr *)&fr->peer;
-	if (f->ufd >= 0 && fr->n_addrs && !(ev->flags & SM_H1_F_SWITCH))
-		in->dest = (const struct sockaddr *)&fr->addrs[fr->addr_idx];
-	if (fr->mitm && fr->mitm->ch.has_sni) {
-		in->sni = fr->mitm->ch.sni;
-		in->sni_len = fr->mitm->ch.sni_len;
+	in->port = ev->authority ? ev->authority->port : fe->port;
+	in->client = (const struct sockaddr *)&fe->peer;
+	if (fe->phase == SM_FE_CONNECTED && fe->n_addrs && !(ev->flags & SM_H1_F_SWITCH))
+		in->dest = (const struct sockaddr *)&fe->addrs[fe->addr_idx];
+	if (fe->has_sni) {
+		in->sni = fe->sni;
+		in->sni_len = fe->sni_len;
 	}
 	in->method = method;
 	in->method_len = strlen(method);
 	in->path = (const char *)ev->target;
 	in->path_len = ev->target_len;
-	in->roll = fr->roll;
+	in->roll = fe->roll;
 }
 
 bool sm_front_request_policy(struct sm_reactor *r, struct sm_flow *f, const struct sm_h1_event *ev)
 {
-	struct sm_front *fr = f->front;
+	struct sm_front *fe = &f->st->fe;
 	if (ev->flags & SM_H1_F_CONNECT)
 		return true;
-	const char *method = llhttp_method_name((llhttp_method_t)ev->method);
-	if (fr->conn_fault) { /* decided on the SNI: this connection only gets faults */
+	const char *method = sm_h1_method_name(ev->method);
+	bool head = (ev->flags & SM_H1_F_HEAD) != 0;
+	if (fe->conn_fault) { /* decided on the SNI: this connection only gets faults */
 		struct sm_policy_decision d = {.action = SM_ACTION_FAULT,
-		                               .rule = fr->conn_fault_rule,
-		                               .fault = fr->conn_fault};
-		sm_front_fault(r, f, &d, method, ev->target, ev->target_len,
-		               (ev->flags & SM_H1_F_HEAD) != 0);
+		                               .rule = fe->conn_fault_rule,
+		                               .fault = fe->conn_fault};
+		sm_front_fault(r, f, &d, method, ev->target, ev->target_len, head);
 		return false;
 	}
 	if (!r->req_rules)
@@ -106,17 +106,13 @@ bool sm_front_request_policy(struct sm_reactor *r, struct sm_flow *f, const stru
 	struct sm_policy_decision d;
 	int rc = sm_policy_decide_request(r->cfg, &in, &d);
 	if (rc == SM_OK && d.action == SM_ACTION_FAULT && d.fault) {
-		sm_front_fault(r, f, &d, method, ev->target, ev->target_len,
-		               (ev->flags & SM_H1_F_HEAD) != 0);
+		sm_front_fault(r, f, &d, method, ev->target, ev->target_len, head);
 		return false;
 	}
 	if (rc == SM_OK && d.action == SM_ACTION_BLOCK) {
-		sm_front_reply_error(r, f, 403, "blocked by policy", d.desc ? d.desc : "",
-		                     SM_CLOSE_BLOCKED);
+		sm_reply_error(r, f, 403, "blocked by policy", d.desc ? d.desc : "",
+		               SM_CLOSE_BLOCKED);
 		return false;
 	}
-	/* pass: a request held only for this decision goes on */
-	if ((ev->flags & SM_H1_F_HELD) && !(ev->flags & SM_H1_F_SWITCH))
-		sm_h1_release(fr->h1);
 	return true;
 }

@@ -317,7 +317,8 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 			r->listen_fds[k] = -1;
 		r->wake_fd = -1;
 		r->m = &p->metrics[i];
-		int rc = sm_reactor_init(r, p, cfg, i, p->collector_wake_fd, err, errcap);
+		int rc = sm_reactor_init(r, &p->rt, cfg, i, p->n_reactors, &sm_ring_uring,
+		                         p->collector_wake_fd, err, errcap);
 		r->events_on = events_fd >= 0;
 		r->keylog_on = p->keylog_fd >= 0;
 		if (rc != SM_OK) {

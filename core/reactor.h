@@ -1,8 +1,9 @@
-/* One reactor: a thread pinned to a core that owns an io_uring, its
- * listeners, a flow table, a provided-buffer ring for receives, a registered
- * slab for sends, a pipe pool for tunnels, a DNS channel and an event ring.
- * Internal to core/: only the owning thread touches any of it, except the
- * atomics marked "read by others". */
+/* One reactor: a thread pinned to a core that owns a ring (core/ring.h),
+ * its listeners, a flow table (core/flow.h), a provided-buffer ring for
+ * receives, a registered slab for sends, a pipe pool for tunnels, a pool
+ * of layer stacks, a DNS channel and an event ring. Internal to core/:
+ * only the owning thread touches any of it, except the atomics marked
+ * "read by others". */
 #ifndef SM_CORE_REACTOR_H
 #define SM_CORE_REACTOR_H
 
@@ -13,8 +14,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/clock.h"
 #include "core/config.h"
+#include "core/flow.h"
 #include "core/proxy.h"
+#include "core/ring.h"
 #include "core/timer_wheel.h"
 #include "core/uring_ud.h"
 #include "telemetry/event_ring.h"
@@ -22,8 +26,8 @@
 
 #define SM_MAX_LISTEN 64
 #define SM_BR_BGID    1
+#define SM_BR_SIZE    (16 * 1024)   /* one provided receive buffer */
 #define SM_CHUNK_SIZE (16 * 1024)   /* one registered send chunk */
-#define SM_MAX_ADDRS  8             /* resolved addresses tried per upstream */
 #define SM_PIPE_SIZE  (1024 * 1024) /* pipe capacity, bytes moved per splice at most */
 /* A tunnel direction relays with recv + send (completed inline on the
  * reactor) while messages are small, and with splice while it streams:
@@ -37,72 +41,16 @@
 #define SM_LINGER_NS    1000000000ull /* drain time after an error reply */
 
 struct sm_dns;
-struct sm_front;
+struct sm_stack;
 struct sm_tls_rt;
-
-#define SM_BR_SIZE (16 * 1024) /* one provided receive buffer */
-
-/* Flow states (docs/flows.md). */
-enum sm_flow_state {
-	SM_FLOW_FREE = 0,
-	SM_FLOW_FRONT,      /* reading the proxy request */
-	SM_FLOW_RESOLVING,  /* waiting for DNS */
-	SM_FLOW_CONNECTING, /* connect in flight */
-	SM_FLOW_REPLYING,   /* sending a final answer (403/502/...) then closing */
-	SM_FLOW_ESTABLISH,  /* sending "200 Connection established" (+ leftovers) */
-	SM_FLOW_HTTP,       /* relaying requests through proto/http1 (plain, or TLS-intercepted) */
-	SM_FLOW_MITM,       /* intercepting: ClientHello peek and the two TLS handshakes */
-	SM_FLOW_RELAY,      /* splice tunnel */
-	SM_FLOW_CLOSING,    /* waiting for in-flight ops before freeing */
-};
-
-/* Per-direction tunnel state; dir 0 = client->upstream, 1 = upstream->client. */
-enum sm_dir_state {
-	SM_DIR_IDLE = 0,   /* nothing in flight (between steps) */
-	SM_DIR_POLL_IN,    /* waiting for the source to be readable */
-	SM_DIR_SPLICE_IN,  /* source -> pipe */
-	SM_DIR_SPLICE_OUT, /* pipe -> destination */
-	SM_DIR_POLL_OUT,   /* waiting for the destination to be writable */
-	SM_DIR_SHUT,       /* source ended: shutdown(SHUT_WR) of the destination */
-	SM_DIR_RECV,       /* copy mode: recv from the source in flight */
-	SM_DIR_SEND,       /* copy mode: send of a received buffer in flight */
-	SM_DIR_DONE,       /* source ended and the destination was shut */
-};
-
-struct sm_tunnel_dir {
-	int pipe_r, pipe_w;        /* -1 when no pipe held (idle tunnels hold none) */
-	uint32_t in_pipe;          /* bytes sitting in the pipe */
-	uint32_t moved;            /* bytes relayed, saturating at SM_SPLICE_AFTER */
-	uint32_t buf_off, buf_len; /* copy mode: the received buffer being sent */
-	uint16_t bid;              /* copy mode: its provided-buffer id */
-	bool splicing;             /* splice mode (bulk) rather than copy mode */
-	uint8_t streak;            /* reads in a row that argue for the other mode */
-	uint8_t state;             /* enum sm_dir_state */
-};
-
-/* A flow: a client connection and its upstream. Kept small: an idle tunnel
- * costs only this struct; the front-phase state lives in *front. */
-struct sm_flow {
-	uint32_t gen;      /* bumped when the slot is freed */
-	uint16_t inflight; /* io_uring ops not yet completed */
-	uint8_t state;     /* enum sm_flow_state */
-	uint8_t close_reason;
-	bool reset; /* closing because a side reset: propagate RST */
-	bool client_recv_armed;
-	int cfd, ufd;
-	uint32_t seq; /* next event seq */
-	uint64_t id;
-	uint64_t t_open_ns, t_last_ns;
-	uint64_t bytes_up, bytes_down;
-	struct sm_front *front; /* NULL once relaying */
-	struct sm_timer timer;  /* idle / linger deadline (lazily re-armed) */
-	struct sm_tunnel_dir dir[2];
-};
+struct sm_proxy_rt;
 
 struct sm_reactor {
-	struct sm_proxy *proxy;
+	const struct sm_proxy_rt *rt; /* the instance's read-only runtime: CA, hosts, trust */
 	const struct sm_config *cfg;
+	const struct sm_ring_ops *io; /* the ring flows submit through */
 	int index;
+	int n_reactors; /* of the instance: flow ids are unique across them */
 	struct io_uring ring;
 	pthread_t thread;
 	bool thread_started;
@@ -136,16 +84,17 @@ struct sm_reactor {
 	uint32_t n_free_slots;
 	uint32_t n_open;
 	uint64_t next_flow_id;
+	uint32_t settle_head, settle_tail; /* flows to settle: slot + 1, 0 = none */
 
 	/* pipe pool: empty pipes ready for reuse */
 	int (*pipes)[2];
 	uint32_t n_pipes, pipes_cap;
 
-	/* front-state pool */
-	struct sm_front **fronts;
-	uint32_t n_fronts, fronts_cap;
+	/* layer stacks ready for reuse */
+	struct sm_stack **stacks;
+	uint32_t n_stacks, stacks_cap;
 
-	struct sm_dns *dns;
+	struct sm_dns *dns;    /* NULL on a ring without a resolver (the tests' fake) */
 	struct sm_tls_rt *tls; /* NULL when the configuration never intercepts */
 	uint64_t rng;          /* fault rolls: sm_rng_seed(seed, index) */
 	bool req_rules;        /* some rule acts per request (method, path or fault) */
@@ -177,43 +126,45 @@ struct sm_reactor {
 #define SM_CTR_ADD(r, field, n) sm_metrics_add(&(r)->m->field, (n))
 #define SM_CTR_INC(r, field)    SM_CTR_ADD(r, field, 1)
 
-uint64_t sm_now_ns(void);  /* CLOCK_MONOTONIC */
-uint64_t sm_wall_ns(void); /* CLOCK_REALTIME */
-
-int sm_reactor_init(struct sm_reactor *r, struct sm_proxy *p, const struct sm_config *cfg,
-                    int index, int collector_wake_fd, char *err, size_t errcap);
+/* Prepares a reactor of an instance (rt, cfg: read-only, outlive it) for
+ * ring io; the ring itself is made by sm_reactor_open() on the thread that
+ * runs it. Returns SM_OK or an error with a message in err. */
+int sm_reactor_init(struct sm_reactor *r, const struct sm_proxy_rt *rt, const struct sm_config *cfg,
+                    int index, int n_reactors, const struct sm_ring_ops *io, int collector_wake_fd,
+                    char *err, size_t errcap);
+/* Sets up the ring (io->setup) and the per-reactor TLS state. */
+int sm_reactor_open(struct sm_reactor *r, char *err, size_t errcap);
+/* Undoes sm_reactor_open(). */
+void sm_reactor_close(struct sm_reactor *r);
 void sm_reactor_free(struct sm_reactor *r);
 void *sm_reactor_main(void *arg);
+
+/* One completion of a flow operation (user_data ud, result res, CQE
+ * flags): routed to the flow's tunnel, front, or a side's transport and
+ * the layer on top. A received buffer (IORING_CQE_F_BUFFER) is recycled
+ * unless the tunnel keeps it. The fake ring of the tests calls it too. */
+void sm_reactor_cqe(struct sm_reactor *r, uint64_t ud, int res, unsigned flags);
 
 /* Returns an SQE, submitting pending ones first if the SQ is full. */
 struct io_uring_sqe *sm_sqe(struct sm_reactor *r);
 
-/* Flow helpers shared by reactor.c, tunnel.c and upstream.c. */
 static inline uint32_t sm_flow_slot(const struct sm_reactor *r, const struct sm_flow *f)
 {
 	return (uint32_t)(f - r->flows);
 }
-void sm_flow_prep(struct sm_reactor *r, struct sm_flow *f, struct io_uring_sqe *sqe, enum sm_op op);
-/* Starts an event for f; returns NULL if the ring is full (counted). */
-struct sm_event *sm_flow_event(struct sm_reactor *r, struct sm_flow *f, int type);
-void sm_flow_event_commit(struct sm_reactor *r);
-void sm_flow_close(struct sm_reactor *r, struct sm_flow *f, int reason);
-void sm_flow_touch(struct sm_reactor *r, struct sm_flow *f);
-/* Moves the flow's deadline (linger): the timer fires at ns at the latest. */
-void sm_flow_deadline(struct sm_reactor *r, struct sm_flow *f, uint64_t ns);
 
 /* Registered send chunks (SM_CHUNK_SIZE bytes each); -1 when exhausted. */
 int32_t sm_chunk_get(struct sm_reactor *r);
 void sm_chunk_put(struct sm_reactor *r, int32_t c);
 uint8_t *sm_chunk_ptr(struct sm_reactor *r, int32_t c);
 
-/* Tunnel (core/tunnel.c). */
-void sm_tunnel_start(struct sm_reactor *r, struct sm_flow *f);
-void sm_tunnel_cqe(struct sm_reactor *r, struct sm_flow *f, enum sm_op op, int res, unsigned flags);
-
-/* Provided receive buffers (reactor.c). */
+/* Provided receive buffers. */
 uint8_t *sm_br_buf(struct sm_reactor *r, unsigned bid);
 void sm_br_recycle(struct sm_reactor *r, unsigned bid);
+
+/* Tunnel (core/tunnel.c): the flow gives its stack back first. */
+void sm_tunnel_start(struct sm_reactor *r, struct sm_flow *f);
+void sm_tunnel_cqe(struct sm_reactor *r, struct sm_flow *f, enum sm_op op, int res, unsigned flags);
 void sm_tunnel_release(struct sm_reactor *r, struct sm_flow *f);
 
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/reactor.h"
+#include "core/stack.h"
 #include "telemetry/event.h"
 
 static const enum sm_op op_poll_in[2] = {SM_OP_POLL_IN0, SM_OP_POLL_IN1};
@@ -24,14 +25,15 @@ static const enum sm_op op_shutdown[2] = {SM_OP_SHUTDOWN0, SM_OP_SHUTDOWN1};
 static const enum sm_op op_recv[2] = {SM_OP_TRECV0, SM_OP_TRECV1};
 static const enum sm_op op_send[2] = {SM_OP_TSEND0, SM_OP_TSEND1};
 
+/* dir 0 reads the client and writes the upstream, dir 1 the reverse */
 static int src_fd(const struct sm_flow *f, int d)
 {
-	return d == 0 ? f->cfd : f->ufd;
+	return f->fd[d == 0 ? SM_SIDE_CLIENT : SM_SIDE_UPSTREAM];
 }
 
 static int dst_fd(const struct sm_flow *f, int d)
 {
-	return d == 0 ? f->ufd : f->cfd;
+	return f->fd[d == 0 ? SM_SIDE_UPSTREAM : SM_SIDE_CLIENT];
 }
 
 static bool pipe_take(struct sm_reactor *r, struct sm_tunnel_dir *dir)
@@ -74,9 +76,7 @@ static void pipe_give(struct sm_reactor *r, struct sm_tunnel_dir *dir)
 
 static void arm_poll_in(struct sm_reactor *r, struct sm_flow *f, int d)
 {
-	struct io_uring_sqe *sqe = sm_sqe(r);
-	io_uring_prep_poll_add(sqe, src_fd(f, d), POLLIN | POLLRDHUP);
-	sm_flow_prep(r, f, sqe, op_poll_in[d]);
+	r->io->poll(r, src_fd(f, d), POLLIN | POLLRDHUP, sm_flow_op(r, f, op_poll_in[d]));
 	f->dir[d].state = SM_DIR_POLL_IN;
 }
 
@@ -87,58 +87,44 @@ static void arm_splice_in(struct sm_reactor *r, struct sm_flow *f, int d)
 		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
 		return;
 	}
-	struct io_uring_sqe *sqe = sm_sqe(r);
-	io_uring_prep_splice(sqe, src_fd(f, d), -1, dir->pipe_w, -1, SM_PIPE_SIZE,
-	                     SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-	sm_flow_prep(r, f, sqe, op_splice_in[d]);
+	r->io->splice(r, src_fd(f, d), dir->pipe_w, SM_PIPE_SIZE,
+	              sm_flow_op(r, f, op_splice_in[d]));
 	dir->state = SM_DIR_SPLICE_IN;
 }
 
 static void arm_splice_out(struct sm_reactor *r, struct sm_flow *f, int d)
 {
 	struct sm_tunnel_dir *dir = &f->dir[d];
-	struct io_uring_sqe *sqe = sm_sqe(r);
-	io_uring_prep_splice(sqe, dir->pipe_r, -1, dst_fd(f, d), -1, dir->in_pipe,
-	                     SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-	sm_flow_prep(r, f, sqe, op_splice_out[d]);
+	r->io->splice(r, dir->pipe_r, dst_fd(f, d), dir->in_pipe,
+	              sm_flow_op(r, f, op_splice_out[d]));
 	dir->state = SM_DIR_SPLICE_OUT;
 }
 
 static void arm_poll_out(struct sm_reactor *r, struct sm_flow *f, int d)
 {
-	struct io_uring_sqe *sqe = sm_sqe(r);
-	io_uring_prep_poll_add(sqe, dst_fd(f, d), POLLOUT);
-	sm_flow_prep(r, f, sqe, op_poll_out[d]);
+	r->io->poll(r, dst_fd(f, d), POLLOUT, sm_flow_op(r, f, op_poll_out[d]));
 	f->dir[d].state = SM_DIR_POLL_OUT;
 }
 
 static void arm_shutdown(struct sm_reactor *r, struct sm_flow *f, int d)
 {
 	pipe_give(r, &f->dir[d]);
-	struct io_uring_sqe *sqe = sm_sqe(r);
-	io_uring_prep_shutdown(sqe, dst_fd(f, d), SHUT_WR);
-	sm_flow_prep(r, f, sqe, op_shutdown[d]);
+	r->io->shutdown(r, dst_fd(f, d), sm_flow_op(r, f, op_shutdown[d]));
 	f->dir[d].state = SM_DIR_SHUT;
 }
 
 /* Copy mode: one provided buffer per received chunk, sent as it is. */
 static void arm_recv(struct sm_reactor *r, struct sm_flow *f, int d)
 {
-	struct io_uring_sqe *sqe = sm_sqe(r);
-	io_uring_prep_recv(sqe, src_fd(f, d), NULL, 0, 0);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = SM_BR_BGID;
-	sm_flow_prep(r, f, sqe, op_recv[d]);
+	r->io->recv(r, src_fd(f, d), sm_flow_op(r, f, op_recv[d]));
 	f->dir[d].state = SM_DIR_RECV;
 }
 
 static void arm_send(struct sm_reactor *r, struct sm_flow *f, int d)
 {
 	struct sm_tunnel_dir *dir = &f->dir[d];
-	struct io_uring_sqe *sqe = sm_sqe(r);
-	io_uring_prep_send(sqe, dst_fd(f, d), sm_br_buf(r, dir->bid) + dir->buf_off,
-	                   dir->buf_len - dir->buf_off, MSG_NOSIGNAL);
-	sm_flow_prep(r, f, sqe, op_send[d]);
+	r->io->send(r, dst_fd(f, d), sm_br_buf(r, dir->bid) + dir->buf_off,
+	            dir->buf_len - dir->buf_off, sm_flow_op(r, f, op_send[d]));
 	dir->state = SM_DIR_SEND;
 }
 
@@ -183,7 +169,10 @@ static void count(struct sm_reactor *r, struct sm_flow *f, int d, uint32_t n)
 
 void sm_tunnel_start(struct sm_reactor *r, struct sm_flow *f)
 {
-	f->state = SM_FLOW_RELAY;
+	/* the layer stack goes back to its pool at the end of dispatch: the
+	 * layer that called this is still running */
+	f->state = SM_FLOW_TUNNEL;
+	sm_flow_queue(r, f);
 	for (int d = 0; d < 2; d++) {
 		f->dir[d].pipe_r = f->dir[d].pipe_w = -1;
 		f->dir[d].in_pipe = 0;
@@ -204,18 +193,11 @@ void sm_tunnel_release(struct sm_reactor *r, struct sm_flow *f)
 	}
 }
 
-static bool is_reset(int err)
-{
-	return err == ECONNRESET || err == EPIPE || err == ETIMEDOUT || err == EHOSTUNREACH ||
-	       err == ENETUNREACH || err == ECONNABORTED;
-}
-
 /* A syscall error on direction d: whose side failed decides the reason. */
 static void dir_error(struct sm_reactor *r, struct sm_flow *f, int d, bool on_source, int err)
 {
 	bool client_side = (d == 0) == on_source;
-	f->reset = is_reset(err);
-	sm_flow_close(r, f, client_side ? SM_CLOSE_CLIENT_RESET : SM_CLOSE_UPSTREAM_RESET);
+	sm_flow_failed(r, f, client_side ? SM_SIDE_CLIENT : SM_SIDE_UPSTREAM, err);
 }
 
 static void maybe_done(struct sm_reactor *r, struct sm_flow *f)
@@ -227,7 +209,7 @@ static void maybe_done(struct sm_reactor *r, struct sm_flow *f)
 void sm_tunnel_cqe(struct sm_reactor *r, struct sm_flow *f, enum sm_op op, int res, unsigned flags)
 {
 	int d;
-	if (f->state != SM_FLOW_RELAY) {
+	if (f->state != SM_FLOW_TUNNEL) {
 		/* closing: the completion only settles inflight */
 		if (flags & IORING_CQE_F_BUFFER)
 			sm_br_recycle(r, flags >> IORING_CQE_BUFFER_SHIFT);

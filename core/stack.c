@@ -1,0 +1,91 @@
+/* The layer stack of a flow: its pool, and installing, retiring and
+ * tearing down layers (core/stack.h). */
+#include "core/stack.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/reactor.h"
+
+void sm_h1_app_cache_free(void *cache); /* core/app_h1.c */
+
+struct sm_stack *sm_stack_get(struct sm_reactor *r)
+{
+	struct sm_stack *st;
+	void *h1_cache = NULL;
+	if (r->n_stacks > 0) {
+		st = r->stacks[--r->n_stacks];
+		h1_cache = st->h1_cache;
+	} else if (!(st = malloc(sizeof(*st)))) {
+		return NULL;
+	}
+	memset(st, 0, sizeof(*st));
+	st->h1_cache = h1_cache;
+	for (int s = 0; s < 2; s++)
+		sm_conn_open(&st->conn[s], s, NULL, NULL);
+	return st;
+}
+
+void sm_stack_put(struct sm_reactor *r, struct sm_stack *st)
+{
+	for (int s = 0; s < 2; s++)
+		sm_conn_close(r, &st->conn[s]);
+	if (r->n_stacks < r->stacks_cap)
+		r->stacks[r->n_stacks++] = st;
+	else
+		sm_stack_free(st);
+}
+
+void sm_stack_free(struct sm_stack *st)
+{
+	sm_h1_app_cache_free(st->h1_cache);
+	free(st);
+}
+
+void sm_stack_install(struct sm_reactor *r, struct sm_flow *f, const struct sm_app_ops *ops,
+                      void *arg)
+{
+	struct sm_stack *st = f->st;
+	if (st->top.ops) {
+		/* bounded by the phases a flow goes through in one dispatch */
+		if (st->n_retired == SM_RETIRED_MAX) {
+			sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
+			return;
+		}
+		st->retired[st->n_retired++] = st->top;
+		sm_flow_queue(r, f);
+	}
+	st->top = (struct sm_layer){.ops = ops};
+	ops->start(r, f, arg);
+}
+
+static void layer_free(struct sm_reactor *r, struct sm_flow *f, struct sm_layer *l)
+{
+	if (l->ops && l->ops->free)
+		l->ops->free(r, f, l->ctx);
+	*l = (struct sm_layer){0};
+}
+
+void sm_stack_settle(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_stack *st = f->st;
+	for (unsigned k = 0; k < st->n_retired; k++)
+		layer_free(r, f, &st->retired[k]);
+	st->n_retired = 0;
+}
+
+void sm_stack_teardown(struct sm_reactor *r, struct sm_flow *f)
+{
+	struct sm_stack *st = f->st;
+	sm_stack_settle(r, f); /* the layers that left first report first */
+	layer_free(r, f, &st->top);
+	for (int s = 0; s < 2; s++)
+		sm_conn_close(r, &st->conn[s]);
+}
+
+void sm_stack_pump(struct sm_reactor *r, struct sm_flow *f, int side, int why)
+{
+	if (sm_flow_closing(f))
+		return;
+	f->st->top.ops->pump(r, f, side, why);
+}
