@@ -194,9 +194,9 @@ static bool client_events(struct sm_reactor *r, struct sm_flow *f, struct h1_app
 			sm_front_target(r, f, ev.authority->host, ev.authority->port,
 			                (ev.flags & SM_H1_F_CONNECT) != 0);
 			switch_check(r, f, a);
-			if (!mine(f, a) || sm_front_switching(f))
+			if (!mine(f, a))
 				return false;
-			break;
+			break; /* what the layer wrote for earlier requests still goes out */
 		case SM_H1_EV_ERROR: {
 			char detail[160];
 			snprintf(detail, sizeof(detail), "%s (%u)",

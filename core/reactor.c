@@ -119,9 +119,14 @@ int sm_reactor_open(struct sm_reactor *r, char *err, size_t errcap)
 
 void sm_reactor_close(struct sm_reactor *r)
 {
-	for (uint32_t k = 0; k < r->cap; k++) /* what a stop left open (never in steady state) */
-		if (r->flows && r->flows[k].state != SM_FLOW_FREE)
-			sm_flow_release(r, &r->flows[k]);
+	for (uint32_t k = 0; r->flows && k < r->cap; k++) { /* what a stop left open */
+		struct sm_flow *f = &r->flows[k];
+		if (f->state == SM_FLOW_FREE)
+			continue;
+		if (f->st && !f->torn_down)
+			sm_stack_teardown(r, f);
+		sm_flow_release(r, f);
+	}
 	sm_tls_rt_free(r);
 	r->io->teardown(r);
 	free(r->free_chunks);
