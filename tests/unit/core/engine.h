@@ -49,6 +49,7 @@ struct eng_op {
 	uint64_t ud;
 	const uint8_t *p; /* EK_WRITE, EK_SEND: the bytes */
 	unsigned n;
+	uint64_t seq; /* submission order */
 };
 
 #define ENG_OPS    4096
@@ -63,7 +64,8 @@ struct engine {
 	struct sm_hosts hosts;
 	struct sm_proxy_rt rt;
 	struct eng_op ops[ENG_OPS];
-	unsigned nops;
+	unsigned nops; /* where the next submission looks for a free slot */
+	uint64_t seq;
 	unsigned next_bid;
 	struct sm_event ev[ENG_EVENTS]; /* every event so far, in order */
 	size_t nev;
@@ -71,20 +73,29 @@ struct engine {
 	int npeer;
 };
 
-static struct engine *E(struct sm_reactor *r)
+static inline struct engine *E(struct sm_reactor *r)
 {
 	return (struct engine *)r;
 }
 
-static void eng_push(struct sm_reactor *r, uint8_t kind, int fd, uint64_t ud, const uint8_t *p,
-                     unsigned n)
+static inline void eng_push(struct sm_reactor *r, uint8_t kind, int fd, uint64_t ud,
+                            const uint8_t *p, unsigned n)
 {
 	struct engine *e = E(r);
-	cr_assert(e->nops < ENG_OPS, "too many ring operations");
-	e->ops[e->nops++] = (struct eng_op){kind, true, fd, ud, p, n};
+	/* a completed slot is reused in place: a test's pointer to a live
+	 * operation stays valid until it completes */
+	for (unsigned k = 0; k < ENG_OPS; k++) {
+		struct eng_op *o = &e->ops[(e->nops + k) % ENG_OPS];
+		if (o->live)
+			continue;
+		*o = (struct eng_op){kind, true, fd, ud, p, n, ++e->seq};
+		e->nops = (e->nops + k + 1) % ENG_OPS;
+		return;
+	}
+	cr_assert_fail("too many ring operations in flight");
 }
 
-static int fake_setup(struct sm_reactor *r, char *err, size_t errcap)
+static inline int fake_setup(struct sm_reactor *r, char *err, size_t errcap)
 {
 	(void)err, (void)errcap;
 	r->br_entries = 64;
@@ -101,7 +112,7 @@ static int fake_setup(struct sm_reactor *r, char *err, size_t errcap)
 	return SM_OK; /* no DNS: names other than IP literals fail to resolve */
 }
 
-static void fake_teardown(struct sm_reactor *r)
+static inline void fake_teardown(struct sm_reactor *r)
 {
 	free(r->br_mem);
 	free(r->slab);
@@ -109,53 +120,55 @@ static void fake_teardown(struct sm_reactor *r)
 	r->slab = NULL;
 }
 
-static void fake_recv(struct sm_reactor *r, int fd, uint64_t ud)
+static inline void fake_recv(struct sm_reactor *r, int fd, uint64_t ud)
 {
 	eng_push(r, EK_RECV, fd, ud, NULL, 0);
 }
 
-static void fake_write(struct sm_reactor *r, int fd, const uint8_t *p, unsigned n, uint64_t ud)
+static inline void fake_write(struct sm_reactor *r, int fd, const uint8_t *p, unsigned n,
+                              uint64_t ud)
 {
 	cr_assert(p >= r->slab && p + n <= r->slab + r->slab_len,
 	          "writes go out of registered memory");
 	eng_push(r, EK_WRITE, fd, ud, p, n);
 }
 
-static void fake_send(struct sm_reactor *r, int fd, const uint8_t *p, unsigned n, uint64_t ud)
+static inline void fake_send(struct sm_reactor *r, int fd, const uint8_t *p, unsigned n,
+                             uint64_t ud)
 {
 	eng_push(r, EK_SEND, fd, ud, p, n);
 }
 
-static void fake_connect(struct sm_reactor *r, int fd, const struct sockaddr *sa, socklen_t len,
-                         uint64_t ud, uint64_t timeout_ud)
+static inline void fake_connect(struct sm_reactor *r, int fd, const struct sockaddr *sa,
+                                socklen_t len, uint64_t ud, uint64_t timeout_ud)
 {
 	(void)sa, (void)len;
 	eng_push(r, EK_CONNECT, fd, ud, NULL, 0);
 	eng_push(r, EK_CANCEL, -1, timeout_ud, NULL, 0); /* the linked timeout */
 }
 
-static void fake_poll(struct sm_reactor *r, int fd, unsigned events, uint64_t ud)
+static inline void fake_poll(struct sm_reactor *r, int fd, unsigned events, uint64_t ud)
 {
 	eng_push(r, EK_POLL, fd, ud, NULL, events);
 }
 
-static void fake_splice(struct sm_reactor *r, int in, int out, unsigned n, uint64_t ud)
+static inline void fake_splice(struct sm_reactor *r, int in, int out, unsigned n, uint64_t ud)
 {
 	(void)out;
 	eng_push(r, EK_SPLICE, in, ud, NULL, n);
 }
 
-static void fake_shutdown(struct sm_reactor *r, int fd, uint64_t ud)
+static inline void fake_shutdown(struct sm_reactor *r, int fd, uint64_t ud)
 {
 	eng_push(r, EK_SHUTDOWN, fd, ud, NULL, 0);
 }
 
-static void fake_cancel_fd(struct sm_reactor *r, int fd, uint64_t ud)
+static inline void fake_cancel_fd(struct sm_reactor *r, int fd, uint64_t ud)
 {
 	eng_push(r, EK_CANCEL_FD, fd, ud, NULL, 0);
 }
 
-static void fake_cancel(struct sm_reactor *r, uint64_t target, uint64_t ud)
+static inline void fake_cancel(struct sm_reactor *r, uint64_t target, uint64_t ud)
 {
 	(void)target;
 	eng_push(r, EK_CANCEL, -1, ud, NULL, 0);
@@ -179,8 +192,8 @@ static const struct sm_ring_ops eng_ring = {
 /* A reactor over the fake ring with the defaults and each "key=value" of
  * sets (NULL-terminated), events on. ca: the CA interception uses (NULL:
  * none), trust: the PEM roots upstreams are verified against. */
-static void eng_init(struct engine *e, const char *const *sets, const struct sm_ca *ca,
-                     const uint8_t *trust, size_t trust_len)
+static inline void eng_init(struct engine *e, const char *const *sets, const struct sm_ca *ca,
+                            const uint8_t *trust, size_t trust_len)
 {
 	char err[512];
 	memset(e, 0, sizeof(*e));
@@ -206,7 +219,7 @@ static void eng_init(struct engine *e, const char *const *sets, const struct sm_
 	cr_assert_eq(sm_reactor_open(r, err, sizeof(err)), SM_OK, "%s", err);
 }
 
-static void eng_free(struct engine *e)
+static inline void eng_free(struct engine *e)
 {
 	sm_reactor_close(&e->r);
 	sm_reactor_free(&e->r);
@@ -218,7 +231,7 @@ static void eng_free(struct engine *e)
 }
 
 /* Moves what the reactor recorded into e->ev. */
-static void eng_drain_events(struct engine *e)
+static inline void eng_drain_events(struct engine *e)
 {
 	for (;;) {
 		cr_assert(e->nev < ENG_EVENTS);
@@ -230,7 +243,7 @@ static void eng_drain_events(struct engine *e)
 }
 
 /* The end of a dispatch, as the loop ends each batch. */
-static void eng_settle(struct engine *e)
+static inline void eng_settle(struct engine *e)
 {
 	sm_reactor_settle(&e->r);
 	eng_drain_events(e);
@@ -238,7 +251,7 @@ static void eng_settle(struct engine *e)
 
 /* A connected pair of TCP sockets on 127.0.0.1 (the client's address is
  * what allow_clients and the events see). */
-static void eng_tcp_pair(int sv[2])
+static inline void eng_tcp_pair(int sv[2])
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(a);
@@ -256,7 +269,7 @@ static void eng_tcp_pair(int sv[2])
 
 /* A new client connection accepted: its flow (the test keeps the client's
  * end, so the engine's getpeername, shutdown and close work). */
-static struct sm_flow *eng_accept(struct engine *e)
+static inline struct sm_flow *eng_accept(struct engine *e)
 {
 	int sv[2];
 	eng_tcp_pair(sv);
@@ -270,17 +283,19 @@ static struct sm_flow *eng_accept(struct engine *e)
 }
 
 /* The oldest live operation of kind on fd (fd -1: any); NULL if none. */
-static struct eng_op *eng_find(struct engine *e, int kind, int fd)
+static inline struct eng_op *eng_find(struct engine *e, int kind, int fd)
 {
-	for (unsigned k = 0; k < e->nops; k++) {
+	struct eng_op *best = NULL;
+	for (unsigned k = 0; k < ENG_OPS; k++) {
 		struct eng_op *o = &e->ops[k];
-		if (o->live && o->kind == kind && (fd < 0 || o->fd == fd))
-			return o;
+		if (o->live && o->kind == kind && (fd < 0 || o->fd == fd) &&
+		    (!best || o->seq < best->seq))
+			best = o;
 	}
-	return NULL;
+	return best;
 }
 
-static struct eng_op *eng_need(struct engine *e, int kind, int fd)
+static inline struct eng_op *eng_need(struct engine *e, int kind, int fd)
 {
 	struct eng_op *o = eng_find(e, kind, fd);
 	cr_assert_not_null(o, "no pending operation of kind %d on fd %d", kind, fd);
@@ -288,7 +303,7 @@ static struct eng_op *eng_need(struct engine *e, int kind, int fd)
 }
 
 /* Completes o with res (and CQE flags), as one dispatch. */
-static void eng_complete(struct engine *e, struct eng_op *o, int res, unsigned flags)
+static inline void eng_complete(struct engine *e, struct eng_op *o, int res, unsigned flags)
 {
 	o->live = false;
 	sm_reactor_cqe(&e->r, o->ud, res, flags);
@@ -296,7 +311,7 @@ static void eng_complete(struct engine *e, struct eng_op *o, int res, unsigned f
 }
 
 /* The pending recv on fd receives p[0..n) (n > 0), or EOF (n == 0). */
-static void eng_recv(struct engine *e, int fd, const void *p, size_t n)
+static inline void eng_recv(struct engine *e, int fd, const void *p, size_t n)
 {
 	struct eng_op *o = eng_need(e, EK_RECV, fd);
 	cr_assert(n <= SM_BR_SIZE);
@@ -311,7 +326,7 @@ static void eng_recv(struct engine *e, int fd, const void *p, size_t n)
 
 /* Everything written on fd: each pending write completed whole, its bytes
  * appended to out (up to cap; the count returned), until none is pending. */
-static size_t eng_take(struct engine *e, int fd, void *out, size_t cap)
+static inline size_t eng_take(struct engine *e, int fd, void *out, size_t cap)
 {
 	size_t got = 0;
 	struct eng_op *o;
@@ -325,7 +340,7 @@ static size_t eng_take(struct engine *e, int fd, void *out, size_t cap)
 }
 
 /* Completes every pending cancel (they report nothing back). */
-static void eng_cancels(struct engine *e)
+static inline void eng_cancels(struct engine *e)
 {
 	struct eng_op *o;
 	while ((o = eng_find(e, EK_CANCEL, -1)) || (o = eng_find(e, EK_CANCEL_FD, -1)))
@@ -333,10 +348,10 @@ static void eng_cancels(struct engine *e)
 }
 
 /* A flow closing completes what it had in flight with -ECANCELED. */
-static void eng_cancel_all(struct engine *e, int fd)
+static inline void eng_cancel_all(struct engine *e, int fd)
 {
 	struct eng_op *o;
-	for (unsigned k = 0; k < e->nops; k++) {
+	for (unsigned k = 0; k < ENG_OPS; k++) {
 		o = &e->ops[k];
 		if (o->live && o->fd == fd && o->kind != EK_CANCEL_FD)
 			eng_complete(e, o, -ECANCELED, 0);
@@ -345,7 +360,7 @@ static void eng_cancel_all(struct engine *e, int fd)
 }
 
 /* The events of one type so far, in order: up to max copied to out. */
-static size_t eng_events(struct engine *e, int type, const struct sm_event **out, size_t max)
+static inline size_t eng_events(struct engine *e, int type, const struct sm_event **out, size_t max)
 {
 	size_t n = 0;
 	for (size_t k = 0; k < e->nev; k++)
@@ -357,7 +372,7 @@ static size_t eng_events(struct engine *e, int type, const struct sm_event **out
 	return n;
 }
 
-static const struct sm_event *eng_event(struct engine *e, int type)
+static inline const struct sm_event *eng_event(struct engine *e, int type)
 {
 	const struct sm_event *ev = NULL;
 	cr_assert_eq(eng_events(e, type, &ev, 1), 1, "want one %s event", sm_event_type_name(type));
@@ -365,13 +380,13 @@ static const struct sm_event *eng_event(struct engine *e, int type)
 }
 
 /* The event's string k equals s. */
-static bool eng_str_is(const struct sm_event *ev, int k, const char *s)
+static inline bool eng_str_is(const struct sm_event *ev, int k, const char *s)
 {
 	return ev->slen[k] == strlen(s) && memcmp(ev->s[k], s, ev->slen[k]) == 0;
 }
 
 /* The seq of every event of a flow increases by one, from 0. */
-static void eng_check_seq(struct engine *e, uint64_t flow)
+static inline void eng_check_seq(struct engine *e, uint64_t flow)
 {
 	uint32_t next = 0;
 	for (size_t k = 0; k < e->nev; k++) {
