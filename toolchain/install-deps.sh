@@ -13,7 +13,7 @@ BUILD_PKGS=(
 TEST_PKGS=(
   libcriterion-dev curl nginx-light openssl python3 python3-h2
   python3-websockets python3-grpcio python3-msgpack nghttp2-client
-  iproute2 procps prometheus
+  iproute2 procps prometheus jq
 )
 
 want=("${BUILD_PKGS[@]}")
