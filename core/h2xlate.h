@@ -1,9 +1,10 @@
 /* Where HTTP/2-to-HTTP/1.1 translation (and its reverse, HTTP/1.1 to
- * HTTP/2, behind the config switch http2_upstream_for_h1_clients) is chosen on an intercepted
- * connection (ALPN, core/mitm.c) and the translator created. The relay is
- * core/h2relay.c's unchanged: proto/h2h1 sits behind the proto/h2 API, so
- * events, observers (SSE, payload, gRPC) and flow control are the same as
- * for an h2 upstream. Semantics in docs/h2.md ("HTTP/2 to HTTP/1.1"). */
+ * HTTP/2, behind the config switch http2_upstream_for_h1_clients) is chosen
+ * on an intercepted connection (the ALPN offers of core/intercept.c) and the
+ * translator created. The h2 layer (core/app_h2.c) runs it unchanged:
+ * proto/h2h1 sits behind the proto/h2 API, so events, observers (SSE,
+ * payload, gRPC) and flow control are the same as for an h2 upstream.
+ * Semantics in docs/h2.md ("HTTP/2 to HTTP/1.1"). */
 #ifndef SM_CORE_H2XLATE_H
 #define SM_CORE_H2XLATE_H
 

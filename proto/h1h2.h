@@ -5,7 +5,7 @@
  * bytes, sm_h2_out_upstream() gives h2 frames, sm_h2_feed_upstream() takes
  * h2 frames, sm_h2_out_client() gives HTTP/1.1 response bytes; events,
  * header accessors, eof/done/wait and the memory budget behave as there,
- * so core/h2relay.c runs a translated connection unchanged.
+ * so the h2 layer (core/app_h2.c) runs a translated connection unchanged.
  *
  * The HTTP/1.1 side is proto/http1 itself in origin mode (llhttp strict,
  * proto/hdrcheck, proto/h1frame): every request head and body is judged by
