@@ -17,7 +17,7 @@ static void relay(struct sm_reactor *r, struct sm_flow *f, int from)
 	if (!in->xprt->pull(r, f, in))
 		return;
 	if (in->in.len) {
-		sm_conn_forward(r, f, from, f->st->top.ctx);
+		sm_conn_forward(r, f, in, to, f->st->top.ctx);
 		return;
 	}
 	if (in->eof) {

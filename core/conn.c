@@ -2,12 +2,10 @@
  * to its transport and then to the layer on top (core/conn.h). */
 #include "core/conn.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/reactor.h"
-#include "core/stack.h"
 #include "observe/observe.h"
 
 #define INQ_CAP (16 * 1024) /* one provided buffer's worth */
@@ -125,44 +123,16 @@ void sm_conn_write(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c, c
 	r->io->write(r, f->fd[c->side], p, n, sm_flow_op(r, f, op));
 }
 
-void sm_conn_recv_cqe(struct sm_reactor *r, struct sm_flow *f, int side, const uint8_t *data,
-                      int res)
+void sm_conn_forward(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *in,
+                     struct sm_conn *to, struct sm_observe_ws *ws)
 {
-	struct sm_conn *c = &f->st->conn[side];
-	c->recv_armed = false;
-	if (res == -ENOBUFS) { /* no receive buffer free: the layer re-arms */
-		SM_CTR_INC(r, enobufs);
-		sm_stack_pump(r, f, side, SM_PUMP_IN);
-		return;
-	}
-	if (res < 0) {
-		sm_flow_failed(r, f, side, -res);
-		return;
-	}
-	if (!c->lingering)
-		sm_flow_touch(r, f);
-	if (!c->xprt->recv(r, f, c, data, res))
-		return;
-	sm_stack_pump(r, f, side, SM_PUMP_IN);
-}
-
-void sm_conn_write_cqe(struct sm_reactor *r, struct sm_flow *f, int side, int res)
-{
-	struct sm_conn *c = &f->st->conn[side];
-	if (c->xprt->sent(r, f, c, res))
-		sm_stack_pump(r, f, side, SM_PUMP_OUT);
-}
-
-void sm_conn_forward(struct sm_reactor *r, struct sm_flow *f, int from, struct sm_observe_ws *ws)
-{
-	struct sm_conn *in = &f->st->conn[from], *to = &f->st->conn[1 - from];
 	if (!sm_conn_out_ready(r, to)) {
 		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
 		return;
 	}
 	struct sm_outq *q = &to->out;
 	size_t n = in->in.len < q->out.cap ? in->in.len : q->out.cap;
-	sm_observe_ws_data(ws, from, in->in.buf + in->in.off, n);
+	sm_observe_ws_data(ws, in->side, in->in.buf + in->in.off, n);
 	memcpy(q->out.buf, in->in.buf + in->in.off, n);
 	sm_inq_consume(&in->in, (uint32_t)n);
 	q->out.len = n;

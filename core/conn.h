@@ -59,7 +59,8 @@ struct sm_xprt_ops {
 	void (*flush)(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c);
 	/* A write completed with res (bytes, or -errno). true once c->out went
 	 * out whole (it is then empty and not in flight); false while more is
-	 * in flight, or when the flow closed. */
+	 * in flight, when the flow closed, or on an error (which the caller
+	 * hands to the layer on top: sm_stack_failed()). */
 	bool (*sent)(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c, int res);
 	/* Arms a recv when it can take bytes (not armed, not ended, room). */
 	void (*arm)(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c);
@@ -121,17 +122,11 @@ void sm_conn_recv(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c);
 void sm_conn_write(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c, const uint8_t *p,
                    unsigned n);
 
-/* Completions routed by the reactor: a recv (data: the received bytes, or
- * NULL) and a write on side. They run the transport, then the layer on top
- * (its pump). */
-void sm_conn_recv_cqe(struct sm_reactor *r, struct sm_flow *f, int side, const uint8_t *data,
-                      int res);
-void sm_conn_write_cqe(struct sm_reactor *r, struct sm_flow *f, int side, int res);
-
-/* Moves what side `from` received, unparsed, to the other side's output
- * and sends it (the raw relay, early bytes after a CONNECT, bytes after a
- * 101); ws, when not NULL, sees a copy. Can close. */
+/* Moves what side `in` received, unparsed, to side `to`'s output and sends
+ * it (the raw relay, early bytes after a CONNECT, bytes after a 101); ws,
+ * when not NULL, sees a copy. Can close. */
 struct sm_observe_ws;
-void sm_conn_forward(struct sm_reactor *r, struct sm_flow *f, int from, struct sm_observe_ws *ws);
+void sm_conn_forward(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *in,
+                     struct sm_conn *to, struct sm_observe_ws *ws);
 
 #endif

@@ -5,11 +5,8 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "core/reactor.h"
-#include "core/stack.h"
 #include "observe/observe.h"
 #include "telemetry/event.h"
 
@@ -109,26 +106,6 @@ void sm_flow_deadline(struct sm_reactor *r, struct sm_flow *f, uint64_t ns)
 		sm_tw_add(&r->tw, &f->timer, ns);
 }
 
-/* The flow's timer fired: the layer on top's own deadline (a handshake, a
- * fault delay, a linger), else the idle timeout, else a stale deadline to
- * push forward. */
-void sm_flow_timer(void *reactor, struct sm_timer *t)
-{
-	struct sm_reactor *r = reactor;
-	struct sm_flow *f = (struct sm_flow *)((char *)t - offsetof(struct sm_flow, timer));
-	uint64_t now = sm_now_ns();
-	if (f->state == SM_FLOW_FREE || f->state == SM_FLOW_CLOSING)
-		return;
-	if (f->st && f->st->top.ops->deadline && f->st->top.ops->deadline(r, f, now))
-		return;
-	uint64_t due = f->t_last_ns + idle_ns(r);
-	if (now >= due) {
-		sm_flow_close(r, f, SM_CLOSE_IDLE_TIMEOUT);
-		return;
-	}
-	sm_tw_add(&r->tw, t, due);
-}
-
 void sm_flow_queue(struct sm_reactor *r, struct sm_flow *f)
 {
 	if (f->queued)
@@ -152,95 +129,8 @@ void sm_flow_close(struct sm_reactor *r, struct sm_flow *f, int reason)
 	sm_flow_queue(r, f);
 }
 
-static bool is_reset(int err)
+bool sm_flow_is_reset(int err)
 {
 	return err == ECONNRESET || err == EPIPE || err == ETIMEDOUT || err == EHOSTUNREACH ||
 	       err == ENETUNREACH || err == ECONNABORTED;
-}
-
-void sm_flow_failed(struct sm_reactor *r, struct sm_flow *f, int side, int err)
-{
-	f->reset = is_reset(err);
-	if (f->st && f->st->top.ops->failed) {
-		f->st->top.ops->failed(r, f, side, err);
-		return;
-	}
-	sm_flow_close(r, f,
-	              side == SM_SIDE_CLIENT ? SM_CLOSE_CLIENT_RESET : SM_CLOSE_UPSTREAM_RESET);
-}
-
-/* Once: the layers report and leave, flow_closed, every operation still on
- * the sockets cancelled. */
-static void teardown(struct sm_reactor *r, struct sm_flow *f)
-{
-	f->torn_down = true;
-	if (f->st) /* what observers still hold is reported before flow_closed */
-		sm_stack_teardown(r, f);
-	sm_metrics_flow_closed(r->m, f->close_reason, sm_now_ns() - f->t_open_ns);
-	struct sm_event *ev = sm_flow_event(r, f, SM_EV_FLOW_CLOSED);
-	if (ev) {
-		ev->i[0] = f->close_reason;
-		ev->i[1] = (int64_t)f->bytes_up;
-		ev->i[2] = (int64_t)f->bytes_down;
-		ev->i[3] = (int64_t)((sm_now_ns() - f->t_open_ns) / 1000);
-		sm_flow_event_commit(r);
-	}
-	for (int k = 0; k < 2; k++)
-		if (f->fd[k] >= 0)
-			r->io->cancel_fd(r, f->fd[k], sm_flow_op(r, f, SM_OP_CANCEL));
-}
-
-static void set_linger0(int fd)
-{
-	struct linger l = {.l_onoff = 1, .l_linger = 0};
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-}
-
-void sm_flow_release(struct sm_reactor *r, struct sm_flow *f)
-{
-	for (int k = 0; k < 2; k++) {
-		if (f->fd[k] < 0)
-			continue;
-		if (f->reset)
-			set_linger0(f->fd[k]);
-		close(f->fd[k]);
-		f->fd[k] = -1;
-	}
-	sm_tunnel_release(r, f);
-	sm_tw_cancel(&r->tw, &f->timer);
-	if (f->st)
-		sm_stack_put(r, f->st);
-	f->st = NULL;
-	f->state = SM_FLOW_FREE;
-	f->gen = (f->gen + 1) & 0xffffffu;
-	r->free_slots[r->n_free_slots++] = sm_flow_slot(r, f);
-	r->n_open--;
-	SM_CTR_ADD(r, open_flows, (uint64_t)-1);
-	SM_CTR_INC(r, flows_closed);
-}
-
-void sm_reactor_settle(struct sm_reactor *r)
-{
-	while (r->settle_head) {
-		struct sm_flow *f = &r->flows[r->settle_head - 1];
-		r->settle_head = f->next;
-		if (!r->settle_head)
-			r->settle_tail = 0;
-		f->queued = false;
-		if (f->state == SM_FLOW_FREE)
-			continue;
-		if (f->st)
-			sm_stack_settle(r, f);
-		if (f->state == SM_FLOW_TUNNEL && f->st) { /* the tunnel needs no layers */
-			sm_stack_teardown(r, f);
-			sm_stack_put(r, f->st);
-			f->st = NULL;
-		}
-		if (f->state != SM_FLOW_CLOSING)
-			continue;
-		if (!f->torn_down)
-			teardown(r, f);
-		if (f->inflight == 0)
-			sm_flow_release(r, f);
-	}
 }

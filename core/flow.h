@@ -10,7 +10,7 @@
  * THE CLOSE RULE. sm_flow_close() only records the reason and queues the
  * flow: its teardown (the layers' observers flushed, flow_closed, the
  * cancels, the stack back to its pool) runs once, at the end of completion
- * dispatch (sm_reactor_settle()). Until then everything the flow holds
+ * dispatch (sm_loop_settle(), core/loop.h). Until then everything the flow holds
  * stays valid, so a caller is never left with freed memory; but once a
  * call may have closed the flow, the caller does no more work on it and
  * returns. Functions that can close say so. */
@@ -117,29 +117,17 @@ void sm_flow_deadline(struct sm_reactor *r, struct sm_flow *f, uint64_t ns);
 /* Requests the close of f with reason (enum sm_close_reason); the first
  * reason wins. See THE CLOSE RULE above: the caller returns after it. */
 void sm_flow_close(struct sm_reactor *r, struct sm_flow *f, int reason);
+/* A socket error err (errno) that is the peer resetting (or vanishing):
+ * the flow passes a reset on to the other side when it closes for it. */
+bool sm_flow_is_reset(int err);
+
 static inline bool sm_flow_closing(const struct sm_flow *f)
 {
 	return f->state == SM_FLOW_CLOSING;
 }
 
-/* A socket error err (errno) on side: the layer on top decides what it
- * means (a failed handshake, say), by default a close with that side's
- * reset reason. Can close. */
-void sm_flow_failed(struct sm_reactor *r, struct sm_flow *f, int side, int err);
-
-/* Puts f on the settle queue (its retired layers are freed, or its
- * teardown runs, at the end of dispatch). */
+/* Puts f on the reactor's settle queue (its replaced layers are freed, or
+ * its teardown runs, at the end of dispatch: core/loop.h). */
 void sm_flow_queue(struct sm_reactor *r, struct sm_flow *f);
-
-/* Runs the settle queue: frees retired layers, tears down closed flows and
- * frees the slots whose operations all completed. The reactor calls it at
- * the end of every dispatch (a batch of completions, a tick). */
-void sm_reactor_settle(struct sm_reactor *r);
-
-/* The flow whose timer is t fired (the timer wheel's callback). */
-void sm_flow_timer(void *reactor, struct sm_timer *t);
-
-/* Frees a slot now (reactor teardown): no settle, no events. */
-void sm_flow_release(struct sm_reactor *r, struct sm_flow *f);
 
 #endif

@@ -119,7 +119,7 @@ void sm_front_connect_cqe(struct sm_reactor *r, struct sm_flow *f, int res)
  * side sent early go across, then the splice tunnel takes the sockets. */
 static void establish_pump(struct sm_reactor *r, struct sm_flow *f, int side, int why)
 {
-	const struct sm_conn *c = f->st->conn;
+	struct sm_conn *c = f->st->conn;
 	(void)side, (void)why;
 	for (int s = 0; s < 2; s++)
 		if (c[s].out.inflight || c[s].recv_armed)
@@ -129,11 +129,11 @@ static void establish_pump(struct sm_reactor *r, struct sm_flow *f, int side, in
 		return;
 	}
 	if (c[SM_SIDE_CLIENT].in.len) {
-		sm_conn_forward(r, f, SM_SIDE_CLIENT, NULL);
+		sm_conn_forward(r, f, &c[SM_SIDE_CLIENT], &c[SM_SIDE_UPSTREAM], NULL);
 		return;
 	}
 	if (c[SM_SIDE_UPSTREAM].in.len) { /* upgrade: upstream bytes after the 101 */
-		sm_conn_forward(r, f, SM_SIDE_UPSTREAM, NULL);
+		sm_conn_forward(r, f, &c[SM_SIDE_UPSTREAM], &c[SM_SIDE_CLIENT], NULL);
 		return;
 	}
 	sm_tunnel_start(r, f);

@@ -35,6 +35,8 @@ struct intercept {
 	bool up_failed;    /* upstream handshake failed: answer 502 over TLS */
 	bool insecure;     /* upstream certificate not verified (tls.insecure_hosts) */
 	bool cflight_sent; /* our certificate flight reached the client */
+	bool failed;       /* the client's handshake failed (reported): its alert goes out,
+	                      then the flow closes; nothing else is reported */
 	int up_reason;
 	uint32_t peeked; /* bytes of the client's TLS input the ClientHello parser saw */
 	uint64_t t_start_ns, hs_deadline_ns;
@@ -278,7 +280,7 @@ static void start_upstream(struct sm_reactor *r, struct sm_flow *f)
 	struct intercept *m = M(f);
 	const struct sm_front *fe = &f->st->fe;
 	m->insecure = insecure_host(r->cfg, fe->host) || insecure_host(r->cfg, m->name);
-	if (!sm_xprt_tls_open(r, f, SM_SIDE_UPSTREAM,
+	if (!sm_xprt_tls_open(r, f, side_conn(f, SM_SIDE_UPSTREAM),
 	                      m->insecure ? r->tls->cli_insecure : r->tls->cli, false)) {
 		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
 		return;
@@ -453,6 +455,7 @@ static void drive_client(struct sm_reactor *r, struct sm_flow *f)
 		source = SM_TLS_SRC_PEER;
 	}
 	hs_failed_event(r, f, SM_TLS_SIDE_CLIENT, reason, alert, t->err, source);
+	m->failed = true;
 	sm_xprt_tls_close_after_send(r, f, cc, SM_CLOSE_TLS_CLIENT_FAILED);
 }
 
@@ -503,7 +506,7 @@ static void start(struct sm_reactor *r, struct sm_flow *f, void *arg)
 	if (m)
 		m->ch_scratch = malloc(CH_MAX);
 	if (!m || !m->ch_scratch || !r->tls ||
-	    !sm_xprt_tls_open(r, f, SM_SIDE_CLIENT, r->tls->srv, true)) {
+	    !sm_xprt_tls_open(r, f, side_conn(f, SM_SIDE_CLIENT), r->tls->srv, true)) {
 		if (m)
 			free(m->ch_scratch);
 		free(m);
@@ -532,6 +535,8 @@ static void pump(struct sm_reactor *r, struct sm_flow *f, int side, int why)
 {
 	struct intercept *m = M(f);
 	bool client = side == SM_SIDE_CLIENT;
+	if (m->failed)
+		return; /* the alert is on its way; the transport closes after it */
 	switch (m->stage) {
 	case PEEK:
 		if (client && why == SM_PUMP_IN)
@@ -558,6 +563,10 @@ static void pump(struct sm_reactor *r, struct sm_flow *f, int side, int why)
 static bool deadline(struct sm_reactor *r, struct sm_flow *f, uint64_t now)
 {
 	struct intercept *m = M(f);
+	if (m->failed) { /* the alert could not go out in time */
+		sm_flow_close(r, f, SM_CLOSE_TLS_CLIENT_FAILED);
+		return true;
+	}
 	if (now < m->hs_deadline_ns) {
 		sm_flow_deadline(r, f, m->hs_deadline_ns);
 		return true;
@@ -573,6 +582,10 @@ static void failed(struct sm_reactor *r, struct sm_flow *f, int side, int err)
 {
 	struct intercept *m = M(f);
 	(void)err;
+	if (m->failed) { /* already reported: the alert is lost with the connection */
+		sm_flow_close(r, f, SM_CLOSE_TLS_CLIENT_FAILED);
+		return;
+	}
 	if (side == SM_SIDE_UPSTREAM && m->stage != UP_HS) {
 		sm_flow_close(r, f, SM_CLOSE_UPSTREAM_RESET);
 		return;

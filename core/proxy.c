@@ -18,6 +18,7 @@
 
 #include "core/dns.h"
 #include "core/proxy_internal.h"
+#include "core/loop.h"
 #include "core/reactor.h"
 #include "base/result.h"
 #include "telemetry/admin.h"
@@ -369,7 +370,7 @@ int sm_proxy_start(struct sm_proxy *p, char *err, size_t errcap)
 	}
 	for (int i = 0; i < p->n_reactors; i++) {
 		struct sm_reactor *r = &p->reactors[i];
-		if (pthread_create(&r->thread, NULL, sm_reactor_main, r) != 0) {
+		if (pthread_create(&r->thread, NULL, sm_loop_main, r) != 0) {
 			snprintf(err, errcap, "cannot start reactor thread %d", i);
 			sm_proxy_stop(p);
 			sm_proxy_wait(p);

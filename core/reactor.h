@@ -134,16 +134,9 @@ int sm_reactor_init(struct sm_reactor *r, const struct sm_proxy_rt *rt, const st
                     char *err, size_t errcap);
 /* Sets up the ring (io->setup) and the per-reactor TLS state. */
 int sm_reactor_open(struct sm_reactor *r, char *err, size_t errcap);
-/* Undoes sm_reactor_open(). */
+/* Undoes sm_reactor_open() (flows must be released: sm_loop_close()). */
 void sm_reactor_close(struct sm_reactor *r);
 void sm_reactor_free(struct sm_reactor *r);
-void *sm_reactor_main(void *arg);
-
-/* One completion of a flow operation (user_data ud, result res, CQE
- * flags): routed to the flow's tunnel, front, or a side's transport and
- * the layer on top. A received buffer (IORING_CQE_F_BUFFER) is recycled
- * unless the tunnel keeps it. The fake ring of the tests calls it too. */
-void sm_reactor_cqe(struct sm_reactor *r, uint64_t ud, int res, unsigned flags);
 
 /* Returns an SQE, submitting pending ones first if the SQ is full. */
 struct io_uring_sqe *sm_sqe(struct sm_reactor *r);

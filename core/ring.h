@@ -7,7 +7,7 @@
  * engine.h), so the whole engine runs, byte for byte, without a kernel.
  *
  * Every request carries its user_data (core/uring_ud.h, made by
- * sm_flow_op()); its completion comes back through sm_reactor_cqe() with
+ * sm_flow_op()); its completion comes back through sm_loop_cqe() with
  * the same user_data, whichever ring ran it. A receive picks its memory
  * from the reactor's provided-buffer ring (r->br); a write sends from
  * registered memory (a send chunk, r->slab). */

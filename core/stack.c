@@ -89,3 +89,14 @@ void sm_stack_pump(struct sm_reactor *r, struct sm_flow *f, int side, int why)
 		return;
 	f->st->top.ops->pump(r, f, side, why);
 }
+
+void sm_stack_failed(struct sm_reactor *r, struct sm_flow *f, int side, int err)
+{
+	f->reset = sm_flow_is_reset(err);
+	if (f->st && f->st->top.ops->failed) {
+		f->st->top.ops->failed(r, f, side, err);
+		return;
+	}
+	sm_flow_close(r, f,
+	              side == SM_SIDE_CLIENT ? SM_CLOSE_CLIENT_RESET : SM_CLOSE_UPSTREAM_RESET);
+}

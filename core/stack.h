@@ -97,7 +97,7 @@ void sm_stack_free(struct sm_stack *st);
  * replaces leaves at the end of dispatch. Can close. */
 void sm_stack_install(struct sm_reactor *r, struct sm_flow *f, const struct sm_app_ops *ops,
                       void *arg);
-/* Frees the layers replaced during this dispatch (sm_reactor_settle). */
+/* Frees the layers replaced during this dispatch (sm_loop_settle). */
 void sm_stack_settle(struct sm_reactor *r, struct sm_flow *f);
 /* Frees every layer and both sides (teardown), in the order they left,
  * the top one last: their observers report before flow_closed. */
@@ -105,6 +105,12 @@ void sm_stack_teardown(struct sm_reactor *r, struct sm_flow *f);
 
 /* The pump of the layer on top. Can close. */
 void sm_stack_pump(struct sm_reactor *r, struct sm_flow *f, int side, int why);
+
+/* A socket error err (errno) on side: the layer on top decides what it
+ * means (a failed handshake, an idle upstream gone), by default a close
+ * with that side's reset reason (a reset passed on when err is one).
+ * f->st may be NULL (a splice tunnel). Can close. */
+void sm_stack_failed(struct sm_reactor *r, struct sm_flow *f, int side, int err);
 
 /* The layers (each in its own file). */
 /* The layers (each in its own file), with the arg their start takes. */

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "core/reactor.h"
-#include "core/stack.h"
 #include "telemetry/event.h"
 
 static const enum sm_op op_poll_in[2] = {SM_OP_POLL_IN0, SM_OP_POLL_IN1};
@@ -197,7 +196,8 @@ void sm_tunnel_release(struct sm_reactor *r, struct sm_flow *f)
 static void dir_error(struct sm_reactor *r, struct sm_flow *f, int d, bool on_source, int err)
 {
 	bool client_side = (d == 0) == on_source;
-	sm_flow_failed(r, f, client_side ? SM_SIDE_CLIENT : SM_SIDE_UPSTREAM, err);
+	f->reset = sm_flow_is_reset(err);
+	sm_flow_close(r, f, client_side ? SM_CLOSE_CLIENT_RESET : SM_CLOSE_UPSTREAM_RESET);
 }
 
 static void maybe_done(struct sm_reactor *r, struct sm_flow *f)

@@ -6,7 +6,6 @@
 
 #include "core/conn.h"
 #include "core/reactor.h"
-#include "core/stack.h"
 #include "telemetry/event.h"
 
 static bool recv_(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c, const uint8_t *data,
@@ -54,9 +53,8 @@ static void flush(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c)
 static bool sent(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c, int res)
 {
 	struct sm_outq *q = &c->out;
-	if (res < 0) {
+	if (res < 0) { /* the caller hands the error to the layer on top */
 		q->inflight = false;
-		sm_flow_failed(r, f, c->side, -res);
 		return false;
 	}
 	q->sent += (uint32_t)res;

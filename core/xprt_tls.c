@@ -7,7 +7,6 @@
 #include "base/result.h"
 #include "core/keylog.h"
 #include "core/reactor.h"
-#include "core/stack.h"
 
 /* The transport's state (c->x). */
 struct tls_side {
@@ -38,7 +37,7 @@ static int reset_reason(const struct sm_conn *c)
 	return c->side == SM_SIDE_CLIENT ? SM_CLOSE_CLIENT_RESET : SM_CLOSE_UPSTREAM_RESET;
 }
 
-bool sm_xprt_tls_open(struct sm_reactor *r, struct sm_flow *f, int side, WOLFSSL_CTX *ctx,
+bool sm_xprt_tls_open(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c, WOLFSSL_CTX *ctx,
                       bool server)
 {
 	struct tls_side *x = calloc(1, sizeof(*x));
@@ -51,9 +50,10 @@ bool sm_xprt_tls_open(struct sm_reactor *r, struct sm_flow *f, int side, WOLFSSL
 		free(x);
 		return false;
 	}
-	x->sized = side == SM_SIDE_CLIENT;
+	x->sized = c->side == SM_SIDE_CLIENT;
 	sm_keylog_attach(r, f, &x->tls, &x->klog);
-	struct sm_conn *c = &f->st->conn[side];
+	if (c->xprt && c->xprt->free) /* the transport it replaces */
+		c->xprt->free(r, c);
 	c->xprt = &sm_xprt_tls;
 	c->x = x;
 	return true;
@@ -217,8 +217,8 @@ static bool sent(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c, int
 	struct sm_outq *q = &c->out;
 	const uint8_t *p;
 	x->sending = false;
-	if (res < 0) {
-		sm_flow_failed(r, f, c->side, -res);
+	if (res < 0) { /* the caller hands the error to the layer on top */
+		q->inflight = false;
 		return false;
 	}
 	sm_tls_out_done(&x->tls, (size_t)res);

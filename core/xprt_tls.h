@@ -22,10 +22,11 @@
 #define SM_RECORD_RAMP_BYTES (16 * 1024)   /* small records per burst */
 #define SM_RECORD_IDLE_NS    1000000000ull /* idle time that restarts the ramp */
 
-/* Gives side of f a TLS transport over a new session of ctx (server: we
- * accept, for the client side, which also gets dynamic record sizing).
- * false when out of chunks or memory (the caller closes). */
-bool sm_xprt_tls_open(struct sm_reactor *r, struct sm_flow *f, int side, WOLFSSL_CTX *ctx,
+/* Gives side c of f a TLS transport over a new session of ctx (server: we
+ * accept, for the client side, which also gets dynamic record sizing),
+ * replacing its transport. false when out of chunks or memory (the caller
+ * closes). */
+bool sm_xprt_tls_open(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c, WOLFSSL_CTX *ctx,
                       bool server);
 /* The session of a side with the TLS transport. */
 struct sm_tls *sm_xprt_tls_session(struct sm_conn *c);

@@ -2,8 +2,8 @@
  * reactor whose ring is fake. Every operation the engine submits through
  * struct sm_ring_ops is recorded here instead of reaching the kernel; the
  * test completes it by hand (bytes received, bytes written, a connect
- * result) through sm_reactor_cqe(), exactly as the io_uring loop does, and
- * ends each "dispatch" with sm_reactor_settle(). Sockets are real
+ * result) through sm_loop_cqe(), exactly as the io_uring loop does, and
+ * ends each "dispatch" with sm_loop_settle(). Sockets are real
  * (socketpairs, an unconnected TCP socket for each upstream) so the engine's
  * own syscalls (getpeername, shutdown, close) work, but no byte crosses
  * them: what the client and the origin say and hear is in the test. */
@@ -24,6 +24,7 @@
 #include "core/config.h"
 #include "core/flow.h"
 #include "core/hosts.h"
+#include "core/loop.h"
 #include "core/proxy_internal.h"
 #include "core/reactor.h"
 #include "core/stack.h"
@@ -221,7 +222,7 @@ static inline void eng_init(struct engine *e, const char *const *sets, const str
 
 static inline void eng_free(struct engine *e)
 {
-	sm_reactor_close(&e->r);
+	sm_loop_close(&e->r);
 	sm_reactor_free(&e->r);
 	for (int k = 0; k < e->npeer; k++)
 		close(e->peer[k]);
@@ -245,7 +246,7 @@ static inline void eng_drain_events(struct engine *e)
 /* The end of a dispatch, as the loop ends each batch. */
 static inline void eng_settle(struct engine *e)
 {
-	sm_reactor_settle(&e->r);
+	sm_loop_settle(&e->r);
 	eng_drain_events(e);
 }
 
@@ -306,7 +307,7 @@ static inline struct eng_op *eng_need(struct engine *e, int kind, int fd)
 static inline void eng_complete(struct engine *e, struct eng_op *o, int res, unsigned flags)
 {
 	o->live = false;
-	sm_reactor_cqe(&e->r, o->ud, res, flags);
+	sm_loop_cqe(&e->r, o->ud, res, flags);
 	eng_settle(e);
 }
 

@@ -283,11 +283,11 @@ Test(engine_h1, completions_after_a_close_in_one_batch)
 	struct eng_op *w = eng_need(e, EK_WRITE, cl_fd(f));
 	struct eng_op *rv = eng_need(e, EK_RECV, up_fd(f));
 	rv->live = false;
-	sm_reactor_cqe(&e->r, rv->ud, -ECONNRESET, 0);
+	sm_loop_cqe(&e->r, rv->ud, -ECONNRESET, 0);
 	cr_assert_eq(f->state, SM_FLOW_CLOSING);
 	cr_assert_not_null(f->st, "nothing is freed before the end of the batch");
 	w->live = false;
-	sm_reactor_cqe(&e->r, w->ud, (int)w->n, 0);
+	sm_loop_cqe(&e->r, w->ud, (int)w->n, 0);
 	eng_settle(e);
 	cr_assert_eq(eng_event(e, SM_EV_FLOW_CLOSED)->i[0], SM_CLOSE_UPSTREAM_RESET);
 	cr_assert(f->reset, "a reset is passed on");

@@ -194,3 +194,44 @@ Test(engine_tls, short_writes_of_records_are_resumed)
 	cr_assert(!memcmp(t.c.plain, big, blen));
 	run_end(&t);
 }
+
+/* A client that refuses our certificate answers the proxy's flight with
+ * an alert before the proxy's write of that flight completed; the write
+ * then fails (the client is gone). One tls_handshake_failed for the client
+ * side, its reason from the alert, nothing for the error that follows. */
+Test(engine_tls, a_refused_handshake_is_reported_once)
+{
+	struct run t;
+	run_start(&t, NULL, "origin.test", "", "origin.test", "");
+	wolfSSL_check_domain_name(t.c.t.ssl, "wrong.test"); /* the client will refuse us */
+	struct eng_op *flight = NULL;
+	for (int round = 0; round < 1000 && t.c.hs != SM_ERR_PROTOCOL; round++) {
+		bool moved = tls_peer_step(t.e, &t.o, 16384);
+		struct eng_op *w = eng_find(t.e, EK_WRITE, t.c.fd);
+		if (w && t.o.hs == SM_OK && w != flight) {
+			/* the flight reaches the client; its write stays in flight */
+			flight = w;
+			cr_assert_eq(sm_tls_feed(&t.c.t, w->p, w->n), w->n);
+			t.c.hs = sm_tls_handshake(&t.c.t);
+			moved = true;
+			continue;
+		}
+		if (!flight)
+			moved |= tls_peer_step(t.e, &t.c, 16384);
+		cr_assert(moved, "stuck before the client's verdict");
+	}
+	cr_assert_eq(t.c.hs, SM_ERR_PROTOCOL, "the client refused the forged leaf");
+	cr_assert_not_null(flight);
+	const uint8_t *q;
+	size_t k = sm_tls_out(&t.c.t, &q); /* its alert */
+	cr_assert(k > 0);
+	eng_recv(t.e, t.c.fd, q, k);
+	cr_assert(flight->live);
+	eng_complete(t.e, flight, -EPIPE, 0);
+	const struct sm_event *evs[4];
+	cr_assert_eq(eng_events(t.e, SM_EV_TLS_HANDSHAKE_FAILED, evs, 4), 1);
+	cr_assert_eq(evs[0]->i[0], SM_TLS_SIDE_CLIENT);
+	cr_assert_neq(evs[0]->i[1], SM_TLS_RESET);
+	cr_assert_eq(eng_event(t.e, SM_EV_FLOW_CLOSED)->i[0], SM_CLOSE_TLS_CLIENT_FAILED);
+	run_end(&t);
+}

@@ -61,13 +61,12 @@ Test(fault, response_bytes_exact)
 
 	struct sm_fault nc = {.status = 204, .probability = 1.0, .body = ""};
 	n = sm_fault_response(&nc, buf, sizeof(buf));
-	bytes_eq(buf, (size_t)n, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
-	         "204");
+	bytes_eq(buf, (size_t)n, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", "204");
 
 	struct sm_fault odd = {.status = 599, .probability = 1.0, .body = ""};
 	n = sm_fault_response(&odd, buf, sizeof(buf));
-	bytes_eq(buf, (size_t)n,
-	         "HTTP/1.1 599 \r\nContent-Length: 0\r\nConnection: close\r\n\r\n", "599");
+	bytes_eq(buf, (size_t)n, "HTTP/1.1 599 \r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+	         "599");
 
 	struct sm_fault rst = {.reset = true, .probability = 1.0, .body = ""};
 	cr_assert_eq(sm_fault_response(&rst, buf, 0), 0);
@@ -140,11 +139,11 @@ static const struct load_case load_cases[] = {
         {"{status: 500, probability: .5, delay_ms: 1500}",
          "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
          0.5, 1500, false},
-        {"{status: 304, probability: 0}",
-         "HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n", 0.0, 0, false},
+        {"{status: 304, probability: 0}", "HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n",
+         0.0, 0, false},
         {"{status: \"502\", body: ~, probability: 0.125}",
-         "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 0.125,
-         0, false},
+         "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 0.125, 0,
+         false},
         {"{reset: true}", "", 1.0, 0, true},
         {"{reset: true, delay_ms: 600000, probability: 1}", "", 1.0, 600000, true},
         {"{reset: false, status: 418}",

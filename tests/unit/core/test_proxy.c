@@ -60,7 +60,8 @@ static struct sm_proxy *start(struct sm_config **cfgp, int events_fd)
 	cr_assert_not_null(cfg);
 	cr_assert_eq(sm_config_set(cfg, "listen=127.0.0.1:0", err, sizeof(err)), SM_OK, "%s", err);
 	cr_assert_eq(sm_config_set(cfg, "threads=1", err, sizeof(err)), SM_OK, "%s", err);
-	cr_assert_eq(sm_config_set(cfg, "default_action=tunnel", err, sizeof(err)), SM_OK, "%s", err);
+	cr_assert_eq(sm_config_set(cfg, "default_action=tunnel", err, sizeof(err)), SM_OK, "%s",
+	             err);
 	cr_assert_eq(sm_config_set(cfg, "limits.max_flows_per_thread=64", err, sizeof(err)), SM_OK);
 	struct sm_proxy *p = NULL;
 	cr_assert_eq(sm_proxy_create(cfg, events_fd, &p, err, sizeof(err)), SM_OK, "%s", err);

@@ -201,7 +201,8 @@ static inline bool tls_peer_step(struct engine *e, struct peer_tls *p, size_t st
 }
 
 /* Runs both peers until nothing moves. */
-static inline void tls_peers_run(struct engine *e, struct peer_tls *c, struct peer_tls *o, size_t step)
+static inline void tls_peers_run(struct engine *e, struct peer_tls *c, struct peer_tls *o,
+                                 size_t step)
 {
 	for (int round = 0; round < 100000; round++) {
 		bool moved = tls_peer_step(e, c, step);

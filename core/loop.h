@@ -1,0 +1,31 @@
+/* The loop of one reactor (core/loop.c): it runs on the reactor's thread
+ * from sm_loop_main() until a drain ends, and is the only caller of the
+ * engine from the ring. The engine's unit tests drive it the same way,
+ * through sm_loop_cqe() and sm_loop_settle(), on a fake ring. */
+#ifndef SM_CORE_LOOP_H
+#define SM_CORE_LOOP_H
+
+#include <stdint.h>
+
+struct sm_reactor;
+
+/* The reactor thread: opens the ring, accepts, dispatches, drains. */
+void *sm_loop_main(void *reactor);
+
+/* One completion of a flow operation (user_data ud, result res, CQE
+ * flags): routed to the flow's tunnel, front end, or a side's transport and
+ * the layer on top. A received buffer (IORING_CQE_F_BUFFER) is recycled
+ * unless the tunnel keeps it. */
+void sm_loop_cqe(struct sm_reactor *r, uint64_t ud, int res, unsigned flags);
+
+/* Runs the settle queue: frees replaced layers, gives a new tunnel's stack
+ * back, tears down closed flows (once) and frees the slots whose operations
+ * all completed. Called at the end of every dispatch (a batch of
+ * completions, a tick). */
+void sm_loop_settle(struct sm_reactor *r);
+
+/* Releases every flow still open (a stop, a failed start) and closes the
+ * reactor's ring and resources. */
+void sm_loop_close(struct sm_reactor *r);
+
+#endif
