@@ -27,7 +27,7 @@
 #include "telemetry/event.h"
 
 /* The layer's context; its memory stays with the pooled stack
- * (st->h1_cache) so a keep-alive flow does not allocate per connection. */
+ * (st->cache) so a keep-alive flow does not allocate per connection. */
 struct h1_app {
 	struct sm_h1 *h1;
 	void *h1mem; /* sm_h1_footprint() of the reactor's limits, 64-byte aligned */
@@ -50,8 +50,7 @@ static struct sm_h1_limits h1_limits(const struct sm_reactor *r)
 	                             .strip_alt_svc_h3 = r->cfg->strip_alt_svc_h3};
 }
 
-void sm_h1_app_cache_free(void *cache);
-void sm_h1_app_cache_free(void *cache)
+static void app_free(void *cache)
 {
 	struct h1_app *a = cache;
 	if (!a)
@@ -414,8 +413,9 @@ static struct h1_app *app_new(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct sm_h1_limits lim = h1_limits(r);
 	size_t len = sm_h1_footprint(&lim);
-	struct h1_app *a = f->st->h1_cache;
-	f->st->h1_cache = NULL;
+	struct h1_app *a = f->st->cache.free == app_free ? f->st->cache.p : NULL;
+	if (a)
+		f->st->cache = (struct sm_stack_cache){0};
 	if (!a) {
 		a = calloc(1, sizeof(*a));
 		if (a)
@@ -433,7 +433,7 @@ static struct h1_app *app_new(struct sm_reactor *r, struct sm_flow *f)
 	a->h1 = sm_h1_init(mem, len, &lim);
 	a->ref = (struct sm_flow_ref){r, f};
 	if (!a->h1) {
-		sm_h1_app_cache_free(a);
+		app_free(a);
 		return NULL;
 	}
 	struct sm_observe_sink sink;
@@ -569,10 +569,10 @@ static void free_(struct sm_reactor *r, struct sm_flow *f, void *ctx)
 		return;
 	sm_observe_h1_free(a->obs);
 	a->obs = NULL;
-	if (!f->st->h1_cache)
-		f->st->h1_cache = a;
+	if (!f->st->cache.p)
+		f->st->cache = (struct sm_stack_cache){.p = a, .free = app_free};
 	else
-		sm_h1_app_cache_free(a);
+		app_free(a);
 }
 
 const struct sm_app_ops sm_app_http1_proxy = {

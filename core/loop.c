@@ -20,6 +20,7 @@
 #include "core/front.h"
 #include "core/reactor.h"
 #include "core/stack.h"
+#include "core/tls_rt.h"
 #include "telemetry/event.h"
 
 #define TICK_MS 50
@@ -352,7 +353,7 @@ void *sm_loop_main(void *arg)
 	struct sm_reactor *r = arg;
 	char err[256];
 	pin_to_cpu(r->index);
-	if (sm_reactor_open(r, err, sizeof(err)) != SM_OK) {
+	if (sm_loop_open(r, err, sizeof(err)) != SM_OK) {
 		fprintf(stderr, "soth-mitm: %s\n", err);
 		sm_loop_close(r);
 		atomic_store(&r->failed, true);
@@ -411,6 +412,14 @@ void *sm_loop_main(void *arg)
 	return NULL;
 }
 
+int sm_loop_open(struct sm_reactor *r, char *err, size_t errcap)
+{
+	int rc = sm_reactor_open(r, err, errcap);
+	if (rc == SM_OK)
+		rc = sm_tls_rt_init(r, err, errcap);
+	return rc;
+}
+
 void sm_loop_close(struct sm_reactor *r)
 {
 	for (uint32_t k = 0; r->flows && k < r->cap; k++) { /* what a stop left open */
@@ -424,5 +433,6 @@ void sm_loop_close(struct sm_reactor *r)
 	for (uint32_t k = 0; k < r->n_stacks; k++)
 		sm_stack_free(r->stacks[k]);
 	r->n_stacks = 0;
+	sm_tls_rt_free(r);
 	sm_reactor_close(r);
 }

@@ -5,6 +5,7 @@
 #ifndef SM_CORE_LOOP_H
 #define SM_CORE_LOOP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct sm_reactor;
@@ -24,8 +25,11 @@ void sm_loop_cqe(struct sm_reactor *r, uint64_t ud, int res, unsigned flags);
  * completions, a tick). */
 void sm_loop_settle(struct sm_reactor *r);
 
-/* Releases every flow still open (a stop, a failed start) and closes the
- * reactor's ring and resources. */
+/* Opens the reactor's ring and resources (sm_reactor_open()) and its TLS
+ * state (core/tls_rt.h) on the calling thread. SM_OK or an error in err. */
+int sm_loop_open(struct sm_reactor *r, char *err, size_t errcap);
+/* Releases every flow still open (a stop, a failed start), the pooled
+ * stacks, the TLS state, and closes the ring and resources. */
 void sm_loop_close(struct sm_reactor *r);
 
 #endif

@@ -12,7 +12,6 @@
 
 #include "base/result.h"
 #include "base/rng.h"
-#include "core/tls_rt.h"
 #include "proto/http1.h"
 
 struct io_uring_sqe *sm_sqe(struct sm_reactor *r)
@@ -102,14 +101,11 @@ int sm_reactor_open(struct sm_reactor *r, char *err, size_t errcap)
 	int rc = r->io->setup(r, err, errcap);
 	if (rc == SM_OK)
 		rc = setup_chunks(r, err, errcap);
-	if (rc == SM_OK)
-		rc = sm_tls_rt_init(r, err, errcap);
 	return rc;
 }
 
 void sm_reactor_close(struct sm_reactor *r)
 {
-	sm_tls_rt_free(r);
 	r->io->teardown(r);
 	free(r->free_chunks);
 	r->free_chunks = NULL;

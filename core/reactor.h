@@ -132,7 +132,8 @@ struct sm_reactor {
 int sm_reactor_init(struct sm_reactor *r, const struct sm_proxy_rt *rt, const struct sm_config *cfg,
                     int index, int n_reactors, const struct sm_ring_ops *io, int collector_wake_fd,
                     char *err, size_t errcap);
-/* Sets up the ring (io->setup) and the per-reactor TLS state. */
+/* Sets up the ring (io->setup) and the send chunks (core/loop.h opens the
+ * rest). */
 int sm_reactor_open(struct sm_reactor *r, char *err, size_t errcap);
 /* Undoes sm_reactor_open() (flows must be released: sm_loop_close()). */
 void sm_reactor_close(struct sm_reactor *r);

@@ -7,20 +7,18 @@
 
 #include "core/reactor.h"
 
-void sm_h1_app_cache_free(void *cache); /* core/app_h1.c */
-
 struct sm_stack *sm_stack_get(struct sm_reactor *r)
 {
 	struct sm_stack *st;
-	void *h1_cache = NULL;
+	struct sm_stack_cache cache = {0};
 	if (r->n_stacks > 0) {
 		st = r->stacks[--r->n_stacks];
-		h1_cache = st->h1_cache;
+		cache = st->cache;
 	} else if (!(st = malloc(sizeof(*st)))) {
 		return NULL;
 	}
 	memset(st, 0, sizeof(*st));
-	st->h1_cache = h1_cache;
+	st->cache = cache;
 	for (int s = 0; s < 2; s++)
 		sm_conn_open(&st->conn[s], s, NULL, NULL);
 	return st;
@@ -38,7 +36,8 @@ void sm_stack_put(struct sm_reactor *r, struct sm_stack *st)
 
 void sm_stack_free(struct sm_stack *st)
 {
-	sm_h1_app_cache_free(st->h1_cache);
+	if (st->cache.p)
+		st->cache.free(st->cache.p);
 	free(st);
 }
 

@@ -71,6 +71,14 @@ struct sm_layer {
 	void *ctx;
 };
 
+/* Memory a layer keeps with the pooled stack for the next flow that uses
+ * it (the HTTP/1.1 layer's parser: a keep-alive proxy does not allocate per
+ * connection); freed with free() when the stack itself is. */
+struct sm_stack_cache {
+	void *p;
+	void (*free)(void *p);
+};
+
 #define SM_RETIRED_MAX 4 /* layers replaced within one dispatch (handshake, http1, reply) */
 
 struct sm_stack {
@@ -81,9 +89,9 @@ struct sm_stack {
 	 * memory. */
 	struct sm_layer retired[SM_RETIRED_MAX];
 	uint8_t n_retired;
-	struct sm_front fe;    /* the request phase: target, addresses, policy */
-	struct sm_reply reply; /* an answer being sent (core/reply.c) */
-	void *h1_cache;        /* the HTTP/1.1 layer's memory, kept with the pooled stack */
+	struct sm_front fe;          /* the request phase: target, addresses, policy */
+	struct sm_reply reply;       /* an answer being sent (core/reply.c) */
+	struct sm_stack_cache cache; /* a layer's memory kept with the pooled stack */
 };
 
 /* A stack from the reactor's pool (zeroed, both sides closed); NULL when

@@ -217,7 +217,7 @@ static inline void eng_init(struct engine *e, const char *const *sets, const str
 	cr_assert_eq(sm_reactor_init(r, &e->rt, e->cfg, 0, 1, &eng_ring, -1, err, sizeof(err)),
 	             SM_OK, "%s", err);
 	r->events_on = true;
-	cr_assert_eq(sm_reactor_open(r, err, sizeof(err)), SM_OK, "%s", err);
+	cr_assert_eq(sm_loop_open(r, err, sizeof(err)), SM_OK, "%s", err);
 }
 
 static inline void eng_free(struct engine *e)
