@@ -303,15 +303,12 @@ static void pump_client(struct sm_reactor *r, struct sm_flow *f, struct h1_app *
  * when both transports let it and nothing observes them. */
 static void upgraded(struct sm_reactor *r, struct sm_flow *f, struct h1_app *a)
 {
-	const uint8_t *ext = NULL;
-	size_t el = 0;
-	sm_h1_header_find(a->h1, 1, "sec-websocket-extensions", &ext, &el);
-	struct sm_observe_sink sink;
-	sm_flow_sink(&a->ref, &sink);
-	struct sm_observe_ws *ws = sm_observe_ws_new(&r->cfg->observe, &sink, 0, ext, el);
+	struct sm_raw_start rs = {0};
+	sm_h1_header_find(a->h1, 1, "sec-websocket-extensions", &rs.ext, &rs.ext_len);
 	const struct sm_conn *c = f->st->conn;
-	if (ws || !c[SM_SIDE_CLIENT].xprt->spliceable || !c[SM_SIDE_UPSTREAM].xprt->spliceable)
-		sm_stack_install(r, f, &sm_app_raw, ws);
+	if (r->cfg->observe.websocket || !c[SM_SIDE_CLIENT].xprt->spliceable ||
+	    !c[SM_SIDE_UPSTREAM].xprt->spliceable)
+		sm_stack_install(r, f, &sm_app_raw, &rs);
 	else
 		sm_stack_install(r, f, &sm_app_establish, NULL);
 }
@@ -550,10 +547,7 @@ static void failed(struct sm_reactor *r, struct sm_flow *f, int side, int err)
 	if (side == SM_SIDE_UPSTREAM && !uc->out.inflight && sm_h1_outstanding(a->h1) == 0) {
 		f->reset = false;
 		uc->fin = uc->eof = true;
-		if (sm_front_switching(f)) /* the old upstream's recv ended: cancelled */
-			switch_check(r, f, a);
-		else
-			pump(r, f, SM_SIDE_UPSTREAM, SM_PUMP_IN);
+		pump(r, f, SM_SIDE_UPSTREAM, SM_PUMP_IN);
 		return;
 	}
 	sm_flow_close(r, f,

@@ -401,6 +401,17 @@ const struct sm_config_key sm_config_keys[] = {
         {"limits.event_ring_size", K_POW2, CFG_OFF(limits.event_ring_size), 64, 1u << 24},
 };
 #define N_SCALAR_KEYS (sizeof(sm_config_keys) / sizeof(sm_config_keys[0]))
+const size_t sm_config_n_keys = N_SCALAR_KEYS;
+_Static_assert(N_SCALAR_KEYS <= 56, "config_yaml.c keeps one bit per key in 56 bits");
+
+int sm_config_section(const char *name, size_t len)
+{
+	for (size_t i = 0; i < N_SCALAR_KEYS; i++)
+		if (strncmp(sm_config_keys[i].path, name, len) == 0 &&
+		    sm_config_keys[i].path[len] == '.')
+			return (int)i;
+	return -1;
+}
 
 const struct sm_config_key *sm_config_find_key(const char *path, size_t len)
 {

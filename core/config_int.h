@@ -62,9 +62,14 @@ struct sm_config_key {
 	uint32_t min, max;
 };
 
-/* Scalar keys by dotted path (threads, timeouts.connect_timeout_ms, ...). */
+/* Scalar keys by dotted path (threads, timeouts.connect_timeout_ms, ...):
+ * the one schema the file and --set both read. */
 extern const struct sm_config_key sm_config_keys[];
+extern const size_t sm_config_n_keys;
 const struct sm_config_key *sm_config_find_key(const char *path, size_t len);
+/* name[0..len) is a section of the table (tls, observe, timeouts, limits:
+ * the keys "name.*"): the index of its first key, else -1. */
+int sm_config_section(const char *name, size_t len);
 
 /* Store a scalar value into cfg; is_null marks a YAML null (~, null, empty). */
 bool sm_config_set_scalar(struct sm_config *cfg, const struct sm_config_key *k, const char *s,

@@ -604,12 +604,15 @@ static int load_rules(struct loader *L, yaml_node_t *n)
 	return SM_OK;
 }
 
-/* A mapping of scalar keys; section is "" at the top level or "timeouts" /
- * "limits" (then only keys "<section>.<x>" of the table are accepted). */
+/* A mapping of scalar keys; section is "" at the top level or a section
+ * of the key table ("tls", "observe", "timeouts", "limits": then only its
+ * keys "<section>.<x>" are accepted). The sections come from the table
+ * itself, so the file accepts exactly what --set does. */
 static int load_mapping(struct loader *L, yaml_node_t *n, const char *section)
 {
 	char kt[128], path[192], msg[256];
-	uint64_t seen = 0; /* bit i: sm_config_keys[i]; bits 60..63: list and section keys */
+	uint64_t seen = 0; /* bit i: sm_config_keys[i] or the section starting there;
+	                      bits 61..63: listen, allow_clients, rules */
 	if (n->type != YAML_MAPPING_NODE)
 		return fail(L, n, *section ? section : NULL, "expected a mapping of keys, got %s",
 		            n->type == YAML_SCALAR_NODE ? "a scalar" : kind_str(n));
@@ -621,18 +624,22 @@ static int load_mapping(struct loader *L, yaml_node_t *n, const char *section)
 			return rc;
 		key_text(k, kt, sizeof(kt));
 		snprintf(path, sizeof(path), "%s%s%s", section, *section ? "." : "", kt);
-		static const char *const special[] = {"listen", "allow_clients", "rules",
-		                                      "timeouts", "limits"};
+		static const char *const special[] = {"listen", "allow_clients", "rules"};
 		int bit = -1;
+		bool is_section = false;
 		const struct sm_config_key *kd = NULL;
 		if (!*section)
-			for (int i = 0; i < 5; i++)
+			for (int i = 0; i < 3; i++)
 				if (strcmp(path, special[i]) == 0)
-					bit = 59 + i;
+					bit = 61 + i;
 		if (bit < 0 && !memchr(k->data.scalar.value, '.', k->data.scalar.length)) {
 			kd = sm_config_find_key(path, strlen(path));
-			if (kd)
+			if (kd) {
 				bit = (int)(kd - sm_config_keys);
+			} else if (!*section &&
+			           (bit = sm_config_section(path, strlen(path))) >= 0) {
+				is_section = true;
+			}
 		}
 		if (bit < 0)
 			return fail(L, k, path, "unknown key");
@@ -648,22 +655,22 @@ static int load_mapping(struct loader *L, yaml_node_t *n, const char *section)
 			if (!sm_config_set_scalar(L->cfg, kd, SCALAR(v), is_null(v), msg,
 			                          sizeof(msg)))
 				return fail(L, v, path, "%s", msg);
-		} else if (bit == 59) {
+		} else if (is_section) {
+			rc = load_mapping(L, v, path);
+		} else if (bit == 61) {
 			rc = load_list(L, v, path, "ADDR:PORT", SM_CONFIG_MAX_LISTEN,
 			               sizeof(struct sm_config_listen), item_listen, &arr,
 			               &L->cfg->n_listen);
 			if (rc == SM_OK)
 				L->cfg->listen = arr;
-		} else if (bit == 60) {
+		} else if (bit == 62) {
 			rc = load_list(L, v, path, "a CIDR", SM_CONFIG_MAX_CIDRS,
 			               sizeof(struct sm_cidr), item_cidr, &arr,
 			               &L->cfg->n_allow_clients);
 			if (rc == SM_OK)
 				L->cfg->allow_clients = arr;
-		} else if (bit == 61) {
-			rc = load_rules(L, v);
 		} else {
-			rc = load_mapping(L, v, path);
+			rc = load_rules(L, v);
 		}
 		if (rc)
 			return rc;

@@ -116,6 +116,16 @@ void sm_conn_recv(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c)
 	c->recv_armed = true;
 }
 
+void sm_conn_cancel_recv(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c)
+{
+	if (!c->recv_armed || c->recv_cancelled)
+		return;
+	c->recv_cancelled = true;
+	enum sm_op op = c->side == SM_SIDE_CLIENT ? SM_OP_CLIENT_RECV : SM_OP_UP_RECV;
+	uint64_t target = sm_ud_make(op, f->gen, sm_flow_slot(r, f));
+	r->io->cancel(r, target, sm_flow_op(r, f, SM_OP_CANCEL));
+}
+
 void sm_conn_write(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c, const uint8_t *p,
                    unsigned n)
 {

@@ -81,6 +81,8 @@ struct sm_conn {
 	struct sm_outq out;             /* plaintext written, being sent */
 	uint8_t side;                   /* enum sm_side */
 	bool recv_armed;                /* a recv is in flight */
+	bool recv_cancelled;            /* ... and its cancel was asked for (a switch, the
+	                                   splice tunnel taking the socket) */
 	bool fin;                       /* the socket reached EOF: no more recv */
 	bool eof;                       /* the stream ended: `in` holds its last bytes */
 	bool lingering;                 /* closing gracefully: input is drained and dropped */
@@ -118,6 +120,10 @@ void sm_conn_flush(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c);
 /* Arms a plain buffer-select recv on the side's socket (transports call it;
  * the empty input queue goes back until the bytes come). */
 void sm_conn_recv(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c);
+/* Cancels the recv in flight on side c, once: it completes with
+ * -ECANCELED (or with what it got first), and the layer on top is pumped
+ * as for any recv. Until then the socket must stay open. */
+void sm_conn_cancel_recv(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c);
 /* Submits a write of n bytes of registered memory on the side's socket. */
 void sm_conn_write(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c, const uint8_t *p,
                    unsigned n);

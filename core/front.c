@@ -74,16 +74,10 @@ void sm_front_switch(struct sm_reactor *r, struct sm_flow *f)
 	struct sm_conn *uc = &f->st->conn[SM_SIDE_UPSTREAM];
 	if (!fe->switching || fe->phase == SM_FE_RESOLVING || fe->phase == SM_FE_CONNECTING)
 		return;
-	if (uc->recv_armed) {
-		/* the old upstream's recv must land before its socket closes */
-		if (fe->up_cancel_sent)
-			return;
-		fe->up_cancel_sent = true;
-		uint64_t target = sm_ud_make(SM_OP_UP_RECV, f->gen, sm_flow_slot(r, f));
-		r->io->cancel(r, target, sm_flow_op(r, f, SM_OP_CANCEL));
+	if (uc->recv_armed) { /* the old upstream's recv must land before its socket closes */
+		sm_conn_cancel_recv(r, f, uc);
 		return;
 	}
-	fe->up_cancel_sent = false;
 	if (f->fd[SM_SIDE_UPSTREAM] >= 0) {
 		close(f->fd[SM_SIDE_UPSTREAM]);
 		f->fd[SM_SIDE_UPSTREAM] = -1;
@@ -121,9 +115,15 @@ static void establish_pump(struct sm_reactor *r, struct sm_flow *f, int side, in
 {
 	struct sm_conn *c = f->st->conn;
 	(void)side, (void)why;
-	for (int s = 0; s < 2; s++)
-		if (c[s].out.inflight || c[s].recv_armed)
-			return;
+	bool busy = false;
+	for (int s = 0; s < 2; s++) {
+		/* a recv still armed (a 101 while the client was being read)
+		 * lands first: what it brings goes across before the tunnel */
+		sm_conn_cancel_recv(r, f, &c[s]);
+		busy |= c[s].out.inflight || c[s].recv_armed;
+	}
+	if (busy)
+		return;
 	if (f->st->fe.intercept) {
 		sm_intercept_start(r, f);
 		return;

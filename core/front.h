@@ -60,15 +60,14 @@ struct sm_front {
 	bool has_sni;
 	struct sockaddr_storage addrs[SM_MAX_ADDRS];
 	uint8_t n_addrs, addr_idx;
-	uint8_t purpose;     /* enum sm_front_purpose of the pending upstream */
-	uint8_t phase;       /* enum sm_front_phase */
-	bool switching;      /* a request waits for the upstream it names (host, port):
-	                        the old one's responses finish, it closes, the new one
-	                        is resolved and connected */
-	bool up_cancel_sent; /* the old upstream's recv is being cancelled */
-	bool intercept;      /* the decision was intercept (CONNECT) */
-	bool need_sni;       /* an sni rule decides once the ClientHello is seen */
-	bool denied;         /* client outside allow_clients: 403 once its head is read */
+	uint8_t purpose; /* enum sm_front_purpose of the pending upstream */
+	uint8_t phase;   /* enum sm_front_phase */
+	bool switching;  /* a request waits for the upstream it names (host, port):
+	                    the old one's responses finish, it closes, the new one
+	                    is resolved and connected */
+	bool intercept;  /* the decision was intercept (CONNECT) */
+	bool need_sni;   /* an sni rule decides once the ClientHello is seen */
+	bool denied;     /* client outside allow_clients: 403 once its head is read */
 	const struct sm_fault *conn_fault; /* decided at the SNI step: every request gets it */
 	int conn_fault_rule;
 	struct sm_fault_due fault; /* a fault to answer once due (and idle) */

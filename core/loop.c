@@ -136,9 +136,13 @@ static void recv_done(struct sm_reactor *r, struct sm_flow *f, int side, const u
                       int res)
 {
 	struct sm_conn *c = &f->st->conn[side];
-	c->recv_armed = false;
-	if (res == -ENOBUFS) { /* no receive buffer free: the layer re-arms */
-		SM_CTR_INC(r, enobufs);
+	bool cancelled = c->recv_cancelled;
+	c->recv_armed = c->recv_cancelled = false;
+	if (res == -ENOBUFS || (res == -ECANCELED && cancelled)) {
+		/* no receive buffer free (the layer re-arms), or a recv the layer
+		 * asked to cancel */
+		if (res == -ENOBUFS)
+			SM_CTR_INC(r, enobufs);
 		sm_stack_pump(r, f, side, SM_PUMP_IN);
 		return;
 	}

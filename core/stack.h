@@ -121,6 +121,13 @@ void sm_stack_pump(struct sm_reactor *r, struct sm_flow *f, int side, int why);
 void sm_stack_failed(struct sm_reactor *r, struct sm_flow *f, int side, int err);
 
 /* The layers (each in its own file). */
+/* What the raw relay starts with: the server's Sec-WebSocket-Extensions
+ * of the 101 (NULL: none), for the WebSocket observer when it is on. */
+struct sm_raw_start {
+	const uint8_t *ext;
+	size_t ext_len;
+};
+
 /* The layers (each in its own file), with the arg their start takes. */
 extern const struct sm_app_ops sm_app_http1_proxy;  /* core/app_h1.c */
 extern const struct sm_app_ops sm_app_http1_origin; /* core/app_h1.c: the origin's
@@ -129,8 +136,8 @@ extern const struct sm_app_ops sm_app_h2;           /* core/app_h2.c: h2 both si
 extern const struct sm_app_ops sm_app_h2h1;         /* core/app_h2.c: h2 client, HTTP/1.1 up */
 extern const struct sm_app_ops sm_app_h1h2;         /* core/app_h2.c: HTTP/1.1 client, h2 up;
                                                        the origin's authority */
-extern const struct sm_app_ops sm_app_raw;          /* core/app_raw.c: a struct
-                                                       sm_observe_ws * or NULL */
+extern const struct sm_app_ops sm_app_raw;          /* core/app_raw.c: a
+                                                       struct sm_raw_start * */
 extern const struct sm_app_ops sm_app_establish;    /* core/front.c */
 extern const struct sm_app_ops sm_app_handshake;    /* core/intercept.c */
 extern const struct sm_app_ops sm_app_reply;        /* core/reply.c */

@@ -384,3 +384,81 @@ Test(engine_h1, switch_cancels_the_idle_upstream_recv)
 	cr_assert_eq(f->state, SM_FLOW_OPEN);
 	eng_delete(e);
 }
+
+/* A 101 through the plain proxy: with the WebSocket observer on, the raw
+ * relay carries the frames (and reports them); with it off and both sides
+ * plain, the splice tunnel takes the sockets. */
+static void upgrade(bool observed, bool bytes_in_the_cancelled_recv)
+{
+	const char *on[] = {NULL}, *off[] = {"observe.websocket=false", NULL};
+	struct engine *e = eng_new(observed ? on : off);
+	struct sm_flow *f = eng_accept(e);
+	static const char req[] = "GET http://127.0.0.1:8080/chat HTTP/1.1\r\n"
+	                          "Host: 127.0.0.1:8080\r\nUpgrade: websocket\r\n"
+	                          "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+	                          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+	                           "Connection: Upgrade\r\n"
+	                           "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+	char buf[4096];
+	eng_recv(e, cl_fd(f), req, sizeof(req) - 1);
+	eng_complete(e, eng_need(e, EK_CONNECT, -1), 0, 0);
+	eng_cancels(e);
+	eng_take(e, up_fd(f), buf, sizeof(buf));
+	eng_recv(e, up_fd(f), resp, sizeof(resp) - 1);
+	cr_assert_eq(eng_take(e, cl_fd(f), buf, sizeof(buf)), sizeof(resp) - 1);
+	if (!observed) {
+		/* the client's recv armed before the 101 is cancelled and lands
+		 * first, so nothing it could bring is lost to the tunnel */
+		struct eng_op *rv = eng_need(e, EK_RECV, cl_fd(f));
+		cr_assert_not_null(eng_find(e, EK_CANCEL, -1));
+		cr_assert_eq(f->state, SM_FLOW_OPEN);
+		eng_cancels(e);
+		if (bytes_in_the_cancelled_recv) { /* it got bytes before the cancel */
+			static const char early[] = "\x81\x80"
+			                            "abcd";
+			rv->live = false;
+			memcpy(sm_br_buf(&e->r, 0), early, sizeof(early) - 1);
+			sm_loop_cqe(&e->r, rv->ud, (int)sizeof(early) - 1,
+			            IORING_CQE_F_BUFFER | (0u << IORING_CQE_BUFFER_SHIFT));
+			eng_settle(e);
+			size_t n = eng_take(e, up_fd(f), buf, sizeof(buf));
+			cr_assert_eq(n, sizeof(early) - 1, "forwarded before the tunnel");
+		} else {
+			eng_complete(e, rv, -ECANCELED, 0);
+		}
+		cr_assert_eq(f->state, SM_FLOW_TUNNEL);
+		eng_delete(e);
+		return;
+	}
+	cr_assert_str_eq(f->st->top.ops->name, "raw");
+	/* a masked text frame "hi" from the client, forwarded as it is */
+	static const uint8_t frame[] = {0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2};
+	eng_recv(e, cl_fd(f), frame, sizeof(frame));
+	size_t n = eng_take(e, up_fd(f), buf, sizeof(buf));
+	cr_assert_eq(n, sizeof(frame));
+	cr_assert(!memcmp(buf, frame, n));
+	static const uint8_t back[] = {0x81, 0x02, 'y', 'o'};
+	eng_recv(e, up_fd(f), back, sizeof(back));
+	cr_assert_eq(eng_take(e, cl_fd(f), buf, sizeof(buf)), sizeof(back));
+	const struct sm_event *m[2];
+	cr_assert_eq(eng_events(e, SM_EV_WS_MESSAGE, m, 2), 2);
+	cr_assert(eng_str_is(m[0], 0, "hi") && m[0]->flow == f->id);
+	cr_assert(eng_str_is(m[1], 0, "yo"));
+	eng_recv(e, cl_fd(f), "", 0);
+	cr_assert_eq(eng_event(e, SM_EV_FLOW_CLOSED)->i[0], SM_CLOSE_DONE);
+	cr_assert(eng_events(e, SM_EV_WS_TURN, m, 2) >= 1, "the open turn is flushed at the end");
+	eng_check_seq(e, f->id);
+	eng_delete(e);
+}
+
+Test(engine_h1, upgrade_to_the_raw_relay_when_observed)
+{
+	upgrade(true, false);
+}
+
+Test(engine_h1, upgrade_to_the_splice_tunnel_when_not_observed)
+{
+	upgrade(false, false);
+	upgrade(false, true);
+}
