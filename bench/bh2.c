@@ -134,17 +134,6 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 	return 0;
 }
 
-static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
-                   void *ud)
-{
-	struct slot *sl = slot_of(ud, id);
-	if (sl) {
-		sl->bytes += len;
-		sl->data_bytes += len;
-	}
-	return 0;
-}
-
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
 	struct sm_bh2 *h = ud;
@@ -161,6 +150,15 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	struct slot *sl = slot_of(h, f->hd.stream_id);
 	if (!sl)
 		return 0;
+	if (f->hd.type == NGHTTP2_DATA) {
+		/* counted once the frame is whole and valid: nghttp2 hands chunks
+		 * over as they arrive, and how many it hands over before it finds a
+		 * bad frame (a Content-Length overrun) depends on where the input
+		 * was cut */
+		size_t len = f->hd.length - f->data.padlen;
+		sl->bytes += len;
+		sl->data_bytes += len;
+	}
 	if (f->hd.type == NGHTTP2_RST_STREAM) {
 		sl->peer_reset = 1;
 		sl->rst_code = f->rst_stream.error_code;
@@ -232,7 +230,6 @@ struct sm_bh2 *sm_bh2_new(unsigned max_streams)
 		return NULL;
 	}
 	nghttp2_session_callbacks_set_on_header_callback(h->cb, on_header);
-	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(h->cb, on_data);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(h->cb, on_frame_recv);
 	nghttp2_session_callbacks_set_on_frame_send_callback(h->cb, on_frame_send);
 	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(h->cb, on_invalid_frame);

@@ -73,7 +73,7 @@ struct sm_bh2_result {
 	uint32_t interim;    /* 1xx responses seen */
 	uint32_t error_code; /* RST_STREAM / close code for RESET, REFUSED, BROKEN */
 	uint64_t bytes;      /* response field name+value bytes plus DATA payload */
-	uint64_t data_bytes; /* DATA payload only */
+	uint64_t data_bytes; /* DATA payload only (of the frames received whole) */
 };
 
 struct sm_bh2;

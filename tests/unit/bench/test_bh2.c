@@ -182,10 +182,13 @@ static const struct hcase cases[] = {
          {{SM_BH2_DONE, 200, 5}, {SM_BH2_BROKEN, 0, 0, 0, 2}},
          SM_BH2_R_PEER_GOAWAY,
          1},
+        /* DATA is counted per frame received whole and valid: nghttp2 hands
+         * over the chunks of a frame it then refuses in a number that
+         * depends on where the input was cut */
         {"content-length mismatch",
          b_cl_mismatch,
          2,
-         {{SM_BH2_BROKEN, 200, 5, 0, 1}, {SM_BH2_DONE, 200, 5}}},
+         {{SM_BH2_BROKEN, 200, 0, 0, 1}, {SM_BH2_DONE, 200, 5}}},
         {"interim 100", b_interim, 2, {{SM_BH2_DONE, 200, 5, 1}, {SM_BH2_DONE, 200, 5}}},
         {"no :status", b_no_status, 2, {{SM_BH2_BROKEN, 0, 0, 0, 1}, {SM_BH2_DONE, 200, 5}}},
         {"trailers", b_trailers, 2, {{SM_BH2_DONE, 200, 3}, {SM_BH2_DONE, 200, 5}}},
