@@ -373,7 +373,8 @@ void *sm_loop_main(void *arg)
 	for (;;) {
 		if (atomic_load_explicit(&r->stop_requested, memory_order_relaxed) && !r->draining)
 			begin_drain(r);
-		sm_loop_settle(r);
+		if (r->settle_head) /* closes asked for by the drain */
+			sm_loop_settle(r);
 		if (r->draining && r->n_open == 0)
 			break;
 		arm_tick(r);
@@ -404,7 +405,8 @@ void *sm_loop_main(void *arg)
 			}
 		}
 		io_uring_cq_advance(&r->ring, seen);
-		sm_loop_settle(r);
+		if (r->settle_head)
+			sm_loop_settle(r);
 		if (r->events_pushed) {
 			r->events_pushed = false;
 			uint64_t one = 1;
