@@ -38,6 +38,9 @@ struct h1_app {
 	bool close_after_flush;    /* last response: close once the client's output drained */
 	bool upgrade;              /* 101 forwarded: raw or tunnel once both outputs drained */
 	uint32_t requests;         /* requests seen on this connection */
+	uint64_t head_since_ns;    /* a request head is awaited (the first) or being read since;
+	                              0: none (between requests the idle timeout rules) */
+	uint64_t resp_since_ns;    /* a response head is awaited since (0: none) */
 	struct sm_metrics_reqclock rclock; /* request start times for latency metrics */
 };
 
@@ -145,10 +148,36 @@ static const char *client_error_text(int status)
 }
 
 /* A pending fault fires once due and no earlier response is outstanding. */
-static void fault_check(struct sm_reactor *r, struct sm_flow *f, struct h1_app *a)
+static void fault_check(struct sm_reactor *r, struct sm_flow *f, struct h1_app *a, uint64_t now)
 {
 	bool earlier = sm_h1_outstanding(a->h1) > 0 || f->st->conn[SM_SIDE_CLIENT].out.inflight;
-	sm_front_fault_check(r, f, earlier);
+	sm_front_fault_check(r, f, earlier, now);
+}
+
+static uint64_t ms_ns(uint32_t ms)
+{
+	return (uint64_t)ms * 1000000ull;
+}
+
+/* The heads in progress start their clocks (timeouts.request_head_ms from
+ * a request head's first byte, timeouts.upstream_response_ms from a
+ * request sent until its response head): a head that arrives byte by byte
+ * is still bounded by when it began. */
+static void head_clocks(struct sm_reactor *r, struct sm_flow *f, struct h1_app *a)
+{
+	uint64_t now = 0;
+	if (!a->head_since_ns && sm_h1_request_started(a->h1)) {
+		a->head_since_ns = now = sm_now_ns();
+		sm_flow_deadline(r, f, now + ms_ns(r->cfg->timeouts.request_head_ms));
+	}
+	bool awaited = sm_h1_response_awaited(a->h1);
+	if (!awaited) {
+		a->resp_since_ns = 0;
+	} else if (!a->resp_since_ns) {
+		a->resp_since_ns = now ? now : sm_now_ns();
+		sm_flow_deadline(r, f,
+		                 a->resp_since_ns + ms_ns(r->cfg->timeouts.upstream_response_ms));
+	}
 }
 
 /* A switch goes on once nothing is outstanding on the old upstream. */
@@ -173,6 +202,7 @@ static bool client_events(struct sm_reactor *r, struct sm_flow *f, struct h1_app
 		switch (ev.type) {
 		case SM_H1_EV_REQUEST:
 			a->requests++;
+			a->head_since_ns = 0; /* the head is complete */
 			request_event(r, f, &ev);
 			if (f->st->fe.denied) {
 				sm_reply_error(r, f, 403, "client not allowed",
@@ -181,7 +211,8 @@ static bool client_events(struct sm_reactor *r, struct sm_flow *f, struct h1_app
 				return false;
 			}
 			if (!sm_front_request_policy(r, f, &ev)) {
-				fault_check(r, f, a); /* answered by a fault or a block */
+				fault_check(r, f, a,
+				            sm_now_ns()); /* answered by a fault or a block */
 				return false;
 			}
 			if (!(ev.flags & (SM_H1_F_CONNECT | SM_H1_F_SWITCH))) {
@@ -234,7 +265,12 @@ static void maybe_finish(struct sm_reactor *r, struct sm_flow *f, struct h1_app 
 	    f->st->fe.fault.fault)
 		return; /* a request waits for its upstream, or a fault answer is to come */
 	bool idle = sm_h1_outstanding(a->h1) == 0;
-	if (a->close_after_flush || (cc->eof && !cc->in.len && idle))
+	if (a->close_after_flush) { /* the end delimits the last response: said cleanly */
+		sm_reply_close(r, f,
+		               uc->eof_unclean ? SM_CLOSE_UPSTREAM_NO_CLOSE_NOTIFY : SM_CLOSE_DONE);
+		return;
+	}
+	if (cc->eof && !cc->in.len && idle)
 		sm_flow_close(r, f, SM_CLOSE_DONE);
 }
 
@@ -291,12 +327,31 @@ static void pump_client(struct sm_reactor *r, struct sm_flow *f, struct h1_app *
 		client_eof(r, f, a);
 		return;
 	}
+	head_clocks(r, f, a);
 	sm_conn_out_trim(r, uc);
 	maybe_arm_client(r, f, a);
 	maybe_finish(r, f, a);
 }
 
 /* ---- upstream side ------------------------------------------------------------ */
+
+/* The upstream ended (closed, or reset) with a response still due: the
+ * client gets a 502 naming it when nothing of that response reached it yet
+ * (owed: its head was still awaited), else the connection ends (a reset
+ * passed on). */
+static void upstream_gone(struct sm_reactor *r, struct sm_flow *f, bool owed, bool reset)
+{
+	int reason = reset ? SM_CLOSE_UPSTREAM_RESET : SM_CLOSE_UPSTREAM_CLOSED;
+	if (!owed || f->st->conn[SM_SIDE_CLIENT].out.inflight) {
+		sm_flow_close(r, f, reason);
+		return;
+	}
+	f->reset = false; /* the client is answered */
+	char detail[400];
+	snprintf(detail, sizeof(detail), "%s:%u %s the connection before its response",
+	         f->st->fe.live_host, f->st->fe.live_port, reset ? "reset" : "closed");
+	sm_reply_error(r, f, 502, "upstream failed", detail, reason);
+}
 
 /* A 101 went out and both outputs drained: the bytes are relayed raw from
  * now on, observed when the WebSocket observer is on, by the splice tunnel
@@ -365,12 +420,13 @@ static void pump_upstream(struct sm_reactor *r, struct sm_flow *f, struct h1_app
 			                      &cc->out.out);
 		} else if (!a->up_eof_done) {
 			/* SM_AGAIN: output or events full; drained below, retried */
+			bool owed = sm_h1_response_awaited(a->h1);
 			int rc = sm_h1_server_eof(a->h1, &cc->out.out);
 			if (rc == SM_OK) {
 				a->up_eof_done = true;
 				n = 1; /* progress: look at the events it produced */
 			} else if (rc != SM_AGAIN) {
-				sm_flow_close(r, f, SM_CLOSE_UPSTREAM_RESET);
+				upstream_gone(r, f, owed, false);
 				return;
 			}
 		}
@@ -395,6 +451,7 @@ static void pump_upstream(struct sm_reactor *r, struct sm_flow *f, struct h1_app
 			upgraded(r, f, a);
 		return;
 	}
+	head_clocks(r, f, a);
 	sm_conn_out_trim(r, cc);
 	/* responses still to come are read, even while a switch waits for them */
 	if (!uc->in.len && (!sm_front_switching(f) || sm_h1_outstanding(a->h1) > 0))
@@ -429,6 +486,10 @@ static struct h1_app *app_new(struct sm_reactor *r, struct sm_flow *f)
 	a->h1mem = mem;
 	a->h1 = sm_h1_init(mem, len, &lim);
 	a->ref = (struct sm_flow_ref){r, f};
+	/* the first request's head is due from now (the connection, or the
+	 * end of the TLS handshakes) */
+	a->head_since_ns = sm_now_ns();
+	sm_flow_deadline(r, f, a->head_since_ns + ms_ns(r->cfg->timeouts.request_head_ms));
 	if (!a->h1) {
 		app_free(a);
 		return NULL;
@@ -497,26 +558,69 @@ static void pump(struct sm_reactor *r, struct sm_flow *f, int side, int why)
 	}
 	pump_client(r, f, a);
 	if (why == SM_PUMP_OUT && mine(f, a)) {
-		fault_check(r, f, a);
+		fault_check(r, f, a, sm_now_ns());
 		if (mine(f, a))
 			switch_check(r, f, a);
 	}
 }
 
-/* Its own deadlines: a fault's delay; while an upstream is resolved or
- * connected, theirs (DNS, connect) rather than the idle timeout. */
+/* A head that did not arrive in time: the client's request (408), or the
+ * upstream's response (504), answered when nothing of a response is on its
+ * way to the client, else the connection closes. */
+static void head_late(struct sm_reactor *r, struct sm_flow *f, struct h1_app *a, bool request)
+{
+	const struct sm_conn *cc = &f->st->conn[SM_SIDE_CLIENT];
+	int reason = request ? SM_CLOSE_REQUEST_TIMEOUT : SM_CLOSE_UPSTREAM_TIMEOUT;
+	uint32_t ms =
+	        request ? r->cfg->timeouts.request_head_ms : r->cfg->timeouts.upstream_response_ms;
+	bool answerable = request ? sm_h1_outstanding(a->h1) == 0 : !sm_h1_request_started(a->h1);
+	if (!answerable || cc->out.inflight || sm_front_switching(f)) {
+		sm_flow_close(r, f, reason);
+		return;
+	}
+	char detail[400];
+	if (request) {
+		snprintf(detail, sizeof(detail), "the request head was not complete within %u ms",
+		         ms);
+		sm_reply_error(r, f, 408, "request timeout", detail, reason);
+		return;
+	}
+	snprintf(detail, sizeof(detail), "%s:%u sent no response head within %u ms",
+	         f->st->fe.live_host, f->st->fe.live_port, ms);
+	sm_reply_error(r, f, 504, "upstream timed out", detail, reason);
+}
+
+/* Its own deadlines: a fault's delay, a head that is late; while an
+ * upstream is resolved or connected, theirs (DNS, connect) rather than the
+ * idle timeout. Deadlines not yet due re-arm the timer. */
 static bool deadline(struct sm_reactor *r, struct sm_flow *f, uint64_t now)
 {
 	struct h1_app *a = A(f);
 	const struct sm_front *fe = &f->st->fe;
 	if (fe->fault.fault) {
-		fault_check(r, f, a);
+		fault_check(r, f, a, now);
 		if (!sm_flow_closing(f) && fe->fault.fault)
 			sm_flow_deadline(r, f, fe->fault.due_ns);
 		return true;
 	}
+	if (a->head_since_ns) {
+		uint64_t due = a->head_since_ns + ms_ns(r->cfg->timeouts.request_head_ms);
+		if (now >= due) {
+			head_late(r, f, a, true);
+			return true;
+		}
+		sm_flow_deadline(r, f, due);
+	}
+	if (a->resp_since_ns) {
+		uint64_t due = a->resp_since_ns + ms_ns(r->cfg->timeouts.upstream_response_ms);
+		if (now >= due) {
+			head_late(r, f, a, false);
+			return true;
+		}
+		sm_flow_deadline(r, f, due);
+	}
 	if (fe->phase == SM_FE_RESOLVING || fe->phase == SM_FE_CONNECTING) {
-		uint64_t idle = (uint64_t)r->cfg->timeouts.idle_timeout_ms * 1000000ull;
+		uint64_t idle = ms_ns(r->cfg->timeouts.idle_timeout_ms);
 		uint64_t due = f->t_last_ns + idle;
 		sm_flow_deadline(r, f, now >= due ? now + idle : due);
 		return true;
@@ -550,8 +654,11 @@ static void failed(struct sm_reactor *r, struct sm_flow *f, int side, int err)
 		pump(r, f, SM_SIDE_UPSTREAM, SM_PUMP_IN);
 		return;
 	}
-	sm_flow_close(r, f,
-	              side == SM_SIDE_CLIENT ? SM_CLOSE_CLIENT_RESET : SM_CLOSE_UPSTREAM_RESET);
+	if (side == SM_SIDE_UPSTREAM) {
+		upstream_gone(r, f, sm_h1_response_awaited(a->h1), true);
+		return;
+	}
+	sm_flow_close(r, f, SM_CLOSE_CLIENT_RESET);
 }
 
 /* Observers report what they hold; the memory goes back to the stack. */

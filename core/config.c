@@ -396,6 +396,8 @@ const struct sm_config_key sm_config_keys[] = {
         {"timeouts.idle_timeout_ms", K_U32, CFG_OFF(timeouts.idle_timeout_ms), 1, DAY_MS},
         {"timeouts.dns_timeout_ms", K_U32, CFG_OFF(timeouts.dns_timeout_ms), 1, DAY_MS},
         {"timeouts.shutdown_grace_ms", K_U32, CFG_OFF(timeouts.shutdown_grace_ms), 0, DAY_MS},
+        {"timeouts.request_head_ms", K_U32, CFG_OFF(timeouts.request_head_ms), 1, DAY_MS},
+        {"timeouts.upstream_response_ms", K_U32, CFG_OFF(timeouts.upstream_response_ms), 1, DAY_MS},
         {"limits.max_flows_per_thread", K_U32, CFG_OFF(limits.max_flows_per_thread), 1, 1u << 24},
         {"limits.max_header_bytes", K_U32, CFG_OFF(limits.max_header_bytes), 1024, 1u << 20},
         {"limits.event_ring_size", K_POW2, CFG_OFF(limits.event_ring_size), 64, 1u << 24},
@@ -530,6 +532,8 @@ struct sm_config *sm_config_new(const char *source)
 	cfg->timeouts.idle_timeout_ms = 300000;
 	cfg->timeouts.dns_timeout_ms = 5000;
 	cfg->timeouts.shutdown_grace_ms = 5000;
+	cfg->timeouts.request_head_ms = 30000;
+	cfg->timeouts.upstream_response_ms = 60000;
 	cfg->limits.max_flows_per_thread = 65536;
 	cfg->limits.max_header_bytes = 16384;
 	cfg->limits.event_ring_size = 65536;

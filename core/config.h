@@ -109,10 +109,13 @@ struct sm_config {
 	} tls;
 
 	struct {
-		uint32_t connect_timeout_ms; /* upstream TCP connect */
-		uint32_t idle_timeout_ms;    /* no bytes either way */
-		uint32_t dns_timeout_ms;     /* name resolution */
-		uint32_t shutdown_grace_ms;  /* drain on SIGTERM before closing flows */
+		uint32_t connect_timeout_ms;   /* upstream TCP connect */
+		uint32_t idle_timeout_ms;      /* no bytes either way */
+		uint32_t dns_timeout_ms;       /* name resolution */
+		uint32_t shutdown_grace_ms;    /* drain on SIGTERM before closing flows */
+		uint32_t request_head_ms;      /* a request head, from its first byte (the first
+		                                  request: from the connection) to its end: 408 */
+		uint32_t upstream_response_ms; /* a response head, from its request sent: 504 */
 	} timeouts;
 	struct {
 		uint32_t max_flows_per_thread;

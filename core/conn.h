@@ -85,6 +85,8 @@ struct sm_conn {
 	                                   splice tunnel taking the socket) */
 	bool fin;                       /* the socket reached EOF: no more recv */
 	bool eof;                       /* the stream ended: `in` holds its last bytes */
+	bool eof_unclean;               /* ... without the transport's own end (TLS: no
+	                                   close_notify before the socket's EOF) */
 	bool lingering;                 /* closing gracefully: input is drained and dropped */
 	uint8_t linger_reason;          /* the close reason once the linger ends */
 	uint64_t linger_until_ns;

@@ -99,11 +99,12 @@ void sm_front_connect_cqe(struct sm_reactor *r, struct sm_flow *f, int res);
  * false when a block (403: can close) or a fault answers the request
  * instead of the upstream. A fault is recorded in fe.fault (with its event
  * and deadline) by sm_front_fault(); sm_front_fault_check() answers it once
- * due, unless earlier responses are still pending. Both can close. */
+ * due at now, unless earlier responses are still pending. Both can close. */
 bool sm_front_request_policy(struct sm_reactor *r, struct sm_flow *f, const struct sm_h1_event *ev);
 void sm_front_fault(struct sm_reactor *r, struct sm_flow *f, const struct sm_policy_decision *d,
                     const char *method, const uint8_t *target, size_t tlen, bool head);
-void sm_front_fault_check(struct sm_reactor *r, struct sm_flow *f, bool earlier_pending);
+void sm_front_fault_check(struct sm_reactor *r, struct sm_flow *f, bool earlier_pending,
+                          uint64_t now);
 
 /* Upstream selection (core/upstream.c): resolve fe.host:fe.port, apply
  * dest rules, connect; ends in sm_front_connect_cqe() or an error reply. */

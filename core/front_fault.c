@@ -45,11 +45,12 @@ void sm_front_fault(struct sm_reactor *r, struct sm_flow *f, const struct sm_pol
 		sm_flow_deadline(r, f, fe->fault.due_ns);
 }
 
-void sm_front_fault_check(struct sm_reactor *r, struct sm_flow *f, bool earlier_pending)
+void sm_front_fault_check(struct sm_reactor *r, struct sm_flow *f, bool earlier_pending,
+                          uint64_t now)
 {
 	struct sm_front *fe = &f->st->fe;
 	const struct sm_fault *fault = fe->fault.fault;
-	if (!fault || earlier_pending || sm_now_ns() < fe->fault.due_ns)
+	if (!fault || earlier_pending || now < fe->fault.due_ns)
 		return;
 	fe->fault.fault = NULL;
 	if (fault->reset) {

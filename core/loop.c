@@ -39,17 +39,21 @@ static void on_timer(void *reactor, struct sm_timer *t)
 {
 	struct sm_reactor *r = reactor;
 	struct sm_flow *f = (struct sm_flow *)((char *)t - offsetof(struct sm_flow, timer));
-	uint64_t now = sm_now_ns();
+	uint64_t now = r->tick_ns;
 	if (f->state == SM_FLOW_FREE || f->state == SM_FLOW_CLOSING)
 		return;
+	/* the layer's own deadlines first; one it keeps for later re-arms the
+	 * timer earlier than the idle deadline below, which never moves it later */
 	if (f->st && f->st->top.ops->deadline && f->st->top.ops->deadline(r, f, now))
+		return;
+	if (sm_flow_closing(f))
 		return;
 	uint64_t due = f->t_last_ns + idle_ns(r);
 	if (now >= due) {
 		sm_flow_close(r, f, SM_CLOSE_IDLE_TIMEOUT);
 		return;
 	}
-	sm_tw_add(&r->tw, t, due);
+	sm_flow_deadline(r, f, due);
 }
 
 /* Once: the layers report and leave, flow_closed, every operation still on
@@ -297,11 +301,18 @@ static void close_idle_requests(struct sm_reactor *r)
 	}
 }
 
+void sm_loop_tick(struct sm_reactor *r, uint64_t now)
+{
+	r->tick_ns = now;
+	if (r->dns)
+		sm_dns_tick(r->dns);
+	sm_tw_advance(&r->tw, now, on_timer, r);
+}
+
 static void on_tick(struct sm_reactor *r)
 {
 	uint64_t now = sm_now_ns();
-	sm_dns_tick(r->dns);
-	sm_tw_advance(&r->tw, now, on_timer, r);
+	sm_loop_tick(r, now);
 	if (!r->draining)
 		return;
 	if (now < r->drain_deadline_ns) {

@@ -25,6 +25,11 @@ void sm_loop_cqe(struct sm_reactor *r, uint64_t ud, int res, unsigned flags);
  * completions, a tick). */
 void sm_loop_settle(struct sm_reactor *r);
 
+/* The flows' deadlines up to now (CLOCK_MONOTONIC ns): their timers fire,
+ * the layers on top judge their own deadlines against now. The loop calls
+ * it from its one ring timeout; tests pass a time of their choosing. */
+void sm_loop_tick(struct sm_reactor *r, uint64_t now);
+
 /* Opens the reactor's ring and resources (sm_reactor_open()) and its TLS
  * state (core/tls_rt.h) on the calling thread. SM_OK or an error in err. */
 int sm_loop_open(struct sm_reactor *r, char *err, size_t errcap);

@@ -106,6 +106,7 @@ struct sm_reactor {
 	bool events_on; /* a JSONL sink exists: without one, no event is built */
 	bool keylog_on; /* tls.keylog is set: TLS 1.3 secrets go to the collector */
 
+	uint64_t tick_ns; /* the time of the tick running the flows' timers */
 	bool tick_armed;
 	uint64_t tick_deadline_ns;           /* absolute CLOCK_MONOTONIC of the armed tick */
 	struct sm_tw tw;                     /* per-flow deadlines */

@@ -72,11 +72,24 @@ void sm_reply_raw(struct sm_reactor *r, struct sm_flow *f, const uint8_t *src, s
 	begin(r, f, src, len, n, reason);
 }
 
+void sm_reply_close(struct sm_reactor *r, struct sm_flow *f, int reason)
+{
+	if (!out_free(r, f, reason))
+		return;
+	f->st->conn[SM_SIDE_CLIENT].out.out.len = 0;
+	begin(r, f, NULL, 0, 0, reason);
+}
+
 static void start(struct sm_reactor *r, struct sm_flow *f, void *arg)
 {
+	struct sm_conn *c = &f->st->conn[SM_SIDE_CLIENT];
 	(void)arg;
 	f->st->top.ctx = &f->st->reply;
-	sm_conn_flush(r, f, &f->st->conn[SM_SIDE_CLIENT]);
+	if (!c->out.out.len) { /* nothing to say: the end only */
+		c->xprt->shutdown(r, f, c, f->st->reply.reason);
+		return;
+	}
+	sm_conn_flush(r, f, c);
 }
 
 /* The answer's next piece when it is larger than a chunk, else the end. */

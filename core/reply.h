@@ -27,6 +27,12 @@ struct sm_reply {
 void sm_reply_error(struct sm_reactor *r, struct sm_flow *f, int status, const char *text,
                     const char *detail, int reason);
 
+/* Nothing more to say: the client's connection ends gracefully (its
+ * transport's shutdown: close_notify, or shutdown and linger), then a close
+ * with reason. The answer to a client whose last response went out with
+ * "Connection: close". Can close. */
+void sm_reply_close(struct sm_reactor *r, struct sm_flow *f, int reason);
+
 /* len bytes (which live as long as the config) sent as they are, then a
  * close with reason. Can close. */
 void sm_reply_raw(struct sm_reactor *r, struct sm_flow *f, const uint8_t *src, size_t len,

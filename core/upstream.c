@@ -43,7 +43,8 @@ static void fault(struct sm_reactor *r, struct sm_flow *f, const struct sm_polic
 	sm_upstream_decision_event(r, f, d);
 	sm_front_fault(r, f, d, fr->purpose == SM_PURPOSE_CONNECT ? "CONNECT" : "",
 	               (const uint8_t *)fr->host, strlen(fr->host), false);
-	sm_front_fault_check(r, f, false); /* a switch waited for every earlier response */
+	sm_front_fault_check(r, f, false,
+	                     sm_now_ns()); /* a switch waited for every earlier response */
 }
 
 static void block(struct sm_reactor *r, struct sm_flow *f, const struct sm_policy_decision *d)

@@ -157,8 +157,9 @@ static bool pull(struct sm_reactor *r, struct sm_flow *f, struct sm_conn *c)
 		                     &n);
 		if (rc == SM_AGAIN)
 			break;
-		if (rc == SM_OK && n == 0) { /* close_notify or EOF */
+		if (rc == SM_OK && n == 0) { /* close_notify, or EOF without one */
 			c->eof = true;
+			c->eof_unclean = !x->tls.close_notify;
 			break;
 		}
 		if (rc < 0) {

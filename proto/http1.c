@@ -474,3 +474,13 @@ void sm_h1_set_origin(struct sm_h1 *h, const struct sm_authority *auth)
 	h->up_auth = *auth;
 	h->up_live = 1;
 }
+
+int sm_h1_request_started(const struct sm_h1 *h)
+{
+	return h->cli.state == S_HEAD && !h->cli.fresh;
+}
+
+int sm_h1_response_awaited(const struct sm_h1 *h)
+{
+	return h->fifo_len > 0 && h->srv.state == S_HEAD;
+}

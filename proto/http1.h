@@ -211,6 +211,12 @@ enum sm_h1_wait sm_h1_client_wait(const struct sm_h1 *h);
 /* Requests forwarded (released) whose final response has not ended. */
 unsigned sm_h1_outstanding(const struct sm_h1 *h);
 
+/* Heads in progress, for the caller's deadlines: a request head whose first
+ * bytes were taken and whose end was not yet (1), and a response head
+ * awaited for a request sent (its first byte may have come or not). */
+int sm_h1_request_started(const struct sm_h1 *h);
+int sm_h1_response_awaited(const struct sm_h1 *h);
+
 /* Field lines of the last head parsed on one side (0: request, 1:
  * response), as received (value OWS trimmed). Valid like event pointers.
  * sm_h1_header(): SM_OK (0) with the field set, SM_ERR_INVALID when i is out

@@ -34,6 +34,10 @@ const char *sm_close_reason_name(int r)
 	        [SM_CLOSE_TLS_SERVER_FAILED] = "tls_server_failed",
 	        [SM_CLOSE_NOT_TLS] = "not_tls",
 	        [SM_CLOSE_FAULT] = "fault",
+	        [SM_CLOSE_REQUEST_TIMEOUT] = "request_timeout",
+	        [SM_CLOSE_UPSTREAM_CLOSED] = "upstream_closed",
+	        [SM_CLOSE_UPSTREAM_TIMEOUT] = "upstream_timeout",
+	        [SM_CLOSE_UPSTREAM_NO_CLOSE_NOTIFY] = "upstream_no_close_notify",
 	};
 	return NAME_OF(names, r);
 }

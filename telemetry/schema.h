@@ -69,6 +69,12 @@ enum sm_close_reason {
 	SM_CLOSE_TLS_SERVER_FAILED,  /* TLS handshake with the upstream failed: 502 sent over TLS */
 	SM_CLOSE_NOT_TLS, /* intercept asked, the client did not speak TLS, policy refused */
 	SM_CLOSE_FAULT,   /* a fault rule answered (or reset) instead of the upstream */
+	SM_CLOSE_REQUEST_TIMEOUT,  /* a request head not complete within request_head_ms: 408 */
+	SM_CLOSE_UPSTREAM_CLOSED,  /* the upstream closed (FIN) before its response ended: 502
+	                              when nothing of it was sent yet */
+	SM_CLOSE_UPSTREAM_TIMEOUT, /* no response head within upstream_response_ms: 504 */
+	SM_CLOSE_UPSTREAM_NO_CLOSE_NOTIFY, /* the upstream's TLS ended without close_notify: what
+	                                      it sent was delivered, the client closed cleanly */
 	SM_CLOSE_REASON_COUNT
 };
 

@@ -5,6 +5,7 @@
 #include "engine.h"
 
 #include "core/front.h"
+#include "core/loop.h"
 
 static struct engine *eng_new(const char *const *sets)
 {
@@ -461,4 +462,113 @@ Test(engine_h1, upgrade_to_the_splice_tunnel_when_not_observed)
 {
 	upgrade(false, false);
 	upgrade(false, true);
+}
+
+/* A request head that dribbles in byte by byte is still due from its first
+ * byte (timeouts.request_head_ms): 408 and request_timeout, the idle
+ * timeout never reached. */
+Test(engine_h1, slow_request_head_is_a_408)
+{
+	const char *sets[] = {"timeouts.request_head_ms=1000", NULL};
+	struct engine *e = eng_new(sets);
+	struct sm_flow *f = eng_accept(e);
+	uint64_t t0 = sm_now_ns();
+	for (int i = 0; i < 10; i++) { /* "GET http:/", one byte at a time, time passing */
+		eng_recv(e, cl_fd(f), REQ + i, 1);
+		sm_loop_tick(&e->r, t0 + (uint64_t)i * 90000000ull); /* 90 ms apart */
+		eng_settle(e);
+		cr_assert_eq(f->state, SM_FLOW_OPEN, "byte %d: not yet due", i);
+	}
+	sm_loop_tick(&e->r, t0 + 1100000000ull);
+	eng_settle(e);
+	char buf[2048];
+	size_t n = eng_take(e, cl_fd(f), buf, sizeof(buf) - 1);
+	buf[n] = 0;
+	cr_assert(!strncmp(buf, "HTTP/1.1 408 ", 13), "%s", buf);
+	eng_recv(e, cl_fd(f), "", 0);
+	cr_assert_eq(eng_event(e, SM_EV_FLOW_CLOSED)->i[0], SM_CLOSE_REQUEST_TIMEOUT);
+	eng_delete(e);
+}
+
+/* A keep-alive connection between requests is governed by the idle
+ * timeout, not the head deadline. */
+Test(engine_h1, idle_keep_alive_is_not_a_slow_head)
+{
+	const char *sets[] = {"timeouts.request_head_ms=1000", NULL};
+	struct engine *e = eng_new(sets);
+	struct sm_flow *f = eng_accept(e);
+	char buf[4096];
+	eng_recv(e, cl_fd(f), REQ, sizeof(REQ) - 1);
+	eng_complete(e, eng_need(e, EK_CONNECT, -1), 0, 0);
+	eng_cancels(e);
+	eng_take(e, up_fd(f), buf, sizeof(buf));
+	eng_recv(e, up_fd(f), RESP, sizeof(RESP) - 1);
+	eng_take(e, cl_fd(f), buf, sizeof(buf));
+	sm_loop_tick(&e->r, sm_now_ns() + 5000000000ull); /* 5 s later */
+	eng_settle(e);
+	cr_assert_eq(f->state, SM_FLOW_OPEN, "idle between requests");
+	eng_delete(e);
+}
+
+/* The upstream closes (FIN) or resets before any byte of its response:
+ * the client gets a 502 naming it; the close reasons tell a FIN from a
+ * reset. */
+static void upstream_gone_before_answering(bool reset)
+{
+	struct engine *e = eng_new(NULL);
+	struct sm_flow *f = eng_accept(e);
+	char buf[4096];
+	eng_recv(e, cl_fd(f), REQ, sizeof(REQ) - 1);
+	eng_complete(e, eng_need(e, EK_CONNECT, -1), 0, 0);
+	eng_cancels(e);
+	eng_take(e, up_fd(f), buf, sizeof(buf));
+	if (reset)
+		eng_complete(e, eng_need(e, EK_RECV, up_fd(f)), -ECONNRESET, 0);
+	else
+		eng_recv(e, up_fd(f), "", 0);
+	size_t n = eng_take(e, cl_fd(f), buf, sizeof(buf) - 1);
+	buf[n] = 0;
+	cr_assert(!strncmp(buf, "HTTP/1.1 502 ", 13), "%s", buf);
+	cr_assert(strstr(buf, reset ? "reset the connection" : "closed the connection"), "%s", buf);
+	eng_recv(e, cl_fd(f), "", 0);
+	cr_assert_eq(eng_event(e, SM_EV_FLOW_CLOSED)->i[0],
+	             reset ? SM_CLOSE_UPSTREAM_RESET : SM_CLOSE_UPSTREAM_CLOSED);
+	cr_assert(!f->reset, "the client was answered: no reset passed on");
+	eng_delete(e);
+}
+
+Test(engine_h1, upstream_close_before_the_response_is_a_502)
+{
+	upstream_gone_before_answering(false);
+}
+
+Test(engine_h1, upstream_reset_before_the_response_is_a_502)
+{
+	upstream_gone_before_answering(true);
+}
+
+/* An upstream that never answers: 504 after timeouts.upstream_response_ms
+ * from the request sent, not the idle timeout. */
+Test(engine_h1, silent_upstream_is_a_504)
+{
+	const char *sets[] = {"timeouts.upstream_response_ms=2000", NULL};
+	struct engine *e = eng_new(sets);
+	struct sm_flow *f = eng_accept(e);
+	char buf[4096];
+	eng_recv(e, cl_fd(f), REQ, sizeof(REQ) - 1);
+	eng_complete(e, eng_need(e, EK_CONNECT, -1), 0, 0);
+	eng_cancels(e);
+	uint64_t sent = sm_now_ns();
+	eng_take(e, up_fd(f), buf, sizeof(buf));
+	sm_loop_tick(&e->r, sent + 1000000000ull);
+	eng_settle(e);
+	cr_assert_null(eng_find(e, EK_WRITE, cl_fd(f)), "not yet");
+	sm_loop_tick(&e->r, sm_now_ns() + 2100000000ull);
+	eng_settle(e);
+	size_t n = eng_take(e, cl_fd(f), buf, sizeof(buf) - 1);
+	buf[n] = 0;
+	cr_assert(!strncmp(buf, "HTTP/1.1 504 ", 13), "%s", buf);
+	eng_recv(e, cl_fd(f), "", 0);
+	cr_assert_eq(eng_event(e, SM_EV_FLOW_CLOSED)->i[0], SM_CLOSE_UPSTREAM_TIMEOUT);
+	eng_delete(e);
 }

@@ -235,3 +235,29 @@ Test(engine_tls, a_refused_handshake_is_reported_once)
 	cr_assert_eq(eng_event(t.e, SM_EV_FLOW_CLOSED)->i[0], SM_CLOSE_TLS_CLIENT_FAILED);
 	run_end(&t);
 }
+
+/* A close-delimited response (no Content-Length, no chunking) whose origin
+ * ends TCP without close_notify: the client gets every byte, then our own
+ * close_notify, and the flow says the upstream ended without one. */
+Test(engine_tls, close_delimited_response_ends_with_our_close_notify)
+{
+	const char *sets[] = {"http2=false", NULL};
+	struct run t;
+	run_start(&t, sets, "origin.test", "http/1.1", "origin.test", "http/1.1");
+	tls_peers_run(t.e, &t.c, &t.o, 4096);
+	tls_peer_send(&t.c, REQ, sizeof(REQ) - 1);
+	tls_peers_run(t.e, &t.c, &t.o, 4096);
+	static const char resp[] =
+	        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end";
+	tls_peer_send(&t.o, resp, sizeof(resp) - 1);
+	tls_peers_run(t.e, &t.c, &t.o, 4096);
+	cr_assert_eq(t.c.plain_len, sizeof(resp) - 1 + 19, "with Connection: close: %.*s",
+	             (int)t.c.plain_len, t.c.plain);
+	cr_assert(!t.c.eof, "the response is not over yet");
+	eng_recv(t.e, t.o.fd, "", 0); /* TCP EOF, no close_notify */
+	tls_peers_run(t.e, &t.c, &t.o, 4096);
+	cr_assert(t.c.eof && t.c.t.close_notify, "the client got our close_notify");
+	cr_assert(memmem(t.c.plain, t.c.plain_len, "until the end", 13));
+	cr_assert_eq(eng_event(t.e, SM_EV_FLOW_CLOSED)->i[0], SM_CLOSE_UPSTREAM_NO_CLOSE_NOTIFY);
+	run_end(&t);
+}
