@@ -25,6 +25,8 @@
 
 #define TICK_MS 50
 
+static void resume_accept(struct sm_reactor *r);
+
 /* ---- flows: deadlines, teardown, release --------------------------------------- */
 
 static uint64_t idle_ns(const struct sm_reactor *r)
@@ -104,6 +106,8 @@ static void release(struct sm_reactor *r, struct sm_flow *f)
 	r->n_open--;
 	SM_CTR_ADD(r, open_flows, (uint64_t)-1);
 	SM_CTR_INC(r, flows_closed);
+	if (r->accept_paused) /* descriptors were freed: try again now */
+		resume_accept(r);
 }
 
 void sm_loop_settle(struct sm_reactor *r)
@@ -175,19 +179,86 @@ static void write_done(struct sm_reactor *r, struct sm_flow *f, int side, int re
 
 /* ---- accept ------------------------------------------------------------------- */
 
+#define ACCEPT_BACKOFF_MIN_MS 10
+#define ACCEPT_BACKOFF_MAX_MS 1000
+
 static void arm_accept(struct sm_reactor *r, int k)
 {
-	struct io_uring_sqe *sqe = sm_sqe(r);
-	io_uring_prep_multishot_accept(sqe, r->listen_fds[k], NULL, NULL, SOCK_CLOEXEC);
-	io_uring_sqe_set_data64(sqe, sm_ud_make(SM_OP_ACCEPT, 0, (uint32_t)k));
+	r->io->accept(r, r->listen_fds[k], sm_ud_make(SM_OP_ACCEPT, 0, (uint32_t)k));
 }
 
-static void on_accept(struct sm_reactor *r, int k, int res, unsigned flags)
+void sm_loop_listen(struct sm_reactor *r)
 {
-	if (!(flags & IORING_CQE_F_MORE) && r->accepting && !r->draining)
+	r->accepting = true;
+	r->accept_backoff_ms = ACCEPT_BACKOFF_MIN_MS;
+	for (int k = 0; k < r->n_listen; k++)
 		arm_accept(r, k);
-	if (res < 0)
-		return; /* EMFILE etc.: counted by the kernel; accept re-armed above */
+}
+
+/* The paused listeners get their accept back (a descriptor was freed, or
+ * the backoff is over). */
+static void resume_accept(struct sm_reactor *r)
+{
+	uint64_t paused = r->accept_paused;
+	r->accept_paused = 0;
+	r->accept_resume_ns = 0;
+	if (!r->accepting || r->draining)
+		return;
+	for (int k = 0; k < r->n_listen; k++)
+		if (paused & (1ull << k))
+			arm_accept(r, k);
+}
+
+static int accept_error_index(int err)
+{
+	switch (err) {
+	case EMFILE: return SM_ACCEPT_EMFILE;
+	case ENFILE: return SM_ACCEPT_ENFILE;
+	case ENOBUFS: return SM_ACCEPT_ENOBUFS;
+	case ENOMEM: return SM_ACCEPT_ENOMEM;
+	default: return SM_ACCEPT_OTHER;
+	}
+}
+
+/* A failed accept. Out of descriptors or memory, re-arming at once would
+ * fail again at once (the connection stays in the backlog) and spin the
+ * core: that listener pauses until a flow frees its descriptors or the
+ * backoff ends, whichever comes first. Other errors concern one
+ * connection (ECONNABORTED...): the accept goes on. */
+static void accept_failed(struct sm_reactor *r, int k, int err, bool more)
+{
+	if (err == ECANCELED) /* a drain, or a pause below, cancelled it */
+		return;
+	int idx = accept_error_index(err);
+	SM_CTR_INC(r, accept_errors[idx]);
+	if (idx == SM_ACCEPT_OTHER) {
+		if (!more && r->accepting && !r->draining)
+			arm_accept(r, k);
+		return;
+	}
+	if (more) /* still armed: stopped, its cancel lands as ECANCELED */
+		r->io->cancel(r, sm_ud_make(SM_OP_ACCEPT, 0, (uint32_t)k),
+		              sm_ud_make(SM_OP_NONE, 0, 0));
+	if (!r->accept_paused) {
+		SM_CTR_INC(r, accept_pauses);
+		r->accept_resume_ns = sm_now_ns() + (uint64_t)r->accept_backoff_ms * 1000000ull;
+		r->accept_backoff_ms = r->accept_backoff_ms * 2 > ACCEPT_BACKOFF_MAX_MS
+		                               ? ACCEPT_BACKOFF_MAX_MS
+		                               : r->accept_backoff_ms * 2;
+	}
+	r->accept_paused |= 1ull << k;
+}
+
+void sm_loop_accept_cqe(struct sm_reactor *r, int k, int res, unsigned flags)
+{
+	bool more = (flags & IORING_CQE_F_MORE) != 0;
+	if (res < 0) {
+		accept_failed(r, k, -res, more);
+		return;
+	}
+	if (!more && r->accepting && !r->draining)
+		arm_accept(r, k);
+	r->accept_backoff_ms = ACCEPT_BACKOFF_MIN_MS;
 	int fd = res;
 	SM_CTR_INC(r, accepted);
 	if (r->draining) {
@@ -267,6 +338,8 @@ static void arm_tick(struct sm_reactor *r)
 {
 	uint64_t want = sm_tw_next_deadline(&r->tw);
 	uint64_t now = sm_now_ns();
+	if (r->accept_paused && r->accept_resume_ns < want)
+		want = r->accept_resume_ns;
 	if (sm_dns_busy(r->dns) || r->draining) {
 		uint64_t soon = now + TICK_MS * 1000000ull;
 		if (soon < want)
@@ -304,6 +377,8 @@ static void close_idle_requests(struct sm_reactor *r)
 void sm_loop_tick(struct sm_reactor *r, uint64_t now)
 {
 	r->tick_ns = now;
+	if (r->accept_paused && now >= r->accept_resume_ns)
+		resume_accept(r);
 	if (r->dns)
 		sm_dns_tick(r->dns);
 	sm_tw_advance(&r->tw, now, on_timer, r);
@@ -333,9 +408,8 @@ static void begin_drain(struct sm_reactor *r)
 	r->drain_deadline_ns =
 	        sm_now_ns() + (uint64_t)r->cfg->timeouts.shutdown_grace_ms * 1000000ull;
 	for (int k = 0; k < r->n_listen; k++) {
-		struct io_uring_sqe *sqe = sm_sqe(r);
-		io_uring_prep_cancel64(sqe, sm_ud_make(SM_OP_ACCEPT, 0, (uint32_t)k), 0);
-		io_uring_sqe_set_data64(sqe, sm_ud_make(SM_OP_NONE, 0, 0));
+		r->io->cancel(r, sm_ud_make(SM_OP_ACCEPT, 0, (uint32_t)k),
+		              sm_ud_make(SM_OP_NONE, 0, 0));
 		/* the pending accept holds its own reference until the cancel
 		 * lands; after that new clients are refused by the kernel */
 		close(r->listen_fds[k]);
@@ -375,9 +449,7 @@ void *sm_loop_main(void *arg)
 		return (void *)1;
 	}
 	arm_wake(r);
-	r->accepting = true;
-	for (int k = 0; k < r->n_listen; k++)
-		arm_accept(r, k);
+	sm_loop_listen(r);
 	io_uring_submit(&r->ring);
 	atomic_store(&r->ready, true);
 
@@ -399,7 +471,7 @@ void *sm_loop_main(void *arg)
 			switch (sm_ud_op(ud)) {
 			case SM_OP_NONE: break;
 			case SM_OP_ACCEPT:
-				on_accept(r, (int)sm_ud_slot(ud), cqe->res, cqe->flags);
+				sm_loop_accept_cqe(r, (int)sm_ud_slot(ud), cqe->res, cqe->flags);
 				break;
 			case SM_OP_WAKE: arm_wake(r); break;
 			case SM_OP_TICK:

@@ -19,6 +19,16 @@ void *sm_loop_main(void *reactor);
  * unless the tunnel keeps it. */
 void sm_loop_cqe(struct sm_reactor *r, uint64_t ud, int res, unsigned flags);
 
+/* Arms every listener's accept (the loop's start). */
+void sm_loop_listen(struct sm_reactor *r);
+
+/* The completion of listener k's accept: a new flow (res: its socket), or
+ * an error. Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS,
+ * ENOMEM) the listener pauses: re-armed when a flow frees its sockets or
+ * after a backoff (10 ms doubling to 1 s, reset by an accept that works),
+ * counted in accept_errors and accept_pauses. */
+void sm_loop_accept_cqe(struct sm_reactor *r, int k, int res, unsigned flags);
+
 /* Runs the settle queue: frees replaced layers, gives a new tunnel's stack
  * back, tears down closed flows (once) and frees the slots whose operations
  * all completed. Called at the end of every dispatch (a batch of

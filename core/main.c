@@ -174,13 +174,26 @@ static int parse_cli(int argc, char **argv, struct cli *c, char *scratch, size_t
 	return 0;
 }
 
+/* Every connection is a descriptor (two once proxied): the soft limit is
+ * raised to the hard one, and the figure said, since it bounds the flows
+ * more tightly than limits.max_flows_per_thread usually does. */
 static void raise_nofile(void)
 {
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
 	}
+	if (rl.rlim_cur == RLIM_INFINITY)
+		fprintf(stderr, "soth-mitm: open files: unlimited\n");
+	else
+		fprintf(stderr,
+		        "soth-mitm: open files: up to %llu (about %llu proxied connections; "
+		        "raise the hard limit for more)\n",
+		        (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_cur / 2);
 }
 
 static void print_listeners(const struct sm_proxy *p)

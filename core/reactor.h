@@ -58,6 +58,13 @@ struct sm_reactor {
 	int listen_fds[SM_MAX_LISTEN];
 	int n_listen;
 	bool accepting;
+	/* accepting paused by a shortage (EMFILE...): listeners whose accept
+	 * is not armed (bit k: listen_fds[k]), re-armed at accept_resume_ns or
+	 * when a flow frees its descriptors; the backoff doubles up to 1 s
+	 * while accepts keep failing */
+	uint64_t accept_paused;
+	uint64_t accept_resume_ns;
+	uint32_t accept_backoff_ms;
 	int wake_fd;
 	uint64_t wake_val;
 

@@ -28,6 +28,8 @@ struct sm_ring_ops {
 	int (*setup)(struct sm_reactor *r, char *err, size_t errcap);
 	void (*teardown)(struct sm_reactor *r);
 	/* recv into a buffer the kernel selects from r->br */
+	/* multishot accept on a listening socket (SOCK_CLOEXEC) */
+	void (*accept)(struct sm_reactor *r, int fd, uint64_t ud);
 	void (*recv)(struct sm_reactor *r, int fd, uint64_t ud);
 	/* send n bytes of registered memory (a send chunk) */
 	void (*write)(struct sm_reactor *r, int fd, const uint8_t *p, unsigned n, uint64_t ud);

@@ -104,6 +104,13 @@ static void teardown(struct sm_reactor *r)
 	r->slab = NULL;
 }
 
+static void accept_(struct sm_reactor *r, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = sm_sqe(r);
+	io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
 static void recv_(struct sm_reactor *r, int fd, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = sm_sqe(r);
@@ -178,6 +185,7 @@ const struct sm_ring_ops sm_ring_uring = {
         .name = "io_uring",
         .setup = setup,
         .teardown = teardown,
+        .accept = accept_,
         .recv = recv_,
         .write = write_,
         .send = send_,

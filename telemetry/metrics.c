@@ -17,6 +17,16 @@ static const uint64_t duration_le[] = {
         300000000000ull, 600000000000ull, 1800000000000ull, 3600000000000ull,
 };
 
+const char *sm_accept_error_name(int e)
+{
+	static const char *const names[SM_ACCEPT_ERROR_COUNT] = {[SM_ACCEPT_EMFILE] = "EMFILE",
+	                                                         [SM_ACCEPT_ENFILE] = "ENFILE",
+	                                                         [SM_ACCEPT_ENOBUFS] = "ENOBUFS",
+	                                                         [SM_ACCEPT_ENOMEM] = "ENOMEM",
+	                                                         [SM_ACCEPT_OTHER] = "other"};
+	return e >= 0 && e < SM_ACCEPT_ERROR_COUNT ? names[e] : "other";
+}
+
 int sm_metrics_layouts_init(struct sm_metrics_layouts *l)
 {
 	int rc = sm_hist_layout_init(&l->latency, latency_le,

@@ -44,6 +44,18 @@ enum sm_metrics_hist {
 	SM_HIST_COUNT
 };
 
+/* Why an accept failed (soth_accept_errors_total{errno}). The first four
+ * are a shortage of descriptors or memory: accepting pauses (core/loop.c). */
+enum sm_accept_error {
+	SM_ACCEPT_EMFILE = 0,
+	SM_ACCEPT_ENFILE,
+	SM_ACCEPT_ENOBUFS,
+	SM_ACCEPT_ENOMEM,
+	SM_ACCEPT_OTHER,
+	SM_ACCEPT_ERROR_COUNT
+};
+const char *sm_accept_error_name(int e);
+
 #define SM_METRICS_STATUS_CLASSES 6  /* [0] other, [1..5] 1xx..5xx */
 #define SM_METRICS_TLS_SIDES      2  /* enum sm_tls_side: client, server */
 #define SM_METRICS_HTTP_PIPE      16 /* request start times kept per connection */
@@ -52,8 +64,10 @@ struct sm_metrics {
 	_Alignas(64) _Atomic uint64_t accepted; /* connections accepted */
 	_Atomic uint64_t open_flows;            /* gauge: flows in the table */
 	_Atomic uint64_t refused_full;          /* accepted then reset: flow table full */
-	_Atomic uint64_t denied_clients;        /* client outside allow_clients */
-	_Atomic uint64_t flows_closed;          /* flows freed (all reasons) */
+	_Atomic uint64_t accept_errors[SM_ACCEPT_ERROR_COUNT]; /* accept failed, by errno */
+	_Atomic uint64_t accept_pauses;  /* accepting paused for a shortage (backoff) */
+	_Atomic uint64_t denied_clients; /* client outside allow_clients */
+	_Atomic uint64_t flows_closed;   /* flows freed (all reasons) */
 	_Atomic uint64_t closed_by_reason[SM_CLOSE_REASON_COUNT];
 	/* policy decisions, in enum sm_action order (exported with a stride) */
 	_Atomic uint64_t decision_tunnel, decision_block, decision_intercept, decision_fault;

@@ -138,6 +138,9 @@ static const struct scalar scalars[] = {
          OFF(open_flows)},
         {"soth_connections_refused_total", "counter",
          "Connections reset at once because the flow table was full.", OFF(refused_full)},
+        {"soth_accept_pauses_total", "counter",
+         "Times accepting paused because descriptors or memory ran out (backoff).",
+         OFF(accept_pauses)},
         {"soth_clients_denied_total", "counter",
          "Connections from addresses outside allow_clients (answered 403).", OFF(denied_clients)},
         {"soth_upstream_connects_total", "counter", "Upstream TCP connections established.",
@@ -251,6 +254,14 @@ int sm_prom_render(struct sm_prom *w, const struct sm_metrics *const *blocks,
 		reasons[k] = sm_close_reason_name(k);
 	per_core_labelled(w, blocks, n, "soth_flows_closed_total", "Flows closed, by close reason.",
 	                  "reason", reasons, SM_CLOSE_REASON_COUNT, OFF(closed_by_reason),
+	                  sizeof(uint64_t));
+	const char *accept_errs[SM_ACCEPT_ERROR_COUNT];
+	for (int k = 0; k < SM_ACCEPT_ERROR_COUNT; k++)
+		accept_errs[k] = sm_accept_error_name(k);
+	per_core_labelled(w, blocks, n, "soth_accept_errors_total",
+	                  "Failed accepts, by errno. EMFILE, ENFILE, ENOBUFS and ENOMEM pause "
+	                  "accepting for a backoff (soth_accept_pauses_total).",
+	                  "errno", accept_errs, SM_ACCEPT_ERROR_COUNT, OFF(accept_errors),
 	                  sizeof(uint64_t));
 	const char *action_names[SM_ACTION_COUNT];
 	for (int k = 0; k < SM_ACTION_COUNT; k++)

@@ -35,7 +35,7 @@ def check(cond, msg):
 class Proxy:
     """A soth-mitm process with its events file. Use as a context manager."""
 
-    def __init__(self, config=None, args=(), threads=2):
+    def __init__(self, config=None, args=(), threads=2, nofile=None):
         self.dir = tempfile.mkdtemp(prefix="sm-it-")
         self.events_path = os.path.join(self.dir, "events.jsonl")
         cmd = [BIN, "--listen", "127.0.0.1:0", "--threads", str(threads),
@@ -53,7 +53,12 @@ class Proxy:
         cmd += list(args)
         self.stderr_path = os.path.join(self.dir, "stderr.txt")
         self.stderr_file = open(self.stderr_path, "w+")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        limit = None
+        if nofile is not None:  # RLIMIT_NOFILE, soft and hard
+            import resource
+            limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     preexec_fn=limit)
         self.port = None
         self.stderr_lines = []
         end = time.monotonic() + DEADLINE

@@ -32,7 +32,8 @@
 #include "telemetry/event_ring.h"
 
 enum eng_kind {
-	EK_RECV = 1,
+	EK_ACCEPT = 1,
+	EK_RECV,
 	EK_WRITE,
 	EK_SEND,
 	EK_CONNECT,
@@ -121,6 +122,11 @@ static inline void fake_teardown(struct sm_reactor *r)
 	r->slab = NULL;
 }
 
+static inline void fake_accept(struct sm_reactor *r, int fd, uint64_t ud)
+{
+	eng_push(r, EK_ACCEPT, fd, ud, NULL, 0);
+}
+
 static inline void fake_recv(struct sm_reactor *r, int fd, uint64_t ud)
 {
 	eng_push(r, EK_RECV, fd, ud, NULL, 0);
@@ -179,6 +185,7 @@ static const struct sm_ring_ops eng_ring = {
         .name = "fake",
         .setup = fake_setup,
         .teardown = fake_teardown,
+        .accept = fake_accept,
         .recv = fake_recv,
         .write = fake_write,
         .send = fake_send,
