@@ -23,6 +23,7 @@
 #include "core/stack.h"
 #include "observe/observe.h"
 #include "proto/authority.h"
+#include "proto/h1frame.h"
 #include "proto/http1.h"
 #include "telemetry/event.h"
 
@@ -229,9 +230,21 @@ static bool client_events(struct sm_reactor *r, struct sm_flow *f, struct h1_app
 			break; /* what the layer wrote for earlier requests still goes out */
 		case SM_H1_EV_ERROR: {
 			char detail[160];
-			snprintf(detail, sizeof(detail), "%s (%u)",
-			         sm_h1_reason_str((enum sm_h1_reason)ev.reason), ev.detail);
-			if ((ev.flags & SM_H1_F_FORWARDED) || sm_h1_outstanding(a->h1) > 0)
+			if (ev.reason == SM_H1_R_BODY)
+				snprintf(detail, sizeof(detail), "body: %s",
+				         sm_h1frame_reason_str((enum sm_h1frame_reason)ev.detail));
+			else
+				snprintf(detail, sizeof(detail), "%s (%u)",
+				         sm_h1_reason_str((enum sm_h1_reason)ev.reason), ev.detail);
+			/* a request refused in its body (its head went out) is still
+			 * answered when it is the only one and nothing of its
+			 * response reached the client */
+			bool sole = (ev.flags & SM_H1_F_FORWARDED) &&
+			            sm_h1_outstanding(a->h1) == 1 &&
+			            sm_h1_response_awaited(a->h1) &&
+			            !f->st->conn[SM_SIDE_CLIENT].out.inflight;
+			if (!sole &&
+			    ((ev.flags & SM_H1_F_FORWARDED) || sm_h1_outstanding(a->h1) > 0))
 				sm_flow_close(r, f, SM_CLOSE_BAD_REQUEST);
 			else
 				sm_reply_error(r, f, ev.status, client_error_text(ev.status),

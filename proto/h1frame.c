@@ -163,6 +163,8 @@ static long chunked(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
 				b->state = CH_END_LF;
 			} else if (is_tchar(c)) {
 				b->state = CH_TR_NAME;
+				b->tname[0] = c;
+				b->tname_len = 1;
 			} else {
 				*why = SM_H1FRAME_TRAILER;
 				return (long)i - 1; /* the faulty byte is not consumed */
@@ -170,8 +172,20 @@ static long chunked(struct sm_h1frame_body *b, const uint8_t *in, size_t len,
 			break;
 		case CH_TR_NAME:
 			if (c == ':') {
+				/* refused before its colon goes out: the peer never
+				 * gets a field line it could merge into the head */
+				if (b->tname_len <= SM_HDRCHECK_TRAILER_NAME_MAX &&
+				    sm_hdrcheck_trailer_forbidden(b->tname, b->tname_len)) {
+					*why = SM_H1FRAME_TRAILER_FORBIDDEN;
+					return (long)i - 1;
+				}
 				b->state = CH_TR_VALUE;
-			} else if (!is_tchar(c)) {
+			} else if (is_tchar(c)) {
+				if (b->tname_len < SM_HDRCHECK_TRAILER_NAME_MAX)
+					b->tname[b->tname_len] = c;
+				if (b->tname_len <= SM_HDRCHECK_TRAILER_NAME_MAX)
+					b->tname_len++; /* past the max: a longer name */
+			} else {
 				*why = SM_H1FRAME_TRAILER;
 				return (long)i - 1; /* the faulty byte is not consumed */
 			}
@@ -261,6 +275,7 @@ const char *sm_h1frame_reason_str(enum sm_h1frame_reason r)
 	case SM_H1FRAME_CHUNK_CRLF: return "chunk_crlf";
 	case SM_H1FRAME_TRAILER: return "trailer";
 	case SM_H1FRAME_TRAILER_TOO_LARGE: return "trailer_too_large";
+	case SM_H1FRAME_TRAILER_FORBIDDEN: return "trailer_forbidden";
 	}
 	return "unknown";
 }

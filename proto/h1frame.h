@@ -41,6 +41,8 @@ enum sm_h1frame_reason {
 	SM_H1FRAME_CHUNK_CRLF,        /* CRLF missing after a size line or chunk data */
 	SM_H1FRAME_TRAILER,           /* malformed trailer field line */
 	SM_H1FRAME_TRAILER_TOO_LARGE, /* trailer section over its limit */
+	SM_H1FRAME_TRAILER_FORBIDDEN, /* a field forbidden in trailers (Content-Length, ...;
+	                                 sm_hdrcheck_trailer_forbidden), refused at its colon */
 };
 
 struct sm_h1frame_body {
@@ -51,6 +53,8 @@ struct sm_h1frame_body {
 	uint8_t state;        /* internal chunked state */
 	uint8_t done;         /* 1 once the body is complete */
 	uint8_t size_digits;  /* hex digits in the current size line */
+	uint8_t tname_len;    /* bytes of the current trailer field name (saturates) */
+	uint8_t tname[SM_HDRCHECK_TRAILER_NAME_MAX]; /* its start: enough to judge it */
 };
 
 void sm_h1frame_body_init(struct sm_h1frame_body *b, enum sm_h1frame_kind kind, uint64_t length,

@@ -255,7 +255,7 @@ static void request_end(struct sm_h1h2 *y)
 		uint8_t *n, *v;
 		uint32_t nl, vl, pos = 0;
 		while (sm_h1frame_next_field(y->rtrl, ex->rtrl_len, &pos, &n, &nl, &v, &vl) > 0)
-			if (!dropped_field(n, nl) && !sm_hdrcheck_name_is(n, nl, "content-length"))
+			if (!dropped_field(n, nl) && !sm_hdrcheck_trailer_forbidden(n, nl))
 				add_field(y, SM_H2_CLIENT, n, nl, v, vl);
 		h->side[SM_H2_CLIENT].blk.active = 0;
 		uint16_t status;

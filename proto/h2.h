@@ -244,17 +244,18 @@ int sm_h2_header_find(const struct sm_h2 *h, const struct sm_h2_event *ev, const
 
 /* Counters, for telemetry. */
 struct sm_h2_stats {
-	uint64_t streams;             /* client streams opened */
-	uint64_t requests, responses; /* heads forwarded */
-	uint64_t resets_proxy;        /* streams the proxy reset (validation, limits) */
-	uint64_t resets_peer;         /* RST_STREAM received from either side */
-	uint64_t refused_no_slot;     /* stream table full */
-	uint64_t bytes[2];            /* DATA payload received per side */
-	uint64_t mem_limit;           /* allocations refused by max_mem */
-	uint64_t out_full;            /* feeds stopped by the other side's output queue */
-	uint64_t events_paused;       /* feeds stopped to let the caller pop events */
-	uint64_t mem_peak;            /* highest allocated bytes */
-	uint64_t buffered_peak;       /* highest bytes held in stream buffers */
+	uint64_t streams;                /* client streams opened */
+	uint64_t requests, responses;    /* heads forwarded */
+	uint64_t resets_proxy;           /* streams the proxy reset (validation, limits) */
+	uint64_t resets_peer;            /* RST_STREAM received from either side */
+	uint64_t refused_no_slot;        /* stream table full */
+	uint64_t trailer_fields_dropped; /* fields forbidden in trailers (Content-Length...) */
+	uint64_t bytes[2];               /* DATA payload received per side */
+	uint64_t mem_limit;              /* allocations refused by max_mem */
+	uint64_t out_full;               /* feeds stopped by the other side's output queue */
+	uint64_t events_paused;          /* feeds stopped to let the caller pop events */
+	uint64_t mem_peak;               /* highest allocated bytes */
+	uint64_t buffered_peak;          /* highest bytes held in stream buffers */
 };
 const struct sm_h2_stats *sm_h2_stats(const struct sm_h2 *h);
 

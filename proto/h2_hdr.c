@@ -256,6 +256,10 @@ int h2_block_field(struct sm_h2 *h, int side, const uint8_t *name, size_t nlen,
 			fault(b, SM_H2_R_TE, 0);
 			return 0;
 		}
+		if (b->cat == H2_K_TRAIL && sm_hdrcheck_trailer_forbidden(name, nlen)) {
+			h->stats.trailer_fields_dropped++; /* never forwarded */
+			return 0;
+		}
 		enum sm_hdrcheck_reason r = sm_hdrcheck_msg_add(&b->msg, name, nlen, value, vlen);
 		if (r != SM_HDRCHECK_OK) {
 			fault(b, SM_H2_R_HEADER, (int)r);

@@ -173,17 +173,6 @@ static void decide_framing(struct sm_h2h1 *x, struct h2h1_st *st)
 	x->framing_len = (uint32_t)k + 2;
 }
 
-static int trailer_dropped(const uint8_t *n, size_t len)
-{
-	static const char *const names[] = {"connection",        "keep-alive", "proxy-connection",
-	                                    "transfer-encoding", "upgrade",    "te",
-	                                    "content-length",    "host"};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (sm_hdrcheck_name_is(n, len, names[i]))
-			return 1;
-	return 0;
-}
-
 /* "0\r\n", the request trailers, "\r\n". -1: no memory. */
 static int build_tail(struct sm_h2h1 *x, struct h2h1_st *st)
 {
@@ -197,7 +186,7 @@ static int build_tail(struct sm_h2h1 *x, struct h2h1_st *st)
 	size_t w = 0;
 	put(p, &w, "0\r\n", 3);
 	for (uint32_t i = 0; t && i < t->n; i++) {
-		if (trailer_dropped(t->nv[i].name, t->nv[i].namelen))
+		if (sm_hdrcheck_trailer_forbidden(t->nv[i].name, t->nv[i].namelen))
 			continue;
 		put(p, &w, t->nv[i].name, t->nv[i].namelen);
 		put(p, &w, ": ", 2);
@@ -380,7 +369,7 @@ static void add_fields(struct sm_h2h1 *x, uint8_t *raw, uint32_t start, uint32_t
 	uint32_t nl, vl, pos = start;
 	while (sm_h1frame_next_field(raw, end, &pos, &n, &nl, &v, &vl) > 0) {
 		if (is_hop(n, nl) || in_connection(raw, start, end, n, nl) ||
-		    (trailers && trailer_dropped(n, nl)))
+		    (trailers && sm_hdrcheck_trailer_forbidden(n, nl)))
 			continue;
 		lower(n, nl);
 		h2_block_field(x->h, SM_H2_UPSTREAM, n, nl, v, vl, 0);

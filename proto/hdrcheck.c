@@ -78,6 +78,20 @@ int sm_hdrcheck_name_is(const uint8_t *name, size_t nlen, const char *lc)
 	return 1;
 }
 
+int sm_hdrcheck_trailer_forbidden(const uint8_t *name, size_t nlen)
+{
+	static const char *const names[] = {
+	        "content-length", "transfer-encoding", "host",         "connection",
+	        "keep-alive",     "proxy-connection",  "te",           "upgrade",
+	        "trailer",        "content-encoding",  "content-type", "content-range"};
+	if (nlen > SM_HDRCHECK_TRAILER_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (sm_hdrcheck_name_is(name, nlen, names[i]))
+			return 1;
+	return 0;
+}
+
 int sm_hdrcheck_list_has(const uint8_t *list, size_t len, const uint8_t *tok, size_t tlen)
 {
 	size_t i = 0;

@@ -65,6 +65,16 @@ enum sm_hdrcheck_reason sm_hdrcheck_value(const uint8_t *value, size_t vlen);
 /* Case-insensitive compare of a span with a lower-case C string. */
 int sm_hdrcheck_name_is(const uint8_t *name, size_t nlen, const char *lower);
 
+/* 1 if a field of this name must not be in a trailer section (RFC 9110
+ * §6.5.1): framing (Content-Length, Transfer-Encoding), routing (Host),
+ * connection control (Connection, Keep-Alive, Proxy-Connection, TE,
+ * Upgrade), Trailer and content handling (Content-Encoding, Content-Type,
+ * Content-Range). A recipient that merges trailers into the head would act
+ * on them: HTTP/1.1 refuses such a section (sm_h1frame), HTTP/2 drops the
+ * field. The longest such name is SM_HDRCHECK_TRAILER_NAME_MAX bytes. */
+int sm_hdrcheck_trailer_forbidden(const uint8_t *name, size_t nlen);
+#define SM_HDRCHECK_TRAILER_NAME_MAX 17
+
 /* 1 if the comma-separated list (a Connection value: "close, Foo") holds
  * the token tok (case-insensitive, OWS and empty elements skipped). */
 int sm_hdrcheck_list_has(const uint8_t *list, size_t len, const uint8_t *tok, size_t tlen);

@@ -11,7 +11,7 @@ import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from smlib import (DEADLINE, FakeDNS, Proxy, check, check_event_order, http_response,
+from smlib import (DEADLINE, FakeDNS, Proxy, Server, check, check_event_order, http_response,
                    run_tests)
 
 
@@ -187,6 +187,44 @@ def test_smuggling_attempts_rejected_before_upstream():
     srv.shutdown()
 
 
+def test_framing_fields_in_trailers_refused():
+    """RFC 9110 §6.5.1: a chunked request whose trailers carry Content-Length,
+    Transfer-Encoding or Host is refused with 400; the origin, which might merge
+    trailers into the head, never gets a complete message or a field line."""
+    got = []
+    done = threading.Event()
+
+    def h(c):
+        data = b""
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            data += b
+        got.append(data)
+        done.set()
+    srv = Server(h)
+    with Proxy() as p:
+        for field in (b"Content-Length: 5", b"Transfer-Encoding: chunked", b"Host: evil.test"):
+            done.clear()
+            s = raw(p, b"POST http://127.0.0.1:%d/up HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                       b"Transfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n%s\r\n\r\n"
+                       b"GET /smuggled HTTP/1.1\r\n\r\n" % (srv.port, srv.port, field))
+            status, _, body = http_response(s)
+            s.close()
+            check(status == 400 and b"trailer_forbidden" in body, (field, status, body))
+            check(done.wait(DEADLINE), "the upstream connection was not closed")
+            # the head and body may have gone out before the trailers came
+            seen = got[-1]
+            check(seen == b"" or seen.startswith(b"POST /up HTTP/1.1\r\n"), seen)
+            tail = seen.split(b"\r\n0\r\n", 1)[1] if b"\r\n0\r\n" in seen else b""
+            check(b":" not in tail and b"smuggled" not in seen, (field, seen))
+        evs = p.wait_closed(3)
+        closed = [e["reason"] for e in evs if e["type"] == "flow_closed"]
+        check(closed == ["bad_request"] * 3, closed)
+    srv.close()
+
+
 def test_requests_to_different_hosts_on_one_connection():
     srv, H = origin()
     port = srv.server_address[1]
@@ -271,5 +309,6 @@ if __name__ == "__main__":
                test_pipelined_requests_answered_in_order_on_one_upstream,
                test_hop_by_hop_and_proxy_headers_removed,
                test_smuggling_attempts_rejected_before_upstream,
+               test_framing_fields_in_trailers_refused,
                test_requests_to_different_hosts_on_one_connection,
                test_upload_to_a_stalled_upstream_survives_backpressure])

@@ -572,3 +572,33 @@ Test(engine_h1, silent_upstream_is_a_504)
 	cr_assert_eq(eng_event(e, SM_EV_FLOW_CLOSED)->i[0], SM_CLOSE_UPSTREAM_TIMEOUT);
 	eng_delete(e);
 }
+
+/* A request refused in its trailers (a framing field, RFC 9110 §6.5.1)
+ * after its head and body went out: the client still gets a 400 naming
+ * the fault, the upstream never gets the field's colon. */
+Test(engine_h1, forbidden_trailer_after_the_head_is_a_400)
+{
+	static const char head[] = "POST http://127.0.0.1:8080/up HTTP/1.1\r\n"
+	                           "Host: 127.0.0.1:8080\r\n"
+	                           "Transfer-Encoding: chunked\r\n\r\n"
+	                           "4\r\nabcd\r\n";
+	static const char trailer[] = "0\r\nContent-Length: 5\r\n\r\n";
+	struct engine *e = eng_new(NULL);
+	struct sm_flow *f = eng_accept(e);
+	char buf[4096];
+	eng_recv(e, cl_fd(f), head, sizeof(head) - 1);
+	eng_complete(e, eng_need(e, EK_CONNECT, -1), 0, 0);
+	eng_cancels(e);
+	size_t up = eng_take(e, up_fd(f), buf, sizeof(buf));
+	cr_assert(up > 0 && memmem(buf, up, "abcd", 4), "the head and body went out");
+	eng_recv(e, cl_fd(f), trailer, sizeof(trailer) - 1);
+	up = eng_take(e, up_fd(f), buf, sizeof(buf));
+	cr_assert(!memchr(buf, ':', up), "%.*s", (int)up, buf);
+	size_t n = eng_take(e, cl_fd(f), buf, sizeof(buf) - 1);
+	buf[n] = 0;
+	cr_assert(!strncmp(buf, "HTTP/1.1 400 ", 13), "%s", buf);
+	cr_assert(strstr(buf, "trailer_forbidden"), "%s", buf);
+	eng_recv(e, cl_fd(f), "", 0);
+	cr_assert_eq(eng_event(e, SM_EV_FLOW_CLOSED)->i[0], SM_CLOSE_BAD_REQUEST);
+	eng_delete(e);
+}

@@ -94,7 +94,7 @@ Test(h1h2, chunked_request_and_trailers_both_ways)
 	yt_init(&t, 0);
 	client(&t, "POST /c HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\n"
 	           "X-Resp-Trailers: 1\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\n"
-	           "X-Trl: one\r\nContent-Length: 3\r\n\r\n");
+	           "X-Trl: one\r\n\r\n");
 	tc_pump(&t, 100);
 	cr_assert_eq(t.o.n, 1);
 	hdr_is(&t.o.st[0], ":method: POST\n:scheme: https\n:authority: example.com\n:path: /c\n"
@@ -258,6 +258,26 @@ Test(h1h2, bad_chunk_after_head_resets_the_stream)
 	cr_assert(t.toc.len > 13 && memcmp(t.toc.p, "HTTP/1.1 400 ", 13) == 0, "%.*s",
 	          LOGSTR(t.toc));
 	log_has(&t.log[0], "RESET 1 who=2 code=8 reason=client_http1\n");
+	tc_free(&t);
+}
+
+/* RFC 9110 §6.5.1: a framing field in the request's trailers refuses the
+ * request (HTTP/1.1's rule, proto/h1frame): the stream is reset before
+ * it ends, the client gets a 400. */
+Test(h1h2, forbidden_trailer_field_resets_the_stream)
+{
+	struct tc t;
+	yt_init(&t, 0);
+	t.o.no_answer = 1;
+	client(&t, "POST /c HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\n\r\n"
+	           "3\r\nabc\r\n0\r\nX-Trl: one\r\nContent-Length: 3\r\n\r\n");
+	tc_pump(&t, 100);
+	cr_assert_eq(t.o.n, 1);
+	cr_assert(t.o.st[0].rst && t.o.st[0].rst_code == NGHTTP2_CANCEL);
+	cr_assert(!t.o.st[0].ended, "the upstream never saw a complete message");
+	cr_assert_eq(t.o.st[0].trl.len, 0);
+	cr_assert(t.toc.len > 13 && memcmp(t.toc.p, "HTTP/1.1 400 ", 13) == 0, "%.*s",
+	          LOGSTR(t.toc));
 	tc_free(&t);
 }
 

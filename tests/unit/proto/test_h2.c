@@ -957,6 +957,17 @@ Test(h2, own_validator_table)
 	cr_assert_eq(validate(h, 1, H2_K_TRAIL, trl, 1, 0), SM_H2_R_TRAILERS);
 	nghttp2_nv trl_ps[1] = {NV(":status", "200")};
 	cr_assert_eq(validate(h, 1, H2_K_TRAIL, trl_ps, 1, 1), SM_H2_R_TRAILERS);
+	/* RFC 9110 §6.5.1: fields a merging recipient would act on are dropped */
+	nghttp2_nv trl_bad[5] = {NV("grpc-status", "0"), NV("content-length", "5"),
+	                         NV("host", "evil.example"), NV("content-type", "text/x"),
+	                         NV("x-kept", "1")};
+	uint64_t dropped = sm_h2_stats(h)->trailer_fields_dropped;
+	cr_assert_eq(validate(h, 1, H2_K_TRAIL, trl_bad, 5, 1), 0);
+	cr_assert_eq(h->side[1].blk.nfields, 2);
+	cr_assert_eq(sm_h2_stats(h)->trailer_fields_dropped, dropped + 3);
+	nghttp2_nv req_cl[5] = {REQ4, NV("content-length", "5")};
+	cr_assert_eq(validate(h, 0, H2_K_REQ, req_cl, 5, 0), 0); /* in a head: kept */
+	cr_assert_eq(h->side[0].blk.nfields, 5);
 	sm_h2_free(h);
 }
 

@@ -480,6 +480,15 @@ static const struct ecase ecases[] = {
          SM_ERR_INVALID, "ERR s=400 r=body d=1 f=80"},
         {"POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n",
          SM_ERR_INVALID, "ERR s=400 r=body d=1 f=80"},
+        /* RFC 9110 §6.5.1: framing and routing fields in a trailer section */
+        {"POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+         "Content-Length: 5\r\n\r\nhello",
+         SM_ERR_INVALID, "ERR s=400 r=body d=6 f=80"},
+        {"POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n"
+         "X-Ok: 1\r\nTRANSFER-encoding: chunked\r\n\r\n",
+         SM_ERR_INVALID, "ERR s=400 r=body d=6 f=80"},
+        {"POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nHost: evil\r\n\r\n",
+         SM_ERR_INVALID, "ERR s=400 r=body d=6 f=80"},
 };
 
 Test(http1, malformed_requests_get_the_right_status)
@@ -764,6 +773,44 @@ Test(http1, trailer_limit)
 	               "0\r\nX-Long-Trailer: 0123456789\r\n\r\n"));
 	cr_expect_eq(t->cerr, SM_ERR_INVALID);
 	cr_expect(strstr(t->log, "ERR s=400 r=body d=5 f=80") != NULL, "%s", t->log);
+	harness_free(t);
+}
+
+/* A forbidden trailer field is refused at its colon: the upstream never
+ * gets a line it could merge into the head, and the message never ends
+ * there. Names that only start like one, or are longer, pass. */
+Test(http1, trailer_framing_fields_never_reach_the_upstream)
+{
+	static const char *const bad[] = {
+	        "Content-Length",   "transfer-encoding", "Host",
+	        "Connection",       "Keep-Alive",        "TE",
+	        "Trailer",          "Content-Type",      "Content-Encoding",
+	        "Proxy-Connection", "Upgrade",           "Content-Range"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct harness *t = harness_new(NULL, BIG);
+		char in[256];
+		int n = snprintf(in, sizeof(in),
+		                 "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		                 "0\r\n%s: 5\r\n\r\n",
+		                 bad[i]);
+		client_in(t, in, (size_t)n);
+		cr_expect_eq(t->cerr, SM_ERR_INVALID, "%s", bad[i]);
+		t->log[t->log_len] = 0;
+		cr_expect(strstr(t->log, "ERR s=400 r=body d=6 f=80") != NULL, "%s: %s", bad[i],
+		          t->log);
+		const uint8_t *tr = memmem(t->up, t->up_len, "\r\n\r\n0\r\n", 7);
+		cr_assert_not_null(tr, "%s: the head and last chunk went out", bad[i]);
+		tr += 7;
+		cr_expect(memchr(tr, ':', t->up_len - (size_t)(tr - t->up)) == NULL,
+		          "%s: its colon went out", bad[i]);
+		harness_free(t);
+	}
+	static const char ok[] = "POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	                         "0\r\nContent-Lengths: 5\r\nX-Transfer-Encoding: 1\r\n"
+	                         "Content-Length-And-Then-Some: 1\r\n\r\n";
+	struct harness *t = harness_new(NULL, BIG);
+	client_in(t, ok, strlen(ok));
+	cr_expect_eq(t->cerr, 0, "%s", t->log);
 	harness_free(t);
 }
 
