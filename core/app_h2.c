@@ -5,6 +5,7 @@
  * everything here. Flow control is end to end: proto/h2 opens windows only
  * as bytes are handed to the other side. Observers follow the streams
  * through observe/observe.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "core/reactor.h"
 #include "core/stack.h"
 #include "observe/observe.h"
+#include "observe/pipeline.h"
 #include "proto/h2.h"
 #include "telemetry/event.h"
 
@@ -52,6 +54,42 @@ static void count(struct sm_reactor *r, struct h2_app *a)
 	}
 }
 
+/* How the flow ends once both sessions are done: as proto/h2 ended the
+ * client's connection, if it did. */
+static int end_reason(const struct h2_app *a, int otherwise)
+{
+	switch (sm_h2_client_ended(a->h2, NULL)) {
+	case SM_H2_R_RAPID_RESET: return SM_CLOSE_H2_RAPID_RESET;
+	case SM_H2_R_STREAM_FLOOD: return SM_CLOSE_H2_STREAM_FLOOD;
+	case SM_H2_R_NGHTTP2: return SM_CLOSE_H2_CLIENT_ERROR;
+	default: return otherwise;
+	}
+}
+
+/* proto/h2 ended the client's connection with an error (our GOAWAY): a
+ * fatal parse_error names why, counted by stage h2_client. */
+static void client_goaway(struct sm_reactor *r, struct sm_flow *f, const struct sm_h2_event *ev)
+{
+	SM_CTR_INC(r, parse_errors[SM_PARSE_H2_CLIENT]);
+	struct sm_event *e = sm_flow_event(r, f, SM_EV_PARSE_ERROR);
+	if (!e)
+		return;
+	char why[64];
+	if (ev->reason == SM_H2_R_NGHTTP2)
+		snprintf(why, sizeof(why), "goaway_%s", sm_h2_code_str(ev->code));
+	else
+		snprintf(why, sizeof(why), "%s", sm_h2_reason_str((enum sm_h2_reason)ev->reason));
+	for (char *p = why; *p; p++)
+		*p = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
+	e->i[0] = SM_H2_CLIENT;
+	e->i[1] = SM_PIPE_FRAMING;
+	e->i[2] = 1;
+	e->i[3] = 0;
+	sm_event_set_str(e, 0, "h2", 2);
+	sm_event_set_str(e, 1, why, strlen(why));
+	sm_flow_event_commit(r);
+}
+
 static void events(struct sm_reactor *r, struct sm_flow *f, struct h2_app *a, bool *progress)
 {
 	struct sm_h2_event ev;
@@ -86,6 +124,10 @@ static void events(struct sm_reactor *r, struct sm_flow *f, struct h2_app *a, bo
 			sm_flow_event_commit(r);
 			break;
 		}
+		case SM_H2_EV_GOAWAY:
+			if (ev.who == SM_H2_PROXY && ev.dir == SM_H2_CLIENT && ev.code != 0)
+				client_goaway(r, f, &ev);
+			break;
 		default: break;
 		}
 	}
@@ -137,7 +179,8 @@ static void pump(struct sm_reactor *r, struct sm_flow *f, int side, int why)
 		if (na < 0 || nb < 0) {
 			events(r, f, a, &progress);
 			sm_flow_close(r, f,
-			              na < 0 ? SM_CLOSE_BAD_REQUEST : SM_CLOSE_UPSTREAM_PROTOCOL);
+			              na < 0 ? end_reason(a, SM_CLOSE_BAD_REQUEST)
+			                     : SM_CLOSE_UPSTREAM_PROTOCOL);
 			return;
 		}
 		progress = na > 0 || nb > 0;
@@ -165,11 +208,11 @@ static void pump(struct sm_reactor *r, struct sm_flow *f, int side, int why)
 	}
 	bool quiet = !c[SM_SIDE_CLIENT].out.inflight && !c[SM_SIDE_UPSTREAM].out.inflight;
 	if (quiet && sm_h2_done(a->h2, SM_H2_CLIENT) && sm_h2_done(a->h2, SM_H2_UPSTREAM)) {
-		sm_flow_close(r, f, SM_CLOSE_DONE);
+		sm_flow_close(r, f, end_reason(a, SM_CLOSE_DONE));
 		return;
 	}
 	if (quiet && a->eof_given[SM_SIDE_CLIENT] && sm_h2_open_streams(a->h2) == 0) {
-		sm_flow_close(r, f, SM_CLOSE_DONE);
+		sm_flow_close(r, f, end_reason(a, SM_CLOSE_DONE));
 		return;
 	}
 	for (int s = 0; s < 2; s++)

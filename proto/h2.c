@@ -218,6 +218,7 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
 	int32_t sid = f->hd.stream_id;
 	h->side[side].blk.active = 0;
 	if (side == SM_H2_CLIENT && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+		h2_abuse_opened(h);
 		struct h2_stream *st = NULL;
 		for (uint32_t i = 0; i < h->nslots && !st; i++)
 			if (!h->st[i].used)
@@ -439,10 +440,15 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 		}
 		if (st) {
 			h->stats.resets_peer++;
+			/* a client cancelling what is still being answered: fine
+			 * now and then, an attack by the hundred */
+			int early = side == SM_H2_CLIENT && !st->ended[SM_H2_UPSTREAM];
 			st->open[side] = 0; /* closed for us; on_stream_close follows */
 			h2_kill_stream(h, st, side, (uint8_t)side, f->rst_stream.error_code,
 			               SM_H2_R_NONE, 0);
 			st->open[side] = 1;
+			if (early)
+				h2_abuse(h, SM_H2_R_RAPID_RESET);
 		}
 		break;
 	case NGHTTP2_GOAWAY: got_goaway(h, side, f); break;
@@ -578,11 +584,19 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 			rst(h, st, side, NGHTTP2_NO_ERROR);
 		return 0;
 	}
+	if (side == SM_H2_CLIENT && f->hd.type == NGHTTP2_RST_STREAM &&
+	    f->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) {
+		h->stats.refused_streams++;
+		h2_abuse(h, SM_H2_R_STREAM_FLOOD);
+		return 0;
+	}
 	if (f->hd.type == NGHTTP2_GOAWAY && !h->side[side].goaway_sent) {
-		/* nghttp2 ended this connection (protocol error): the other side
-		 * loses its peer */
+		/* nghttp2 ended this connection (protocol error, or our abuse
+		 * limit): the other side loses its peer */
 		h->side[side].goaway_sent = 1;
-		struct h2_ev e = h2_goaway_ev(side, SM_H2_PROXY, SM_H2_R_NGHTTP2, f);
+		int why = side == SM_H2_CLIENT ? h2_client_goaway_sent(h, f->goaway.error_code)
+		                               : SM_H2_R_NGHTTP2;
+		struct h2_ev e = h2_goaway_ev(side, SM_H2_PROXY, why, f);
 		h2_push(h, &e);
 		if (f->goaway.error_code != NGHTTP2_NO_ERROR)
 			h2_side_lost(h, side);

@@ -99,6 +99,11 @@ struct sm_h2_limits {
 	uint32_t max_mem;            /* bytes this connection may allocate [33554432] */
 	uint32_t max_out_queue;      /* frames queued toward one side before the
 	                                other side is no longer read [512] */
+	uint32_t max_resets;         /* client abuse: streams it reset before their response
+	                                ended, or opened past max_streams (refused), within
+	                                the last 10 x max_streams it opened; past it the
+	                                client gets GOAWAY ENHANCE_YOUR_CALM (rapid reset,
+	                                CVE-2023-44487; stream floods) [5 x max_streams] */
 	uint8_t no_extended_connect; /* 1: never offer RFC 8441 extended CONNECT
 	                                (else offered once the upstream offers it) */
 };
@@ -158,6 +163,9 @@ enum sm_h2_reason {
 	                             (detail = enum sm_h2h1_fault) */
 	SM_H2_R_CLIENT_HTTP1,     /* translated (proto/h1h2.h): the client's HTTP/1.1 request
 	                             was refused (detail = enum sm_h1_reason) */
+	SM_H2_R_RAPID_RESET,      /* GOAWAY: the client reset too many streams (max_resets) */
+	SM_H2_R_STREAM_FLOOD,     /* GOAWAY: the client opened too many streams past
+	                             max_streams (max_resets) */
 };
 
 struct sm_h2_event {
@@ -250,6 +258,8 @@ struct sm_h2_stats {
 	uint64_t resets_peer;            /* RST_STREAM received from either side */
 	uint64_t refused_no_slot;        /* stream table full */
 	uint64_t trailer_fields_dropped; /* fields forbidden in trailers (Content-Length...) */
+	uint64_t client_resets_early;    /* client resets of streams still being answered */
+	uint64_t refused_streams;        /* client streams refused (REFUSED_STREAM) */
 	uint64_t bytes[2];               /* DATA payload received per side */
 	uint64_t mem_limit;              /* allocations refused by max_mem */
 	uint64_t out_full;               /* feeds stopped by the other side's output queue */
@@ -258,6 +268,15 @@ struct sm_h2_stats {
 	uint64_t buffered_peak;          /* highest bytes held in stream buffers */
 };
 const struct sm_h2_stats *sm_h2_stats(const struct sm_h2 *h);
+
+/* Why the client's connection was ended by this side: SM_H2_R_RAPID_RESET
+ * or SM_H2_R_STREAM_FLOOD (GOAWAY ENHANCE_YOUR_CALM, see max_resets),
+ * SM_H2_R_NGHTTP2 (a GOAWAY with an error: a protocol error, or one of
+ * nghttp2's own limits; *code = its error code), or SM_H2_R_NONE. */
+int sm_h2_client_ended(const struct sm_h2 *h, uint32_t *code);
+
+/* The name of an HTTP/2 error code ("PROTOCOL_ERROR", ...). */
+const char *sm_h2_code_str(uint32_t code);
 
 /* Bytes currently allocated (nghttp2 included) / held in stream buffers. */
 size_t sm_h2_mem_used(const struct sm_h2 *h);

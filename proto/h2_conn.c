@@ -84,6 +84,8 @@ struct sm_h2 *h2_core_new(const struct sm_h2_limits *lim, int with_streams,
 		l.max_mem = 32u << 20;
 	if (!l.max_out_queue)
 		l.max_out_queue = 512;
+	if (!l.max_resets)
+		l.max_resets = 5 * l.max_streams;
 	if (l.stream_window > 0x7fffffffu || l.conn_window > 0x7fffffffu || l.max_streams > 10000 ||
 	    l.max_header_list > (16u << 20) || l.max_header_fields > 65536)
 		return NULL;
@@ -340,3 +342,53 @@ const struct sm_h2_ops h2_relay_ops = {
         .done = done,
         .wait = wait,
 };
+
+/* ---- client abuse: rapid reset (CVE-2023-44487) and stream floods ---- */
+
+/* The window is counted in streams opened, not time (sans-I/O): two
+ * buckets of 10 x max_streams, the current and the previous one, so a
+ * burst cannot hide across a bucket's edge. */
+void h2_abuse_opened(struct sm_h2 *h)
+{
+	if (++h->abuse_opened >= 10 * h->lim.max_streams) {
+		h->abuse_prev = h->abuse_cur;
+		h->abuse_cur = 0;
+		h->abuse_opened = 0;
+	}
+}
+
+void h2_abuse(struct sm_h2 *h, int reason)
+{
+	if (reason == SM_H2_R_RAPID_RESET)
+		h->stats.client_resets_early++;
+	h->abuse_cur++;
+	if (h->client_end || h->abuse_prev + h->abuse_cur <= h->lim.max_resets)
+		return;
+	/* our GOAWAY names the abuse; on_frame_send reports it */
+	h->client_end = (uint8_t)reason;
+	h->client_end_code = NGHTTP2_ENHANCE_YOUR_CALM;
+	nghttp2_session_terminate_session(h->side[SM_H2_CLIENT].s, NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+int h2_client_goaway_sent(struct sm_h2 *h, uint32_t code)
+{
+	if (h->client_end)
+		return h->client_end;
+	if (code != NGHTTP2_NO_ERROR) {
+		h->client_end = SM_H2_R_NGHTTP2;
+		h->client_end_code = code;
+	}
+	return SM_H2_R_NGHTTP2;
+}
+
+int sm_h2_client_ended(const struct sm_h2 *h, uint32_t *code)
+{
+	if (code)
+		*code = h->client_end_code;
+	return h->client_end;
+}
+
+const char *sm_h2_code_str(uint32_t code)
+{
+	return nghttp2_http2_strerror(code);
+}

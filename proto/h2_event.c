@@ -154,6 +154,8 @@ const char *sm_h2_reason_str(enum sm_h2_reason r)
 	case SM_H2_R_TARGET: return "target";
 	case SM_H2_R_UPSTREAM_HTTP1: return "upstream_http1";
 	case SM_H2_R_CLIENT_HTTP1: return "client_http1";
+	case SM_H2_R_RAPID_RESET: return "rapid_reset";
+	case SM_H2_R_STREAM_FLOOD: return "stream_flood";
 	}
 	return "unknown";
 }

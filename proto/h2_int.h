@@ -161,6 +161,11 @@ struct sm_h2 {
 	uint8_t paused[2]; /* feed of side stopped for events */
 	uint8_t failed;
 	uint8_t xconnect; /* SETTINGS_ENABLE_CONNECT_PROTOCOL offered to the client */
+	/* client abuse (limits.max_resets): counts in this window of
+	 * 10 x max_streams opened streams and the one before it */
+	uint32_t abuse_cur, abuse_prev, abuse_opened;
+	uint8_t client_end;       /* enum sm_h2_reason that ended the client's connection */
+	uint32_t client_end_code; /* the error code of that GOAWAY */
 	/* output in progress */
 	uint8_t *out;
 	size_t out_cap, out_len;
@@ -170,6 +175,15 @@ struct sm_h2 {
 	struct sm_h2h1 *h2h1;        /* the HTTP/2-to-HTTP/1.1 translator's state (h2h1.c) */
 	struct sm_h1h2 *h1h2;        /* the HTTP/1.1-to-HTTP/2 translator's state (h1h2.c) */
 };
+
+/* h2_conn.c: the client opened a stream (refused ones included); the
+ * client abused (reason SM_H2_R_RAPID_RESET or _STREAM_FLOOD): past
+ * max_resets its session is terminated with ENHANCE_YOUR_CALM. */
+void h2_abuse_opened(struct sm_h2 *h);
+void h2_abuse(struct sm_h2 *h, int reason);
+/* A GOAWAY went to the client: what ended its connection, for
+ * sm_h2_client_ended(); returns the reason to report it with. */
+int h2_client_goaway_sent(struct sm_h2 *h, uint32_t code);
 
 /* h2_hdr.c, h2_event.c */
 int h2_ev_push(struct sm_h2 *h, const struct h2_ev *e);

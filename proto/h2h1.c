@@ -313,6 +313,7 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
 	int32_t sid = f->hd.stream_id;
 	x->h->side[SM_H2_CLIENT].blk.active = 0;
 	if (f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+		h2_abuse_opened(x->h);
 		struct h2h1_st *st = NULL;
 		for (uint32_t i = 0; i < x->h->lim.max_streams && !st; i++)
 			if (!x->st[i].sid)
@@ -373,6 +374,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 			x->h->stats.resets_peer++;
 			h2h1_kill(x, st, SM_H2_CLIENT, f->rst_stream.error_code, SM_H2_R_NONE, 0,
 			          0);
+			h2_abuse(x->h, SM_H2_R_RAPID_RESET); /* still being answered */
 		}
 		break;
 	case NGHTTP2_GOAWAY: {
@@ -474,10 +476,18 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 			nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->sid, NGHTTP2_NO_ERROR);
 		return 0;
 	}
+	if (f->hd.type == NGHTTP2_RST_STREAM &&
+	    f->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) {
+		x->h->stats.refused_streams++;
+		h2_abuse(x->h, SM_H2_R_STREAM_FLOOD);
+		return 0;
+	}
 	if (f->hd.type == NGHTTP2_GOAWAY && !x->goaway) {
-		/* nghttp2 ended the connection (the client broke the protocol) */
+		/* nghttp2 ended the connection (the client broke the protocol,
+		 * or abused it: max_resets) */
 		x->goaway = 1;
-		struct h2_ev e = h2_goaway_ev(SM_H2_CLIENT, SM_H2_PROXY, SM_H2_R_NGHTTP2, f);
+		struct h2_ev e = h2_goaway_ev(SM_H2_CLIENT, SM_H2_PROXY,
+		                              h2_client_goaway_sent(x->h, f->goaway.error_code), f);
 		push_ev(x, &e);
 	}
 	return 0;

@@ -38,6 +38,9 @@ const char *sm_close_reason_name(int r)
 	        [SM_CLOSE_UPSTREAM_CLOSED] = "upstream_closed",
 	        [SM_CLOSE_UPSTREAM_TIMEOUT] = "upstream_timeout",
 	        [SM_CLOSE_UPSTREAM_NO_CLOSE_NOTIFY] = "upstream_no_close_notify",
+	        [SM_CLOSE_H2_RAPID_RESET] = "h2_rapid_reset",
+	        [SM_CLOSE_H2_STREAM_FLOOD] = "h2_stream_flood",
+	        [SM_CLOSE_H2_CLIENT_ERROR] = "h2_client_error",
 	};
 	return NAME_OF(names, r);
 }
@@ -104,6 +107,7 @@ const char *sm_parse_stage_name(int v)
 	        [SM_PARSE_HTTP1_REQUEST] = "http1_request",
 	        [SM_PARSE_HTTP1_RESPONSE] = "http1_response",
 	        [SM_PARSE_DECODE_BOMB] = "decode_bomb",
+	        [SM_PARSE_H2_CLIENT] = "h2_client",
 	};
 	return NAME_OF(names, v);
 }

@@ -75,6 +75,12 @@ enum sm_close_reason {
 	SM_CLOSE_UPSTREAM_TIMEOUT, /* no response head within upstream_response_ms: 504 */
 	SM_CLOSE_UPSTREAM_NO_CLOSE_NOTIFY, /* the upstream's TLS ended without close_notify: what
 	                                      it sent was delivered, the client closed cleanly */
+	SM_CLOSE_H2_RAPID_RESET,           /* HTTP/2 client reset too many streams: GOAWAY
+	                                      ENHANCE_YOUR_CALM */
+	SM_CLOSE_H2_STREAM_FLOOD,          /* HTTP/2 client opened too many streams past the
+	                                      concurrency limit: GOAWAY ENHANCE_YOUR_CALM */
+	SM_CLOSE_H2_CLIENT_ERROR, /* the HTTP/2 client broke the protocol or one of nghttp2's
+	                             own limits: GOAWAY with that error */
 	SM_CLOSE_REASON_COUNT
 };
 
@@ -134,6 +140,8 @@ enum sm_parse_stage {
 	SM_PARSE_HTTP1_RESPONSE,    /* upstream bytes refused by proto/http1 */
 	SM_PARSE_DECODE_BOMB,       /* an observed body or message decompressed past its
 	                               budget (content coding, gRPC, permessage-deflate) */
+	SM_PARSE_H2_CLIENT,         /* an HTTP/2 client's connection ended by proto/h2: abuse
+	                               (rapid reset, stream flood) or a protocol error */
 	SM_PARSE_STAGE_COUNT
 };
 

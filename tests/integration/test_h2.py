@@ -236,7 +236,121 @@ def test_streaming_response_and_trailers_both_ways():
     srv.close()
 
 
+def flood(p, port, n, reset, cancel_every=0):
+    """Writes n request HEADERS frames by hand (python3-h2 would refuse to
+    exceed the peer's limits), each followed by RST_STREAM(CANCEL) when
+    reset; reads until the proxy closes. Returns the frames received."""
+    from hyperframe.frame import HeadersFrame, RstStreamFrame
+    import h2.frame_buffer
+    c = H2Client(p, port)
+    hdrs = [(":method", "GET"), (":scheme", "https"), (":authority", "localhost:%d" % port),
+            (":path", "/")]
+    out = b""
+    for i in range(n):
+        f = HeadersFrame(1 + 2 * i)
+        f.data = c.conn.encoder.encode(hdrs)
+        f.flags.add("END_HEADERS")
+        f.flags.add("END_STREAM")
+        out += f.serialize()
+        if reset:
+            r = RstStreamFrame(1 + 2 * i)
+            r.error_code = 8
+            out += r.serialize()
+    try:
+        c.t.sendall(out)
+    except OSError:
+        pass  # the proxy may close before it read everything
+    got = b""
+    c.t.settimeout(DEADLINE)
+    while True:
+        try:
+            d = c.t.recv(65536)
+        except OSError:
+            break
+        if not d:
+            break
+        got += d
+    c.t.close()
+    fb = h2.frame_buffer.FrameBuffer(server=False)
+    fb.max_frame_size = 1 << 24
+    fb.add_data(got)
+    return list(fb)
+
+
+def check_calm(p, frames, reason):
+    from hyperframe.frame import GoAwayFrame
+    goaways = [f for f in frames if isinstance(f, GoAwayFrame)]
+    check(len(goaways) == 1 and goaways[0].error_code == 11,
+          "want one GOAWAY ENHANCE_YOUR_CALM: %s" % goaways)
+    evs = p.wait_closed(1)
+    pe = [e for e in evs if e["type"] == "parse_error"]
+    check(len(pe) == 1 and pe[0]["module"] == "h2" and pe[0]["reason"] == reason and
+          pe[0]["fatal"] == 1, pe)
+    closed = [e["reason"] for e in evs if e["type"] == "flow_closed"]
+    check(closed == ["h2_" + reason], closed)
+
+
+def test_rapid_reset_gets_enhance_your_calm():
+    """CVE-2023-44487: streams opened and cancelled at once, by the
+    thousand. nghttp2's own limit would answer INTERNAL_ERROR after 1000;
+    ours ends it sooner and says why."""
+    crt, key = LAB.leaf("h2rr")
+    srv = h2_server(crt, key)
+    with proxy(ADMIN) as p:
+        frames = flood(p, srv.port, 2000, reset=True)
+        check_calm(p, frames, "rapid_reset")
+        m = parse(scrape(admin_port(p)))
+        check(total(m, "soth_flows_closed_total", reason="h2_rapid_reset") == 1, "counter")
+        check(total(m, "soth_parser_errors_total", stage="h2_client") == 1, "parse counter")
+    srv.close()
+
+
+def test_stream_flood_gets_enhance_your_calm():
+    """10,000 streams at once: the first 100 (SETTINGS_MAX_CONCURRENT_STREAMS)
+    are taken, the rest refused, and a client that keeps going is told to
+    calm down rather than dropped silently."""
+    crt, key = LAB.leaf("h2sf")
+    srv = h2_server(crt, key)
+    with proxy() as p:
+        frames = flood(p, srv.port, 10000, reset=False)
+        check_calm(p, frames, "stream_flood")
+    srv.close()
+
+
+def test_some_cancelled_streams_are_fine():
+    """A browser cancels streams it no longer needs: a few hundred over a
+    connection's life, among completed ones, never end it."""
+    crt, key = LAB.leaf("h2ok")
+    srv = h2_server(crt, key)
+    with proxy() as p:
+        c = H2Client(p, srv.port)
+        hdrs = [(":method", "GET"), (":scheme", "https"),
+                (":authority", "localhost:%d" % srv.port)]
+        sid = 1
+        for rnd in range(6):  # 6 x 80 cancelled, each round followed by answered ones
+            for _ in range(80):
+                c.conn.send_headers(sid, hdrs + [(":path", "/c%d" % sid)], end_stream=True)
+                c.conn.reset_stream(sid, error_code=8)
+                sid += 2
+            done = []
+            for _ in range(20):
+                c.conn.send_headers(sid, hdrs + [(":path", "/k%d" % sid)], end_stream=True)
+                done.append(sid)
+                sid += 2
+            c.flush()
+            evs = c.events(lambda evs: all(any(isinstance(e, h2.events.StreamEnded) and
+                                               e.stream_id == s for e in evs) for s in done))
+        c.t.close()
+        evs = p.wait_closed(1)
+        closed = [e["reason"] for e in evs if e["type"] == "flow_closed"]
+        check(closed == ["done"], closed)
+        check(not [e for e in evs if e["type"] == "parse_error"], "a parse_error")
+    srv.close()
+
+
 if __name__ == "__main__":
     run_tests([test_curl_http2_through_the_proxy, test_many_streams_on_one_connection,
                test_open_streams_gauge_returns_to_zero,
-               test_streaming_response_and_trailers_both_ways])
+               test_streaming_response_and_trailers_both_ways,
+               test_rapid_reset_gets_enhance_your_calm, test_stream_flood_gets_enhance_your_calm,
+               test_some_cancelled_streams_are_fine])
