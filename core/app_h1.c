@@ -39,6 +39,9 @@ struct h1_app {
 	bool close_after_flush;    /* last response: close once the client's output drained */
 	bool upgrade;              /* 101 forwarded: raw or tunnel once both outputs drained */
 	uint32_t requests;         /* requests seen on this connection */
+	uint32_t answered;         /* final responses (101 included) relayed: HTTP/1.1
+	                              answers in order, so the next one answers
+	                              request number answered + 1 */
 	uint64_t head_since_ns;    /* a request head is awaited (the first) or being read since;
 	                              0: none (between requests the idle timeout rules) */
 	uint64_t resp_since_ns;    /* a response head is awaited since (0: none) */
@@ -131,7 +134,7 @@ static void response_event(struct sm_reactor *r, struct sm_flow *f, struct h1_ap
 	const char *m = sm_h1_method_name(ev->method);
 	const char *host = f->st->fe.live_host;
 	e->i[0] = ev->status;
-	e->i[1] = a->requests;
+	e->i[1] = a->answered;
 	sm_event_set_str(e, 0, m, strlen(m));
 	sm_event_set_str(e, 1, host, strlen(host));
 	sm_flow_event_commit(r);
@@ -389,13 +392,16 @@ static bool upstream_events(struct sm_reactor *r, struct sm_flow *f, struct h1_a
 	while (sm_h1_next_event(a->h1, &ev)) {
 		*popped = true;
 		metrics(r, a, &ev);
-		if (ev.type == SM_H1_EV_RESPONSE && !(ev.flags & SM_H1_F_DROPPED)) {
+		if (ev.type == SM_H1_EV_RESPONSE && !(ev.flags & SM_H1_F_INTERIM)) {
+			a->answered++; /* interim 1xx answer nothing yet */
 			response_event(r, f, a, &ev);
 		} else if (ev.type == SM_H1_EV_RESPONSE_END) {
 			if (ev.flags & SM_H1_F_CLOSE_CLIENT)
 				a->close_after_flush = true;
 		} else if (ev.type == SM_H1_EV_UPGRADE) {
 			a->upgrade = true;
+			a->answered++;
+			response_event(r, f, a, &ev); /* the 101 answers its request too */
 		} else if (ev.type == SM_H1_EV_ERROR) {
 			if (ev.flags & SM_H1_F_FORWARDED)
 				sm_flow_close(r, f, SM_CLOSE_UPSTREAM_PROTOCOL);

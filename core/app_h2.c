@@ -17,6 +17,15 @@
 #include "proto/h2.h"
 #include "telemetry/event.h"
 
+/* A request waiting for its final response: what http_response names. */
+#define H2_APP_PENDING 256 /* > proto/h2's stream table (2 x max_streams) */
+struct h2_pending {
+	int32_t sid; /* client stream id; 0: free */
+	uint32_t index;
+	uint8_t method_len;
+	char method[23];
+};
+
 struct h2_app {
 	struct sm_h2 *h2;
 	struct sm_flow_ref ref;
@@ -26,7 +35,37 @@ struct h2_app {
 	uint32_t requests;         /* requests seen on this connection */
 	uint32_t open_counted;     /* open streams last added to the gauge */
 	uint64_t total_counted;    /* streams last added to the total */
+	struct h2_pending pending[H2_APP_PENDING]; /* requests not answered yet */
 };
+
+static struct h2_pending *pending_find(struct h2_app *a, int32_t sid)
+{
+	for (unsigned k = 0; k < H2_APP_PENDING; k++)
+		if (a->pending[k].sid == sid)
+			return &a->pending[k];
+	return NULL;
+}
+
+/* A request: its number on the connection and method, until answered (a
+ * full table only loses those two fields in the events). */
+static void pending_add(struct h2_app *a, const struct sm_h2_event *ev)
+{
+	struct h2_pending *p = pending_find(a, 0);
+	if (!p)
+		return;
+	p->sid = ev->stream_id;
+	p->index = a->requests;
+	size_t n = ev->method_len < sizeof(p->method) ? ev->method_len : sizeof(p->method);
+	memcpy(p->method, ev->method, n);
+	p->method_len = (uint8_t)n;
+}
+
+static void pending_drop(struct h2_app *a, int32_t sid)
+{
+	struct h2_pending *p = sid ? pending_find(a, sid) : NULL;
+	if (p)
+		p->sid = 0;
+}
 
 static struct h2_app *A(const struct sm_flow *f)
 {
@@ -100,6 +139,8 @@ static void events(struct sm_reactor *r, struct sm_flow *f, struct h2_app *a, bo
 		switch (ev.type) {
 		case SM_H2_EV_REQUEST:
 			a->requests++;
+			if (r->events_on)
+				pending_add(a, &ev);
 			e = sm_flow_event(r, f, SM_EV_PROXY_REQUEST);
 			if (!e)
 				break;
@@ -112,18 +153,27 @@ static void events(struct sm_reactor *r, struct sm_flow *f, struct h2_app *a, bo
 		case SM_H2_EV_RESPONSE: {
 			if (ev.flags & SM_H2_F_INTERIM)
 				break;
+			struct h2_pending p = {0};
+			struct h2_pending *q = pending_find(a, ev.stream_id);
+			if (q) {
+				p = *q;
+				q->sid = 0;
+			}
 			e = sm_flow_event(r, f, SM_EV_HTTP_RESPONSE);
 			if (!e)
 				break;
 			const char *host = f->st->fe.live_host;
 			e->i[0] = ev.status;
-			e->i[1] = a->requests;
+			e->i[1] = p.index;
 			e->i[2] = ev.stream_id;
-			sm_event_set_str(e, 0, "", 0);
+			sm_event_set_str(e, 0, p.method, p.method_len);
 			sm_event_set_str(e, 1, host, strlen(host));
 			sm_flow_event_commit(r);
 			break;
 		}
+		case SM_H2_EV_STREAM_RESET: /* never answered */
+			pending_drop(a, ev.stream_id);
+			break;
 		case SM_H2_EV_GOAWAY:
 			if (ev.who == SM_H2_PROXY && ev.dir == SM_H2_CLIENT && ev.code != 0)
 				client_goaway(r, f, &ev);

@@ -457,6 +457,9 @@ static void h2_body_start(struct sm_observe_h2 *o, const struct sm_h2 *h,
 		return; /* bounded: this stream is relayed without observation */
 	*s = (struct h2_slot){.sid = ev->stream_id, .dir = ev->dir};
 	s->body = (struct body){.sink = &o->sink, .stream = ev->stream_id, .dir = ev->dir};
+	size_t tl = ctl < sizeof(s->body.type) - 1 ? ctl : sizeof(s->body.type) - 1;
+	memcpy(s->body.type, ct, tl); /* payload.content_type */
+	s->body.type[tl] = 0;
 	if (!body_open(&s->body, o->cfg, ct, ctl, ce, cel, ge, gel))
 		*s = (struct h2_slot){0};
 }

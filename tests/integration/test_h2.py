@@ -52,8 +52,11 @@ def test_curl_http2_through_the_proxy():
         reqs = [(e["method"], e["target"], e["stream"]) for e in evs
                 if e["type"] == "proxy_request" and e["method"] != "CONNECT"]
         check(reqs == [("GET", "/one", 1), ("GET", "/two", 3), ("POST", "/up", 1)], reqs)
-        resp = [(e["status"], e["stream"]) for e in evs if e["type"] == "http_response"]
-        check(resp == [(200, 1), (200, 3), (200, 1)], resp)
+        resp = [(e["status"], e["stream"], e["method"], e["request_index"]) for e in evs
+                if e["type"] == "http_response"]
+        check(resp == [(200, 1, "GET", 1), (200, 3, "GET", 2), (200, 1, "POST", 1)], resp)
+        ct = [e["content_type"] for e in evs if e["type"] == "payload" and e["dir"] == "server_to_client"]
+        check(ct and all(c == "text/plain" for c in ct), ct)
         check(all(e["reason"] == "done" for e in evs if e["type"] == "flow_closed"), evs[-1])
     srv.close()
 

@@ -140,8 +140,10 @@ def test_pipelined_requests_answered_in_order_on_one_upstream():
             status, _, body = http_response(s)
             check(status == 200 and body == b"origin says hi: /r%d" % i, (i, status, body))
         s.close()
-        p.wait_closed(1)
+        evs = p.wait_closed(1)
         check(H.connections == 1, "pipelined requests used %d upstream connections" % H.connections)
+        idx = [e["request_index"] for e in evs if e["type"] == "http_response"]
+        check(idx == [1, 2, 3, 4, 5], "each response names the request it answers: %s" % idx)
     srv.shutdown()
 
 

@@ -84,6 +84,9 @@ def test_messages_fragments_ping_and_close_are_relayed_and_observed():
         session(p, srv.port, script)
         evs = p.wait_events(lambda evs: any(e["type"] == "flow_closed" for e in evs), "close")
         check_event_order(evs)
+        resp = [(e["status"], e["method"], e["request_index"]) for e in evs
+                if e["type"] == "http_response"]
+        check(resp == [(101, "GET", 1)], "the 101 answers its request: %s" % resp)
         msgs = [(e["dir"], e["opcode"], e["length"], e["excerpt"]) for e in evs
                 if e["type"] == "ws_message"]
         c, s_ = "client_to_server", "server_to_client"
