@@ -206,6 +206,8 @@ static const char *rule_desc(struct sm_config_arena *a, size_t idx, const struct
 	char buf[512];
 	size_t o = 0;
 	append(buf, sizeof(buf), &o, "rules[%zu]", idx);
+	if (r->name)
+		append(buf, sizeof(buf), &o, " \"%.64s\"", r->name);
 	if (r->host)
 		append(buf, sizeof(buf), &o, " host \"%.64s\"", r->host);
 	if (r->sni)

@@ -106,6 +106,19 @@ bool sm_front_request_policy(struct sm_reactor *r, struct sm_flow *f, const stru
 	in.request_roll = sm_rng_next(&r->rng);
 	struct sm_policy_decision d;
 	int rc = sm_policy_decide_request(r->cfg, &in, &d);
+	if (rc == SM_OK && d.rule >= 0) { /* a rule decided this request */
+		struct sm_event *e = sm_flow_event(r, f, SM_EV_REQUEST_DECISION);
+		if (e) {
+			e->i[0] = d.action;
+			e->i[1] = d.rule;
+			e->i[2] = 0;
+			if (d.desc)
+				sm_event_set_str(e, 0, d.desc, strlen(d.desc));
+			if (d.name)
+				sm_event_set_str(e, 1, d.name, strlen(d.name));
+			sm_flow_event_commit(r);
+		}
+	}
 	if (rc == SM_OK && d.action == SM_ACTION_FAULT && d.fault) {
 		sm_front_fault(r, f, &d, method, ev->target, ev->target_len, head);
 		return false;

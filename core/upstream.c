@@ -33,6 +33,8 @@ void sm_upstream_decision_event(struct sm_reactor *r, struct sm_flow *f,
 	sm_event_set_str(ev, 0, f->st->fe.host, strlen(f->st->fe.host));
 	if (d->desc)
 		sm_event_set_str(ev, 1, d->desc, strlen(d->desc));
+	if (d->name)
+		sm_event_set_str(ev, 2, d->name, strlen(d->name));
 	sm_flow_event_commit(r);
 }
 

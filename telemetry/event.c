@@ -65,7 +65,7 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
                                  .s = {"method", "target"}},
         [SM_EV_CONNECT_DECISION] = {.type = "connect_decision",
                                     .i = {ENUM("action", sm_action_name), INT("rule"), INT("port")},
-                                    .s = {"host", "rule_desc"}},
+                                    .s = {"host", "rule_desc", "rule_name"}},
         [SM_EV_UPSTREAM_CONNECTED] = {.type = "upstream_connected",
                                       .i = {INT("connect_us"), INT("dns_us")},
                                       .s = {"address"}},
@@ -133,6 +133,10 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
                                  .s = {"method", "host"}},
         /* no fields: even if one reached the JSONL stream, no secret would */
         [SM_EV_TLS_KEYLOG] = {.type = "tls_keylog"},
+        [SM_EV_REQUEST_DECISION] = {.type = "request_decision",
+                                    .i = {ENUM("action", sm_action_name), INT("rule"),
+                                          INT("stream")},
+                                    .s = {"rule_desc", "rule_name"}},
 };
 
 void sm_event_set_str(struct sm_event *ev, int k, const char *s, size_t len)

@@ -45,6 +45,9 @@ enum sm_event_type {
 	/* s0 label, s1 client random (hex), s2 secret (hex): one SSLKEYLOGFILE line
 	 * for the collector's key log, never written to the JSONL stream */
 	SM_EV_TLS_KEYLOG,
+	/* a request-level rule decided one request: i0 action, i1 rule index,
+	 * i2 stream (0 on HTTP/1.x), s0 rule description, s1 rule name */
+	SM_EV_REQUEST_DECISION,
 	SM_EV_TYPE_COUNT
 };
 

@@ -34,6 +34,7 @@ rules:
         check(status.startswith("HTTP/1.1 403"), status)
         check(b"Connection: close" in head, head)
         check(b"rules[0]" in body and b"*.blocked.test" in body, "403 body must name the rule: %r" % body)
+        check(b'"no-blocked"' in body, "403 body must give the rule's name: %r" % body)
         # an allowed name through the same proxy still works
         s, status, _ = connect_via(p.port, "ok.test:%d" % srv.port)
         check(status.startswith("HTTP/1.1 200"), status)
@@ -44,14 +45,52 @@ rules:
         evs = p.wait_closed(2)
         check_event_order(evs)
         dec = [e for e in evs if e["type"] == "connect_decision"]
-        check(dec[0]["action"] == "block" and dec[0]["rule"] == 0, dec[0])
-        check(dec[1]["action"] == "tunnel" and dec[1]["rule"] == -1, dec[1])
+        check(dec[0]["action"] == "block" and dec[0]["rule"] == 0 and
+              dec[0]["rule_name"] == "no-blocked", dec[0])
+        check(dec[1]["action"] == "tunnel" and dec[1]["rule"] == -1 and
+              dec[1].get("rule_name", "") == "", dec[1])
         closed = [e["reason"] for e in evs if e["type"] == "flow_closed"]
         check(sorted(closed) == ["blocked", "done"], closed)
         check(srv.accepted == 1, "upstream saw %d connections, expected only the allowed one" % srv.accepted)
         check(("api.blocked.test", 1) not in dns.queries, "a pre-DNS block must not resolve")
     srv.close()
     dns.close()
+
+
+def test_request_rule_names_itself_in_the_403_and_its_event():
+    got = []
+
+    def origin(c):
+        while True:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                b = c.recv(4096)
+                if not b:
+                    return
+                data += b
+            got.append(data)
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    srv = Server(origin)
+    cfg = ("default_action: tunnel\nrules:\n"
+           '  - { host: "127.0.0.1", method: POST, path: "/admin*", action: block, '
+           'name: "no-admin-writes" }\n')
+    with Proxy(cfg) as p:
+        s = socket.create_connection(("127.0.0.1", p.port), timeout=DEADLINE)
+        s.sendall(b"GET http://127.0.0.1:%d/admin/x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % srv.port)
+        status, _, body = http_response(s)
+        check(status == 200 and body == b"ok", (status, body))
+        s.sendall(b"POST http://127.0.0.1:%d/admin/x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  b"Content-Length: 0\r\n\r\n" % srv.port)
+        status, _, body = http_response(s)
+        s.close()
+        check(status == 403 and b'"no-admin-writes"' in body and b"method POST" in body,
+              (status, body))
+        evs = p.wait_closed(1)
+        dec = [(e["action"], e["rule"], e["rule_name"]) for e in evs
+               if e["type"] == "request_decision"]
+        check(dec == [("block", 0, "no-admin-writes")], dec)
+        check(len(got) == 1, "the blocked request reached the origin: %s" % got)
+    srv.close()
 
 
 def test_dest_rule_refuses_name_resolving_into_forbidden_range():
@@ -155,6 +194,7 @@ def test_oversized_head_answers_431():
 
 if __name__ == "__main__":
     run_tests([test_block_rule_answers_403_and_upstream_sees_nothing,
+               test_request_rule_names_itself_in_the_403_and_its_event,
                test_dest_rule_refuses_name_resolving_into_forbidden_range,
                test_clients_outside_allow_clients_get_403,
                test_dns_failure_answers_502_naming_the_reason,

@@ -144,7 +144,7 @@ Test(config, full_file)
 	cidr_is(&r[0].dests[1], "fd00::/8");
 	cr_assert_eq(r[0].action, SM_ACTION_BLOCK);
 	cr_assert_eq(r[0].line, 20);
-	cr_assert_str_eq(r[0].desc, "rules[0] dest 10.0.0.0/8,fd00::/8");
+	cr_assert_str_eq(r[0].desc, "rules[0] \"no internal\" dest 10.0.0.0/8,fd00::/8");
 
 	cr_assert_null(r[1].name);
 	cr_assert_str_eq(r[1].host, "*.example.test");

@@ -291,7 +291,7 @@ Test(policy, decision_names_and_descriptions)
 	struct sm_policy_decision d;
 	cr_assert_eq(sm_policy_decide_pre(cfg, &in, &d), SM_OK);
 	cr_assert_str_eq(d.name, "blocked sites");
-	cr_assert_str_eq(d.desc, "rules[0] host \"*.blocked.test\"");
+	cr_assert_str_eq(d.desc, "rules[0] \"blocked sites\" host \"*.blocked.test\"");
 
 	in.host = "other.test";
 	in.host_len = 10;
@@ -299,7 +299,7 @@ Test(policy, decision_names_and_descriptions)
 	cr_assert_eq(sm_policy_decide_dest(cfg, &in, &d), SM_OK);
 	cr_assert_eq(d.rule, 4);
 	cr_assert_str_eq(d.name, "internal");
-	cr_assert_str_eq(d.desc, "rules[4] dest 10.0.0.0/8,fd00::/8");
+	cr_assert_str_eq(d.desc, "rules[4] \"internal\" dest 10.0.0.0/8,fd00::/8");
 
 	dest = sa("1.1.1.1");
 	cr_assert_eq(sm_policy_decide_dest(cfg, &in, &d), SM_OK);
