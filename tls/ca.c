@@ -99,21 +99,25 @@ static int read_small(const char *path, uint8_t *buf, size_t cap, size_t *len, m
 	return SM_OK;
 }
 
-/* Write to <path>.tmp (created O_EXCL with the final mode), fsync, rename,
- * fsync the directory: the file appears whole or not at all. */
-static int write_atomic(const char *dir, const char *path, const void *data, size_t len,
-                        mode_t mode, char *err, size_t err_cap)
+/* Publishes data as path, never replacing it: written to a temporary file
+ * of our own in the same directory (mkostemp, the final mode), fsync'ed,
+ * then hard-linked to path, which fails with EEXIST when another process
+ * published first (link has O_EXCL semantics; renameat2 RENAME_NOREPLACE
+ * where the file system has no hard links). *won says which happened; the
+ * loser reads the winner's file, so concurrent first runs share one CA. */
+static int publish(const char *dir, const char *path, const void *data, size_t len, mode_t mode,
+                   bool *won, char *err, size_t err_cap)
 {
 	char tmp[SM_CA_PATH_MAX + 16];
-	int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int n = snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return errf(err, err_cap, SM_ERR_LIMIT, "path too long: %s", path);
-	unlink(tmp); /* a leftover from a crash; never holds a used key */
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	int fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600 until fchmod */
 	if (fd < 0)
-		return errf(err, err_cap, SM_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+		return errf(err, err_cap, SM_ERR_IO, "cannot create a temporary file for %s: %s",
+		            path, strerror(errno));
 	int rc = SM_OK;
-	if (fchmod(fd, mode) != 0) /* the umask may have taken bits away */
+	if (fchmod(fd, mode) != 0)
 		rc = SM_ERR_IO;
 	size_t off = 0;
 	while (rc == SM_OK && off < len) {
@@ -129,14 +133,23 @@ static int write_atomic(const char *dir, const char *path, const void *data, siz
 		rc = SM_ERR_IO;
 	int e = errno;
 	close(fd);
-	if (rc == SM_OK && rename(tmp, path) != 0) {
-		rc = SM_ERR_IO;
-		e = errno;
+	*won = false;
+	bool renamed = false;
+	if (rc == SM_OK) {
+		int l = link(tmp, path);
+		if (l != 0 && (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS)) {
+			l = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+			renamed = l == 0;
+		}
+		if (l == 0)
+			*won = true;
+		else if (errno != EEXIST)
+			rc = SM_ERR_IO, e = errno;
 	}
-	if (rc != SM_OK) {
-		unlink(tmp);
+	if (!renamed)
+		unlink(tmp); /* a linked path keeps the data */
+	if (rc != SM_OK)
 		return errf(err, err_cap, rc, "cannot write %s: %s", path, strerror(e));
-	}
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		fsync(dfd);
@@ -221,16 +234,21 @@ static int make_ca_cert(struct sm_ca *ca, ecc_key *key, WC_RNG *rng, int64_t now
 	                    &ca->cert_len);
 }
 
-static int write_cert(struct sm_ca *ca, char *err, size_t err_cap)
+/* Publishes the certificate in ca->cert_der; *won false: another process
+ * published one first (load_cert reads that one). */
+static int write_cert(struct sm_ca *ca, bool *won, char *err, size_t err_cap)
 {
 	char pem[PEM_MAX];
 	size_t len;
 	if (sm_ca_pem(ca, pem, sizeof(pem), &len) != SM_OK)
 		return errf(err, err_cap, SM_ERR_LIMIT, "cannot encode the CA certificate");
-	return write_atomic(ca->dir, ca->cert_path, pem, len, 0644, err, err_cap);
+	return publish(ca->dir, ca->cert_path, pem, len, 0644, won, err, err_cap);
 }
 
-static int create_key(struct sm_ca *ca, ecc_key *key, WC_RNG *rng, char *err, size_t err_cap)
+/* Makes and publishes a new key; *won false: another process published
+ * one first, and key is left for the caller to load that one into. */
+static int create_key(struct sm_ca *ca, ecc_key *key, WC_RNG *rng, bool *won, char *err,
+                      size_t err_cap)
 {
 	char pem[PEM_MAX];
 	if (wc_ecc_make_key_ex(rng, 32, key, ECC_SECP256R1) != 0)
@@ -243,7 +261,7 @@ static int create_key(struct sm_ca *ca, ecc_key *key, WC_RNG *rng, char *err, si
 	                    ECC_PRIVATEKEY_TYPE);
 	if (p <= 0)
 		return errf(err, err_cap, SM_ERR_INVALID, "cannot encode the CA key as PEM");
-	int rc = write_atomic(ca->dir, ca->key_path, pem, (size_t)p, 0600, err, err_cap);
+	int rc = publish(ca->dir, ca->key_path, pem, (size_t)p, 0600, won, err, err_cap);
 	explicit_bzero(pem, sizeof(pem));
 	return rc;
 }
@@ -339,7 +357,11 @@ int sm_ca_open(struct sm_ca *ca, const char *dir, int64_t now, char *err, size_t
 	if ((rc = mkdirs(ca->dir, err, err_cap)) != SM_OK)
 		return rc;
 
-	bool have_key = exists(ca->key_path), have_cert = exists(ca->cert_path);
+	/* The key is published before the certificate, so checking the
+	 * certificate first never sees a certificate "without" a key that a
+	 * concurrent first run is about to publish. */
+	bool have_cert = exists(ca->cert_path);
+	bool have_key = exists(ca->key_path);
 	if (have_cert && !have_key)
 		return errf(err, err_cap, SM_ERR_STATE,
 		            "%s exists but its key %s is missing; restore the key or move %s "
@@ -354,17 +376,24 @@ int sm_ca_open(struct sm_ca *ca, const char *dir, int64_t now, char *err, size_t
 		wc_FreeRng(&rng);
 		return errf(err, err_cap, SM_ERR_NOMEM, "cannot initialise an ECC key");
 	}
-	if (have_key)
+	bool won = false;
+	if (!have_key) {
+		rc = create_key(ca, &key, &rng, &won, err, err_cap);
+		if (rc == SM_OK && !won) { /* lost the race: use the winner's key */
+			wc_ecc_free(&key);
+			rc = wc_ecc_init(&key) == 0 ? SM_OK : SM_ERR_NOMEM;
+			have_key = true;
+		}
+	}
+	if (rc == SM_OK && have_key)
 		rc = load_key(ca, &key, err, err_cap);
-	else
-		rc = create_key(ca, &key, &rng, err, err_cap);
 	if (rc == SM_OK && !have_cert) {
 		rc = make_ca_cert(ca, &key, &rng, now);
 		if (rc != SM_OK)
 			errf(err, err_cap, rc, "cannot create the CA certificate");
 		else
-			rc = write_cert(ca, err, err_cap);
-		ca->created = rc == SM_OK;
+			rc = write_cert(ca, &won, err, err_cap);
+		ca->created = rc == SM_OK && won;
 	}
 	if (rc == SM_OK)
 		rc = load_cert(ca, &key, now, err, err_cap);

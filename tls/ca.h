@@ -7,8 +7,11 @@
  *           basicConstraints critical CA:TRUE pathlen:0,
  *           keyUsage critical keyCertSign+cRLSign, subjectKeyIdentifier,
  *           valid from now - 1 h for 10 years
- * Files are written to a temporary name (O_EXCL, final mode), fsync'ed and
- * renamed, so a crash never leaves half a key. Later runs load them and
+ * Files are written to a temporary file of our own (final mode), fsync'ed
+ * and hard-linked into place, never replacing an existing file: a crash
+ * never leaves half a key, and concurrent first runs on one directory end
+ * with one CA (the first to publish wins, the others load its files; the
+ * key is published before the certificate). Later runs load them and
  * refuse a key file that group or others can access (the error names the
  * file, its mode, and the chmod to run), a certificate that does not match
  * the key, one that is not a CA, or one that has expired.

@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,4 +267,67 @@ Test(ca, cli_path_and_export)
 	cr_assert_eq(st, 2);
 	cli(NULL, NULL, NULL, &st, buf, sizeof(buf));
 	cr_assert_eq(st, 2);
+}
+
+/* Concurrent first runs on one fresh directory (proxies started together
+ * with `ca export`): every opener succeeds and all end with the one CA that
+ * was published; exactly one of them created it. */
+#define RACERS 8
+
+struct racer {
+	pthread_barrier_t *go;
+	struct sm_ca ca;
+	int rc;
+	char err[512];
+};
+
+static void *race_open(void *arg)
+{
+	struct racer *r = arg;
+	pthread_barrier_wait(r->go);
+	r->rc = sm_ca_open(&r->ca, dir, (int64_t)time(NULL), r->err, sizeof(r->err));
+	return NULL;
+}
+
+Test(ca, concurrent_first_runs_share_one_ca)
+{
+	struct racer *rs = calloc(RACERS, sizeof(*rs));
+	cr_assert_not_null(rs);
+	for (int round = 0; round < 20; round++) {
+		char cmd[600];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		cr_assert_eq(system(cmd), 0);
+		pthread_barrier_t go;
+		pthread_barrier_init(&go, NULL, RACERS);
+		pthread_t th[RACERS];
+		for (int i = 0; i < RACERS; i++) {
+			rs[i].go = &go;
+			cr_assert_eq(pthread_create(&th[i], NULL, race_open, &rs[i]), 0);
+		}
+		int created = 0;
+		for (int i = 0; i < RACERS; i++) {
+			pthread_join(th[i], NULL);
+			cr_assert_eq(rs[i].rc, SM_OK, "round %d, opener %d: %s", round, i,
+			             rs[i].err);
+			created += rs[i].ca.created;
+		}
+		pthread_barrier_destroy(&go);
+		cr_assert_eq(created, 1, "round %d: %d openers say they created the CA", round,
+		             created);
+		for (int i = 1; i < RACERS; i++) {
+			cr_assert_eq(rs[i].ca.cert_len, rs[0].ca.cert_len, "round %d", round);
+			cr_assert_eq(
+			        memcmp(rs[i].ca.cert_der, rs[0].ca.cert_der, rs[0].ca.cert_len), 0,
+			        "round %d: opener %d has another CA", round, i);
+			cr_assert_eq(rs[i].ca.key_len, rs[0].ca.key_len);
+			cr_assert_eq(memcmp(rs[i].ca.key_der, rs[0].ca.key_der, rs[0].ca.key_len),
+			             0);
+		}
+		for (int i = 0; i < RACERS; i++)
+			sm_ca_close(&rs[i].ca);
+		/* no temporary file is left behind */
+		snprintf(cmd, sizeof(cmd), "ls -A '%s'", dir);
+		cr_assert_str_eq(run(cmd), "ca.key\nca.pem\n", "round %d", round);
+	}
+	free(rs);
 }
