@@ -17,8 +17,8 @@
 
 static const char usage[] =
         "Usage: soth-mitm [options]\n"
-        "       soth-mitm ca export [--der] [--ca-dir DIR]\n"
-        "       soth-mitm ca path [--ca-dir DIR]\n"
+        "       soth-mitm [--ca-dir DIR] ca export [--der] [--ca-dir DIR]\n"
+        "       soth-mitm [--ca-dir DIR] ca path [--ca-dir DIR]\n"
         "\n"
         "An explicit HTTP(S) proxy: CONNECT requests are intercepted (TLS terminated with\n"
         "a certificate from the local CA), tunnelled or blocked by policy; plain http://\n"
@@ -226,8 +226,19 @@ int main(int argc, char **argv)
 	static char scratch[16384];
 	static char listen_kv[4200], kv[4200];
 	static struct cli cli;
-	if (argc >= 2 && strcmp(argv[1], "ca") == 0)
-		return sm_ca_cli(argc - 1, argv + 1, stdout, stderr);
+	/* `ca` subcommand; --ca-dir may come before it as well as after */
+	const char *ca_dir = NULL;
+	int sub = 1;
+	while (sub < argc) {
+		if (strcmp(argv[sub], "--ca-dir") == 0 && sub + 1 < argc)
+			ca_dir = argv[sub + 1], sub += 2;
+		else if (strncmp(argv[sub], "--ca-dir=", 9) == 0)
+			ca_dir = argv[sub] + 9, sub++;
+		else
+			break;
+	}
+	if (sub < argc && strcmp(argv[sub], "ca") == 0)
+		return sm_ca_cli(ca_dir, argc - sub, argv + sub, stdout, stderr);
 	int rc = parse_cli(argc, argv, &cli, scratch, sizeof(scratch));
 	if (rc)
 		return rc > 0 ? 0 : 2;

@@ -7,8 +7,9 @@
 
 #include "tls/ca.h"
 
-static const char usage[] = "usage: soth-mitm [--ca-dir DIR] ca export [--der]\n"
-                            "       soth-mitm [--ca-dir DIR] ca path\n";
+/* The same forms as main's --help: --ca-dir before or after the command. */
+static const char usage[] = "usage: soth-mitm [--ca-dir DIR] ca export [--der] [--ca-dir DIR]\n"
+                            "       soth-mitm [--ca-dir DIR] ca path [--ca-dir DIR]\n";
 
 int sm_ca_cli_run(const char *ca_dir, int64_t now, int argc, char **argv, FILE *out, FILE *err)
 {
@@ -73,7 +74,7 @@ int sm_ca_cli_run(const char *ca_dir, int64_t now, int argc, char **argv, FILE *
 	return status;
 }
 
-int sm_ca_cli(int argc, char **argv, FILE *out, FILE *err)
+int sm_ca_cli(const char *ca_dir, int argc, char **argv, FILE *out, FILE *err)
 {
-	return sm_ca_cli_run(NULL, (int64_t)time(NULL), argc, argv, out, err);
+	return sm_ca_cli_run(ca_dir, (int64_t)time(NULL), argc, argv, out, err);
 }

@@ -12,8 +12,8 @@ import time
 from smlib import BIN, DEADLINE, Failure, Server, check, connect_via, run_tests
 
 
-def run(*args):
-    return subprocess.run([BIN] + list(args), capture_output=True, timeout=DEADLINE)
+def run(*args, env=None):
+    return subprocess.run([BIN] + list(args), capture_output=True, timeout=DEADLINE, env=env)
 
 
 class Started:
@@ -68,6 +68,54 @@ def test_help_lists_every_option():
     text = out.stdout.decode()
     for opt in ("--listen", "--threads", "--config", "--set", "--events", "--help", "--version"):
         check(opt in text, "--help does not mention %s" % opt)
+
+
+def usage_forms(text):
+    """Command lines for every `soth-mitm ca` usage line in text, each
+    optional [group] both left out and given."""
+    forms = []
+    for line in text.splitlines():
+        words = line.replace("Usage:", "").replace("usage:", "").split("#")[0].split()
+        if words[:1] != ["soth-mitm"] or "ca" not in words:
+            continue
+        variants = [[]]
+        i = 1
+        while i < len(words):
+            w = words[i]
+            if w.startswith("["):
+                group = [w.strip("[]")]
+                while not words[i].endswith("]"):
+                    i += 1
+                    group.append(words[i].strip("[]"))
+                variants = [v + extra for v in variants for extra in ([], group)]
+            else:
+                variants = [v + [w] for v in variants]
+            i += 1
+        forms += variants
+    return forms
+
+
+def test_every_ca_usage_form_works():
+    """Each form that --help and the ca usage message show runs (exit 0),
+    and they all print the same CA."""
+    help_text = run("--help").stdout.decode()
+    ca_usage = run("ca").stderr.decode()
+    forms = usage_forms(help_text) + usage_forms(ca_usage)
+    check(len(forms) >= 8, "ca usage forms: %s" % forms)
+    # the default directory is $XDG_DATA_HOME/soth-mitm: never the user's
+    data = tempfile.mkdtemp()
+    env = dict(os.environ, XDG_DATA_HOME=data)
+    cadir = os.path.join(data, "soth-mitm")
+    pems = set()
+    for f in forms:
+        args = [cadir if w == "DIR" else w for w in f]
+        out = run(*args, env=env)
+        check(out.returncode == 0, "%s: exit %d: %s" % (args, out.returncode, out.stderr))
+        if "export" in args and "--der" not in args:
+            pems.add(out.stdout)
+        elif "path" in args and "--ca-dir" in args:
+            check(out.stdout.decode() == os.path.join(cadir, "ca.pem") + "\n", out.stdout)
+    check(len(pems) == 1, "different CAs: %d" % len(pems))
 
 
 def test_version():
@@ -145,5 +193,5 @@ def test_concurrent_first_runs_share_one_ca():
 
 
 if __name__ == "__main__":
-    run_tests([test_help_lists_every_option, test_version, test_bad_input_exits_2_with_a_clear_message,
+    run_tests([test_help_lists_every_option, test_every_ca_usage_form_works, test_version, test_bad_input_exits_2_with_a_clear_message,
                test_concurrent_first_runs_share_one_ca])
