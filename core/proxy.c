@@ -15,6 +15,7 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
 
 #include "core/dns.h"
 #include "core/proxy_internal.h"
@@ -195,6 +196,120 @@ static int add_trust(struct sm_proxy *p, const char *path, bool required, char *
 	return SM_OK;
 }
 
+/* One PEM file of trusted roots must hold certificates and nothing wolfSSL
+ * refuses: a mistaken file (empty, a key, random bytes) would otherwise
+ * leave upstream verification failing with unknown_ca long after start-up. */
+static int check_trust_pem(const char *path, const char *buf, size_t len, char *err, size_t errcap)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	static const char end[] = "-----END CERTIFICATE-----";
+	size_t sp = 0;
+	while (sp < len && (buf[sp] == ' ' || (buf[sp] >= '\t' && buf[sp] <= '\r')))
+		sp++;
+	if (sp == len) {
+		snprintf(err, errcap, "trusted CA file %s: is empty", path);
+		return SM_ERR_INVALID;
+	}
+	/* a context, not a bare CertManager: only it takes the load flags */
+	WOLFSSL_CTX *ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
+	uint8_t *der = malloc(len);
+	if (!ctx || !der) {
+		if (ctx)
+			wolfSSL_CTX_free(ctx);
+		free(der);
+		snprintf(err, errcap, "out of memory");
+		return SM_ERR_NOMEM;
+	}
+	int rc = SM_OK, n = 0;
+	const char *at = buf, *stop = buf + len, *b;
+	while (rc == SM_OK && (b = memmem(at, (size_t)(stop - at), begin, sizeof(begin) - 1))) {
+		const char *e = memmem(b, (size_t)(stop - b), end, sizeof(end) - 1);
+		n++;
+		if (!e) {
+			snprintf(err, errcap, "trusted CA file %s: certificate %d has no END line",
+			         path, n);
+			rc = SM_ERR_INVALID;
+			break;
+		}
+		e += sizeof(end) - 1;
+		int dl = wc_CertPemToDer((const unsigned char *)b, (int)(e - b), der, (int)len,
+		                         CERT_TYPE);
+		/* an expired root in a bundle is harmless: it never verifies anything */
+		int v = dl > 0 ? wolfSSL_CTX_load_verify_buffer_ex(ctx, der, dl,
+		                                                   WOLFSSL_FILETYPE_ASN1, 0,
+		                                                   WOLFSSL_LOAD_FLAG_DATE_ERR_OKAY)
+		               : dl;
+		if (v != WOLFSSL_SUCCESS) {
+			snprintf(err, errcap, "trusted CA file %s: certificate %d is not valid: %s",
+			         path, n, wolfSSL_ERR_reason_error_string((unsigned long)v));
+			rc = SM_ERR_INVALID;
+		}
+		at = e;
+	}
+	if (rc == SM_OK && n == 0) {
+		bool key = memmem(buf, len, "PRIVATE KEY-----", 16) != NULL;
+		snprintf(err, errcap, "trusted CA file %s: %s", path,
+		         key ? "holds a private key, not a certificate"
+		             : "has no PEM certificate (no \"-----BEGIN CERTIFICATE-----\" line)");
+		rc = SM_ERR_INVALID;
+	}
+	wolfSSL_CTX_free(ctx);
+	free(der);
+	return rc;
+}
+
+/* Every tls.upstream_ca file, checked at start-up whatever the policy, so
+ * a wrong file is an error now, not a surprise when a rule intercepts. */
+static int check_upstream_ca(const struct sm_config *cfg, char *err, size_t errcap)
+{
+	const char *list = cfg->tls.upstream_ca;
+	if (!list || !*list)
+		return SM_OK;
+	if (wolfSSL_Init() != WOLFSSL_SUCCESS) {
+		snprintf(err, errcap, "wolfSSL_Init failed");
+		return SM_ERR_IO;
+	}
+	char *buf = malloc(TRUST_MAX);
+	int rc = buf ? SM_OK : SM_ERR_NOMEM;
+	if (!buf)
+		snprintf(err, errcap, "out of memory");
+	while (rc == SM_OK && list && *list) {
+		const char *next = strchr(list, ',');
+		size_t n = next ? (size_t)(next - list) : strlen(list);
+		char path[4096];
+		if (n >= sizeof(path)) {
+			snprintf(err, errcap, "tls.upstream_ca: path too long");
+			rc = SM_ERR_INVALID;
+			break;
+		}
+		memcpy(path, list, n);
+		path[n] = 0;
+		list = next ? next + 1 : NULL;
+		if (!n)
+			continue;
+		FILE *fp = fopen(path, "rb");
+		if (!fp) {
+			snprintf(err, errcap, "cannot read trusted CA file %s: %s", path,
+			         strerror(errno));
+			rc = SM_ERR_INVALID;
+			break;
+		}
+		size_t len = fread(buf, 1, TRUST_MAX, fp);
+		bool more = fgetc(fp) != EOF;
+		fclose(fp);
+		if (more) {
+			snprintf(err, errcap, "trusted CA file %s: larger than %u bytes", path,
+			         TRUST_MAX);
+			rc = SM_ERR_LIMIT;
+		} else {
+			rc = check_trust_pem(path, buf, len, err, errcap);
+		}
+	}
+	free(buf);
+	wolfSSL_Cleanup();
+	return rc;
+}
+
 /* The local CA (created on first run) and the roots upstreams are verified
  * against: everything interception needs from disk, read before any
  * reactor starts. */
@@ -288,6 +403,11 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 		snprintf(err, errcap, "tls.non_tls: expected tunnel or block");
 		sm_proxy_destroy(p);
 		return SM_ERR_INVALID;
+	}
+	int trc = check_upstream_ca(cfg, err, errcap);
+	if (trc != SM_OK) {
+		sm_proxy_destroy(p);
+		return trc == SM_ERR_LIMIT ? SM_ERR_INVALID : trc;
 	}
 	if (wants_intercept(cfg)) {
 		int rc = open_tls(p, cfg, err, errcap);

@@ -62,6 +62,17 @@ class Started:
         return self.proc.returncode
 
 
+def start_or_exit(*args):
+    """Runs the proxy until it either exits or reports its listeners (then
+    stops it). Returns (exit code or "started", stderr text)."""
+    p = Started(*args)
+    if p.wait_line("listening on ") is not None:
+        p.stop()
+        return "started", "".join(p.lines)
+    p.stop()
+    return p.proc.returncode, "".join(p.lines)
+
+
 def test_help_lists_every_option():
     out = run("--help")
     check(out.returncode == 0, out)
@@ -150,6 +161,52 @@ def test_bad_input_exits_2_with_a_clear_message():
         check(msg in err, "%s: stderr %r lacks %r" % (args, err, msg))
 
 
+def upstream_ca_files(d):
+    """Files that are not trusted roots: {name: (contents, reason shown)}."""
+    key = os.path.join(d, "k.pem")
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key],
+                   check=True, capture_output=True, timeout=DEADLINE)
+    with open(key, "rb") as f:
+        key_pem = f.read()
+    bad_cert = (b"-----BEGIN CERTIFICATE-----\n" + b"QUJD" * 40 + b"\n-----END CERTIFICATE-----\n")
+    return {
+        "empty.pem": (b"", "is empty"),
+        "key.pem": (key_pem, "holds a private key, not a certificate"),
+        "random.pem": (os.urandom(3000), "has no PEM certificate"),
+        "broken.pem": (bad_cert, "certificate 1 is not valid"),
+    }
+
+
+def test_upstream_ca_must_hold_certificates():
+    """--upstream-ca refuses a file that is not a PEM certificate bundle
+    (whatever the default action), naming the file and what is wrong."""
+    d = tempfile.mkdtemp()
+    for name, (data, reason) in upstream_ca_files(d).items():
+        path = os.path.join(d, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        for action in ("intercept", "tunnel"):
+            rc, err = start_or_exit("--listen", "127.0.0.1:0", "--ca-dir", os.path.join(d, "ca"),
+                                    "--set", "default_action=" + action, "--upstream-ca", path)
+            check(rc == 2, "%s (%s): exit %s, stderr %s" % (name, action, rc, err))
+            check(path in err and reason in err, "%s: stderr %r lacks the file and %r" % (name, err, reason))
+    # a CA with its key in the same file, and the system bundle (it holds
+    # expired roots: harmless, accepted) start
+    ca, ca_key = os.path.join(d, "ca.pem"), os.path.join(d, "ca.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", ca_key, "-out", ca, "-days", "3", "-subj", "/CN=t"],
+                   check=True, capture_output=True, timeout=DEADLINE)
+    both = os.path.join(d, "both.pem")
+    with open(both, "wb") as f:
+        f.write(open(ca, "rb").read() + open(ca_key, "rb").read())
+    good = [both] + [b for b in ["/etc/ssl/certs/ca-certificates.crt"] if os.path.exists(b)]
+    args = ["--listen", "127.0.0.1:0", "--ca-dir", os.path.join(d, "ca")]
+    for g in good:
+        args += ["--upstream-ca", g]
+    rc, err = start_or_exit(*args)
+    check(rc == "started", "good trusted CA files refused: %s" % err)
+
+
 def test_concurrent_first_runs_share_one_ca():
     """Proxies and `ca export` started together on a fresh CA directory all
     succeed and all use the one CA that was created."""
@@ -194,4 +251,5 @@ def test_concurrent_first_runs_share_one_ca():
 
 if __name__ == "__main__":
     run_tests([test_help_lists_every_option, test_every_ca_usage_form_works, test_version, test_bad_input_exits_2_with_a_clear_message,
+               test_upstream_ca_must_hold_certificates,
                test_concurrent_first_runs_share_one_ca])
