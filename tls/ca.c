@@ -14,7 +14,7 @@
 
 #include "base/result.h"
 
-#define PEM_MAX 4096u
+#define PEM_MAX SM_CA_PEM_MAX
 
 static int errf(char *err, size_t cap, int code, const char *fmt, ...)
 {
@@ -180,7 +180,7 @@ static void ca_common_name(WC_RNG *rng, char *out, size_t cap)
 }
 
 /* Self-signed CA certificate for key, written to ca->cert_der. */
-static int make_ca_cert(struct sm_ca *ca, ecc_key *key, WC_RNG *rng, int64_t now)
+static int make_ca_cert(struct sm_ca *ca, struct sm_x509_signer *key, WC_RNG *rng, int64_t now)
 {
 	uint8_t spki[SM_X509_SPKI_MAX], ski[SM_X509_KEYID_LEN], serial[SM_X509_SERIAL_LEN];
 	uint8_t name[256], exts[256], tbs[SM_X509_CERT_MAX];
@@ -188,7 +188,7 @@ static int make_ca_cert(struct sm_ca *ca, ecc_key *key, WC_RNG *rng, int64_t now
 	char cn[64];
 	int rc;
 
-	if ((rc = sm_x509_spki(key, spki, sizeof(spki), &spki_len)) != SM_OK)
+	if ((rc = sm_x509_signer_spki(key, spki, sizeof(spki), &spki_len)) != SM_OK)
 		return rc;
 	if ((rc = sm_x509_key_id(spki, spki_len, ski)) != SM_OK)
 		return rc;
@@ -216,6 +216,7 @@ static int make_ca_cert(struct sm_ca *ca, ecc_key *key, WC_RNG *rng, int64_t now
 		return rc;
 
 	struct sm_x509_tbs t = {
+	        .sig = key->alg,
 	        .serial = serial,
 	        .issuer = name,
 	        .issuer_len = name_len,
@@ -247,13 +248,18 @@ static int write_cert(struct sm_ca *ca, bool *won, char *err, size_t err_cap)
 
 /* Makes and publishes a new key; *won false: another process published
  * one first, and key is left for the caller to load that one into. */
-static int create_key(struct sm_ca *ca, ecc_key *key, WC_RNG *rng, bool *won, char *err,
-                      size_t err_cap)
+static int create_key(struct sm_ca *ca, struct sm_x509_signer *key, WC_RNG *rng, bool *won,
+                      char *err, size_t err_cap)
 {
 	char pem[PEM_MAX];
-	if (wc_ecc_make_key_ex(rng, 32, key, ECC_SECP256R1) != 0)
+	if (wc_ecc_init(&key->k.ec) != 0)
+		return errf(err, err_cap, SM_ERR_NOMEM, "cannot initialise an ECC key");
+	key->alg = SM_X509_ECDSA_SHA256;
+	key->ready = true;
+	ca->alg = key->alg;
+	if (wc_ecc_make_key_ex(rng, 32, &key->k.ec, ECC_SECP256R1) != 0)
 		return errf(err, err_cap, SM_ERR_INVALID, "P-256 key generation failed");
-	int n = wc_EccKeyToDer(key, ca->key_der, sizeof(ca->key_der));
+	int n = wc_EccKeyToDer(&key->k.ec, ca->key_der, sizeof(ca->key_der));
 	if (n <= 0)
 		return errf(err, err_cap, SM_ERR_INVALID, "cannot encode the CA key");
 	ca->key_len = (size_t)n;
@@ -266,7 +272,7 @@ static int create_key(struct sm_ca *ca, ecc_key *key, WC_RNG *rng, bool *won, ch
 	return rc;
 }
 
-static int load_key(struct sm_ca *ca, ecc_key *key, char *err, size_t err_cap)
+static int load_key(struct sm_ca *ca, struct sm_x509_signer *key, char *err, size_t err_cap)
 {
 	uint8_t pem[PEM_MAX];
 	size_t len = 0;
@@ -282,21 +288,47 @@ static int load_key(struct sm_ca *ca, ecc_key *key, char *err, size_t err_cap)
 		            "run: chmod 600 %s",
 		            ca->key_path, (unsigned)(mode & 07777), ca->key_path);
 	}
-	int n = wc_KeyPemToDer(pem, (int)len, ca->key_der, sizeof(ca->key_der), NULL);
+	/* PKCS #8 "ENCRYPTED PRIVATE KEY" or a PKCS #1 "Proc-Type: 4,ENCRYPTED" */
+	bool encrypted = memmem(pem, len, "ENCRYPTED", 9) != NULL;
+	int n = encrypted ? 0
+	                  : wc_KeyPemToDer(pem, (int)len, ca->key_der, sizeof(ca->key_der), NULL);
 	explicit_bzero(pem, sizeof(pem));
+	if (encrypted)
+		return errf(err, err_cap, SM_ERR_INVALID,
+		            "CA key %s is encrypted: store it without a passphrase "
+		            "(openssl pkey -in KEY -out %s, then chmod 600)",
+		            ca->key_path, ca->key_path);
 	if (n <= 0)
 		return errf(err, err_cap, SM_ERR_INVALID, "CA key %s is not a PEM private key",
 		            ca->key_path);
 	ca->key_len = (size_t)n;
-	word32 idx = 0;
-	if (wc_EccPrivateKeyDecode(ca->key_der, &idx, key, (word32)ca->key_len) != 0 ||
-	    wc_ecc_get_curve_id(key->idx) != ECC_SECP256R1)
-		return errf(err, err_cap, SM_ERR_INVALID, "CA key %s is not an ECDSA P-256 key",
-		            ca->key_path);
-	return SM_OK;
+	enum sm_x509_key_error why;
+	int detail;
+	rc = sm_x509_signer_open(key, ca->key_der, ca->key_len, &why, &detail);
+	if (rc == SM_OK) {
+		ca->alg = key->alg;
+		return SM_OK;
+	}
+	if (why == SM_X509_KEY_EC_CURVE) {
+		const char *curve = wc_ecc_get_name(detail);
+		return errf(err, err_cap, SM_ERR_INVALID,
+		            "CA key %s is an ECDSA key on curve %s: CA keys must be ECDSA P-256 or "
+		            "RSA 2048..4096 bits",
+		            ca->key_path, curve ? curve : "?");
+	}
+	if (why == SM_X509_KEY_RSA_BITS)
+		return errf(err, err_cap, SM_ERR_INVALID,
+		            "CA key %s is an RSA key of %d bits: RSA CA keys must have 2048..4096 "
+		            "bits",
+		            ca->key_path, detail);
+	return errf(err, err_cap, rc,
+	            "CA key %s is neither an ECDSA P-256 nor an RSA private key (the key types "
+	            "a CA may have)",
+	            ca->key_path);
 }
 
-static int load_cert(struct sm_ca *ca, ecc_key *key, int64_t now, char *err, size_t err_cap)
+static int load_cert(struct sm_ca *ca, struct sm_x509_signer *key, int64_t now, char *err,
+                     size_t err_cap)
 {
 	uint8_t pem[PEM_MAX];
 	size_t len = 0;
@@ -316,9 +348,9 @@ static int load_cert(struct sm_ca *ca, ecc_key *key, int64_t now, char *err, siz
 	if (!ca->info.is_ca)
 		return errf(err, err_cap, SM_ERR_INVALID, "%s is not a CA certificate",
 		            ca->cert_path);
-	uint8_t spki[SM_X509_SPKI_MAX];
+	uint8_t spki[SM_X509_CA_SPKI_MAX];
 	size_t spki_len;
-	if (sm_x509_spki(key, spki, sizeof(spki), &spki_len) != SM_OK ||
+	if (sm_x509_signer_spki(key, spki, sizeof(spki), &spki_len) != SM_OK ||
 	    spki_len != ca->info.spki.left || memcmp(spki, ca->info.spki.p, spki_len) != 0)
 		return errf(err, err_cap, SM_ERR_INVALID, "%s does not belong to the key in %s",
 		            ca->cert_path, ca->key_path);
@@ -369,19 +401,14 @@ int sm_ca_open(struct sm_ca *ca, const char *dir, int64_t now, char *err, size_t
 		            ca->cert_path, ca->key_path, ca->dir);
 
 	WC_RNG rng;
-	ecc_key key;
+	struct sm_x509_signer key = {0};
 	if (wc_InitRng(&rng) != 0)
 		return errf(err, err_cap, SM_ERR_INVALID, "cannot seed the random generator");
-	if (wc_ecc_init(&key) != 0) {
-		wc_FreeRng(&rng);
-		return errf(err, err_cap, SM_ERR_NOMEM, "cannot initialise an ECC key");
-	}
 	bool won = false;
 	if (!have_key) {
 		rc = create_key(ca, &key, &rng, &won, err, err_cap);
 		if (rc == SM_OK && !won) { /* lost the race: use the winner's key */
-			wc_ecc_free(&key);
-			rc = wc_ecc_init(&key) == 0 ? SM_OK : SM_ERR_NOMEM;
+			sm_x509_signer_free(&key);
 			have_key = true;
 		}
 	}
@@ -397,7 +424,7 @@ int sm_ca_open(struct sm_ca *ca, const char *dir, int64_t now, char *err, size_t
 	}
 	if (rc == SM_OK)
 		rc = load_cert(ca, &key, now, err, err_cap);
-	wc_ecc_free(&key);
+	sm_x509_signer_free(&key);
 	wc_FreeRng(&rng);
 	if (rc != SM_OK)
 		sm_ca_close(ca);
@@ -423,11 +450,9 @@ int sm_ca_pem(const struct sm_ca *ca, char *out, size_t cap, size_t *len)
 	return SM_OK;
 }
 
-int sm_ca_key_copy(const struct sm_ca *ca, ecc_key *key)
+int sm_ca_signer(const struct sm_ca *ca, struct sm_x509_signer *key)
 {
-	word32 idx = 0;
-	if (ca->key_len == 0 ||
-	    wc_EccPrivateKeyDecode(ca->key_der, &idx, key, (word32)ca->key_len) != 0)
+	if (ca->key_len == 0)
 		return SM_ERR_INVALID;
-	return SM_OK;
+	return sm_x509_signer_open(key, ca->key_der, ca->key_len, NULL, NULL);
 }

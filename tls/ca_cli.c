@@ -60,7 +60,7 @@ int sm_ca_cli_run(const char *ca_dir, int64_t now, int argc, char **argv, FILE *
 		if (fwrite(ca->cert_der, 1, ca->cert_len, out) != ca->cert_len)
 			status = 1;
 	} else {
-		char pem[4096];
+		char pem[SM_CA_PEM_MAX];
 		size_t len;
 		if (sm_ca_pem(ca, pem, sizeof(pem), &len) != 0 || fwrite(pem, 1, len, out) != len)
 			status = 1;

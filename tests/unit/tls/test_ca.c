@@ -120,10 +120,10 @@ Test(ca, reload_gives_the_same_ca)
 	cr_assert_eq(ca.cert_len, first_len);
 	cr_assert_eq(memcmp(ca.cert_der, first, first_len), 0);
 	cr_assert_gt(ca.key_len, 0);
-	ecc_key k;
-	cr_assert_eq(wc_ecc_init(&k), 0);
-	cr_assert_eq(sm_ca_key_copy(&ca, &k), SM_OK);
-	wc_ecc_free(&k);
+	struct sm_x509_signer k;
+	cr_assert_eq(sm_ca_signer(&ca, &k), SM_OK);
+	cr_assert_eq(k.alg, SM_X509_ECDSA_SHA256);
+	sm_x509_signer_free(&k);
 	sm_ca_close(&ca);
 	cr_assert_eq(ca.key_len, 0);
 
@@ -330,4 +330,56 @@ Test(ca, concurrent_first_runs_share_one_ca)
 		cr_assert_str_eq(run(cmd), "ca.key\nca.pem\n", "round %d", round);
 	}
 	free(rs);
+}
+
+/* Key types of a CA brought by the operator: RSA 2048..4096 in PKCS #1 or
+ * PKCS #8 loads; anything else is refused with what it is and what would
+ * do. */
+Test(ca, operator_ca_key_types)
+{
+	static const struct {
+		const char *genkey; /* writes ca.key in the directory */
+		const char *want;   /* NULL: loads; else in the error */
+	} cases[] = {
+	        {"openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ca.key", NULL},
+	        {"openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 | openssl rsa "
+	         "-traditional -out ca.key",
+	         NULL},
+	        {"openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out ca.key",
+	         "RSA key of 1024 bits"},
+	        {"openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out ca.key",
+	         "ECDSA key on curve SECP384R1"},
+	        {"openssl genpkey -algorithm ED25519 -out ca.key",
+	         "neither an ECDSA P-256 nor an RSA private key"},
+	        {"openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -aes128 -pass "
+	         "pass:x -out ca.key",
+	         "is encrypted"},
+	};
+	char err[512], cmd[3000];
+	int64_t now = (int64_t)time(NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(cmd, sizeof(cmd),
+		         "rm -rf '%s' && mkdir -p '%s' && cd '%s' && (%s) 2>/dev/null && "
+		         "chmod 600 ca.key && openssl req -x509 -key ca.key -passin pass:x -out "
+		         "ca.pem "
+		         "-days 30 -subj /CN=corp -addext basicConstraints=critical,CA:TRUE "
+		         "2>/dev/null",
+		         dir, dir, dir, cases[i].genkey);
+		run(cmd);
+		int rc = sm_ca_open(&ca, dir, now, err, sizeof(err));
+		if (!cases[i].want) {
+			cr_assert_eq(rc, SM_OK, "%s: %s", cases[i].genkey, err);
+			cr_assert_eq(ca.alg, SM_X509_RSA_SHA256);
+			cr_assert_not(ca.created);
+			struct sm_x509_signer k;
+			cr_assert_eq(sm_ca_signer(&ca, &k), SM_OK);
+			sm_x509_signer_free(&k);
+			sm_ca_close(&ca);
+		} else {
+			cr_assert_eq(rc, SM_ERR_INVALID, "%s", cases[i].genkey);
+			cr_assert_not_null(strstr(err, cases[i].want), "%s: %s", cases[i].genkey,
+			                   err);
+			cr_assert_not_null(strstr(err, "/ca.key"), "%s", err);
+		}
+	}
 }
