@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "core/config_int.h"
+#include "base/addr.h"
 #include "base/result.h"
+#include "telemetry/admin.h"
 
 /* ---- arena: every allocation of a snapshot, freed at once ---- */
 
@@ -689,4 +691,96 @@ int sm_config_load_file(const char *path, struct sm_config **out, char *err, siz
 		rc = sm_config_load_buffer(path, buf, n, out, err, errcap);
 	free(buf);
 	return rc;
+}
+
+/* ---- warnings ---------------------------------------------------------------- */
+
+static bool addr_is_loopback(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+	const struct in6_addr *v6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+	return IN6_IS_ADDR_LOOPBACK(v6) || (IN6_IS_ADDR_V4MAPPED(v6) && v6->s6_addr[12] == 127);
+}
+
+static bool allows_every(const struct sm_config *cfg, int family)
+{
+	for (size_t i = 0; i < cfg->n_allow_clients; i++)
+		if (cfg->allow_clients[i].family == family && cfg->allow_clients[i].prefix == 0)
+			return true;
+	return false;
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+	return x->sin6_port == y->sin6_port &&
+	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
+static uint16_t addr_port(const struct sockaddr_storage *a)
+{
+	return ntohs(a->ss_family == AF_INET ? ((const struct sockaddr_in *)a)->sin_port
+	                                     : ((const struct sockaddr_in6 *)a)->sin6_port);
+}
+
+size_t sm_config_warnings(const struct sm_config *cfg, void (*emit)(void *arg, const char *line),
+                          void *arg)
+{
+	char line[512], a[SM_ADDR_MAX];
+	size_t n = 0;
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		const struct sockaddr_storage *l = &cfg->listen[i].addr;
+		if (addr_is_loopback(l) || !allows_every(cfg, l->ss_family))
+			continue;
+		sm_addr_format((const struct sockaddr *)l, a, sizeof(a));
+		snprintf(line, sizeof(line),
+		         "listener %s is not on a loopback address and allow_clients admits every "
+		         "address (%s): anyone who can reach it may use the proxy",
+		         a, l->ss_family == AF_INET ? "0.0.0.0/0" : "::/0");
+		emit(arg, line), n++;
+	}
+	struct sockaddr_storage admin;
+	socklen_t alen;
+	if (cfg->admin && sm_admin_parse_addr(cfg->admin, &admin, &alen) == SM_OK &&
+	    !addr_is_loopback(&admin)) {
+		sm_addr_format((const struct sockaddr *)&admin, a, sizeof(a));
+		snprintf(line, sizeof(line),
+		         "admin endpoint %s is not on a loopback address: anyone who can reach it "
+		         "reads /metrics (it has no authentication)",
+		         a);
+		emit(arg, line), n++;
+	}
+	for (const char *g = cfg->tls.insecure_hosts; g && *g;) {
+		size_t len = strcspn(g, ",");
+		if (len && strspn(g, "*") >= len) {
+			snprintf(line, sizeof(line),
+			         "tls.insecure_hosts \"%.*s\" matches every host: no upstream "
+			         "certificate is verified",
+			         (int)len, g);
+			emit(arg, line), n++;
+		}
+		g += len + (g[len] == ',');
+	}
+	for (size_t i = 1; i < cfg->n_listen; i++) {
+		const struct sockaddr_storage *l = &cfg->listen[i].addr;
+		bool dup = false;
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = addr_port(l) != 0 && same_addr(l, &cfg->listen[j].addr);
+		if (!dup)
+			continue;
+		sm_addr_format((const struct sockaddr *)l, a, sizeof(a));
+		snprintf(line, sizeof(line),
+		         "listen address %s is given more than once: each copy is bound again "
+		         "(SO_REUSEPORT)",
+		         a);
+		emit(arg, line), n++;
+	}
+	return n;
 }

@@ -151,6 +151,15 @@ int sm_config_set(struct sm_config *cfg, const char *kv, char *err, size_t errca
 /* Free a snapshot and everything it owns. NULL is fine. */
 void sm_config_free(struct sm_config *cfg);
 
+/* Set-ups that work but are unsafe, one line each (no prefix, no newline)
+ * handed to emit, in this order: a listener on a non-loopback address while
+ * allow_clients admits every address of its family (0.0.0.0/0 for IPv4,
+ * ::/0 for IPv6); an admin endpoint on a non-loopback address; an
+ * insecure_hosts glob that matches every host ("*"); a listen address
+ * given twice (port 0 excepted: each picks its own). Returns the count. */
+size_t sm_config_warnings(const struct sm_config *cfg, void (*emit)(void *arg, const char *line),
+                          void *arg);
+
 /* "tunnel", "block", "intercept", "fault"; "unknown" otherwise. */
 
 #endif

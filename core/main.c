@@ -174,6 +174,13 @@ static int parse_cli(int argc, char **argv, struct cli *c, char *scratch, size_t
 	return 0;
 }
 
+/* Same shape as every other line we log, so one grep finds them. */
+static void warn_line(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "soth-mitm: warning: %s\n", line);
+}
+
 static void raise_nofile(void)
 {
 	struct rlimit rl;
@@ -282,6 +289,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+
+	sm_config_warnings(cfg, warn_line, NULL);
 
 	int events_fd = -1;
 	if (cfg->events && strcmp(cfg->events, "-") == 0) {

@@ -249,7 +249,50 @@ def test_concurrent_first_runs_share_one_ca():
         origin.close()
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_unsafe_setups_start_with_one_warning_each():
+    """Set-ups that work but expose the proxy start, with one warning line
+    each on stderr; safe neighbours of them print none. 0.0.0.0 is bound,
+    but only loopback traffic is made."""
+    d = tempfile.mkdtemp()
+    base = ["--ca-dir", os.path.join(d, "ca"), "--set", "default_action=tunnel", "--threads", "1"]
+    port = free_port()
+    cases = [
+        (["--listen", "0.0.0.0:0", "--set", "allow_clients=0.0.0.0/0"],
+         "listener 0.0.0.0:0 is not on a loopback address and allow_clients admits every address"),
+        (["--listen", "127.0.0.1:0", "--admin", "0.0.0.0:0"],
+         "admin endpoint 0.0.0.0:0 is not on a loopback address"),
+        (["--listen", "127.0.0.1:0", "--insecure-host", "*"],
+         'tls.insecure_hosts "*" matches every host'),
+        (["--listen", "127.0.0.1:%d" % port, "--listen", "127.0.0.1:%d" % port],
+         "listen address 127.0.0.1:%d is given more than once" % port),
+        # safe: no warning
+        (["--listen", "0.0.0.0:0"], None),  # allow_clients stays loopback-only
+        (["--listen", "127.0.0.1:0", "--set", "allow_clients=0.0.0.0/0"], None),
+        (["--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--insecure-host", "*.test",
+          "--admin", "127.0.0.1:0"], None),
+    ]
+    for args, want in cases:
+        p = Started(*(base + args))
+        check(p.wait_line("listening on ") is not None, "%s: did not start: %s" % (args, p.lines))
+        check(p.stop() == 0, "%s: %s" % (args, p.lines))
+        warnings = [l for l in p.lines if l.startswith("soth-mitm: warning: ")]
+        if want is None:
+            check(not warnings, "%s: unexpected %s" % (args, warnings))
+        else:
+            check(len(warnings) == 1 and want in warnings[0],
+                  "%s: want one warning with %r, got %s" % (args, want, p.lines))
+
+
 if __name__ == "__main__":
     run_tests([test_help_lists_every_option, test_every_ca_usage_form_works, test_version, test_bad_input_exits_2_with_a_clear_message,
                test_upstream_ca_must_hold_certificates,
-               test_concurrent_first_runs_share_one_ca])
+               test_concurrent_first_runs_share_one_ca,
+               test_unsafe_setups_start_with_one_warning_each])
