@@ -370,7 +370,8 @@ bool sm_config_parse_name(struct sm_config_arena *a, const char *s, size_t len, 
 #define DAY_MS     86400000u
 
 const struct sm_config_key sm_config_keys[] = {
-        {"threads", K_U32, CFG_OFF(threads), 0, 1024},
+        {"threads", K_U32, CFG_OFF(threads), 0, SM_CONFIG_MAX_THREADS},
+        {"allow_oversubscribe", K_BOOL, CFG_OFF(allow_oversubscribe), 0, 0},
         {"seed", K_U64, CFG_OFF(seed), 0, 0},
         {"default_action", K_ACTION, CFG_OFF(default_action), 0, 0},
         {"events", K_PATH, CFG_OFF(events), 0, 0},
@@ -403,6 +404,9 @@ const struct sm_config_key sm_config_keys[] = {
         {"limits.max_flows_per_thread", K_U32, CFG_OFF(limits.max_flows_per_thread), 1, 1u << 24},
         {"limits.max_header_bytes", K_U32, CFG_OFF(limits.max_header_bytes), 1024, 1u << 20},
         {"limits.event_ring_size", K_POW2, CFG_OFF(limits.event_ring_size), 64, 1u << 24},
+        {"limits.send_chunks_per_thread", K_U32, CFG_OFF(limits.send_chunks_per_thread), 16, 65536},
+        {"limits.recv_buffers_per_thread", K_POW2, CFG_OFF(limits.recv_buffers_per_thread), 16,
+         32768},
 };
 #define N_SCALAR_KEYS (sizeof(sm_config_keys) / sizeof(sm_config_keys[0]))
 const size_t sm_config_n_keys = N_SCALAR_KEYS;
@@ -539,6 +543,8 @@ struct sm_config *sm_config_new(const char *source)
 	cfg->limits.max_flows_per_thread = 65536;
 	cfg->limits.max_header_bytes = 16384;
 	cfg->limits.event_ring_size = 65536;
+	cfg->limits.send_chunks_per_thread = 2048;
+	cfg->limits.recv_buffers_per_thread = 512;
 	cfg->tls.system_ca = "/etc/ssl/certs/ca-certificates.crt";
 	cfg->tls.cert_cache_size = 1024;
 	cfg->tls.handshake_timeout_ms = 10000;

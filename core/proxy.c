@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -358,15 +359,25 @@ static int open_tls(struct sm_proxy *p, const struct sm_config *cfg, char *err, 
 	return rc;
 }
 
-static int online_cpus(void)
+int sm_proxy_cpus(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : (n > 1024 ? 1024 : (int)n);
+	cpu_set_t set;
+	long n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
+	                                                      : sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : (n > SM_CONFIG_MAX_THREADS ? SM_CONFIG_MAX_THREADS : (int)n);
 }
 
 int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy **out, char *err,
                     size_t errcap)
 {
+	return sm_proxy_create_ex(cfg, events_fd, NULL, out, err, errcap);
+}
+
+int sm_proxy_create_ex(const struct sm_config *cfg, int events_fd, const struct sm_proxy_hooks *h,
+                       struct sm_proxy **out, char *err, size_t errcap)
+{
+	static const struct sm_proxy_hooks none;
+	h = h ? h : &none;
 	*out = NULL;
 	struct sm_proxy *p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -381,7 +392,22 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 		free(p);
 		return SM_ERR_INVALID;
 	}
-	p->n_reactors = cfg->threads ? (int)cfg->threads : online_cpus();
+	int cpus = sm_proxy_cpus();
+	size_t each = sm_reactor_mem_estimate(cfg, wants_intercept(cfg));
+	if ((int)cfg->threads > cpus && !cfg->allow_oversubscribe) {
+		/* more reactors than CPUs only add memory and context switches */
+		snprintf(err, errcap,
+		         "threads: %u reactors but this process may use %d CPU%s; each reactor "
+		         "takes "
+		         "about %zu MiB and more than one per CPU only adds context switches: use "
+		         "--threads %d or fewer, or add --allow-oversubscribe "
+		         "(allow_oversubscribe: true) to run %u anyway",
+		         cfg->threads, cpus, cpus == 1 ? "" : "s", (each + (1u << 19)) >> 20, cpus,
+		         cfg->threads);
+		free(p);
+		return SM_ERR_INVALID;
+	}
+	p->n_reactors = cfg->threads ? (int)cfg->threads : cpus;
 	p->collector_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	p->reactors = calloc((size_t)p->n_reactors, sizeof(*p->reactors));
 	p->rings = calloc((size_t)p->n_reactors, sizeof(*p->rings));
@@ -392,6 +418,12 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 	if (p->metrics)
 		for (int i = 0; i < p->n_reactors; i++)
 			sm_metrics_init(&p->metrics[i], &p->layouts);
+	for (int i = 0; p->reactors && i < p->n_reactors; i++) {
+		/* no fd yet: sm_reactor_free of a reactor not built closes nothing */
+		for (int k = 0; k < SM_MAX_LISTEN; k++)
+			p->reactors[i].listen_fds[k] = -1;
+		p->reactors[i].wake_fd = -1;
+	}
 	if (p->collector_wake_fd < 0 || !p->reactors || !p->rings || !p->metrics ||
 	    sm_hosts_load(&p->hosts, "/etc/hosts") != SM_OK) {
 		snprintf(err, errcap, "out of memory");
@@ -432,11 +464,16 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 		sm_proxy_destroy(p);
 		return SM_ERR_LIMIT;
 	}
+	if (h->building)
+		h->building(h->arg, p->n_reactors, each);
 	for (int i = 0; i < p->n_reactors; i++) {
 		struct sm_reactor *r = &p->reactors[i];
-		for (int k = 0; k < SM_MAX_LISTEN; k++)
-			r->listen_fds[k] = -1;
-		r->wake_fd = -1;
+		if (h->interrupted && h->interrupted(h->arg)) {
+			snprintf(err, errcap, "stopped after building %d of %d reactors", i,
+			         p->n_reactors);
+			sm_proxy_destroy(p);
+			return SM_ERR_STATE;
+		}
 		r->m = &p->metrics[i];
 		int rc = sm_reactor_init(r, &p->rt, cfg, i, p->n_reactors, &sm_ring_uring,
 		                         p->collector_wake_fd, err, errcap);

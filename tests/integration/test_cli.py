@@ -23,26 +23,33 @@ class Started:
         self.proc = subprocess.Popen([BIN] + list(args), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         self.lines = []
+        self._part = b""  # read from the pipe, not a whole line yet
 
     def wait_line(self, needle, timeout=DEADLINE):
         """The first stderr line containing needle (waits for it, bounded);
         None if the process ended without printing one."""
-        for l in self.lines:
-            if needle in l:
-                return l
         end = time.monotonic() + timeout
+        seen = 0
         while True:
+            for l in self.lines[seen:]:
+                if needle in l:
+                    return l
+            seen = len(self.lines)
             left = end - time.monotonic()
             check(left > 0, "no line with %r within %ss; stderr: %s" % (needle, timeout, self.lines))
+            # the raw fd, not the buffered file: select must see every byte
             r, _, _ = select.select([self.proc.stderr], [], [], left)
             if not r:
                 continue
-            line = self.proc.stderr.readline().decode(errors="replace")
-            if not line:
+            data = os.read(self.proc.stderr.fileno(), 65536)
+            if not data:
+                if self._part:
+                    self.lines.append(self._part.decode(errors="replace"))
+                    self._part = b""
+                    continue
                 return None
-            self.lines.append(line)
-            if needle in line:
-                return line
+            *whole, self._part = (self._part + data).split(b"\n")
+            self.lines += [w.decode(errors="replace") + "\n" for w in whole]
 
     def port(self):
         line = self.wait_line("listening on ")
@@ -58,7 +65,8 @@ class Started:
             self.proc.kill()
             self.proc.communicate()
             raise Failure("did not exit within %ss of %s" % (timeout, sig))
-        self.lines += rest.decode(errors="replace").splitlines(True)
+        self.lines += (self._part + rest).decode(errors="replace").splitlines(True)
+        self._part = b""
         return self.proc.returncode
 
 
@@ -77,7 +85,9 @@ def test_help_lists_every_option():
     out = run("--help")
     check(out.returncode == 0, out)
     text = out.stdout.decode()
-    for opt in ("--listen", "--threads", "--config", "--set", "--events", "--help", "--version"):
+    for opt in ("--listen", "--threads", "--allow-oversubscribe", "--config", "--set", "--events",
+                "--help", "--version", "--ca-dir", "--upstream-ca", "--insecure-host", "--keylog",
+                "--admin"):
         check(opt in text, "--help does not mention %s" % opt)
 
 
@@ -291,8 +301,56 @@ def test_unsafe_setups_start_with_one_warning_each():
                   "%s: want one warning with %r, got %s" % (args, want, p.lines))
 
 
+SMALL = ["--set", "limits.max_flows_per_thread=4096", "--set", "limits.event_ring_size=64",
+         "--set", "limits.send_chunks_per_thread=16", "--set", "limits.recv_buffers_per_thread=16"]
+
+
+def test_threads_above_the_cpus_need_an_explicit_override():
+    """More reactors than CPUs are refused with exit 2 and a message that
+    says how to allow them; the override starts them; the absolute cap
+    holds even then."""
+    cpus = len(os.sched_getaffinity(0))
+    d = tempfile.mkdtemp()
+    base = ["--listen", "127.0.0.1:0", "--ca-dir", os.path.join(d, "ca"),
+            "--set", "default_action=tunnel"]
+    rc, err = start_or_exit(*(base + ["--threads", str(cpus + 1)]))
+    check(rc == 2, "--threads %d on %d CPUs: exit %s, stderr %s" % (cpus + 1, cpus, rc, err))
+    for want in ("%d reactors but this process may use %d CPU" % (cpus + 1, cpus),
+                 "--threads %d or fewer" % cpus, "--allow-oversubscribe"):
+        check(want in err, "stderr %r lacks %r" % (err, want))
+    check("building" not in err, "refused before building anything: %s" % err)
+    for override in (["--allow-oversubscribe"], ["--set", "allow_oversubscribe=true"]):
+        rc, err = start_or_exit(*(base + SMALL + ["--threads", str(cpus + 1)] + override))
+        check(rc == "started" and "(%d reactors)" % (cpus + 1) in err, "%s: %s %s" % (override, rc, err))
+    for args in (["--threads", "1025", "--allow-oversubscribe"],
+                 ["--set", "threads=1025", "--allow-oversubscribe"]):
+        rc, err = start_or_exit(*(base + args))
+        check(rc == 2 and "1024" in err, "%s: exit %s, stderr %s" % (args, rc, err))
+
+
+def test_sigterm_during_start_up_exits_promptly():
+    """SIGTERM sent once start-up says it is building the reactors stops it
+    there: no listener, exit 0, within seconds (1024 small reactors take
+    about a second to build and start)."""
+    d = tempfile.mkdtemp()
+    p = Started("--listen", "127.0.0.1:0", "--ca-dir", os.path.join(d, "ca"),
+                "--set", "default_action=tunnel", "--threads", "1024", "--allow-oversubscribe",
+                *SMALL)
+    line = p.wait_line("building 1024 reactors")
+    check(line is not None, "no building line: %s" % p.lines)
+    t0 = time.monotonic()
+    rc = p.stop(timeout=10)
+    took = time.monotonic() - t0
+    text = "".join(p.lines)
+    check(rc == 0, "exit %s: %s" % (rc, text))
+    check("SIGTERM during start-up" in text and "listening on" not in text, text)
+    check(took < 10, "took %.1fs" % took)
+
+
 if __name__ == "__main__":
     run_tests([test_help_lists_every_option, test_every_ca_usage_form_works, test_version, test_bad_input_exits_2_with_a_clear_message,
                test_upstream_ca_must_hold_certificates,
                test_concurrent_first_runs_share_one_ca,
-               test_unsafe_setups_start_with_one_warning_each])
+               test_unsafe_setups_start_with_one_warning_each,
+               test_threads_above_the_cpus_need_an_explicit_override,
+               test_sigterm_during_start_up_exits_promptly])
