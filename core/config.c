@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "core/config_int.h"
+#include "base/addr.h"
 #include "base/result.h"
+#include "telemetry/admin.h"
 
 /* ---- arena: every allocation of a snapshot, freed at once ---- */
 
@@ -368,7 +370,8 @@ bool sm_config_parse_name(struct sm_config_arena *a, const char *s, size_t len, 
 #define DAY_MS     86400000u
 
 const struct sm_config_key sm_config_keys[] = {
-        {"threads", K_U32, CFG_OFF(threads), 0, 1024},
+        {"threads", K_U32, CFG_OFF(threads), 0, SM_CONFIG_MAX_THREADS},
+        {"allow_oversubscribe", K_BOOL, CFG_OFF(allow_oversubscribe), 0, 0},
         {"seed", K_U64, CFG_OFF(seed), 0, 0},
         {"default_action", K_ACTION, CFG_OFF(default_action), 0, 0},
         {"events", K_PATH, CFG_OFF(events), 0, 0},
@@ -401,6 +404,9 @@ const struct sm_config_key sm_config_keys[] = {
         {"limits.max_flows_per_thread", K_U32, CFG_OFF(limits.max_flows_per_thread), 1, 1u << 24},
         {"limits.max_header_bytes", K_U32, CFG_OFF(limits.max_header_bytes), 1024, 1u << 20},
         {"limits.event_ring_size", K_POW2, CFG_OFF(limits.event_ring_size), 64, 1u << 24},
+        {"limits.send_chunks_per_thread", K_U32, CFG_OFF(limits.send_chunks_per_thread), 16, 65536},
+        {"limits.recv_buffers_per_thread", K_POW2, CFG_OFF(limits.recv_buffers_per_thread), 16,
+         32768},
 };
 #define N_SCALAR_KEYS (sizeof(sm_config_keys) / sizeof(sm_config_keys[0]))
 const size_t sm_config_n_keys = N_SCALAR_KEYS;
@@ -537,6 +543,8 @@ struct sm_config *sm_config_new(const char *source)
 	cfg->limits.max_flows_per_thread = 65536;
 	cfg->limits.max_header_bytes = 16384;
 	cfg->limits.event_ring_size = 65536;
+	cfg->limits.send_chunks_per_thread = 2048;
+	cfg->limits.recv_buffers_per_thread = 512;
 	cfg->tls.system_ca = "/etc/ssl/certs/ca-certificates.crt";
 	cfg->tls.cert_cache_size = 1024;
 	cfg->tls.handshake_timeout_ms = 10000;
@@ -689,4 +697,96 @@ int sm_config_load_file(const char *path, struct sm_config **out, char *err, siz
 		rc = sm_config_load_buffer(path, buf, n, out, err, errcap);
 	free(buf);
 	return rc;
+}
+
+/* ---- warnings ---------------------------------------------------------------- */
+
+static bool addr_is_loopback(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+	const struct in6_addr *v6 = &((const struct sockaddr_in6 *)a)->sin6_addr;
+	return IN6_IS_ADDR_LOOPBACK(v6) || (IN6_IS_ADDR_V4MAPPED(v6) && v6->s6_addr[12] == 127);
+}
+
+static bool allows_every(const struct sm_config *cfg, int family)
+{
+	for (size_t i = 0; i < cfg->n_allow_clients; i++)
+		if (cfg->allow_clients[i].family == family && cfg->allow_clients[i].prefix == 0)
+			return true;
+	return false;
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+	return x->sin6_port == y->sin6_port &&
+	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
+static uint16_t addr_port(const struct sockaddr_storage *a)
+{
+	return ntohs(a->ss_family == AF_INET ? ((const struct sockaddr_in *)a)->sin_port
+	                                     : ((const struct sockaddr_in6 *)a)->sin6_port);
+}
+
+size_t sm_config_warnings(const struct sm_config *cfg, void (*emit)(void *arg, const char *line),
+                          void *arg)
+{
+	char line[512], a[SM_ADDR_MAX];
+	size_t n = 0;
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		const struct sockaddr_storage *l = &cfg->listen[i].addr;
+		if (addr_is_loopback(l) || !allows_every(cfg, l->ss_family))
+			continue;
+		sm_addr_format((const struct sockaddr *)l, a, sizeof(a));
+		snprintf(line, sizeof(line),
+		         "listener %s is not on a loopback address and allow_clients admits every "
+		         "address (%s): anyone who can reach it may use the proxy",
+		         a, l->ss_family == AF_INET ? "0.0.0.0/0" : "::/0");
+		emit(arg, line), n++;
+	}
+	struct sockaddr_storage admin;
+	socklen_t alen;
+	if (cfg->admin && sm_admin_parse_addr(cfg->admin, &admin, &alen) == SM_OK &&
+	    !addr_is_loopback(&admin)) {
+		sm_addr_format((const struct sockaddr *)&admin, a, sizeof(a));
+		snprintf(line, sizeof(line),
+		         "admin endpoint %s is not on a loopback address: anyone who can reach it "
+		         "reads /metrics (it has no authentication)",
+		         a);
+		emit(arg, line), n++;
+	}
+	for (const char *g = cfg->tls.insecure_hosts; g && *g;) {
+		size_t len = strcspn(g, ",");
+		if (len && strspn(g, "*") >= len) {
+			snprintf(line, sizeof(line),
+			         "tls.insecure_hosts \"%.*s\" matches every host: no upstream "
+			         "certificate is verified",
+			         (int)len, g);
+			emit(arg, line), n++;
+		}
+		g += len + (g[len] == ',');
+	}
+	for (size_t i = 1; i < cfg->n_listen; i++) {
+		const struct sockaddr_storage *l = &cfg->listen[i].addr;
+		bool dup = false;
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = addr_port(l) != 0 && same_addr(l, &cfg->listen[j].addr);
+		if (!dup)
+			continue;
+		sm_addr_format((const struct sockaddr *)l, a, sizeof(a));
+		snprintf(line, sizeof(line),
+		         "listen address %s is given more than once: each copy is bound again "
+		         "(SO_REUSEPORT)",
+		         a);
+		emit(arg, line), n++;
+	}
+	return n;
 }

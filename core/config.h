@@ -34,6 +34,7 @@
 /* Hard bounds on what a file may declare (the loader reports an error). */
 #define SM_CONFIG_MAX_FILE_BYTES (1u << 20) /* sm_config_load_file input size */
 #define SM_CONFIG_MAX_LISTEN     64
+#define SM_CONFIG_MAX_THREADS    1024 /* reactors, even with allow_oversubscribe */
 #define SM_CONFIG_MAX_CIDRS      4096 /* per list: allow_clients, rule client/dest */
 #define SM_CONFIG_MAX_RULES      10000
 #define SM_CONFIG_MAX_PORTS      1024 /* per rule */
@@ -74,7 +75,9 @@ struct sm_config {
 
 	const struct sm_config_listen *listen; /* n_listen >= 1 */
 	size_t n_listen;
-	uint32_t threads; /* reactor threads; 0 = one per online CPU (at most 1024) */
+	uint32_t threads; /* reactor threads; 0 = one per usable CPU; at most SM_CONFIG_MAX_THREADS
+	                   */
+	bool allow_oversubscribe; /* threads may exceed the CPUs this process may use */
 	enum sm_action default_action;
 	const struct sm_cidr *allow_clients; /* n_allow_clients >= 1 */
 	size_t n_allow_clients;
@@ -119,8 +122,11 @@ struct sm_config {
 	} timeouts;
 	struct {
 		uint32_t max_flows_per_thread;
-		uint32_t max_header_bytes; /* request line + headers of a proxy request */
-		uint32_t event_ring_size;  /* records per reactor ring, power of two */
+		uint32_t max_header_bytes;       /* request line + headers of a proxy request */
+		uint32_t event_ring_size;        /* records per reactor ring, power of two */
+		uint32_t send_chunks_per_thread; /* registered 16 KiB send chunks per reactor */
+		uint32_t
+		        recv_buffers_per_thread; /* provided 16 KiB receive buffers, power of two */
 	} limits;
 
 	struct sm_config_arena *arena; /* private: owns everything above */
@@ -150,6 +156,15 @@ int sm_config_set(struct sm_config *cfg, const char *kv, char *err, size_t errca
 
 /* Free a snapshot and everything it owns. NULL is fine. */
 void sm_config_free(struct sm_config *cfg);
+
+/* Set-ups that work but are unsafe, one line each (no prefix, no newline)
+ * handed to emit, in this order: a listener on a non-loopback address while
+ * allow_clients admits every address of its family (0.0.0.0/0 for IPv4,
+ * ::/0 for IPv6); an admin endpoint on a non-loopback address; an
+ * insecure_hosts glob that matches every host ("*"); a listen address
+ * given twice (port 0 excepted: each picks its own). Returns the count. */
+size_t sm_config_warnings(const struct sm_config *cfg, void (*emit)(void *arg, const char *line),
+                          void *arg);
 
 /* "tunnel", "block", "intercept", "fault"; "unknown" otherwise. */
 

@@ -17,8 +17,8 @@
 
 static const char usage[] =
         "Usage: soth-mitm [options]\n"
-        "       soth-mitm ca export [--der] [--ca-dir DIR]\n"
-        "       soth-mitm ca path [--ca-dir DIR]\n"
+        "       soth-mitm [--ca-dir DIR] ca export [--der] [--ca-dir DIR]\n"
+        "       soth-mitm [--ca-dir DIR] ca path [--ca-dir DIR]\n"
         "\n"
         "An explicit HTTP(S) proxy: CONNECT requests are intercepted (TLS terminated with\n"
         "a certificate from the local CA), tunnelled or blocked by policy; plain http://\n"
@@ -27,7 +27,10 @@ static const char usage[] =
         "Options:\n"
         "  -l, --listen ADDR:PORT  listen address, repeatable (default 127.0.0.1:8080;\n"
         "                          IPv6 as [::1]:8080; port 0 picks a free port)\n"
-        "  -t, --threads N         reactor threads, one per core (default: online CPUs)\n"
+        "  -t, --threads N         reactor threads, each pinned to a CPU (default: one per\n"
+        "                          CPU this process may use; more than that only with\n"
+        "                          --allow-oversubscribe; never more than 1024)\n"
+        "      --allow-oversubscribe  let --threads exceed the CPU count (allow_oversubscribe)\n"
         "  -c, --config FILE       YAML configuration (docs/config.md)\n"
         "  -s, --set KEY=VALUE     override one configuration key after the file,\n"
         "                          repeatable (e.g. --set default_action=block)\n"
@@ -44,7 +47,8 @@ static const char usage[] =
         "  -V, --version           print the version and exit\n"
         "\n"
         "Signals: SIGINT/SIGTERM stop accepting, let in-flight flows finish for up to\n"
-        "timeouts.shutdown_grace_ms, then exit 0.\n";
+        "timeouts.shutdown_grace_ms, then exit 0. During start-up they stop it before\n"
+        "it accepts (between reactor builds), also with exit 0.\n";
 
 struct list {
 	char buf[4096];
@@ -131,6 +135,9 @@ static int parse_cli(int argc, char **argv, struct cli *c, char *scratch, size_t
 			continue;
 		} else if (is_opt(a, "-t", "--threads")) {
 			key = "threads";
+		} else if (strcmp(a, "--allow-oversubscribe") == 0) {
+			c->sets[c->n_sets++] = "allow_oversubscribe=true";
+			continue;
 		} else if (is_opt(a, "-e", "--events")) {
 			key = "events";
 		} else if (is_opt(a, "-a", "--admin")) {
@@ -163,6 +170,15 @@ static int parse_cli(int argc, char **argv, struct cli *c, char *scratch, size_t
 		}
 		if (need_arg(argc, argv, &i, &v))
 			return -1;
+		if (strcmp(key, "threads") == 0 && v[0] && strspn(v, "0123456789") == strlen(v) &&
+		    (strlen(v) > 9 || atol(v) > SM_CONFIG_MAX_THREADS)) {
+			fprintf(stderr,
+			        "soth-mitm: --threads %s: at most %d reactors, the absolute cap "
+			        "(even "
+			        "with --allow-oversubscribe)\n",
+			        v, SM_CONFIG_MAX_THREADS);
+			return -1;
+		}
 		int n = snprintf(scratch + used, scratch_cap - used, "%s=%s", key, v);
 		if (n < 0 || (size_t)n >= scratch_cap - used) {
 			fprintf(stderr, "soth-mitm: option value too long\n");
@@ -172,6 +188,46 @@ static int parse_cli(int argc, char **argv, struct cli *c, char *scratch, size_t
 		used += (size_t)n + 1;
 	}
 	return 0;
+}
+
+/* Same shape as every other line we log, so one grep finds them. */
+static void warn_line(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "soth-mitm: warning: %s\n", line);
+}
+
+/* Start-up state for the build hooks: SIGINT/SIGTERM stay blocked (the
+ * threads inherit the mask) and are polled here, so no handler and no
+ * global flag are needed. */
+struct startup {
+	sigset_t set;
+	int sig; /* the signal that stopped start-up, 0 = none */
+};
+
+static bool startup_interrupted(void *arg)
+{
+	struct startup *st = arg;
+	const struct timespec now = {0, 0};
+	int sig = sigtimedwait(&st->set, NULL, &now);
+	if (sig > 0)
+		st->sig = sig;
+	return sig > 0;
+}
+
+static void startup_building(void *arg, int n, size_t each)
+{
+	(void)arg;
+	int cpus = sm_proxy_cpus();
+	fprintf(stderr,
+	        "soth-mitm: building %d reactor%s for %d CPU%s, about %zu MiB each "
+	        "(docs/architecture.md, Memory per reactor)\n",
+	        n, n == 1 ? "" : "s", cpus, cpus == 1 ? "" : "s", (each + (1u << 19)) >> 20);
+}
+
+static const char *sig_name(int sig)
+{
+	return sig == SIGINT ? "SIGINT" : "SIGTERM";
 }
 
 /* Every connection is a descriptor (two once proxied): the soft limit is
@@ -239,8 +295,19 @@ int main(int argc, char **argv)
 	static char scratch[16384];
 	static char listen_kv[4200], kv[4200];
 	static struct cli cli;
-	if (argc >= 2 && strcmp(argv[1], "ca") == 0)
-		return sm_ca_cli(argc - 1, argv + 1, stdout, stderr);
+	/* `ca` subcommand; --ca-dir may come before it as well as after */
+	const char *ca_dir = NULL;
+	int sub = 1;
+	while (sub < argc) {
+		if (strcmp(argv[sub], "--ca-dir") == 0 && sub + 1 < argc)
+			ca_dir = argv[sub + 1], sub += 2;
+		else if (strncmp(argv[sub], "--ca-dir=", 9) == 0)
+			ca_dir = argv[sub] + 9, sub++;
+		else
+			break;
+	}
+	if (sub < argc && strcmp(argv[sub], "ca") == 0)
+		return sm_ca_cli(ca_dir, argc - sub, argv + sub, stdout, stderr);
 	int rc = parse_cli(argc, argv, &cli, scratch, sizeof(scratch));
 	if (rc)
 		return rc > 0 ? 0 : 2;
@@ -285,6 +352,8 @@ int main(int argc, char **argv)
 		}
 	}
 
+	sm_config_warnings(cfg, warn_line, NULL);
+
 	int events_fd = -1;
 	if (cfg->events && strcmp(cfg->events, "-") == 0) {
 		events_fd = STDOUT_FILENO;
@@ -306,20 +375,52 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit the mask */
 
+	struct startup su = {.set = set};
+	const struct sm_proxy_hooks hooks = {
+	        .building = startup_building, .interrupted = startup_interrupted, .arg = &su};
 	struct sm_proxy *p = NULL;
-	rc = sm_proxy_create(cfg, events_fd, &p, err, sizeof(err));
+	rc = sm_proxy_create_ex(cfg, events_fd, &hooks, &p, err, sizeof(err));
 	if (rc == SM_OK)
 		rc = sm_proxy_start(p, err, sizeof(err));
 	if (rc != SM_OK) {
-		fprintf(stderr, "soth-mitm: %s\n", err);
+		if (su.sig)
+			fprintf(stderr, "soth-mitm: %s during start-up: %s; exiting\n",
+			        sig_name(su.sig), err);
+		else
+			fprintf(stderr, "soth-mitm: %s\n", err);
 		sm_proxy_destroy(p);
 		sm_config_free(cfg);
+		if (events_fd > STDERR_FILENO)
+			close(events_fd);
+		if (su.sig)
+			return 0;                    /* asked to stop, and stopped */
 		return rc == SM_ERR_INVALID ? 2 : 1; /* 2: the configuration is wrong */
 	}
-	/* main thread, start-up only: wait (at most 10 s) for every reactor */
-	for (int i = 0; i < 10000 && !sm_proxy_ready(p) && !sm_proxy_failed(p); i++) {
-		struct timespec ms = {0, 1000000};
-		nanosleep(&ms, NULL);
+	/* main thread, start-up only: wait for every reactor (10 s, plus 20 ms
+	 * a reactor: they set up their rings concurrently), or for a signal */
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	long limit_ms = 10000 + 20L * sm_proxy_n_reactors(p), waited_ms = 0;
+	while (waited_ms < limit_ms && !sm_proxy_ready(p) && !sm_proxy_failed(p)) {
+		const struct timespec ms = {0, 1000000};
+		int sig = sigtimedwait(&set, NULL, &ms);
+		if (sig > 0) {
+			su.sig = sig;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		waited_ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+	}
+	if (su.sig) {
+		fprintf(stderr, "soth-mitm: %s during start-up: reactors were starting; exiting\n",
+		        sig_name(su.sig));
+		sm_proxy_stop(p);
+		sm_proxy_wait(p);
+		sm_proxy_destroy(p);
+		sm_config_free(cfg);
+		if (events_fd > STDERR_FILENO)
+			close(events_fd);
+		return 0;
 	}
 	if (!sm_proxy_ready(p)) {
 		fprintf(stderr, "soth-mitm: %s\n",
@@ -335,8 +436,8 @@ int main(int argc, char **argv)
 
 	int sig = 0;
 	sigwait(&set, &sig);
-	fprintf(stderr, "soth-mitm: %s: draining (up to %u ms)\n",
-	        sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->timeouts.shutdown_grace_ms);
+	fprintf(stderr, "soth-mitm: %s: draining (up to %u ms)\n", sig_name(sig),
+	        cfg->timeouts.shutdown_grace_ms);
 	sm_proxy_stop(p);
 	sm_proxy_wait(p);
 	struct sm_proxy_stats st;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
 
 #include "core/dns.h"
 #include "core/proxy_internal.h"
@@ -195,6 +197,120 @@ static int add_trust(struct sm_proxy *p, const char *path, bool required, char *
 	return SM_OK;
 }
 
+/* One PEM file of trusted roots must hold certificates and nothing wolfSSL
+ * refuses: a mistaken file (empty, a key, random bytes) would otherwise
+ * leave upstream verification failing with unknown_ca long after start-up. */
+static int check_trust_pem(const char *path, const char *buf, size_t len, char *err, size_t errcap)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	static const char end[] = "-----END CERTIFICATE-----";
+	size_t sp = 0;
+	while (sp < len && (buf[sp] == ' ' || (buf[sp] >= '\t' && buf[sp] <= '\r')))
+		sp++;
+	if (sp == len) {
+		snprintf(err, errcap, "trusted CA file %s: is empty", path);
+		return SM_ERR_INVALID;
+	}
+	/* a context, not a bare CertManager: only it takes the load flags */
+	WOLFSSL_CTX *ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
+	uint8_t *der = malloc(len);
+	if (!ctx || !der) {
+		if (ctx)
+			wolfSSL_CTX_free(ctx);
+		free(der);
+		snprintf(err, errcap, "out of memory");
+		return SM_ERR_NOMEM;
+	}
+	int rc = SM_OK, n = 0;
+	const char *at = buf, *stop = buf + len, *b;
+	while (rc == SM_OK && (b = memmem(at, (size_t)(stop - at), begin, sizeof(begin) - 1))) {
+		const char *e = memmem(b, (size_t)(stop - b), end, sizeof(end) - 1);
+		n++;
+		if (!e) {
+			snprintf(err, errcap, "trusted CA file %s: certificate %d has no END line",
+			         path, n);
+			rc = SM_ERR_INVALID;
+			break;
+		}
+		e += sizeof(end) - 1;
+		int dl = wc_CertPemToDer((const unsigned char *)b, (int)(e - b), der, (int)len,
+		                         CERT_TYPE);
+		/* an expired root in a bundle is harmless: it never verifies anything */
+		int v = dl > 0 ? wolfSSL_CTX_load_verify_buffer_ex(ctx, der, dl,
+		                                                   WOLFSSL_FILETYPE_ASN1, 0,
+		                                                   WOLFSSL_LOAD_FLAG_DATE_ERR_OKAY)
+		               : dl;
+		if (v != WOLFSSL_SUCCESS) {
+			snprintf(err, errcap, "trusted CA file %s: certificate %d is not valid: %s",
+			         path, n, wolfSSL_ERR_reason_error_string((unsigned long)v));
+			rc = SM_ERR_INVALID;
+		}
+		at = e;
+	}
+	if (rc == SM_OK && n == 0) {
+		bool key = memmem(buf, len, "PRIVATE KEY-----", 16) != NULL;
+		snprintf(err, errcap, "trusted CA file %s: %s", path,
+		         key ? "holds a private key, not a certificate"
+		             : "has no PEM certificate (no \"-----BEGIN CERTIFICATE-----\" line)");
+		rc = SM_ERR_INVALID;
+	}
+	wolfSSL_CTX_free(ctx);
+	free(der);
+	return rc;
+}
+
+/* Every tls.upstream_ca file, checked at start-up whatever the policy, so
+ * a wrong file is an error now, not a surprise when a rule intercepts. */
+static int check_upstream_ca(const struct sm_config *cfg, char *err, size_t errcap)
+{
+	const char *list = cfg->tls.upstream_ca;
+	if (!list || !*list)
+		return SM_OK;
+	if (wolfSSL_Init() != WOLFSSL_SUCCESS) {
+		snprintf(err, errcap, "wolfSSL_Init failed");
+		return SM_ERR_IO;
+	}
+	char *buf = malloc(TRUST_MAX);
+	int rc = buf ? SM_OK : SM_ERR_NOMEM;
+	if (!buf)
+		snprintf(err, errcap, "out of memory");
+	while (rc == SM_OK && list && *list) {
+		const char *next = strchr(list, ',');
+		size_t n = next ? (size_t)(next - list) : strlen(list);
+		char path[4096];
+		if (n >= sizeof(path)) {
+			snprintf(err, errcap, "tls.upstream_ca: path too long");
+			rc = SM_ERR_INVALID;
+			break;
+		}
+		memcpy(path, list, n);
+		path[n] = 0;
+		list = next ? next + 1 : NULL;
+		if (!n)
+			continue;
+		FILE *fp = fopen(path, "rb");
+		if (!fp) {
+			snprintf(err, errcap, "cannot read trusted CA file %s: %s", path,
+			         strerror(errno));
+			rc = SM_ERR_INVALID;
+			break;
+		}
+		size_t len = fread(buf, 1, TRUST_MAX, fp);
+		bool more = fgetc(fp) != EOF;
+		fclose(fp);
+		if (more) {
+			snprintf(err, errcap, "trusted CA file %s: larger than %u bytes", path,
+			         TRUST_MAX);
+			rc = SM_ERR_LIMIT;
+		} else {
+			rc = check_trust_pem(path, buf, len, err, errcap);
+		}
+	}
+	free(buf);
+	wolfSSL_Cleanup();
+	return rc;
+}
+
 /* The local CA (created on first run) and the roots upstreams are verified
  * against: everything interception needs from disk, read before any
  * reactor starts. */
@@ -243,15 +359,25 @@ static int open_tls(struct sm_proxy *p, const struct sm_config *cfg, char *err, 
 	return rc;
 }
 
-static int online_cpus(void)
+int sm_proxy_cpus(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : (n > 1024 ? 1024 : (int)n);
+	cpu_set_t set;
+	long n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
+	                                                      : sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : (n > SM_CONFIG_MAX_THREADS ? SM_CONFIG_MAX_THREADS : (int)n);
 }
 
 int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy **out, char *err,
                     size_t errcap)
 {
+	return sm_proxy_create_ex(cfg, events_fd, NULL, out, err, errcap);
+}
+
+int sm_proxy_create_ex(const struct sm_config *cfg, int events_fd, const struct sm_proxy_hooks *h,
+                       struct sm_proxy **out, char *err, size_t errcap)
+{
+	static const struct sm_proxy_hooks none;
+	h = h ? h : &none;
 	*out = NULL;
 	struct sm_proxy *p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -266,7 +392,22 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 		free(p);
 		return SM_ERR_INVALID;
 	}
-	p->n_reactors = cfg->threads ? (int)cfg->threads : online_cpus();
+	int cpus = sm_proxy_cpus();
+	size_t each = sm_reactor_mem_estimate(cfg, wants_intercept(cfg));
+	if ((int)cfg->threads > cpus && !cfg->allow_oversubscribe) {
+		/* more reactors than CPUs only add memory and context switches */
+		snprintf(err, errcap,
+		         "threads: %u reactors but this process may use %d CPU%s; each reactor "
+		         "takes "
+		         "about %zu MiB and more than one per CPU only adds context switches: use "
+		         "--threads %d or fewer, or add --allow-oversubscribe "
+		         "(allow_oversubscribe: true) to run %u anyway",
+		         cfg->threads, cpus, cpus == 1 ? "" : "s", (each + (1u << 19)) >> 20, cpus,
+		         cfg->threads);
+		free(p);
+		return SM_ERR_INVALID;
+	}
+	p->n_reactors = cfg->threads ? (int)cfg->threads : cpus;
 	p->collector_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	p->reactors = calloc((size_t)p->n_reactors, sizeof(*p->reactors));
 	p->rings = calloc((size_t)p->n_reactors, sizeof(*p->rings));
@@ -277,6 +418,12 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 	if (p->metrics)
 		for (int i = 0; i < p->n_reactors; i++)
 			sm_metrics_init(&p->metrics[i], &p->layouts);
+	for (int i = 0; p->reactors && i < p->n_reactors; i++) {
+		/* no fd yet: sm_reactor_free of a reactor not built closes nothing */
+		for (int k = 0; k < SM_MAX_LISTEN; k++)
+			p->reactors[i].listen_fds[k] = -1;
+		p->reactors[i].wake_fd = -1;
+	}
 	if (p->collector_wake_fd < 0 || !p->reactors || !p->rings || !p->metrics ||
 	    sm_hosts_load(&p->hosts, "/etc/hosts") != SM_OK) {
 		snprintf(err, errcap, "out of memory");
@@ -288,6 +435,11 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 		snprintf(err, errcap, "tls.non_tls: expected tunnel or block");
 		sm_proxy_destroy(p);
 		return SM_ERR_INVALID;
+	}
+	int trc = check_upstream_ca(cfg, err, errcap);
+	if (trc != SM_OK) {
+		sm_proxy_destroy(p);
+		return trc == SM_ERR_LIMIT ? SM_ERR_INVALID : trc;
 	}
 	if (wants_intercept(cfg)) {
 		int rc = open_tls(p, cfg, err, errcap);
@@ -312,11 +464,16 @@ int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy 
 		sm_proxy_destroy(p);
 		return SM_ERR_LIMIT;
 	}
+	if (h->building)
+		h->building(h->arg, p->n_reactors, each);
 	for (int i = 0; i < p->n_reactors; i++) {
 		struct sm_reactor *r = &p->reactors[i];
-		for (int k = 0; k < SM_MAX_LISTEN; k++)
-			r->listen_fds[k] = -1;
-		r->wake_fd = -1;
+		if (h->interrupted && h->interrupted(h->arg)) {
+			snprintf(err, errcap, "stopped after building %d of %d reactors", i,
+			         p->n_reactors);
+			sm_proxy_destroy(p);
+			return SM_ERR_STATE;
+		}
 		r->m = &p->metrics[i];
 		int rc = sm_reactor_init(r, &p->rt, cfg, i, p->n_reactors, &sm_ring_uring,
 		                         p->collector_wake_fd, err, errcap);

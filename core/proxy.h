@@ -30,10 +30,33 @@ struct sm_proxy_stats {
 
 /* Binds every listener of cfg (one SO_REUSEPORT socket per reactor and
  * address) and prepares the reactors. cfg must outlive the instance.
+ * cfg->threads above sm_proxy_cpus() is refused (SM_ERR_INVALID, the
+ * message says how to allow it) unless cfg->allow_oversubscribe.
  * events_fd: JSONL sink (-1: none); it is not closed by the instance.
  * Returns SM_OK, or an error with a message in err. */
 int sm_proxy_create(const struct sm_config *cfg, int events_fd, struct sm_proxy **out, char *err,
                     size_t errcap);
+
+/* What the caller learns and decides while sm_proxy_create_ex builds the
+ * reactors (a slow step: each allocates its tables, docs/architecture.md
+ * "Memory per reactor"). Any member may be NULL. */
+struct sm_proxy_hooks {
+	/* once, before the first reactor: how many, and the bytes each takes */
+	void (*building)(void *arg, int n_reactors, size_t bytes_each);
+	/* between reactors: true stops the build (SIGTERM during start-up);
+	 * sm_proxy_create_ex then returns SM_ERR_STATE */
+	bool (*interrupted)(void *arg);
+	void *arg;
+};
+
+/* sm_proxy_create with hooks (NULL: none). */
+int sm_proxy_create_ex(const struct sm_config *cfg, int events_fd, const struct sm_proxy_hooks *h,
+                       struct sm_proxy **out, char *err, size_t errcap);
+
+/* CPUs this process may run on (its affinity mask: taskset, cpusets), at
+ * least 1: the default reactor count, and the most cfg->threads may ask
+ * for without cfg->allow_oversubscribe. */
+int sm_proxy_cpus(void);
 
 /* Starts the reactor threads and the collector. */
 int sm_proxy_start(struct sm_proxy *p, char *err, size_t errcap);

@@ -13,6 +13,7 @@
 #include "base/result.h"
 #include "base/rng.h"
 #include "proto/http1.h"
+#include "tls/certcache.h"
 
 struct io_uring_sqe *sm_sqe(struct sm_reactor *r)
 {
@@ -56,9 +57,9 @@ int sm_reactor_init(struct sm_reactor *r, const struct sm_proxy_rt *rt, const st
 	r->cap = cfg->limits.max_flows_per_thread;
 	r->flows = calloc(r->cap, sizeof(*r->flows));
 	r->free_slots = malloc(r->cap * sizeof(*r->free_slots));
-	r->pipes_cap = 1024;
+	r->pipes_cap = SM_PIPES_CAP;
 	r->pipes = malloc(r->pipes_cap * sizeof(*r->pipes));
-	r->stacks_cap = 4096;
+	r->stacks_cap = SM_STACKS_CAP;
 	r->stacks = malloc(r->stacks_cap * sizeof(*r->stacks));
 	if (!r->flows || !r->free_slots || !r->pipes || !r->stacks) {
 		snprintf(err, errcap, "reactor %d: flow table of %u: out of memory", index, r->cap);
@@ -70,6 +71,26 @@ int sm_reactor_init(struct sm_reactor *r, const struct sm_proxy_rt *rt, const st
 	}
 	r->n_free_slots = r->cap;
 	return SM_OK;
+}
+
+size_t sm_reactor_mem_estimate(const struct sm_config *cfg, bool intercepting)
+{
+	const size_t flows = cfg->limits.max_flows_per_thread,
+	             chunks = cfg->limits.send_chunks_per_thread,
+	             bufs = cfg->limits.recv_buffers_per_thread;
+	size_t n = sizeof(struct sm_reactor) + sizeof(struct sm_metrics);
+	n += flows * (sizeof(struct sm_flow) + sizeof(uint32_t)); /* flow table, free list */
+	n += (size_t)cfg->limits.event_ring_size * sizeof(struct sm_event); /* event ring */
+	n += chunks * (SM_CHUNK_SIZE + sizeof(uint32_t));       /* registered send slab */
+	n += bufs * (SM_BR_SIZE + sizeof(struct io_uring_buf)); /* provided receive buffers */
+	n += SM_RING_SQ * (sizeof(struct io_uring_sqe) + sizeof(uint32_t)) +
+	     SM_RING_CQ * sizeof(struct io_uring_cqe); /* the ring */
+	n += SM_PIPES_CAP * sizeof(int[2]) + SM_STACKS_CAP * sizeof(void *);
+	if (intercepting) /* leaf cache: entries, DER slots, buckets (tls/certcache.h) */
+		n += (size_t)cfg->tls.cert_cache_size *
+		     (sizeof(struct sm_certcache_entry) + SM_CERTCACHE_DER_MAX +
+		      2 * sizeof(uint32_t));
+	return n;
 }
 
 /* The send slab's chunk list; its last chunk holds the constant answers and

@@ -28,6 +28,10 @@
 #define SM_BR_BGID    1
 #define SM_BR_SIZE    (16 * 1024)   /* one provided receive buffer */
 #define SM_CHUNK_SIZE (16 * 1024)   /* one registered send chunk */
+#define SM_RING_SQ    2048          /* io_uring submission queue entries */
+#define SM_RING_CQ    8192          /* completion queue entries */
+#define SM_PIPES_CAP  1024          /* pooled pipe pairs a reactor keeps at most */
+#define SM_STACKS_CAP 4096          /* pooled layer stacks a reactor keeps at most */
 #define SM_PIPE_SIZE  (1024 * 1024) /* pipe capacity, bytes moved per splice at most */
 /* A tunnel direction relays with recv + send (completed inline on the
  * reactor) while messages are small, and with splice while it streams:
@@ -140,6 +144,11 @@ struct sm_reactor {
 int sm_reactor_init(struct sm_reactor *r, const struct sm_proxy_rt *rt, const struct sm_config *cfg,
                     int index, int n_reactors, const struct sm_ring_ops *io, int collector_wake_fd,
                     char *err, size_t errcap);
+/* What one reactor allocates for cfg, in bytes, from its limits (the table
+ * in docs/architecture.md "Memory per reactor"); intercepting adds the
+ * leaf cache. Buffers the kernel fills on demand are counted whole. */
+size_t sm_reactor_mem_estimate(const struct sm_config *cfg, bool intercepting);
+
 /* Sets up the ring (io->setup) and the send chunks (core/loop.h opens the
  * rest). */
 int sm_reactor_open(struct sm_reactor *r, char *err, size_t errcap);

@@ -8,14 +8,11 @@
 #include "core/dns.h"
 #include "core/reactor.h"
 
-#define BR_ENTRIES  512
-#define SLAB_CHUNKS 2048
-
 /* The provided-buffer ring, registered by hand: liburing 2.3 (Debian 12)
  * has no io_uring_setup_buf_ring. */
 static int setup_buf_ring(struct sm_reactor *r, char *err, size_t errcap)
 {
-	r->br_entries = BR_ENTRIES;
+	r->br_entries = r->cfg->limits.recv_buffers_per_thread; /* a power of two */
 	r->br_size = SM_BR_SIZE;
 	size_t ring_bytes = r->br_entries * sizeof(struct io_uring_buf);
 	r->br_mem_len = ring_bytes + (size_t)r->br_entries * r->br_size;
@@ -47,7 +44,7 @@ static int setup_buf_ring(struct sm_reactor *r, char *err, size_t errcap)
 
 static int setup_slab(struct sm_reactor *r, char *err, size_t errcap)
 {
-	r->n_chunks = SLAB_CHUNKS;
+	r->n_chunks = r->cfg->limits.send_chunks_per_thread;
 	r->slab_len = (size_t)r->n_chunks * SM_CHUNK_SIZE;
 	r->slab =
 	        mmap(NULL, r->slab_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

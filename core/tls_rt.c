@@ -56,15 +56,15 @@ int sm_tls_rt_init(struct sm_reactor *r, char *err, size_t errcap)
 	}
 	if (sm_forge_init(&t->forge, rt->ca, &t->rng) != SM_OK ||
 	    sm_forge_key_der(&t->forge, t->key_der, sizeof(t->key_der), &t->key_len) != SM_OK ||
-	    sm_certcache_init(&t->cache, r->cfg->tls.cert_cache_size, release_entry, NULL) !=
-	            SM_OK) {
+	    sm_certcache_init(&t->cache, r->cfg->tls.cert_cache_size, t->forge.der_max,
+	                      release_entry, NULL) != SM_OK) {
 		snprintf(err, errcap, "tls: cannot prepare leaf forging");
 		return SM_ERR_NOMEM;
 	}
 	/* wolfSSL_new() refuses a server context without a key pair: give it
 	 * the reactor's leaf key and a placeholder leaf; every session then
 	 * sets the leaf forged for its own name */
-	uint8_t der[SM_FORGE_DER_MAX];
+	uint8_t der[SM_FORGE_DER_LIMIT];
 	size_t der_len;
 	int64_t not_after;
 	static const char placeholder[] = "soth-mitm.invalid";
@@ -111,7 +111,7 @@ bool sm_tls_rt_leaf(struct sm_reactor *r, WOLFSSL *ssl, const char *name, bool *
 	*hit = e != NULL;
 	*forge_us = 0;
 	if (!e) {
-		uint8_t der[SM_FORGE_DER_MAX];
+		uint8_t der[SM_FORGE_DER_LIMIT];
 		size_t der_len;
 		int64_t not_after;
 		if (sm_forge_leaf(&t->forge, name, len, now, der, sizeof(der), &der_len,

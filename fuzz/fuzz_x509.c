@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		inside(&info.issuer, data, size);
 		inside(&info.subject, data, size);
 		inside(&info.spki, data, size);
-		if (info.has_ski && (info.ski_len == 0 || info.ski_len > SM_X509_KEYID_LEN))
+		if (info.has_ski && (info.ski_len == 0 || info.ski_len > sizeof(info.ski)))
 			abort();
 		uint8_t id[SM_X509_KEYID_LEN];
 		(void)sm_x509_key_id(info.spki.p, info.spki.left, id);

@@ -14,7 +14,7 @@
 
 #include "base/result.h"
 
-#define PEM_MAX 4096u
+#define PEM_MAX SM_CA_PEM_MAX
 
 static int errf(char *err, size_t cap, int code, const char *fmt, ...)
 {
@@ -99,21 +99,25 @@ static int read_small(const char *path, uint8_t *buf, size_t cap, size_t *len, m
 	return SM_OK;
 }
 
-/* Write to <path>.tmp (created O_EXCL with the final mode), fsync, rename,
- * fsync the directory: the file appears whole or not at all. */
-static int write_atomic(const char *dir, const char *path, const void *data, size_t len,
-                        mode_t mode, char *err, size_t err_cap)
+/* Publishes data as path, never replacing it: written to a temporary file
+ * of our own in the same directory (mkostemp, the final mode), fsync'ed,
+ * then hard-linked to path, which fails with EEXIST when another process
+ * published first (link has O_EXCL semantics; renameat2 RENAME_NOREPLACE
+ * where the file system has no hard links). *won says which happened; the
+ * loser reads the winner's file, so concurrent first runs share one CA. */
+static int publish(const char *dir, const char *path, const void *data, size_t len, mode_t mode,
+                   bool *won, char *err, size_t err_cap)
 {
 	char tmp[SM_CA_PATH_MAX + 16];
-	int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int n = snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return errf(err, err_cap, SM_ERR_LIMIT, "path too long: %s", path);
-	unlink(tmp); /* a leftover from a crash; never holds a used key */
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	int fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600 until fchmod */
 	if (fd < 0)
-		return errf(err, err_cap, SM_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+		return errf(err, err_cap, SM_ERR_IO, "cannot create a temporary file for %s: %s",
+		            path, strerror(errno));
 	int rc = SM_OK;
-	if (fchmod(fd, mode) != 0) /* the umask may have taken bits away */
+	if (fchmod(fd, mode) != 0)
 		rc = SM_ERR_IO;
 	size_t off = 0;
 	while (rc == SM_OK && off < len) {
@@ -129,14 +133,23 @@ static int write_atomic(const char *dir, const char *path, const void *data, siz
 		rc = SM_ERR_IO;
 	int e = errno;
 	close(fd);
-	if (rc == SM_OK && rename(tmp, path) != 0) {
-		rc = SM_ERR_IO;
-		e = errno;
+	*won = false;
+	bool renamed = false;
+	if (rc == SM_OK) {
+		int l = link(tmp, path);
+		if (l != 0 && (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS)) {
+			l = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+			renamed = l == 0;
+		}
+		if (l == 0)
+			*won = true;
+		else if (errno != EEXIST)
+			rc = SM_ERR_IO, e = errno;
 	}
-	if (rc != SM_OK) {
-		unlink(tmp);
+	if (!renamed)
+		unlink(tmp); /* a linked path keeps the data */
+	if (rc != SM_OK)
 		return errf(err, err_cap, rc, "cannot write %s: %s", path, strerror(e));
-	}
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		fsync(dfd);
@@ -167,7 +180,7 @@ static void ca_common_name(WC_RNG *rng, char *out, size_t cap)
 }
 
 /* Self-signed CA certificate for key, written to ca->cert_der. */
-static int make_ca_cert(struct sm_ca *ca, ecc_key *key, WC_RNG *rng, int64_t now)
+static int make_ca_cert(struct sm_ca *ca, struct sm_x509_signer *key, WC_RNG *rng, int64_t now)
 {
 	uint8_t spki[SM_X509_SPKI_MAX], ski[SM_X509_KEYID_LEN], serial[SM_X509_SERIAL_LEN];
 	uint8_t name[256], exts[256], tbs[SM_X509_CERT_MAX];
@@ -175,7 +188,7 @@ static int make_ca_cert(struct sm_ca *ca, ecc_key *key, WC_RNG *rng, int64_t now
 	char cn[64];
 	int rc;
 
-	if ((rc = sm_x509_spki(key, spki, sizeof(spki), &spki_len)) != SM_OK)
+	if ((rc = sm_x509_signer_spki(key, spki, sizeof(spki), &spki_len)) != SM_OK)
 		return rc;
 	if ((rc = sm_x509_key_id(spki, spki_len, ski)) != SM_OK)
 		return rc;
@@ -203,6 +216,7 @@ static int make_ca_cert(struct sm_ca *ca, ecc_key *key, WC_RNG *rng, int64_t now
 		return rc;
 
 	struct sm_x509_tbs t = {
+	        .sig = key->alg,
 	        .serial = serial,
 	        .issuer = name,
 	        .issuer_len = name_len,
@@ -221,21 +235,31 @@ static int make_ca_cert(struct sm_ca *ca, ecc_key *key, WC_RNG *rng, int64_t now
 	                    &ca->cert_len);
 }
 
-static int write_cert(struct sm_ca *ca, char *err, size_t err_cap)
+/* Publishes the certificate in ca->cert_der; *won false: another process
+ * published one first (load_cert reads that one). */
+static int write_cert(struct sm_ca *ca, bool *won, char *err, size_t err_cap)
 {
 	char pem[PEM_MAX];
 	size_t len;
 	if (sm_ca_pem(ca, pem, sizeof(pem), &len) != SM_OK)
 		return errf(err, err_cap, SM_ERR_LIMIT, "cannot encode the CA certificate");
-	return write_atomic(ca->dir, ca->cert_path, pem, len, 0644, err, err_cap);
+	return publish(ca->dir, ca->cert_path, pem, len, 0644, won, err, err_cap);
 }
 
-static int create_key(struct sm_ca *ca, ecc_key *key, WC_RNG *rng, char *err, size_t err_cap)
+/* Makes and publishes a new key; *won false: another process published
+ * one first, and key is left for the caller to load that one into. */
+static int create_key(struct sm_ca *ca, struct sm_x509_signer *key, WC_RNG *rng, bool *won,
+                      char *err, size_t err_cap)
 {
 	char pem[PEM_MAX];
-	if (wc_ecc_make_key_ex(rng, 32, key, ECC_SECP256R1) != 0)
+	if (wc_ecc_init(&key->k.ec) != 0)
+		return errf(err, err_cap, SM_ERR_NOMEM, "cannot initialise an ECC key");
+	key->alg = SM_X509_ECDSA_SHA256;
+	key->ready = true;
+	ca->alg = key->alg;
+	if (wc_ecc_make_key_ex(rng, 32, &key->k.ec, ECC_SECP256R1) != 0)
 		return errf(err, err_cap, SM_ERR_INVALID, "P-256 key generation failed");
-	int n = wc_EccKeyToDer(key, ca->key_der, sizeof(ca->key_der));
+	int n = wc_EccKeyToDer(&key->k.ec, ca->key_der, sizeof(ca->key_der));
 	if (n <= 0)
 		return errf(err, err_cap, SM_ERR_INVALID, "cannot encode the CA key");
 	ca->key_len = (size_t)n;
@@ -243,12 +267,12 @@ static int create_key(struct sm_ca *ca, ecc_key *key, WC_RNG *rng, char *err, si
 	                    ECC_PRIVATEKEY_TYPE);
 	if (p <= 0)
 		return errf(err, err_cap, SM_ERR_INVALID, "cannot encode the CA key as PEM");
-	int rc = write_atomic(ca->dir, ca->key_path, pem, (size_t)p, 0600, err, err_cap);
+	int rc = publish(ca->dir, ca->key_path, pem, (size_t)p, 0600, won, err, err_cap);
 	explicit_bzero(pem, sizeof(pem));
 	return rc;
 }
 
-static int load_key(struct sm_ca *ca, ecc_key *key, char *err, size_t err_cap)
+static int load_key(struct sm_ca *ca, struct sm_x509_signer *key, char *err, size_t err_cap)
 {
 	uint8_t pem[PEM_MAX];
 	size_t len = 0;
@@ -264,21 +288,47 @@ static int load_key(struct sm_ca *ca, ecc_key *key, char *err, size_t err_cap)
 		            "run: chmod 600 %s",
 		            ca->key_path, (unsigned)(mode & 07777), ca->key_path);
 	}
-	int n = wc_KeyPemToDer(pem, (int)len, ca->key_der, sizeof(ca->key_der), NULL);
+	/* PKCS #8 "ENCRYPTED PRIVATE KEY" or a PKCS #1 "Proc-Type: 4,ENCRYPTED" */
+	bool encrypted = memmem(pem, len, "ENCRYPTED", 9) != NULL;
+	int n = encrypted ? 0
+	                  : wc_KeyPemToDer(pem, (int)len, ca->key_der, sizeof(ca->key_der), NULL);
 	explicit_bzero(pem, sizeof(pem));
+	if (encrypted)
+		return errf(err, err_cap, SM_ERR_INVALID,
+		            "CA key %s is encrypted: store it without a passphrase "
+		            "(openssl pkey -in KEY -out %s, then chmod 600)",
+		            ca->key_path, ca->key_path);
 	if (n <= 0)
 		return errf(err, err_cap, SM_ERR_INVALID, "CA key %s is not a PEM private key",
 		            ca->key_path);
 	ca->key_len = (size_t)n;
-	word32 idx = 0;
-	if (wc_EccPrivateKeyDecode(ca->key_der, &idx, key, (word32)ca->key_len) != 0 ||
-	    wc_ecc_get_curve_id(key->idx) != ECC_SECP256R1)
-		return errf(err, err_cap, SM_ERR_INVALID, "CA key %s is not an ECDSA P-256 key",
-		            ca->key_path);
-	return SM_OK;
+	enum sm_x509_key_error why;
+	int detail;
+	rc = sm_x509_signer_open(key, ca->key_der, ca->key_len, &why, &detail);
+	if (rc == SM_OK) {
+		ca->alg = key->alg;
+		return SM_OK;
+	}
+	if (why == SM_X509_KEY_EC_CURVE) {
+		const char *curve = wc_ecc_get_name(detail);
+		return errf(err, err_cap, SM_ERR_INVALID,
+		            "CA key %s is an ECDSA key on curve %s: CA keys must be ECDSA P-256 or "
+		            "RSA 2048..4096 bits",
+		            ca->key_path, curve ? curve : "?");
+	}
+	if (why == SM_X509_KEY_RSA_BITS)
+		return errf(err, err_cap, SM_ERR_INVALID,
+		            "CA key %s is an RSA key of %d bits: RSA CA keys must have 2048..4096 "
+		            "bits",
+		            ca->key_path, detail);
+	return errf(err, err_cap, rc,
+	            "CA key %s is neither an ECDSA P-256 nor an RSA private key (the key types "
+	            "a CA may have)",
+	            ca->key_path);
 }
 
-static int load_cert(struct sm_ca *ca, ecc_key *key, int64_t now, char *err, size_t err_cap)
+static int load_cert(struct sm_ca *ca, struct sm_x509_signer *key, int64_t now, char *err,
+                     size_t err_cap)
 {
 	uint8_t pem[PEM_MAX];
 	size_t len = 0;
@@ -298,9 +348,9 @@ static int load_cert(struct sm_ca *ca, ecc_key *key, int64_t now, char *err, siz
 	if (!ca->info.is_ca)
 		return errf(err, err_cap, SM_ERR_INVALID, "%s is not a CA certificate",
 		            ca->cert_path);
-	uint8_t spki[SM_X509_SPKI_MAX];
+	uint8_t spki[SM_X509_CA_SPKI_MAX];
 	size_t spki_len;
-	if (sm_x509_spki(key, spki, sizeof(spki), &spki_len) != SM_OK ||
+	if (sm_x509_signer_spki(key, spki, sizeof(spki), &spki_len) != SM_OK ||
 	    spki_len != ca->info.spki.left || memcmp(spki, ca->info.spki.p, spki_len) != 0)
 		return errf(err, err_cap, SM_ERR_INVALID, "%s does not belong to the key in %s",
 		            ca->cert_path, ca->key_path);
@@ -339,7 +389,11 @@ int sm_ca_open(struct sm_ca *ca, const char *dir, int64_t now, char *err, size_t
 	if ((rc = mkdirs(ca->dir, err, err_cap)) != SM_OK)
 		return rc;
 
-	bool have_key = exists(ca->key_path), have_cert = exists(ca->cert_path);
+	/* The key is published before the certificate, so checking the
+	 * certificate first never sees a certificate "without" a key that a
+	 * concurrent first run is about to publish. */
+	bool have_cert = exists(ca->cert_path);
+	bool have_key = exists(ca->key_path);
 	if (have_cert && !have_key)
 		return errf(err, err_cap, SM_ERR_STATE,
 		            "%s exists but its key %s is missing; restore the key or move %s "
@@ -347,28 +401,30 @@ int sm_ca_open(struct sm_ca *ca, const char *dir, int64_t now, char *err, size_t
 		            ca->cert_path, ca->key_path, ca->dir);
 
 	WC_RNG rng;
-	ecc_key key;
+	struct sm_x509_signer key = {0};
 	if (wc_InitRng(&rng) != 0)
 		return errf(err, err_cap, SM_ERR_INVALID, "cannot seed the random generator");
-	if (wc_ecc_init(&key) != 0) {
-		wc_FreeRng(&rng);
-		return errf(err, err_cap, SM_ERR_NOMEM, "cannot initialise an ECC key");
+	bool won = false;
+	if (!have_key) {
+		rc = create_key(ca, &key, &rng, &won, err, err_cap);
+		if (rc == SM_OK && !won) { /* lost the race: use the winner's key */
+			sm_x509_signer_free(&key);
+			have_key = true;
+		}
 	}
-	if (have_key)
+	if (rc == SM_OK && have_key)
 		rc = load_key(ca, &key, err, err_cap);
-	else
-		rc = create_key(ca, &key, &rng, err, err_cap);
 	if (rc == SM_OK && !have_cert) {
 		rc = make_ca_cert(ca, &key, &rng, now);
 		if (rc != SM_OK)
 			errf(err, err_cap, rc, "cannot create the CA certificate");
 		else
-			rc = write_cert(ca, err, err_cap);
-		ca->created = rc == SM_OK;
+			rc = write_cert(ca, &won, err, err_cap);
+		ca->created = rc == SM_OK && won;
 	}
 	if (rc == SM_OK)
 		rc = load_cert(ca, &key, now, err, err_cap);
-	wc_ecc_free(&key);
+	sm_x509_signer_free(&key);
 	wc_FreeRng(&rng);
 	if (rc != SM_OK)
 		sm_ca_close(ca);
@@ -394,11 +450,9 @@ int sm_ca_pem(const struct sm_ca *ca, char *out, size_t cap, size_t *len)
 	return SM_OK;
 }
 
-int sm_ca_key_copy(const struct sm_ca *ca, ecc_key *key)
+int sm_ca_signer(const struct sm_ca *ca, struct sm_x509_signer *key)
 {
-	word32 idx = 0;
-	if (ca->key_len == 0 ||
-	    wc_EccPrivateKeyDecode(ca->key_der, &idx, key, (word32)ca->key_len) != 0)
+	if (ca->key_len == 0)
 		return SM_ERR_INVALID;
-	return SM_OK;
+	return sm_x509_signer_open(key, ca->key_der, ca->key_len, NULL, NULL);
 }

@@ -7,8 +7,9 @@
 
 #include "tls/ca.h"
 
-static const char usage[] = "usage: soth-mitm [--ca-dir DIR] ca export [--der]\n"
-                            "       soth-mitm [--ca-dir DIR] ca path\n";
+/* The same forms as main's --help: --ca-dir before or after the command. */
+static const char usage[] = "usage: soth-mitm [--ca-dir DIR] ca export [--der] [--ca-dir DIR]\n"
+                            "       soth-mitm [--ca-dir DIR] ca path [--ca-dir DIR]\n";
 
 int sm_ca_cli_run(const char *ca_dir, int64_t now, int argc, char **argv, FILE *out, FILE *err)
 {
@@ -59,7 +60,7 @@ int sm_ca_cli_run(const char *ca_dir, int64_t now, int argc, char **argv, FILE *
 		if (fwrite(ca->cert_der, 1, ca->cert_len, out) != ca->cert_len)
 			status = 1;
 	} else {
-		char pem[4096];
+		char pem[SM_CA_PEM_MAX];
 		size_t len;
 		if (sm_ca_pem(ca, pem, sizeof(pem), &len) != 0 || fwrite(pem, 1, len, out) != len)
 			status = 1;
@@ -73,7 +74,7 @@ int sm_ca_cli_run(const char *ca_dir, int64_t now, int argc, char **argv, FILE *
 	return status;
 }
 
-int sm_ca_cli(int argc, char **argv, FILE *out, FILE *err)
+int sm_ca_cli(const char *ca_dir, int argc, char **argv, FILE *out, FILE *err)
 {
-	return sm_ca_cli_run(NULL, (int64_t)time(NULL), argc, argv, out, err);
+	return sm_ca_cli_run(ca_dir, (int64_t)time(NULL), argc, argv, out, err);
 }

@@ -1,7 +1,9 @@
 /* `soth-mitm ca ...` subcommands.
  *
- *   soth-mitm ca export [--der]   print the CA certificate (PEM, or DER bytes)
- *   soth-mitm ca path             print the CA certificate's file path
+ *   soth-mitm [--ca-dir DIR] ca export [--der] [--ca-dir DIR]
+ *       print the CA certificate (PEM, or DER bytes)
+ *   soth-mitm [--ca-dir DIR] ca path [--ca-dir DIR]
+ *       print the CA certificate's file path
  *
  * Both create the CA on first use, so the printed path/certificate is the
  * one the proxy will sign with. Options: --der, --ca-dir DIR (or
@@ -13,8 +15,9 @@
 #include <stdio.h>
 
 /* argv[0] is "ca"; argv[1] the subcommand; --ca-dir may appear anywhere
- * after it (main may also pass its own parsed --ca-dir this way). */
-int sm_ca_cli(int argc, char **argv, FILE *out, FILE *err);
+ * after it and overrides ca_dir (main's --ca-dir given before "ca"; NULL:
+ * the default directory). */
+int sm_ca_cli(const char *ca_dir, int argc, char **argv, FILE *out, FILE *err);
 
 /* Same, with the CA directory already parsed (NULL: the default) and the
  * current time given. */

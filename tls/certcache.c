@@ -20,17 +20,18 @@ static uint32_t hash_key(const char *name, size_t len, bool is_ip)
 	return (h ^ (is_ip ? 0x9e3779b9u : 0)) * 16777619u;
 }
 
-int sm_certcache_init(struct sm_certcache *c, uint32_t capacity,
+int sm_certcache_init(struct sm_certcache *c, uint32_t capacity, size_t der_max,
                       void (*release)(void *user, void *arg), void *release_arg)
 {
 	memset(c, 0, sizeof(*c));
-	if (capacity == 0 || capacity > (1u << 24))
+	if (capacity == 0 || capacity > (1u << 24) || der_max == 0 || der_max > 65536)
 		return SM_ERR_INVALID;
+	c->der_max = der_max;
 	uint32_t nb = 1;
 	while (nb < capacity * 2)
 		nb <<= 1;
 	c->entries = calloc(capacity, sizeof(*c->entries));
-	c->der_slab = malloc((size_t)capacity * SM_CERTCACHE_DER_MAX);
+	c->der_slab = malloc((size_t)capacity * der_max);
 	c->buckets = malloc((size_t)nb * sizeof(*c->buckets));
 	if (!c->entries || !c->der_slab || !c->buckets) {
 		sm_certcache_free(c);
@@ -41,7 +42,7 @@ int sm_certcache_init(struct sm_certcache *c, uint32_t capacity,
 	for (uint32_t i = 0; i < nb; i++)
 		c->buckets[i] = NONE;
 	for (uint32_t i = 0; i < capacity; i++) {
-		c->entries[i].der = c->der_slab + (size_t)i * SM_CERTCACHE_DER_MAX;
+		c->entries[i].der = c->der_slab + (size_t)i * der_max;
 		c->entries[i].next = i + 1 < capacity ? i + 1 : NONE; /* free list */
 	}
 	c->free_head = 0;
@@ -154,7 +155,7 @@ int sm_certcache_put(struct sm_certcache *c, const char *name, size_t len, bool 
                      const uint8_t *der, size_t der_len, int64_t not_after,
                      struct sm_certcache_entry **out)
 {
-	if (len == 0 || len > SM_CERTCACHE_NAME_MAX || der_len > SM_CERTCACHE_DER_MAX)
+	if (len == 0 || len > SM_CERTCACHE_NAME_MAX || der_len > c->der_max)
 		return SM_ERR_LIMIT;
 	uint32_t h = hash_key(name, len, is_ip);
 	uint32_t i = find(c, name, len, is_ip, h);

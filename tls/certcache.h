@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #define SM_CERTCACHE_NAME_MAX     255u
-#define SM_CERTCACHE_DER_MAX      1280u         /* = SM_FORGE_DER_MAX */
+#define SM_CERTCACHE_DER_MAX      1280u         /* = SM_FORGE_DER_MAX: the usual slot */
 #define SM_CERTCACHE_RENEW_MARGIN (24LL * 3600) /* re-forge a day early */
 #define SM_CERTCACHE_NONE         UINT32_MAX
 
@@ -29,7 +29,7 @@ struct sm_certcache_entry {
 	uint16_t name_len;
 	bool is_ip;
 	bool used;
-	uint8_t *der; /* SM_CERTCACHE_DER_MAX-byte slot owned by the cache */
+	uint8_t *der; /* der_max-byte slot owned by the cache */
 	size_t der_len;
 	int64_t not_after;
 	void *user;          /* caller's TLS objects for this leaf; see release */
@@ -53,6 +53,7 @@ struct sm_certcache {
 	uint32_t nbuckets; /* power of two */
 	uint32_t capacity;
 	uint32_t count;
+	size_t der_max;    /* bytes per DER slot */
 	uint32_t mru, lru; /* list ends, SM_CERTCACHE_NONE when empty */
 	uint32_t free_head;
 	void (*release)(void *user, void *arg);
@@ -60,9 +61,11 @@ struct sm_certcache {
 	struct sm_certcache_stats stats;
 };
 
-/* Allocates room for capacity (>= 1) leaves. release (may be NULL) is
- * called with an entry's user pointer when the entry leaves the cache. */
-int sm_certcache_init(struct sm_certcache *c, uint32_t capacity,
+/* Allocates room for capacity (>= 1) leaves of at most der_max bytes each
+ * (the forge's f->der_max; SM_CERTCACHE_DER_MAX with the built-in CA).
+ * release (may be NULL) is called with an entry's user pointer when the
+ * entry leaves the cache. */
+int sm_certcache_init(struct sm_certcache *c, uint32_t capacity, size_t der_max,
                       void (*release)(void *user, void *arg), void *release_arg);
 void sm_certcache_free(struct sm_certcache *c);
 

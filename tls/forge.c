@@ -12,15 +12,18 @@ int sm_forge_init(struct sm_forge *f, const struct sm_ca *ca, WC_RNG *rng)
 	memset(f, 0, sizeof(*f));
 	f->ca = ca;
 	f->rng = rng;
-	if (wc_ecc_init(&f->ca_key) != 0)
+	if (wc_ecc_init(&f->leaf_key) != 0)
 		return SM_ERR_NOMEM;
-	if (wc_ecc_init(&f->leaf_key) != 0) {
-		wc_ecc_free(&f->ca_key);
-		return SM_ERR_NOMEM;
-	}
-	f->ready = true; /* both keys initialised: sm_forge_free frees them */
-	if (sm_ca_key_copy(ca, &f->ca_key) != SM_OK)
+	f->ready = true; /* from here sm_forge_free frees what was made */
+	if (sm_ca_signer(ca, &f->ca_key) != SM_OK)
 		return SM_ERR_INVALID;
+	/* SM_FORGE_DER_MAX holds our CA's name (< 128 bytes) and a P-256
+	 * signature; another CA adds what its name and signature take more */
+	size_t name = ca->info.subject.left, sig = sm_x509_signer_sig_max(&f->ca_key);
+	f->der_max =
+	        SM_FORGE_DER_MAX + (name > 128 ? name - 128 : 0) + (sig > 72 ? sig - 72 + 8 : 0);
+	if (f->der_max > SM_FORGE_DER_LIMIT)
+		return SM_ERR_LIMIT;
 	if (wc_ecc_make_key_ex(rng, 32, &f->leaf_key, ECC_SECP256R1) != 0)
 		return SM_ERR_INVALID;
 	int rc = sm_x509_spki(&f->leaf_key, f->spki, sizeof(f->spki), &f->spki_len);
@@ -32,7 +35,7 @@ int sm_forge_init(struct sm_forge *f, const struct sm_ca *ca, WC_RNG *rng)
 void sm_forge_free(struct sm_forge *f)
 {
 	if (f->ready) {
-		wc_ecc_free(&f->ca_key);
+		sm_x509_signer_free(&f->ca_key);
 		wc_ecc_free(&f->leaf_key);
 	}
 	f->ready = false;
@@ -122,11 +125,11 @@ static int forge(struct sm_forge *f, const char *name, size_t len, int64_t now, 
 	static const uint8_t ku[] = {0x03, 0x02, 0x07, 0x80}; /* digitalSignature */
 	static const uint8_t eku[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06,
 	                              0x01, 0x05, 0x05, 0x07, 0x03, 0x01}; /* serverAuth */
-	uint8_t aki[4 + SM_X509_KEYID_LEN] = {0x30, 2 + SM_X509_KEYID_LEN, 0x80, SM_X509_KEYID_LEN};
+	/* AKI { [0] keyIdentifier = the CA's SKI, whatever its length } */
+	uint8_t aki[4 + sizeof(ca->ski)] = {0x30, (uint8_t)(2 + ca->ski_len), 0x80,
+	                                    (uint8_t)ca->ski_len};
 	uint8_t ski[2 + SM_X509_KEYID_LEN] = {SM_DER_OCTET_STRING, SM_X509_KEYID_LEN};
-	if (!ca->has_ski || ca->ski_len != SM_X509_KEYID_LEN)
-		return SM_ERR_STATE;
-	memcpy(aki + 4, ca->ski, SM_X509_KEYID_LEN);
+	memcpy(aki + 4, ca->ski, ca->ski_len);
 	memcpy(ski + 2, f->leaf_ski, SM_X509_KEYID_LEN);
 
 	uint8_t exts[512];
@@ -136,12 +139,14 @@ static int forge(struct sm_forge *f, const char *name, size_t len, int64_t now, 
 	sm_x509_ext(&w, sm_x509_oid_ku, 3, true, ku, sizeof(ku));
 	sm_x509_ext(&w, sm_x509_oid_eku, 3, false, eku, sizeof(eku));
 	sm_x509_ext(&w, sm_x509_oid_san, 3, !with_cn, san, san_len);
-	sm_x509_ext(&w, sm_x509_oid_aki, 3, false, aki, sizeof(aki));
+	if (ca->has_ski) /* a CA without one (some corporate roots): no AKI either */
+		sm_x509_ext(&w, sm_x509_oid_aki, 3, false, aki, 4 + ca->ski_len);
 	sm_x509_ext(&w, sm_x509_oid_ski, 3, false, ski, sizeof(ski));
 	if ((rc = sm_der_finish(&w, &exts_len)) != SM_OK)
 		return rc;
 
 	struct sm_x509_tbs t = {
+	        .sig = f->ca_key.alg,
 	        .serial = serial,
 	        .issuer = ca->subject.p,
 	        .issuer_len = ca->subject.left,
@@ -154,7 +159,7 @@ static int forge(struct sm_forge *f, const char *name, size_t len, int64_t now, 
 	        .exts = exts,
 	        .exts_len = exts_len,
 	};
-	uint8_t tbs[SM_FORGE_DER_MAX];
+	uint8_t tbs[SM_FORGE_DER_LIMIT];
 	size_t tbs_len;
 	if ((rc = sm_x509_tbs(&t, tbs, sizeof(tbs), &tbs_len)) != SM_OK)
 		return rc;

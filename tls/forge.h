@@ -7,7 +7,9 @@
  * with slow clocks), notAfter = min(now + SM_FORGE_VALIDITY_SECONDS, CA
  * notAfter); basicConstraints CA:FALSE and keyUsage digitalSignature
  * (critical), extendedKeyUsage serverAuth, authorityKeyIdentifier = the CA's
- * subjectKeyIdentifier; signed ecdsa-with-SHA256 by the CA.
+ * subjectKeyIdentifier (left out when the CA has none); signed by the CA
+ * with its algorithm: ecdsa-with-SHA256, or sha256WithRSAEncryption for an
+ * RSA CA.
  *
  * Validity is one week: long enough that a cached leaf outlives any flow,
  * short enough that a leaked leaf key is of little use, and well under every
@@ -35,23 +37,27 @@
 #define SM_FORGE_BACKDATE_SECONDS 3600LL
 #define SM_FORGE_CN_MAX           64u
 #define SM_FORGE_NAME_MAX         253u  /* longest DNS name in text form */
-#define SM_FORGE_DER_MAX          1280u /* enough for a 253-byte name in CN and SAN */
+#define SM_FORGE_DER_MAX          1280u /* a 253-byte name, the built-in CA (P-256) */
+#define SM_FORGE_DER_LIMIT        4096u /* any CA: sm_forge_init refuses bigger leaves */
 
 struct sm_forge {
 	const struct sm_ca *ca;
 	WC_RNG *rng;
-	ecc_key ca_key;   /* this reactor's copy of the CA private key */
-	ecc_key leaf_key; /* shared by every leaf this reactor forges */
+	struct sm_x509_signer ca_key; /* this reactor's copy of the CA private key */
+	ecc_key leaf_key;             /* shared by every leaf this reactor forges */
 	uint8_t spki[SM_X509_SPKI_MAX];
 	size_t spki_len;
 	uint8_t leaf_ski[SM_X509_KEYID_LEN];
 	bool ready;
+	size_t der_max;  /* largest leaf this CA gives: SM_FORGE_DER_MAX for ours */
 	uint64_t forged; /* leaves signed */
 	uint64_t failed; /* forge calls that returned an error */
 };
 
 /* Copies the CA key and generates this reactor's leaf key using rng (the
- * reactor's RNG, which must outlive f). SM_OK or negative. */
+ * reactor's RNG, which must outlive f). Sets f->der_max, the leaf size
+ * bound for this CA (its signature and issuer name): SM_ERR_LIMIT when it
+ * would pass SM_FORGE_DER_LIMIT. SM_OK or negative. */
 int sm_forge_init(struct sm_forge *f, const struct sm_ca *ca, WC_RNG *rng);
 void sm_forge_free(struct sm_forge *f);
 
@@ -61,7 +67,7 @@ bool sm_forge_parse_ip(const char *name, size_t len, uint8_t ip[16], size_t *ip_
 
 /* Forges a leaf for name (a DNS name from SNI/CONNECT, or an IP literal;
  * printable ASCII, at most SM_FORGE_NAME_MAX bytes) at time now (Unix
- * seconds). Writes DER into der (cap >= SM_FORGE_DER_MAX is always enough)
+ * seconds). Writes DER into der (cap >= f->der_max is always enough)
  * and the leaf's notAfter into *not_after. SM_OK, SM_ERR_INVALID (bad
  * name, crypto failure), SM_ERR_LIMIT (cap), SM_ERR_STATE (CA expired). */
 int sm_forge_leaf(struct sm_forge *f, const char *name, size_t len, int64_t now, uint8_t *der,

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include <wolfssl/wolfcrypt/asn.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/hash.h>
 #include <wolfssl/wolfcrypt/sha.h>
@@ -17,15 +18,109 @@ const uint8_t sm_x509_oid_san[3] = {0x55, 0x1d, 0x11};
 const uint8_t sm_x509_oid_eku[3] = {0x55, 0x1d, 0x25};
 
 static const uint8_t oid_ecdsa_sha256[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+static const uint8_t oid_rsa_sha256[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b};
 static const uint8_t oid_cn[] = {0x55, 0x04, 0x03};
 static const uint8_t oid_org[] = {0x55, 0x04, 0x0a};
 
-static void sig_alg(struct sm_der_w *w)
+static void sig_alg(struct sm_der_w *w, enum sm_x509_sig_alg alg)
 {
-	/* ecdsa-with-SHA256: parameters absent (RFC 5758 3.2) */
 	sm_der_begin(w, SM_DER_SEQUENCE);
-	sm_der_tlv(w, SM_DER_OID, oid_ecdsa_sha256, sizeof(oid_ecdsa_sha256));
+	if (alg == SM_X509_RSA_SHA256) {
+		/* sha256WithRSAEncryption: parameters NULL (RFC 4055 5) */
+		sm_der_tlv(w, SM_DER_OID, oid_rsa_sha256, sizeof(oid_rsa_sha256));
+		sm_der_tlv(w, SM_DER_NULL, "", 0);
+	} else {
+		/* ecdsa-with-SHA256: parameters absent (RFC 5758 3.2) */
+		sm_der_tlv(w, SM_DER_OID, oid_ecdsa_sha256, sizeof(oid_ecdsa_sha256));
+	}
 	sm_der_end(w);
+}
+
+int sm_x509_signer_open(struct sm_x509_signer *s, const uint8_t *der, size_t len,
+                        enum sm_x509_key_error *why, int *detail)
+{
+	enum sm_x509_key_error dummy_why;
+	int dummy_detail;
+	why = why ? why : &dummy_why;
+	detail = detail ? detail : &dummy_detail;
+	*why = SM_X509_KEY_UNKNOWN;
+	*detail = 0;
+	memset(s, 0, sizeof(*s));
+	uint8_t buf[SM_X509_KEY_DER_MAX];
+	if (len > sizeof(buf))
+		return SM_ERR_INVALID;
+	memcpy(buf, der, len); /* the PKCS #8 reader takes a writable buffer */
+	word32 off = 0;
+	if (wc_GetPkcs8TraditionalOffset(buf, &off, (word32)len) < 0)
+		off = 0; /* not PKCS #8: SEC1 or PKCS #1 */
+	int rc = SM_ERR_INVALID;
+	word32 idx = off;
+	if (wc_ecc_init(&s->k.ec) != 0) {
+		rc = SM_ERR_NOMEM;
+	} else if (wc_EccPrivateKeyDecode(buf, &idx, &s->k.ec, (word32)len) == 0) {
+		int curve = wc_ecc_get_curve_id(s->k.ec.idx);
+		if (curve == ECC_SECP256R1) {
+			s->alg = SM_X509_ECDSA_SHA256;
+			s->ready = true;
+			*why = SM_X509_KEY_OK;
+			rc = SM_OK;
+		} else {
+			*why = SM_X509_KEY_EC_CURVE;
+			*detail = curve;
+			wc_ecc_free(&s->k.ec);
+		}
+	} else {
+		wc_ecc_free(&s->k.ec);
+		idx = off;
+		if (wc_InitRsaKey(&s->k.rsa, NULL) != 0) {
+			rc = SM_ERR_NOMEM;
+		} else if (wc_RsaPrivateKeyDecode(buf, &idx, &s->k.rsa, (word32)len) == 0) {
+			int bits = wc_RsaEncryptSize(&s->k.rsa) * 8;
+			if (bits >= SM_X509_RSA_MIN_BITS && bits <= SM_X509_RSA_MAX_BITS) {
+				s->alg = SM_X509_RSA_SHA256;
+				s->ready = true;
+				*why = SM_X509_KEY_OK;
+				rc = SM_OK;
+			} else {
+				*why = SM_X509_KEY_RSA_BITS;
+				*detail = bits;
+				wc_FreeRsaKey(&s->k.rsa);
+			}
+		} else {
+			wc_FreeRsaKey(&s->k.rsa);
+		}
+	}
+	explicit_bzero(buf, sizeof(buf));
+	return rc;
+}
+
+void sm_x509_signer_free(struct sm_x509_signer *s)
+{
+	if (!s->ready)
+		return;
+	if (s->alg == SM_X509_RSA_SHA256)
+		wc_FreeRsaKey(&s->k.rsa);
+	else
+		wc_ecc_free(&s->k.ec);
+	s->ready = false;
+}
+
+int sm_x509_signer_spki(struct sm_x509_signer *s, uint8_t *out, size_t cap, size_t *len)
+{
+	if (s->alg == SM_X509_ECDSA_SHA256)
+		return sm_x509_spki(&s->k.ec, out, cap, len);
+	int n = wc_RsaKeyToPublicDer(&s->k.rsa, out, (word32)cap);
+	if (n <= 0)
+		return SM_ERR_INVALID;
+	*len = (size_t)n;
+	return SM_OK;
+}
+
+size_t sm_x509_signer_sig_max(const struct sm_x509_signer *s)
+{
+	if (s->alg == SM_X509_RSA_SHA256)
+		return (size_t)wc_RsaEncryptSize(&s->k.rsa);
+	return 72; /* DER ECDSA P-256: two INTEGERs of up to 33 bytes */
 }
 
 int sm_x509_tbs(const struct sm_x509_tbs *t, uint8_t *out, size_t cap, size_t *len)
@@ -37,7 +132,7 @@ int sm_x509_tbs(const struct sm_x509_tbs *t, uint8_t *out, size_t cap, size_t *l
 	sm_der_tlv(&w, SM_DER_INTEGER, "\x02", 1);
 	sm_der_end(&w);
 	sm_der_tlv(&w, SM_DER_INTEGER, t->serial, SM_X509_SERIAL_LEN);
-	sig_alg(&w);
+	sig_alg(&w, t->sig);
 	sm_der_raw(&w, t->issuer, t->issuer_len);
 	sm_der_begin(&w, SM_DER_SEQUENCE);
 	sm_der_time(&w, t->not_before);
@@ -56,24 +151,35 @@ int sm_x509_tbs(const struct sm_x509_tbs *t, uint8_t *out, size_t cap, size_t *l
 	return sm_der_finish(&w, len);
 }
 
-int sm_x509_sign(const uint8_t *tbs, size_t tbs_len, ecc_key *key, WC_RNG *rng, uint8_t *out,
-                 size_t cap, size_t *len)
+int sm_x509_sign(const uint8_t *tbs, size_t tbs_len, struct sm_x509_signer *s, WC_RNG *rng,
+                 uint8_t *out, size_t cap, size_t *len)
 {
 	uint8_t hash[WC_SHA256_DIGEST_SIZE];
-	uint8_t sig[1 + ECC_MAX_SIG_SIZE]; /* leading 0: BIT STRING unused bits */
+	/* leading 0: BIT STRING unused bits */
+	uint8_t sig[1 + (SM_X509_RSA_MAX_BITS / 8 > ECC_MAX_SIG_SIZE ? SM_X509_RSA_MAX_BITS / 8
+	                                                             : ECC_MAX_SIG_SIZE)];
 	word32 sig_len = sizeof(sig) - 1;
 
-	if (wc_Sha256Hash(tbs, (word32)tbs_len, hash) != 0)
+	if (!s->ready || wc_Sha256Hash(tbs, (word32)tbs_len, hash) != 0)
 		return SM_ERR_INVALID;
-	if (wc_ecc_sign_hash(hash, sizeof(hash), sig + 1, &sig_len, rng, key) != 0)
+	if (s->alg == SM_X509_RSA_SHA256) {
+		uint8_t info[MAX_ENCODED_SIG_SZ]; /* DigestInfo { sha256, hash } */
+		word32 info_len = wc_EncodeSignature(info, hash, sizeof(hash), SHA256h);
+		int n = info_len ? wc_RsaSSL_Sign(info, info_len, sig + 1, sig_len, &s->k.rsa, rng)
+		                 : -1;
+		if (n <= 0)
+			return SM_ERR_INVALID;
+		sig_len = (word32)n;
+	} else if (wc_ecc_sign_hash(hash, sizeof(hash), sig + 1, &sig_len, rng, &s->k.ec) != 0) {
 		return SM_ERR_INVALID;
+	}
 	sig[0] = 0;
 
 	struct sm_der_w w;
 	sm_der_w_init(&w, out, cap);
 	sm_der_begin(&w, SM_DER_SEQUENCE);
 	sm_der_raw(&w, tbs, tbs_len);
-	sig_alg(&w);
+	sig_alg(&w, s->alg);
 	sm_der_tlv(&w, SM_DER_BIT_STRING, sig, 1 + (size_t)sig_len);
 	sm_der_end(&w);
 	return sm_der_finish(&w, len);
@@ -175,9 +281,10 @@ static int parse_extensions(struct sm_der_r exts, struct sm_x509_info *out)
 				out->is_ca = ca.p[0] != 0;
 		} else if (oid.left == 3 && memcmp(oid.p, sm_x509_oid_ski, 3) == 0) {
 			struct sm_der_r id;
-			if (sm_der_next(&v, &tag, &id, NULL) || tag != SM_DER_OCTET_STRING ||
-			    id.left == 0 || id.left > sizeof(out->ski))
+			if (sm_der_next(&v, &tag, &id, NULL) || tag != SM_DER_OCTET_STRING)
 				return SM_ERR_INVALID;
+			if (id.left == 0 || id.left > sizeof(out->ski))
+				continue; /* unusable as an AKI: leaves then carry none */
 			memcpy(out->ski, id.p, id.left);
 			out->ski_len = id.left;
 			out->has_ski = true;

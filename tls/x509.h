@@ -1,6 +1,7 @@
 /* X.509 pieces shared by the CA (tls/ca) and the leaf forge (tls/forge):
- * a TBSCertificate builder, ECDSA-P256/SHA-256 signing, key identifiers and
- * a small parser for the fields we need back from a certificate.
+ * a TBSCertificate builder, signing with the CA's key (ECDSA P-256 or RSA,
+ * SHA-256), key identifiers and a small parser for the fields we need back
+ * from a certificate.
  *
  * We encode certificates ourselves (tls/der) and use wolfSSL only for the
  * cryptography: wolfSSL 5.5.4's certificate generator cannot mark
@@ -17,21 +18,66 @@
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/random.h>
+#include <wolfssl/wolfcrypt/rsa.h>
 
 #include "tls/der.h"
 
-#define SM_X509_SERIAL_LEN 16u
-#define SM_X509_KEYID_LEN  20u   /* SHA-1 of the public key (RFC 5280 4.2.1.2 (1)) */
-#define SM_X509_SPKI_MAX   128u  /* P-256 SubjectPublicKeyInfo is 91 bytes */
-#define SM_X509_CERT_MAX   2048u /* our CA and leaf certs are ~500-700 bytes */
+#define SM_X509_SERIAL_LEN   16u
+#define SM_X509_KEYID_LEN    20u   /* SHA-1 of the public key (RFC 5280 4.2.1.2 (1)) */
+#define SM_X509_SPKI_MAX     128u  /* P-256 SubjectPublicKeyInfo is 91 bytes */
+#define SM_X509_CA_SPKI_MAX  640u  /* RSA-4096 SubjectPublicKeyInfo is 550 bytes */
+#define SM_X509_CERT_MAX     4096u /* ours are ~500-700 bytes; a corporate RSA root ~1-2 KiB */
+#define SM_X509_KEY_DER_MAX  3072u /* a PKCS #8 RSA-4096 private key is ~2.4 KiB */
+#define SM_X509_RSA_MIN_BITS 2048
+#define SM_X509_RSA_MAX_BITS 4096
 
 /* DER of the OIDs we write (content bytes only). */
 extern const uint8_t sm_x509_oid_bc[3], sm_x509_oid_ku[3], sm_x509_oid_ski[3], sm_x509_oid_aki[3],
         sm_x509_oid_san[3], sm_x509_oid_eku[3];
 
+/* The signature algorithms a CA key gives. */
+enum sm_x509_sig_alg {
+	SM_X509_ECDSA_SHA256 = 0, /* ecdsa-with-SHA256 (a P-256 key) */
+	SM_X509_RSA_SHA256,       /* sha256WithRSAEncryption, PKCS #1 v1.5 */
+};
+
+/* A private key that signs certificates (the CA's). Not for two threads:
+ * each reactor opens its own from the CA's DER. */
+struct sm_x509_signer {
+	enum sm_x509_sig_alg alg;
+	bool ready; /* the key below is initialised: sm_x509_signer_free frees it */
+	union {
+		ecc_key ec;
+		RsaKey rsa;
+	} k;
+};
+
+/* Why a private key cannot sign certificates (sm_x509_signer_open). */
+enum sm_x509_key_error {
+	SM_X509_KEY_OK = 0,
+	SM_X509_KEY_UNKNOWN,  /* neither an EC nor an RSA private key */
+	SM_X509_KEY_EC_CURVE, /* EC on a curve other than P-256 */
+	SM_X509_KEY_RSA_BITS, /* RSA outside SM_X509_RSA_MIN_BITS..MAX_BITS */
+};
+
+/* Decodes a private key: SEC1 or PKCS #8 P-256, PKCS #1 or PKCS #8 RSA of
+ * 2048..4096 bits. SM_OK, SM_ERR_INVALID (then *why, and *detail: the
+ * curve id or the RSA bits, may be NULL) or SM_ERR_NOMEM. */
+int sm_x509_signer_open(struct sm_x509_signer *s, const uint8_t *der, size_t len,
+                        enum sm_x509_key_error *why, int *detail);
+void sm_x509_signer_free(struct sm_x509_signer *s);
+
+/* The signer's SubjectPublicKeyInfo DER (cap >= SM_X509_CA_SPKI_MAX). */
+int sm_x509_signer_spki(struct sm_x509_signer *s, uint8_t *out, size_t cap, size_t *len);
+
+/* Largest signature the signer makes, in bytes (DER ECDSA or the RSA
+ * modulus). */
+size_t sm_x509_signer_sig_max(const struct sm_x509_signer *s);
+
 struct sm_x509_tbs {
-	const uint8_t *serial; /* SM_X509_SERIAL_LEN bytes, positive */
-	const uint8_t *issuer; /* Name DER */
+	enum sm_x509_sig_alg sig; /* the issuer key's algorithm (0: ECDSA) */
+	const uint8_t *serial;    /* SM_X509_SERIAL_LEN bytes, positive */
+	const uint8_t *issuer;    /* Name DER */
 	size_t issuer_len;
 	const uint8_t *subject; /* Name DER */
 	size_t subject_len;
@@ -42,12 +88,13 @@ struct sm_x509_tbs {
 	size_t exts_len;
 };
 
-/* Writes a v3 TBSCertificate signed with ecdsa-with-SHA256. */
+/* Writes a v3 TBSCertificate naming t->sig as its signature algorithm. */
 int sm_x509_tbs(const struct sm_x509_tbs *t, uint8_t *out, size_t cap, size_t *len);
 
-/* Signs tbs with key (SHA-256, ECDSA) and writes the Certificate DER. */
-int sm_x509_sign(const uint8_t *tbs, size_t tbs_len, ecc_key *key, WC_RNG *rng, uint8_t *out,
-                 size_t cap, size_t *len);
+/* Signs tbs (made for s->alg) with SHA-256 and s's key; writes the
+ * Certificate DER. */
+int sm_x509_sign(const uint8_t *tbs, size_t tbs_len, struct sm_x509_signer *s, WC_RNG *rng,
+                 uint8_t *out, size_t cap, size_t *len);
 
 /* Appends one Extension { oid, critical?, OCTET STRING { value } }. */
 void sm_x509_ext(struct sm_der_w *w, const uint8_t *oid, size_t oid_len, bool critical,
@@ -76,7 +123,7 @@ struct sm_x509_info {
 	bool is_ca; /* basicConstraints cA TRUE */
 	bool bc_critical;
 	bool has_ski;
-	uint8_t ski[SM_X509_KEYID_LEN];
+	uint8_t ski[64]; /* ours are 20 bytes; longer ones are ignored (has_ski false) */
 	size_t ski_len;
 };
 

@@ -40,6 +40,8 @@ class Proxy:
         self.events_path = os.path.join(self.dir, "events.jsonl")
         cmd = [BIN, "--listen", "127.0.0.1:0", "--threads", str(threads),
                "--events", self.events_path]
+        if threads > len(os.sched_getaffinity(0)):
+            cmd += ["--allow-oversubscribe"]  # the tests want two reactors, even on one CPU
         # the product intercepts by default; tests that are about tunnels say
         # so unless their config decides, and never touch the user's CA
         cmd += ["--ca-dir", os.path.join(self.dir, "ca")]
@@ -61,26 +63,44 @@ class Proxy:
                                      preexec_fn=limit)
         self.port = None
         self.stderr_lines = []
+        self._part = b""  # stderr bytes read, not a whole line yet
         end = time.monotonic() + DEADLINE
+        seen = 0
         while self.port is None:
+            for line in self.stderr_lines[seen:]:
+                if "listening on 127.0.0.1:" in line:
+                    self.port = int(line.split("127.0.0.1:")[1].split()[0])
+                    break
+            seen = len(self.stderr_lines)
+            if self.port is not None:
+                break
             left = end - time.monotonic()
             check(left > 0, "proxy did not report its listener in time")
+            # the raw fd, not the buffered file: select must see every byte
+            # (lines before the listener's, "building" and warnings, may come
+            # in one read with it)
             r, _, _ = select.select([self.proc.stderr], [], [], left)
-            if not r:
-                continue
-            line = self.proc.stderr.readline().decode(errors="replace")
-            if not line:
+            if r and not self._read_stderr():
                 raise Failure("proxy exited early: %s" % "".join(self.stderr_lines))
-            self.stderr_lines.append(line)
-            if "listening on 127.0.0.1:" in line:
-                self.port = int(line.split("127.0.0.1:")[1].split()[0])
         # keep draining stderr so the proxy never blocks on a full pipe
         self._drain = threading.Thread(target=self._drain_stderr, daemon=True)
         self._drain.start()
 
+    def _read_stderr(self):
+        """Reads what stderr has into stderr_lines; False at its end."""
+        data = os.read(self.proc.stderr.fileno(), 65536)
+        if not data:
+            if self._part:
+                self.stderr_lines.append(self._part.decode(errors="replace"))
+                self._part = b""
+            return False
+        *whole, self._part = (self._part + data).split(b"\n")
+        self.stderr_lines += [w.decode(errors="replace") + "\n" for w in whole]
+        return True
+
     def _drain_stderr(self):
-        for line in iter(self.proc.stderr.readline, b""):
-            self.stderr_lines.append(line.decode(errors="replace"))
+        while self._read_stderr():
+            pass
 
     @property
     def url(self):

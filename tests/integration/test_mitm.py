@@ -5,6 +5,7 @@ import os
 import socket
 import ssl
 import subprocess
+import tempfile
 
 from smlib import (ADMIN, DEADLINE, Proxy, admin_port, check, check_event_order, connect_via,
                    http_response, parse, run_tests, scrape, total)
@@ -278,6 +279,58 @@ def test_idle_intercepted_connections_hold_no_send_memory():
     srv.close()
 
 
+def corporate_ca(cadir, key_args, exts=()):
+    """An externally made CA placed in cadir as ca.key (0600) and ca.pem, the
+    way an operator brings a corporate root."""
+    os.makedirs(cadir, mode=0o700)
+    key, crt = os.path.join(cadir, "ca.key"), os.path.join(cadir, "ca.pem")
+    subprocess.run(["openssl", "genpkey"] + list(key_args) + ["-out", key], check=True,
+                   capture_output=True, timeout=DEADLINE)
+    os.chmod(key, 0o600)
+    cmd = ["openssl", "req", "-x509", "-key", key, "-out", crt, "-days", "30",
+           "-subj", "/C=XX/O=Example Corp/OU=Security/CN=Example Corp Interception Root",
+           "-addext", "basicConstraints=critical,CA:TRUE",
+           "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
+    for e in exts:
+        cmd += ["-addext", e]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=DEADLINE)
+    return crt
+
+
+def test_rsa_ca_signs_leaves():
+    """A corporate RSA root as the interception CA: leaves (ECDSA P-256
+    keys) are signed with the CA's RSA key and curl trusts them, over TLS
+    1.3 and 1.2; a CA without a subjectKeyIdentifier works too."""
+    crt, key = LAB.leaf("good")
+    srv = tls_server(crt, key, alpn=["http/1.1"])
+    cases = [(["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], ()),
+             (["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072"],
+              ("subjectKeyIdentifier=none", "authorityKeyIdentifier=none"))]
+    for key_args, exts in cases:
+        cadir = os.path.join(tempfile.mkdtemp(), "ca")
+        ca = corporate_ca(cadir, key_args, exts)
+        args = ["--set", "default_action=intercept", "--ca-dir", cadir, "--upstream-ca", LAB.ca,
+                "--set", "tls.system_ca="]
+        with Proxy(args=args, threads=1) as p:
+            p.ca = ca
+            url = "https://localhost:%d/x" % srv.port
+            for tls in ([], ["--tls-max", "1.2"]):
+                out = curl(p, *(tls + [url]))
+                check(out.stdout.endswith(b"path=/x body=0\n"), out.stdout)
+            # the leaf as a client sees it: signed by the RSA CA
+            s, status, _ = connect_via(p.port, "localhost:%d" % srv.port)
+            check(" 200 " in status, status)
+            ctx = ssl.create_default_context(cafile=ca)
+            with ctx.wrap_socket(s, server_hostname="localhost") as t:
+                der = t.getpeercert(binary_form=True)
+            text = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-text"],
+                                  input=der, capture_output=True, timeout=DEADLINE).stdout.decode()
+            check("sha256WithRSAEncryption" in text and "prime256v1" in text, text)
+            check(("Authority Key Identifier" in text) == (not exts), text)
+            check("Issuer: C = XX, O = Example Corp" in text, text)
+    srv.close()
+
+
 def test_upstream_close_is_passed_to_the_client():
     """An upstream that ends its connection after a response (chunked body
     with Connection: close): the client is told to close too, so its next
@@ -306,7 +359,7 @@ def test_upstream_close_is_passed_to_the_client():
 
 
 if __name__ == "__main__":
-    run_tests([test_intercepted_requests_and_events, test_server_side_failures_are_classified,
+    run_tests([test_intercepted_requests_and_events, test_rsa_ca_signs_leaves, test_server_side_failures_are_classified,
                test_client_side_failures_are_classified,
                test_non_tls_after_connect_is_tunnelled_or_refused,
                test_records_to_the_client_start_small_then_grow,

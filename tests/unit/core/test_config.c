@@ -522,3 +522,62 @@ Test(config, every_key_through_the_file_and_set_alike)
 		sm_config_free(b);
 	}
 }
+
+struct warned {
+	char lines[8][512];
+	size_t n;
+};
+
+static void collect(void *arg, const char *line)
+{
+	struct warned *w = arg;
+	if (w->n < 8)
+		snprintf(w->lines[w->n++], sizeof(w->lines[0]), "%s", line);
+}
+
+Test(config, warnings_for_unsafe_setups)
+{
+	static const struct {
+		const char *yaml;
+		const char *want; /* NULL: no warning */
+	} cases[] = {
+	        {"listen: 0.0.0.0:8080\nallow_clients: 0.0.0.0/0\n",
+	         "listener 0.0.0.0:8080 is not on a loopback address and allow_clients admits "
+	         "every address (0.0.0.0/0)"},
+	        {"listen: \"[::]:8080\"\nallow_clients: \"::/0\"\n",
+	         "listener [::]:8080 is not on a loopback address and allow_clients admits every "
+	         "address (::/0)"},
+	        {"listen: 10.1.2.3:8080\nallow_clients: [10.0.0.0/8, 0.0.0.0/0]\n",
+	         "listener 10.1.2.3:8080"},
+	        /* the family the listener receives is what counts */
+	        {"listen: \"[::]:8080\"\nallow_clients: 0.0.0.0/0\n", NULL},
+	        {"listen: 0.0.0.0:8080\nallow_clients: \"::/0\"\n", NULL},
+	        {"listen: 0.0.0.0:8080\n", NULL}, /* allow_clients: loopback by default */
+	        {"listen: [127.0.0.2:8080, \"[::1]:8080\", \"[::ffff:127.0.0.1]:8080\"]\n"
+	         "allow_clients: [0.0.0.0/0, \"::/0\"]\n",
+	         NULL},
+	        {"admin: 0.0.0.0:9100\n", "admin endpoint 0.0.0.0:9100 is not on a loopback"},
+	        {"admin: \"[::]:9100\"\n", "admin endpoint [::]:9100 is not on a loopback"},
+	        {"admin: \"[::1]:9100\"\n", NULL},
+	        {"tls:\n  insecure_hosts: \"a.test,**,b.test\"\n",
+	         "tls.insecure_hosts \"**\" matches every host"},
+	        {"tls:\n  insecure_hosts: \"*.test,a*\"\n", NULL},
+	        {"listen: [127.0.0.1:8080, 127.0.0.1:8081, 127.0.0.1:8080]\n",
+	         "listen address 127.0.0.1:8080 is given more than once"},
+	        {"listen: [127.0.0.1:0, 127.0.0.1:0]\n", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sm_config *cfg = load_ok(cases[i].yaml);
+		struct warned w = {.n = 0};
+		size_t n = sm_config_warnings(cfg, collect, &w);
+		cr_assert_eq(n, w.n);
+		if (!cases[i].want) {
+			cr_assert_eq(n, 0, "%s: %s", cases[i].yaml, w.lines[0]);
+		} else {
+			cr_assert_eq(n, 1, "%s: %zu warnings", cases[i].yaml, n);
+			cr_assert_not_null(strstr(w.lines[0], cases[i].want), "%s: %s",
+			                   cases[i].yaml, w.lines[0]);
+		}
+		sm_config_free(cfg);
+	}
+}

@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,10 +120,10 @@ Test(ca, reload_gives_the_same_ca)
 	cr_assert_eq(ca.cert_len, first_len);
 	cr_assert_eq(memcmp(ca.cert_der, first, first_len), 0);
 	cr_assert_gt(ca.key_len, 0);
-	ecc_key k;
-	cr_assert_eq(wc_ecc_init(&k), 0);
-	cr_assert_eq(sm_ca_key_copy(&ca, &k), SM_OK);
-	wc_ecc_free(&k);
+	struct sm_x509_signer k;
+	cr_assert_eq(sm_ca_signer(&ca, &k), SM_OK);
+	cr_assert_eq(k.alg, SM_X509_ECDSA_SHA256);
+	sm_x509_signer_free(&k);
 	sm_ca_close(&ca);
 	cr_assert_eq(ca.key_len, 0);
 
@@ -266,4 +267,119 @@ Test(ca, cli_path_and_export)
 	cr_assert_eq(st, 2);
 	cli(NULL, NULL, NULL, &st, buf, sizeof(buf));
 	cr_assert_eq(st, 2);
+}
+
+/* Concurrent first runs on one fresh directory (proxies started together
+ * with `ca export`): every opener succeeds and all end with the one CA that
+ * was published; exactly one of them created it. */
+#define RACERS 8
+
+struct racer {
+	pthread_barrier_t *go;
+	struct sm_ca ca;
+	int rc;
+	char err[512];
+};
+
+static void *race_open(void *arg)
+{
+	struct racer *r = arg;
+	pthread_barrier_wait(r->go);
+	r->rc = sm_ca_open(&r->ca, dir, (int64_t)time(NULL), r->err, sizeof(r->err));
+	return NULL;
+}
+
+Test(ca, concurrent_first_runs_share_one_ca)
+{
+	struct racer *rs = calloc(RACERS, sizeof(*rs));
+	cr_assert_not_null(rs);
+	for (int round = 0; round < 20; round++) {
+		char cmd[600];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		cr_assert_eq(system(cmd), 0);
+		pthread_barrier_t go;
+		pthread_barrier_init(&go, NULL, RACERS);
+		pthread_t th[RACERS];
+		for (int i = 0; i < RACERS; i++) {
+			rs[i].go = &go;
+			cr_assert_eq(pthread_create(&th[i], NULL, race_open, &rs[i]), 0);
+		}
+		int created = 0;
+		for (int i = 0; i < RACERS; i++) {
+			pthread_join(th[i], NULL);
+			cr_assert_eq(rs[i].rc, SM_OK, "round %d, opener %d: %s", round, i,
+			             rs[i].err);
+			created += rs[i].ca.created;
+		}
+		pthread_barrier_destroy(&go);
+		cr_assert_eq(created, 1, "round %d: %d openers say they created the CA", round,
+		             created);
+		for (int i = 1; i < RACERS; i++) {
+			cr_assert_eq(rs[i].ca.cert_len, rs[0].ca.cert_len, "round %d", round);
+			cr_assert_eq(
+			        memcmp(rs[i].ca.cert_der, rs[0].ca.cert_der, rs[0].ca.cert_len), 0,
+			        "round %d: opener %d has another CA", round, i);
+			cr_assert_eq(rs[i].ca.key_len, rs[0].ca.key_len);
+			cr_assert_eq(memcmp(rs[i].ca.key_der, rs[0].ca.key_der, rs[0].ca.key_len),
+			             0);
+		}
+		for (int i = 0; i < RACERS; i++)
+			sm_ca_close(&rs[i].ca);
+		/* no temporary file is left behind */
+		snprintf(cmd, sizeof(cmd), "ls -A '%s'", dir);
+		cr_assert_str_eq(run(cmd), "ca.key\nca.pem\n", "round %d", round);
+	}
+	free(rs);
+}
+
+/* Key types of a CA brought by the operator: RSA 2048..4096 in PKCS #1 or
+ * PKCS #8 loads; anything else is refused with what it is and what would
+ * do. */
+Test(ca, operator_ca_key_types)
+{
+	static const struct {
+		const char *genkey; /* writes ca.key in the directory */
+		const char *want;   /* NULL: loads; else in the error */
+	} cases[] = {
+	        {"openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ca.key", NULL},
+	        {"openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 | openssl rsa "
+	         "-traditional -out ca.key",
+	         NULL},
+	        {"openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out ca.key",
+	         "RSA key of 1024 bits"},
+	        {"openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out ca.key",
+	         "ECDSA key on curve SECP384R1"},
+	        {"openssl genpkey -algorithm ED25519 -out ca.key",
+	         "neither an ECDSA P-256 nor an RSA private key"},
+	        {"openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -aes128 -pass "
+	         "pass:x -out ca.key",
+	         "is encrypted"},
+	};
+	char err[512], cmd[3000];
+	int64_t now = (int64_t)time(NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(cmd, sizeof(cmd),
+		         "rm -rf '%s' && mkdir -p '%s' && cd '%s' && (%s) 2>/dev/null && "
+		         "chmod 600 ca.key && openssl req -x509 -key ca.key -passin pass:x -out "
+		         "ca.pem "
+		         "-days 30 -subj /CN=corp -addext basicConstraints=critical,CA:TRUE "
+		         "2>/dev/null",
+		         dir, dir, dir, cases[i].genkey);
+		run(cmd);
+		int rc = sm_ca_open(&ca, dir, now, err, sizeof(err));
+		if (!cases[i].want) {
+			cr_assert_eq(rc, SM_OK, "%s: %s", cases[i].genkey, err);
+			cr_assert_eq(ca.alg, SM_X509_RSA_SHA256);
+			cr_assert_not(ca.created);
+			struct sm_x509_signer k;
+			cr_assert_eq(sm_ca_signer(&ca, &k), SM_OK);
+			sm_x509_signer_free(&k);
+			sm_ca_close(&ca);
+		} else {
+			cr_assert_eq(rc, SM_ERR_INVALID, "%s", cases[i].genkey);
+			cr_assert_not_null(strstr(err, cases[i].want), "%s: %s", cases[i].genkey,
+			                   err);
+			cr_assert_not_null(strstr(err, "/ca.key"), "%s", err);
+		}
+	}
 }

@@ -34,7 +34,7 @@ static bool has(struct sm_certcache *c, const char *name, bool ip, uint8_t *tag)
 Test(certcache, lru_order_eviction_and_counters)
 {
 	struct sm_certcache c;
-	cr_assert_eq(sm_certcache_init(&c, 3, NULL, NULL), SM_OK);
+	cr_assert_eq(sm_certcache_init(&c, 3, SM_CERTCACHE_DER_MAX, NULL, NULL), SM_OK);
 	put(&c, "a.test", false, 1, FAR);
 	put(&c, "b.test", false, 2, FAR);
 	put(&c, "c.test", false, 3, FAR);
@@ -68,7 +68,7 @@ Test(certcache, lru_order_eviction_and_counters)
 Test(certcache, keys_are_name_and_kind_case_insensitive)
 {
 	struct sm_certcache c;
-	cr_assert_eq(sm_certcache_init(&c, 4, NULL, NULL), SM_OK);
+	cr_assert_eq(sm_certcache_init(&c, 4, SM_CERTCACHE_DER_MAX, NULL, NULL), SM_OK);
 	put(&c, "API.Example.TEST", false, 1, FAR);
 	put(&c, "10.0.0.1", true, 2, FAR);
 	uint8_t tag;
@@ -96,7 +96,7 @@ Test(certcache, near_expiry_is_a_miss_and_releases)
 {
 	memset(released, 0, sizeof(released));
 	struct sm_certcache c;
-	cr_assert_eq(sm_certcache_init(&c, 2, release, NULL), SM_OK);
+	cr_assert_eq(sm_certcache_init(&c, 2, SM_CERTCACHE_DER_MAX, release, NULL), SM_OK);
 	struct sm_certcache_entry *e;
 	uint8_t der[4] = {0};
 	cr_assert_eq(sm_certcache_put(&c, "old.test", 8, false, der, 4,
@@ -121,7 +121,7 @@ Test(certcache, near_expiry_is_a_miss_and_releases)
 	sm_certcache_free(&c);
 	cr_assert_eq(released[3], 1);
 	cr_assert_eq(released[4], 1);
-	cr_assert_eq(sm_certcache_init(&c, 0, NULL, NULL), SM_ERR_INVALID);
+	cr_assert_eq(sm_certcache_init(&c, 0, SM_CERTCACHE_DER_MAX, NULL, NULL), SM_ERR_INVALID);
 }
 
 /* Seeded random operations against a plain reference model. */
@@ -129,7 +129,7 @@ Test(certcache, matches_a_reference_lru)
 {
 	enum { CAP = 8, KEYS = 20, OPS = 20000 };
 	struct sm_certcache c;
-	cr_assert_eq(sm_certcache_init(&c, CAP, NULL, NULL), SM_OK);
+	cr_assert_eq(sm_certcache_init(&c, CAP, SM_CERTCACHE_DER_MAX, NULL, NULL), SM_OK);
 	int64_t stamp[KEYS] = {0}; /* 0: absent; else last-use clock */
 	int64_t clock = 0;
 	uint64_t hits = 0, misses = 0, evictions = 0;

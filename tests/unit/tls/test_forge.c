@@ -447,3 +447,63 @@ Test(forge, forged_leaf_completes_a_wolfssl_tls13_handshake)
 	cr_assert_eq(handshake("shop.example.test", "bank.example.test", &peek, NULL, 0),
 	             DOMAIN_NAME_MISMATCH);
 }
+
+/* A corporate RSA root brought by the operator: RSA-4096, a long subject
+ * name, so its leaves are the largest this forge makes. */
+static void setup_rsa(void)
+{
+	char err[512], cmd[2048];
+	snprintf(dir, sizeof(dir), "/tmp/sm-test-forge-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	now = (int64_t)time(NULL);
+	snprintf(cmd, sizeof(cmd),
+	         "cd '%s' && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 "
+	         "-out ca.key 2>/dev/null && chmod 600 ca.key && openssl req -x509 -key ca.key "
+	         "-out ca.pem -days 30 -subj '/C=XX/ST=Some State/L=Some City/O=Example "
+	         "Corporation International Holdings/OU=Information Security "
+	         "Department/OU=Interception/OU=Proxies and Gateways/CN=Example Corporation "
+	         "TLS Interception Root CA 2026' -addext basicConstraints=critical,CA:TRUE "
+	         "-addext keyUsage=critical,keyCertSign 2>/dev/null",
+	         dir);
+	run(cmd, 0);
+	cr_assert_eq(sm_ca_open(&ca, dir, now, err, sizeof(err)), SM_OK, "%s", err);
+	cr_assert_eq(ca.alg, SM_X509_RSA_SHA256);
+	cr_assert_eq(wc_InitRng(&rng), 0);
+	cr_assert_eq(sm_forge_init(&forge, &ca, &rng), SM_OK);
+}
+
+Test(forge, rsa_ca_signs_leaves_that_verify, .init = setup_rsa, .fini = teardown)
+{
+	cr_assert_gt(forge.der_max, SM_FORGE_DER_MAX);
+	cr_assert_leq(forge.der_max, SM_FORGE_DER_LIMIT);
+	static uint8_t der[SM_FORGE_DER_LIMIT];
+	char name[SM_FORGE_NAME_MAX + 1];
+	memset(name, 'a', SM_FORGE_NAME_MAX);
+	for (int i = 63; i < (int)SM_FORGE_NAME_MAX; i += 64)
+		name[i] = '.';
+	name[SM_FORGE_NAME_MAX] = '\0';
+	const char *names[] = {"api.example.test", name};
+	for (size_t i = 0; i < 2; i++) {
+		size_t len;
+		int64_t na;
+		uint64_t t0 = (uint64_t)clock();
+		cr_assert_eq(sm_forge_leaf(&forge, names[i], strlen(names[i]), now, der,
+		                           forge.der_max, &len, &na),
+		             SM_OK);
+		cr_log_info("RSA-4096 CA: leaf of %zu bytes (bound %zu) in %.2f ms", len,
+		            forge.der_max,
+		            (double)((uint64_t)clock() - t0) * 1000.0 / CLOCKS_PER_SEC);
+		wolf_verifies(der, len);
+		char leaf[512], cmd[4096];
+		write_pem("rsa-leaf.pem", der, len, leaf, sizeof(leaf));
+		snprintf(cmd, sizeof(cmd),
+		         "openssl verify -CAfile '%s' -purpose sslserver -verify_hostname %s '%s'",
+		         ca.cert_path, names[i], leaf);
+		cr_assert_not_null(strstr(run(cmd, 0), ": OK"));
+		snprintf(cmd, sizeof(cmd), "openssl x509 -in '%s' -noout -text", leaf);
+		const char *t = run(cmd, 0);
+		cr_assert_not_null(strstr(t, "Signature Algorithm: sha256WithRSAEncryption"), "%s",
+		                   t);
+		cr_assert_not_null(strstr(t, "prime256v1"), "the leaf key stays P-256: %s", t);
+	}
+}
