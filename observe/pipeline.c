@@ -290,6 +290,21 @@ static bool grpc_decode(struct sm_pipe *p, const struct sm_grpc_event *ev)
 static void on_grpc(void *ctx, const struct sm_grpc_event *ev)
 {
 	struct sm_pipe *p = ctx;
+	if (ev->type == SM_GRPC_EV_MESSAGE && ev->too_large) {
+		/* skipped by the framer: its length only, as a raw unit */
+		struct sm_pipe_event pe = {.type = SM_PIPE_EV_PAYLOAD,
+		                           .stage = SM_PIPE_PAYLOAD,
+		                           .kind = SM_PIPE_KIND_RAW,
+		                           .unit = p->unit++,
+		                           .length = ev->length,
+		                           .excerpt = (const uint8_t *)"",
+		                           .compressed = ev->compressed,
+		                           .wire_length = ev->length,
+		                           .too_large = true};
+		p->st.units_cut++;
+		emit(p, &pe);
+		return;
+	}
 	if (ev->type == SM_GRPC_EV_MESSAGE) {
 		if (ev->compressed && grpc_decode(p, ev))
 			return;
@@ -297,9 +312,11 @@ static void on_grpc(void *ctx, const struct sm_grpc_event *ev)
 		     ev->compressed);
 		return;
 	}
-	int r = ev->reason == SM_GRPC_R_TOO_LARGE   ? SM_ERR_LIMIT
-	        : ev->reason == SM_GRPC_R_TRUNCATED ? SM_ERR_TRUNCATED
-	                                            : SM_ERR_PROTOCOL;
+	if (ev->reason == SM_GRPC_R_TOO_LARGE) { /* one message: the framer goes on */
+		error_event(p, SM_PIPE_FRAMING, SM_ERR_LIMIT, "too_large", "grpc", false);
+		return;
+	}
+	int r = ev->reason == SM_GRPC_R_TRUNCATED ? SM_ERR_TRUNCATED : SM_ERR_PROTOCOL;
 	stage_fail(p, SM_PIPE_FRAMING, r, sm_grpc_reason_str(ev->reason), "grpc");
 }
 
