@@ -372,6 +372,10 @@ void sm_observe_ws_free(struct sm_observe_ws *o)
 {
 	if (!o)
 		return;
+	/* the connection (or stream) ended: a message cut by it is reported
+	 * with what was seen (parse_error truncated, then its ws_message) */
+	sm_ws_finish(o->p[0]);
+	sm_ws_finish(o->p[1]);
 	sm_ws_turn_close(&o->turn);
 	sm_ws_free(o->p[0]);
 	sm_ws_free(o->p[1]);

@@ -354,7 +354,9 @@ static void on_ws(void *ctx, const struct sm_ws_event *ev)
 			stage_fail(p, SM_PIPE_FRAMING, SM_ERR_PROTOCOL, sm_ws_reason_str(ev->error),
 			           "websocket");
 		else
-			error_event(p, SM_PIPE_FRAMING, SM_ERR_PROTOCOL,
+			error_event(p, SM_PIPE_FRAMING,
+			            ev->error == SM_WS_R_TRUNCATED ? SM_ERR_TRUNCATED
+			                                           : SM_ERR_PROTOCOL,
 			            sm_ws_reason_str(ev->error), "websocket", false);
 	}
 }
@@ -464,7 +466,11 @@ int sm_pipe_finish(struct sm_pipe *p)
 			sm_sse_finish(p->sse); /* a flushed partial event is not a failure */
 			break;
 		case SM_PIPE_FRAME_GRPC: r = sm_grpc_finish(p->grpc); break;
-		case SM_PIPE_FRAME_WEBSOCKET: r = sm_ws_finish(p->ws); break;
+		case SM_PIPE_FRAME_WEBSOCKET:
+			r = sm_ws_finish(p->ws);
+			if (r == SM_ERR_TRUNCATED)
+				r = SM_OK; /* the cut message was reported as events */
+			break;
 		}
 		if (r < 0)
 			stage_fail(p, SM_PIPE_FRAMING, r, sm_result_str(r),
