@@ -1,6 +1,6 @@
 /* libFuzzer target for proto/grpc: framing fed whole and in input-chosen
  * chunks must give the same events; the status reader is run on fields cut
- * from the input. */
+ * from the input and the grpc-message decoder on the whole input. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +22,11 @@ static void mix(struct hash *s, const void *p, size_t n)
 static void on_event(void *ctx, const struct sm_grpc_event *ev)
 {
 	struct hash *s = ctx;
-	uint64_t hdr[8] = {ev->type,        ev->index,    ev->length, ev->compressed,
-	                   ev->excerpt_len, ev->received, ev->reason, ev->offset};
+	uint64_t hdr[9] = {ev->type,     ev->index,  ev->length, ev->compressed, ev->excerpt_len,
+	                   ev->received, ev->reason, ev->offset, ev->too_large};
 	mix(s, hdr, sizeof(hdr));
+	if (ev->too_large && ev->excerpt_len) /* skipped unread */
+		abort();
 	mix(s, ev->excerpt, ev->excerpt_len);
 	s->n++;
 }
@@ -88,6 +90,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (st.message_len > SM_GRPC_MESSAGE_MAX || st.encoding_len > SM_GRPC_ENCODING_MAX)
 		abort();
 	if (rc == 0 && (st.status < 0 || st.status > 16))
+		abort();
+
+	/* Percent-decoding into a small buffer: bounded, and an input decoded
+	 * whole gives at least one byte per escape. */
+	char out[24];
+	bool cut;
+	size_t k = sm_grpc_message_decode((const char *)data, size, out, sizeof(out), &cut);
+	if (k > sizeof(out) || k > size || (!cut && k < (size + 2) / 3) ||
+	    (cut && k != sizeof(out)))
 		abort();
 	return 0;
 }

@@ -52,8 +52,8 @@ static void on_event(void *ctx, const struct sm_pipe_event *ev)
 	if (ev->seq != d->n)
 		abort();
 	d->n++;
-	int v[7] = {ev->type, ev->stage,     ev->result, ev->fatal,
-	            ev->kind, ev->sanitized, ev->partial};
+	int v[8] = {ev->type, ev->stage,     ev->result,  ev->fatal,
+	            ev->kind, ev->sanitized, ev->partial, ev->too_large};
 	mix(d, v, sizeof(v));
 	mix(d, ev->reason, strlen(ev->reason));
 	mix(d, ev->who, strlen(ev->who));

@@ -24,11 +24,14 @@ static void mix(struct hash *s, const void *p, size_t n)
 static void on_event(void *ctx, const struct sm_ws_event *ev)
 {
 	struct hash *s = ctx;
-	uint64_t hdr[14] = {ev->type,         ev->opcode,        ev->compressed, ev->oversized,
-	                    ev->invalid_utf8, ev->frames,        ev->length,     ev->excerpt_len,
-	                    ev->payload_len,  ev->close_code,    ev->error,      ev->offset,
-	                    ev->decoded,      ev->decoded_length};
+	uint64_t hdr[16] = {ev->type,         ev->opcode,         ev->compressed, ev->oversized,
+	                    ev->invalid_utf8, ev->frames,         ev->length,     ev->excerpt_len,
+	                    ev->payload_len,  ev->close_code,     ev->error,      ev->offset,
+	                    ev->decoded,      ev->decoded_length, ev->truncated,  ev->fatal};
 	mix(s, hdr, sizeof(hdr));
+	/* a cut message has no payload; only bad_length stops the parser */
+	if ((ev->truncated && ev->payload) || (ev->fatal && ev->error != SM_WS_R_BAD_LENGTH))
+		abort();
 	mix(s, ev->excerpt, ev->excerpt_len);
 	mix(s, ev->payload, ev->payload_len);
 	mix(s, ev->reason, ev->reason_len);

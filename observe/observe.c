@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "observe/pipeline.h"
+#include "proto/grpc.h"
 #include "proto/h2.h"
 #include "proto/http1.h"
 #include "proto/websocket.h"
@@ -78,6 +79,7 @@ static void emit(void *ctx, const struct sm_pipe_event *pe)
 		ev->i[2] = (int64_t)pe->wire_length;
 		ev->i[3] = pe->compressed;
 		ev->i[4] = pe->compressed && !pe->decoded ? -1 : (int64_t)pe->length;
+		ev->i[5] = pe->too_large;
 		sm_event_set_str(ev, 0, (const char *)pe->excerpt, pe->excerpt_len);
 		break;
 	case SM_EV_SSE_EVENT:
@@ -370,6 +372,10 @@ void sm_observe_ws_free(struct sm_observe_ws *o)
 {
 	if (!o)
 		return;
+	/* the connection (or stream) ended: a message cut by it is reported
+	 * with what was seen (parse_error truncated, then its ws_message) */
+	sm_ws_finish(o->p[0]);
+	sm_ws_finish(o->p[1]);
 	sm_ws_turn_close(&o->turn);
 	sm_ws_free(o->p[0]);
 	sm_ws_free(o->p[1]);
@@ -516,7 +522,12 @@ static void grpc_status(struct sm_observe_h2 *o, const struct sm_h2 *h,
 		return;
 	e->i[0] = ev->stream_id;
 	e->i[1] = status;
-	sm_event_set_str(e, 0, (const char *)m, ml);
+	/* the text the server meant, not its percent-encoded wire form; more
+	 * than the event holds is decoded so the cut is flagged */
+	char text[SM_EVENT_STR_MAX + 4];
+	bool cut;
+	size_t tl = sm_grpc_message_decode((const char *)m, ml, text, sizeof(text), &cut);
+	sm_event_set_str(e, 0, text, tl);
 	o->sink.commit(o->sink.ctx);
 }
 

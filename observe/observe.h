@@ -89,7 +89,8 @@ struct sm_observe_ws *sm_observe_ws_new(const struct sm_observe_config *cfg,
                                         const uint8_t *ext, size_t el);
 /* Bytes relayed in direction dir (0 client to server); o may be NULL. */
 void sm_observe_ws_data(struct sm_observe_ws *o, int dir, const uint8_t *p, size_t n);
-/* Flushes the open turn and frees; NULL is fine. */
+/* Reports a message the end cut (both directions), flushes the open turn
+ * and frees; NULL is fine. */
 void sm_observe_ws_free(struct sm_observe_ws *o);
 
 #endif

@@ -290,6 +290,21 @@ static bool grpc_decode(struct sm_pipe *p, const struct sm_grpc_event *ev)
 static void on_grpc(void *ctx, const struct sm_grpc_event *ev)
 {
 	struct sm_pipe *p = ctx;
+	if (ev->type == SM_GRPC_EV_MESSAGE && ev->too_large) {
+		/* skipped by the framer: its length only, as a raw unit */
+		struct sm_pipe_event pe = {.type = SM_PIPE_EV_PAYLOAD,
+		                           .stage = SM_PIPE_PAYLOAD,
+		                           .kind = SM_PIPE_KIND_RAW,
+		                           .unit = p->unit++,
+		                           .length = ev->length,
+		                           .excerpt = (const uint8_t *)"",
+		                           .compressed = ev->compressed,
+		                           .wire_length = ev->length,
+		                           .too_large = true};
+		p->st.units_cut++;
+		emit(p, &pe);
+		return;
+	}
 	if (ev->type == SM_GRPC_EV_MESSAGE) {
 		if (ev->compressed && grpc_decode(p, ev))
 			return;
@@ -297,9 +312,11 @@ static void on_grpc(void *ctx, const struct sm_grpc_event *ev)
 		     ev->compressed);
 		return;
 	}
-	int r = ev->reason == SM_GRPC_R_TOO_LARGE   ? SM_ERR_LIMIT
-	        : ev->reason == SM_GRPC_R_TRUNCATED ? SM_ERR_TRUNCATED
-	                                            : SM_ERR_PROTOCOL;
+	if (ev->reason == SM_GRPC_R_TOO_LARGE) { /* one message: the framer goes on */
+		error_event(p, SM_PIPE_FRAMING, SM_ERR_LIMIT, "too_large", "grpc", false);
+		return;
+	}
+	int r = ev->reason == SM_GRPC_R_TRUNCATED ? SM_ERR_TRUNCATED : SM_ERR_PROTOCOL;
 	stage_fail(p, SM_PIPE_FRAMING, r, sm_grpc_reason_str(ev->reason), "grpc");
 }
 
@@ -337,7 +354,9 @@ static void on_ws(void *ctx, const struct sm_ws_event *ev)
 			stage_fail(p, SM_PIPE_FRAMING, SM_ERR_PROTOCOL, sm_ws_reason_str(ev->error),
 			           "websocket");
 		else
-			error_event(p, SM_PIPE_FRAMING, SM_ERR_PROTOCOL,
+			error_event(p, SM_PIPE_FRAMING,
+			            ev->error == SM_WS_R_TRUNCATED ? SM_ERR_TRUNCATED
+			                                           : SM_ERR_PROTOCOL,
 			            sm_ws_reason_str(ev->error), "websocket", false);
 	}
 }
@@ -447,7 +466,11 @@ int sm_pipe_finish(struct sm_pipe *p)
 			sm_sse_finish(p->sse); /* a flushed partial event is not a failure */
 			break;
 		case SM_PIPE_FRAME_GRPC: r = sm_grpc_finish(p->grpc); break;
-		case SM_PIPE_FRAME_WEBSOCKET: r = sm_ws_finish(p->ws); break;
+		case SM_PIPE_FRAME_WEBSOCKET:
+			r = sm_ws_finish(p->ws);
+			if (r == SM_ERR_TRUNCATED)
+				r = SM_OK; /* the cut message was reported as events */
+			break;
 		}
 		if (r < 0)
 			stage_fail(p, SM_PIPE_FRAMING, r, sm_result_str(r),

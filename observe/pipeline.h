@@ -95,6 +95,8 @@ struct sm_pipe_event {
 	bool partial;         /* cfg.prefix cut the unit before its end: length is the
 	                         bytes decoded, not the unit's length (unknown) */
 	uint64_t wire_length; /* bytes of the unit as framed (compressed size) */
+	bool too_large;       /* gRPC: a message longer than max_event, skipped
+	                         unread: no excerpt, not decoded */
 	const char *label;    /* SSE event type, "" otherwise (not NUL-terminated) */
 	size_t label_len;
 };

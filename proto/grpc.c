@@ -9,6 +9,7 @@
 enum grpc_state {
 	ST_ENVELOPE, /* collecting the 5-byte prefix (hdr_have bytes so far) */
 	ST_PAYLOAD,  /* inside a message: got of len bytes seen */
+	ST_SKIP,     /* inside a message over max_message: got of len bytes counted, not kept */
 	ST_FAILED,   /* an error was reported; err holds the result code */
 	ST_FINISHED, /* sm_grpc_finish was called */
 };
@@ -75,10 +76,28 @@ static void fail(struct sm_grpc *p, enum sm_grpc_reason r, int err)
 	        .offset = p->off,
 	};
 	p->st.errors++;
-	if (r == SM_GRPC_R_TOO_LARGE)
-		p->st.too_large++;
 	p->state = ST_FAILED;
 	p->err = err;
+	p->cb(p->ctx, &ev);
+}
+
+/* A declared length over max_message: reported now, then its bytes are
+ * counted without being kept (the length prefix still frames the stream, so
+ * the next message is found) and the message is reported at its end. */
+static void too_large(struct sm_grpc *p)
+{
+	struct sm_grpc_event ev = {
+	        .type = SM_GRPC_EV_ERROR,
+	        .index = p->index,
+	        .length = p->len,
+	        .compressed = p->compressed,
+	        .excerpt = p->ex,
+	        .reason = SM_GRPC_R_TOO_LARGE,
+	        .offset = p->off,
+	};
+	p->st.errors++;
+	p->st.too_large++;
+	p->state = ST_SKIP;
 	p->cb(p->ctx, &ev);
 }
 
@@ -91,6 +110,7 @@ static void message_done(struct sm_grpc *p)
 	        .compressed = p->compressed,
 	        .excerpt = p->ex,
 	        .excerpt_len = p->ex_len,
+	        .too_large = p->state == ST_SKIP,
 	        .offset = p->off,
 	};
 	p->st.messages++;
@@ -136,19 +156,19 @@ long sm_grpc_feed(struct sm_grpc *p, const void *buf, size_t len)
 				return p->err;
 			}
 			if (p->len > p->max_message) {
-				fail(p, SM_GRPC_R_TOO_LARGE, SM_ERR_LIMIT);
-				return p->err;
+				too_large(p); /* len > 0 */
+				continue;
 			}
 			p->state = ST_PAYLOAD;
 			if (p->len == 0)
 				message_done(p);
 			continue;
 		}
-		/* ST_PAYLOAD */
+		/* ST_PAYLOAD, ST_SKIP */
 		size_t take = p->len - p->got;
 		if (take > len - i)
 			take = len - i;
-		if (p->ex_len < p->excerpt_max) {
+		if (p->state == ST_PAYLOAD && p->ex_len < p->excerpt_max) {
 			size_t room = p->excerpt_max - p->ex_len;
 			size_t k = take < room ? take : room;
 			memcpy(p->ex + p->ex_len, b + i, k);
@@ -171,7 +191,7 @@ int sm_grpc_finish(struct sm_grpc *p)
 		return SM_ERR_STATE;
 	if (p->state == ST_FAILED)
 		return p->err;
-	if (p->state == ST_PAYLOAD || p->hdr_have > 0) {
+	if (p->state == ST_PAYLOAD || p->state == ST_SKIP || p->hdr_have > 0) {
 		fail(p, SM_GRPC_R_TRUNCATED, SM_ERR_TRUNCATED);
 		p->state = ST_FINISHED;
 		return SM_ERR_TRUNCATED;
@@ -228,10 +248,10 @@ static int hexval(unsigned char c)
 	return -1;
 }
 
-static void decode_message(struct sm_grpc_status *out, const char *v, size_t n)
+size_t sm_grpc_message_decode(const char *v, size_t n, char *out, size_t cap, bool *cut)
 {
 	size_t o = 0;
-	out->message_cut = false;
+	*cut = false;
 	for (size_t i = 0; i < n;) {
 		unsigned char c = (unsigned char)v[i];
 		size_t used = 1;
@@ -243,15 +263,21 @@ static void decode_message(struct sm_grpc_status *out, const char *v, size_t n)
 				used = 3;
 			}
 		}
-		if (o == SM_GRPC_MESSAGE_MAX) {
-			out->message_cut = true;
+		if (o == cap) {
+			*cut = true;
 			break;
 		}
-		out->message[o++] = (char)c;
+		out[o++] = (char)c;
 		i += used;
 	}
-	out->message[o] = 0;
-	out->message_len = o;
+	return o;
+}
+
+static void decode_message(struct sm_grpc_status *out, const char *v, size_t n)
+{
+	out->message_len =
+	        sm_grpc_message_decode(v, n, out->message, SM_GRPC_MESSAGE_MAX, &out->message_cut);
+	out->message[out->message_len] = 0;
 }
 
 int sm_grpc_read_status(const struct sm_grpc_header *h, size_t n, struct sm_grpc_status *out)

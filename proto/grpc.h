@@ -7,10 +7,11 @@
  * any byte. Events do not depend on how the input is chunked.
  *
  * Bounds (set at creation):
- *   max_message  largest declared length accepted. Over it: one
- *                SM_GRPC_EV_ERROR (SM_GRPC_R_TOO_LARGE) and the parser stops
- *                (the rest of the stream cannot be framed without reading the
- *                message); every later feed returns SM_ERR_LIMIT.
+ *   max_message  largest message kept. A longer one: SM_GRPC_EV_ERROR
+ *                (SM_GRPC_R_TOO_LARGE) at its envelope, then its bytes are
+ *                counted, not kept, and at its end an SM_GRPC_EV_MESSAGE with
+ *                too_large set, its length and no excerpt; framing goes on
+ *                with the next message (counter too_large).
  *   excerpt      the first bytes of each message kept for the event. Set it
  *                to max_message to receive whole messages.
  * Memory: one allocation of sizeof(struct) + excerpt at creation. */
@@ -35,7 +36,7 @@ enum sm_grpc_ev_type {
 /* Error reasons. Append-only. */
 enum sm_grpc_reason {
 	SM_GRPC_R_NONE = 0,
-	SM_GRPC_R_TOO_LARGE = 1, /* declared length > max_message */
+	SM_GRPC_R_TOO_LARGE = 1, /* declared length > max_message (not fatal) */
 	SM_GRPC_R_BAD_FLAG = 2,  /* compressed flag byte other than 0 or 1 */
 	SM_GRPC_R_TRUNCATED = 3, /* stream ended inside an envelope or message */
 };
@@ -50,6 +51,7 @@ struct sm_grpc_event {
 	                           only during the callback */
 	size_t excerpt_len;     /* TRUNCATED: bytes of the partial message kept */
 	uint32_t received;      /* TRUNCATED: payload bytes received */
+	bool too_large;         /* MESSAGE: longer than max_message: skipped, no excerpt */
 	enum sm_grpc_reason reason;
 	uint64_t offset; /* stream offset just after the completing byte */
 };
@@ -76,9 +78,9 @@ struct sm_grpc;
 struct sm_grpc *sm_grpc_new(const struct sm_grpc_config *cfg, sm_grpc_cb cb, void *ctx);
 void sm_grpc_free(struct sm_grpc *p);
 
-/* Returns len, or after an error: SM_ERR_LIMIT (too large), SM_ERR_PROTOCOL
- * (bad flag; also returned by the feed that hit it), SM_ERR_STATE (after
- * finish). The feed that hits TOO_LARGE returns SM_ERR_LIMIT. */
+/* Returns len, or after an error: SM_ERR_PROTOCOL (bad flag; also returned
+ * by the feed that hit it), SM_ERR_STATE (after finish). A message over
+ * max_message is not an error of the stream: feeds go on returning len. */
 long sm_grpc_feed(struct sm_grpc *p, const void *buf, size_t len);
 
 /* End of stream. SM_OK when it ended on a message boundary; otherwise emits
@@ -124,5 +126,12 @@ struct sm_grpc_status {
  * Returns SM_OK when grpc-status is present and valid, SM_AGAIN when absent
  * (headers of a call still in progress), SM_ERR_INVALID when malformed. */
 int sm_grpc_read_status(const struct sm_grpc_header *h, size_t n, struct sm_grpc_status *out);
+
+/* Percent-decodes a grpc-message value v[0..n) into out (at most cap
+ * bytes): each %XX (two hex digits, either case) becomes its byte, anything
+ * else, a broken escape included, is kept as it is (the gRPC spec: never
+ * fail on a bad value). Returns the bytes written; *cut when they did not
+ * all fit. The bytes are not checked as UTF-8: writers of text do that. */
+size_t sm_grpc_message_decode(const char *v, size_t n, char *out, size_t cap, bool *cut);
 
 #endif

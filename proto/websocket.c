@@ -10,7 +10,8 @@
 enum ws_state {
 	ST_HEADER,   /* collecting a frame header (hdr_have bytes so far) */
 	ST_PAYLOAD,  /* inside a frame payload: fgot of flen bytes seen */
-	ST_CLOSED,   /* a close frame was seen; any further byte is an error */
+	ST_SKIP,     /* inside the payload of a frame skipped unread: fgot of flen */
+	ST_CLOSED,   /* a close frame was seen; a further byte is an error */
 	ST_FAILED,   /* a fatal error was reported */
 	ST_FINISHED, /* sm_ws_finish was called */
 };
@@ -39,6 +40,7 @@ struct sm_ws {
 	bool inflate_on; /* decode compressed messages */
 	struct sm_inflate_config zcfg;
 	struct sm_inflate *zi; /* created on the first compressed message */
+	bool zlost;            /* a cut compressed message lost the window for good */
 	uint32_t max_message;
 	uint32_t excerpt_max;
 	uint8_t state;
@@ -53,6 +55,7 @@ struct sm_ws {
 	uint64_t flen;
 	uint64_t fgot;
 	/* current data message */
+	bool lost; /* the rest of a cut message: its continuations are skipped */
 	bool in_msg;
 	uint8_t msg_op;
 	bool msg_compressed;
@@ -213,7 +216,8 @@ bool sm_ws_close_code_valid(uint16_t code)
 static uint16_t reason_close_code(enum sm_ws_reason r)
 {
 	switch (r) {
-	case SM_WS_R_NONE: return 0;
+	case SM_WS_R_NONE:
+	case SM_WS_R_TRUNCATED: return 0;
 	case SM_WS_R_BAD_CLOSE_UTF8:
 	case SM_WS_R_BAD_UTF8: return 1007;
 	case SM_WS_R_TOO_BIG:
@@ -227,9 +231,9 @@ static uint16_t reason_close_code(enum sm_ws_reason r)
 /* Reports an error at stream offset at. Fatal errors stop the parser. */
 static void error_at(struct sm_ws *p, enum sm_ws_reason r, uint64_t at)
 {
-	bool fatal = r != SM_WS_R_TOO_BIG && r != SM_WS_R_BAD_UTF8 &&
-	             r != SM_WS_R_INFLATE_CORRUPT && r != SM_WS_R_INFLATE_BOMB &&
-	             r != SM_WS_R_INFLATE_NOMEM;
+	/* every other frame header still gives the frame's length, so the
+	 * framing goes on past the error */
+	bool fatal = r == SM_WS_R_BAD_LENGTH;
 	struct sm_ws_event ev = {
 	        .type = SM_WS_EV_ERROR,
 	        .dir = p->dir,
@@ -266,130 +270,6 @@ static void message_reset(struct sm_ws *p)
 	p->u8 = (struct utf8){0, 0x80, 0xBF};
 }
 
-/* Header complete: validate it. Returns false after a fatal error. */
-static bool header_done(struct sm_ws *p)
-{
-	uint8_t b0 = p->hdr[0], b1 = p->hdr[1];
-	uint8_t len7 = b1 & 0x7f;
-	const uint8_t *h = p->hdr + 2;
-	bool rsv1 = b0 & 0x40;
-	p->fin = b0 & 0x80;
-	p->opcode = b0 & 0x0f;
-	p->masked = b1 & 0x80;
-	if (len7 == 126) {
-		p->flen = (uint64_t)h[0] << 8 | h[1];
-		h += 2;
-	} else if (len7 == 127) {
-		p->flen = 0;
-		for (int i = 0; i < 8; i++)
-			p->flen = p->flen << 8 | h[i];
-		h += 8;
-	} else {
-		p->flen = len7;
-	}
-	if (p->masked)
-		memcpy(p->key, h, 4);
-	p->fgot = 0;
-	p->phase = 0;
-	p->st.frames++;
-
-	enum sm_ws_reason r = SM_WS_R_NONE;
-	bool control = p->opcode & 0x08;
-	if (b0 & 0x30)
-		r = SM_WS_R_RSV_BITS;
-	else if ((p->opcode > SM_WS_OP_BINARY && p->opcode < SM_WS_OP_CLOSE) ||
-	         p->opcode > SM_WS_OP_PONG)
-		r = SM_WS_R_RESERVED_OPCODE;
-	else if (p->dir == SM_WS_CLIENT_TO_SERVER && !p->masked)
-		r = SM_WS_R_MASK_REQUIRED;
-	else if (p->dir == SM_WS_SERVER_TO_CLIENT && p->masked)
-		r = SM_WS_R_MASK_FORBIDDEN;
-	else if (len7 == 127 && (p->flen >> 63))
-		r = SM_WS_R_BAD_LENGTH;
-	else if ((len7 == 126 && p->flen < 126) || (len7 == 127 && p->flen <= 0xffff))
-		r = SM_WS_R_NON_MINIMAL_LENGTH;
-	else if (control && !p->fin)
-		r = SM_WS_R_CONTROL_FRAGMENTED;
-	else if (control && p->flen > SM_WS_CONTROL_MAX)
-		r = SM_WS_R_CONTROL_TOO_LONG;
-	else if (rsv1 && (control || p->opcode == SM_WS_OP_CONT || !p->deflate))
-		r = SM_WS_R_RSV_BITS;
-	else if (p->opcode == SM_WS_OP_CONT && !p->in_msg)
-		r = SM_WS_R_UNEXPECTED_CONT;
-	else if (!control && p->opcode != SM_WS_OP_CONT && p->in_msg)
-		r = SM_WS_R_EXPECTED_CONT;
-	if (r != SM_WS_R_NONE) {
-		error_at(p, r, p->off);
-		return false;
-	}
-	if (control) {
-		p->ctrl_len = 0;
-		return true;
-	}
-	if (p->opcode != SM_WS_OP_CONT) {
-		p->in_msg = true;
-		p->msg_op = p->opcode;
-		p->msg_compressed = rsv1;
-		if (rsv1 && p->inflate_on) {
-			if (!p->zi)
-				p->zi = sm_inflate_new(&p->zcfg);
-			p->msg_inflate = p->zi && sm_inflate_usable(p->zi);
-			if (!p->zi)
-				error_at(p, SM_WS_R_INFLATE_NOMEM, p->off);
-		}
-	}
-	p->msg_frames++;
-	bool was_over = p->msg_oversized;
-	/* an inflated message is measured by its decoded bytes (decoded()) */
-	if (!p->msg_inflate &&
-	    (p->flen > p->max_message - p->msg_len || p->msg_len > p->max_message))
-		p->msg_oversized = true;
-	p->msg_len += p->flen; /* flen < 2^63 and msg_len stays far below 2^64 in practice */
-	if (p->msg_oversized && !was_over)
-		error_at(p, SM_WS_R_TOO_BIG, p->off);
-	return true;
-}
-
-static void control_done(struct sm_ws *p)
-{
-	struct sm_ws_event ev = {
-	        .dir = p->dir,
-	        .opcode = p->opcode,
-	        .length = p->ctrl_len,
-	        .payload = p->ctrl,
-	        .payload_len = p->ctrl_len,
-	        .offset = p->off,
-	};
-	p->st.control++;
-	if (p->opcode == SM_WS_OP_PING) {
-		ev.type = SM_WS_EV_PING;
-	} else if (p->opcode == SM_WS_OP_PONG) {
-		ev.type = SM_WS_EV_PONG;
-	} else {
-		ev.type = SM_WS_EV_CLOSE;
-		ev.close_code = 1005; /* no status code present */
-		if (p->ctrl_len == 1) {
-			error_at(p, SM_WS_R_BAD_CLOSE_PAYLOAD, p->off);
-			return;
-		}
-		if (p->ctrl_len >= 2) {
-			ev.close_code = (uint16_t)(p->ctrl[0] << 8 | p->ctrl[1]);
-			ev.reason = (const char *)p->ctrl + 2;
-			ev.reason_len = p->ctrl_len - 2;
-			if (!sm_ws_close_code_valid(ev.close_code)) {
-				error_at(p, SM_WS_R_BAD_CLOSE_CODE, p->off);
-				return;
-			}
-			if (!utf8_valid(p->ctrl + 2, p->ctrl_len - 2)) {
-				error_at(p, SM_WS_R_BAD_CLOSE_UTF8, p->off);
-				return;
-			}
-		}
-		p->state = ST_CLOSED;
-	}
-	p->cb(p->ctx, &ev);
-}
-
 /* Bytes buf[before..buf_len) just came out of the inflater: validate text,
  * apply the size limit to the decoded length. */
 static void decoded(struct sm_ws *p, size_t before)
@@ -420,6 +300,226 @@ static void inflate_failed(struct sm_ws *p)
 	                                      : SM_WS_R_INFLATE_CORRUPT;
 }
 
+/* The message ends: at its FIN frame, or cut before it (a framing error, a
+ * close frame, the end of the stream) with what was seen of it. */
+static void message_end(struct sm_ws *p, bool cut)
+{
+	if (p->msg_inflate) {
+		if (!cut) { /* always ended: a failure may lose the window */
+			size_t before = p->buf_len;
+			bool failed = p->msg_zfail;
+			int r = sm_inflate_end(p->zi, p->buf, p->max_message, &p->buf_len);
+			if (!failed) {
+				decoded(p, before);
+				if (r)
+					inflate_failed(p);
+			}
+		}
+		if (p->zpend & ZP_UTF8)
+			error_at(p, SM_WS_R_BAD_UTF8, p->off);
+		if (p->zpend & ZP_TOO_BIG)
+			error_at(p, SM_WS_R_TOO_BIG, p->off);
+		if (p->zpend & ZP_INFLATE)
+			error_at(p, (enum sm_ws_reason)p->zreason, p->off);
+	}
+	bool text_checked = p->msg_op == SM_WS_OP_TEXT && (!p->msg_compressed || p->msg_inflate);
+	if (!cut && text_checked && !p->msg_oversized && !p->msg_bad_utf8 && p->u8.need != 0) {
+		p->msg_bad_utf8 = true; /* message ends inside a sequence */
+		error_at(p, SM_WS_R_BAD_UTF8, p->off);
+	}
+	if (cut) {
+		p->st.truncated++;
+		error_at(p, SM_WS_R_TRUNCATED, p->off);
+	}
+	bool whole = !cut && !p->msg_oversized && !p->msg_bad_utf8 && !p->msg_zfail;
+	struct sm_ws_event ev = {
+	        .type = SM_WS_EV_MESSAGE,
+	        .dir = p->dir,
+	        .opcode = p->msg_op,
+	        .compressed = p->msg_compressed,
+	        .decoded = p->msg_inflate,
+	        .oversized = p->msg_oversized,
+	        .invalid_utf8 = p->msg_bad_utf8,
+	        .truncated = cut,
+	        .frames = p->msg_frames,
+	        .length = p->msg_len,
+	        .decoded_length = p->msg_inflate ? sm_inflate_produced(p->zi) : p->msg_len,
+	        .excerpt = p->buf,
+	        .excerpt_len = p->buf_len < p->excerpt_max ? p->buf_len : p->excerpt_max,
+	        .payload = whole ? p->buf : NULL,
+	        .payload_len = whole ? p->buf_len : 0,
+	        .offset = p->off,
+	};
+	p->st.messages++;
+	p->st.inflated += p->msg_inflate && !p->msg_zfail && !cut;
+	if (cut && p->msg_inflate) {
+		/* its deflate stream never ends: with context takeover the
+		 * window is lost for good (later compressed messages are not
+		 * decoded); without, the next one gets a fresh inflater */
+		sm_inflate_free(p->zi);
+		p->zi = NULL;
+		p->zlost = !p->zcfg.no_context_takeover;
+	}
+	p->cb(p->ctx, &ev);
+	message_reset(p);
+}
+
+/* What header_done() decided for the frame. */
+enum { HD_READ, HD_SKIP, HD_FATAL };
+
+/* Header complete: validate it. A frame with an error is skipped unread
+ * (its length is known, so the framing goes on); a data frame among them
+ * cuts the open message and, without FIN, the continuations that follow
+ * it. Only a length with the high bit set is fatal. */
+static int header_done(struct sm_ws *p)
+{
+	uint8_t b0 = p->hdr[0], b1 = p->hdr[1];
+	uint8_t len7 = b1 & 0x7f;
+	const uint8_t *h = p->hdr + 2;
+	bool rsv1 = b0 & 0x40;
+	p->fin = b0 & 0x80;
+	p->opcode = b0 & 0x0f;
+	p->masked = b1 & 0x80;
+	if (len7 == 126) {
+		p->flen = (uint64_t)h[0] << 8 | h[1];
+		h += 2;
+	} else if (len7 == 127) {
+		p->flen = 0;
+		for (int i = 0; i < 8; i++)
+			p->flen = p->flen << 8 | h[i];
+		h += 8;
+	} else {
+		p->flen = len7;
+	}
+	if (p->masked)
+		memcpy(p->key, h, 4);
+	p->fgot = 0;
+	p->phase = 0;
+	p->st.frames++;
+
+	bool control = p->opcode & 0x08;
+	bool bad_length = len7 == 127 && (p->flen >> 63);
+	if (p->lost && p->opcode == SM_WS_OP_CONT && !bad_length) {
+		p->lost = !p->fin; /* the rest of a message already reported cut */
+		p->st.skipped++;
+		return HD_SKIP;
+	}
+	if (!control)
+		p->lost = false;
+	enum sm_ws_reason r = SM_WS_R_NONE;
+	if (bad_length)
+		r = SM_WS_R_BAD_LENGTH;
+	else if (b0 & 0x30)
+		r = SM_WS_R_RSV_BITS;
+	else if ((p->opcode > SM_WS_OP_BINARY && p->opcode < SM_WS_OP_CLOSE) ||
+	         p->opcode > SM_WS_OP_PONG)
+		r = SM_WS_R_RESERVED_OPCODE;
+	else if (p->dir == SM_WS_CLIENT_TO_SERVER && !p->masked)
+		r = SM_WS_R_MASK_REQUIRED;
+	else if (p->dir == SM_WS_SERVER_TO_CLIENT && p->masked)
+		r = SM_WS_R_MASK_FORBIDDEN;
+	else if ((len7 == 126 && p->flen < 126) || (len7 == 127 && p->flen <= 0xffff))
+		r = SM_WS_R_NON_MINIMAL_LENGTH;
+	else if (control && !p->fin)
+		r = SM_WS_R_CONTROL_FRAGMENTED;
+	else if (control && p->flen > SM_WS_CONTROL_MAX)
+		r = SM_WS_R_CONTROL_TOO_LONG;
+	else if (rsv1 && (control || p->opcode == SM_WS_OP_CONT || !p->deflate))
+		r = SM_WS_R_RSV_BITS;
+	else if (p->opcode == SM_WS_OP_CONT && !p->in_msg)
+		r = SM_WS_R_UNEXPECTED_CONT;
+	else if (!control && p->opcode != SM_WS_OP_CONT && p->in_msg)
+		r = SM_WS_R_EXPECTED_CONT;
+	if (r != SM_WS_R_NONE)
+		error_at(p, r, p->off);
+	if (r == SM_WS_R_BAD_LENGTH) { /* where the next frame starts is unknown */
+		if (p->in_msg)
+			message_end(p, true);
+		return HD_FATAL;
+	}
+	if (r == SM_WS_R_EXPECTED_CONT) {
+		message_end(p, true); /* a valid frame: it starts the next message */
+	} else if (r != SM_WS_R_NONE) {
+		if (!control) {
+			if (p->in_msg)
+				message_end(p, true);
+			p->lost = !p->fin;
+		}
+		p->st.skipped++;
+		return HD_SKIP;
+	}
+	if (control) {
+		p->ctrl_len = 0;
+		return HD_READ;
+	}
+	if (p->opcode != SM_WS_OP_CONT) {
+		p->in_msg = true;
+		p->msg_op = p->opcode;
+		p->msg_compressed = rsv1;
+		if (rsv1 && p->inflate_on && !p->zlost) {
+			if (!p->zi)
+				p->zi = sm_inflate_new(&p->zcfg);
+			p->msg_inflate = p->zi && sm_inflate_usable(p->zi);
+			if (!p->zi)
+				error_at(p, SM_WS_R_INFLATE_NOMEM, p->off);
+		}
+	}
+	p->msg_frames++;
+	bool was_over = p->msg_oversized;
+	/* an inflated message is measured by its decoded bytes (decoded()) */
+	if (!p->msg_inflate &&
+	    (p->flen > p->max_message - p->msg_len || p->msg_len > p->max_message))
+		p->msg_oversized = true;
+	p->msg_len += p->flen; /* flen < 2^63 and msg_len stays far below 2^64 in practice */
+	if (p->msg_oversized && !was_over)
+		error_at(p, SM_WS_R_TOO_BIG, p->off);
+	return HD_READ;
+}
+
+static void control_done(struct sm_ws *p)
+{
+	struct sm_ws_event ev = {
+	        .dir = p->dir,
+	        .opcode = p->opcode,
+	        .length = p->ctrl_len,
+	        .payload = p->ctrl,
+	        .payload_len = p->ctrl_len,
+	        .offset = p->off,
+	};
+	p->st.control++;
+	if (p->opcode == SM_WS_OP_PING) {
+		ev.type = SM_WS_EV_PING;
+	} else if (p->opcode == SM_WS_OP_PONG) {
+		ev.type = SM_WS_EV_PONG;
+	} else {
+		/* a close with a bad payload is reported and otherwise ignored */
+		ev.type = SM_WS_EV_CLOSE;
+		ev.close_code = 1005; /* no status code present */
+		if (p->ctrl_len == 1) {
+			error_at(p, SM_WS_R_BAD_CLOSE_PAYLOAD, p->off);
+			return;
+		}
+		if (p->ctrl_len >= 2) {
+			ev.close_code = (uint16_t)(p->ctrl[0] << 8 | p->ctrl[1]);
+			ev.reason = (const char *)p->ctrl + 2;
+			ev.reason_len = p->ctrl_len - 2;
+			if (!sm_ws_close_code_valid(ev.close_code)) {
+				error_at(p, SM_WS_R_BAD_CLOSE_CODE, p->off);
+				return;
+			}
+			if (!utf8_valid(p->ctrl + 2, p->ctrl_len - 2)) {
+				error_at(p, SM_WS_R_BAD_CLOSE_UTF8, p->off);
+				return;
+			}
+		}
+		if (p->in_msg) /* the sender ends here: the open message never will */
+			message_end(p, true);
+		p->lost = false;
+		p->state = ST_CLOSED;
+	}
+	p->cb(p->ctx, &ev);
+}
+
 /* Payload of a compressed message: unmasked in pieces and inflated; the
  * decoded bytes land in buf like plain payload. */
 static void inflate_run(struct sm_ws *p, const uint8_t *src, size_t n)
@@ -444,63 +544,14 @@ static void inflate_run(struct sm_ws *p, const uint8_t *src, size_t n)
 	}
 }
 
-static void data_frame_done(struct sm_ws *p)
-{
-	if (!p->fin)
-		return;
-	if (p->msg_inflate) { /* always ended: a failure may lose the window */
-		size_t before = p->buf_len;
-		bool failed = p->msg_zfail;
-		int r = sm_inflate_end(p->zi, p->buf, p->max_message, &p->buf_len);
-		if (!failed) {
-			decoded(p, before);
-			if (r)
-				inflate_failed(p);
-		}
-		if (p->zpend & ZP_UTF8)
-			error_at(p, SM_WS_R_BAD_UTF8, p->off);
-		if (p->zpend & ZP_TOO_BIG)
-			error_at(p, SM_WS_R_TOO_BIG, p->off);
-		if (p->zpend & ZP_INFLATE)
-			error_at(p, (enum sm_ws_reason)p->zreason, p->off);
-	}
-	bool text_checked = p->msg_op == SM_WS_OP_TEXT && (!p->msg_compressed || p->msg_inflate);
-	if (text_checked && !p->msg_oversized && !p->msg_bad_utf8 && p->u8.need != 0) {
-		p->msg_bad_utf8 = true; /* message ends inside a sequence */
-		error_at(p, SM_WS_R_BAD_UTF8, p->off);
-	}
-	bool whole = !p->msg_oversized && !p->msg_bad_utf8 && !p->msg_zfail;
-	struct sm_ws_event ev = {
-	        .type = SM_WS_EV_MESSAGE,
-	        .dir = p->dir,
-	        .opcode = p->msg_op,
-	        .compressed = p->msg_compressed,
-	        .decoded = p->msg_inflate,
-	        .oversized = p->msg_oversized,
-	        .invalid_utf8 = p->msg_bad_utf8,
-	        .frames = p->msg_frames,
-	        .length = p->msg_len,
-	        .decoded_length = p->msg_inflate ? sm_inflate_produced(p->zi) : p->msg_len,
-	        .excerpt = p->buf,
-	        .excerpt_len = p->buf_len < p->excerpt_max ? p->buf_len : p->excerpt_max,
-	        .payload = whole ? p->buf : NULL,
-	        .payload_len = whole ? p->buf_len : 0,
-	        .offset = p->off,
-	};
-	p->st.messages++;
-	p->st.inflated += p->msg_inflate && !p->msg_zfail;
-	p->cb(p->ctx, &ev);
-	message_reset(p);
-}
-
 static void frame_done(struct sm_ws *p)
 {
 	p->state = ST_HEADER;
 	p->hdr_have = 0;
 	if (p->opcode & 0x08)
 		control_done(p);
-	else
-		data_frame_done(p);
+	else if (p->fin)
+		message_end(p, false);
 }
 
 /* Copy (and unmask) n payload bytes to dst, advancing the mask phase. */
@@ -580,13 +631,17 @@ long sm_ws_feed(struct sm_ws *p, const void *data, size_t len)
 			p->off += take;
 			if (p->hdr_have < header_need(p))
 				break; /* input used up, or the first 2 bytes made it longer */
-			if (!header_done(p))
+			int hd = header_done(p);
+			if (hd == HD_FATAL)
 				return SM_ERR_PROTOCOL;
+			if (hd == HD_SKIP) {
+				p->state = p->flen ? ST_SKIP : ST_HEADER;
+				p->hdr_have = 0;
+				break;
+			}
 			p->state = ST_PAYLOAD;
 			if (p->flen == 0)
 				frame_done(p);
-			if (p->state == ST_FAILED)
-				return SM_ERR_PROTOCOL;
 			break;
 		}
 		case ST_PAYLOAD: {
@@ -596,14 +651,27 @@ long sm_ws_feed(struct sm_ws *p, const void *data, size_t len)
 			i += n;
 			if (p->fgot == p->flen)
 				frame_done(p);
-			if (p->state == ST_FAILED)
-				return SM_ERR_PROTOCOL;
+			break;
+		}
+		case ST_SKIP: {
+			uint64_t left = p->flen - p->fgot;
+			size_t n = left < (uint64_t)(len - i) ? (size_t)left : len - i;
+			p->fgot += n;
+			p->off += n;
+			i += n;
+			if (p->fgot == p->flen) {
+				p->state = ST_HEADER;
+				p->hdr_have = 0;
+			}
 			break;
 		}
 		case ST_CLOSED:
-			p->off++;
-			error_at(p, SM_WS_R_AFTER_CLOSE, p->off);
-			return SM_ERR_PROTOCOL;
+			/* the sender should have stopped; the frame boundary is
+			 * known, so say so once and go on framing */
+			error_at(p, SM_WS_R_AFTER_CLOSE, p->off + 1);
+			p->state = ST_HEADER;
+			p->hdr_have = 0;
+			break;
 		default: return SM_ERR_PROTOCOL;
 		}
 	}
@@ -612,13 +680,21 @@ long sm_ws_feed(struct sm_ws *p, const void *data, size_t len)
 
 int sm_ws_finish(struct sm_ws *p)
 {
-	int r = SM_OK;
 	if (p->state == ST_FINISHED)
 		return SM_ERR_STATE;
 	if (p->state == ST_FAILED)
 		return SM_ERR_PROTOCOL;
-	if (p->state == ST_PAYLOAD || (p->state == ST_HEADER && (p->hdr_have || p->in_msg)))
-		r = SM_ERR_TRUNCATED;
+	bool inside = p->state == ST_PAYLOAD || p->state == ST_SKIP ||
+	              (p->state == ST_HEADER && p->hdr_have);
+	int r = inside || p->in_msg ? SM_ERR_TRUNCATED : SM_OK;
+	if (p->in_msg) {
+		if (p->state == ST_PAYLOAD && !(p->opcode & 0x08))
+			p->msg_len -= p->flen - p->fgot; /* the bytes of it never seen */
+		message_end(p, true);
+	} else if (inside && p->state != ST_SKIP) {
+		p->st.truncated++;
+		error_at(p, SM_WS_R_TRUNCATED, p->off); /* a frame cut, no message open */
+	}
 	p->state = ST_FINISHED;
 	return r;
 }
@@ -658,6 +734,7 @@ const char *sm_ws_reason_str(enum sm_ws_reason r)
 	case SM_WS_R_INFLATE_CORRUPT: return "inflate_corrupt";
 	case SM_WS_R_INFLATE_BOMB: return "inflate_bomb";
 	case SM_WS_R_INFLATE_NOMEM: return "inflate_nomem";
+	case SM_WS_R_TRUNCATED: return "truncated";
 	}
 	return "unknown";
 }

@@ -38,8 +38,19 @@
  * Outcome: size (1009), text UTF-8 (1007) and inflate errors concern one message: the
  * parser skips the rest of it (frame headers are still read) and continues;
  * the message event still comes at its end with the total length, the
- * excerpt and no payload. All other errors are fatal: the stream cannot be
- * trusted, the parser stops and every later feed returns SM_ERR_PROTOCOL.
+ * excerpt and no payload. A frame header always gives the frame's length,
+ * so the other errors found in a header do not stop the framing: the frame
+ * is skipped unread, and when it is a data frame (opcode 0-7) the message
+ * open at that point is cut and, without FIN, so are the continuations that
+ * follow it (skipped without more errors). expected_continuation cuts the
+ * open message and the frame starts the next one. A close frame with a bad
+ * payload is reported and ignored; bytes after a close are reported once
+ * (after_close) and framed on. A cut message is reported with what was seen
+ * of it: a TRUNCATED error, then its MESSAGE event with `truncated` set
+ * (also when a close frame or the end of the stream cuts it). Only a 64-bit
+ * length with the high bit set is fatal (bad_length): where the next frame
+ * starts is unknown, the parser stops and every later feed returns
+ * SM_ERR_PROTOCOL.
  *
  * Memory: one allocation of sizeof(struct) + max_message + 125 at creation;
  * with `inflate`, the inflater (~40 KiB with its window) on the first
@@ -103,6 +114,7 @@ enum sm_ws_reason {
 	SM_WS_R_INFLATE_CORRUPT = 17,   /* compressed message does not inflate (1007) */
 	SM_WS_R_INFLATE_BOMB = 18,      /* message inflates past max_inflate (1009) */
 	SM_WS_R_INFLATE_NOMEM = 19,     /* no memory for the inflater (1011) */
+	SM_WS_R_TRUNCATED = 20,         /* a message or frame cut before its end (0) */
 };
 
 struct sm_ws_event {
@@ -114,6 +126,8 @@ struct sm_ws_event {
 	                      are decoded bytes */
 	bool oversized;    /* MESSAGE: longer than max_message, no payload */
 	bool invalid_utf8; /* MESSAGE: text that failed validation, no payload */
+	bool truncated;    /* MESSAGE: cut before its end (framing error, close frame,
+	                      end of stream): length counts the bytes seen, no payload */
 	uint32_t frames;   /* MESSAGE: number of frames */
 	uint64_t length;   /* MESSAGE: total payload bytes on the wire; control: payload bytes */
 	uint64_t decoded_length; /* MESSAGE: bytes after inflation (decoded), else = length;
@@ -158,6 +172,8 @@ struct sm_ws_stats {
 	uint64_t inflated;       /* compressed messages decoded */
 	uint64_t inflate_errors; /* SM_WS_R_INFLATE_* */
 	uint64_t inflate_bombs;  /* SM_WS_R_INFLATE_BOMB */
+	uint64_t skipped;        /* frames skipped unread after an error */
+	uint64_t truncated;      /* SM_WS_R_TRUNCATED: messages (or frames) cut */
 };
 
 struct sm_ws;
@@ -166,12 +182,16 @@ struct sm_ws;
 struct sm_ws *sm_ws_new(const struct sm_ws_config *cfg, sm_ws_cb cb, void *ctx);
 void sm_ws_free(struct sm_ws *p);
 
-/* Returns len, or SM_ERR_PROTOCOL once a fatal error was reported (by the
- * feed that hit it and every later one), SM_ERR_STATE after finish. */
+/* Returns len, or SM_ERR_PROTOCOL once a fatal error (bad_length) was
+ * reported (by the feed that hit it and every later one), SM_ERR_STATE after
+ * finish. */
 long sm_ws_feed(struct sm_ws *p, const void *buf, size_t len);
 
 /* End of stream: SM_OK on a frame boundary with no open message (or after a
- * close), SM_ERR_TRUNCATED otherwise (no event), or the earlier error. */
+ * close), SM_ERR_TRUNCATED otherwise, or the earlier fatal error (no event).
+ * An open message is reported cut (TRUNCATED error, then its MESSAGE with
+ * truncated set and the bytes seen); a frame cut with no message open gives
+ * the TRUNCATED error alone; the rest of a frame being skipped, nothing. */
 int sm_ws_finish(struct sm_ws *p);
 
 const struct sm_ws_stats *sm_ws_stats(const struct sm_ws *p);

@@ -123,7 +123,7 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
                             .s = {"reason"}},
         [SM_EV_GRPC_MESSAGE] = {.type = "grpc_message",
                                 .i = {ENUM("dir", dir_name), INT("stream"), INT("length"),
-                                      INT("compressed"), INT("decoded_length")},
+                                      INT("compressed"), INT("decoded_length"), INT("too_large")},
                                 .s = {"excerpt"}},
         [SM_EV_GRPC_STATUS] = {.type = "grpc_status",
                                .i = {INT("stream"), INT("grpc_status")},

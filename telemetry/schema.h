@@ -38,7 +38,8 @@ enum sm_event_type {
 	SM_EV_WS_TURN,
 	/* i0 dir (who closed first), i1 code, i2 stream, s0 reason */
 	SM_EV_WS_CLOSE,
-	/* i0 dir, i1 stream, i2 length, i3 compressed, i4 decoded length, s0 excerpt */
+	/* i0 dir, i1 stream, i2 length, i3 compressed, i4 decoded length, i5 too large
+	 * (skipped unread), s0 excerpt */
 	SM_EV_GRPC_MESSAGE,
 	/* i0 stream, i1 grpc-status (-1 if absent), s0 grpc-message */
 	SM_EV_GRPC_STATUS,

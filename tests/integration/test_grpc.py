@@ -13,9 +13,15 @@ LAB = Lab()
 SVC = "soth.test.Echo"
 
 
+# grpcio percent-encodes this on the wire (%C3%A9, %25, %E2%9C%93...)
+ODD_DETAILS = "bad input: café 100% ✓ (tab\there)"
+
+
 def unary(req, ctx):
     if req == b"fail":
         ctx.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
+    if req == b"odd":
+        ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, ODD_DETAILS)
     return b"echo:" + req
 
 
@@ -132,6 +138,55 @@ def test_gzip_compressed_messages_are_decoded():
     srv.stop(0)
 
 
+def test_large_message_then_small_and_decoded_status():
+    """With observe.max_message_bytes=65536, a 100,000-byte message is
+    reported with its length (too_large 1, no excerpt, a non-fatal
+    parse_error at its envelope) and the small message after it on the same
+    stream still is, both ways; a status message with non-ASCII, spaces and
+    '%' comes out of grpc_status decoded, not in its percent-encoded wire
+    form."""
+    srv, port = start_server()
+    cadir = os.path.join(LAB.dir, "ca")
+    with Proxy(args=["--set", "default_action=intercept", "--ca-dir", cadir, "--upstream-ca",
+                     LAB.ca, "--set", "tls.system_ca=", "--set",
+                     "observe.max_message_bytes=65536"], threads=1) as p:
+        with open(os.path.join(cadir, "ca.pem"), "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        ch = grpc.secure_channel("localhost:%d" % port, creds,
+                                 options=[("grpc.http_proxy", "http://127.0.0.1:%d" % p.port),
+                                          ("grpc.enable_http_proxy", 1)])
+        bd = ch.stream_stream("/%s/Bidi" % SVC)
+        u = ch.unary_unary("/%s/Unary" % SVC)
+        big = b"l" * 100000
+        out = list(bd(iter([big, b"small"]), timeout=DEADLINE))
+        check(out == [big.upper(), b"SMALL"], "bidi relayed intact")
+        try:
+            u(b"odd", timeout=DEADLINE)
+            check(False, "expected INVALID_ARGUMENT")
+        except grpc.RpcError as e:
+            check(e.code() == grpc.StatusCode.INVALID_ARGUMENT and e.details() == ODD_DETAILS, e)
+        ch.close()
+        evs = p.wait_events(lambda evs: sum(e["type"] == "grpc_status" for e in evs) >= 2,
+                            "2 grpc_status events")
+        check_event_order(evs)
+        c, s = "client_to_server", "server_to_client"
+        gm = [(e["dir"], e["length"], e.get("too_large"), e["decoded_length"], e["excerpt"])
+              for e in evs if e["type"] == "grpc_message"]
+        for d, m in ((c, "small"), (s, "SMALL")):
+            want = [(d, 100000, 1, 100000, ""), (d, len(m), 0, len(m), m)]
+            got = [g for g in gm if g[0] == d and g[4] != "odd"]
+            check(got == want, "%s: %s, want %s" % (d, got, want))
+        errs = sorted((e["dir"], e["stage"], e["module"], e["reason"], e["fatal"]) for e in evs
+                      if e["type"] == "parse_error")
+        check(errs == [(c, "framing", "grpc", "too_large", 0), (s, "framing", "grpc", "too_large", 0)],
+              errs)
+        check(not [e for e in evs if e["type"] == "payload"], "no raw fallback: %s" % evs)
+        st = [e for e in evs if e["type"] == "grpc_status" and e["grpc_status"] == 3]
+        check(len(st) == 1 and st[0]["grpc_message"] == ODD_DETAILS, st)
+    srv.stop(0)
+
+
 if __name__ == "__main__":
     run_tests([test_grpc_calls_through_the_proxy_are_observed,
-               test_gzip_compressed_messages_are_decoded])
+               test_gzip_compressed_messages_are_decoded,
+               test_large_message_then_small_and_decoded_status])

@@ -3,14 +3,17 @@ upgrade is relayed, every message, fragmented message, ping and close goes
 through untouched, and each becomes an event (ws_message, ws_turn, ws_close);
 a large message with a small limit keeps memory bounded."""
 import asyncio
+import base64
+import hashlib
 import os
+import socket
 import ssl
 import threading
 
 import websockets
 
-from smlib import (ADMIN, DEADLINE, Proxy, admin_port, check, check_event_order, connect_via,
-                   parse, run_tests, scrape, total)
+from smlib import (ADMIN, DEADLINE, Proxy, Server, admin_port, check, check_event_order,
+                   connect_via, parse, run_tests, scrape, total)
 from tlslab import Lab
 
 LAB = Lab()
@@ -186,8 +189,94 @@ def test_permessage_deflate_bomb_is_bounded_and_counted():
     srv.close()
 
 
+def frame(b0, payload, mask=None):
+    """One frame (payloads < 126 bytes), masked with mask when given."""
+    if mask is None:
+        return bytes([b0, len(payload)]) + payload
+    return bytes([b0, 0x80 | len(payload)]) + mask + bytes(
+        b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def read_until(s, end):
+    data = b""
+    while not data.endswith(end):
+        chunk = s.recv(65536)
+        check(chunk, "connection closed early: %r" % data[-200:])
+        data += chunk
+    return data
+
+
+def test_framing_errors_resynchronise_and_cut_messages_are_reported():
+    """Through a plain absolute-form upgrade to an origin that accepts
+    anything (python3-websockets would close on the first bad frame), each
+    direction carries a frame with an error (client: unmasked; server: RSV2),
+    then a good message, then the start of a message the connection's end
+    cuts (the origin closes with FIN, the client resets): the bad frame is a
+    non-fatal parse_error, the good message after it is still reported, and
+    each cut message is reported with what was seen, after a parse_error
+    truncated."""
+    mask = b"\x01\x02\x03\x04"
+    up = (frame(0x81, b"bad") + frame(0x81, b"after", mask) + frame(0x01, b"cu", mask))
+    down = (frame(0xa1, b"junk") + frame(0x81, b"srv-ok") + frame(0x01, b"par")[:4])
+    got = {}
+
+    def origin(c):
+        head = read_until(c, b"\r\n\r\n")
+        key = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")
+               if l.lower().startswith(b"sec-websocket-key:")][0]
+        acc = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
+                               .digest())
+        c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + acc + b"\r\n\r\n")
+        data = b""
+        while len(data) < len(up):
+            chunk = c.recv(65536)
+            check(chunk, "origin: client bytes cut short: %r" % data)
+            data += chunk
+        got["up"] = data
+        c.sendall(down)  # then FIN, inside a message
+    srv = Server(origin)
+    with Proxy() as p:
+        s = socket.create_connection(("127.0.0.1", p.port), timeout=DEADLINE)
+        s.sendall(b"GET http://127.0.0.1:%d/chat HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                  b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  b"Sec-WebSocket-Version: 13\r\n\r\n" % (srv.port, srv.port))
+        head = read_until(s, b"\r\n\r\n")
+        check(head.startswith(b"HTTP/1.1 101"), head)
+        s.sendall(up)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        check(data == down, "origin bytes relayed untouched: %r" % data)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.close()  # RST, inside the client's last message
+        evs = p.wait_events(lambda evs: any(e["type"] == "flow_closed" for e in evs), "close")
+        check_event_order(evs)
+        check(got.get("up") == up, "client bytes relayed untouched: %r" % got.get("up"))
+        c, s_ = "client_to_server", "server_to_client"
+        seen = [(e["dir"], e["type"], e.get("reason"), e.get("fatal"), e.get("excerpt"),
+                 e.get("length")) for e in evs if e["type"] in ("parse_error", "ws_message")]
+        for d in (c, s_):
+            mine = [x[1:] for x in seen if x[0] == d]
+            bad, good, cut = ("mask_required", "after", "cu") if d == c else \
+                ("rsv_bits", "srv-ok", "pa")
+            want = [("parse_error", bad, 0, None, None),
+                    ("ws_message", None, None, good, len(good)),
+                    ("parse_error", "truncated", 0, None, None),
+                    ("ws_message", None, None, cut, len(cut))]
+            check(mine == want, "%s: %s, want %s" % (d, mine, want))
+        errs = [e for e in evs if e["type"] == "parse_error"]
+        check(all(e["stage"] == "framing" and e["module"] == "websocket" for e in errs), errs)
+    srv.close()
+
+
 if __name__ == "__main__":
     run_tests([test_messages_fragments_ping_and_close_are_relayed_and_observed,
                test_large_message_with_small_limit_stays_bounded,
                test_permessage_deflate_messages_are_decoded,
-               test_permessage_deflate_bomb_is_bounded_and_counted])
+               test_permessage_deflate_bomb_is_bounded_and_counted,
+               test_framing_errors_resynchronise_and_cut_messages_are_reported])

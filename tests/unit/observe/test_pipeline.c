@@ -39,6 +39,8 @@ static void on_event(void *ctx, const struct sm_pipe_event *ev)
 	      sm_pipe_stage_str(ev->stage), sm_pipe_kind_str(ev->kind),
 	      (unsigned long long)ev->unit, (unsigned long long)ev->length,
 	      ev->sanitized ? " guard=" : "", ev->guard, ev->compressed ? " compressed" : "");
+	if (ev->too_large)
+		logf_(l, " too_large");
 	if (ev->decoded)
 		logf_(l, " decoded wire=%llu", (unsigned long long)ev->wire_length);
 	else
@@ -274,14 +276,28 @@ static size_t make_bodies(struct body *v)
 	              "finish ok\n";
 	k++;
 
-	/* 9. gRPC message over max_event: framing fails, decoded stream raw. */
-	static const uint8_t big[] = {0, 0, 0x10, 0, 0, 'a', 'b'};
+	/* 9. gRPC messages over max_event (8192), one compressed (gzip), each
+	 * followed by a small one: reported with their length only, skipped
+	 * unread and undecoded; framing goes on. */
+	static uint8_t big[2 * (5 + 9000 + 7)];
+	m = 0;
+	for (int i = 0; i < 2; i++) {
+		big[m++] = (uint8_t)i, big[m++] = 0, big[m++] = 0, big[m++] = 0x23, big[m++] = 0x28;
+		memset(big + m, 'z', 9000), m += 9000;
+		memcpy(big + m, "\0\0\0\0\2hi", 7), m += 7;
+	}
 	v[k] = (struct body){.name = "grpc too large", .h = H("application/grpc", "", "")};
-	v[k].b = bdup(big, sizeof(big));
-	v[k].n = sizeof(big);
-	v[k].expect = "0 ERROR framing grpc too_large limit fatal\n"
-	              "1 PAYLOAD framing raw unit=0 len=7 label= |\\x00\\x00\\x10\\x00\\x00ab|\n"
-	              "finish limit\n";
+	v[k].h.grpc_encoding = "gzip";
+	v[k].h.grpc_encoding_len = 4;
+	v[k].b = bdup(big, m);
+	v[k].n = m;
+	v[k].expect = "0 ERROR framing grpc too_large limit\n"
+	              "1 PAYLOAD payload raw unit=0 len=9000 too_large label= ||\n"
+	              "2 PAYLOAD payload raw unit=1 len=2 label= |hi|\n"
+	              "3 ERROR framing grpc too_large limit\n"
+	              "4 PAYLOAD payload raw unit=2 len=9000 compressed too_large label= ||\n"
+	              "5 PAYLOAD payload raw unit=3 len=2 label= |hi|\n"
+	              "finish ok\n";
 	k++;
 
 	/* 10. Transfer-Encoding "gzip, chunked": the gzip is a coding too. */
@@ -304,26 +320,27 @@ static size_t make_bodies(struct body *v)
 	k++;
 
 	/* 13. A WebSocket server->client stream: JSON text, ping, fragmented
-	 * text, msgpack binary, bad msgpack, then a masked frame (fatal). */
-	static const uint8_t ws[] = {
-	        0x81, 11,   '{',  '"',  'o',  'p', '"',  ':',  '"',  'h', 'i', '"', '}',  0x89,
-	        1,    'p',  0x01, 3,    'p',  'l', 'a',  0x80, 3,    'i', 'n', '!', 0x82, 4,
-	        0x81, 0xa1, 'a',  0x01, 0x82, 1,   0xc1, 0x81, 0x81, 1,   2,   3,   4,    'x'};
+	 * text, msgpack binary, bad msgpack, a masked frame (a framing error:
+	 * skipped, framing goes on), a text message, then one cut by the end. */
+	static const uint8_t ws[] = {0x81, 11,   '{',  '"',  'o',  'p',  '"',  ':', '"',  'h',
+	                             'i',  '"',  '}',  0x89, 1,    'p',  0x01, 3,   'p',  'l',
+	                             'a',  0x80, 3,    'i',  'n',  '!',  0x82, 4,   0x81, 0xa1,
+	                             'a',  0x01, 0x82, 1,    0xc1, 0x81, 0x81, 1,   2,    3,
+	                             4,    'x',  0x81, 2,    'o',  'k',  0x01, 5,   'c',  'u'};
 	v[k] = (struct body){.name = "websocket",
 	                     .h = {.websocket = true, .ws_binary_msgpack = true}};
 	v[k].b = bdup(ws, sizeof(ws));
 	v[k].n = sizeof(ws);
-	v[k].expect =
-	        "0 PAYLOAD payload json unit=0 len=11 label= |{\"op\":\"hi\"}|\n"
-	        "1 PAYLOAD payload text unit=1 len=6 label= |plain!|\n"
-	        "2 PAYLOAD payload msgpack unit=2 len=7 label= |{\"a\":1}|\n"
-	        "3 ERROR payload msgpack bad_type invalid\n"
-	        "4 PAYLOAD payload raw unit=3 len=1 label= |\\xc1|\n"
-	        "5 ERROR framing websocket mask_forbidden protocol fatal\n"
-	        "6 PAYLOAD framing raw unit=4 len=42 label= |\\x81\\x0b{\"op\":\"hi\"}\\x89\\x01p"
-	        "\\x01\\x03pla\\x80\\x03in!\\x82\\x04\\x81\\xa1a\\x01\\x82\\x01\\xc1\\x81\\x81"
-	        "\\x01\\x02\\x03\\x04x|\n"
-	        "finish protocol\n";
+	v[k].expect = "0 PAYLOAD payload json unit=0 len=11 label= |{\"op\":\"hi\"}|\n"
+	              "1 PAYLOAD payload text unit=1 len=6 label= |plain!|\n"
+	              "2 PAYLOAD payload msgpack unit=2 len=7 label= |{\"a\":1}|\n"
+	              "3 ERROR payload msgpack bad_type invalid\n"
+	              "4 PAYLOAD payload raw unit=3 len=1 label= |\\xc1|\n"
+	              "5 ERROR framing websocket mask_forbidden protocol\n"
+	              "6 PAYLOAD payload text unit=4 len=2 label= |ok|\n"
+	              "7 ERROR framing websocket truncated truncated\n"
+	              "8 PAYLOAD payload raw unit=5 len=2 label= |cu|\n"
+	              "finish ok\n";
 	k++;
 
 	/* 12. Binary body with no type: raw, excerpt bounded. */

@@ -12,8 +12,8 @@ static void on_event(void *arg, const struct sm_grpc_event *ev)
 {
 	struct ctx *c = arg;
 	if (ev->type == SM_GRPC_EV_MESSAGE)
-		rec_printf(&c->r, "M#%llu %u c%d ", (unsigned long long)ev->index, ev->length,
-		           ev->compressed);
+		rec_printf(&c->r, "M#%llu %u c%d%s ", (unsigned long long)ev->index, ev->length,
+		           ev->compressed, ev->too_large ? " T" : "");
 	else
 		rec_printf(&c->r, "E:%s #%llu %u r%u ", sm_grpc_reason_str(ev->reason),
 		           (unsigned long long)ev->index, ev->length, ev->received);
@@ -82,9 +82,22 @@ static const struct grpc_case cases[] = {
          B("\0\0\0\0\x40"
            "0123456789012345678901234567890123456789012345678901234567890123"),
          "M#0 64 c0 01234567\n$ok\n"},
-        {"too_large", B("\0\0\0\0\x41xyz"), "E:too_large #0 65 r0 \n!limit\n$limit\n"},
+        /* over max_message: reported with its length, skipped, framing goes on */
+        {"too_large", B("\0\0\0\0\x41xyz"),
+         "E:too_large #0 65 r0 \nE:truncated #0 65 r3 \n$truncated\n"},
         {"too_large_after_ok", B("\0\0\0\0\1a\1\xff\xff\xff\xff"),
-         "M#0 1 c0 a\nE:too_large #1 4294967295 r0 \n!limit\n$limit\n"},
+         "M#0 1 c0 a\nE:too_large #1 4294967295 r0 \nE:truncated #1 4294967295 r0 \n"
+         "$truncated\n"},
+        {"too_large_then_small",
+         B("\1\0\0\0\x41"
+           "0123456789012345678901234567890123456789012345678901234567890123X"
+           "\0\0\0\0\3abc"),
+         "E:too_large #0 65 r0 \nM#0 65 c1 T \nM#1 3 c0 abc\n$ok\n"},
+        {"too_large_then_bad_flag",
+         B("\0\0\0\0\x41"
+           "0123456789012345678901234567890123456789012345678901234567890123X"
+           "\7\0\0\0\0"),
+         "E:too_large #0 65 r0 \nM#0 65 c0 T \nE:bad_flag #1 0 r0 \n!protocol\n$protocol\n"},
         {"bad_flag", B("\0\0\0\0\1a\2\0\0\0\1b"),
          "M#0 1 c0 a\nE:bad_flag #1 1 r0 \n!protocol\n$protocol\n"},
         {"bad_flag_ff", B("\xff\0\0\0\0"), "E:bad_flag #0 0 r0 \n!protocol\n$protocol\n"},
@@ -150,7 +163,7 @@ Test(grpc, oversized_declared_length_allocates_nothing)
 	in[4] = 0xa0; /* 100000 */
 	struct sm_grpc_stats st;
 	char *got = run_chunks(in, 5 + 100000, NULL, 0, false, &st);
-	cr_assert_str_eq(got, "E:too_large #0 100000 r0 \n!limit\n$limit\n");
+	cr_assert_str_eq(got, "E:too_large #0 100000 r0 \nM#0 100000 c0 T \n$ok\n");
 	cr_assert_eq(st.excerpt_hwm, 0);
 	cr_assert_eq(st.too_large, 1);
 	free(got);

@@ -76,11 +76,12 @@ static void on_ev(void *arg, const struct sm_ws_event *ev)
 	size_t room = sizeof(r->log) - r->len;
 	int k;
 	if (ev->type == SM_WS_EV_MESSAGE)
-		k = snprintf(r->log + r->len, room, "M%u len=%llu dec=%llu%s%s%s%s ex=%.*s\n",
+		k = snprintf(r->log + r->len, room, "M%u len=%llu dec=%llu%s%s%s%s%s ex=%.*s\n",
 		             ev->opcode, (unsigned long long)ev->length,
 		             (unsigned long long)ev->decoded_length, ev->compressed ? " C" : "",
 		             ev->decoded ? " D" : "", ev->oversized ? " O" : "",
-		             ev->payload ? "" : " nopl", (int)ev->excerpt_len, ev->excerpt);
+		             ev->truncated ? " T" : "", ev->payload ? "" : " nopl",
+		             (int)ev->excerpt_len, ev->excerpt);
 	else if (ev->type == SM_WS_EV_ERROR)
 		k = snprintf(r->log + r->len, room, "E %s/%u%s\n", sm_ws_reason_str(ev->error),
 		             ev->suggested_close, ev->fatal ? " F" : "");
@@ -277,11 +278,57 @@ Test(ws_deflate, corrupt_message_is_an_event_not_a_failure)
 	run(&c, buf, at, 0, &r, &st);
 	cr_assert(strstr(r.log, "E bad_utf8/1007\nM1 len="), "%s", r.log);
 	cr_assert(strstr(r.log, " dec=3 C D nopl ex=ok\xff\n"), "%s", r.log);
-	/* RSV1 without permessage-deflate stays a fatal framing error */
+	/* RSV1 without permessage-deflate: a framing error, the frame skipped */
 	c.permessage_deflate = false;
 	r.len = 0;
 	struct sm_ws *p = sm_ws_new(&c, on_ev, &r);
-	cr_assert_eq(sm_ws_feed(p, buf, at), SM_ERR_PROTOCOL);
+	cr_assert_eq(sm_ws_feed(p, buf, at), (long)at);
 	sm_ws_free(p);
-	cr_assert_str_eq(r.log, "E rsv_bits/1002 F\n");
+	cr_assert_str_eq(r.log, "E rsv_bits/1002\n");
+}
+
+/* A compressed message cut by a framing error is reported with what was
+ * decoded of it. Its deflate stream never ends: with context takeover the
+ * window is lost and the next compressed message is reported undecoded;
+ * without, the next one decodes alone. */
+Test(ws_deflate, cut_compressed_message)
+{
+	for (int nct = 0; nct < 2; nct++) {
+		z_stream zs = {0};
+		cr_assert_eq(deflateInit2(&zs, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+		uint8_t enc[256];
+		size_t at = 0, n;
+		n = pmd(&zs, "hello hello hello", 17, enc, sizeof(enc));
+		at += frame(stream + at, 0xC1, enc, n, false);
+		if (nct)
+			deflateReset(&zs);
+		n = pmd(&zs, "second message", 14, enc, sizeof(enc));
+		at += frame(stream + at, 0x41, enc, n, false);                  /* no FIN */
+		at += frame(stream + at, 0xA0, (const uint8_t *)"x", 1, false); /* RSV2: cuts it */
+		if (nct)
+			deflateReset(&zs);
+		n = pmd(&zs, "bye", 3, enc, sizeof(enc));
+		at += frame(stream + at, 0xC1, enc, n, false);
+		deflateEnd(&zs);
+		struct sm_ws_config c = cfg(false, true, 4096, 0);
+		c.no_context_takeover = nct;
+		static struct rec r, r2;
+		struct sm_ws_stats st;
+		run(&c, stream, at, 0, &r, &st);
+		cr_assert(strstr(r.log,
+		                 "dec=17 C D ex=hello he\nE rsv_bits/1002\nE truncated/0\nM1 "),
+		          "%s", r.log);
+		cr_assert(strstr(r.log, " dec=14 C D T nopl ex=second m\n"), "%s", r.log);
+		if (nct)
+			cr_assert(strstr(r.log, "dec=3 C D ex=bye\n"), "%s", r.log);
+		else
+			cr_assert(!strstr(r.log, "bye") && strstr(r.log, "C ex="), "lost: %s",
+			          r.log);
+		cr_assert_eq(st.truncated, 1);
+		cr_assert_eq(st.skipped, 1);
+		for (size_t cut = 1; cut < at; cut++) {
+			run(&c, stream, at, cut, &r2, NULL);
+			cr_assert_str_eq(r2.log, r.log, "cut %zu", cut);
+		}
+	}
 }
