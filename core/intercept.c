@@ -19,6 +19,7 @@
 #include "proto/authority.h"
 #include "proto/clienthello.h"
 #include "telemetry/event.h"
+#include "tls/forge.h"
 
 #define CH_MAX SM_CLIENTHELLO_MAX_DEFAULT
 
@@ -35,6 +36,7 @@ struct intercept {
 	bool up_failed;    /* upstream handshake failed: answer 502 over TLS */
 	bool insecure;     /* upstream certificate not verified (tls.insecure_hosts) */
 	bool cflight_sent; /* our certificate flight reached the client */
+	bool up_sni;       /* the upstream got SNI (name; none for an IP literal) */
 	bool failed;       /* the client's handshake failed (reported): its alert goes out,
 	                      then the flow closes; nothing else is reported */
 	int up_reason;
@@ -60,10 +62,14 @@ static struct sm_tls *session(struct sm_flow *f, int side)
 	return sm_xprt_tls_session(side_conn(f, side));
 }
 
-static bool name_is_ip(const char *s)
+/* The authority kind of a host as the front end normalised it (an IPv6
+ * literal without brackets). */
+static uint8_t host_kind(const char *s)
 {
 	struct in6_addr a;
-	return inet_pton(AF_INET, s, &a) == 1 || inet_pton(AF_INET6, s, &a) == 1;
+	if (inet_pton(AF_INET, s, &a) == 1)
+		return SM_AUTHORITY_IPV4;
+	return inet_pton(AF_INET6, s, &a) == 1 ? SM_AUTHORITY_IPV6 : SM_AUTHORITY_NAME;
 }
 
 /* ---- events -------------------------------------------------------------------- */
@@ -111,9 +117,12 @@ static int classify(struct sm_tls *t, int *alert, int *source)
 	return reason;
 }
 
+/* sni: the SNI on the wire, the client's or the one we sent upstream (none
+ * for an IP literal). */
 static void ok_event(struct sm_reactor *r, struct sm_flow *f, int side, struct sm_tls *t)
 {
 	const struct intercept *m = M(f);
+	const char *sni = side == SM_TLS_SIDE_CLIENT ? m->ch.sni : m->up_sni ? m->name : "";
 	sm_metrics_tls_ok(r->m, side);
 	struct sm_event *ev = sm_flow_event(r, f, SM_EV_TLS_HANDSHAKE_OK);
 	if (!ev)
@@ -126,7 +135,7 @@ static void ok_event(struct sm_reactor *r, struct sm_flow *f, int side, struct s
 	sm_tls_alpn(t, &a, &alen);
 	sm_event_set_str(ev, 0, c, strlen(c));
 	sm_event_set_str(ev, 1, a, alen);
-	sm_event_set_str(ev, 2, m->name, strlen(m->name));
+	sm_event_set_str(ev, 2, sni, strlen(sni));
 	sm_flow_event_commit(r);
 }
 
@@ -177,9 +186,10 @@ static void app_select(struct sm_reactor *r, struct sm_flow *f)
 	fe->live_port = fe->port;
 	sm_xprt_tls_relay(r, side_conn(f, SM_SIDE_CLIENT));
 	if (m->up_failed) {
-		char detail[400];
-		snprintf(detail, sizeof(detail), "TLS handshake with %s:%u failed: %s%s", fe->host,
-		         fe->port, sm_tls_reason_name(m->up_reason),
+		char hp[SM_ADDR_MAX], detail[400];
+		sm_addr_format_host(fe->host, fe->port, hp, sizeof(hp));
+		snprintf(detail, sizeof(detail), "TLS handshake with %s failed: %s%s", hp,
+		         sm_tls_reason_name(m->up_reason),
 		         m->insecure ? " (verification off)" : "");
 		sm_reply_error(r, f, 502, "upstream TLS failed", detail,
 		               SM_CLOSE_TLS_SERVER_FAILED);
@@ -191,7 +201,7 @@ static void app_select(struct sm_reactor *r, struct sm_flow *f)
 	memcpy(auth.host, fe->host, hl + 1);
 	auth.host_len = (uint16_t)hl;
 	auth.port = fe->port;
-	auth.kind = name_is_ip(fe->host) ? SM_AUTHORITY_IPV4 : SM_AUTHORITY_NAME;
+	auth.kind = host_kind(fe->host);
 	const char *a;
 	size_t alen;
 	sm_tls_alpn(session(f, SM_SIDE_CLIENT), &a, &alen);
@@ -274,7 +284,8 @@ static void drive_upstream(struct sm_reactor *r, struct sm_flow *f)
 }
 
 /* The upstream side: SNI, verification of the name, ALPN from the client's
- * offer: h2 and http/1.1 (see core/h2xlate.h). */
+ * offer: h2 and http/1.1 (see core/h2xlate.h). An IP literal goes out
+ * without SNI (RFC 6066 3) and must be an iPAddress of the certificate. */
 static void start_upstream(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct intercept *m = M(f);
@@ -285,11 +296,16 @@ static void start_upstream(struct sm_reactor *r, struct sm_flow *f)
 		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
 		return;
 	}
-	WOLFSSL *ssl = session(f, SM_SIDE_UPSTREAM)->ssl;
-	if (!name_is_ip(m->name))
-		wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, m->name,
-		               (unsigned short)strlen(m->name));
-	if (!m->insecure)
+	struct sm_tls *t = session(f, SM_SIDE_UPSTREAM);
+	uint8_t ip[16];
+	size_t ip_len = 0;
+	bool is_ip = sm_forge_parse_ip(m->name, strlen(m->name), ip, &ip_len);
+	WOLFSSL *ssl = t->ssl;
+	m->up_sni = !is_ip && wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, m->name,
+	                                     (unsigned short)strlen(m->name)) == WOLFSSL_SUCCESS;
+	if (!m->insecure && is_ip)
+		sm_tls_verify_ip(t, ip, ip_len);
+	else if (!m->insecure)
 		wolfSSL_check_domain_name(ssl, m->name);
 	/* h2 (when the client offers it and the http2 switch is on, or for
 	 * every client with http2_upstream_for_h1_clients) and http/1.1: the

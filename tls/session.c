@@ -6,6 +6,7 @@
 #include <wolfssl/error-ssl.h>
 
 #include "base/result.h"
+#include "tls/x509.h"
 
 static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 {
@@ -143,18 +144,59 @@ static int fail(struct sm_tls *t, int ret)
 	return SM_ERR_PROTOCOL;
 }
 
+void sm_tls_verify_ip(struct sm_tls *t, const uint8_t *ip, size_t len)
+{
+	if (len != 4 && len != 16)
+		return;
+	memcpy(t->verify_ip, ip, len);
+	t->verify_ip_len = (uint8_t)len;
+	t->ip_checked = false;
+}
+
+/* The peer's certificate against verify_ip, once wolfSSL has accepted its
+ * chain: 1 named, 0 no certificate yet, -1 not named (or unreadable). */
+static int peer_names_ip(struct sm_tls *t)
+{
+	WOLFSSL_X509 *x = wolfSSL_get_peer_certificate(t->ssl); /* a copy: freed below */
+	if (!x)
+		return 0;
+	int len = 0;
+	const unsigned char *der = wolfSSL_X509_get_der(x, &len);
+	struct sm_x509_info info;
+	bool named = der && len > 0 && sm_x509_parse(der, (size_t)len, &info) == SM_OK &&
+	             sm_x509_san_has_ip(&info, t->verify_ip, t->verify_ip_len);
+	wolfSSL_X509_free(x);
+	return named ? 1 : -1;
+}
+
 int sm_tls_handshake(struct sm_tls *t)
 {
 	if (t->handshake_done)
 		return SM_OK;
 	if (t->err)
 		return SM_ERR_PROTOCOL;
+	uint32_t out_before = t->out_len;
 	int ret = t->server ? wolfSSL_accept(t->ssl) : wolfSSL_connect(t->ssl);
-	if (ret == WOLFSSL_SUCCESS) {
+	int e = ret == WOLFSSL_SUCCESS ? 0 : wolfSSL_get_error(t->ssl, ret);
+	bool going = e == 0 || e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE;
+	if (t->verify_ip_len && !t->ip_checked && going) {
+		/* wolfSSL keeps the certificate only once its chain passed */
+		int named = peer_names_ip(t);
+		if (named < 0 || (named == 0 && e == 0)) {
+			t->out_len = out_before; /* what this call wrote never leaves */
+			t->err = DOMAIN_NAME_MISMATCH;
+			return SM_ERR_PROTOCOL;
+		}
+		t->ip_checked = named > 0;
+	}
+	if (e == 0) {
 		t->handshake_done = true;
 		return SM_OK;
 	}
-	return fail(t, ret);
+	if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE)
+		return SM_AGAIN;
+	t->err = e;
+	return SM_ERR_PROTOCOL;
 }
 
 int sm_tls_read(struct sm_tls *t, uint8_t *buf, size_t cap, size_t *got)

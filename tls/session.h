@@ -39,9 +39,13 @@ struct sm_tls {
 	uint32_t out_len, out_cap;
 	bool server;
 	bool handshake_done;
-	bool eof_in;       /* transport EOF seen by the caller */
-	bool close_notify; /* peer sent close_notify */
-	int err;           /* wolfSSL error of the failure, 0 if none */
+	bool eof_in;           /* transport EOF seen by the caller */
+	bool close_notify;     /* peer sent close_notify */
+	int err;               /* wolfSSL error of the failure, 0 if none */
+	uint8_t verify_ip[16]; /* sm_tls_verify_ip(): the address the peer's certificate must name
+	                        */
+	uint8_t verify_ip_len; /* 4, 16, or 0: no address to check */
+	bool ip_checked;       /* ... and it was found in the certificate */
 	void (*keylog)(void *ctx, const char *label, const uint8_t *client_random, size_t crlen,
 	               const uint8_t *secret, size_t len);
 	void *keylog_ctx;
@@ -69,6 +73,18 @@ void sm_tls_set_keylog(struct sm_tls *t,
                        void (*fn)(void *ctx, const char *label, const uint8_t *client_random,
                                   size_t crlen, const uint8_t *secret, size_t len),
                        void *ctx);
+
+/* The peer is reached by an IP address (len 4 or 16 bytes): its certificate
+ * must name it as an iPAddress subjectAltName; a dNSName or the CN spelling
+ * the address does not count. For a client endpoint, instead of
+ * wolfSSL_check_domain_name() (which matches an address against DNS names
+ * and the CN too). wolfSSL verifies the chain; the address is checked as
+ * soon as the certificate passed, in the same sm_tls_handshake() call, and
+ * a certificate without it fails the handshake with DOMAIN_NAME_MISMATCH
+ * (hostname_mismatch) before anything that call wrote (our key exchange or
+ * Finished) is handed out: the peer sees the connection close, no alert
+ * (wolfSSL 5.5.4 has no call to send one). Call before the handshake. */
+void sm_tls_verify_ip(struct sm_tls *t, const uint8_t *ip, size_t len);
 
 /* Ciphertext from the network: copies up to sm_tls_in_space() bytes and
  * returns how many were taken. */

@@ -48,7 +48,7 @@ def test_intercepted_requests_and_events():
             check(t in types, "%s missing: %s" % (t, types))
         ok = [e for e in evs if e["type"] == "tls_handshake_succeeded"]
         check({e["side"] for e in ok} == {"client", "server"}, ok)
-        check(all(e["alpn"] == "http/1.1" for e in ok), ok)
+        check(all(e["alpn"] == "http/1.1" and e["sni"] == "localhost" for e in ok), ok)
         ch = [e for e in evs if e["type"] == "tls_client_hello"][0]
         check(ch["sni"] == "localhost" and "http/1.1" in ch["alpn"], ch)
         reqs = [e for e in evs if e["type"] == "proxy_request" and e["method"] != "CONNECT"]
@@ -128,6 +128,48 @@ def test_client_side_failures_are_classified():
         fails = sorted((e["side"], e["reason"]) for e in evs if e["type"] == "tls_handshake_failed")
         check(fails == [("client", "eof"), ("client", "unknown_ca")], fails)
     srv.close()
+
+
+def test_ip_literal_targets_are_verified_against_ip_sans():
+    """CONNECT to an IP literal, v6 and v4: the upstream's certificate must
+    name the address as an iPAddress subjectAltName (a dNSName spelling the
+    address does not count), no IP goes out as SNI, the client gets a leaf
+    whose iPAddress SAN curl accepts, and every host:port printed for an IPv6
+    target is in brackets."""
+    cases = [  # (origin address, certificate SAN, expected failure or None)
+        ("::1", "IP:::1", None),
+        ("127.0.0.1", "IP:127.0.0.1", None),
+        ("::1", "IP:::2", "hostname_mismatch"),
+        ("127.0.0.1", "DNS:127.0.0.1", "hostname_mismatch"),
+        ("127.0.0.1", "IP:127.0.0.2,DNS:localhost", "hostname_mismatch"),
+    ]
+    for i, (addr, san, want) in enumerate(cases):
+        crt, key = LAB.leaf("ipsan%d" % i, san=san)
+        srv = tls_server(crt, key, alpn=["http/1.1"], host=addr)
+        hostport = ("[%s]:%d" if ":" in addr else "%s:%d") % (addr, srv.port)
+        with mitm_proxy(threads=1) as p:
+            out = curl(p, "https://%s/ip" % hostport, ok=want is None)
+            evs = p.wait_closed(1)
+            check_event_order(evs)
+            what = "%s %s: %r %r" % (addr, san, out.stdout, out.stderr)
+            if want is None:
+                check(out.stdout.endswith(b"path=/ip body=0\n"), what)
+                ok = [e for e in evs if e["type"] == "tls_handshake_succeeded"]
+                check({e["side"] for e in ok} == {"client", "server"}, ok)
+                check(all(e["sni"] == "" for e in ok), "no SNI either side: %s" % ok)
+                leaf = [e for e in evs if e["type"] == "tls_leaf_cert"]
+                check(leaf and leaf[0]["name"] == addr, leaf)
+            else:
+                check(out.returncode == 0 and b"502" in out.stdout, what)
+                check(want.encode() in out.stdout, what)
+                check(hostport.encode() in out.stdout, "the 502 names %s: %s" % (hostport, what))
+                f = failure(p, evs, "server")
+                check(f["reason"] == want and f["host"] == hostport, f)
+            check(srv.snis and all(n is None for n in srv.snis),
+                  "no SNI for an IP literal (RFC 6066): %s" % srv.snis)
+            dec = [e for e in evs if e["type"] == "connect_decision"]
+            check(dec and dec[0]["host"] == addr and dec[0]["port"] == srv.port, dec)
+        srv.close()
 
 
 def test_non_tls_after_connect_is_tunnelled_or_refused():
@@ -308,6 +350,7 @@ def test_upstream_close_is_passed_to_the_client():
 if __name__ == "__main__":
     run_tests([test_intercepted_requests_and_events, test_server_side_failures_are_classified,
                test_client_side_failures_are_classified,
+               test_ip_literal_targets_are_verified_against_ip_sans,
                test_non_tls_after_connect_is_tunnelled_or_refused,
                test_records_to_the_client_start_small_then_grow,
                test_keylog_holds_the_secrets_of_both_sessions,

@@ -88,8 +88,15 @@ def http_responder(body=b"hello from the origin\n"):
 
 
 def tls_server(cert, key, handler=None, alpn=None, max_version=None, min_version=None,
-               keylog=None):
+               keylog=None, host="127.0.0.1"):
+    """A TLS origin on host; srv.snis lists the SNI of each ClientHello
+    (None when the client sent none)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    snis = []
+
+    def on_sni(sock, name, c):
+        snis.append(name)
+    ctx.sni_callback = on_sni
     ctx.load_cert_chain(cert, key)
     if keylog:
         ctx.keylog_filename = keylog
@@ -108,7 +115,9 @@ def tls_server(cert, key, handler=None, alpn=None, max_version=None, min_version
             return
         with t:
             handler(t)
-    return Server(h)
+    srv = Server(h, host)
+    srv.snis = snis
+    return srv
 
 
 def raw_server(behaviour):

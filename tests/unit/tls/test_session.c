@@ -239,6 +239,66 @@ Test(session, failures_are_classified_on_both_sides)
 	}
 }
 
+/* An upstream reached by its address: the certificate must carry that
+ * address as an iPAddress SAN. On a mismatch the client fails in the call
+ * that saw the certificate, and what that call wrote (TLS 1.3 Finished,
+ * TLS 1.2 key exchange) never leaves: the server never completes. */
+Test(session, ip_literal_is_verified_against_ip_sans)
+{
+	static const struct {
+		const char *leaf;   /* name the leaf is forged for */
+		const char *target; /* the address the client reaches */
+		int flags;
+		bool ok;
+	} cases[] = {
+	        {"::1", "::1", 0, true},
+	        {"127.0.0.1", "127.0.0.1", 0, true},
+	        {"127.0.0.1", "127.0.0.1", CLIENT_TLS12, true},
+	        {"::2", "::1", 0, false},
+	        {"127.0.0.2", "127.0.0.1", CLIENT_TLS12, false},
+	        {"localhost", "127.0.0.1", 0, false},        /* a dNSName is no address */
+	        {"127.0.0.1", "::ffff:127.0.0.1", 0, false}, /* byte for byte */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		static struct pair p;
+		uint8_t ip[16];
+		size_t ip_len;
+		const char *target = cases[i].target;
+		cr_assert(sm_forge_parse_ip(target, strlen(target), ip, &ip_len));
+		pair_init(&p, cases[i].leaf, TRUST_CA | cases[i].flags);
+		sm_tls_verify_ip(&p.c, ip, ip_len);
+		int cres = SM_AGAIN, sres = SM_AGAIN;
+		for (int k = 0; k < 100 && (cres == SM_AGAIN || sres == SM_AGAIN); k++) {
+			if (cres == SM_AGAIN) {
+				cres = sm_tls_handshake(&p.c);
+				const uint8_t *q;
+				if (cres == SM_ERR_PROTOCOL)
+					cr_assert_eq(sm_tls_out(&p.c, &q), 0,
+					             "%s: the failing call's output is dropped",
+					             target);
+			}
+			if (sres == SM_AGAIN)
+				sres = sm_tls_handshake(&p.s);
+			bool moved = pump(&p.c, &p.s, 1 << 20) | pump(&p.s, &p.c, 1 << 20);
+			if (!moved && cres != SM_AGAIN)
+				break;
+		}
+		int alert;
+		if (cases[i].ok) {
+			cr_expect_eq(cres, SM_OK, "%s for %s: %d (err %d)", cases[i].leaf, target,
+			             cres, p.c.err);
+			cr_expect_eq(sres, SM_OK, "%s for %s", cases[i].leaf, target);
+		} else {
+			cr_expect_eq(cres, SM_ERR_PROTOCOL, "%s for %s", cases[i].leaf, target);
+			cr_expect_eq(sm_tls_reason(&p.c, &alert), SM_TLS_HOSTNAME_MISMATCH,
+			             "%s for %s: err %d", cases[i].leaf, target, p.c.err);
+			cr_expect_eq(sres, SM_AGAIN, "%s for %s: the server never completes",
+			             cases[i].leaf, target);
+		}
+		pair_free(&p);
+	}
+}
+
 Test(session, peer_closing_mid_handshake_is_eof)
 {
 	static struct pair p;
