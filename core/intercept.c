@@ -32,13 +32,12 @@ enum stage {
 
 /* The handshake layer's context. */
 struct intercept {
-	uint8_t stage;     /* enum stage */
-	bool up_failed;    /* upstream handshake failed: answer 502 over TLS */
-	bool insecure;     /* upstream certificate not verified (tls.insecure_hosts) */
-	bool cflight_sent; /* our certificate flight reached the client */
-	bool up_sni;       /* the upstream got SNI (name; none for an IP literal) */
-	bool failed;       /* the client's handshake failed (reported): its alert goes out,
-	                      then the flow closes; nothing else is reported */
+	uint8_t stage;  /* enum stage */
+	bool up_failed; /* upstream handshake failed: answer 502 over TLS */
+	bool insecure;  /* upstream certificate not verified (tls.insecure_hosts) */
+	bool up_sni;    /* the upstream got SNI (name; none for an IP literal) */
+	bool failed;    /* the client's handshake failed (reported): its alert goes out,
+	                   then the flow closes; nothing else is reported */
 	int up_reason;
 	uint32_t peeked; /* bytes of the client's TLS input the ClientHello parser saw */
 	uint64_t t_start_ns, hs_deadline_ns;
@@ -74,11 +73,18 @@ static uint8_t host_kind(const char *s)
 
 /* ---- events -------------------------------------------------------------------- */
 
+/* One tls_handshake_failed: the reason, how it was known and the guess it
+ * carries come from tls/taxonomy (sm_tls_attribute()), never from here. */
 static void hs_failed_event(struct sm_reactor *r, struct sm_flow *f, int side, int reason,
-                            int alert, int err, int source)
+                            int alert, int err)
 {
 	const struct sm_front *fe = &f->st->fe;
 	const struct intercept *m = M(f);
+	/* only the client side can have had our certificate */
+	bool delivered = side == SM_TLS_SIDE_CLIENT &&
+	                 sm_tls_certificate_delivered(session(f, SM_SIDE_CLIENT));
+	enum sm_tls_inference inference;
+	enum sm_tls_source source = sm_tls_attribute(reason, delivered, &inference);
 	sm_metrics_tls_failed(r->m, side, reason);
 	struct sm_event *ev = sm_flow_event(r, f, SM_EV_TLS_HANDSHAKE_FAILED);
 	if (!ev)
@@ -88,6 +94,7 @@ static void hs_failed_event(struct sm_reactor *r, struct sm_flow *f, int side, i
 	ev->i[2] = alert;
 	ev->i[3] = err;
 	ev->i[4] = source;
+	ev->i[5] = inference;
 	char buf[SM_ADDR_MAX];
 	size_t n = sm_addr_format((const struct sockaddr *)&fe->peer, buf, sizeof(buf));
 	sm_event_set_str(ev, 0, buf, n);
@@ -95,26 +102,6 @@ static void hs_failed_event(struct sm_reactor *r, struct sm_flow *f, int side, i
 	sm_event_set_str(ev, 1, buf, n);
 	sm_event_set_str(ev, 2, m->ch.sni, m->ch.sni_len);
 	sm_flow_event_commit(r);
-}
-
-static int source_of(int reason, int alert_rx)
-{
-	if (reason == SM_TLS_EOF || reason == SM_TLS_RESET || reason == SM_TLS_TIMEOUT)
-		return SM_TLS_SRC_TRANSPORT;
-	return alert_rx >= 0 ? SM_TLS_SRC_PEER : SM_TLS_SRC_LOCAL;
-}
-
-/* Classifies a failed endpoint; alert_rx tells who spoke first. */
-static int classify(struct sm_tls *t, int *alert, int *source)
-{
-	WOLFSSL_ALERT_HISTORY h;
-	int rx = -1;
-	if (wolfSSL_get_alert_history(t->ssl, &h) == WOLFSSL_SUCCESS &&
-	    (h.last_rx.code > 0 || h.last_rx.level > 0))
-		rx = h.last_rx.code;
-	int reason = sm_tls_reason(t, alert);
-	*source = source_of(reason, reason == SM_TLS_EOF ? -1 : rx);
-	return reason;
 }
 
 /* sni: the SNI on the wire, the client's or the one we sent upstream (none
@@ -251,13 +238,12 @@ static void transport_failed(struct sm_reactor *r, struct sm_flow *f, int side, 
 	if (side == SM_SIDE_UPSTREAM && m->stage == UP_HS) {
 		m->up_failed = true;
 		m->up_reason = reason;
-		hs_failed_event(r, f, SM_TLS_SIDE_SERVER, reason, -1, 0, SM_TLS_SRC_TRANSPORT);
+		hs_failed_event(r, f, SM_TLS_SIDE_SERVER, reason, -1, 0);
 		client_handshake(r, f);
 		return;
 	}
 	bool client = side == SM_SIDE_CLIENT;
-	hs_failed_event(r, f, client ? SM_TLS_SIDE_CLIENT : SM_TLS_SIDE_SERVER, reason, -1, 0,
-	                SM_TLS_SRC_TRANSPORT);
+	hs_failed_event(r, f, client ? SM_TLS_SIDE_CLIENT : SM_TLS_SIDE_SERVER, reason, -1, 0);
 	sm_flow_close(r, f, client ? SM_CLOSE_TLS_CLIENT_FAILED : SM_CLOSE_TLS_SERVER_FAILED);
 }
 
@@ -275,10 +261,10 @@ static void drive_upstream(struct sm_reactor *r, struct sm_flow *f)
 	if (rc == SM_OK) {
 		ok_event(r, f, SM_TLS_SIDE_SERVER, t);
 	} else {
-		int alert, source;
-		m->up_reason = classify(t, &alert, &source);
+		int alert;
+		m->up_reason = sm_tls_reason(t, &alert);
 		m->up_failed = true;
-		hs_failed_event(r, f, SM_TLS_SIDE_SERVER, m->up_reason, alert, t->err, source);
+		hs_failed_event(r, f, SM_TLS_SIDE_SERVER, m->up_reason, alert, t->err);
 	}
 	client_handshake(r, f);
 }
@@ -460,17 +446,9 @@ static void drive_client(struct sm_reactor *r, struct sm_flow *f)
 		app_select(r, f);
 		return;
 	}
-	int alert, source;
-	int reason = classify(t, &alert, &source);
-	if (m->cflight_sent &&
-	    (reason == SM_TLS_OTHER || reason == SM_TLS_EOF || reason == SM_TLS_HANDSHAKE_ALERT)) {
-		/* the client had our certificate and gave up before its
-		 * Finished: it does not trust us (an unknown CA or a pinned app);
-		 * wolfSSL cannot always read the alert it sent */
-		reason = SM_TLS_UNKNOWN_CA;
-		source = SM_TLS_SRC_PEER;
-	}
-	hs_failed_event(r, f, SM_TLS_SIDE_CLIENT, reason, alert, t->err, source);
+	int alert;
+	int reason = sm_tls_reason(t, &alert);
+	hs_failed_event(r, f, SM_TLS_SIDE_CLIENT, reason, alert, t->err);
 	m->failed = true;
 	sm_xprt_tls_close_after_send(r, f, cc, SM_CLOSE_TLS_CLIENT_FAILED);
 }
@@ -567,8 +545,6 @@ static void pump(struct sm_reactor *r, struct sm_flow *f, int side, int why)
 	case CL_HS:
 		if (!client)
 			return; /* upstream bytes wait in its session for the relay */
-		if (why == SM_PUMP_OUT)
-			m->cflight_sent = true;
 		drive_client(r, f);
 		return;
 	default: return;

@@ -8,7 +8,7 @@ import subprocess
 
 from smlib import (ADMIN, DEADLINE, Proxy, admin_port, check, check_event_order, connect_via,
                    http_response, parse, run_tests, scrape, total)
-from tlslab import Lab, http_responder, raw_server, tls_server
+from tlslab import Lab, http_responder, raw_server, refusing_client, tls_server
 
 LAB = Lab()
 
@@ -64,8 +64,10 @@ def test_intercepted_requests_and_events():
 def failure(p, evs, side):
     f = [e for e in evs if e["type"] == "tls_handshake_failed" and e["side"] == side]
     check(len(f) == 1, "expected one %s-side failure: %s" % (side, [e for e in evs if e["type"] != "flow_open"]))
-    for k in ("client", "host", "sni", "tls_failure_source", "tls_ops_provider", "alert", "flow"):
+    for k in ("client", "host", "sni", "tls_failure_source", "inference", "tls_ops_provider",
+              "alert", "tls_error", "flow"):
         check(k in f[0], "failure event lacks %s: %s" % (k, f[0]))
+    check(f[0]["tls_ops_provider"] == "soth-mitm", f[0])
     return f[0]
 
 
@@ -77,6 +79,8 @@ def server_case(srv, want, host="localhost"):
               "%s: no handshake failure seen: %s" % (want, [e["type"] for e in evs]))
         f = failure(p, evs, "server")
         check(f["reason"] == want, "expected %s, got %s" % (want, f))
+        # nothing is guessed on the upstream side
+        check(f["tls_failure_source"] == "native_authoritative" and f["inference"] == "none", f)
         check(b"502" in out.stdout and want.encode() in out.stdout,
               "the client must get a 502 naming %s: %r %r" % (want, out.stdout, out.stderr))
         return f
@@ -111,24 +115,59 @@ def test_server_side_failures_are_classified():
 
 
 def test_client_side_failures_are_classified():
+    """Each way a client refuses us, and what the event says: the reason is
+    what was seen (an alert, else the eof or reset), tls_failure_source says
+    how it was known, and a guess from timing is named in inference, never
+    passed off as the reason."""
     crt, key = LAB.leaf("good2")
     srv = tls_server(crt, key)
+    target = "localhost:%d" % srv.port
+    authoritative = ("native_authoritative", "none")
+    inferred = ("native_inferred", "closed_after_certificate")
     with mitm_proxy() as p:
-        # a client that does not trust our CA
-        out = subprocess.run(["curl", "-sS", "-m", "20", "-x", p.url,
-                              "https://localhost:%d/" % srv.port], capture_output=True,
-                             timeout=DEADLINE)
+        cases = []
+
+        def expect(what, side_reason_alert, how):
+            cases.append((what, side_reason_alert, how))
+            return p.wait_closed(len(cases))
+
+        # curl without our CA (OpenSSL, TLS 1.3): an unencrypted unknown_ca
+        # alert, which wolfSSL cannot read itself
+        out = subprocess.run(["curl", "-sS", "-m", "20", "-x", p.url, "https://%s/" % target],
+                             capture_output=True, timeout=DEADLINE)
         check(out.returncode != 0, "curl without our CA must fail")
-        # a client that closes mid-handshake
-        s, status, _ = connect_via(p.port, "localhost:%d" % srv.port)
+        expect("curl", ("client", "unknown_ca", 48), authoritative)
+        # openssl s_client refusing us, TLS 1.3 and TLS 1.2 (read by wolfSSL)
+        for v in ("-tls1_3", "-tls1_2"):
+            subprocess.run(["openssl", "s_client", v, "-proxy", "127.0.0.1:%d" % p.port,
+                            "-connect", target, "-servername", "localhost",
+                            "-verify_return_error", "-CAfile", LAB.ca],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=DEADLINE)
+            expect("s_client " + v, ("client", "unknown_ca", 48), authoritative)
+        # the alert OpenSSL makes in TLS 1.3 is unencrypted: 21, 3.3, 2 bytes
+        alert = refusing_client(p.port, target, "alert", LAB.ca)
+        check(alert == bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 48]), alert.hex())
+        expect("python, alert", ("client", "unknown_ca", 48), authoritative)
+        # the same client closing, or resetting, without sending its alert
+        refusing_client(p.port, target, "close", LAB.ca)
+        expect("python, closes", ("client", "eof", -1), inferred)
+        refusing_client(p.port, target, "reset", LAB.ca)
+        expect("python, resets", ("client", "reset", -1), inferred)
+        # a client that closes in the middle of its ClientHello: no guess
+        s, status, _ = connect_via(p.port, target)
         check(status.startswith("HTTP/1.1 200"), status)
         s.sendall(bytes([0x16, 0x03, 0x01, 0x00, 0x80, 0x01]))  # part of a ClientHello
         s.close()
-        evs = p.wait_closed(2)
-        fails = sorted((e["side"], e["reason"]) for e in evs if e["type"] == "tls_handshake_failed")
-        check(fails == [("client", "eof"), ("client", "unknown_ca")], fails)
+        evs = expect("hello cut", ("client", "eof", -1), authoritative)
+        flows = [e["flow"] for e in evs if e["type"] == "flow_closed"]
+        for (what, want, how), flow in zip(cases, flows):
+            f = [e for e in evs if e["type"] == "tls_handshake_failed" and e["flow"] == flow]
+            check(len(f) == 1, "%s: %s" % (what, f))
+            f = f[0]
+            got = ((f["side"], f["reason"], f["alert"]), (f["tls_failure_source"], f["inference"]))
+            check(got == (want, how), "%s: expected %s, got %s" % (what, (want, how), f))
+            check(f["tls_ops_provider"] == "soth-mitm", f)
     srv.close()
-
 
 def test_ip_literal_targets_are_verified_against_ip_sans():
     """CONNECT to an IP literal, v6 and v4: the upstream's certificate must
