@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/addr.h"
 #include "base/result.h"
 #include "core/h2xlate.h"
 #include "core/reactor.h"
@@ -363,9 +364,10 @@ static void upstream_gone(struct sm_reactor *r, struct sm_flow *f, bool owed, bo
 		return;
 	}
 	f->reset = false; /* the client is answered */
-	char detail[400];
-	snprintf(detail, sizeof(detail), "%s:%u %s the connection before its response",
-	         f->st->fe.live_host, f->st->fe.live_port, reset ? "reset" : "closed");
+	char hp[SM_ADDR_MAX], detail[400];
+	sm_addr_format_host(f->st->fe.live_host, f->st->fe.live_port, hp, sizeof(hp));
+	snprintf(detail, sizeof(detail), "%s %s the connection before its response", hp,
+	         reset ? "reset" : "closed");
 	sm_reply_error(r, f, 502, "upstream failed", detail, reason);
 }
 
@@ -604,8 +606,9 @@ static void head_late(struct sm_reactor *r, struct sm_flow *f, struct h1_app *a,
 		sm_reply_error(r, f, 408, "request timeout", detail, reason);
 		return;
 	}
-	snprintf(detail, sizeof(detail), "%s:%u sent no response head within %u ms",
-	         f->st->fe.live_host, f->st->fe.live_port, ms);
+	char hp[SM_ADDR_MAX];
+	sm_addr_format_host(f->st->fe.live_host, f->st->fe.live_port, hp, sizeof(hp));
+	snprintf(detail, sizeof(detail), "%s sent no response head within %u ms", hp, ms);
 	sm_reply_error(r, f, 504, "upstream timed out", detail, reason);
 }
 

@@ -19,6 +19,7 @@
 #include "proto/authority.h"
 #include "proto/clienthello.h"
 #include "telemetry/event.h"
+#include "tls/forge.h"
 
 #define CH_MAX SM_CLIENTHELLO_MAX_DEFAULT
 
@@ -31,12 +32,12 @@ enum stage {
 
 /* The handshake layer's context. */
 struct intercept {
-	uint8_t stage;     /* enum stage */
-	bool up_failed;    /* upstream handshake failed: answer 502 over TLS */
-	bool insecure;     /* upstream certificate not verified (tls.insecure_hosts) */
-	bool cflight_sent; /* our certificate flight reached the client */
-	bool failed;       /* the client's handshake failed (reported): its alert goes out,
-	                      then the flow closes; nothing else is reported */
+	uint8_t stage;  /* enum stage */
+	bool up_failed; /* upstream handshake failed: answer 502 over TLS */
+	bool insecure;  /* upstream certificate not verified (tls.insecure_hosts) */
+	bool up_sni;    /* the upstream got SNI (name; none for an IP literal) */
+	bool failed;    /* the client's handshake failed (reported): its alert goes out,
+	                   then the flow closes; nothing else is reported */
 	int up_reason;
 	uint32_t peeked; /* bytes of the client's TLS input the ClientHello parser saw */
 	uint64_t t_start_ns, hs_deadline_ns;
@@ -60,19 +61,30 @@ static struct sm_tls *session(struct sm_flow *f, int side)
 	return sm_xprt_tls_session(side_conn(f, side));
 }
 
-static bool name_is_ip(const char *s)
+/* The authority kind of a host as the front end normalised it (an IPv6
+ * literal without brackets). */
+static uint8_t host_kind(const char *s)
 {
 	struct in6_addr a;
-	return inet_pton(AF_INET, s, &a) == 1 || inet_pton(AF_INET6, s, &a) == 1;
+	if (inet_pton(AF_INET, s, &a) == 1)
+		return SM_AUTHORITY_IPV4;
+	return inet_pton(AF_INET6, s, &a) == 1 ? SM_AUTHORITY_IPV6 : SM_AUTHORITY_NAME;
 }
 
 /* ---- events -------------------------------------------------------------------- */
 
+/* One tls_handshake_failed: the reason, how it was known and the guess it
+ * carries come from tls/taxonomy (sm_tls_attribute()), never from here. */
 static void hs_failed_event(struct sm_reactor *r, struct sm_flow *f, int side, int reason,
-                            int alert, int err, int source)
+                            int alert, int err)
 {
 	const struct sm_front *fe = &f->st->fe;
 	const struct intercept *m = M(f);
+	/* only the client side can have had our certificate */
+	bool delivered = side == SM_TLS_SIDE_CLIENT &&
+	                 sm_tls_certificate_delivered(session(f, SM_SIDE_CLIENT));
+	enum sm_tls_inference inference;
+	enum sm_tls_source source = sm_tls_attribute(reason, delivered, &inference);
 	sm_metrics_tls_failed(r->m, side, reason);
 	struct sm_event *ev = sm_flow_event(r, f, SM_EV_TLS_HANDSHAKE_FAILED);
 	if (!ev)
@@ -82,6 +94,7 @@ static void hs_failed_event(struct sm_reactor *r, struct sm_flow *f, int side, i
 	ev->i[2] = alert;
 	ev->i[3] = err;
 	ev->i[4] = source;
+	ev->i[5] = inference;
 	char buf[SM_ADDR_MAX];
 	size_t n = sm_addr_format((const struct sockaddr *)&fe->peer, buf, sizeof(buf));
 	sm_event_set_str(ev, 0, buf, n);
@@ -91,29 +104,12 @@ static void hs_failed_event(struct sm_reactor *r, struct sm_flow *f, int side, i
 	sm_flow_event_commit(r);
 }
 
-static int source_of(int reason, int alert_rx)
-{
-	if (reason == SM_TLS_EOF || reason == SM_TLS_RESET || reason == SM_TLS_TIMEOUT)
-		return SM_TLS_SRC_TRANSPORT;
-	return alert_rx >= 0 ? SM_TLS_SRC_PEER : SM_TLS_SRC_LOCAL;
-}
-
-/* Classifies a failed endpoint; alert_rx tells who spoke first. */
-static int classify(struct sm_tls *t, int *alert, int *source)
-{
-	WOLFSSL_ALERT_HISTORY h;
-	int rx = -1;
-	if (wolfSSL_get_alert_history(t->ssl, &h) == WOLFSSL_SUCCESS &&
-	    (h.last_rx.code > 0 || h.last_rx.level > 0))
-		rx = h.last_rx.code;
-	int reason = sm_tls_reason(t, alert);
-	*source = source_of(reason, reason == SM_TLS_EOF ? -1 : rx);
-	return reason;
-}
-
+/* sni: the SNI on the wire, the client's or the one we sent upstream (none
+ * for an IP literal). */
 static void ok_event(struct sm_reactor *r, struct sm_flow *f, int side, struct sm_tls *t)
 {
 	const struct intercept *m = M(f);
+	const char *sni = side == SM_TLS_SIDE_CLIENT ? m->ch.sni : m->up_sni ? m->name : "";
 	sm_metrics_tls_ok(r->m, side);
 	struct sm_event *ev = sm_flow_event(r, f, SM_EV_TLS_HANDSHAKE_OK);
 	if (!ev)
@@ -126,7 +122,7 @@ static void ok_event(struct sm_reactor *r, struct sm_flow *f, int side, struct s
 	sm_tls_alpn(t, &a, &alen);
 	sm_event_set_str(ev, 0, c, strlen(c));
 	sm_event_set_str(ev, 1, a, alen);
-	sm_event_set_str(ev, 2, m->name, strlen(m->name));
+	sm_event_set_str(ev, 2, sni, strlen(sni));
 	sm_flow_event_commit(r);
 }
 
@@ -177,9 +173,10 @@ static void app_select(struct sm_reactor *r, struct sm_flow *f)
 	fe->live_port = fe->port;
 	sm_xprt_tls_relay(r, side_conn(f, SM_SIDE_CLIENT));
 	if (m->up_failed) {
-		char detail[400];
-		snprintf(detail, sizeof(detail), "TLS handshake with %s:%u failed: %s%s", fe->host,
-		         fe->port, sm_tls_reason_name(m->up_reason),
+		char hp[SM_ADDR_MAX], detail[400];
+		sm_addr_format_host(fe->host, fe->port, hp, sizeof(hp));
+		snprintf(detail, sizeof(detail), "TLS handshake with %s failed: %s%s", hp,
+		         sm_tls_reason_name(m->up_reason),
 		         m->insecure ? " (verification off)" : "");
 		sm_reply_error(r, f, 502, "upstream TLS failed", detail,
 		               SM_CLOSE_TLS_SERVER_FAILED);
@@ -191,7 +188,7 @@ static void app_select(struct sm_reactor *r, struct sm_flow *f)
 	memcpy(auth.host, fe->host, hl + 1);
 	auth.host_len = (uint16_t)hl;
 	auth.port = fe->port;
-	auth.kind = name_is_ip(fe->host) ? SM_AUTHORITY_IPV4 : SM_AUTHORITY_NAME;
+	auth.kind = host_kind(fe->host);
 	const char *a;
 	size_t alen;
 	sm_tls_alpn(session(f, SM_SIDE_CLIENT), &a, &alen);
@@ -241,13 +238,12 @@ static void transport_failed(struct sm_reactor *r, struct sm_flow *f, int side, 
 	if (side == SM_SIDE_UPSTREAM && m->stage == UP_HS) {
 		m->up_failed = true;
 		m->up_reason = reason;
-		hs_failed_event(r, f, SM_TLS_SIDE_SERVER, reason, -1, 0, SM_TLS_SRC_TRANSPORT);
+		hs_failed_event(r, f, SM_TLS_SIDE_SERVER, reason, -1, 0);
 		client_handshake(r, f);
 		return;
 	}
 	bool client = side == SM_SIDE_CLIENT;
-	hs_failed_event(r, f, client ? SM_TLS_SIDE_CLIENT : SM_TLS_SIDE_SERVER, reason, -1, 0,
-	                SM_TLS_SRC_TRANSPORT);
+	hs_failed_event(r, f, client ? SM_TLS_SIDE_CLIENT : SM_TLS_SIDE_SERVER, reason, -1, 0);
 	sm_flow_close(r, f, client ? SM_CLOSE_TLS_CLIENT_FAILED : SM_CLOSE_TLS_SERVER_FAILED);
 }
 
@@ -265,16 +261,17 @@ static void drive_upstream(struct sm_reactor *r, struct sm_flow *f)
 	if (rc == SM_OK) {
 		ok_event(r, f, SM_TLS_SIDE_SERVER, t);
 	} else {
-		int alert, source;
-		m->up_reason = classify(t, &alert, &source);
+		int alert;
+		m->up_reason = sm_tls_reason(t, &alert);
 		m->up_failed = true;
-		hs_failed_event(r, f, SM_TLS_SIDE_SERVER, m->up_reason, alert, t->err, source);
+		hs_failed_event(r, f, SM_TLS_SIDE_SERVER, m->up_reason, alert, t->err);
 	}
 	client_handshake(r, f);
 }
 
 /* The upstream side: SNI, verification of the name, ALPN from the client's
- * offer: h2 and http/1.1 (see core/h2xlate.h). */
+ * offer: h2 and http/1.1 (see core/h2xlate.h). An IP literal goes out
+ * without SNI (RFC 6066 3) and must be an iPAddress of the certificate. */
 static void start_upstream(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct intercept *m = M(f);
@@ -285,11 +282,16 @@ static void start_upstream(struct sm_reactor *r, struct sm_flow *f)
 		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
 		return;
 	}
-	WOLFSSL *ssl = session(f, SM_SIDE_UPSTREAM)->ssl;
-	if (!name_is_ip(m->name))
-		wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, m->name,
-		               (unsigned short)strlen(m->name));
-	if (!m->insecure)
+	struct sm_tls *t = session(f, SM_SIDE_UPSTREAM);
+	uint8_t ip[16];
+	size_t ip_len = 0;
+	bool is_ip = sm_forge_parse_ip(m->name, strlen(m->name), ip, &ip_len);
+	WOLFSSL *ssl = t->ssl;
+	m->up_sni = !is_ip && wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, m->name,
+	                                     (unsigned short)strlen(m->name)) == WOLFSSL_SUCCESS;
+	if (!m->insecure && is_ip)
+		sm_tls_verify_ip(t, ip, ip_len);
+	else if (!m->insecure)
 		wolfSSL_check_domain_name(ssl, m->name);
 	/* h2 (when the client offers it and the http2 switch is on, or for
 	 * every client with http2_upstream_for_h1_clients) and http/1.1: the
@@ -444,17 +446,9 @@ static void drive_client(struct sm_reactor *r, struct sm_flow *f)
 		app_select(r, f);
 		return;
 	}
-	int alert, source;
-	int reason = classify(t, &alert, &source);
-	if (m->cflight_sent &&
-	    (reason == SM_TLS_OTHER || reason == SM_TLS_EOF || reason == SM_TLS_HANDSHAKE_ALERT)) {
-		/* the client had our certificate and gave up before its
-		 * Finished: it does not trust us (an unknown CA or a pinned app);
-		 * wolfSSL cannot always read the alert it sent */
-		reason = SM_TLS_UNKNOWN_CA;
-		source = SM_TLS_SRC_PEER;
-	}
-	hs_failed_event(r, f, SM_TLS_SIDE_CLIENT, reason, alert, t->err, source);
+	int alert;
+	int reason = sm_tls_reason(t, &alert);
+	hs_failed_event(r, f, SM_TLS_SIDE_CLIENT, reason, alert, t->err);
 	m->failed = true;
 	sm_xprt_tls_close_after_send(r, f, cc, SM_CLOSE_TLS_CLIENT_FAILED);
 }
@@ -551,8 +545,6 @@ static void pump(struct sm_reactor *r, struct sm_flow *f, int side, int why)
 	case CL_HS:
 		if (!client)
 			return; /* upstream bytes wait in its session for the relay */
-		if (why == SM_PUMP_OUT)
-			m->cflight_sent = true;
 		drive_client(r, f);
 		return;
 	default: return;

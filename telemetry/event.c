@@ -16,7 +16,7 @@ struct desc {
 	const char *type;
 	struct field i[SM_EVENT_NINT];
 	const char *s[SM_EVENT_NSTR];
-	const char *fixed; /* appended verbatim, e.g. ,"tls_ops_provider":"wolfssl" */
+	const char *fixed; /* appended verbatim, e.g. ,"tls_ops_provider":"soth-mitm" */
 };
 
 static const char *dir_name(int v)
@@ -87,9 +87,11 @@ static const struct desc descs[SM_EV_TYPE_COUNT] = {
                                         .i = {ENUM("side", sm_tls_side_name),
                                               ENUM("reason", sm_tls_reason_name), INT("alert"),
                                               INT("tls_error"),
-                                              ENUM("tls_failure_source", sm_tls_source_name)},
+                                              ENUM("tls_failure_source", sm_tls_source_name),
+                                              ENUM("inference", sm_tls_inference_name)},
                                         .s = {"client", "host", "sni"},
-                                        .fixed = ",\"tls_ops_provider\":\"wolfssl\""},
+                                        /* the product that ran the TLS ops, not its library */
+                                        .fixed = ",\"tls_ops_provider\":\"soth-mitm\""},
         [SM_EV_TLS_NOT_TLS] = {.type = "tls_not_tls",
                                .i = {ENUM("action", sm_action_name)},
                                .s = {"first_bytes"}},

@@ -97,6 +97,17 @@ const char *sm_tls_source_name(int v)
 	        [SM_TLS_SRC_LOCAL] = "local",
 	        [SM_TLS_SRC_PEER] = "peer_alert",
 	        [SM_TLS_SRC_TRANSPORT] = "transport",
+	        [SM_TLS_SRC_NATIVE_AUTHORITATIVE] = "native_authoritative",
+	        [SM_TLS_SRC_NATIVE_INFERRED] = "native_inferred",
+	};
+	return NAME_OF(names, v);
+}
+
+const char *sm_tls_inference_name(int v)
+{
+	static const char *const names[SM_TLS_INF_COUNT] = {
+	        [SM_TLS_INF_NONE] = "none",
+	        [SM_TLS_INF_CLOSED_AFTER_CERTIFICATE] = "closed_after_certificate",
 	};
 	return NAME_OF(names, v);
 }

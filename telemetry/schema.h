@@ -21,7 +21,8 @@ enum sm_event_type {
 	                               versions */
 	SM_EV_TLS_HANDSHAKE_OK,     /* i0 side, i1 version, i2 us, s0 cipher, s1 alpn, s2 sni */
 	SM_EV_TLS_HANDSHAKE_FAILED, /* i0 side, i1 reason, i2 alert (-1), i3 wolfSSL error,
-	                               i4 source, s0 client address, s1 host:port, s2 sni */
+	                               i4 source, i5 inference, s0 client address, s1 host:port,
+	                               s2 sni */
 	SM_EV_TLS_NOT_TLS,          /* i0 action taken (tunnel/block), s0 first bytes (hex) */
 	SM_EV_CERT_FORGED,          /* i0 us to forge, i1 cache hit (1) or forge (0), s0 name */
 	/* i0 rule, i1 status (0 = reset), i2 delay ms, s0 method, s1 target */
@@ -131,11 +132,29 @@ enum sm_tls_side {
 	SM_TLS_SIDE_SERVER = 1, /* between the proxy and the upstream server */
 };
 
-/* Who noticed a TLS failure first. Append-only. */
+/* How a TLS failure's reason was known (tls_failure_source). Append-only.
+ * The first three said who noticed the failure; they are no longer
+ * emitted: "peer_alert" was also given to a client that closed without
+ * any alert. */
 enum sm_tls_source {
-	SM_TLS_SRC_LOCAL = 0, /* our own checks (certificate verification, ALPN, version) */
-	SM_TLS_SRC_PEER,      /* the peer's fatal alert */
-	SM_TLS_SRC_TRANSPORT, /* the connection: EOF, reset, timeout */
+	SM_TLS_SRC_LOCAL = 0,            /* retired: our own checks */
+	SM_TLS_SRC_PEER,                 /* retired: the peer's fatal alert */
+	SM_TLS_SRC_TRANSPORT,            /* retired: the connection: EOF, reset, timeout */
+	SM_TLS_SRC_NATIVE_AUTHORITATIVE, /* the reason is what was seen: an alert (received or
+	                                    sent), our own verification, the transport itself */
+	SM_TLS_SRC_NATIVE_INFERRED,      /* the event carries a guess from timing (enum
+	                                    sm_tls_inference); the reason is still what was seen */
+};
+
+/* The guess a tls_handshake_failed event carries, if any. Append-only.
+ * Nothing automated may act on one (docs/tls.md). */
+enum sm_tls_inference {
+	SM_TLS_INF_NONE = 0,                 /* no guess: the source is authoritative */
+	SM_TLS_INF_CLOSED_AFTER_CERTIFICATE, /* the client got our whole certificate flight and
+	                                        closed (eof, reset) before its Finished, without
+	                                        an alert: likely it does not trust our CA, or pins
+	                                      */
+	SM_TLS_INF_COUNT
 };
 
 /* Parser errors by stage. Append-only (exported as labels). */
@@ -156,6 +175,7 @@ const char *sm_upstream_failure_name(int reason);
 const char *sm_tls_reason_name(int reason);
 const char *sm_tls_side_name(int side);
 const char *sm_tls_source_name(int source);
+const char *sm_tls_inference_name(int inference);
 const char *sm_parse_stage_name(int stage);
 
 #endif

@@ -6,6 +6,39 @@
 #include <wolfssl/error-ssl.h>
 
 #include "base/result.h"
+#include "tls/x509.h"
+
+/* Follows n bytes of one direction's records. rx: a whole 2-byte alert
+ * record of level fatal is an unencrypted alert (encrypted ones are type
+ * 23 in TLS 1.3 and longer in TLS 1.2). tx: a type 23 record during the
+ * handshake is TLS 1.3's encrypted flight. */
+static void records(struct sm_tls *t, struct sm_tls_records *w, const uint8_t *p, size_t n, bool rx)
+{
+	while (n) {
+		if (w->hlen < sizeof(w->hdr)) {
+			w->hdr[w->hlen++] = *p++;
+			n--;
+			if (w->hlen < sizeof(w->hdr))
+				continue;
+			w->left = (uint32_t)w->hdr[3] << 8 | w->hdr[4];
+			w->got = 0;
+			if (!rx && w->hdr[0] == 23)
+				t->tx_encrypted = true;
+		}
+		size_t k = n < w->left ? n : w->left;
+		for (size_t i = 0; i < k && w->got + i < sizeof(w->body); i++)
+			w->body[w->got + i] = p[i];
+		w->got += (uint32_t)k;
+		w->left -= (uint32_t)k;
+		p += k;
+		n -= k;
+		if (w->left)
+			continue;
+		if (rx && w->hdr[0] == 21 && w->got == 2 && w->body[0] == 2)
+			t->plain_alert = w->body[1];
+		w->hlen = 0;
+	}
+}
 
 static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 {
@@ -32,12 +65,16 @@ static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 	size_t n = (size_t)sz < room ? (size_t)sz : room;
 	memcpy(t->out + t->out_len, buf, n);
 	t->out_len += (uint32_t)n;
+	t->out_total += n;
+	if (!t->handshake_done)
+		records(t, &t->tx_rec, (const uint8_t *)buf, n, false);
 	return (int)n;
 }
 
 int sm_tls_init(struct sm_tls *t, WOLFSSL_CTX *ctx, bool server, uint8_t *out, size_t out_cap)
 {
 	memset(t, 0, sizeof(*t));
+	t->plain_alert = -1;
 	t->server = server;
 	t->out = out;
 	t->out_cap = (uint32_t)out_cap;
@@ -112,6 +149,8 @@ size_t sm_tls_feed(struct sm_tls *t, const uint8_t *data, size_t len)
 	size_t n = len < room ? len : room;
 	memcpy(t->in + t->in_off + t->in_len, data, n);
 	t->in_len += (uint32_t)n;
+	if (!t->handshake_done)
+		records(t, &t->rx_rec, data, n, true);
 	return n;
 }
 
@@ -143,18 +182,66 @@ static int fail(struct sm_tls *t, int ret)
 	return SM_ERR_PROTOCOL;
 }
 
+void sm_tls_verify_ip(struct sm_tls *t, const uint8_t *ip, size_t len)
+{
+	if (len != 4 && len != 16)
+		return;
+	memcpy(t->verify_ip, ip, len);
+	t->verify_ip_len = (uint8_t)len;
+	t->ip_checked = false;
+}
+
+/* The peer's certificate against verify_ip, once wolfSSL has accepted its
+ * chain: 1 named, 0 no certificate yet, -1 not named (or unreadable). */
+static int peer_names_ip(struct sm_tls *t)
+{
+	WOLFSSL_X509 *x = wolfSSL_get_peer_certificate(t->ssl); /* a copy: freed below */
+	if (!x)
+		return 0;
+	int len = 0;
+	const unsigned char *der = wolfSSL_X509_get_der(x, &len);
+	struct sm_x509_info info;
+	bool named = der && len > 0 && sm_x509_parse(der, (size_t)len, &info) == SM_OK &&
+	             sm_x509_san_has_ip(&info, t->verify_ip, t->verify_ip_len);
+	wolfSSL_X509_free(x);
+	return named ? 1 : -1;
+}
+
 int sm_tls_handshake(struct sm_tls *t)
 {
 	if (t->handshake_done)
 		return SM_OK;
 	if (t->err)
 		return SM_ERR_PROTOCOL;
+	uint32_t out_before = t->out_len;
 	int ret = t->server ? wolfSSL_accept(t->ssl) : wolfSSL_connect(t->ssl);
-	if (ret == WOLFSSL_SUCCESS) {
+	int e = ret == WOLFSSL_SUCCESS ? 0 : wolfSSL_get_error(t->ssl, ret);
+	bool going = e == 0 || e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE;
+	if (t->verify_ip_len && !t->ip_checked && going) {
+		/* wolfSSL keeps the certificate only once its chain passed */
+		int named = peer_names_ip(t);
+		if (named < 0 || (named == 0 && e == 0)) {
+			t->out_len = out_before; /* what this call wrote never leaves */
+			t->err = DOMAIN_NAME_MISMATCH;
+			return SM_ERR_PROTOCOL;
+		}
+		t->ip_checked = named > 0;
+	}
+	if (e == 0) {
 		t->handshake_done = true;
 		return SM_OK;
 	}
-	return fail(t, ret);
+	/* a server waiting for the client after a flight: the one with our
+	 * certificate unless it is a HelloRetryRequest (TLS 1.3 flights after
+	 * the ServerHello are encrypted) or a resumption (none in it) */
+	if (t->server && !t->cert_end && e == WOLFSSL_ERROR_WANT_READ && t->out_total &&
+	    !wolfSSL_session_reused(t->ssl) &&
+	    (t->tx_encrypted || wolfSSL_version(t->ssl) == TLS1_2_VERSION))
+		t->cert_end = t->out_total;
+	if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE)
+		return SM_AGAIN;
+	t->err = e;
+	return SM_ERR_PROTOCOL;
 }
 
 int sm_tls_read(struct sm_tls *t, uint8_t *buf, size_t cap, size_t *got)
@@ -226,6 +313,7 @@ size_t sm_tls_out(const struct sm_tls *t, const uint8_t **p)
 
 void sm_tls_out_done(struct sm_tls *t, size_t n)
 {
+	t->out_sent += n < t->out_len ? n : t->out_len;
 	if (n >= t->out_len) {
 		t->out_len = 0;
 		return;
@@ -244,8 +332,15 @@ enum sm_tls_reason sm_tls_reason(const struct sm_tls *t, int *alert)
 		if (h.last_tx.code > 0 || h.last_tx.level > 0)
 			tx = h.last_tx.code;
 	}
+	if (rx < 0)
+		rx = t->plain_alert;
 	*alert = rx >= 0 ? rx : tx;
 	return sm_tls_classify(t->err, rx, tx, t->eof_in);
+}
+
+bool sm_tls_certificate_delivered(const struct sm_tls *t)
+{
+	return t->cert_end && t->out_sent >= t->cert_end;
 }
 
 const char *sm_tls_version(const struct sm_tls *t)

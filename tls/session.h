@@ -32,6 +32,17 @@
 #define SM_TLS_RECORD   16384             /* largest plaintext per record */
 #define SM_TLS_OVERHEAD 256               /* record header, tag, padding upper bound */
 
+/* Record boundaries in one direction of a byte stream cut anywhere (the
+ * handshake only: what sm_tls_reason() and sm_tls_certificate_delivered()
+ * need to know that wolfSSL does not tell). */
+struct sm_tls_records {
+	uint8_t hdr[5];  /* the current record's header */
+	uint8_t hlen;    /* ... bytes of it seen */
+	uint8_t body[2]; /* its first body bytes (an alert's level and description) */
+	uint32_t got;    /* body bytes seen */
+	uint32_t left;   /* body bytes still to come */
+};
+
 struct sm_tls {
 	WOLFSSL *ssl;
 	uint8_t *in, *out;
@@ -39,9 +50,20 @@ struct sm_tls {
 	uint32_t out_len, out_cap;
 	bool server;
 	bool handshake_done;
-	bool eof_in;       /* transport EOF seen by the caller */
-	bool close_notify; /* peer sent close_notify */
-	int err;           /* wolfSSL error of the failure, 0 if none */
+	bool eof_in;           /* transport EOF seen by the caller */
+	bool close_notify;     /* peer sent close_notify */
+	int err;               /* wolfSSL error of the failure, 0 if none */
+	uint8_t verify_ip[16]; /* sm_tls_verify_ip(): the address the peer's certificate must name
+	                        */
+	uint8_t verify_ip_len; /* 4, 16, or 0: no address to check */
+	bool ip_checked;       /* ... and it was found in the certificate */
+	struct sm_tls_records rx_rec, tx_rec; /* during the handshake */
+	int plain_alert;                      /* fatal alert the peer sent unencrypted, -1 none */
+	bool tx_encrypted;  /* a TLS 1.3 encrypted record went out in the handshake */
+	uint64_t out_total; /* ciphertext bytes ever written into out */
+	uint64_t out_sent;  /* ... and handed out (sm_tls_out_done) */
+	uint64_t cert_end;  /* server: out_total once the flight with our certificate
+	                       was written whole, 0 while it was not */
 	void (*keylog)(void *ctx, const char *label, const uint8_t *client_random, size_t crlen,
 	               const uint8_t *secret, size_t len);
 	void *keylog_ctx;
@@ -69,6 +91,18 @@ void sm_tls_set_keylog(struct sm_tls *t,
                        void (*fn)(void *ctx, const char *label, const uint8_t *client_random,
                                   size_t crlen, const uint8_t *secret, size_t len),
                        void *ctx);
+
+/* The peer is reached by an IP address (len 4 or 16 bytes): its certificate
+ * must name it as an iPAddress subjectAltName; a dNSName or the CN spelling
+ * the address does not count. For a client endpoint, instead of
+ * wolfSSL_check_domain_name() (which matches an address against DNS names
+ * and the CN too). wolfSSL verifies the chain; the address is checked as
+ * soon as the certificate passed, in the same sm_tls_handshake() call, and
+ * a certificate without it fails the handshake with DOMAIN_NAME_MISMATCH
+ * (hostname_mismatch) before anything that call wrote (our key exchange or
+ * Finished) is handed out: the peer sees the connection close, no alert
+ * (wolfSSL 5.5.4 has no call to send one). Call before the handshake. */
+void sm_tls_verify_ip(struct sm_tls *t, const uint8_t *ip, size_t len);
 
 /* Ciphertext from the network: copies up to sm_tls_in_space() bytes and
  * returns how many were taken. */
@@ -109,8 +143,18 @@ size_t sm_tls_out(const struct sm_tls *t, const uint8_t **p);
 void sm_tls_out_done(struct sm_tls *t, size_t n);
 
 /* After SM_ERR_PROTOCOL: the failure in the taxonomy, the alert code seen
- * (received if any, else sent; -1 if none). */
+ * (received if any, else sent; -1 if none). A fatal alert the peer sent
+ * unencrypted after the keys changed counts as received: wolfSSL 5.5.4
+ * fails such a record with PARSE_ERROR and keeps no history of it, and it
+ * is what OpenSSL clients (curl, Python) send in TLS 1.3 when they refuse
+ * our certificate. */
 enum sm_tls_reason sm_tls_reason(const struct sm_tls *t, int *alert);
+
+/* A server endpoint's flight carrying our certificate was written whole
+ * and handed out (sm_tls_out_done() covered it): not a HelloRetryRequest,
+ * not a resumed session's flight (no certificate in it). What the
+ * closed_after_certificate inference of docs/tls.md rests on. */
+bool sm_tls_certificate_delivered(const struct sm_tls *t);
 
 /* Negotiated details once the handshake is done (static strings; "" if none). */
 const char *sm_tls_version(const struct sm_tls *t);

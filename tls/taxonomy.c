@@ -57,3 +57,14 @@ enum sm_tls_reason sm_tls_classify(int err, int alert_rx, int alert_tx, int eof)
 		return SM_TLS_EOF;
 	return SM_TLS_OTHER;
 }
+
+enum sm_tls_source sm_tls_attribute(enum sm_tls_reason reason, bool certificate_delivered,
+                                    enum sm_tls_inference *inference)
+{
+	*inference = SM_TLS_INF_NONE;
+	if (certificate_delivered && (reason == SM_TLS_EOF || reason == SM_TLS_RESET)) {
+		*inference = SM_TLS_INF_CLOSED_AFTER_CERTIFICATE;
+		return SM_TLS_SRC_NATIVE_INFERRED;
+	}
+	return SM_TLS_SRC_NATIVE_AUTHORITATIVE;
+}

@@ -288,9 +288,29 @@ static int parse_extensions(struct sm_der_r exts, struct sm_x509_info *out)
 			memcpy(out->ski, id.p, id.left);
 			out->ski_len = id.left;
 			out->has_ski = true;
+		} else if (oid.left == 3 && memcmp(oid.p, sm_x509_oid_san, 3) == 0) {
+			if (out->has_san || sm_der_next(&v, &tag, &out->san, NULL) ||
+			    tag != SM_DER_SEQUENCE)
+				return SM_ERR_INVALID;
+			out->has_san = true;
 		}
 	}
 	return SM_OK;
+}
+
+bool sm_x509_san_has_ip(const struct sm_x509_info *info, const uint8_t *ip, size_t len)
+{
+	struct sm_der_r names = info->san, name;
+	uint8_t tag;
+	if (!info->has_san || (len != 4 && len != 16))
+		return false;
+	while (names.left > 0) {
+		if (sm_der_next(&names, &tag, &name, NULL))
+			return false;
+		if (tag == 0x87 && name.left == len && memcmp(name.p, ip, len) == 0)
+			return true; /* [7] iPAddress */
+	}
+	return false;
 }
 
 int sm_x509_parse(const uint8_t *der, size_t len, struct sm_x509_info *out)

@@ -125,9 +125,18 @@ struct sm_x509_info {
 	bool has_ski;
 	uint8_t ski[64]; /* ours are 20 bytes; longer ones are ignored (has_ski false) */
 	size_t ski_len;
+	bool has_san;
+	struct sm_der_r san; /* subjectAltName: the GeneralNames' content */
 };
 
-/* Parses the fields above; SM_OK or SM_ERR_INVALID. */
+/* Parses the fields above; SM_OK or SM_ERR_INVALID (also for a second
+ * subjectAltName extension, RFC 5280 4.2). */
 int sm_x509_parse(const uint8_t *der, size_t len, struct sm_x509_info *out);
+
+/* Whether the subjectAltName holds the address ip (4 or 16 bytes) as an
+ * iPAddress, byte for byte. Only iPAddress entries name an address: a
+ * dNSName spelling one, or the CN, never does (RFC 9525 6.2). A malformed
+ * GeneralNames stops the walk: false. */
+bool sm_x509_san_has_ip(const struct sm_x509_info *info, const uint8_t *ip, size_t len);
 
 #endif

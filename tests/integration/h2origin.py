@@ -53,7 +53,7 @@ def pattern(n):
     return bytes((i * 7 + 3) & 0xff for i in range(n))
 
 
-def h2_echo_server(cert, key):
+def h2_echo_server(cert, key, host="127.0.0.1"):
     """A TLS origin offering only h2: GET /size/N -> N pattern bytes with a
     content-length; /chunked/N -> the same without one (a proxy must frame
     it); /trailers -> "ok" then trailers x-t: done; POST -> the body echoed.
@@ -138,6 +138,6 @@ def h2_echo_server(cert, key):
             t.sendall(conn.data_to_send())
         t.close()
 
-    srv = Server(handle)
+    srv = Server(handle, host)
     srv.conns, srv.reqs, srv.alpn, srv.garbage = 0, [], [], 0
     return srv

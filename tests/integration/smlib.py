@@ -176,7 +176,8 @@ def check_event_order(evs):
 
 
 def listen(host="127.0.0.1", backlog=128):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """A listening socket on host (an IPv6 literal such as "::1" gives IPv6)."""
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((host, 0))
     s.listen(backlog)
@@ -184,8 +185,8 @@ def listen(host="127.0.0.1", backlog=128):
 
 
 class Server:
-    """A threaded TCP server on 127.0.0.1 running handler(conn) per connection;
-    counts accepted connections."""
+    """A threaded TCP server on 127.0.0.1 (or host, "::1" included) running
+    handler(conn) per connection; counts accepted connections."""
 
     def __init__(self, handler, host="127.0.0.1"):
         self.sock = listen(host)

@@ -49,35 +49,46 @@ def test_unfinished_request_head_is_a_408():
         check(closed_reason(p) == "request_timeout", "close reason")
 
 
-def test_silent_upstream_is_a_504():
+def authority(host, port):
+    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
+
+
+def silent_upstream(host):
     release = threading.Event()
 
     def h(c):
         read_request(c)
         release.wait(DEADLINE)
-    srv = Server(h)
+    srv = Server(h, host)
     with Proxy(args=["--set", "timeouts.upstream_response_ms=300"]) as p:
         s = socket.create_connection(("127.0.0.1", p.port), timeout=DEADLINE)
-        s.sendall(b"GET http://127.0.0.1:%d/ HTTP/1.1\r\nHost: x\r\n\r\n" % srv.port)
+        hp = authority(host, srv.port).encode()
+        s.sendall(b"GET http://%s/ HTTP/1.1\r\nHost: x\r\n\r\n" % hp)
         data = read_all(s)
-        check(data.startswith(b"HTTP/1.1 504 ") and b"no response head" in data, data[:300])
+        check(data.startswith(b"HTTP/1.1 504 ") and hp + b" sent no response head" in data,
+              data[:300])
         s.close()
         check(closed_reason(p) == "upstream_timeout", "close reason")
     release.set()
     srv.close()
 
 
-def upstream_ends(reset):
+def test_silent_upstream_is_a_504():
+    silent_upstream("127.0.0.1")
+
+
+def upstream_ends(reset, host="127.0.0.1"):
     def h(c):
         read_request(c)
         if reset:
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    srv = Server(h)
+    srv = Server(h, host)
     with Proxy() as p:
         s = socket.create_connection(("127.0.0.1", p.port), timeout=DEADLINE)
-        s.sendall(b"GET http://127.0.0.1:%d/ HTTP/1.1\r\nHost: x\r\n\r\n" % srv.port)
+        hp = authority(host, srv.port).encode()
+        s.sendall(b"GET http://%s/ HTTP/1.1\r\nHost: x\r\n\r\n" % hp)
         data = read_all(s)
-        what = b"reset the connection" if reset else b"closed the connection"
+        what = hp + (b" reset the connection" if reset else b" closed the connection")
         check(data.startswith(b"HTTP/1.1 502 ") and what in data, data[:300])
         s.close()
         check(closed_reason(p) == ("upstream_reset" if reset else "upstream_closed"),
@@ -91,6 +102,12 @@ def test_upstream_closing_before_answering_is_a_502():
 
 def test_upstream_resetting_before_answering_is_a_502():
     upstream_ends(True)
+
+
+def test_an_ipv6_upstream_is_named_in_brackets():
+    """The 502 and 504 pages name an IPv6 upstream as [::1]:port."""
+    upstream_ends(False, "::1")
+    silent_upstream("::1")
 
 
 def test_close_delimited_response_over_tls_ends_for_the_client():
@@ -119,4 +136,5 @@ if __name__ == "__main__":
     run_tests([test_unfinished_request_head_is_a_408, test_silent_upstream_is_a_504,
                test_upstream_closing_before_answering_is_a_502,
                test_upstream_resetting_before_answering_is_a_502,
+               test_an_ipv6_upstream_is_named_in_brackets,
                test_close_delimited_response_over_tls_ends_for_the_client])

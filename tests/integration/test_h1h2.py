@@ -7,10 +7,11 @@ keep-alive on one upstream connection, the usual events. Off (the
 default), the upstream is offered http/1.1 only and the request fails with
 a 502."""
 import os
+import ssl
 import subprocess
 
-from smlib import (ADMIN, DEADLINE, Proxy, admin_port, check, check_event_order, parse, run_tests,
-                   scrape, total)
+from smlib import (ADMIN, DEADLINE, Proxy, admin_port, check, check_event_order, connect_via,
+                   http_response, parse, run_tests, scrape, total)
 from tlslab import Lab
 from h2origin import h2_echo_server, pattern
 
@@ -108,5 +109,26 @@ def test_switch_off_fails_with_502():
     srv.close()
 
 
+def test_ipv6_origin_gets_a_bracketed_authority():
+    """An HTTP/1.0 request without Host, to an h2 origin reached as
+    CONNECT [::1]:port: the :authority made from the CONNECT target puts
+    the IPv6 address in brackets."""
+    crt, key = LAB.leaf("h1h2v6", san="IP:::1")
+    srv = h2_echo_server(crt, key, host="::1")
+    with proxy(True) as p:
+        s, status, _ = connect_via(p.port, "[::1]:%d" % srv.port)
+        check(" 200 " in status, status)
+        t = ssl.create_default_context(cafile=p.ca).wrap_socket(s, server_hostname="::1")
+        t.sendall(b"GET /size/3 HTTP/1.0\r\n\r\n")
+        st, _, body = http_response(t)
+        check(st == 200 and body == pattern(3), (st, body))
+        t.close()
+        p.wait_closed(1)
+        hdrs = dict(srv.reqs[0][2])
+        check(hdrs.get(":authority") == "[::1]:%d" % srv.port, srv.reqs)
+    srv.close()
+
+
 if __name__ == "__main__":
-    run_tests([test_http11_client_to_h2_only_origin, test_switch_off_fails_with_502])
+    run_tests([test_http11_client_to_h2_only_origin, test_switch_off_fails_with_502,
+               test_ipv6_origin_gets_a_bracketed_authority])

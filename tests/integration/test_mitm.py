@@ -9,7 +9,7 @@ import tempfile
 
 from smlib import (ADMIN, DEADLINE, Proxy, admin_port, check, check_event_order, connect_via,
                    http_response, parse, run_tests, scrape, total)
-from tlslab import Lab, http_responder, raw_server, tls_server
+from tlslab import Lab, http_responder, raw_server, refusing_client, tls_server
 
 LAB = Lab()
 
@@ -49,7 +49,7 @@ def test_intercepted_requests_and_events():
             check(t in types, "%s missing: %s" % (t, types))
         ok = [e for e in evs if e["type"] == "tls_handshake_succeeded"]
         check({e["side"] for e in ok} == {"client", "server"}, ok)
-        check(all(e["alpn"] == "http/1.1" for e in ok), ok)
+        check(all(e["alpn"] == "http/1.1" and e["sni"] == "localhost" for e in ok), ok)
         ch = [e for e in evs if e["type"] == "tls_client_hello"][0]
         check(ch["sni"] == "localhost" and "http/1.1" in ch["alpn"], ch)
         reqs = [e for e in evs if e["type"] == "proxy_request" and e["method"] != "CONNECT"]
@@ -65,8 +65,10 @@ def test_intercepted_requests_and_events():
 def failure(p, evs, side):
     f = [e for e in evs if e["type"] == "tls_handshake_failed" and e["side"] == side]
     check(len(f) == 1, "expected one %s-side failure: %s" % (side, [e for e in evs if e["type"] != "flow_open"]))
-    for k in ("client", "host", "sni", "tls_failure_source", "tls_ops_provider", "alert", "flow"):
+    for k in ("client", "host", "sni", "tls_failure_source", "inference", "tls_ops_provider",
+              "alert", "tls_error", "flow"):
         check(k in f[0], "failure event lacks %s: %s" % (k, f[0]))
+    check(f[0]["tls_ops_provider"] == "soth-mitm", f[0])
     return f[0]
 
 
@@ -78,6 +80,8 @@ def server_case(srv, want, host="localhost"):
               "%s: no handshake failure seen: %s" % (want, [e["type"] for e in evs]))
         f = failure(p, evs, "server")
         check(f["reason"] == want, "expected %s, got %s" % (want, f))
+        # nothing is guessed on the upstream side
+        check(f["tls_failure_source"] == "native_authoritative" and f["inference"] == "none", f)
         check(b"502" in out.stdout and want.encode() in out.stdout,
               "the client must get a 502 naming %s: %r %r" % (want, out.stdout, out.stderr))
         return f
@@ -112,23 +116,100 @@ def test_server_side_failures_are_classified():
 
 
 def test_client_side_failures_are_classified():
+    """Each way a client refuses us, and what the event says: the reason is
+    what was seen (an alert, else the eof or reset), tls_failure_source says
+    how it was known, and a guess from timing is named in inference, never
+    passed off as the reason."""
     crt, key = LAB.leaf("good2")
     srv = tls_server(crt, key)
+    target = "localhost:%d" % srv.port
+    authoritative = ("native_authoritative", "none")
+    inferred = ("native_inferred", "closed_after_certificate")
     with mitm_proxy() as p:
-        # a client that does not trust our CA
-        out = subprocess.run(["curl", "-sS", "-m", "20", "-x", p.url,
-                              "https://localhost:%d/" % srv.port], capture_output=True,
-                             timeout=DEADLINE)
+        cases = []
+
+        def expect(what, side_reason_alert, how):
+            cases.append((what, side_reason_alert, how))
+            return p.wait_closed(len(cases))
+
+        # curl without our CA (OpenSSL, TLS 1.3): an unencrypted unknown_ca
+        # alert, which wolfSSL cannot read itself
+        out = subprocess.run(["curl", "-sS", "-m", "20", "-x", p.url, "https://%s/" % target],
+                             capture_output=True, timeout=DEADLINE)
         check(out.returncode != 0, "curl without our CA must fail")
-        # a client that closes mid-handshake
-        s, status, _ = connect_via(p.port, "localhost:%d" % srv.port)
+        expect("curl", ("client", "unknown_ca", 48), authoritative)
+        # openssl s_client refusing us, TLS 1.3 and TLS 1.2 (read by wolfSSL)
+        for v in ("-tls1_3", "-tls1_2"):
+            subprocess.run(["openssl", "s_client", v, "-proxy", "127.0.0.1:%d" % p.port,
+                            "-connect", target, "-servername", "localhost",
+                            "-verify_return_error", "-CAfile", LAB.ca],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=DEADLINE)
+            expect("s_client " + v, ("client", "unknown_ca", 48), authoritative)
+        # the alert OpenSSL makes in TLS 1.3 is unencrypted: 21, 3.3, 2 bytes
+        alert = refusing_client(p.port, target, "alert", LAB.ca)
+        check(alert == bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 48]), alert.hex())
+        expect("python, alert", ("client", "unknown_ca", 48), authoritative)
+        # the same client closing, or resetting, without sending its alert
+        refusing_client(p.port, target, "close", LAB.ca)
+        expect("python, closes", ("client", "eof", -1), inferred)
+        refusing_client(p.port, target, "reset", LAB.ca)
+        expect("python, resets", ("client", "reset", -1), inferred)
+        # a client that closes in the middle of its ClientHello: no guess
+        s, status, _ = connect_via(p.port, target)
         check(status.startswith("HTTP/1.1 200"), status)
         s.sendall(bytes([0x16, 0x03, 0x01, 0x00, 0x80, 0x01]))  # part of a ClientHello
         s.close()
-        evs = p.wait_closed(2)
-        fails = sorted((e["side"], e["reason"]) for e in evs if e["type"] == "tls_handshake_failed")
-        check(fails == [("client", "eof"), ("client", "unknown_ca")], fails)
+        evs = expect("hello cut", ("client", "eof", -1), authoritative)
+        flows = [e["flow"] for e in evs if e["type"] == "flow_closed"]
+        for (what, want, how), flow in zip(cases, flows):
+            f = [e for e in evs if e["type"] == "tls_handshake_failed" and e["flow"] == flow]
+            check(len(f) == 1, "%s: %s" % (what, f))
+            f = f[0]
+            got = ((f["side"], f["reason"], f["alert"]), (f["tls_failure_source"], f["inference"]))
+            check(got == (want, how), "%s: expected %s, got %s" % (what, (want, how), f))
+            check(f["tls_ops_provider"] == "soth-mitm", f)
     srv.close()
+
+def test_ip_literal_targets_are_verified_against_ip_sans():
+    """CONNECT to an IP literal, v6 and v4: the upstream's certificate must
+    name the address as an iPAddress subjectAltName (a dNSName spelling the
+    address does not count), no IP goes out as SNI, the client gets a leaf
+    whose iPAddress SAN curl accepts, and every host:port printed for an IPv6
+    target is in brackets."""
+    cases = [  # (origin address, certificate SAN, expected failure or None)
+        ("::1", "IP:::1", None),
+        ("127.0.0.1", "IP:127.0.0.1", None),
+        ("::1", "IP:::2", "hostname_mismatch"),
+        ("127.0.0.1", "DNS:127.0.0.1", "hostname_mismatch"),
+        ("127.0.0.1", "IP:127.0.0.2,DNS:localhost", "hostname_mismatch"),
+    ]
+    for i, (addr, san, want) in enumerate(cases):
+        crt, key = LAB.leaf("ipsan%d" % i, san=san)
+        srv = tls_server(crt, key, alpn=["http/1.1"], host=addr)
+        hostport = ("[%s]:%d" if ":" in addr else "%s:%d") % (addr, srv.port)
+        with mitm_proxy(threads=1) as p:
+            out = curl(p, "https://%s/ip" % hostport, ok=want is None)
+            evs = p.wait_closed(1)
+            check_event_order(evs)
+            what = "%s %s: %r %r" % (addr, san, out.stdout, out.stderr)
+            if want is None:
+                check(out.stdout.endswith(b"path=/ip body=0\n"), what)
+                ok = [e for e in evs if e["type"] == "tls_handshake_succeeded"]
+                check({e["side"] for e in ok} == {"client", "server"}, ok)
+                check(all(e["sni"] == "" for e in ok), "no SNI either side: %s" % ok)
+                leaf = [e for e in evs if e["type"] == "tls_leaf_cert"]
+                check(leaf and leaf[0]["name"] == addr, leaf)
+            else:
+                check(out.returncode == 0 and b"502" in out.stdout, what)
+                check(want.encode() in out.stdout, what)
+                check(hostport.encode() in out.stdout, "the 502 names %s: %s" % (hostport, what))
+                f = failure(p, evs, "server")
+                check(f["reason"] == want and f["host"] == hostport, f)
+            check(srv.snis and all(n is None for n in srv.snis),
+                  "no SNI for an IP literal (RFC 6066): %s" % srv.snis)
+            dec = [e for e in evs if e["type"] == "connect_decision"]
+            check(dec and dec[0]["host"] == addr and dec[0]["port"] == srv.port, dec)
+        srv.close()
 
 
 def test_non_tls_after_connect_is_tunnelled_or_refused():
@@ -361,6 +442,7 @@ def test_upstream_close_is_passed_to_the_client():
 if __name__ == "__main__":
     run_tests([test_intercepted_requests_and_events, test_rsa_ca_signs_leaves, test_server_side_failures_are_classified,
                test_client_side_failures_are_classified,
+               test_ip_literal_targets_are_verified_against_ip_sans,
                test_non_tls_after_connect_is_tunnelled_or_refused,
                test_records_to_the_client_start_small_then_grow,
                test_keylog_holds_the_secrets_of_both_sessions,

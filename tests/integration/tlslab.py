@@ -1,7 +1,8 @@
 """A certificate lab on loopback: a test CA, leaves that are valid, expired,
-not yet valid, for the wrong name, signed by an unknown CA, and TLS servers
+not yet valid, for the wrong name, signed by an unknown CA, TLS servers
 that misbehave in each way a real server can (alert, stall, EOF, reset,
-ALPN, old version)."""
+ALPN, old version), and clients that refuse the proxy's certificate in each
+way a real client does (alert, close, reset)."""
 import os
 import socket
 import ssl
@@ -9,7 +10,7 @@ import subprocess
 import tempfile
 import threading
 
-from smlib import DEADLINE, Server, check
+from smlib import DEADLINE, Failure, Server, check, connect_via
 
 
 def _run(*args):
@@ -88,8 +89,15 @@ def http_responder(body=b"hello from the origin\n"):
 
 
 def tls_server(cert, key, handler=None, alpn=None, max_version=None, min_version=None,
-               keylog=None):
+               keylog=None, host="127.0.0.1"):
+    """A TLS origin on host; srv.snis lists the SNI of each ClientHello
+    (None when the client sent none)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    snis = []
+
+    def on_sni(sock, name, c):
+        snis.append(name)
+    ctx.sni_callback = on_sni
     ctx.load_cert_chain(cert, key)
     if keylog:
         ctx.keylog_filename = keylog
@@ -108,7 +116,9 @@ def tls_server(cert, key, handler=None, alpn=None, max_version=None, min_version
             return
         with t:
             handler(t)
-    return Server(h)
+    srv = Server(h, host)
+    srv.snis = snis
+    return srv
 
 
 def raw_server(behaviour):
@@ -132,3 +142,35 @@ def raw_server(behaviour):
     srv = Server(h)
     srv.release = release
     return srv
+
+
+def refusing_client(proxy_port, target, then, cafile, name="localhost"):
+    """A client (Python's ssl: OpenSSL) that does not trust the proxy's CA
+    (it trusts cafile): CONNECT target, ClientHello, the proxy's flight read
+    until OpenSSL's verification refuses it. then: 'alert' sends the alert
+    OpenSSL made for it, 'close' closes without it, 'reset' resets without
+    it. Returns the alert's bytes as OpenSSL wrote them."""
+    s, status, _ = connect_via(proxy_port, target)
+    check(" 200 " in status, status)
+    ctx = ssl.create_default_context(cafile=cafile)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    t = ctx.wrap_bio(inc, out, server_hostname=name)
+    while True:
+        try:
+            t.do_handshake()
+            raise Failure("the client accepted the proxy's certificate")
+        except ssl.SSLWantReadError:
+            if out.pending:
+                s.sendall(out.read())
+            b = s.recv(65536)
+            check(b, "the proxy closed before its certificate")
+            inc.write(b)
+        except ssl.SSLCertVerificationError:
+            break
+    alert = out.read()
+    if then == "alert":
+        s.sendall(alert)
+    elif then == "reset":
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.close()
+    return alert

@@ -232,8 +232,70 @@ Test(engine_tls, a_refused_handshake_is_reported_once)
 	cr_assert_eq(eng_events(t.e, SM_EV_TLS_HANDSHAKE_FAILED, evs, 4), 1);
 	cr_assert_eq(evs[0]->i[0], SM_TLS_SIDE_CLIENT);
 	cr_assert_neq(evs[0]->i[1], SM_TLS_RESET);
+	cr_assert_eq(evs[0]->i[4], SM_TLS_SRC_NATIVE_AUTHORITATIVE, "an alert says it");
+	cr_assert_eq(evs[0]->i[5], SM_TLS_INF_NONE);
 	cr_assert_eq(eng_event(t.e, SM_EV_FLOW_CLOSED)->i[0], SM_CLOSE_TLS_CLIENT_FAILED);
 	run_end(&t);
+}
+
+/* Drives the peers until the proxy's flight to the client (its
+ * certificate) is a pending write; returns it, not completed. */
+static struct eng_op *client_flight(struct run *t)
+{
+	for (int round = 0; round < 1000; round++) {
+		struct eng_op *w = eng_find(t->e, EK_WRITE, t->c.fd);
+		if (w && t->o.hs == SM_OK)
+			return w;
+		bool moved = tls_peer_step(t->e, &t->o, 16384);
+		if (!eng_find(t->e, EK_WRITE, t->c.fd) || t->o.hs != SM_OK)
+			moved |= tls_peer_step(t->e, &t->c, 16384);
+		cr_assert(moved, "stuck before the proxy's flight to the client");
+	}
+	cr_assert_fail("no flight");
+	return NULL;
+}
+
+/* A client that closes without an alert: what was seen (eof, reset) is the
+ * reason. After our certificate reached its socket, the event adds the
+ * guess closed_after_certificate and says the source is inferred; before
+ * (the flight's write still in flight), there is no guess. */
+Test(engine_tls, a_client_closing_without_an_alert_is_an_eof_and_the_guess_is_named)
+{
+	static const struct {
+		bool delivered; /* the flight's write completed first */
+		bool reset;     /* the client resets instead of closing */
+		int reason, source, inference;
+	} cases[] = {
+	        {true, false, SM_TLS_EOF, SM_TLS_SRC_NATIVE_INFERRED,
+	         SM_TLS_INF_CLOSED_AFTER_CERTIFICATE},
+	        {true, true, SM_TLS_RESET, SM_TLS_SRC_NATIVE_INFERRED,
+	         SM_TLS_INF_CLOSED_AFTER_CERTIFICATE},
+	        {false, false, SM_TLS_EOF, SM_TLS_SRC_NATIVE_AUTHORITATIVE, SM_TLS_INF_NONE},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct run t;
+		run_start(&t, NULL, "origin.test", "", "origin.test", "");
+		struct eng_op *w = client_flight(&t);
+		if (cases[i].delivered)
+			eng_complete(t.e, w, (int)w->n, 0);
+		if (cases[i].reset)
+			eng_complete(t.e, eng_need(t.e, EK_RECV, t.c.fd), -ECONNRESET, 0);
+		else
+			eng_recv(t.e, t.c.fd, "", 0);
+		if (!cases[i].delivered && w->live)
+			eng_complete(t.e, w, -EPIPE, 0);
+		const struct sm_event *evs[4];
+		cr_assert_eq(eng_events(t.e, SM_EV_TLS_HANDSHAKE_FAILED, evs, 4), 1, "case %zu", i);
+		cr_expect_eq(evs[0]->i[0], SM_TLS_SIDE_CLIENT);
+		cr_expect_eq(evs[0]->i[1], cases[i].reason, "case %zu: %s", i,
+		             sm_tls_reason_name((int)evs[0]->i[1]));
+		cr_expect_eq(evs[0]->i[2], -1, "case %zu: no alert", i);
+		cr_expect_eq(evs[0]->i[4], cases[i].source, "case %zu: %s", i,
+		             sm_tls_source_name((int)evs[0]->i[4]));
+		cr_expect_eq(evs[0]->i[5], cases[i].inference, "case %zu", i);
+		cr_expect_eq(eng_event(t.e, SM_EV_FLOW_CLOSED)->i[0], SM_CLOSE_TLS_CLIENT_FAILED);
+		run_end(&t);
+	}
 }
 
 /* A close-delimited response (no Content-Length, no chunking) whose origin

@@ -31,6 +31,41 @@ Test(event, flow_closed_json_is_exact)
 	                 "\"bytes_down\":20,\"duration_us\":30}\n");
 }
 
+/* docs/events.md's tls_handshake_failed row, field for field: the source
+ * says how the reason was known, inference names the guess (if any), and
+ * the provider is the product. */
+Test(event, tls_handshake_failed_json_is_exact)
+{
+	struct sm_event ev = mk(SM_EV_TLS_HANDSHAKE_FAILED);
+	ev.i[0] = SM_TLS_SIDE_CLIENT;
+	ev.i[1] = SM_TLS_EOF;
+	ev.i[2] = -1;
+	ev.i[3] = -308;
+	ev.i[4] = SM_TLS_SRC_NATIVE_INFERRED;
+	ev.i[5] = SM_TLS_INF_CLOSED_AFTER_CERTIFICATE;
+	sm_event_set_str(&ev, 0, "127.0.0.1:5000", 14);
+	sm_event_set_str(&ev, 1, "[::1]:443", 9);
+	sm_event_set_str(&ev, 2, "", 0);
+	char buf[1024];
+	size_t n = sm_event_to_json(&ev, buf, sizeof(buf));
+	buf[n] = 0;
+	cr_expect_str_eq(
+	        buf, "{\"ts\":1700000000.123456,\"core\":1,\"flow\":42,\"seq\":3,"
+	             "\"type\":\"tls_handshake_failed\",\"side\":\"client\",\"reason\":\"eof\","
+	             "\"alert\":-1,\"tls_error\":-308,\"tls_failure_source\":\"native_inferred\","
+	             "\"inference\":\"closed_after_certificate\",\"client\":\"127.0.0.1:5000\","
+	             "\"host\":\"[::1]:443\",\"sni\":\"\",\"tls_ops_provider\":\"soth-mitm\"}\n");
+	ev.i[1] = SM_TLS_UNKNOWN_CA;
+	ev.i[2] = 48;
+	ev.i[4] = SM_TLS_SRC_NATIVE_AUTHORITATIVE;
+	ev.i[5] = SM_TLS_INF_NONE;
+	n = sm_event_to_json(&ev, buf, sizeof(buf));
+	buf[n] = 0;
+	cr_expect_not_null(strstr(buf, "\"reason\":\"unknown_ca\",\"alert\":48,"));
+	cr_expect_not_null(strstr(
+	        buf, "\"tls_failure_source\":\"native_authoritative\",\"inference\":\"none\""));
+}
+
 Test(event, strings_are_escaped_and_truncation_is_flagged)
 {
 	struct sm_event ev = mk(SM_EV_PROXY_REQUEST);
@@ -113,7 +148,14 @@ Test(event, names_are_stable)
 		cr_expect_str_neq(sm_tls_reason_name(r), "unknown", "tls reason %d unnamed", r);
 	for (int k = 0; k < SM_PARSE_STAGE_COUNT; k++)
 		cr_expect_str_neq(sm_parse_stage_name(k), "unknown", "stage %d unnamed", k);
-	cr_expect_str_eq(sm_tls_source_name(SM_TLS_SRC_PEER), "peer_alert");
+	cr_expect_str_eq(sm_tls_source_name(SM_TLS_SRC_PEER), "peer_alert"); /* retired, kept */
+	cr_expect_str_eq(sm_tls_source_name(SM_TLS_SRC_NATIVE_AUTHORITATIVE),
+	                 "native_authoritative");
+	cr_expect_str_eq(sm_tls_source_name(SM_TLS_SRC_NATIVE_INFERRED), "native_inferred");
+	for (int k = 0; k < SM_TLS_INF_COUNT; k++)
+		cr_expect_str_neq(sm_tls_inference_name(k), "unknown", "inference %d unnamed", k);
+	cr_expect_str_eq(sm_tls_inference_name(SM_TLS_INF_CLOSED_AFTER_CERTIFICATE),
+	                 "closed_after_certificate");
 	cr_expect_str_eq(sm_action_name(SM_ACTION_COUNT), "unknown");
 }
 

@@ -152,6 +152,30 @@ Test(forge, ip_leaves_get_ip_sans)
 		const char *t = run(cmd, 0);
 		cr_assert_not_null(strstr(t, cases[i].san), "%s: %s", name, t);
 		cr_assert_null(strstr(t, "DNS:"), "%s", t);
+		/* our reader (upstream IP verification) finds exactly that address */
+		struct sm_x509_info li;
+		uint8_t a[16];
+		size_t alen;
+		cr_assert_eq(sm_x509_parse(der, len, &li), SM_OK);
+		cr_assert(li.has_san);
+		cr_assert(sm_forge_parse_ip(name, strlen(name), a, &alen));
+		cr_assert(sm_x509_san_has_ip(&li, a, alen), "%s", name);
+		a[alen - 1] ^= 1;
+		cr_assert_not(sm_x509_san_has_ip(&li, a, alen), "%s: another address", name);
+		cr_assert_not(sm_x509_san_has_ip(&li, a, 3), "neither 4 nor 16 bytes");
+	}
+	/* a name spelling an address is no address: only iPAddress entries count */
+	{
+		size_t len;
+		int64_t na;
+		struct sm_x509_info li;
+		static const uint8_t lo[4] = {127, 0, 0, 1};
+		cr_assert_eq(
+		        sm_forge_leaf(&forge, "localhost", 9, now, der, sizeof(der), &len, &na),
+		        SM_OK);
+		cr_assert_eq(sm_x509_parse(der, len, &li), SM_OK);
+		cr_assert(li.has_san);
+		cr_assert_not(sm_x509_san_has_ip(&li, lo, 4));
 	}
 	uint8_t ip[16];
 	size_t n;

@@ -239,6 +239,66 @@ Test(session, failures_are_classified_on_both_sides)
 	}
 }
 
+/* An upstream reached by its address: the certificate must carry that
+ * address as an iPAddress SAN. On a mismatch the client fails in the call
+ * that saw the certificate, and what that call wrote (TLS 1.3 Finished,
+ * TLS 1.2 key exchange) never leaves: the server never completes. */
+Test(session, ip_literal_is_verified_against_ip_sans)
+{
+	static const struct {
+		const char *leaf;   /* name the leaf is forged for */
+		const char *target; /* the address the client reaches */
+		int flags;
+		bool ok;
+	} cases[] = {
+	        {"::1", "::1", 0, true},
+	        {"127.0.0.1", "127.0.0.1", 0, true},
+	        {"127.0.0.1", "127.0.0.1", CLIENT_TLS12, true},
+	        {"::2", "::1", 0, false},
+	        {"127.0.0.2", "127.0.0.1", CLIENT_TLS12, false},
+	        {"localhost", "127.0.0.1", 0, false},        /* a dNSName is no address */
+	        {"127.0.0.1", "::ffff:127.0.0.1", 0, false}, /* byte for byte */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		static struct pair p;
+		uint8_t ip[16];
+		size_t ip_len;
+		const char *target = cases[i].target;
+		cr_assert(sm_forge_parse_ip(target, strlen(target), ip, &ip_len));
+		pair_init(&p, cases[i].leaf, TRUST_CA | cases[i].flags);
+		sm_tls_verify_ip(&p.c, ip, ip_len);
+		int cres = SM_AGAIN, sres = SM_AGAIN;
+		for (int k = 0; k < 100 && (cres == SM_AGAIN || sres == SM_AGAIN); k++) {
+			if (cres == SM_AGAIN) {
+				cres = sm_tls_handshake(&p.c);
+				const uint8_t *q;
+				if (cres == SM_ERR_PROTOCOL)
+					cr_assert_eq(sm_tls_out(&p.c, &q), 0,
+					             "%s: the failing call's output is dropped",
+					             target);
+			}
+			if (sres == SM_AGAIN)
+				sres = sm_tls_handshake(&p.s);
+			bool moved = pump(&p.c, &p.s, 1 << 20) | pump(&p.s, &p.c, 1 << 20);
+			if (!moved && cres != SM_AGAIN)
+				break;
+		}
+		int alert;
+		if (cases[i].ok) {
+			cr_expect_eq(cres, SM_OK, "%s for %s: %d (err %d)", cases[i].leaf, target,
+			             cres, p.c.err);
+			cr_expect_eq(sres, SM_OK, "%s for %s", cases[i].leaf, target);
+		} else {
+			cr_expect_eq(cres, SM_ERR_PROTOCOL, "%s for %s", cases[i].leaf, target);
+			cr_expect_eq(sm_tls_reason(&p.c, &alert), SM_TLS_HOSTNAME_MISMATCH,
+			             "%s for %s: err %d", cases[i].leaf, target, p.c.err);
+			cr_expect_eq(sres, SM_AGAIN, "%s for %s: the server never completes",
+			             cases[i].leaf, target);
+		}
+		pair_free(&p);
+	}
+}
+
 Test(session, peer_closing_mid_handshake_is_eof)
 {
 	static struct pair p;
@@ -250,6 +310,147 @@ Test(session, peer_closing_mid_handshake_is_eof)
 	int alert;
 	cr_expect_eq(sm_tls_reason(&p.s, &alert), SM_TLS_EOF);
 	pair_free(&p);
+}
+
+/* Runs the client until the server's flight is waiting in the server's out
+ * queue (nothing of it handed out yet). */
+static void to_server_flight(struct pair *p)
+{
+	for (int i = 0; i < 20; i++) {
+		cr_assert_eq(sm_tls_handshake(&p->c), SM_AGAIN);
+		pump(&p->c, &p->s, 1 << 20);
+		cr_assert_eq(sm_tls_handshake(&p->s), SM_AGAIN);
+		if (p->s.cert_end)
+			return;
+		pump(&p->s, &p->c, 1 << 20);
+	}
+	cr_assert_fail("no certificate flight");
+}
+
+/* The closed_after_certificate inference rests on this: the flight with our
+ * certificate was written whole and handed out. Not a HelloRetryRequest,
+ * not a resumption, and not a flight still (partly) in the out queue. */
+Test(session, certificate_delivered_counts_only_the_whole_certificate_flight)
+{
+	static const int flags[] = {0, CLIENT_TLS12};
+	for (size_t i = 0; i < 2; i++) {
+		static struct pair p;
+		pair_init(&p, "origin.test", TRUST_CA | flags[i]);
+		to_server_flight(&p);
+		const uint8_t *q;
+		size_t n = sm_tls_out(&p.s, &q);
+		cr_assert_gt(n, 100);
+		cr_expect_not(sm_tls_certificate_delivered(&p.s), "written, not handed out");
+		cr_assert_eq(sm_tls_feed(&p.c, q, n - 1), n - 1);
+		sm_tls_out_done(&p.s, n - 1);
+		cr_expect_not(sm_tls_certificate_delivered(&p.s), "one byte still waits");
+		pump(&p.s, &p.c, 1 << 20);
+		cr_expect(sm_tls_certificate_delivered(&p.s), "flags %d", flags[i]);
+		cr_expect_not(sm_tls_certificate_delivered(&p.c), "a client sends none");
+		pair_free(&p);
+	}
+	/* a HelloRetryRequest (the client sent no key share) is no certificate */
+	static struct pair p;
+	pair_init(&p, "origin.test", TRUST_CA);
+	cr_assert_eq(wolfSSL_NoKeyShares(p.c.ssl), WOLFSSL_SUCCESS);
+	cr_assert_eq(sm_tls_handshake(&p.c), SM_AGAIN);
+	pump(&p.c, &p.s, 1 << 20);
+	cr_assert_eq(sm_tls_handshake(&p.s), SM_AGAIN);
+	const uint8_t *q;
+	cr_assert_gt(sm_tls_out(&p.s, &q), 0);
+	pump(&p.s, &p.c, 1 << 20);
+	cr_expect_not(sm_tls_certificate_delivered(&p.s), "the HelloRetryRequest went out");
+	int cres, sres;
+	run(&p, &cres, &sres, 1 << 20);
+	cr_assert_eq(cres, SM_OK);
+	cr_assert_eq(sres, SM_OK);
+	cr_expect(sm_tls_certificate_delivered(&p.s), "then the certificate");
+	/* a resumed session's flight carries no certificate */
+	uint8_t b[64];
+	size_t got;
+	cr_assert_eq(sm_tls_read(&p.c, b, sizeof(b), &got), SM_AGAIN); /* takes the ticket */
+	WOLFSSL_SESSION *sess = wolfSSL_get1_session(p.c.ssl);
+	cr_assert_not_null(sess);
+	static struct sm_tls s2, c2;
+	static uint8_t s2out[32768], c2out[32768];
+	cr_assert_eq(sm_tls_init(&s2, p.sctx, true, s2out, sizeof(s2out)), SM_OK);
+	cr_assert_eq(sm_tls_init(&c2, p.cctx, false, c2out, sizeof(c2out)), SM_OK);
+	cr_assert_eq(wolfSSL_set_session(c2.ssl, sess), WOLFSSL_SUCCESS);
+	for (int i = 0; i < 20 && !(s2.handshake_done && c2.handshake_done); i++) {
+		sm_tls_handshake(&c2);
+		pump(&c2, &s2, 1 << 20);
+		sm_tls_handshake(&s2);
+		pump(&s2, &c2, 1 << 20);
+	}
+	cr_assert(s2.handshake_done && c2.handshake_done);
+	cr_assert(wolfSSL_session_reused(s2.ssl), "resumed");
+	cr_expect_not(sm_tls_certificate_delivered(&s2), "no certificate in a resumption");
+	wolfSSL_SESSION_free(sess);
+	sm_tls_free(&s2);
+	sm_tls_free(&c2);
+	pair_free(&p);
+}
+
+/* A fatal alert the peer sends unencrypted after the keys changed (what
+ * OpenSSL clients do in TLS 1.3 when they refuse our certificate): wolfSSL
+ * fails the record with PARSE_ERROR and keeps no history of it; the alert
+ * is still what is reported, whatever the cuts of the record. */
+Test(session, an_unencrypted_alert_after_the_flight_is_the_reason)
+{
+	static const struct {
+		uint8_t code;
+		enum sm_tls_reason want;
+	} alerts[] = {
+	        {48, SM_TLS_UNKNOWN_CA}, {42, SM_TLS_UNKNOWN_CA}, {40, SM_TLS_HANDSHAKE_ALERT}};
+	for (size_t i = 0; i < sizeof(alerts) / sizeof(alerts[0]); i++) {
+		for (size_t cut = 1; cut <= 7; cut++) {
+			static struct pair p;
+			pair_init(&p, "origin.test", TRUST_CA);
+			to_server_flight(&p);
+			pump(&p.s, &p.c, 1 << 20);
+			const uint8_t rec[7] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, alerts[i].code};
+			for (size_t k = 0; k < sizeof(rec); k += cut) {
+				size_t n = sizeof(rec) - k < cut ? sizeof(rec) - k : cut;
+				cr_assert_eq(sm_tls_feed(&p.s, rec + k, n), n);
+			}
+			cr_assert_eq(sm_tls_handshake(&p.s), SM_ERR_PROTOCOL);
+			int alert;
+			cr_expect_eq(sm_tls_reason(&p.s, &alert), alerts[i].want,
+			             "alert %u cut %zu: %s", alerts[i].code, cut,
+			             sm_tls_reason_name(sm_tls_reason(&p.s, &alert)));
+			cr_expect_eq(alert, alerts[i].code);
+			pair_free(&p);
+		}
+	}
+	/* a warning is no failure's reason: a close after it is an eof */
+	static struct pair p;
+	pair_init(&p, "origin.test", TRUST_CA);
+	to_server_flight(&p);
+	pump(&p.s, &p.c, 1 << 20);
+	const uint8_t warn[7] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 90};
+	cr_assert_eq(sm_tls_feed(&p.s, warn, sizeof(warn)), sizeof(warn));
+	sm_tls_feed_eof(&p.s);
+	cr_assert_eq(sm_tls_handshake(&p.s), SM_ERR_PROTOCOL);
+	int alert;
+	enum sm_tls_reason r = sm_tls_reason(&p.s, &alert);
+	cr_expect(r != SM_TLS_UNKNOWN_CA, "%s", sm_tls_reason_name(r));
+	pair_free(&p);
+}
+
+/* How a reason was known: only an eof or reset of a client that had our
+ * certificate is a guess, and the reason stays what was seen. */
+Test(session, attribution_names_the_one_inference)
+{
+	enum sm_tls_inference inf;
+	for (int r = 0; r < SM_TLS_REASON_COUNT; r++) {
+		cr_expect_eq(sm_tls_attribute(r, false, &inf), SM_TLS_SRC_NATIVE_AUTHORITATIVE);
+		cr_expect_eq(inf, SM_TLS_INF_NONE);
+		bool guess = r == SM_TLS_EOF || r == SM_TLS_RESET;
+		cr_expect_eq(sm_tls_attribute(r, true, &inf),
+		             guess ? SM_TLS_SRC_NATIVE_INFERRED : SM_TLS_SRC_NATIVE_AUTHORITATIVE,
+		             "%s", sm_tls_reason_name(r));
+		cr_expect_eq(inf, guess ? SM_TLS_INF_CLOSED_AFTER_CERTIFICATE : SM_TLS_INF_NONE);
+	}
 }
 
 Test(session, names)
