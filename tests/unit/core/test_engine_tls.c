@@ -323,3 +323,32 @@ Test(engine_tls, close_delimited_response_ends_with_our_close_notify)
 	cr_assert_eq(eng_event(t.e, SM_EV_FLOW_CLOSED)->i[0], SM_CLOSE_UPSTREAM_NO_CLOSE_NOTIFY);
 	run_end(&t);
 }
+
+/* Slowloris on the handshake: a ClientHello that comes a byte at a time is
+ * still bounded by tls.handshake_timeout_ms from its start; the bytes keep
+ * the flow's idle timer alive, not the handshake's deadline. */
+Test(engine_tls, a_hello_trickling_in_is_cut_at_the_handshake_deadline)
+{
+	const char *sets[] = {"tls.handshake_timeout_ms=1000", NULL};
+	struct run t;
+	uint64_t t0 = sm_now_ns();
+	run_start(&t, sets, "origin.test", "", "origin.test", "");
+	sm_tls_handshake(&t.c.t);
+	const uint8_t *q;
+	size_t k = sm_tls_out(&t.c.t, &q);
+	cr_assert(k > 40);
+	for (size_t i = 0; i < 20; i++) { /* one byte every 100 ms of fake time */
+		eng_recv(t.e, t.c.fd, q + i, 1);
+		sm_loop_tick(&t.e->r, t0 + (i + 1) * 100000000ull);
+		eng_settle(t.e);
+		if (i < 8)
+			cr_assert_eq(eng_events(t.e, SM_EV_FLOW_CLOSED, NULL, 0), 0, "byte %zu", i);
+		if (eng_events(t.e, SM_EV_FLOW_CLOSED, NULL, 0))
+			break;
+		cr_assert(i < 11, "still open 1.1 s after the hello began");
+	}
+	const struct sm_event *ev = eng_event(t.e, SM_EV_TLS_HANDSHAKE_FAILED);
+	cr_assert_eq(ev->i[1], SM_TLS_TIMEOUT);
+	cr_assert_eq(eng_event(t.e, SM_EV_FLOW_CLOSED)->i[0], SM_CLOSE_TLS_CLIENT_FAILED);
+	run_end(&t);
+}
