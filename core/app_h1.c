@@ -49,13 +49,13 @@ struct h1_app {
 	struct sm_metrics_reqclock rclock; /* request start times for latency metrics */
 };
 
-static struct sm_h1_limits h1_limits(const struct sm_reactor *r)
+static struct sm_h1_limits h1_limits(const struct sm_flow *f)
 {
 	/* with request-level rules every request waits for its decision */
-	return (struct sm_h1_limits){.max_head = r->cfg->limits.max_header_bytes,
-	                             .hold_every_request = r->req_rules,
+	return (struct sm_h1_limits){.max_head = sm_flow_cfg(f)->limits.max_header_bytes,
+	                             .hold_every_request = f->snap->req_rules,
 	                             .keep_websocket = 1,
-	                             .strip_alt_svc_h3 = r->cfg->strip_alt_svc_h3};
+	                             .strip_alt_svc_h3 = sm_flow_cfg(f)->strip_alt_svc_h3};
 }
 
 static void app_free(void *cache)
@@ -173,7 +173,7 @@ static void head_clocks(struct sm_reactor *r, struct sm_flow *f, struct h1_app *
 	uint64_t now = 0;
 	if (!a->head_since_ns && sm_h1_request_started(a->h1)) {
 		a->head_since_ns = now = sm_now_ns();
-		sm_flow_deadline(r, f, now + ms_ns(r->cfg->timeouts.request_head_ms));
+		sm_flow_deadline(r, f, now + ms_ns(sm_flow_cfg(f)->timeouts.request_head_ms));
 	}
 	bool awaited = sm_h1_response_awaited(a->h1);
 	if (!awaited) {
@@ -181,7 +181,8 @@ static void head_clocks(struct sm_reactor *r, struct sm_flow *f, struct h1_app *
 	} else if (!a->resp_since_ns) {
 		a->resp_since_ns = now ? now : sm_now_ns();
 		sm_flow_deadline(r, f,
-		                 a->resp_since_ns + ms_ns(r->cfg->timeouts.upstream_response_ms));
+		                 a->resp_since_ns +
+		                         ms_ns(sm_flow_cfg(f)->timeouts.upstream_response_ms));
 	}
 }
 
@@ -379,7 +380,7 @@ static void upgraded(struct sm_reactor *r, struct sm_flow *f, struct h1_app *a)
 	struct sm_raw_start rs = {0};
 	sm_h1_header_find(a->h1, 1, "sec-websocket-extensions", &rs.ext, &rs.ext_len);
 	const struct sm_conn *c = f->st->conn;
-	if (r->cfg->observe.websocket || !c[SM_SIDE_CLIENT].xprt->spliceable ||
+	if (sm_flow_cfg(f)->observe.websocket || !c[SM_SIDE_CLIENT].xprt->spliceable ||
 	    !c[SM_SIDE_UPSTREAM].xprt->spliceable)
 		sm_stack_install(r, f, &sm_app_raw, &rs);
 	else
@@ -486,7 +487,7 @@ static void pump_upstream(struct sm_reactor *r, struct sm_flow *f, struct h1_app
 
 static struct h1_app *app_new(struct sm_reactor *r, struct sm_flow *f)
 {
-	struct sm_h1_limits lim = h1_limits(r);
+	struct sm_h1_limits lim = h1_limits(f);
 	size_t len = sm_h1_footprint(&lim);
 	struct h1_app *a = f->st->cache.free == app_free ? f->st->cache.p : NULL;
 	if (a)
@@ -510,14 +511,14 @@ static struct h1_app *app_new(struct sm_reactor *r, struct sm_flow *f)
 	/* the first request's head is due from now (the connection, or the
 	 * end of the TLS handshakes) */
 	a->head_since_ns = sm_now_ns();
-	sm_flow_deadline(r, f, a->head_since_ns + ms_ns(r->cfg->timeouts.request_head_ms));
+	sm_flow_deadline(r, f, a->head_since_ns + ms_ns(sm_flow_cfg(f)->timeouts.request_head_ms));
 	if (!a->h1) {
 		app_free(a);
 		return NULL;
 	}
 	struct sm_observe_sink sink;
 	sm_flow_sink(&a->ref, &sink);
-	a->obs = sm_observe_h1_new(&r->cfg->observe, &sink, a->h1);
+	a->obs = sm_observe_h1_new(&sm_flow_cfg(f)->observe, &sink, a->h1);
 	return a;
 }
 
@@ -592,8 +593,8 @@ static void head_late(struct sm_reactor *r, struct sm_flow *f, struct h1_app *a,
 {
 	const struct sm_conn *cc = &f->st->conn[SM_SIDE_CLIENT];
 	int reason = request ? SM_CLOSE_REQUEST_TIMEOUT : SM_CLOSE_UPSTREAM_TIMEOUT;
-	uint32_t ms =
-	        request ? r->cfg->timeouts.request_head_ms : r->cfg->timeouts.upstream_response_ms;
+	uint32_t ms = request ? sm_flow_cfg(f)->timeouts.request_head_ms
+	                      : sm_flow_cfg(f)->timeouts.upstream_response_ms;
 	bool answerable = request ? sm_h1_outstanding(a->h1) == 0 : !sm_h1_request_started(a->h1);
 	if (!answerable || cc->out.inflight || sm_front_switching(f)) {
 		sm_flow_close(r, f, reason);
@@ -626,7 +627,7 @@ static bool deadline(struct sm_reactor *r, struct sm_flow *f, uint64_t now)
 		return true;
 	}
 	if (a->head_since_ns) {
-		uint64_t due = a->head_since_ns + ms_ns(r->cfg->timeouts.request_head_ms);
+		uint64_t due = a->head_since_ns + ms_ns(sm_flow_cfg(f)->timeouts.request_head_ms);
 		if (now >= due) {
 			head_late(r, f, a, true);
 			return true;
@@ -634,7 +635,8 @@ static bool deadline(struct sm_reactor *r, struct sm_flow *f, uint64_t now)
 		sm_flow_deadline(r, f, due);
 	}
 	if (a->resp_since_ns) {
-		uint64_t due = a->resp_since_ns + ms_ns(r->cfg->timeouts.upstream_response_ms);
+		uint64_t due =
+		        a->resp_since_ns + ms_ns(sm_flow_cfg(f)->timeouts.upstream_response_ms);
 		if (now >= due) {
 			head_late(r, f, a, false);
 			return true;
@@ -642,7 +644,7 @@ static bool deadline(struct sm_reactor *r, struct sm_flow *f, uint64_t now)
 		sm_flow_deadline(r, f, due);
 	}
 	if (fe->phase == SM_FE_RESOLVING || fe->phase == SM_FE_CONNECTING) {
-		uint64_t idle = ms_ns(r->cfg->timeouts.idle_timeout_ms);
+		uint64_t idle = ms_ns(sm_flow_cfg(f)->timeouts.idle_timeout_ms);
 		uint64_t due = f->t_last_ns + idle;
 		sm_flow_deadline(r, f, now >= due ? now + idle : due);
 		return true;

@@ -292,7 +292,7 @@ static void start_with(struct sm_reactor *r, struct sm_flow *f, struct sm_h2 *h2
 	a->ref = (struct sm_flow_ref){r, f};
 	struct sm_observe_sink sink;
 	sm_flow_sink(&a->ref, &sink);
-	a->obs = sm_observe_h2_new(&r->cfg->observe, &sink);
+	a->obs = sm_observe_h2_new(&sm_flow_cfg(f)->observe, &sink);
 	f->st->top.ctx = a;
 	sm_metrics_add(&r->m->h2_conns, 1);
 	sm_metrics_add(&r->m->h2_conns_open, 1);

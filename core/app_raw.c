@@ -47,7 +47,7 @@ static void start(struct sm_reactor *r, struct sm_flow *f, void *arg)
 	a->ref = (struct sm_flow_ref){r, f};
 	struct sm_observe_sink sink;
 	sm_flow_sink(&a->ref, &sink);
-	a->ws = sm_observe_ws_new(&r->cfg->observe, &sink, 0, rs->ext, rs->ext_len);
+	a->ws = sm_observe_ws_new(&sm_flow_cfg(f)->observe, &sink, 0, rs->ext, rs->ext_len);
 	f->st->top.ctx = a;
 	relay(r, f, SM_SIDE_UPSTREAM);
 	relay(r, f, SM_SIDE_CLIENT);

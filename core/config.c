@@ -370,43 +370,50 @@ bool sm_config_parse_name(struct sm_config_arena *a, const char *s, size_t len, 
 #define DAY_MS     86400000u
 
 const struct sm_config_key sm_config_keys[] = {
-        {"threads", K_U32, CFG_OFF(threads), 0, SM_CONFIG_MAX_THREADS},
-        {"allow_oversubscribe", K_BOOL, CFG_OFF(allow_oversubscribe), 0, 0},
-        {"seed", K_U64, CFG_OFF(seed), 0, 0},
-        {"default_action", K_ACTION, CFG_OFF(default_action), 0, 0},
-        {"events", K_PATH, CFG_OFF(events), 0, 0},
-        {"dns_servers", K_PATH, CFG_OFF(dns_servers), 0, 0},
-        {"admin", K_ADDR, CFG_OFF(admin), 0, 0},
-        {"tls.ca_dir", K_PATH, CFG_OFF(tls.ca_dir), 0, 0},
-        {"strip_alt_svc_h3", K_BOOL, CFG_OFF(strip_alt_svc_h3), 0, 0},
-        {"http2", K_BOOL, CFG_OFF(http2), 0, 0},
-        {"http2_upstream_for_h1_clients", K_BOOL, CFG_OFF(http2_upstream_for_h1_clients), 0, 0},
-        {"observe.sse", K_BOOL, CFG_OFF(observe.sse), 0, 0},
-        {"observe.websocket", K_BOOL, CFG_OFF(observe.websocket), 0, 0},
-        {"observe.grpc", K_BOOL, CFG_OFF(observe.grpc), 0, 0},
-        {"observe.decoders", K_BOOL, CFG_OFF(observe.decoders), 0, 0},
-        {"observe.whole_bodies", K_BOOL, CFG_OFF(observe.whole_bodies), 0, 0},
-        {"observe.excerpt_bytes", K_U32, CFG_OFF(observe.excerpt_bytes), 0, 96},
-        {"observe.max_message_bytes", K_U32, CFG_OFF(observe.max_message_bytes), 64, 1u << 26},
-        {"tls.system_ca", K_PATH, CFG_OFF(tls.system_ca), 0, 0},
-        {"tls.upstream_ca", K_PATH, CFG_OFF(tls.upstream_ca), 0, 0},
-        {"tls.keylog", K_PATH, CFG_OFF(tls.keylog), 0, 0},
-        {"tls.insecure_hosts", K_PATH, CFG_OFF(tls.insecure_hosts), 0, 0},
-        {"tls.cert_cache_size", K_U32, CFG_OFF(tls.cert_cache_size), 16, 1u << 20},
-        {"tls.handshake_timeout_ms", K_U32, CFG_OFF(tls.handshake_timeout_ms), 1, DAY_MS},
-        {"tls.non_tls", K_ACTION, CFG_OFF(tls.non_tls), 0, 0},
-        {"timeouts.connect_timeout_ms", K_U32, CFG_OFF(timeouts.connect_timeout_ms), 1, DAY_MS},
-        {"timeouts.idle_timeout_ms", K_U32, CFG_OFF(timeouts.idle_timeout_ms), 1, DAY_MS},
-        {"timeouts.dns_timeout_ms", K_U32, CFG_OFF(timeouts.dns_timeout_ms), 1, DAY_MS},
-        {"timeouts.shutdown_grace_ms", K_U32, CFG_OFF(timeouts.shutdown_grace_ms), 0, DAY_MS},
-        {"timeouts.request_head_ms", K_U32, CFG_OFF(timeouts.request_head_ms), 1, DAY_MS},
-        {"timeouts.upstream_response_ms", K_U32, CFG_OFF(timeouts.upstream_response_ms), 1, DAY_MS},
-        {"limits.max_flows_per_thread", K_U32, CFG_OFF(limits.max_flows_per_thread), 1, 1u << 24},
-        {"limits.max_header_bytes", K_U32, CFG_OFF(limits.max_header_bytes), 1024, 1u << 20},
-        {"limits.event_ring_size", K_POW2, CFG_OFF(limits.event_ring_size), 64, 1u << 24},
-        {"limits.send_chunks_per_thread", K_U32, CFG_OFF(limits.send_chunks_per_thread), 16, 65536},
+        {"threads", K_U32, CFG_OFF(threads), 0, SM_CONFIG_MAX_THREADS, true},
+        {"allow_oversubscribe", K_BOOL, CFG_OFF(allow_oversubscribe), 0, 0, true},
+        {"seed", K_U64, CFG_OFF(seed), 0, 0, true},
+        {"default_action", K_ACTION, CFG_OFF(default_action), 0, 0, false},
+        {"events", K_PATH, CFG_OFF(events), 0, 0, true},
+        {"dns_servers", K_PATH, CFG_OFF(dns_servers), 0, 0, true},
+        {"admin", K_ADDR, CFG_OFF(admin), 0, 0, true},
+        {"tls.ca_dir", K_PATH, CFG_OFF(tls.ca_dir), 0, 0, true},
+        {"strip_alt_svc_h3", K_BOOL, CFG_OFF(strip_alt_svc_h3), 0, 0, false},
+        {"http2", K_BOOL, CFG_OFF(http2), 0, 0, false},
+        {"http2_upstream_for_h1_clients", K_BOOL, CFG_OFF(http2_upstream_for_h1_clients), 0, 0,
+         false},
+        {"observe.sse", K_BOOL, CFG_OFF(observe.sse), 0, 0, false},
+        {"observe.websocket", K_BOOL, CFG_OFF(observe.websocket), 0, 0, false},
+        {"observe.grpc", K_BOOL, CFG_OFF(observe.grpc), 0, 0, false},
+        {"observe.decoders", K_BOOL, CFG_OFF(observe.decoders), 0, 0, false},
+        {"observe.whole_bodies", K_BOOL, CFG_OFF(observe.whole_bodies), 0, 0, false},
+        {"observe.excerpt_bytes", K_U32, CFG_OFF(observe.excerpt_bytes), 0, 96, false},
+        {"observe.max_message_bytes", K_U32, CFG_OFF(observe.max_message_bytes), 64, 1u << 26,
+         false},
+        {"tls.system_ca", K_PATH, CFG_OFF(tls.system_ca), 0, 0, true},
+        {"tls.upstream_ca", K_PATH, CFG_OFF(tls.upstream_ca), 0, 0, true},
+        {"tls.keylog", K_PATH, CFG_OFF(tls.keylog), 0, 0, true},
+        {"tls.insecure_hosts", K_PATH, CFG_OFF(tls.insecure_hosts), 0, 0, false},
+        {"tls.cert_cache_size", K_U32, CFG_OFF(tls.cert_cache_size), 16, 1u << 20, true},
+        {"tls.handshake_timeout_ms", K_U32, CFG_OFF(tls.handshake_timeout_ms), 1, DAY_MS, false},
+        {"tls.non_tls", K_ACTION, CFG_OFF(tls.non_tls), 0, 0, false},
+        {"timeouts.connect_timeout_ms", K_U32, CFG_OFF(timeouts.connect_timeout_ms), 1, DAY_MS,
+         false},
+        {"timeouts.idle_timeout_ms", K_U32, CFG_OFF(timeouts.idle_timeout_ms), 1, DAY_MS, false},
+        {"timeouts.dns_timeout_ms", K_U32, CFG_OFF(timeouts.dns_timeout_ms), 1, DAY_MS, true},
+        {"timeouts.shutdown_grace_ms", K_U32, CFG_OFF(timeouts.shutdown_grace_ms), 0, DAY_MS,
+         false},
+        {"timeouts.request_head_ms", K_U32, CFG_OFF(timeouts.request_head_ms), 1, DAY_MS, false},
+        {"timeouts.upstream_response_ms", K_U32, CFG_OFF(timeouts.upstream_response_ms), 1, DAY_MS,
+         false},
+        {"limits.max_flows_per_thread", K_U32, CFG_OFF(limits.max_flows_per_thread), 1, 1u << 24,
+         true},
+        {"limits.max_header_bytes", K_U32, CFG_OFF(limits.max_header_bytes), 1024, 1u << 20, false},
+        {"limits.event_ring_size", K_POW2, CFG_OFF(limits.event_ring_size), 64, 1u << 24, true},
+        {"limits.send_chunks_per_thread", K_U32, CFG_OFF(limits.send_chunks_per_thread), 16, 65536,
+         true},
         {"limits.recv_buffers_per_thread", K_POW2, CFG_OFF(limits.recv_buffers_per_thread), 16,
-         32768},
+         32768, true},
 };
 #define N_SCALAR_KEYS (sizeof(sm_config_keys) / sizeof(sm_config_keys[0]))
 const size_t sm_config_n_keys = N_SCALAR_KEYS;
@@ -787,6 +794,58 @@ size_t sm_config_warnings(const struct sm_config *cfg, void (*emit)(void *arg, c
 		         "(SO_REUSEPORT)",
 		         a);
 		emit(arg, line), n++;
+	}
+	return n;
+}
+
+/* ---- reload ---- */
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool same_value(const struct sm_config_key *k, const struct sm_config *a,
+                       const struct sm_config *b)
+{
+	const char *pa = (const char *)a + k->off, *pb = (const char *)b + k->off;
+	switch (k->kind) {
+	case K_U32:
+	case K_POW2: return *(const uint32_t *)pa == *(const uint32_t *)pb;
+	case K_U64: return *(const uint64_t *)pa == *(const uint64_t *)pb;
+	case K_ACTION: return *(const enum sm_action *)pa == *(const enum sm_action *)pb;
+	case K_BOOL: return *(const bool *)pa == *(const bool *)pb;
+	case K_PATH:
+	case K_ADDR: return same_str(*(const char *const *)pa, *(const char *const *)pb);
+	}
+	return false;
+}
+
+size_t sm_config_restart_diff(const struct sm_config *a, const struct sm_config *b, char *out,
+                              size_t cap)
+{
+	size_t n = 0, o = 0;
+	if (cap)
+		out[0] = 0;
+	bool listen_same = a->n_listen == b->n_listen;
+	for (size_t i = 0; listen_same && i < a->n_listen; i++)
+		listen_same =
+		        a->listen[i].addrlen == b->listen[i].addrlen &&
+		        memcmp(&a->listen[i].addr, &b->listen[i].addr, a->listen[i].addrlen) == 0;
+	for (size_t i = 0; i <= N_SCALAR_KEYS; i++) {
+		const char *name = NULL;
+		if (i == N_SCALAR_KEYS) {
+			if (!listen_same)
+				name = "listen";
+		} else if (sm_config_keys[i].restart && !same_value(&sm_config_keys[i], a, b)) {
+			name = sm_config_keys[i].path;
+		}
+		if (!name)
+			continue;
+		int w = snprintf(out + o, cap > o ? cap - o : 0, "%s%s", n ? ", " : "", name);
+		if (w > 0 && o + (size_t)w < cap)
+			o += (size_t)w;
+		n++;
 	}
 	return n;
 }

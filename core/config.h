@@ -168,4 +168,11 @@ size_t sm_config_warnings(const struct sm_config *cfg, void (*emit)(void *arg, c
 
 /* "tunnel", "block", "intercept", "fault"; "unknown" otherwise. */
 
+/* The keys a reload cannot change (their tables, sockets and TLS contexts
+ * are built at start: listen, threads, limits.*_per_thread, tls.ca_dir,
+ * tls.upstream_ca, ...) whose values differ between a and b: their count,
+ * their names comma-separated in out (cut to cap). */
+size_t sm_config_restart_diff(const struct sm_config *a, const struct sm_config *b, char *out,
+                              size_t cap);
+
 #endif

@@ -60,6 +60,7 @@ struct sm_config_key {
 	enum key_kind kind;
 	size_t off;
 	uint32_t min, max;
+	bool restart; /* a reload cannot change it (what was built from it at start stays) */
 };
 
 /* Scalar keys by dotted path (threads, timeouts.connect_timeout_ms, ...):

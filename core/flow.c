@@ -10,9 +10,9 @@
 #include "observe/observe.h"
 #include "telemetry/event.h"
 
-static uint64_t idle_ns(const struct sm_reactor *r)
+static uint64_t idle_ns(const struct sm_flow *f)
 {
-	return (uint64_t)r->cfg->timeouts.idle_timeout_ms * 1000000ull;
+	return (uint64_t)sm_flow_cfg(f)->timeouts.idle_timeout_ms * 1000000ull;
 }
 
 struct sm_flow *sm_flow_open(struct sm_reactor *r, int fd)
@@ -29,9 +29,12 @@ struct sm_flow *sm_flow_open(struct sm_reactor *r, int fd)
 	f->fd[SM_SIDE_UPSTREAM] = -1;
 	f->dir[0].pipe_r = f->dir[0].pipe_w = f->dir[1].pipe_r = f->dir[1].pipe_w = -1;
 	f->id = r->next_flow_id++ * (uint64_t)r->n_reactors + (uint64_t)r->index + 1;
+	f->snap = r->held[r->snap_cur].s;
+	f->snap_slot = r->snap_cur;
+	r->held[r->snap_cur].flows++;
 	f->t_open_ns = f->t_last_ns = sm_now_ns();
 	sm_tw_timer_init(&f->timer);
-	sm_tw_add(&r->tw, &f->timer, f->t_open_ns + idle_ns(r));
+	sm_tw_add(&r->tw, &f->timer, f->t_open_ns + idle_ns(f));
 	r->n_open++;
 	SM_CTR_INC(r, open_flows);
 	return f;

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/snap.h"
 #include "core/timer_wheel.h"
 #include "core/uring_ud.h"
 
@@ -82,10 +83,19 @@ struct sm_flow {
 	uint64_t id;
 	uint64_t t_open_ns, t_last_ns;
 	uint64_t bytes_up, bytes_down;
-	struct sm_stack *st;   /* layers; NULL for a splice tunnel */
-	struct sm_timer timer; /* idle / phase deadline (lazily re-armed) */
+	const struct sm_snap *snap; /* the configuration it was opened under (core/snap.h) */
+	uint8_t snap_slot;          /* its index in the reactor's held[] */
+	struct sm_stack *st;        /* layers; NULL for a splice tunnel */
+	struct sm_timer timer;      /* idle / phase deadline (lazily re-armed) */
 	struct sm_tunnel_dir dir[2];
 };
+
+/* The configuration the flow runs under: the snapshot it was opened with,
+ * whatever a reload published since. Flow code reads this, never r->cfg. */
+static inline const struct sm_config *sm_flow_cfg(const struct sm_flow *f)
+{
+	return f->snap->cfg;
+}
 
 /* A flow as the context of an observer sink (observe/observe.h): its
  * events go to the flow's stream, its counts to the reactor's metrics. */

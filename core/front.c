@@ -40,7 +40,7 @@ void sm_front_start(struct sm_reactor *r, struct sm_flow *f)
 		sm_flow_event_commit(r);
 	}
 	fe->roll = sm_rng_next(&r->rng);
-	fe->denied = !sm_policy_client_allowed(r->cfg, (struct sockaddr *)&fe->peer);
+	fe->denied = !sm_policy_client_allowed(sm_flow_cfg(f), (struct sockaddr *)&fe->peer);
 	if (fe->denied)
 		SM_CTR_INC(r, denied_clients);
 	sm_conn_open(&st->conn[SM_SIDE_CLIENT], SM_SIDE_CLIENT, &sm_xprt_plain, NULL);

@@ -99,13 +99,13 @@ bool sm_front_request_policy(struct sm_reactor *r, struct sm_flow *f, const stru
 		sm_front_fault(r, f, &d, method, ev->target, ev->target_len, head);
 		return false;
 	}
-	if (!r->req_rules)
+	if (!f->snap->req_rules)
 		return true;
 	struct sm_policy_input in;
 	request_input(f, ev, &in, method);
 	in.request_roll = sm_rng_next(&r->rng);
 	struct sm_policy_decision d;
-	int rc = sm_policy_decide_request(r->cfg, &in, &d);
+	int rc = sm_policy_decide_request(sm_flow_cfg(f), &in, &d);
 	if (rc == SM_OK && d.rule >= 0) { /* a rule decided this request */
 		struct sm_event *e = sm_flow_event(r, f, SM_EV_REQUEST_DECISION);
 		if (e) {

@@ -276,7 +276,8 @@ static void start_upstream(struct sm_reactor *r, struct sm_flow *f)
 {
 	struct intercept *m = M(f);
 	const struct sm_front *fe = &f->st->fe;
-	m->insecure = insecure_host(r->cfg, fe->host) || insecure_host(r->cfg, m->name);
+	m->insecure =
+	        insecure_host(sm_flow_cfg(f), fe->host) || insecure_host(sm_flow_cfg(f), m->name);
 	if (!sm_xprt_tls_open(r, f, side_conn(f, SM_SIDE_UPSTREAM),
 	                      m->insecure ? r->tls->cli_insecure : r->tls->cli, false)) {
 		sm_flow_close(r, f, SM_CLOSE_RESOURCE_LIMIT);
@@ -296,8 +297,8 @@ static void start_upstream(struct sm_reactor *r, struct sm_flow *f)
 	/* h2 (when the client offers it and the http2 switch is on, or for
 	 * every client with http2_upstream_for_h1_clients) and http/1.1: the
 	 * side that lacks h2 is translated (core/h2xlate.h) */
-	const char *alpn = sm_h2xlate_upstream_alpn(&m->ch, r->cfg->http2,
-	                                            r->cfg->http2_upstream_for_h1_clients);
+	const char *alpn = sm_h2xlate_upstream_alpn(&m->ch, sm_flow_cfg(f)->http2,
+	                                            sm_flow_cfg(f)->http2_upstream_for_h1_clients);
 	if (alpn) {
 		char list[16];
 		snprintf(list, sizeof(list), "%s", alpn);
@@ -333,7 +334,8 @@ static void tunnel_peeked(struct sm_reactor *r, struct sm_flow *f)
 static void not_tls(struct sm_reactor *r, struct sm_flow *f)
 {
 	const struct sm_tls *t = session(f, SM_SIDE_CLIENT);
-	int action = r->cfg->tls.non_tls == SM_ACTION_BLOCK ? SM_ACTION_BLOCK : SM_ACTION_TUNNEL;
+	int action =
+	        sm_flow_cfg(f)->tls.non_tls == SM_ACTION_BLOCK ? SM_ACTION_BLOCK : SM_ACTION_TUNNEL;
 	struct sm_event *ev = sm_flow_event(r, f, SM_EV_TLS_NOT_TLS);
 	if (ev) {
 		static const char hex[] = "0123456789abcdef";
@@ -371,7 +373,7 @@ static bool sni_decision(struct sm_reactor *r, struct sm_flow *f)
 	        .roll = fe->roll,
 	};
 	struct sm_policy_decision d;
-	sm_policy_decide_sni(r->cfg, &in, &d);
+	sm_policy_decide_sni(sm_flow_cfg(f), &in, &d);
 	fe->need_sni = false;
 	sm_upstream_decision_event(r, f, &d);
 	switch (d.action) {
@@ -481,7 +483,7 @@ static void client_handshake(struct sm_reactor *r, struct sm_flow *f)
 		if (m->ch.alpn_count)
 			wolfSSL_UseALPN(ssl, h11, 8, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
 	} else if ((alen == 2 && memcmp(a, h2, 2) == 0) ||
-	           sm_h2xlate_wanted(&m->ch, r->cfg->http2, m->up_failed, a, alen))
+	           sm_h2xlate_wanted(&m->ch, sm_flow_cfg(f)->http2, m->up_failed, a, alen))
 		wolfSSL_UseALPN(ssl, h2, 2, WOLFSSL_ALPN_FAILED_ON_MISMATCH);
 	else if (alen == 8 && memcmp(a, h11, 8) == 0)
 		wolfSSL_UseALPN(ssl, h11, 8, WOLFSSL_ALPN_FAILED_ON_MISMATCH);
@@ -510,7 +512,8 @@ static void start(struct sm_reactor *r, struct sm_flow *f, void *arg)
 	f->st->top.ctx = m;
 	m->stage = PEEK;
 	m->t_start_ns = sm_now_ns();
-	m->hs_deadline_ns = m->t_start_ns + (uint64_t)r->cfg->tls.handshake_timeout_ms * 1000000ull;
+	m->hs_deadline_ns =
+	        m->t_start_ns + (uint64_t)sm_flow_cfg(f)->tls.handshake_timeout_ms * 1000000ull;
 	sm_flow_deadline(r, f, m->hs_deadline_ns);
 	sm_clienthello_init(&m->ch, m->ch_scratch, CH_MAX);
 	/* bytes the client sent right after its CONNECT head */

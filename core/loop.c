@@ -27,11 +27,55 @@
 
 static void resume_accept(struct sm_reactor *r);
 
+/* ---- configuration snapshots (core/snap.h) ----------------------------------- */
+
+/* A flow of held[k] was freed: a snapshot no longer current and without
+ * flows is let go. */
+static void unsnap(struct sm_reactor *r, uint8_t k)
+{
+	if (--r->held[k].flows || k == r->snap_cur)
+		return;
+	sm_snap_put(r->held[k].s);
+	r->held[k].s = NULL;
+}
+
+void sm_loop_adopt(struct sm_reactor *r)
+{
+	if (!r->snap_src)
+		return;
+	struct sm_snap *s = atomic_load_explicit(r->snap_src, memory_order_acquire);
+	uint8_t old = r->snap_cur;
+	if (s && s != r->held[old].s) {
+		int k = -1;
+		for (int i = 0; i < SM_SNAP_HELD && k < 0; i++)
+			if (!r->held[i].s)
+				k = i;
+		if (k < 0) { /* every slot has flows: new flows keep the old one a while */
+			SM_CTR_INC(r, config_adopt_deferred);
+			return; /* not acknowledged: the instance keeps what we may still load */
+		}
+		sm_snap_get(s);
+		r->held[k].s = s;
+		r->held[k].flows = 0;
+		r->snap_cur = (uint8_t)k;
+		r->cfg = s->cfg;
+		r->connect_ts.tv_sec = s->cfg->timeouts.connect_timeout_ms / 1000;
+		r->connect_ts.tv_nsec =
+		        (long long)(s->cfg->timeouts.connect_timeout_ms % 1000) * 1000000;
+		if (!r->held[old].flows) {
+			sm_snap_put(r->held[old].s);
+			r->held[old].s = NULL;
+		}
+	}
+	if (s)
+		atomic_store_explicit(&r->snap_epoch, s->epoch, memory_order_release);
+}
+
 /* ---- flows: deadlines, teardown, release --------------------------------------- */
 
-static uint64_t idle_ns(const struct sm_reactor *r)
+static uint64_t idle_ns(const struct sm_flow *f)
 {
-	return (uint64_t)r->cfg->timeouts.idle_timeout_ms * 1000000ull;
+	return (uint64_t)sm_flow_cfg(f)->timeouts.idle_timeout_ms * 1000000ull;
 }
 
 /* The flow's timer fired: the layer on top's own deadline (a handshake, a
@@ -50,7 +94,7 @@ static void on_timer(void *reactor, struct sm_timer *t)
 		return;
 	if (sm_flow_closing(f))
 		return;
-	uint64_t due = f->t_last_ns + idle_ns(r);
+	uint64_t due = f->t_last_ns + idle_ns(f);
 	if (now >= due) {
 		sm_flow_close(r, f, SM_CLOSE_IDLE_TIMEOUT);
 		return;
@@ -104,6 +148,8 @@ static void release(struct sm_reactor *r, struct sm_flow *f)
 	f->gen = (f->gen + 1) & 0xffffffu;
 	r->free_slots[r->n_free_slots++] = sm_flow_slot(r, f);
 	r->n_open--;
+	unsnap(r, f->snap_slot);
+	f->snap = NULL;
 	SM_CTR_ADD(r, open_flows, (uint64_t)-1);
 	SM_CTR_INC(r, flows_closed);
 	if (r->accept_paused) /* descriptors were freed: try again now */
@@ -448,6 +494,7 @@ void *sm_loop_main(void *arg)
 		atomic_store(&r->failed, true);
 		return (void *)1;
 	}
+	sm_loop_adopt(r);
 	arm_wake(r);
 	sm_loop_listen(r);
 	io_uring_submit(&r->ring);
@@ -460,6 +507,7 @@ void *sm_loop_main(void *arg)
 			sm_loop_settle(r);
 		if (r->draining && r->n_open == 0)
 			break;
+		sm_loop_adopt(r); /* a reload published a new configuration */
 		arm_tick(r);
 		io_uring_submit_and_wait(&r->ring, 1);
 		struct io_uring_cqe *cqe;
@@ -524,4 +572,10 @@ void sm_loop_close(struct sm_reactor *r)
 	r->n_stacks = 0;
 	sm_tls_rt_free(r);
 	sm_reactor_close(r);
+	for (int k = 0; k < SM_SNAP_HELD; k++) /* the flows are gone: so are their snapshots */
+		if (r->held[k].s && r->held[k].s != &r->boot) {
+			sm_snap_put(r->held[k].s);
+			r->held[k].s = NULL;
+		}
+	r->cfg = r->boot.cfg;
 }

@@ -19,6 +19,12 @@ void *sm_loop_main(void *reactor);
  * unless the tunnel keeps it. */
 void sm_loop_cqe(struct sm_reactor *r, uint64_t ud, int res, unsigned flags);
 
+/* Adopts the instance's current configuration snapshot (*r->snap_src)
+ * for the flows opened from now on, and acknowledges its epoch; flows
+ * keep theirs (core/snap.h). Deferred, unacknowledged, while every held
+ * slot has flows (counted in config_adopt_deferred). */
+void sm_loop_adopt(struct sm_reactor *r);
+
 /* Arms every listener's accept (the loop's start). */
 void sm_loop_listen(struct sm_reactor *r);
 

@@ -48,7 +48,10 @@ static const char usage[] =
         "\n"
         "Signals: SIGINT/SIGTERM stop accepting, let in-flight flows finish for up to\n"
         "timeouts.shutdown_grace_ms, then exit 0. During start-up they stop it before\n"
-        "it accepts (between reactor builds), also with exit 0.\n";
+        "it accepts (between reactor builds), also with exit 0. SIGHUP reloads: the\n"
+        "same command line is read again for new connections; running ones keep\n"
+        "theirs; a file that fails, or changes what only a restart can (listen,\n"
+        "threads, ...), leaves everything as it was (docs/config.md, Reload).\n";
 
 struct list {
 	char buf[4096];
@@ -230,6 +233,69 @@ static const char *sig_name(int sig)
 	return sig == SIGINT ? "SIGINT" : "SIGTERM";
 }
 
+/* The configuration as the command line asks: the file (or the
+ * defaults), then --listen, --upstream-ca, --insecure-host and each --set
+ * in order. At start and again for each reload. */
+static int build_config(const struct cli *c, struct sm_config **out, char *err, size_t errcap)
+{
+	static char listen_kv[4200], kv[4200];
+	struct sm_config *cfg = NULL;
+	int rc = SM_OK;
+	if (c->config)
+		rc = sm_config_load_file(c->config, &cfg, err, errcap);
+	else if ((cfg = sm_config_default()) == NULL)
+		rc = SM_ERR_NOMEM, snprintf(err, errcap, "out of memory");
+	if (rc != SM_OK)
+		return rc;
+	if (c->listen_len) {
+		snprintf(listen_kv, sizeof(listen_kv), "listen=%s", c->listen);
+		rc = sm_config_set(cfg, listen_kv, err, errcap);
+	}
+	const struct {
+		const char *key;
+		const struct list *l;
+	} lists[] = {{"tls.upstream_ca", c->upstream_ca}, {"tls.insecure_hosts", c->insecure}};
+	for (size_t i = 0; rc == SM_OK && i < sizeof(lists) / sizeof(lists[0]); i++) {
+		if (!lists[i].l->len)
+			continue;
+		snprintf(kv, sizeof(kv), "%s=%s", lists[i].key, lists[i].l->buf);
+		rc = sm_config_set(cfg, kv, err, errcap);
+	}
+	for (int i = 0; rc == SM_OK && i < c->n_sets; i++)
+		rc = sm_config_set(cfg, c->sets[i], err, errcap);
+	if (rc != SM_OK) {
+		sm_config_free(cfg);
+		return rc;
+	}
+	*out = cfg;
+	return SM_OK;
+}
+
+/* SIGHUP: the same command line read again. A file that does not load,
+ * or asks for what only a restart can change, leaves everything as it was. */
+static void reload(const struct cli *c, struct sm_proxy *p)
+{
+	char err[1024];
+	struct sm_config *cfg = NULL;
+	if (build_config(c, &cfg, err, sizeof(err)) != SM_OK) {
+		sm_proxy_reload_failed(p);
+		fprintf(stderr,
+		        "soth-mitm: SIGHUP: reload failed: %s; the running configuration stays\n",
+		        err);
+		return;
+	}
+	if (sm_proxy_reload(p, cfg, err, sizeof(err)) != SM_OK) {
+		fprintf(stderr, "soth-mitm: SIGHUP: reload refused: %s\n", err);
+		sm_config_free(cfg);
+		return;
+	}
+	sm_config_warnings(sm_proxy_config(p), warn_line, NULL);
+	fprintf(stderr,
+	        "soth-mitm: SIGHUP: reloaded %s (configuration %llu, for new connections)\n",
+	        c->config ? c->config : "the command line",
+	        (unsigned long long)sm_proxy_config_epoch(p));
+}
+
 /* Every connection is a descriptor (two once proxied): the soft limit is
  * raised to the hard one, and the figure said, since it bounds the flows
  * more tightly than limits.max_flows_per_thread usually does. */
@@ -293,7 +359,6 @@ static void print_listeners(const struct sm_proxy *p)
 int main(int argc, char **argv)
 {
 	static char scratch[16384];
-	static char listen_kv[4200], kv[4200];
 	static struct cli cli;
 	/* `ca` subcommand; --ca-dir may come before it as well as after */
 	const char *ca_dir = NULL;
@@ -314,42 +379,9 @@ int main(int argc, char **argv)
 
 	char err[1024];
 	struct sm_config *cfg = NULL;
-	if (cli.config)
-		rc = sm_config_load_file(cli.config, &cfg, err, sizeof(err));
-	else if ((cfg = sm_config_default()) == NULL)
-		rc = SM_ERR_NOMEM, snprintf(err, sizeof(err), "out of memory");
-	if (rc != SM_OK) {
+	if (build_config(&cli, &cfg, err, sizeof(err)) != SM_OK) {
 		fprintf(stderr, "soth-mitm: %s\n", err);
 		return 2;
-	}
-	if (cli.listen_len) {
-		snprintf(listen_kv, sizeof(listen_kv), "listen=%s", cli.listen);
-		if (sm_config_set(cfg, listen_kv, err, sizeof(err)) != SM_OK) {
-			fprintf(stderr, "soth-mitm: %s\n", err);
-			sm_config_free(cfg);
-			return 2;
-		}
-	}
-	const struct {
-		const char *key;
-		const struct list *l;
-	} lists[] = {{"tls.upstream_ca", cli.upstream_ca}, {"tls.insecure_hosts", cli.insecure}};
-	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-		if (!lists[i].l->len)
-			continue;
-		snprintf(kv, sizeof(kv), "%s=%s", lists[i].key, lists[i].l->buf);
-		if (sm_config_set(cfg, kv, err, sizeof(err)) != SM_OK) {
-			fprintf(stderr, "soth-mitm: %s\n", err);
-			sm_config_free(cfg);
-			return 2;
-		}
-	}
-	for (int i = 0; i < cli.n_sets; i++) {
-		if (sm_config_set(cfg, cli.sets[i], err, sizeof(err)) != SM_OK) {
-			fprintf(stderr, "soth-mitm: %s\n", err);
-			sm_config_free(cfg);
-			return 2;
-		}
 	}
 
 	sm_config_warnings(cfg, warn_line, NULL);
@@ -373,9 +405,10 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	struct startup su = {.set = set};       /* a SIGHUP waits for the start to end */
+	sigaddset(&set, SIGHUP);                /* a reload, never the end (its default action) */
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit the mask */
 
-	struct startup su = {.set = set};
 	const struct sm_proxy_hooks hooks = {
 	        .building = startup_building, .interrupted = startup_interrupted, .arg = &su};
 	struct sm_proxy *p = NULL;
@@ -403,7 +436,7 @@ int main(int argc, char **argv)
 	long limit_ms = 10000 + 20L * sm_proxy_n_reactors(p), waited_ms = 0;
 	while (waited_ms < limit_ms && !sm_proxy_ready(p) && !sm_proxy_failed(p)) {
 		const struct timespec ms = {0, 1000000};
-		int sig = sigtimedwait(&set, NULL, &ms);
+		int sig = sigtimedwait(&su.set, NULL, &ms);
 		if (sig > 0) {
 			su.sig = sig;
 			break;
@@ -435,9 +468,10 @@ int main(int argc, char **argv)
 	print_listeners(p);
 
 	int sig = 0;
-	sigwait(&set, &sig);
+	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+		reload(&cli, p);
 	fprintf(stderr, "soth-mitm: %s: draining (up to %u ms)\n", sig_name(sig),
-	        cfg->timeouts.shutdown_grace_ms);
+	        sm_proxy_config(p)->timeouts.shutdown_grace_ms);
 	sm_proxy_stop(p);
 	sm_proxy_wait(p);
 	struct sm_proxy_stats st;

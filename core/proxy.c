@@ -52,6 +52,14 @@ struct sm_proxy {
 	socklen_t bound_len[SM_MAX_LISTEN];
 	size_t n_listen;
 	bool started;
+	/* reloads (core/snap.h): the current snapshot (NULL: the start-up
+	 * configuration, cfg above), and replaced ones some reactor had not
+	 * acknowledged moving past in time: freed once they all have */
+	struct sm_snap *_Atomic snap;
+	struct sm_snap *retired[SM_PROXY_RETIRED_MAX];
+	size_t n_retired;
+	uint64_t epoch;
+	_Atomic uint64_t reloads_ok, reloads_failed;
 };
 
 const struct sm_proxy_rt *sm_proxy_rt(const struct sm_proxy *p)
@@ -102,6 +110,12 @@ static bool admin_ready(void *ctx)
 	return sm_proxy_ready(p) && !atomic_load(&p->stopping);
 }
 
+static uint64_t epoch_of(struct sm_proxy *p)
+{
+	struct sm_snap *s = atomic_load(&p->snap);
+	return s ? s->epoch : 0;
+}
+
 static int admin_render(void *ctx, struct sm_prom *w)
 {
 	struct sm_proxy *p = ctx;
@@ -120,6 +134,9 @@ static int admin_render(void *ctx, struct sm_prom *w)
 	        .admin_rejected = p->admin.rejected,
 	        .scrape_overflows = p->admin.overflows,
 	        .ready = admin_ready(p),
+	        .config_epoch = epoch_of(p),
+	        .reloads_ok = atomic_load(&p->reloads_ok),
+	        .reloads_failed = atomic_load(&p->reloads_failed),
 	};
 	return sm_prom_render(w, blocks, drops, n, &g, p->scratch);
 }
@@ -475,6 +492,7 @@ int sm_proxy_create_ex(const struct sm_config *cfg, int events_fd, const struct 
 			return SM_ERR_STATE;
 		}
 		r->m = &p->metrics[i];
+		r->snap_src = &p->snap;
 		int rc = sm_reactor_init(r, &p->rt, cfg, i, p->n_reactors, &sm_ring_uring,
 		                         p->collector_wake_fd, err, errcap);
 		r->events_on = events_fd >= 0;
@@ -562,12 +580,101 @@ void sm_proxy_wait(struct sm_proxy *p)
 	sm_collector_stop(&p->collector);
 }
 
+/* ---- reload ------------------------------------------------------------------ */
+
+#define RELOAD_ACK_MS 5000
+
+static void wake_all(struct sm_proxy *p)
+{
+	for (int i = 0; i < p->n_reactors; i++) {
+		uint64_t one = 1;
+		ssize_t n = write(p->reactors[i].wake_fd, &one, sizeof(one));
+		(void)n;
+	}
+}
+
+/* Every running reactor has loaded snapshot epoch e (or a later one), so
+ * none can still take a reference to an older one. */
+static bool all_acked(struct sm_proxy *p, uint64_t e)
+{
+	for (int i = 0; i < p->n_reactors; i++) {
+		struct sm_reactor *r = &p->reactors[i];
+		if (r->thread_started && !atomic_load(&r->failed) &&
+		    atomic_load_explicit(&r->snap_epoch, memory_order_acquire) < e)
+			return false;
+	}
+	return true;
+}
+
+int sm_proxy_reload(struct sm_proxy *p, struct sm_config *cfg, char *err, size_t errcap)
+{
+	char keys[512];
+	if (sm_config_restart_diff(sm_proxy_config(p), cfg, keys, sizeof(keys))) {
+		atomic_fetch_add(&p->reloads_failed, 1);
+		snprintf(err, errcap, "%s: only a restart can change %s; nothing was reloaded",
+		         cfg->source, keys);
+		return SM_ERR_INVALID;
+	}
+	if (p->n_retired == SM_PROXY_RETIRED_MAX) {
+		atomic_fetch_add(&p->reloads_failed, 1);
+		snprintf(
+		        err, errcap,
+		        "the reactors have not taken the last %d reloads yet; nothing was reloaded",
+		        SM_PROXY_RETIRED_MAX);
+		return SM_ERR_STATE;
+	}
+	struct sm_snap *s = sm_snap_new(cfg, p->epoch + 1);
+	if (!s) {
+		atomic_fetch_add(&p->reloads_failed, 1);
+		snprintf(err, errcap, "out of memory");
+		return SM_ERR_NOMEM;
+	}
+	p->epoch = s->epoch;
+	struct sm_snap *old = atomic_exchange_explicit(&p->snap, s, memory_order_acq_rel);
+	if (old)
+		p->retired[p->n_retired++] = old;
+	wake_all(p);
+	/* the main thread waits (never a reactor): until every reactor moved
+	 * past the replaced snapshots, they may still load them */
+	struct timespec ms = {0, 1000000};
+	for (int t = 0; t < RELOAD_ACK_MS && !all_acked(p, s->epoch); t++)
+		nanosleep(&ms, NULL);
+	if (all_acked(p, s->epoch)) {
+		for (size_t k = 0; k < p->n_retired; k++)
+			sm_snap_put(p->retired[k]);
+		p->n_retired = 0;
+	}
+	atomic_fetch_add(&p->reloads_ok, 1);
+	return SM_OK;
+}
+
+void sm_proxy_reload_failed(struct sm_proxy *p)
+{
+	atomic_fetch_add(&p->reloads_failed, 1);
+}
+
+const struct sm_config *sm_proxy_config(const struct sm_proxy *p)
+{
+	struct sm_snap *s = atomic_load(&((struct sm_proxy *)p)->snap);
+	return s ? s->cfg : p->cfg;
+}
+
+uint64_t sm_proxy_config_epoch(const struct sm_proxy *p)
+{
+	return p->epoch;
+}
+
 void sm_proxy_destroy(struct sm_proxy *p)
 {
 	if (!p)
 		return;
 	for (int i = 0; p->reactors && i < p->n_reactors; i++)
 		sm_reactor_free(&p->reactors[i]);
+	for (size_t k = 0; k < p->n_retired; k++) /* the reactors are gone */
+		sm_snap_put(p->retired[k]);
+	struct sm_snap *cur = atomic_load(&p->snap);
+	if (cur)
+		sm_snap_put(cur);
 	free(p->reactors);
 	free(p->rings);
 	sm_hosts_free(&p->hosts);

@@ -71,6 +71,23 @@ void sm_proxy_wait(struct sm_proxy *p);
 
 void sm_proxy_destroy(struct sm_proxy *p);
 
+/* A reload (SIGHUP; main thread only, after start): cfg, built like the
+ * start-up one, becomes the configuration of every flow opened from now
+ * on; running flows keep theirs (core/snap.h). Refused, with nothing
+ * changed, when it differs in a key only a restart can change
+ * (sm_config_restart_diff: listen, threads, tls.ca_dir, ...; the message
+ * names them) or when SM_PROXY_RETIRED_MAX earlier reloads are still held
+ * by a reactor. Waits (up to 5 s) for the reactors to take it. SM_OK: the
+ * instance owns cfg; else the caller still does. Counted either way. */
+#define SM_PROXY_RETIRED_MAX 64
+int sm_proxy_reload(struct sm_proxy *p, struct sm_config *cfg, char *err, size_t errcap);
+/* A reload that failed before sm_proxy_reload (the file did not load). */
+void sm_proxy_reload_failed(struct sm_proxy *p);
+/* The configuration new flows get (the start-up one until a reload). */
+const struct sm_config *sm_proxy_config(const struct sm_proxy *p);
+/* 0 at start, +1 per reload that took. */
+uint64_t sm_proxy_config_epoch(const struct sm_proxy *p);
+
 /* Actual bound address of listener i (after port 0 was resolved). */
 int sm_proxy_listen_addr(const struct sm_proxy *p, size_t i, struct sockaddr_storage *out,
                          socklen_t *len);

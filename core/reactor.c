@@ -49,9 +49,9 @@ int sm_reactor_init(struct sm_reactor *r, const struct sm_proxy_rt *rt, const st
 	}
 	sm_tw_init(&r->tw, SM_TW_TICK_NS, sm_now_ns());
 	r->rng = sm_rng_seed(cfg->seed ? cfg->seed : sm_wall_ns(), (uint32_t)index);
-	for (size_t k = 0; k < cfg->n_rules; k++)
-		r->req_rules |= cfg->rules[k].n_methods || cfg->rules[k].path ||
-		                cfg->rules[k].action == SM_ACTION_FAULT;
+	sm_snap_init_static(&r->boot, cfg);
+	r->held[0].s = &r->boot;
+	r->snap_cur = 0;
 	r->connect_ts.tv_sec = cfg->timeouts.connect_timeout_ms / 1000;
 	r->connect_ts.tv_nsec = (long long)(cfg->timeouts.connect_timeout_ms % 1000) * 1000000;
 	r->cap = cfg->limits.max_flows_per_thread;

@@ -17,6 +17,7 @@
 #include "base/clock.h"
 #include "core/config.h"
 #include "core/flow.h"
+#include "core/snap.h"
 #include "core/proxy.h"
 #include "core/ring.h"
 #include "core/timer_wheel.h"
@@ -25,6 +26,7 @@
 #include "telemetry/metrics.h"
 
 #define SM_MAX_LISTEN 64
+#define SM_SNAP_HELD  16 /* configuration snapshots a reactor keeps alive at once */
 #define SM_BR_BGID    1
 #define SM_BR_SIZE    (16 * 1024)   /* one provided receive buffer */
 #define SM_CHUNK_SIZE (16 * 1024)   /* one registered send chunk */
@@ -108,7 +110,20 @@ struct sm_reactor {
 	struct sm_dns *dns;    /* NULL on a ring without a resolver (the tests' fake) */
 	struct sm_tls_rt *tls; /* NULL when the configuration never intercepts */
 	uint64_t rng;          /* fault rolls: sm_rng_seed(seed, index) */
-	bool req_rules;        /* some rule acts per request (method, path or fault) */
+
+	/* configuration snapshots (core/snap.h): cfg above is held[snap_cur]'s,
+	 * the one new flows get; the others still have flows open under them.
+	 * A slot is free when s is NULL. Adopted at the top of the loop from
+	 * *snap_src (the instance's current one; NULL: never reloaded, as in
+	 * the engine's tests); snap_epoch says which was last seen. */
+	struct {
+		struct sm_snap *s;
+		uint32_t flows;
+	} held[SM_SNAP_HELD];
+	uint8_t snap_cur;
+	struct sm_snap boot;               /* the configuration given at init */
+	struct sm_snap *_Atomic *snap_src; /* set by the instance */
+	_Atomic uint64_t snap_epoch;       /* read by the instance: adoption acknowledged */
 
 	/* event ring (drained by the collector) */
 	struct sm_event_ring events;

@@ -81,7 +81,7 @@ static void upstream_failed(struct sm_reactor *r, struct sm_flow *f, int why, in
 		break;
 	case SM_UPF_TIMEOUT:
 		snprintf(detail, sizeof(detail), "%s (%s) did not answer within %u ms", host, addr,
-		         r->cfg->timeouts.connect_timeout_ms);
+		         sm_flow_cfg(f)->timeouts.connect_timeout_ms);
 		sm_reply_error(r, f, 504, "upstream connect timed out", detail,
 		               SM_CLOSE_CONNECT_TIMEOUT);
 		break;
@@ -189,9 +189,10 @@ static void have_addrs(struct sm_reactor *r, struct sm_flow *f,
 		        .roll = fr->roll,
 		};
 		struct sm_policy_decision dk;
-		int rc = sm_policy_decide_dest(r->cfg, &in, &dk);
+		int rc = sm_policy_decide_dest(sm_flow_cfg(f), &in, &dk);
 		if (rc == SM_AGAIN && fr->purpose != SM_PURPOSE_CONNECT)
-			rc = sm_policy_decide_sni(r->cfg, &in, &dk); /* plain HTTP: no SNI */
+			rc = sm_policy_decide_sni(sm_flow_cfg(f), &in,
+			                          &dk); /* plain HTTP: no SNI */
 		if (rc == SM_AGAIN) {
 			/* an sni rule may decide: look at the ClientHello first */
 			dk.action = SM_ACTION_INTERCEPT;
@@ -261,7 +262,7 @@ void sm_upstream_resolve(struct sm_reactor *r, struct sm_flow *f)
 	};
 	in.roll = fr->roll;
 	struct sm_policy_decision d;
-	int rc = sm_policy_decide_pre(r->cfg, &in, &d);
+	int rc = sm_policy_decide_pre(sm_flow_cfg(f), &in, &d);
 	if (rc == SM_OK && d.action == SM_ACTION_BLOCK) {
 		block(r, f, &d);
 		return;

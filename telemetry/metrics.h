@@ -65,9 +65,10 @@ struct sm_metrics {
 	_Atomic uint64_t open_flows;            /* gauge: flows in the table */
 	_Atomic uint64_t refused_full;          /* accepted then reset: flow table full */
 	_Atomic uint64_t accept_errors[SM_ACCEPT_ERROR_COUNT]; /* accept failed, by errno */
-	_Atomic uint64_t accept_pauses;  /* accepting paused for a shortage (backoff) */
-	_Atomic uint64_t denied_clients; /* client outside allow_clients */
-	_Atomic uint64_t flows_closed;   /* flows freed (all reasons) */
+	_Atomic uint64_t accept_pauses;         /* accepting paused for a shortage (backoff) */
+	_Atomic uint64_t config_adopt_deferred; /* a reload's snapshot waited: no free slot */
+	_Atomic uint64_t denied_clients;        /* client outside allow_clients */
+	_Atomic uint64_t flows_closed;          /* flows freed (all reasons) */
 	_Atomic uint64_t closed_by_reason[SM_CLOSE_REASON_COUNT];
 	/* policy decisions, in enum sm_action order (exported with a stride) */
 	_Atomic uint64_t decision_tunnel, decision_block, decision_intercept, decision_fault;

@@ -138,6 +138,10 @@ static const struct scalar scalars[] = {
          OFF(open_flows)},
         {"soth_connections_refused_total", "counter",
          "Connections reset at once because the flow table was full.", OFF(refused_full)},
+        {"soth_config_adopt_deferred_total", "counter",
+         "Times a reactor put off adopting a reloaded configuration: it already held "
+         "16 with connections open.",
+         OFF(config_adopt_deferred)},
         {"soth_accept_pauses_total", "counter",
          "Times accepting paused because descriptors or memory ran out (backoff).",
          OFF(accept_pauses)},
@@ -234,6 +238,16 @@ int sm_prom_render(struct sm_prom *w, const struct sm_metrics *const *blocks,
 	sm_prom_family(w, "soth_ready", "gauge",
 	               "1 once every reactor accepts connections, 0 again once a drain starts.");
 	sm_prom_sample(w, "soth_ready", NULL, g->ready);
+	sm_prom_family(
+	        w, "soth_config_epoch", "gauge",
+	        "Configuration in force for new flows: 0 at start, +1 per reload that took.");
+	sm_prom_sample(w, "soth_config_epoch", NULL, g->config_epoch);
+	sm_prom_family(
+	        w, "soth_config_reloads_total", "counter",
+	        "Reloads (SIGHUP), by result: ok, or failed (the file did not load, or a "
+	        "key only a restart can change differed; the running configuration stayed).");
+	sm_prom_sample(w, "soth_config_reloads_total", "result=\"ok\"", g->reloads_ok);
+	sm_prom_sample(w, "soth_config_reloads_total", "result=\"failed\"", g->reloads_failed);
 	for (size_t s = 0; s < sizeof(scalars) / sizeof(scalars[0]); s++) {
 		sm_prom_family(w, scalars[s].name, scalars[s].type, scalars[s].help);
 		for (int c = 0; c < n; c++) {

@@ -57,6 +57,8 @@ struct sm_prom_globals {
 	uint64_t admin_rejected;    /* admin connections refused or timed out */
 	uint64_t scrape_overflows;  /* /metrics answers that did not fit the buffer */
 	bool ready;                 /* every reactor accepts */
+	uint64_t config_epoch;      /* reloads that took since start */
+	uint64_t reloads_ok, reloads_failed;
 };
 
 /* The whole metric set. blocks[i] and ring_drops[i] are core i's; scratch is
