@@ -403,6 +403,7 @@ const struct sm_config_key sm_config_keys[] = {
         {"timeouts.dns_timeout_ms", K_U32, CFG_OFF(timeouts.dns_timeout_ms), 1, DAY_MS, true},
         {"timeouts.shutdown_grace_ms", K_U32, CFG_OFF(timeouts.shutdown_grace_ms), 0, DAY_MS,
          false},
+        {"timeouts.drain_delay_ms", K_U32, CFG_OFF(timeouts.drain_delay_ms), 0, DAY_MS, false},
         {"timeouts.request_head_ms", K_U32, CFG_OFF(timeouts.request_head_ms), 1, DAY_MS, false},
         {"timeouts.upstream_response_ms", K_U32, CFG_OFF(timeouts.upstream_response_ms), 1, DAY_MS,
          false},
@@ -848,4 +849,50 @@ size_t sm_config_restart_diff(const struct sm_config *a, const struct sm_config 
 		n++;
 	}
 	return n;
+}
+
+/* ---- check mode ---- */
+
+void sm_config_dump(const struct sm_config *cfg, FILE *out)
+{
+	char buf[128];
+	fprintf(out, "listen: [");
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		sm_addr_format((const struct sockaddr *)&cfg->listen[i].addr, buf, sizeof(buf));
+		fprintf(out, "%s\"%s\"", i ? ", " : "", buf);
+	}
+	fprintf(out, "]\nallow_clients: [");
+	for (size_t i = 0; i < cfg->n_allow_clients; i++) {
+		sm_cidr_format(&cfg->allow_clients[i], buf, sizeof(buf));
+		fprintf(out, "%s\"%s\"", i ? ", " : "", buf);
+	}
+	fprintf(out, "]\n");
+	for (size_t i = 0; i < N_SCALAR_KEYS; i++) {
+		const struct sm_config_key *k = &sm_config_keys[i];
+		const char *p = (const char *)cfg + k->off;
+		fprintf(out, "%s: ", k->path);
+		switch (k->kind) {
+		case K_U32:
+		case K_POW2: fprintf(out, "%u", *(const uint32_t *)p); break;
+		case K_U64: fprintf(out, "%llu", (unsigned long long)*(const uint64_t *)p); break;
+		case K_ACTION:
+			fprintf(out, "%s", sm_action_name(*(const enum sm_action *)p));
+			break;
+		case K_BOOL: fprintf(out, "%s", *(const bool *)p ? "true" : "false"); break;
+		case K_PATH:
+		case K_ADDR: {
+			const char *v = *(const char *const *)p;
+			if (v)
+				fprintf(out, "\"%s\"", v);
+			else
+				fprintf(out, "null");
+			break;
+		}
+		}
+		fprintf(out, "%s\n", k->restart ? "  # a reload cannot change it" : "");
+	}
+	fprintf(out, "rules: %zu (the first that matches decides)\n", cfg->n_rules);
+	for (size_t i = 0; i < cfg->n_rules; i++)
+		fprintf(out, "  - %s -> %s\n", cfg->rules[i].desc,
+		        sm_action_name(cfg->rules[i].action));
 }

@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -116,6 +117,8 @@ struct sm_config {
 		uint32_t idle_timeout_ms;      /* no bytes either way */
 		uint32_t dns_timeout_ms;       /* name resolution */
 		uint32_t shutdown_grace_ms;    /* drain on SIGTERM before closing flows */
+		uint32_t drain_delay_ms;       /* on SIGTERM, /readyz 503 this long before the
+		                                  listeners close */
 		uint32_t request_head_ms;      /* a request head, from its first byte (the first
 		                                  request: from the connection) to its end: 408 */
 		uint32_t upstream_response_ms; /* a response head, from its request sent: 504 */
@@ -174,5 +177,11 @@ size_t sm_config_warnings(const struct sm_config *cfg, void (*emit)(void *arg, c
  * their names comma-separated in out (cut to cap). */
 size_t sm_config_restart_diff(const struct sm_config *a, const struct sm_config *b, char *out,
                               size_t cap);
+
+/* The effective configuration, for `soth-mitm check`: listen,
+ * allow_clients, every key of the table with its value (one per line,
+ * `key: value`; those a reload cannot change are marked), and each rule's
+ * description and action. */
+void sm_config_dump(const struct sm_config *cfg, FILE *out);
 
 #endif

@@ -492,6 +492,7 @@ void *sm_loop_main(void *arg)
 		fprintf(stderr, "soth-mitm: %s\n", err);
 		sm_loop_close(r);
 		atomic_store(&r->failed, true);
+		atomic_store(&r->exited, true);
 		return (void *)1;
 	}
 	sm_loop_adopt(r);
@@ -503,7 +504,10 @@ void *sm_loop_main(void *arg)
 	for (;;) {
 		if (atomic_load_explicit(&r->stop_requested, memory_order_relaxed) && !r->draining)
 			begin_drain(r);
-		if (r->settle_head) /* closes asked for by the drain */
+		if (r->draining && r->drain_deadline_ns &&
+		    atomic_load_explicit(&r->stop_now, memory_order_relaxed))
+			r->drain_deadline_ns = 0; /* the next tick closes what is left */
+		if (r->settle_head)               /* closes asked for by the drain */
 			sm_loop_settle(r);
 		if (r->draining && r->n_open == 0)
 			break;
@@ -546,6 +550,7 @@ void *sm_loop_main(void *arg)
 		}
 	}
 	sm_loop_close(r);
+	atomic_store(&r->exited, true);
 	return NULL;
 }
 

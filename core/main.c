@@ -2,10 +2,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -17,6 +20,8 @@
 
 static const char usage[] =
         "Usage: soth-mitm [options]\n"
+        "       soth-mitm check [options]   validate the configuration the options give,\n"
+        "                                   print it, exit 0 (valid) or 2; starts nothing\n"
         "       soth-mitm [--ca-dir DIR] ca export [--der] [--ca-dir DIR]\n"
         "       soth-mitm [--ca-dir DIR] ca path [--ca-dir DIR]\n"
         "\n"
@@ -271,20 +276,84 @@ static int build_config(const struct cli *c, struct sm_config **out, char *err, 
 	return SM_OK;
 }
 
-/* SIGHUP: the same command line read again. A file that does not load,
- * or asks for what only a restart can change, leaves everything as it was. */
-static void reload(const struct cli *c, struct sm_proxy *p)
+/* Waits up to ms for a signal of set: true when one came. */
+static bool wait_signal(const sigset_t *set, uint32_t ms)
+{
+	const struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000};
+	return sigtimedwait(set, NULL, &t) > 0;
+}
+
+/* systemd's notify protocol (Type=notify): one datagram to $NOTIFY_SOCKET
+ * (a path, or @ for the abstract namespace); nothing when it is unset.
+ * Main thread only. */
+static void notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	if (!path || (path[0] != '/' && path[0] != '@'))
+		return;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t n = strlen(path);
+	if (n >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, n);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = 0;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	ssize_t w = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	                   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
+	(void)w; /* best effort: systemd times out on its own */
+	close(fd);
+}
+
+/* `soth-mitm check ...`: what a start (or a reload) with these options
+ * would run with, or the error; like nginx -t. The CA and trusted-roots
+ * files are checked when the proxy starts, not here. */
+static int check_config(const struct cli *c)
 {
 	char err[1024];
 	struct sm_config *cfg = NULL;
 	if (build_config(c, &cfg, err, sizeof(err)) != SM_OK) {
+		fprintf(stderr, "soth-mitm: %s\n", err);
+		return 2;
+	}
+	sm_config_warnings(cfg, warn_line, NULL);
+	printf("# soth-mitm check: %s is valid; the effective configuration:\n",
+	       c->config ? c->config : "the command line");
+	sm_config_dump(cfg, stdout);
+	sm_config_free(cfg);
+	return 0;
+}
+
+/* SIGHUP: the same command line read again. A file that does not load,
+ * or asks for what only a restart can change, leaves everything as it was. */
+static void reload_now(const struct cli *c, struct sm_proxy *p, char *err, size_t errcap);
+
+static void reload(const struct cli *c, struct sm_proxy *p)
+{
+	char err[1024], msg[96];
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+	         (unsigned long long)now.tv_sec * 1000000ull +
+	                 (unsigned long long)now.tv_nsec / 1000);
+	notify(msg);
+	reload_now(c, p, err, sizeof(err));
+	notify("READY=1");
+}
+
+static void reload_now(const struct cli *c, struct sm_proxy *p, char *err, size_t errcap)
+{
+	struct sm_config *cfg = NULL;
+	if (build_config(c, &cfg, err, errcap) != SM_OK) {
 		sm_proxy_reload_failed(p);
 		fprintf(stderr,
 		        "soth-mitm: SIGHUP: reload failed: %s; the running configuration stays\n",
 		        err);
 		return;
 	}
-	if (sm_proxy_reload(p, cfg, err, sizeof(err)) != SM_OK) {
+	if (sm_proxy_reload(p, cfg, err, errcap) != SM_OK) {
 		fprintf(stderr, "soth-mitm: SIGHUP: reload refused: %s\n", err);
 		sm_config_free(cfg);
 		return;
@@ -373,9 +442,13 @@ int main(int argc, char **argv)
 	}
 	if (sub < argc && strcmp(argv[sub], "ca") == 0)
 		return sm_ca_cli(ca_dir, argc - sub, argv + sub, stdout, stderr);
-	int rc = parse_cli(argc, argv, &cli, scratch, sizeof(scratch));
+	bool check = argc >= 2 && strcmp(argv[1], "check") == 0;
+	int rc = check ? parse_cli(argc - 1, argv + 1, &cli, scratch, sizeof(scratch))
+	               : parse_cli(argc, argv, &cli, scratch, sizeof(scratch));
 	if (rc)
 		return rc > 0 ? 0 : 2;
+	if (check)
+		return check_config(&cli);
 
 	char err[1024];
 	struct sm_config *cfg = NULL;
@@ -467,12 +540,32 @@ int main(int argc, char **argv)
 	}
 	print_listeners(p);
 
+	char ready[128];
+	snprintf(ready, sizeof(ready), "READY=1\nMAINPID=%ld", (long)getpid());
+	notify(ready);
 	int sig = 0;
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
 		reload(&cli, p);
-	fprintf(stderr, "soth-mitm: %s: draining (up to %u ms)\n", sig_name(sig),
-	        sm_proxy_config(p)->timeouts.shutdown_grace_ms);
+	notify("STOPPING=1");
+	const struct sm_config *run = sm_proxy_config(p);
+	bool now = false;
+	if (run->timeouts.drain_delay_ms) {
+		/* /readyz says 503 while the listeners still accept, so a load
+		 * balancer stops sending first; another SIGINT/SIGTERM cuts it */
+		fprintf(stderr, "soth-mitm: %s: not ready; closing the listeners in %u ms\n",
+		        sig_name(sig), run->timeouts.drain_delay_ms);
+		sm_proxy_unready(p);
+		now = wait_signal(&su.set, run->timeouts.drain_delay_ms);
+	}
+	fprintf(stderr, "soth-mitm: %s: draining (up to %u ms; %s again to stop at once)\n",
+	        sig_name(sig), run->timeouts.shutdown_grace_ms, sig_name(sig));
 	sm_proxy_stop(p);
+	while (!now && !sm_proxy_stopped(p))
+		now = wait_signal(&su.set, 50);
+	if (now) {
+		fprintf(stderr, "soth-mitm: stopping at once: open connections are closed\n");
+		sm_proxy_stop_now(p);
+	}
 	sm_proxy_wait(p);
 	struct sm_proxy_stats st;
 	sm_proxy_stats(p, &st);

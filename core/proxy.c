@@ -39,6 +39,7 @@ struct sm_proxy {
 	struct sm_admin admin;             /* listen_fd < 0 unless cfg->admin */
 	struct sm_hist *scratch;           /* the collector merges histograms here */
 	_Atomic bool stopping;             /* sm_proxy_stop() called: not ready any more */
+	_Atomic bool unready;              /* sm_proxy_unready(): /readyz 503 before the stop */
 	int collector_wake_fd;
 	int events_fd;
 	int keylog_fd; /* tls.keylog, opened here at start-up, -1 = off */
@@ -107,7 +108,7 @@ static int listen_one(const struct sockaddr_storage *addr, socklen_t len, char *
 static bool admin_ready(void *ctx)
 {
 	struct sm_proxy *p = ctx;
-	return sm_proxy_ready(p) && !atomic_load(&p->stopping);
+	return sm_proxy_ready(p) && !atomic_load(&p->stopping) && !atomic_load(&p->unready);
 }
 
 static uint64_t epoch_of(struct sm_proxy *p)
@@ -567,6 +568,30 @@ void sm_proxy_stop(struct sm_proxy *p)
 		ssize_t n = write(r->wake_fd, &one, sizeof(one));
 		(void)n;
 	}
+}
+
+void sm_proxy_unready(struct sm_proxy *p)
+{
+	atomic_store(&p->unready, true);
+}
+
+void sm_proxy_stop_now(struct sm_proxy *p)
+{
+	for (int i = 0; i < p->n_reactors; i++) {
+		struct sm_reactor *r = &p->reactors[i];
+		atomic_store(&r->stop_now, true);
+		uint64_t one = 1;
+		ssize_t n = write(r->wake_fd, &one, sizeof(one));
+		(void)n;
+	}
+}
+
+bool sm_proxy_stopped(const struct sm_proxy *p)
+{
+	for (int i = 0; i < p->n_reactors; i++)
+		if (p->reactors[i].thread_started && !atomic_load(&p->reactors[i].exited))
+			return false;
+	return true;
 }
 
 void sm_proxy_wait(struct sm_proxy *p)

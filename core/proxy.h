@@ -66,6 +66,15 @@ int sm_proxy_start(struct sm_proxy *p, char *err, size_t errcap);
  * Safe to call from a signal-handling thread; returns at once. */
 void sm_proxy_stop(struct sm_proxy *p);
 
+/* /readyz answers 503 from now on while the listeners still accept: a load
+ * balancer stops sending before sm_proxy_stop (timeouts.drain_delay_ms). */
+void sm_proxy_unready(struct sm_proxy *p);
+/* After sm_proxy_stop: the drain ends at once (a second SIGTERM): what is
+ * still open is closed with reason shutdown. */
+void sm_proxy_stop_now(struct sm_proxy *p);
+/* Every reactor's loop has returned (the drain is over). */
+bool sm_proxy_stopped(const struct sm_proxy *p);
+
 /* Joins the reactors (after sm_proxy_stop) and drains the event rings. */
 void sm_proxy_wait(struct sm_proxy *p);
 

@@ -140,6 +140,8 @@ struct sm_reactor {
 	struct __kernel_timespec tick_ts;
 
 	_Atomic bool stop_requested; /* written by the controller */
+	_Atomic bool stop_now;       /* written by the controller: end the drain at once */
+	_Atomic bool exited;         /* read by others: the loop returned */
 	_Atomic bool ready;          /* read by others: accept armed */
 	_Atomic bool failed;         /* read by others: ring set-up failed */
 	bool draining;

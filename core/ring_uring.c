@@ -1,5 +1,6 @@
 /* The kernel's io_uring behind struct sm_ring_ops (core/ring.h). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -72,8 +73,15 @@ static int setup(struct sm_reactor *r, char *err, size_t errcap)
 	params.cq_entries = 8192;
 	int rc = io_uring_queue_init_params(2048, &r->ring, &params);
 	if (rc) {
-		snprintf(err, errcap, "reactor %d: io_uring_queue_init: %s", r->index,
-		         strerror(-rc));
+		/* EPERM / ENOSYS: a seccomp filter (Docker's and podman's
+		 * defaults) or kernel.io_uring_disabled forbids io_uring */
+		bool denied = rc == -EPERM || rc == -ENOSYS;
+		snprintf(err, errcap, "reactor %d: io_uring_queue_init: %s%s", r->index,
+		         strerror(-rc),
+		         denied ? " (io_uring is forbidden here: a container's seccomp profile or "
+		                  "sysctl kernel.io_uring_disabled; see docs/operations.md, "
+		                  "Containers)"
+		                : "");
 		return SM_ERR_IO;
 	}
 	rc = setup_buf_ring(r, err, errcap);

@@ -35,7 +35,7 @@ def check(cond, msg):
 class Proxy:
     """A soth-mitm process with its events file. Use as a context manager."""
 
-    def __init__(self, config=None, args=(), threads=2, nofile=None):
+    def __init__(self, config=None, args=(), threads=2, nofile=None, env=None):
         self.dir = tempfile.mkdtemp(prefix="sm-it-")
         self.events_path = os.path.join(self.dir, "events.jsonl")
         cmd = [BIN, "--listen", "127.0.0.1:0", "--threads", str(threads),
@@ -60,7 +60,8 @@ class Proxy:
             import resource
             limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     preexec_fn=limit)
+                                     preexec_fn=limit,
+                                     env=dict(os.environ, **env) if env else None)
         self.port = None
         self.stderr_lines = []
         self._part = b""  # stderr bytes read, not a whole line yet
