@@ -56,7 +56,8 @@ static const char usage[] =
         "it accepts (between reactor builds), also with exit 0. SIGHUP reloads: the\n"
         "same command line is read again for new connections; running ones keep\n"
         "theirs; a file that fails, or changes what only a restart can (listen,\n"
-        "threads, ...), leaves everything as it was (docs/config.md, Reload).\n";
+        "threads, ...), leaves everything as it was (docs/config.md, Reload).\n"
+        "SIGUSR1 reopens the events file and the key log (log rotation).\n";
 
 struct list {
 	char buf[4096];
@@ -480,6 +481,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	struct startup su = {.set = set};       /* a SIGHUP waits for the start to end */
 	sigaddset(&set, SIGHUP);                /* a reload, never the end (its default action) */
+	sigaddset(&set, SIGUSR1);               /* log rotation: reopen the files */
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit the mask */
 
 	const struct sm_proxy_hooks hooks = {
@@ -544,8 +546,14 @@ int main(int argc, char **argv)
 	snprintf(ready, sizeof(ready), "READY=1\nMAINPID=%ld", (long)getpid());
 	notify(ready);
 	int sig = 0;
-	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-		reload(&cli, p);
+	while (sigwait(&set, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR1)) {
+		if (sig == SIGHUP) {
+			reload(&cli, p);
+			continue;
+		}
+		fprintf(stderr, "soth-mitm: SIGUSR1: reopening the events file and the key log\n");
+		sm_proxy_reopen_logs(p);
+	}
 	notify("STOPPING=1");
 	const struct sm_config *run = sm_proxy_config(p);
 	bool now = false;

@@ -138,6 +138,8 @@ static int admin_render(void *ctx, struct sm_prom *w)
 	        .config_epoch = epoch_of(p),
 	        .reloads_ok = atomic_load(&p->reloads_ok),
 	        .reloads_failed = atomic_load(&p->reloads_failed),
+	        .log_reopens = atomic_load(&p->collector.reopens),
+	        .log_reopen_errors = atomic_load(&p->collector.reopen_errors),
 	};
 	return sm_prom_render(w, blocks, drops, n, &g, p->scratch);
 }
@@ -539,6 +541,9 @@ int sm_proxy_create_ex(const struct sm_config *cfg, int events_fd, const struct 
 
 int sm_proxy_start(struct sm_proxy *p, char *err, size_t errcap)
 {
+	const struct sm_config *cfg = p->cfg;
+	p->collector.out_path = cfg->events && strcmp(cfg->events, "-") != 0 ? cfg->events : NULL;
+	p->collector.keylog_path = p->keylog_fd >= 0 ? cfg->tls.keylog : NULL;
 	if (sm_collector_start(&p->collector, p->rings, p->n_reactors, p->events_fd, p->keylog_fd,
 	                       p->collector_wake_fd) != SM_OK) {
 		snprintf(err, errcap, "cannot start the collector thread");
@@ -568,6 +573,11 @@ void sm_proxy_stop(struct sm_proxy *p)
 		ssize_t n = write(r->wake_fd, &one, sizeof(one));
 		(void)n;
 	}
+}
+
+void sm_proxy_reopen_logs(struct sm_proxy *p)
+{
+	sm_collector_reopen(&p->collector);
 }
 
 void sm_proxy_unready(struct sm_proxy *p)

@@ -66,6 +66,11 @@ int sm_proxy_start(struct sm_proxy *p, char *err, size_t errcap);
  * Safe to call from a signal-handling thread; returns at once. */
 void sm_proxy_stop(struct sm_proxy *p);
 
+/* SIGUSR1 (log rotation): the events file and the key log are opened
+ * again by path, by the collector thread, once what it drained went to the
+ * old ones; returns at once. Counted in soth_log_reopens_total. */
+void sm_proxy_reopen_logs(struct sm_proxy *p);
+
 /* /readyz answers 503 from now on while the listeners still accept: a load
  * balancer stops sending before sm_proxy_stop (timeouts.drain_delay_ms). */
 void sm_proxy_unready(struct sm_proxy *p);

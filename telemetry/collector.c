@@ -1,6 +1,7 @@
 #include "telemetry/collector.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -96,6 +97,30 @@ static size_t drain(struct sm_collector *c, struct out_buf *o, struct out_buf *k
 	return total;
 }
 
+/* One file opened again in place of fd. */
+static void reopen_one(struct sm_collector *c, const char *path, int fd, mode_t mode)
+{
+	if (!path || fd < 0)
+		return;
+	int nfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode);
+	if (nfd < 0 || dup3(nfd, fd, O_CLOEXEC) < 0) {
+		atomic_fetch_add(&c->reopen_errors, 1); /* the old file goes on */
+		if (nfd >= 0)
+			close(nfd);
+		return;
+	}
+	close(nfd);
+	atomic_fetch_add(&c->reopens, 1);
+}
+
+void sm_collector_reopen(struct sm_collector *c)
+{
+	atomic_store(&c->reopen, true);
+	uint64_t one = 1;
+	ssize_t n = write(c->wake_fd, &one, sizeof(one));
+	(void)n;
+}
+
 static void *collector_main(void *arg)
 {
 	struct sm_collector *c = arg;
@@ -122,6 +147,12 @@ static void *collector_main(void *arg)
 			(void)n;
 		}
 		drain(c, out, klog, batch);
+		if (atomic_exchange(&c->reopen, false)) {
+			/* what was pushed before the ask goes to the old files */
+			drain(c, out, klog, batch);
+			reopen_one(c, c->out_path, c->out_fd, 0644);
+			reopen_one(c, c->keylog_path, c->keylog_fd, 0600);
+		}
 		if (c->admin) {
 			if (rc <= 0)
 				for (int k = 1; k <= n_admin; k++)
@@ -152,6 +183,7 @@ int sm_collector_start(struct sm_collector *c, struct sm_event_ring **rings, int
 	atomic_store(&c->lines, 0);
 	atomic_store(&c->write_errors, 0);
 	atomic_store(&c->keylog_lines, 0);
+	atomic_store(&c->reopen, false);
 	if (pthread_create(&c->thread, NULL, collector_main, c) != 0)
 		return SM_ERR_IO;
 	c->started = true;

@@ -35,7 +35,17 @@ struct sm_collector {
 	_Atomic uint64_t lines;        /* events written */
 	_Atomic uint64_t write_errors; /* events lost to sink errors */
 	_Atomic uint64_t keylog_lines; /* key log lines written */
+	/* log rotation (SIGUSR1): the files are opened again by path on this
+	 * thread, after what was drained went to the old ones, and put in place
+	 * of the old descriptors (dup2: the numbers stay) */
+	const char *out_path;    /* the JSONL file, NULL: not a file (stdout, none) */
+	const char *keylog_path; /* NULL: no key log */
+	_Atomic bool reopen;     /* asked, not done yet */
+	_Atomic uint64_t reopens, reopen_errors;
 };
+
+/* Asks the collector to reopen its files (returns at once; any thread). */
+void sm_collector_reopen(struct sm_collector *c);
 
 /* Starts the thread. The caller keeps rings alive until sm_collector_stop().
  * Returns SM_OK or SM_ERR_IO. */

@@ -248,6 +248,11 @@ int sm_prom_render(struct sm_prom *w, const struct sm_metrics *const *blocks,
 	        "key only a restart can change differed; the running configuration stayed).");
 	sm_prom_sample(w, "soth_config_reloads_total", "result=\"ok\"", g->reloads_ok);
 	sm_prom_sample(w, "soth_config_reloads_total", "result=\"failed\"", g->reloads_failed);
+	sm_prom_family(w, "soth_log_reopens_total", "counter",
+	               "Files (events, key log) opened again on SIGUSR1, by result (failed: the "
+	               "old file stays in use).");
+	sm_prom_sample(w, "soth_log_reopens_total", "result=\"ok\"", g->log_reopens);
+	sm_prom_sample(w, "soth_log_reopens_total", "result=\"failed\"", g->log_reopen_errors);
 	for (size_t s = 0; s < sizeof(scalars) / sizeof(scalars[0]); s++) {
 		sm_prom_family(w, scalars[s].name, scalars[s].type, scalars[s].help);
 		for (int c = 0; c < n; c++) {

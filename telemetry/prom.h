@@ -59,6 +59,7 @@ struct sm_prom_globals {
 	bool ready;                 /* every reactor accepts */
 	uint64_t config_epoch;      /* reloads that took since start */
 	uint64_t reloads_ok, reloads_failed;
+	uint64_t log_reopens, log_reopen_errors; /* files opened again on SIGUSR1 */
 };
 
 /* The whole metric set. blocks[i] and ring_drops[i] are core i's; scratch is
