@@ -891,8 +891,44 @@ void sm_config_dump(const struct sm_config *cfg, FILE *out)
 		}
 		fprintf(out, "%s\n", k->restart ? "  # a reload cannot change it" : "");
 	}
+	fprintf(out, "disable: [");
+	for (int k = 0, n = 0; sm_config_switch_name(k); k++)
+		if (cfg->disabled & (1u << k))
+			fprintf(out, "%s%s", n++ ? ", " : "", sm_config_switch_name(k));
+	fprintf(out, "]\n");
 	fprintf(out, "rules: %zu (the first that matches decides)\n", cfg->n_rules);
 	for (size_t i = 0; i < cfg->n_rules; i++)
 		fprintf(out, "  - %s -> %s\n", cfg->rules[i].desc,
 		        sm_action_name(cfg->rules[i].action));
+}
+
+/* ---- kill switches ---- */
+
+static const struct {
+	const char *name;
+	size_t off; /* the bool it forces off */
+} switches[] = {
+        {"http2", CFG_OFF(http2)},
+        {"http2_upstream_for_h1_clients", CFG_OFF(http2_upstream_for_h1_clients)},
+        {"sse", CFG_OFF(observe.sse)},
+        {"websocket", CFG_OFF(observe.websocket)},
+        {"grpc", CFG_OFF(observe.grpc)},
+        {"decoders", CFG_OFF(observe.decoders)},
+        {"whole_bodies", CFG_OFF(observe.whole_bodies)},
+        {"strip_alt_svc_h3", CFG_OFF(strip_alt_svc_h3)},
+};
+
+const char *sm_config_switch_name(int bit)
+{
+	return bit >= 0 && (size_t)bit < sizeof(switches) / sizeof(switches[0]) ? switches[bit].name
+	                                                                        : NULL;
+}
+
+void sm_config_apply_disable(struct sm_config *cfg)
+{
+	for (size_t k = 0; k < sizeof(switches) / sizeof(switches[0]); k++)
+		if (cfg->disabled & (1u << k))
+			*(bool *)((char *)cfg + switches[k].off) = false;
+	if (cfg->disabled & 1u) /* no HTTP/2 at all: not toward upstreams either */
+		cfg->http2_upstream_for_h1_clients = false;
 }

@@ -132,6 +132,7 @@ struct sm_config {
 		        recv_buffers_per_thread; /* provided 16 KiB receive buffers, power of two */
 	} limits;
 
+	uint32_t disabled; /* kill switches (`disable:`): bit k = sm_config_switch_name(k) */
 	struct sm_config_arena *arena; /* private: owns everything above */
 };
 
@@ -183,5 +184,14 @@ size_t sm_config_restart_diff(const struct sm_config *a, const struct sm_config 
  * `key: value`; those a reload cannot change are marked), and each rule's
  * description and action. */
 void sm_config_dump(const struct sm_config *cfg, FILE *out);
+
+/* Kill switches: the top-level `disable:` list names features turned off
+ * whatever else the file, a cohort or --set says. Names, by bit:
+ * http2, http2_upstream_for_h1_clients, sse, websocket, grpc, decoders,
+ * whole_bodies, strip_alt_svc_h3; NULL past the last. */
+const char *sm_config_switch_name(int bit);
+/* Forces every switch cfg->disabled names off. The loader applies it; a
+ * caller that changes the configuration afterwards (--set) applies it again. */
+void sm_config_apply_disable(struct sm_config *cfg);
 
 #endif

@@ -606,6 +606,44 @@ static int load_rules(struct loader *L, yaml_node_t *n)
 	return SM_OK;
 }
 
+/* `disable: [http2, decoders]`: kill switches (sm_config_switch_name). */
+static int load_disable(struct loader *L, yaml_node_t *n, const char *path)
+{
+	char ipath[224];
+	if (is_null(n) || (n->type == YAML_SEQUENCE_NODE &&
+	                   n->data.sequence.items.top == n->data.sequence.items.start))
+		return SM_OK; /* nothing disabled */
+	if (n->type == YAML_MAPPING_NODE)
+		return fail(L, n, path, "expected a list of feature names, got a mapping");
+	size_t nitems =
+	        n->type == YAML_SEQUENCE_NODE
+	                ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+	                : 1;
+	for (size_t i = 0; i < nitems; i++) {
+		yaml_node_t *it = n;
+		const char *p = path;
+		if (n->type == YAML_SEQUENCE_NODE) {
+			snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+			p = ipath;
+			it = node_at(L, n->data.sequence.items.start[i]);
+		}
+		if (it->type != YAML_SCALAR_NODE)
+			return fail(L, it, p, "expected a feature name, got %s", kind_str(it));
+		int bit = -1;
+		for (int k = 0; sm_config_switch_name(k) && bit < 0; k++)
+			if (strlen(sm_config_switch_name(k)) == it->data.scalar.length &&
+			    memcmp(sm_config_switch_name(k), it->data.scalar.value,
+			           it->data.scalar.length) == 0)
+				bit = k;
+		if (bit < 0)
+			return fail(L, it, p,
+			            "expected one of http2, http2_upstream_for_h1_clients, sse, "
+			            "websocket, grpc, decoders, whole_bodies, strip_alt_svc_h3");
+		L->cfg->disabled |= 1u << bit;
+	}
+	return SM_OK;
+}
+
 /* A mapping of scalar keys; section is "" at the top level or a section
  * of the key table ("tls", "observe", "timeouts", "limits": then only its
  * keys "<section>.<x>" are accepted). The sections come from the table
@@ -614,7 +652,7 @@ static int load_mapping(struct loader *L, yaml_node_t *n, const char *section)
 {
 	char kt[128], path[192], msg[256];
 	uint64_t seen = 0; /* bit i: sm_config_keys[i] or the section starting there;
-	                      bits 61..63: listen, allow_clients, rules */
+	                      bits 60..63: disable, listen, allow_clients, rules */
 	if (n->type != YAML_MAPPING_NODE)
 		return fail(L, n, *section ? section : NULL, "expected a mapping of keys, got %s",
 		            n->type == YAML_SCALAR_NODE ? "a scalar" : kind_str(n));
@@ -626,14 +664,15 @@ static int load_mapping(struct loader *L, yaml_node_t *n, const char *section)
 			return rc;
 		key_text(k, kt, sizeof(kt));
 		snprintf(path, sizeof(path), "%s%s%s", section, *section ? "." : "", kt);
-		static const char *const special[] = {"listen", "allow_clients", "rules"};
+		static const char *const special[] = {"disable", "listen", "allow_clients",
+		                                      "rules"};
 		int bit = -1;
 		bool is_section = false;
 		const struct sm_config_key *kd = NULL;
 		if (!*section)
-			for (int i = 0; i < 3; i++)
+			for (int i = 0; i < 4; i++)
 				if (strcmp(path, special[i]) == 0)
-					bit = 61 + i;
+					bit = 60 + i;
 		if (bit < 0 && !memchr(k->data.scalar.value, '.', k->data.scalar.length)) {
 			kd = sm_config_find_key(path, strlen(path));
 			if (kd) {
@@ -659,6 +698,8 @@ static int load_mapping(struct loader *L, yaml_node_t *n, const char *section)
 				return fail(L, v, path, "%s", msg);
 		} else if (is_section) {
 			rc = load_mapping(L, v, path);
+		} else if (bit == 60) {
+			rc = load_disable(L, v, path);
 		} else if (bit == 61) {
 			rc = load_list(L, v, path, "ADDR:PORT", SM_CONFIG_MAX_LISTEN,
 			               sizeof(struct sm_config_listen), item_listen, &arr,
@@ -766,6 +807,7 @@ out_parser:
 		sm_config_free(L.cfg);
 		return rc;
 	}
+	sm_config_apply_disable(L.cfg);
 	*out = L.cfg;
 	return SM_OK;
 }

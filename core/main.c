@@ -273,6 +273,7 @@ static int build_config(const struct cli *c, struct sm_config **out, char *err, 
 		sm_config_free(cfg);
 		return rc;
 	}
+	sm_config_apply_disable(cfg); /* kill switches win over --set too */
 	*out = cfg;
 	return SM_OK;
 }

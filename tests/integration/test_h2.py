@@ -351,9 +351,53 @@ def test_some_cancelled_streams_are_fine():
     srv.close()
 
 
+def test_kill_switch_reload_turns_http2_off_for_new_connections_only():
+    """disable: [http2] by reload: new intercepted connections negotiate
+    HTTP/1.1, an open h2 connection goes on with h2."""
+    import signal
+    crt, key = LAB.leaf("h2k")
+    srv = h2_server(crt, key)
+    cadir = os.path.join(LAB.dir, "ca")
+    p = Proxy(config="default_action: intercept\n",
+              args=["--ca-dir", cadir, "--upstream-ca", LAB.ca, "--set", "tls.system_ca="],
+              threads=1)
+    p.ca = os.path.join(cadir, "ca.pem")
+    try:
+        c = H2Client(p, srv.port)  # h2 (checked by the client)
+        with open(os.path.join(p.dir, "config.yaml"), "w") as f:
+            f.write("default_action: intercept\ndisable: [http2]\n")
+        p.proc.send_signal(signal.SIGHUP)
+        end = time.monotonic() + DEADLINE
+        while not any("SIGHUP: reloaded" in l for l in p.stderr_lines):
+            check(time.monotonic() < end, "no reload: %s" % "".join(p.stderr_lines))
+            time.sleep(0.01)
+        s, status, _ = connect_via(p.port, "localhost:%d" % srv.port)
+        check(" 200 " in status, status)
+        ctx = ssl.create_default_context(cafile=p.ca)
+        ctx.set_alpn_protocols(["h2", "http/1.1"])
+        t = ctx.wrap_socket(s, server_hostname="localhost")
+        # no ALPN agreed means HTTP/1.1 too (this origin offers only h2)
+        check(t.selected_alpn_protocol() in (None, "http/1.1"),
+              "a new connection still got %s" % t.selected_alpn_protocol())
+        t.close()
+        hdrs = [(":method", "GET"), (":scheme", "https"),
+                (":authority", "localhost:%d" % srv.port), (":path", "/after")]
+        c.conn.send_headers(1, hdrs, end_stream=True)
+        c.flush()
+        evs = c.events(lambda evs: any(isinstance(e, h2.events.StreamEnded) for e in evs))
+        body = b"".join(e.data for e in evs if isinstance(e, h2.events.DataReceived))
+        check(body == b"h2:/after body=0\n", body)
+        c.t.close()
+    finally:
+        rc = p.stop()
+        srv.close()
+    check(rc == 0, rc)
+
+
 if __name__ == "__main__":
     run_tests([test_curl_http2_through_the_proxy, test_many_streams_on_one_connection,
                test_open_streams_gauge_returns_to_zero,
                test_streaming_response_and_trailers_both_ways,
                test_rapid_reset_gets_enhance_your_calm, test_stream_flood_gets_enhance_your_calm,
-               test_some_cancelled_streams_are_fine])
+               test_some_cancelled_streams_are_fine,
+               test_kill_switch_reload_turns_http2_off_for_new_connections_only])

@@ -581,3 +581,28 @@ Test(config, warnings_for_unsafe_setups)
 		sm_config_free(cfg);
 	}
 }
+
+/* Kill switches: `disable:` turns features off over the file's own
+ * switches and over --set; unknown names are refused where they stand. */
+Test(config, disable_is_a_kill_switch)
+{
+	struct sm_config *cfg =
+	        load_ok("http2: true\nobserve:\n  decoders: true\ndisable: [http2, decoders]\n");
+	cr_assert(!cfg->http2 && !cfg->http2_upstream_for_h1_clients && !cfg->observe.decoders);
+	cr_assert(cfg->observe.sse, "what is not named stays");
+	char err[256];
+	cr_assert_eq(sm_config_set(cfg, "http2=true", err, sizeof(err)), SM_OK);
+	sm_config_apply_disable(cfg);
+	cr_assert(!cfg->http2, "a kill switch wins over --set");
+	sm_config_free(cfg);
+	cfg = load_ok("disable: websocket\n");
+	cr_assert(!cfg->observe.websocket && cfg->http2);
+	sm_config_free(cfg);
+	cfg = load_ok("disable: []\n");
+	cr_assert_eq(cfg->disabled, 0);
+	sm_config_free(cfg);
+	cr_assert_neq(sm_config_load_buffer("t.yaml", "disable: [sse, http3]\n", 22, &cfg, err,
+	                                    sizeof(err)),
+	              SM_OK);
+	cr_assert(strstr(err, "t.yaml:1:16: disable[1]: expected one of http2"), "%s", err);
+}
